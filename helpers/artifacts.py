@@ -1,0 +1,79 @@
+"""Report hooks: notebooks hand their headline numbers, key figures and observations to the report.
+
+The report builder (``python -m helpers.report``) sets ``BACKPROP_LAB_REPORT_DIR`` to a staging folder
+before it executes each notebook. Outside a report build (JupyterLab, nbval) every function here
+does nothing and returns None, so running a notebook never touches ``report/``.
+
+Layout written under the report folder, one *section* per notebook (e.g. ``"01_spiral"``)::
+
+    metrics/<section>.json        headline numbers (JSON values), merged across calls
+    figures/<section>/<name>.png  key figures
+    text/<section>/<name>.md      observations / answers (Markdown)
+    <name>                        deliverable files, e.g. q2_ytest.txt
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+REPORT_ENV = "BACKPROP_LAB_REPORT_DIR"
+
+
+def report_dir() -> Path | None:
+    """The folder a report build writes into, or None outside a report build."""
+    value = os.environ.get(REPORT_ENV)
+    return Path(value) if value else None
+
+
+def _target(*parts: str) -> Path | None:
+    root = report_dir()
+    if root is None:
+        return None
+    path = root.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_json_value(key: str, value) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"metric {key!r} is {value}; record finite numbers (report divergence as a flag)")
+    json.dumps(value)  # raises TypeError with the offending type for non-JSON values
+
+
+def record_metrics(section: str, **values) -> Path | None:
+    """Merge ``values`` (JSON-serialisable, finite) into ``metrics/<section>.json``."""
+    for key, value in values.items():
+        _check_json_value(key, value)
+    path = _target("metrics", f"{section}.json")
+    if path is None:
+        return None
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(values)
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+    return path
+
+
+def save_figure(fig, section: str, name: str) -> Path | None:
+    """Save a matplotlib figure as ``figures/<section>/<name>.png``."""
+    path = _target("figures", section, f"{name}.png")
+    if path is not None:
+        fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def record_text(section: str, name: str, markdown: str) -> Path | None:
+    """Store an observation or answer (Markdown) as ``text/<section>/<name>.md``."""
+    path = _target("text", section, f"{name}.md")
+    if path is not None:
+        path.write_text(markdown)
+    return path
+
+
+def write_deliverable(name: str, content: str) -> Path | None:
+    """Write a deliverable file (e.g. ``q2_ytest.txt``) at the top of the report folder."""
+    path = _target(name)
+    if path is not None:
+        path.write_text(content)
+    return path

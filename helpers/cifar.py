@@ -1,0 +1,156 @@
+"""CIFAR-10 as uint8 tensors, from the best source available, cached under ``data/cache``.
+
+Sources, tried in this order:
+
+1. ``torchvision.datasets.CIFAR10`` already under ``data/`` (``data/cifar-10-batches-py``), or under
+   the folder ``$BACKPROP_LAB_CIFAR10`` points at;
+2. the offline JPEG copy ``cifar10-images.tar.gz`` (ImageFolder layout, see
+   ``../shared/datasets/README.md``), found at ``$BACKPROP_LAB_CIFAR10`` (the archive itself or its
+   folder) or in the shared datasets folder; its sha256 is verified before it is extracted into
+   ``data/cache`` and read with ``torchvision.datasets.ImageFolder``;
+3. a download with torchvision (``download=True``) for users who are online;
+
+and otherwise a :class:`FileNotFoundError` that says where to put the data.
+
+Whatever the source, images come back in one canonical order: by label, then in the order of the
+original batches within a label (the JPEG copy's file order), so splits made from them are the same.
+The JPEG copy differs from the original pixels by a few grey levels (JPEG re-encoding); labels and
+image identity are exact.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.paths import cache_dir, data_dir, shared_datasets_dir
+from helpers.progress import progress
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+ARCHIVE_NAME = "cifar10-images.tar.gz"
+ARCHIVE_SHA256 = "902f7d169c17b367f6f2f62c06bcdb81dcde7ba278bbed370554311d65252d2c"
+CIFAR_ENV = "BACKPROP_LAB_CIFAR10"
+SPLITS = ("train", "test")
+SPLIT_SIZES = {"train": 50_000, "test": 10_000}
+CACHE_VERSION = 1
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise ``ValueError`` (naming the file and both digests) unless ``path`` has digest ``expected``."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"{path} is corrupt or not the expected file: sha256 {actual}, expected {expected}. "
+            "Delete it and copy or download it again.")
+
+
+def _env_path() -> Path | None:
+    value = os.environ.get(CIFAR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _torchvision_roots() -> list[Path]:
+    roots = [data_dir()]
+    env = _env_path()
+    if env is not None and env.is_dir():
+        roots.insert(0, env)
+    return [r for r in roots if (r / "cifar-10-batches-py").is_dir()]
+
+
+def find_archive() -> Path | None:
+    """The offline JPEG archive, from ``$BACKPROP_LAB_CIFAR10`` or the shared datasets folder."""
+    env = _env_path()
+    candidates = []
+    if env is not None:
+        candidates.append(env if env.suffix == ".gz" else env / ARCHIVE_NAME)
+    shared = shared_datasets_dir()
+    if shared is not None:
+        candidates.append(shared / ARCHIVE_NAME)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _canonical_order(images: torch.Tensor, labels: torch.Tensor):
+    order = torch.sort(labels, stable=True).indices
+    return images[order].contiguous(), labels[order].contiguous()
+
+
+def _from_torchvision(root: Path, split: str, download: bool):
+    from torchvision.datasets import CIFAR10
+    dataset = CIFAR10(str(root), train=(split == "train"), download=download)
+    images = torch.from_numpy(np.ascontiguousarray(dataset.data)).permute(0, 3, 1, 2)
+    return _canonical_order(images, torch.tensor(dataset.targets, dtype=torch.int64))
+
+
+def _extract(archive: Path) -> Path:
+    from torchvision.datasets.utils import extract_archive
+    target = cache_dir() / "cifar10-images"
+    done = cache_dir() / "cifar10-images.extracted"
+    if not done.exists():
+        verify_sha256(archive, ARCHIVE_SHA256)
+        extract_archive(str(archive), str(cache_dir()))
+        done.write_text(ARCHIVE_SHA256)
+    return target
+
+
+def _from_image_folder(folder: Path, split: str):
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+    dataset = ImageFolder(str(folder / split), loader=lambda p: np.asarray(Image.open(p).convert("RGB")))
+    if tuple(dataset.classes) != CLASSES:
+        raise ValueError(f"{folder / split} has classes {dataset.classes}, expected {list(CLASSES)}")
+    images = np.empty((len(dataset), 32, 32, 3), dtype=np.uint8)
+    for i in progress(range(len(dataset)), desc=f"decoding CIFAR-10 {split}", leave=False):
+        images[i] = dataset[i][0]
+    labels = torch.tensor(dataset.targets, dtype=torch.int64)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), labels
+
+
+def _load_uncached(split: str, download: bool):
+    roots = _torchvision_roots()
+    if roots:
+        return _from_torchvision(roots[0], split, download=False), f"torchvision:{roots[0]}"
+    archive = find_archive()
+    if archive is not None:
+        return _from_image_folder(_extract(archive), split), f"archive:{archive}"
+    if download:
+        try:
+            return _from_torchvision(data_dir(), split, download=True), "torchvision-download"
+        except Exception as error:  # no network, or the host is down
+            reason = f" (download failed: {error})"
+    else:
+        reason = ""
+    raise FileNotFoundError(
+        "CIFAR-10 not found" + reason + ". Do one of: run online once (it downloads to "
+        f"{data_dir()}/cifar-10-batches-py); put the python version of CIFAR-10 there; or put "
+        f"{ARCHIVE_NAME} in ../shared/datasets/ or point ${CIFAR_ENV} at it.")
+
+
+def load_cifar10(split: str, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 ``split`` ('train' or 'test') as ``(images, labels)``.
+
+    images: uint8, shape (N, 3, 32, 32); labels: int64, shape (N,), values 0..9 (see ``CLASSES``);
+    N = 50,000 (train) or 10,000 (test). The first call reads the source (tens of seconds for the
+    JPEG copy) and caches a tensor file; later calls load it in well under a second.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    cache = cache_dir() / f"cifar10_{split}_v{CACHE_VERSION}.pt"
+    if cache.exists():
+        stored = torch.load(cache, weights_only=True)
+        return stored["images"], stored["labels"]
+    (images, labels), source = _load_uncached(split, download)
+    if images.shape != (SPLIT_SIZES[split], 3, 32, 32) or images.dtype != torch.uint8:
+        raise ValueError(f"unexpected CIFAR-10 {split} tensor {tuple(images.shape)} {images.dtype} from {source}")
+    torch.save({"images": images, "labels": labels, "source": source}, cache)
+    return images, labels

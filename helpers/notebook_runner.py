@@ -1,0 +1,59 @@
+"""Execute a notebook headlessly with nbclient (used by ``make refresh`` and the report builder)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from helpers.headless import HEADLESS_ENV
+
+DEFAULT_CELL_TIMEOUT_S = 600
+
+
+class NotebookExecutionError(RuntimeError):
+    """A cell failed: carries the notebook, the cell's index and the error it raised."""
+
+    def __init__(self, notebook: Path, cell_index: int, error_name: str, error_value: str, source: str):
+        self.notebook, self.cell_index = notebook, cell_index
+        self.error_name, self.error_value = error_name, error_value
+        first_line = source.strip().splitlines()[0] if source.strip() else ""
+        super().__init__(f"{notebook.name}: cell {cell_index} ({first_line[:60]!r}) raised "
+                         f"{error_name}: {error_value}")
+
+
+@dataclass
+class ExecutionResult:
+    notebook: nbformat.NotebookNode
+    seconds: float
+
+
+def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
+                     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S) -> ExecutionResult:
+    """Run every cell of ``path`` in a fresh kernel (cwd = the notebook's folder), headless.
+
+    Returns the executed notebook (the file is not written) and the wall time. Raises
+    :class:`NotebookExecutionError` naming the failing cell.
+    """
+    path = Path(path).resolve()
+    notebook = nbformat.read(path, as_version=4)
+    saved_env = dict(os.environ)
+    os.environ.update({HEADLESS_ENV: "1", **(extra_env or {})})
+    client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}, record_timing=False)
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        index = next((i for i, cell in enumerate(notebook.cells) if any(
+            out.get("output_type") == "error" for out in cell.get("outputs", []))), -1)
+        source = notebook.cells[index].source if index >= 0 else ""
+        raise NotebookExecutionError(path, index, error.ename, error.evalue, source) from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return ExecutionResult(notebook, time.perf_counter() - start)

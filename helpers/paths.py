@@ -1,0 +1,32 @@
+"""Where files live: the project root, ``data/`` (shipped data and caches) and the offline datasets."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "BACKPROP_LAB_DATA"
+SHARED_DATASETS_ENV = "BACKPROP_LAB_SHARED_DATASETS"
+
+
+def data_dir() -> Path:
+    """The data folder: ``$BACKPROP_LAB_DATA`` when set, else ``<project>/data``."""
+    override = os.environ.get(DATA_ENV)
+    return Path(override).expanduser().resolve() if override else PROJECT_ROOT / "data"
+
+
+def cache_dir() -> Path:
+    """``<data>/cache``: downloads, extractions and preprocessed tensors (never committed)."""
+    path = data_dir() / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_datasets_dir() -> Path | None:
+    """Offline dataset copies: ``$BACKPROP_LAB_SHARED_DATASETS``, else ``<project>/../shared/datasets``.
+
+    Returns None when neither exists (a user's laptop, typically).
+    """
+    override = os.environ.get(SHARED_DATASETS_ENV)
+    candidate = Path(override).expanduser() if override else PROJECT_ROOT.parent / "shared" / "datasets"
+    return candidate.resolve() if candidate.is_dir() else None
