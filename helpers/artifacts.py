@@ -14,7 +14,6 @@ Layout written under the report folder, one *section* per notebook (e.g. ``"01_s
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -37,9 +36,11 @@ def _target(*parts: str) -> Path | None:
 
 
 def _check_json_value(key: str, value) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"metric {key!r} is {value}; record finite numbers (report divergence as a flag)")
-    json.dumps(value)  # raises TypeError with the offending type for non-JSON values
+    try:
+        json.dumps(value, allow_nan=False)  # TypeError names a non-JSON type
+    except ValueError:
+        raise ValueError(f"metric {key!r} contains NaN or inf; record finite numbers "
+                         "(report divergence as a flag)") from None
 
 
 def record_metrics(section: str, **values) -> Path | None:

@@ -1,0 +1,111 @@
+"""The step-size experiment of notebook 01: runs, the results table, observations and figures."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+
+from helpers.spiral import START_BOX, DescentResult, gradient_descent, random_start, spiral, steps_to_reach
+
+LEARNING_RATES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+SEEDS = (0, 1, 2)
+N_STEPS = 1000
+TOLERANCE = 1e-3  # "within tolerance of the minimum": y(x_t) ≤ 1e-3 (y = 0 at the origin)
+
+
+@dataclass(frozen=True)
+class Run:
+    seed: int
+    lr: float
+    result: DescentResult
+
+    @property
+    def steps_to_tolerance(self) -> int | None:
+        return steps_to_reach(self.result, TOLERANCE)
+
+
+def run_grid(seeds=SEEDS, learning_rates=LEARNING_RATES, n_steps=N_STEPS) -> list[Run]:
+    """One run per (seed, lr); the start x0 depends on the seed only (fixed across step sizes)."""
+    return [Run(seed, lr, gradient_descent(random_start(seed), lr, n_steps))
+            for seed in seeds for lr in learning_rates]
+
+
+def results_table(runs: list[Run]) -> str:
+    """Fixed-width table: seed, λ, start, steps taken, final y, steps to y ≤ tol, diverged."""
+    header = f"{'seed':>4}  {'λ':>6}  {'x0':>16}  {'steps':>5}  {'final y':>10}  {'steps to y≤1e-3':>15}  diverged"
+    lines = [header, "-" * len(header)]
+    for run in runs:
+        r = run.result
+        x0 = f"({r.trajectory[0, 0]:.2f}, {r.trajectory[0, 1]:.2f})"
+        reached = run.steps_to_tolerance
+        lines.append(f"{run.seed:>4}  {run.lr:>6g}  {x0:>16}  {r.steps:>5}  {float(r.losses[-1]):>10.3g}  "
+                     f"{'-' if reached is None else reached:>15}  {'yes' if r.diverged else 'no'}")
+    return "\n".join(lines)
+
+
+def observation(lr: float, runs: list[Run]) -> str:
+    """One Markdown bullet about step size ``lr``, built from the runs' numbers."""
+    mine = [run for run in runs if run.lr == lr]
+    diverged = [run for run in mine if run.result.diverged]
+    reached = [run.steps_to_tolerance for run in mine if run.steps_to_tolerance is not None]
+    if diverged:
+        steps = sorted({run.result.steps + 1 for run in diverged})
+        return (f"- **λ = {lr:g}**: diverged in {len(diverged)} of {len(mine)} runs, thrown out of the "
+                f"box after {', '.join(map(str, steps))} step(s): far from the origin the gradient grows "
+                "like r², so one step overshoots and the next overshoots further; the run is stopped and flagged.")
+    if len(reached) == len(mine):
+        return (f"- **λ = {lr:g}**: every run reached y ≤ {TOLERANCE:g}, in {min(reached)}–{max(reached)} steps; "
+                f"final y ≤ {max(float(run.result.losses[-1]) for run in mine):.1e}.")
+    progress = [1 - float(run.result.losses[-1] / run.result.losses[0]) for run in mine]
+    finals = [float(run.result.losses[-1]) for run in mine]
+    return (f"- **λ = {lr:g}**: stable but slow: after {mine[0].result.steps} steps y fell by "
+            f"{100 * min(progress):.0f}–{100 * max(progress):.0f}% (final y {min(finals):.3g}–{max(finals):.3g}), "
+            f"{len(reached)} of {len(mine)} runs reached y ≤ {TOLERANCE:g}: the iterates creep along the spiral valley.")
+
+
+def observations(runs: list[Run]) -> str:
+    return "\n".join(observation(lr, runs) for lr in sorted({run.lr for run in runs}))
+
+
+def landscape(n: int = 401, half_width: float = START_BOX):
+    """Grid (X1, X2, Y) of the spiral over [-w, w]^2, for contour plots (NumPy arrays)."""
+    axis = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
+    x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
+    y = spiral(torch.stack((x1, x2), dim=-1))
+    return x1.numpy(), x2.numpy(), y.numpy()
+
+
+def plot_landscape(ax, grid, colorbar: bool = False):
+    """contourf on a log colour scale: the ridges of sin^2(6θ + 2r) stay visible near the origin."""
+    x1, x2, y = grid
+    levels = np.geomspace(1e-2, y.max(), 30)
+    filled = ax.contourf(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm(), cmap="viridis")
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.grid(False)
+    if colorbar:
+        plt.colorbar(filled, ax=ax, label="y (log scale)")
+    return filled
+
+
+def plot_trajectory(ax, result: DescentResult, color: str = "#D55E00", max_arrows: int = 25):
+    """Iterates as a line, with arrows along gradient steps spaced evenly in path length; start/end marked."""
+    path = result.trajectory.numpy()
+    ax.plot(path[:, 0], path[:, 1], color=color, lw=1, alpha=0.8)
+    if len(path) > 1:
+        step_lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        arc = np.concatenate(([0.0], np.cumsum(step_lengths)))
+        marks = np.linspace(0, arc[-1], max_arrows, endpoint=False)
+        for i in sorted(set(np.searchsorted(arc, marks, side="right") - 1)):
+            ax.annotate("", xy=path[i + 1], xytext=path[i], annotation_clip=True,
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, mutation_scale=11,
+                                        shrinkA=0, shrinkB=0))
+    ax.plot(*path[0], "o", color="white", mec="black", ms=6, label="start")
+    ax.plot(*path[-1], "X" if result.diverged else "*", color="red" if result.diverged else "gold",
+            mec="black", ms=9, label="diverged" if result.diverged else "end")
+    ax.set_xlim(-START_BOX, START_BOX)
+    ax.set_ylim(-START_BOX, START_BOX)

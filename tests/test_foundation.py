@@ -1,0 +1,100 @@
+"""The shared helpers every notebook uses: paths, seeding, device, headless mode, widgets, report hooks."""
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import artifacts, paths
+from helpers.device import get_device
+from helpers.headless import HEADLESS_ENV, is_headless
+from helpers.progress import progress
+from helpers.seeding import seed_everything
+from helpers.widgets import classroom_widget
+
+
+def test_data_dir_defaults_to_project_data_and_follows_the_override(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.DATA_ENV, raising=False)
+    assert paths.data_dir() == paths.PROJECT_ROOT / "data"
+    monkeypatch.setenv(paths.DATA_ENV, str(tmp_path))
+    assert paths.data_dir() == tmp_path.resolve()
+    assert paths.cache_dir() == tmp_path.resolve() / "cache" and (tmp_path / "cache").is_dir()
+
+
+def test_shared_datasets_dir_is_none_when_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv(paths.SHARED_DATASETS_ENV, str(tmp_path / "nowhere"))
+    assert paths.shared_datasets_dir() is None
+    monkeypatch.setenv(paths.SHARED_DATASETS_ENV, str(tmp_path))
+    assert paths.shared_datasets_dir() == tmp_path.resolve()
+
+
+def test_seed_everything_makes_every_generator_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)
+    seed_everything(123)
+    first = draw()
+    seed_everything(123)
+    second = draw()
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+    seed_everything(124)
+    assert draw()[0] != first[0]
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_seed_everything_rejects_non_integer_seeds(seed):
+    with pytest.raises(ValueError, match="non-negative int"):
+        seed_everything(seed)
+
+
+def test_get_device_matches_cuda_availability():
+    assert get_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_headless_flag(monkeypatch, value, expected):
+    monkeypatch.setenv(HEADLESS_ENV, value)
+    assert is_headless() is expected
+
+
+def test_progress_is_silent_headless(monkeypatch, capsys):
+    monkeypatch.setenv(HEADLESS_ENV, "1")
+    assert sum(progress(range(5), desc="silent")) == 10
+    assert capsys.readouterr().err == ""
+
+
+def test_classroom_widget_headless_calls_once_with_defaults(monkeypatch):
+    import ipywidgets
+    monkeypatch.setenv(HEADLESS_ENV, "1")
+    calls = []
+    result = classroom_widget(lambda lr, seed, label: calls.append((lr, seed, label)) or "drawn",
+                              lr=ipywidgets.FloatLogSlider(value=1e-2, min=-4, max=0),
+                              seed=ipywidgets.Dropdown(options=[0, 1, 2], value=1), label="fixed")
+    assert result == "drawn" and calls == [(1e-2, 1, "fixed")]
+
+
+def test_report_hooks_do_nothing_outside_a_report_build(monkeypatch):
+    monkeypatch.delenv(artifacts.REPORT_ENV, raising=False)
+    assert artifacts.record_metrics("s", a=1) is None
+    assert artifacts.record_text("s", "t", "x") is None
+    assert artifacts.write_deliverable("f.txt", "x") is None
+
+
+def test_report_hooks_write_and_merge_inside_a_report_build(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+    monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))
+    artifacts.record_metrics("01_x", accuracy=0.9, steps=[1, 2])
+    artifacts.record_metrics("01_x", loss=0.5)
+    assert json.loads((tmp_path / "metrics" / "01_x.json").read_text()) == {"accuracy": 0.9, "loss": 0.5, "steps": [1, 2]}
+    fig = plt.figure()
+    assert artifacts.save_figure(fig, "01_x", "curve").read_bytes()[:4] == b"\x89PNG"
+    plt.close(fig)
+    assert artifacts.record_text("01_x", "obs", "- a").read_text() == "- a"
+    assert (tmp_path / "q.txt") == artifacts.write_deliverable("q.txt", "1.0\n")
+
+
+@pytest.mark.parametrize("value, error", [(float("nan"), ValueError), ([1.0, float("inf")], ValueError), (object(), TypeError)])
+def test_record_metrics_rejects_non_finite_and_non_json_values(monkeypatch, tmp_path, value, error):
+    monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))
+    with pytest.raises(error):
+        artifacts.record_metrics("s", bad=value)
