@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export BACKPROP_LAB_HEADLESS := 1
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: setup report test unit nbval refresh clean-report
+.PHONY: setup report test unit nbval refresh student
 
 setup: $(STAMP)
 
@@ -36,3 +36,7 @@ nbval: $(STAMP)
 NB ?= notebooks/*.ipynb
 refresh: $(STAMP)
 	$(PY) -m helpers.refresh $(NB)
+
+# Student versions: solution blocks replaced by stubs, outputs cleared (report/student/).
+student: $(STAMP)
+	$(PY) -m helpers.student
