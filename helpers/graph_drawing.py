@@ -1,0 +1,305 @@
+"""Computational graphs as matplotlib figures, laid out in layers (no graphviz needed).
+
+Two kinds of nodes: *value* nodes (rounded boxes: name, value and, after a backward pass, the
+gradient of the output) and *operator* nodes (circles: the primitive). Inputs sit on the left and the
+output on the right (or inputs on top and the output at the bottom, for long graphs); every edge
+points from an operand to its use.
+
+The layout is the layered (Sugiyama-style) recipe, small enough to read:
+
+1. layer = how far a node is from the output, counted from the right, so every node sits just
+   before its first use (λ in ``... + λ(w₁² + w₂²)`` does not sit far away from the last +);
+2. edges that skip layers get one bend point per skipped layer, ordered like nodes;
+3. order inside each layer by repeated barycentre sweeps (each node moves to the mean position of
+   its neighbours), which removes most edge crossings; then, keeping that order and one row between
+   neighbours, pull every node towards its neighbours' mean (least squares), which straightens edges;
+4. each layer is as wide as its widest label; graphs too wide for a page are drawn top to bottom.
+
+:func:`draw_graph` draws a :class:`~helpers.scalar_autodiff.Value` expression;
+:func:`draw_autograd_graph` draws PyTorch's backward graph (``grad_fn`` nodes) of a tensor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgba
+
+from helpers.plotting import PALETTE
+from helpers.scalar_autodiff import Value, format_number, node_names, post_order, topological_order
+
+BARYCENTRE_SWEEPS = 4
+STRAIGHTENING_SWEEPS = 8
+EDGE_COLOUR = "#666666"
+STYLES = {  # kind of node -> (face colour, edge colour, box style)
+    "input": (to_rgba(PALETTE[0], 0.18), PALETTE[0], "round,pad=0.35"),
+    "constant": (to_rgba("#999999", 0.15), "#888888", "round,pad=0.35"),
+    "intermediate": ("white", "#555555", "round,pad=0.35"),
+    "output": (to_rgba(PALETTE[1], 0.25), PALETTE[1], "round,pad=0.35"),
+    "operator": (to_rgba(PALETTE[2], 0.18), PALETTE[2], "circle,pad=0.25"),
+    "function": (to_rgba(PALETTE[2], 0.18), PALETTE[2], "round,pad=0.35"),  # autograd backward nodes
+}
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    key: Hashable
+    kind: str  # one of STYLES
+    text: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every node goes: ``layer`` (0 = first) and ``row`` (larger = higher, at least 1 apart).
+
+    Edges that skip layers are routed through invisible *bend points*, one per skipped layer, so that
+    long edges are ordered like nodes and do not run through boxes; ``routes[(source, target)]``
+    lists them from source to target (empty for edges between adjacent layers).
+    """
+    layer: dict
+    row: dict
+    routes: dict
+
+
+def _layers_as_late_as_possible(keys, preds, succs) -> dict:
+    """Layer = (longest path of the graph) - (longest path to the output): every node sits right
+    before its first consumer, so side branches (the λ(w₁² + w₂²) term) stay next to their use."""
+    to_sink = {}
+    for key in reversed(keys):
+        to_sink[key] = max((to_sink[s] + 1 for s in succs[key]), default=0)
+    depth = max(to_sink.values(), default=0)
+    return {key: depth - to_sink[key] for key in keys}
+
+
+def layered_layout(keys: Sequence[Hashable], edges: Sequence[tuple[Hashable, Hashable]]) -> Layout:
+    """Layers and rows for a DAG given as node keys in topological order and (source, target) edges."""
+    position = {k: i for i, k in enumerate(keys)}
+    if len(position) != len(keys):
+        raise ValueError("node keys must be unique")
+    for source, target in edges:
+        if source not in position or target not in position:
+            raise ValueError(f"edge {source!r} -> {target!r} mentions a node that is not in keys")
+        if position[source] >= position[target]:
+            raise ValueError("keys must be in topological order (every edge's source before its target)")
+    preds, succs = {k: [] for k in keys}, {k: [] for k in keys}
+    for source, target in edges:
+        preds[target].append(source)
+        succs[source].append(target)
+    layer = _layers_as_late_as_possible(keys, preds, succs)
+
+    # Split edges that skip layers into chains through bend points.
+    routes, adjacent = {}, []
+    for index, (source, target) in enumerate(edges):
+        chain = [("bend", index, j) for j in range(layer[source] + 1, layer[target])]
+        layer.update({bend: bend[2] for bend in chain})
+        routes[(source, target)] = chain
+        path = [source, *chain, target]
+        adjacent += list(zip(path, path[1:]))
+    up, down = {k: [] for k in layer}, {k: [] for k in layer}
+    for source, target in adjacent:
+        up[target].append(source)
+        down[source].append(target)
+
+    columns: dict[int, list] = {}
+    for key in layer:  # real nodes in topological order, then bend points
+        columns.setdefault(layer[key], []).append(key)
+    rank = {k: i for column in columns.values() for i, k in enumerate(column)}
+
+    def centred(key):
+        return rank[key] - (len(columns[layer[key]]) - 1) / 2
+
+    for sweep in range(BARYCENTRE_SWEEPS):
+        neighbours = up if sweep % 2 == 0 else down
+        for index in sorted(columns, reverse=sweep % 2 == 1):
+            keyed = [(sum(map(centred, neighbours[k])) / len(neighbours[k]) if neighbours[k] else centred(k), i, k)
+                     for i, k in enumerate(columns[index])]
+            columns[index] = [k for _, _, k in sorted(keyed, key=lambda t: t[:2])]
+            rank.update({k: i for i, k in enumerate(columns[index])})
+
+    # Coordinates: keeping that order and one unit between neighbours in a column, move every node
+    # towards the mean of its neighbours (straightens edges, most visibly the long ones).
+    place = {k: centred(k) for k in layer}
+    for sweep in range(STRAIGHTENING_SWEEPS):
+        for index in sorted(columns, reverse=sweep % 2 == 1):
+            column = columns[index]
+            wanted = [sum(place[n] for n in up[k] + down[k]) / len(up[k] + down[k]) if up[k] + down[k] else place[k]
+                      for k in column]
+            place.update(zip(column, _spaced_closest(wanted)))
+    return Layout(layer, {k: -v for k, v in place.items()}, routes)  # first in a column on top
+
+
+def _spaced_closest(wanted: Sequence[float]) -> list[float]:
+    """The positions u closest to ``wanted`` (least squares) with u[i+1] >= u[i] + 1.
+
+    With v[i] = u[i] - i this is isotonic regression of wanted[i] - i, solved by pooling adjacent
+    violators: merge neighbouring blocks while their means decrease, each block sits at its mean.
+    """
+    blocks: list[list[float]] = []  # [sum, count]
+    for i, w in enumerate(wanted):
+        blocks.append([w - i, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    v = [total / count for total, count in blocks for _ in range(count)]
+    return [vi + i for i, vi in enumerate(v)]
+
+
+def count_crossings(layout: Layout, edges: Sequence[tuple[Hashable, Hashable]]) -> int:
+    """How many pairs of edge segments cross between adjacent layers (a layout quality measure)."""
+    segments = []
+    for source, target in edges:
+        path = [source, *layout.routes.get((source, target), []), target]
+        segments += [(layout.layer[a], layout.row[a], layout.row[b]) for a, b in zip(path, path[1:])]
+    return sum(1 for i, (la, a0, a1) in enumerate(segments) for lb, b0, b1 in segments[i + 1:]
+               if la == lb and (a0 - b0) * (a1 - b1) < 0)
+
+
+# Rough size of an 8-point label, in inches, so that each layer gets the room its largest box needs.
+CHAR_WIDTH_IN, LINE_HEIGHT_IN, BOX_PAD_IN, LAYER_GAP_IN = 0.068, 0.15, 0.16, 0.3
+ROW_HEIGHT_IN = 0.62  # between rows of a left-to-right drawing
+MAX_WIDTH_IN = 11.0  # wider left-to-right drawings are drawn top to bottom instead
+
+
+def _box_size(text: str) -> tuple[float, float]:
+    lines = text.splitlines()
+    return max(len(line) for line in lines) * CHAR_WIDTH_IN + BOX_PAD_IN, len(lines) * LINE_HEIGHT_IN + BOX_PAD_IN
+
+
+def _layer_centres(extents: Sequence[float]) -> list[float]:
+    centres, position = [], LAYER_GAP_IN / 2
+    for extent in extents:
+        centres.append(position + extent / 2)
+        position += extent + LAYER_GAP_IN
+    return centres
+
+
+def _geometry(nodes: Sequence[GraphNode], layout: Layout, orientation: str):
+    """(centre of every key in inches, figure size, orientation actually used)."""
+    n_layers = max(layout.layer.values()) + 1
+    sizes = {node.key: _box_size(node.text) for node in nodes}
+    rows = list(layout.row.values())
+    lowest, highest = min(rows), max(rows)
+    if orientation == "auto":
+        widths = [0.15] * n_layers
+        for key, (w, _) in sizes.items():
+            widths[layout.layer[key]] = max(widths[layout.layer[key]], w)
+        orientation = "horizontal" if sum(widths) + LAYER_GAP_IN * n_layers <= MAX_WIDTH_IN else "vertical"
+    axis = 0 if orientation == "horizontal" else 1  # which box dimension lies along the layers
+    extents = [0.15] * n_layers  # layers holding only bend points stay thin
+    for key, size in sizes.items():
+        extents[layout.layer[key]] = max(extents[layout.layer[key]], size[axis])
+    along = _layer_centres(extents)
+    total = along[-1] + extents[-1] / 2 + LAYER_GAP_IN / 2
+    if orientation == "horizontal":
+        across = ROW_HEIGHT_IN
+        centre = {k: (along[layout.layer[k]], (layout.row[k] - lowest + 0.6) * across) for k in layout.layer}
+        return centre, (total, (highest - lowest + 1.2) * across), orientation
+    across = max(w for w, _ in sizes.values()) + 0.25
+    centre = {k: ((highest - layout.row[k] + 0.6) * across, total - along[layout.layer[k]]) for k in layout.layer}
+    return centre, ((highest - lowest + 1.2) * across, total), orientation
+
+
+def _draw(nodes: Sequence[GraphNode], edges: Sequence[tuple[Hashable, Hashable]], ax=None,
+          title: str | None = None, orientation: str = "auto"):
+    if orientation not in ("auto", "horizontal", "vertical"):
+        raise ValueError(f"orientation must be 'auto', 'horizontal' or 'vertical', got {orientation!r}")
+    layout = layered_layout([n.key for n in nodes], edges)
+    centre, (width, height), orientation = _geometry(nodes, layout, orientation)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(width, height + (0.3 if title else 0.0)))
+    fig = ax.figure
+    artists = {}
+    for node in nodes:
+        face, edge, box = STYLES[node.kind]
+        artists[node.key] = ax.text(*centre[node.key], node.text, ha="center", va="center", fontsize=8, zorder=3,
+                                    bbox=dict(boxstyle=box, facecolor=face, edgecolor=edge, linewidth=1.0))
+    # Box-relative coordinates: leave the source's right (bottom) edge, enter the target's left (top) edge.
+    leave, enter = ((1.0, 0.5), (0.0, 0.5)) if orientation == "horizontal" else ((0.5, 0.0), (0.5, 1.0))
+    for source, target in edges:
+        start, shrink = dict(xytext=leave, textcoords=artists[source]), 4
+        for bend in layout.routes[(source, target)]:
+            ax.annotate("", xy=centre[bend], zorder=2, **start, arrowprops=dict(
+                arrowstyle="-", color=EDGE_COLOUR, linewidth=0.8, shrinkA=shrink, shrinkB=0))
+            start, shrink = dict(xytext=centre[bend], textcoords="data"), 0
+        ax.annotate("", xy=enter, xycoords=artists[target], zorder=2, **start, arrowprops=dict(
+            arrowstyle="-|>", color=EDGE_COLOUR, linewidth=0.8, shrinkA=shrink, shrinkB=4))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def value_graph(output: Value, show_gradients: bool | None = None) -> tuple[list[GraphNode], list[tuple]]:
+    """Nodes and edges of ``output``'s computational graph: a value node per Value, an operator node
+    per primitive. Gradients are shown when ``show_gradients`` (default: when ``output.backward()``
+    has run, i.e. ``output.grad == 1``)."""
+    if not isinstance(output, Value):
+        raise TypeError(f"draw_graph expects the Value an expression produced, got {type(output).__name__}")
+    if show_gradients is None:
+        show_gradients = output.grad == 1.0
+    names = node_names(output)
+    out_name = names[id(output)]
+    nodes, edges = [], []
+    for value in topological_order(output):
+        key = id(value)
+        if not value.is_leaf:
+            op_key = ("op", key)
+            nodes.append(GraphNode(op_key, "operator", value.primitive.symbol))
+            edges += [(id(o), op_key) for o in dict.fromkeys(value.operands)]
+            edges.append((op_key, key))
+        if value.is_constant:
+            kind, text = "constant", names[key]
+        else:
+            kind = "output" if value is output else "input" if value.is_leaf else "intermediate"
+            text = f"{names[key]} = {format_number(value.data)}"
+            if show_gradients:
+                text += f"\n∂{out_name}/∂{names[key]} = {format_number(value.grad)}"
+        nodes.append(GraphNode(key, kind, text))
+    return nodes, edges
+
+
+def draw_graph(output: Value, ax=None, title: str | None = None, show_gradients: bool | None = None,
+               orientation: str = "auto"):
+    """Draw ``output``'s computational graph; returns the matplotlib Figure (drawn into ``ax`` if given).
+
+    ``orientation``: "horizontal" (inputs left), "vertical" (inputs on top) or "auto" (horizontal
+    unless that would be wider than MAX_WIDTH_IN inches).
+    """
+    nodes, edges = value_graph(output, show_gradients)
+    return _draw(nodes, edges, ax, title, orientation)
+
+
+def autograd_graph(tensor, names: Mapping[str, object] | None = None) -> tuple[list[GraphNode], list[tuple]]:
+    """PyTorch's backward graph of ``tensor``: a node per ``grad_fn``, leaves named via ``names``
+    (name -> tensor), edges pointing from inputs towards the output."""
+    import torch
+
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"draw_autograd_graph expects a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.grad_fn is None:
+        raise ValueError("the tensor has no grad_fn: compute it from tensors with requires_grad=True "
+                         "(outside torch.no_grad()) to record a graph")
+    by_identity = {id(t): name for name, t in (names or {}).items()}
+    order = post_order(tensor.grad_fn, lambda fn: [child for child, _ in fn.next_functions if child is not None])
+    nodes, edges = [], []
+    for fn in order:
+        variable = getattr(fn, "variable", None)
+        if variable is not None:  # AccumulateGrad: a leaf tensor that requires grad
+            nodes.append(GraphNode(fn, "input", by_identity.get(id(variable), f"leaf {tuple(variable.shape)}")))
+        else:
+            nodes.append(GraphNode(fn, "function", type(fn).__name__))
+        edges += [(child, fn) for child in dict.fromkeys(c for c, _ in fn.next_functions if c is not None)]
+    nodes.append(GraphNode("output", "output", f"output {tuple(tensor.shape)}"))
+    edges.append((tensor.grad_fn, "output"))
+    return nodes, edges
+
+
+def draw_autograd_graph(tensor, names: Mapping[str, object] | None = None, ax=None, title: str | None = None,
+                        orientation: str = "auto"):
+    """Draw the backward graph PyTorch recorded for ``tensor``; returns the Figure."""
+    nodes, edges = autograd_graph(tensor, names)
+    return _draw(nodes, edges, ax, title, orientation)
