@@ -1,0 +1,193 @@
+"""MyNet and the delta rule: backpropagation by local gradients δ, one vectorised loop over layers.
+
+Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..L with n_l neurons:
+
+    a[0] = x flattened                                  (N, n_0)
+    z[l] = a[l-1] W[l]ᵀ + b[l]                          (N, n_l)    W[l]: (n_l, n_(l-1)), b[l]: (n_l,)
+    a[l] = f[l](z[l])                                   (N, n_l)
+    loss = Σ_samples Σ_outputs (y - ŷ)²,   ŷ = a[L]
+
+    δ[L]   = e' ⊙ f'[L](z[L]),   e' = ∂loss/∂ŷ = 2 (ŷ - y)      (N, n_L)       (4)
+    δ[l]   = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                     (N, n_l)       (5)
+    ∂loss/∂W[l] = δ[l]ᵀ a[l-1]                                 (n_l, n_(l-1)) (6)
+    ∂loss/∂b[l] = Σ_samples δ[l]                               (n_l,)         (7)
+
+:func:`backpropagation` reads only ``L``, ``z``, ``a``, ``df`` and ``fc`` of the model, so it works on
+any model exposing that structure (external graders build their own).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+# Each derivative is as accurate as autograd's, so the two agree to round-off: relu' is 1 where z > 0,
+# else 0 (also at the kink z = 0, autograd's convention); tanh' = 1 - t² is computed as (1 - t)(1 + t),
+# because 1 - t² loses up to 1e-9 to cancellation where t is close to ±1.
+def _dtanh(z: torch.Tensor) -> torch.Tensor:
+    t = torch.tanh(z)
+    return (1 - t) * (1 + t)
+
+
+def _dsigmoid(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return s * (1 - s)
+
+
+def _drelu(z: torch.Tensor) -> torch.Tensor:
+    return (z > 0).to(z.dtype)
+
+
+def _identity(z: torch.Tensor) -> torch.Tensor:
+    return z
+
+
+def _didentity(z: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(z)
+
+
+ACTIVATIONS: dict[str, tuple[Activation, Activation]] = {
+    "tanh": (torch.tanh, _dtanh),
+    "sigmoid": (torch.sigmoid, _dsigmoid),
+    "relu": (torch.relu, _drelu),
+    "identity": (_identity, _didentity),
+}
+
+
+def _layer_activations(activation: str | Sequence[str], n_layers: int) -> list[str]:
+    names = [activation] * n_layers if isinstance(activation, str) else list(activation)
+    if len(names) != n_layers:
+        raise ValueError(f"activation: expected one name or {n_layers} names (one per layer), got {len(names)}")
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"unknown activation {unknown[0]!r}; choose from {sorted(ACTIVATIONS)}")
+    return names
+
+
+class MyNet(nn.Module):
+    """A fully connected network that keeps every pre-activation and activation of its last forward pass.
+
+    Args:
+        n_l: neurons per layer, input first: ``[n_0, n_1, ..., n_L]`` (at least two positive ints).
+        activation: ``'tanh'`` (default), ``'sigmoid'``, ``'relu'`` or ``'identity'`` for every layer,
+            or a sequence of L such names, one per layer.
+
+    Attributes (layer keys are ints; ``fc`` keys are strings):
+        L: number of layers with weights, ``len(n_l) - 1``.
+        z: ``{1..L}``: pre-activations, each (N, n_l); None before the first forward pass.
+        a: ``{0..L}``: activations, each (N, n_l); ``a[0]`` is the flattened input.
+        dL_dw, dL_db: ``{1..L}``: gradients filled by :func:`backpropagation`, shaped like
+            ``fc[str(l)].weight`` (n_l, n_(l-1)) and ``fc[str(l)].bias`` (n_l,).
+        f, df: ``{1..L}``: activation of each layer and its derivative.
+        fc: ``nn.ModuleDict`` of ``nn.Linear(n_(l-1), n_l)`` keyed ``'1'..'L'``.
+    """
+
+    def __init__(self, n_l: Sequence[int] = (2, 3, 2), activation: str | Sequence[str] = "tanh"):
+        super().__init__()
+        n_l = list(n_l)
+        if len(n_l) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in n_l):
+            raise ValueError(f"n_l must list at least two positive ints (input size first), got {n_l}")
+        self.L = len(n_l) - 1
+        self.n_l = n_l
+        self.activations = _layer_activations(activation, self.L)
+        layers = range(1, self.L + 1)
+        self.z: dict[int, torch.Tensor | None] = {l: None for l in layers}
+        self.a: dict[int, torch.Tensor | None] = {l: None for l in range(self.L + 1)}
+        self.dL_dw: dict[int, torch.Tensor | None] = {l: None for l in layers}
+        self.dL_db: dict[int, torch.Tensor | None] = {l: None for l in layers}
+        self.f = {l: ACTIVATIONS[self.activations[l - 1]][0] for l in layers}
+        self.df = {l: ACTIVATIONS[self.activations[l - 1]][1] for l in layers}
+        self.fc = nn.ModuleDict({str(l): nn.Linear(n_l[l - 1], n_l[l]) for l in layers})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, ...) with n_0 features per sample once flattened -> a[L]: (N, n_L); fills z and a."""
+        weight = self.fc["1"].weight
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"MyNet expects a batch of shape (N, {self.n_l[0]}) (or (N, ...) flattening to "
+                             f"{self.n_l[0]} features), got {shape}; for one sample use x.unsqueeze(0)")
+        x = torch.flatten(x, start_dim=1)
+        if x.shape[1] != self.n_l[0]:
+            raise ValueError(f"MyNet expects {self.n_l[0]} input features per sample, got {x.shape[1]} "
+                             f"(input flattened to {tuple(x.shape)})")
+        if x.dtype != weight.dtype or x.device != weight.device:
+            raise TypeError(f"input is {x.dtype} on {x.device} but the model is {weight.dtype} on "
+                            f"{weight.device}; convert one of them, e.g. x.to(model.fc['1'].weight)")
+        self.a[0] = x
+        for l in range(1, self.L + 1):
+            self.z[l] = self.fc[str(l)](self.a[l - 1])
+            self.a[l] = self.f[l](self.z[l])
+        return self.a[self.L]
+
+    def __getstate__(self):
+        # copy.deepcopy and pickle: keep the stored forward pass, detached (graph tensors cannot be copied).
+        state = self.__dict__.copy()
+        for name in ("z", "a"):
+            state[name] = {l: None if t is None else t.detach() for l, t in state[name].items()}
+        return state
+
+    def extra_repr(self) -> str:
+        return f"n_l={self.n_l}, activation={self.activations}"
+
+
+def named_gradients(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``dL_dw`` and ``dL_db`` keyed like ``model.named_parameters()`` ('fc.1.weight', 'fc.1.bias', ...)."""
+    grads = {}
+    for l in range(1, model.L + 1):
+        grads[f"fc.{l}.weight"], grads[f"fc.{l}.bias"] = model.dL_dw[l], model.dL_db[l]
+    return grads
+
+
+def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+    """Clear errors for the mistakes that would otherwise give silently wrong gradients."""
+    missing = [f"z[{l}]" for l in range(1, model.L + 1) if model.z.get(l) is None]
+    missing += [f"a[{l}]" for l in range(model.L + 1) if model.a.get(l) is None]
+    if missing:
+        raise RuntimeError(f"the model has no stored forward pass ({', '.join(missing[:3])} missing): "
+                           "call y_pred = model(x) before backpropagation(model, y_true, y_pred)")
+    output = model.a[model.L]
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+        # (N,) against (N, 1) would broadcast to (N, N) and give wrong gradients without any error.
+        if y.shape != output.shape:
+            raise ValueError(f"{name} has shape {tuple(y.shape)}, expected {tuple(output.shape)} "
+                             f"(batch size, n_L) like the output a[L] of the last forward pass")
+        if y.device != output.device:
+            raise ValueError(f"{name} is on {y.device} but the model's output is on {output.device}")
+    if not torch.isfinite(y_pred).all():
+        raise FloatingPointError("y_pred contains NaN or inf: training diverged (lower the learning rate)")
+    if not torch.equal(y_pred.detach(), output.detach()):
+        raise ValueError("y_pred differs from a[L] of the model's last forward pass: pass the output of the "
+                         "latest model(x) call (z and a are overwritten by every forward pass)")
+
+
+def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Fill ``model.dL_dw[l]`` and ``model.dL_db[l]`` (l = 1..L) for loss = Σ (y_true - y_pred)².
+
+    Args:
+        model: exposes ``L``, ``z``, ``a``, ``df`` and ``fc`` (see :class:`MyNet`), after a forward pass.
+        y_true: targets, (N, n_L).
+        y_pred: ``model(x)``, the output of the latest forward pass, (N, n_L).
+
+    Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no
+    detach), so an optimiser can step with these gradients afterwards.
+    """
+    _check_inputs(model, y_true, y_pred)
+    deltas: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        y_true = y_true.to(y_pred.dtype)
+        ### BEGIN SOLUTION
+        upstream = 2 * (y_pred - y_true)  # e' = ∂loss/∂ŷ, then δ[l+1] W[l+1] below
+        for l in range(model.L, 0, -1):
+            delta = upstream * model.df[l](model.z[l])
+            model.dL_dw[l] = delta.T @ model.a[l - 1]
+            model.dL_db[l] = delta.sum(dim=0)
+            upstream = delta @ model.fc[str(l)].weight
+            deltas[l] = delta
+        ### END SOLUTION
+    return deltas

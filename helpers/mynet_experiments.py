@@ -1,0 +1,108 @@
+"""Experiments on top of the delta rule (notebook 03): toy data, δ norms per layer, training by hand.
+
+Everything here uses only :func:`helpers.mynet.backpropagation` for gradients, never autograd.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from helpers.mynet import MyNet, backpropagation
+
+# Gain of each activation for variance-preserving initialisation (as torch.nn.init.calculate_gain).
+INIT_GAINS = {"tanh": 5 / 3, "sigmoid": 1.0, "relu": math.sqrt(2.0), "identity": 1.0}
+
+
+def toy_regression(n_samples: int, n_in: int, n_out: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth float64 regression task: x ~ N(0, 1), y = 0.8 sin(x A + c), inside tanh's range.
+
+    Returns x: (n_samples, n_in) and y: (n_samples, n_out); the same seed gives the same data.
+    """
+    if min(n_samples, n_in, n_out) < 1:
+        raise ValueError(f"n_samples, n_in and n_out must be >= 1, got {n_samples}, {n_in}, {n_out}")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_samples, n_in, generator=generator, dtype=torch.float64)
+    mixing = torch.randn(n_in, n_out, generator=generator, dtype=torch.float64) / math.sqrt(n_in)
+    phase = torch.rand(n_out, generator=generator, dtype=torch.float64) * math.pi
+    return x, 0.8 * torch.sin(x @ mixing + phase)
+
+
+def init_variance_preserving(model: MyNet) -> MyNet:
+    """Xavier-normal weights scaled by each layer's activation gain (He-like for ReLU), zero biases."""
+    with torch.no_grad():
+        for l in range(1, model.L + 1):
+            layer = model.fc[str(l)]
+            nn.init.xavier_normal_(layer.weight, gain=INIT_GAINS[model.activations[l - 1]])
+            layer.bias.zero_()
+    return model
+
+
+def delta_norms(model: MyNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """``‖δ[l]‖`` (Frobenius norm over the batch) for l = 1..L, for the loss Σ (y - ŷ)²."""
+    deltas = backpropagation(model, y, model(x))
+    return [deltas[l].norm().item() for l in range(1, model.L + 1)]
+
+
+INITS = ("default", "variance-preserving")
+
+
+def delta_norm_profiles(depth: int, width: int, activations=("sigmoid", "tanh", "relu"), inits=INITS,
+                        n_samples: int = 128, seed: int = 0) -> dict[tuple[str, str], list[float]]:
+    """δ norms per layer of deep nets, one profile per (activation, init).
+
+    Each net is ``MyNet([4] + [width] * depth + [2])`` with ``activation`` in its ``depth`` hidden layers
+    and an identity output (a ReLU output would often be dead), on ``toy_regression(n_samples, 4, 2)``.
+    ``init`` is ``'default'`` (PyTorch's ``nn.Linear`` init) or ``'variance-preserving'``
+    (:func:`init_variance_preserving`). Returns ``{(activation, init): [‖δ[1]‖, ..., ‖δ[L]‖]}``.
+    """
+    unknown = set(inits) - set(INITS)
+    if unknown or depth < 1 or width < 1:
+        raise ValueError(f"need depth, width >= 1 and inits from {INITS}, got {depth}, {width}, {sorted(unknown)}")
+    x, y = toy_regression(n_samples, 4, 2, seed=seed)
+    profiles = {}
+    for activation in activations:
+        for init in inits:
+            torch.manual_seed(seed)
+            model = MyNet([4] + [width] * depth + [2], [activation] * depth + ["identity"]).double()
+            if init == "variance-preserving":
+                init_variance_preserving(model)
+            profiles[activation, init] = delta_norms(model, x, y)
+    return profiles
+
+
+def manual_sgd_step(model: MyNet, lr: float) -> None:
+    """``w <- w - lr dL/dw`` for every layer, with the gradients ``backpropagation`` stored.
+
+    Written as ``add_(grad, alpha=-lr)``, the arithmetic of ``torch.optim.SGD``, so the two agree bit for bit.
+    """
+    with torch.no_grad():
+        for l in range(1, model.L + 1):
+            layer = model.fc[str(l)]
+            ### BEGIN SOLUTION
+            layer.weight.add_(model.dL_dw[l], alpha=-lr)
+            layer.bias.add_(model.dL_db[l], alpha=-lr)
+            ### END SOLUTION
+
+
+def train_with_delta_rule(model: MyNet, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list[float]:
+    """Full-batch gradient descent on Σ (y - ŷ)² with delta-rule gradients and a manual update.
+
+    Returns the loss before each step and after the last one (``steps + 1`` values). Raises
+    ``FloatingPointError`` when the loss stops being finite (diverged: lower ``lr``).
+    """
+    if lr <= 0 or steps < 0:
+        raise ValueError(f"lr must be > 0 and steps >= 0, got lr={lr}, steps={steps}")
+    losses = []
+    for step in range(steps + 1):
+        with torch.no_grad():  # backpropagation needs the stored z and a, not autograd's graph
+            y_pred = model(x)
+        loss = ((y - y_pred) ** 2).sum().item()
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss} at step {step}: training diverged, lower lr (now {lr})")
+        losses.append(loss)
+        if step < steps:
+            backpropagation(model, y, y_pred)
+            manual_sgd_step(model, lr)
+    return losses

@@ -1,0 +1,197 @@
+"""helpers.gradcheck itself: the relative error, finite differences on functions with known gradients,
+the comparison helpers, and their errors."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.gradcheck import (DEFAULT_EPS, FD_NOISE_SAFETY, GradCheckRow, autograd_check,
+                               autograd_parameter_gradients, compare_gradients, finite_difference_check,
+                               error_verdict, finite_difference_eps, format_report, numerical_gradient,
+                               numerical_input_gradients, numerical_parameter_gradients, relative_error)
+
+
+def f64(values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+# --- relative error ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a, n, expected", [
+    (1.0, 3.0, 0.5),          # |1 - 3| / (1 + 3)
+    (-1.0, 1.0, 1.0),         # opposite signs: the largest possible error
+    (2.0, 2.0, 0.0),
+    (0.0, 0.0, 0.0),          # 0 / max(eps, 0)
+    (1e-13, 0.0, 0.1),        # below eps the denominator is eps: 1e-13 / 1e-12
+])
+def test_relative_error_formula(a, n, expected):
+    assert relative_error(f64([a]), f64([n])) == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_relative_error_is_the_maximum_over_elements_and_honours_eps():
+    a, n = f64([1.0, 1.0, 1e-9]), f64([1.0, 1.1, 0.0])
+    assert relative_error(a, n) == pytest.approx(1.0)               # the tiny entry dominates
+    assert relative_error(a, n, eps=1e-3) == pytest.approx(0.1 / 2.1)  # eps hides it
+
+
+def test_relative_error_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match=r"shape mismatch: analytic \(2, 3\) vs reference \(3, 2\)"):
+        relative_error(torch.zeros(2, 3), torch.zeros(3, 2))
+
+
+def test_relative_error_of_nan_is_nan_and_fails():
+    error = relative_error(f64([1.0, float("nan")]), f64([1.0, 1.0]))
+    assert math.isnan(error) and not GradCheckRow("w", error, 0.0).passed(1.0)
+
+
+# --- finite differences --------------------------------------------------------------------------
+
+def test_numerical_gradient_of_a_cubic():
+    x = f64([[-1.5, 0.3], [2.0, 0.7]])
+    grad = numerical_gradient(lambda: (x ** 3).sum(), x)
+    assert relative_error(grad, 3 * x ** 2) < 1e-8
+
+
+def test_numerical_gradient_of_a_quadratic_form_in_a_matrix():
+    torch.manual_seed(0)
+    w, v = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    grad = numerical_gradient(lambda: ((w @ v) ** 2).sum(), w)
+    assert relative_error(grad, 2 * torch.outer(w @ v, v)) < 1e-8
+
+
+def test_numerical_gradient_restores_x_even_when_f_fails():
+    x = f64([1.0, 2.0, 3.0])
+    original = x.clone()
+    numerical_gradient(lambda: torch.sin(x).sum(), x)
+    assert torch.equal(x, original)
+    calls = []
+
+    def failing():
+        calls.append(1)
+        if len(calls) == 3:  # during the second element
+            raise RuntimeError("boom")
+        return x.sum()
+
+    with pytest.raises(RuntimeError, match="boom"):
+        numerical_gradient(failing, x)
+    assert torch.equal(x, original)
+
+
+def test_numerical_gradient_handles_non_contiguous_and_scalar_tensors():
+    base = torch.randn(3, 2, dtype=torch.float64)
+    xt = base.T  # a non-contiguous view
+    grad = numerical_gradient(lambda: (xt ** 2).sum(), xt)
+    assert relative_error(grad, 2 * xt) < 1e-8
+    s = torch.tensor(0.5, dtype=torch.float64)
+    assert numerical_gradient(lambda: torch.exp(s), s).item() == pytest.approx(math.exp(0.5), rel=1e-9)
+
+
+def test_float32_is_rejected():
+    x = torch.ones(3)
+    with pytest.raises(ValueError, match="need float64 .* got torch.float32"):
+        numerical_gradient(lambda: x.sum(), x)
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match=r"parameter weight is torch.float32; call model.double\(\)"):
+        numerical_parameter_gradients(model, lambda: model(torch.ones(1, 2)).sum())
+
+
+def test_non_scalar_function_is_an_error():
+    x = f64([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"must return a scalar, got a tensor of shape \(2,\)"):
+        numerical_gradient(lambda: x * 2, x)
+
+
+def test_numerical_input_gradients_of_a_product():
+    a, b = f64([1.0, -2.0, 3.0]), f64([0.5, 4.0, -1.0])
+    grad_a, grad_b = numerical_input_gradients(lambda p, q: (p * q).sum(), a, b)
+    assert relative_error(grad_a, b) < 1e-8 and relative_error(grad_b, a) < 1e-8
+
+
+def linear_problem(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Linear(3, 2).double()
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
+    residual = lambda: model(x) - y  # noqa: E731
+    loss = lambda: (residual() ** 2).sum()  # noqa: E731
+    with torch.no_grad():
+        r = residual()
+    exact = {"weight": 2 * r.T @ x, "bias": 2 * r.sum(0)}  # d/dW Σ (xWᵀ + b - y)²
+    return model, loss, exact
+
+
+def test_numerical_parameter_gradients_of_a_linear_least_squares_loss():
+    model, loss, exact = linear_problem()
+    numeric = numerical_parameter_gradients(model, loss)
+    assert set(numeric) == {"weight", "bias"}
+    assert all(relative_error(numeric[k], exact[k]) < 1e-8 for k in exact)
+
+
+def test_autograd_parameter_gradients_leave_grad_untouched():
+    model, loss, exact = linear_problem()
+    grads = autograd_parameter_gradients(model, loss)
+    assert all(relative_error(grads[k], exact[k]) < 1e-14 for k in exact)
+    assert all(p.grad is None for p in model.parameters())
+    model.bias.requires_grad_(False)
+    with pytest.raises(ValueError, match=r"\['bias'\] do not require grad"):
+        autograd_parameter_gradients(model, loss)
+
+
+# --- comparison and reports ----------------------------------------------------------------------
+
+def test_compare_gradients_rows_and_errors():
+    rows = compare_gradients({"w": f64([1.0, 2.0]), "b": f64([3.0])}, {"w": f64([1.0, 2.2]), "b": f64([3.0])})
+    assert [r.name for r in rows] == ["w", "b"]
+    assert rows[0].max_relative_error == pytest.approx(0.2 / 4.2) and rows[0].max_abs_error == pytest.approx(0.2)
+    assert rows[1] == GradCheckRow("b", 0.0, 0.0)
+    assert rows[1].passed(1e-12) and not rows[0].passed(1e-3)
+    with pytest.raises(ValueError, match="gradient names differ"):
+        compare_gradients({"w": f64([1.0])}, {"v": f64([1.0])})
+    with pytest.raises(ValueError, match=r"w: shape mismatch: analytic \(2,\) vs reference \(1, 2\)"):
+        compare_gradients({"w": f64([1.0, 2.0])}, {"w": f64([[1.0, 2.0]])})
+
+
+def test_finite_difference_eps_makes_the_check_relative_or_within_noise():
+    tolerance, h, f_value = 1e-6, 1e-6, 10.0
+    noise = FD_NOISE_SAFETY * torch.finfo(torch.float64).eps * f_value / h
+    eps = finite_difference_eps(f_value, tolerance, h)
+    assert eps == pytest.approx(noise / tolerance)
+    # A tiny entry: passes iff its absolute error is within the noise.
+    assert relative_error(f64([1e-9]), f64([1e-9 + 0.9 * noise]), eps) <= tolerance
+    assert relative_error(f64([1e-9]), f64([1e-9 + 1.1 * noise]), eps) > tolerance
+    # A large entry: still judged relatively.
+    assert relative_error(f64([1.0]), f64([1.0 + 1.9e-6]), eps) <= tolerance
+    assert relative_error(f64([1.0]), f64([1.0 + 2.1e-6]), eps) > tolerance
+    # Noise grows with |f| (never below |f| = 1) and shrinks with h.
+    assert finite_difference_eps(100.0, tolerance, h) == pytest.approx(10 * eps)
+    assert finite_difference_eps(1e-3, tolerance, h) == finite_difference_eps(1.0, tolerance, h)
+    assert finite_difference_eps(f_value, tolerance, 1e-5) == pytest.approx(eps / 10)
+    with pytest.raises(ValueError, match="must be positive"):
+        finite_difference_eps(1.0, 0.0)
+
+
+def test_finite_difference_and_autograd_checks_pass_right_gradients_and_catch_wrong_ones():
+    model, loss, exact = linear_problem(seed=3)
+    assert all(r.passed(1e-6) for r in finite_difference_check(model, loss, exact))
+    assert all(r.passed(1e-12) for r in autograd_check(model, loss, exact))
+    wrong = {**exact, "bias": exact["bias"] * (1 + 1e-4)}
+    assert [r.passed(1e-6) for r in finite_difference_check(model, loss, wrong)] == [True, False]
+    assert [r.passed(1e-10) for r in autograd_check(model, loss, wrong)] == [True, False]
+
+
+def test_format_report_shows_values_or_stable_verdicts():
+    rows = [GradCheckRow("fc.1.weight", 3.21e-16, 1.0e-17), GradCheckRow("fc.1.bias", 2.5e-3, 1.0e-4)]
+    full = format_report(rows, 1e-10, "title")
+    assert full.splitlines()[0] == "title"
+    assert "3.2e-16" in full and "2.5e-03" in full and "FAIL (> 1e-10)" in full
+    stable = format_report(rows, 1e-10, stable=True).splitlines()
+    assert stable[1].split() == ["fc.1.weight", "<=", "1e-10", "ok"]   # round-off value hidden
+    assert stable[2].split() == ["fc.1.bias", "2.5e-03", "FAIL", "(>", "1e-10)"]  # failures keep theirs
+    assert DEFAULT_EPS == 1e-12
+
+
+def test_error_verdict():
+    assert error_verdict(3e-16, 1e-10) == "<= 1e-10"
+    assert error_verdict(1e-10, 1e-10) == "<= 1e-10"
+    assert error_verdict(0.25, 1e-6) == "2.5e-01 > 1e-06"
+    assert error_verdict(float("nan"), 1e-6) == "nan > 1e-06"

@@ -1,0 +1,120 @@
+"""Toy data, δ norms, the manual update and training with delta-rule gradients only."""
+import math
+
+import pytest
+import torch
+
+from helpers.mynet import MyNet, backpropagation
+from helpers.mynet_experiments import (INIT_GAINS, INITS, delta_norm_profiles, delta_norms, init_variance_preserving, manual_sgd_step,
+                                       toy_regression, train_with_delta_rule)
+
+
+def test_toy_regression_is_seeded_smooth_and_shaped():
+    x, y = toy_regression(50, 3, 2, seed=4)
+    assert x.shape == (50, 3) and y.shape == (50, 2) and x.dtype == y.dtype == torch.float64
+    assert y.abs().max() <= 0.8  # inside tanh's range
+    x2, y2 = toy_regression(50, 3, 2, seed=4)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert not torch.equal(x, toy_regression(50, 3, 2, seed=5)[0])
+    with pytest.raises(ValueError, match="must be >= 1"):
+        toy_regression(0, 3, 2)
+
+
+def test_variance_preserving_init_has_the_xavier_spread_times_the_gain():
+    torch.manual_seed(0)
+    model = init_variance_preserving(MyNet([300, 200, 100], ["relu", "sigmoid"]).double())
+    for l, name in ((1, "relu"), (2, "sigmoid")):
+        layer = model.fc[str(l)]
+        expected_std = INIT_GAINS[name] * math.sqrt(2.0 / (layer.in_features + layer.out_features))
+        assert layer.weight.std().item() == pytest.approx(expected_std, rel=0.02)
+        assert not layer.bias.any()
+
+
+def test_delta_norms_are_the_norms_of_the_loss_gradient_wrt_z():
+    torch.manual_seed(1)
+    model = MyNet([3, 4, 4, 4, 2], "sigmoid").double()
+    x, y = toy_regression(10, 3, 2)
+    norms = delta_norms(model, x, y)
+    model(x)
+    zs = [model.z[l] for l in range(1, model.L + 1)]
+    expected = [g.norm().item() for g in torch.autograd.grad(((y - model.a[model.L]) ** 2).sum(), zs)]
+    assert norms == pytest.approx(expected, rel=1e-12)
+
+
+def test_delta_norm_profiles_show_sigmoid_vanishing_and_match_delta_norms():
+    profiles = delta_norm_profiles(depth=8, width=16, n_samples=32)
+    assert set(profiles) == {(a, i) for a in ("sigmoid", "tanh", "relu") for i in INITS}
+    assert all(len(norms) == 9 for norms in profiles.values())
+    shrink = {key: norms[0] / norms[-1] for key, norms in profiles.items()}
+    # sigmoid' <= 1/4: δ vanishes towards the input even with a variance-preserving init ...
+    assert shrink["sigmoid", "variance-preserving"] < 1e-3
+    assert shrink["sigmoid", "default"] < shrink["tanh", "default"]
+    # ... which keeps tanh and ReLU within an order of magnitude over 9 layers.
+    assert all(0.1 < shrink[a, "variance-preserving"] < 10 for a in ("tanh", "relu"))
+    torch.manual_seed(0)
+    model = MyNet([4] + [16] * 8 + [2], ["tanh"] * 8 + ["identity"]).double()
+    assert profiles["tanh", "default"] == delta_norms(model, *toy_regression(32, 4, 2))
+    with pytest.raises(ValueError, match="inits from"):
+        delta_norm_profiles(3, 4, inits=("he",))
+
+
+def twins(n_l, activation="tanh", seed=2):
+    torch.manual_seed(seed)
+    ours, theirs = MyNet(n_l, activation).double(), MyNet(n_l, activation).double()
+    theirs.load_state_dict(ours.state_dict())
+    return ours, theirs
+
+
+def test_manual_sgd_step_equals_torch_sgd_bit_for_bit():
+    ours, theirs = twins([3, 5, 2])
+    optimiser = torch.optim.SGD(theirs.parameters(), lr=0.037)
+    x, y = toy_regression(16, 3, 2)
+    for _ in range(5):
+        backpropagation(ours, y, ours(x))
+        gradients = {"weight": ours.dL_dw, "bias": ours.dL_db}
+        for name, p in theirs.named_parameters():  # SGD gets exactly our gradients: the update rule is compared
+            _, l, kind = name.split(".")
+            p.grad = gradients[kind][int(l)].clone()
+        optimiser.step()
+        manual_sgd_step(ours, lr=0.037)
+        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            assert torch.equal(p, q), name
+
+
+def test_training_follows_autograd_gradient_descent():
+    ours, theirs = twins([2, 6, 6, 1], ["tanh", "tanh", "identity"])
+    x, y = toy_regression(20, 2, 1)
+    losses = train_with_delta_rule(ours, x, y, lr=0.01, steps=30)
+    optimiser = torch.optim.SGD(theirs.parameters(), lr=0.01)
+    reference = []
+    for _ in range(31):
+        optimiser.zero_grad()
+        loss = ((y - theirs(x)) ** 2).sum()
+        reference.append(loss.item())
+        loss.backward()
+        optimiser.step()
+    assert len(losses) == 31
+    assert losses == pytest.approx(reference, rel=1e-10)
+
+
+def test_training_on_a_curve_reaches_a_low_loss():
+    torch.manual_seed(0)
+    model = MyNet([1, 12, 12, 1], ["tanh", "tanh", "identity"]).double()
+    x = torch.linspace(-2, 2, 32, dtype=torch.float64)[:, None]
+    losses = train_with_delta_rule(model, x, 0.8 * torch.sin(2 * x), lr=0.005, steps=400)
+    assert losses[-1] < 0.02 * losses[0]
+
+
+def test_divergence_is_reported():
+    torch.manual_seed(0)
+    model = MyNet([1, 8, 1], ["tanh", "identity"]).double()
+    x = torch.linspace(-2, 2, 16, dtype=torch.float64)[:, None]
+    with pytest.raises(FloatingPointError, match="diverged, lower lr"):
+        train_with_delta_rule(model, x, torch.sin(x), lr=10.0, steps=200)
+
+
+def test_bad_training_arguments_are_errors():
+    model = MyNet([1, 1]).double()
+    x = torch.zeros(2, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        train_with_delta_rule(model, x, x, lr=0.0, steps=3)
