@@ -10,7 +10,8 @@ Sources, tried in this order:
    ``data/cache`` and read with ``torchvision.datasets.ImageFolder``;
 3. a download with torchvision (``download=True``) for users who are online;
 
-and otherwise a :class:`FileNotFoundError` that says where to put the data.
+and otherwise a :class:`FileNotFoundError` that says where to put the data (also when
+``$BACKPROP_LAB_CIFAR10`` is set but holds neither form). ``$BACKPROP_LAB_DATA`` moves ``data/``.
 
 Whatever the source, images come back in one canonical order: by label, then in the order of the
 original batches within a label (the JPEG copy's file order), so splits made from them are the same.
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -60,24 +63,33 @@ def _env_path() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _torchvision_root_at(path: Path) -> Path | None:
+    """The folder holding ``cifar-10-batches-py`` that ``path`` names (it or its parent), if any."""
+    root = path.parent if path.name == "cifar-10-batches-py" else path
+    return root if (root / "cifar-10-batches-py").is_dir() else None
+
+
+def _archive_at(path: Path) -> Path | None:
+    """The archive that ``path`` names (the file itself, or a folder containing it), if any."""
+    candidate = path if path.suffix == ".gz" else path / ARCHIVE_NAME
+    return candidate if candidate.is_file() else None
+
+
 def _torchvision_roots() -> list[Path]:
-    roots = [data_dir()]
     env = _env_path()
-    if env is not None and env.is_dir():
-        roots.insert(0, env)
-    return [r for r in roots if (r / "cifar-10-batches-py").is_dir()]
+    roots = [_torchvision_root_at(env)] if env is not None else []
+    roots.append(_torchvision_root_at(data_dir()))
+    return [root for root in roots if root is not None]
 
 
 def find_archive() -> Path | None:
     """The offline JPEG archive, from ``$BACKPROP_LAB_CIFAR10`` or the shared datasets folder."""
     env = _env_path()
-    candidates = []
-    if env is not None:
-        candidates.append(env if env.suffix == ".gz" else env / ARCHIVE_NAME)
+    candidates = [_archive_at(env)] if env is not None else []
     shared = shared_datasets_dir()
     if shared is not None:
-        candidates.append(shared / ARCHIVE_NAME)
-    return next((c for c in candidates if c.is_file()), None)
+        candidates.append(_archive_at(shared))
+    return next((c for c in candidates if c is not None), None)
 
 
 def _canonical_order(images: torch.Tensor, labels: torch.Tensor):
@@ -96,7 +108,7 @@ def _extract(archive: Path) -> Path:
     from torchvision.datasets.utils import extract_archive
     target = cache_dir() / "cifar10-images"
     done = cache_dir() / "cifar10-images.extracted"
-    if not done.exists():
+    if not (done.exists() and target.is_dir()):
         verify_sha256(archive, ARCHIVE_SHA256)
         extract_archive(str(archive), str(cache_dir()))
         done.write_text(ARCHIVE_SHA256)
@@ -116,7 +128,18 @@ def _from_image_folder(folder: Path, split: str):
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), labels
 
 
+def _check_env_target() -> None:
+    """A ``$BACKPROP_LAB_CIFAR10`` that holds neither form is a mistake worth a clear message."""
+    env = _env_path()
+    if env is not None and _torchvision_root_at(env) is None and _archive_at(env) is None:
+        raise FileNotFoundError(
+            f"${CIFAR_ENV} is {env}, which holds neither the torchvision copy (a folder containing "
+            f"cifar-10-batches-py) nor the archive {ARCHIVE_NAME} (the file, or a folder containing it). "
+            f"Fix the path or unset ${CIFAR_ENV}.")
+
+
 def _load_uncached(split: str, download: bool):
+    _check_env_target()
     roots = _torchvision_roots()
     if roots:
         return _from_torchvision(roots[0], split, download=False), f"torchvision:{roots[0]}"
@@ -145,12 +168,33 @@ def load_cifar10(split: str, download: bool = True) -> tuple[torch.Tensor, torch
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    cache = cache_dir() / f"cifar10_{split}_v{CACHE_VERSION}.pt"
-    if cache.exists():
-        stored = torch.load(cache, weights_only=True)
-        return stored["images"], stored["labels"]
-    (images, labels), source = _load_uncached(split, download)
-    if images.shape != (SPLIT_SIZES[split], 3, 32, 32) or images.dtype != torch.uint8:
-        raise ValueError(f"unexpected CIFAR-10 {split} tensor {tuple(images.shape)} {images.dtype} from {source}")
-    torch.save({"images": images, "labels": labels, "source": source}, cache)
-    return images, labels
+
+    def build():
+        (images, labels), source = _load_uncached(split, download)
+        if images.shape != (SPLIT_SIZES[split], 3, 32, 32) or images.dtype != torch.uint8:
+            raise ValueError(f"unexpected CIFAR-10 {split} tensor {tuple(images.shape)} {images.dtype} from "
+                             f"{source}: expected uint8 ({SPLIT_SIZES[split]}, 3, 32, 32); the source is incomplete")
+        return {"images": images, "labels": labels, "source": source}
+
+    stored = cached_tensors(cache_dir() / f"cifar10_{split}_v{CACHE_VERSION}.pt", build, ("images", "labels"))
+    return stored["images"], stored["labels"]
+
+
+def cached_tensors(path: Path, build: Callable[[], dict], keys: tuple[str, ...]) -> dict:
+    """``build()``'s dict of tensors, saved at ``path`` and read back from there on later calls.
+
+    Reading never executes code (``weights_only=True``); a cache that cannot be read or lacks one of
+    ``keys`` (an interrupted write, an older layout) is rebuilt. Writes are atomic (write, then rename).
+    """
+    if path.exists():
+        try:
+            stored = torch.load(path, weights_only=True)
+            if isinstance(stored, dict) and set(keys) <= set(stored):
+                return stored
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+            pass  # unreadable: rebuild below
+    stored = build()
+    partial = path.with_name(path.name + ".partial")
+    torch.save(stored, partial)
+    partial.replace(path)
+    return stored

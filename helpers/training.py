@@ -1,0 +1,250 @@
+"""An MLP for 16×16 RGB images and two training loops: with ``torch.optim.SGD`` and with SGD by hand.
+
+:func:`train_manual_update` follows the update rule documented for ``torch.optim.SGD`` with the
+very same tensor operations, in the same order, so with the same seed, initialisation and batches
+both loops give bit-for-bit identical parameters and losses (float64 and float32, on the CPU)::
+
+    g ← ∇θ loss                 (loss.backward())
+    g ← g + λ θ                 (weight decay λ: the gradient of λ/2 ‖θ‖²)
+    b ← g  at the first step,   b ← μ b + (1 − τ) g  afterwards     (momentum μ, dampening τ)
+    g ← g + μ b  (Nesterov)  or  g ← b
+    θ ← θ − η g                 (learning rate η)
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from helpers.progress import progress
+
+EpochCallback = Callable[[int, nn.Module, float], None]
+
+
+class MyMLP(nn.Module):
+    """768 → 128 → 32 → 2, ReLU after each hidden layer, raw scores (logits) out.
+
+    forward: x (N, 3, 16, 16) or (N, 768) -> logits (N, 2); use with ``nn.CrossEntropyLoss``.
+    """
+
+    def __init__(self, n_inputs: int = 768, n_hidden: Sequence[int] = (128, 32), n_classes: int = 2):
+        super().__init__()
+        sizes = [n_inputs, *n_hidden]
+        self.n_inputs = n_inputs
+        self.fc1 = nn.Linear(sizes[0], sizes[1])
+        self.fc2 = nn.Linear(sizes[1], sizes[2])
+        self.fc3 = nn.Linear(sizes[2], n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(x, start_dim=1)
+        if x.shape[1] != self.n_inputs:
+            raise ValueError(f"MyMLP expects {self.n_inputs} input features per sample (N, 3, 16, 16), "
+                             f"got a batch flattening to {tuple(x.shape)}")
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+@contextmanager
+def _temporarily(get: Callable, set_: Callable, value):
+    previous = get()
+    set_(value)
+    try:
+        yield
+    finally:
+        set_(previous)
+
+
+def default_dtype(dtype: torch.dtype):
+    """Context manager: ``torch``'s default dtype set to ``dtype`` (e.g. float64 for an exact comparison)."""
+    return _temporarily(torch.get_default_dtype, torch.set_default_dtype, dtype)
+
+
+def torch_threads(n: int):
+    """Context manager: torch's CPU operations on ``n`` threads (for tiny matrices 1 is fastest)."""
+    return _temporarily(torch.get_num_threads, torch.set_num_threads, n)
+
+
+def _check_n_epochs(n_epochs) -> None:
+    if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive int, got {n_epochs!r}")
+
+
+def _check_hyperparameters(n_epochs, lr, momentum, weight_decay, dampening, nesterov) -> None:
+    """The same rules as ``torch.optim.SGD``, with messages that say what is expected."""
+    _check_n_epochs(n_epochs)
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0 (as in torch.optim.SGD)")
+
+
+def _batches(model: nn.Module, train_loader: Iterable, epoch: int):
+    """The loader's (x, y) batches on the model's device, x in the model's floating dtype."""
+    parameter = next(model.parameters())
+    n_batches = 0
+    for x, y in train_loader:
+        n_batches += 1
+        yield x.to(device=parameter.device, dtype=parameter.dtype), y.to(parameter.device)
+    if n_batches == 0:
+        raise ValueError(f"train_loader gave no batches in epoch {epoch + 1}")
+
+
+def _checked(loss: torch.Tensor, epoch: int, batch: int) -> float:
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FloatingPointError(f"training diverged: loss = {value} at epoch {epoch + 1}, batch {batch + 1}; "
+                                 "lower the learning rate (or the momentum)")
+    return value
+
+
+def _run(n_epochs: int, model: nn.Module, loss_fn: Callable, train_loader: Iterable,
+         step: Callable[[int], None], callback: EpochCallback | None, desc: str) -> list[float]:
+    """The loop both trainers share: forward, loss, backward, ``step(epoch)``; mean batch loss per epoch."""
+    model.train()
+    epoch_losses = []
+    for epoch in progress(range(n_epochs), desc=desc, leave=False):
+        total, n_batches = 0.0, 0
+        for batch, (x, y) in enumerate(_batches(model, train_loader, epoch)):
+            loss = loss_fn(model(x), y)
+            loss.backward()     # backprop: fills p.grad for every parameter
+            step(epoch)         # the update, which also clears the gradients
+            total += _checked(loss, epoch, batch)
+            n_batches += 1
+        epoch_losses.append(total / n_batches)
+        if callback is not None:
+            callback(epoch, model, epoch_losses[-1])
+            model.train()
+    return epoch_losses
+
+
+def train(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module, loss_fn: Callable,
+          train_loader: Iterable, *, callback: EpochCallback | None = None) -> list[float]:
+    """Train ``model`` with ``optimizer`` for ``n_epochs`` passes over ``train_loader``.
+
+    train_loader yields (x, y) batches (moved to the model's device and dtype). Returns the mean
+    training loss of each epoch (mean over its batches). ``callback(epoch, model, mean_loss)``,
+    if given, runs after each epoch (e.g. to measure validation accuracy). Raises
+    ``FloatingPointError`` as soon as a loss is NaN or infinite.
+    """
+    _check_n_epochs(n_epochs)
+
+    def step(epoch):
+        optimizer.step()
+        optimizer.zero_grad()
+
+    optimizer.zero_grad()
+    return _run(n_epochs, model, loss_fn, train_loader, step, callback, "train (torch.optim.SGD)")
+
+
+def sgd_step(params: Sequence[torch.Tensor], momentum_buffers: list[torch.Tensor | None], lr: float,
+             momentum: float = 0.0, weight_decay: float = 0.0, dampening: float = 0.0,
+             nesterov: bool = False) -> None:
+    """One SGD update of every parameter in ``params`` from its ``.grad``, in place; clears the grads.
+
+    momentum_buffers: one entry per parameter, None before the first step; filled and updated here.
+    Same operations, in the same order, as ``torch.optim.SGD``'s single-tensor path (used on CPU).
+    """
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            if p.grad is None:
+                continue
+            ### BEGIN SOLUTION
+            grad = p.grad
+            if weight_decay != 0:
+                grad = grad.add(p, alpha=weight_decay)              # g + λθ
+            if momentum != 0:
+                if momentum_buffers[i] is None:
+                    momentum_buffers[i] = grad.detach().clone()      # b₁ = g₁
+                else:
+                    momentum_buffers[i].mul_(momentum).add_(grad, alpha=1 - dampening)  # μb + (1-τ)g
+                buf = momentum_buffers[i]
+                grad = grad.add(buf, alpha=momentum) if nesterov else buf
+            p.add_(grad, alpha=-lr)                                  # θ - ηg
+            ### END SOLUTION
+            p.grad = None  # what optimizer.zero_grad() does: the next backward starts afresh
+
+
+def train_manual_update(n_epochs: int, lr: float, model: nn.Module, loss_fn: Callable, train_loader: Iterable,
+                        momentum: float = 0.0, weight_decay: float = 0.0, *, dampening: float = 0.0,
+                        nesterov: bool = False, lr_schedule: Callable[[int], float] | None = None,
+                        callback: EpochCallback | None = None) -> list[float]:
+    """:func:`train` with SGD written by hand (no optimiser object): see :func:`sgd_step`.
+
+    momentum μ >= 0 (typically 0.9), weight_decay λ >= 0 (L2 term λθ added to the gradient), dampening τ and
+    nesterov as in ``torch.optim.SGD``. ``lr_schedule(epoch)``, if given, multiplies ``lr`` during
+    that epoch (0-based), like ``torch.optim.lr_scheduler.LambdaLR`` stepped once per epoch.
+    Returns the mean training loss of each epoch.
+    """
+    _check_hyperparameters(n_epochs, lr, momentum, weight_decay, dampening, nesterov)
+    params = list(model.parameters())
+    momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
+    model.zero_grad()
+
+    def step(epoch):
+        epoch_lr = lr if lr_schedule is None else lr * lr_schedule(epoch)
+        sgd_step(params, momentum_buffers, epoch_lr, momentum, weight_decay, dampening, nesterov)
+
+    return _run(n_epochs, model, loss_fn, train_loader, step, callback, "train_manual_update")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs from the same start: ``train`` with ``torch.optim.SGD`` and ``train_manual_update``."""
+    torch_losses: list[float]
+    manual_losses: list[float]
+    max_abs_difference: float  # over every parameter after training
+
+    @property
+    def identical(self) -> bool:
+        return self.torch_losses == self.manual_losses and self.max_abs_difference == 0.0
+
+
+def compare_with_torch_sgd(make_model: Callable[[], nn.Module], make_loader: Callable[[], Iterable],
+                           n_epochs: int, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                           loss_fn: Callable | None = None) -> Comparison:
+    """Train ``make_model()`` on ``make_loader()`` both ways with the same settings; compare the results.
+
+    ``make_model`` must seed before it builds (same initial parameters each call) and ``make_loader``
+    must give the same batches each call (``shuffle=False`` or a freshly seeded generator).
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    reference = make_model()
+    optimizer = torch.optim.SGD(reference.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    torch_losses = train(n_epochs, optimizer, reference, loss_fn, make_loader())
+    manual = make_model()
+    manual_losses = train_manual_update(n_epochs, lr, manual, loss_fn, make_loader(), momentum, weight_decay)
+    difference = max((a - b).abs().max().item() for a, b in zip(reference.parameters(), manual.parameters()))
+    return Comparison(torch_losses, manual_losses, difference)
+
+
+def cosine_schedule(n_epochs: int) -> Callable[[int], float]:
+    """``epoch -> ½(1 + cos(π · epoch / n_epochs))``: the lr factor falls from 1 towards 0 (an ``lr_schedule``)."""
+    return lambda epoch: 0.5 * (1 + math.cos(math.pi * epoch / n_epochs))
+
+
+@torch.no_grad()
+def logits(model: nn.Module, images: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """The model's outputs (N, n_classes) for ``images`` (N, ...), in evaluation mode, on the CPU.
+
+    Inputs are moved to the model's device and dtype chunk by chunk, so a GPU model works unchanged.
+    """
+    parameter = next(model.parameters())
+    model.eval()
+    return torch.cat([model(chunk.to(device=parameter.device, dtype=parameter.dtype)).cpu()
+                      for chunk in images.split(batch_size)])
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Predicted class (N,) int64 of each input in ``images`` (N, ...): the largest logit."""
+    return logits(model, images, batch_size).argmax(dim=1)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` (N, ...) whose predicted class equals ``labels`` (N,)."""
+    return (predict(model, images) == labels.cpu()).double().mean().item()

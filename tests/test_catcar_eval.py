@@ -1,0 +1,49 @@
+"""helpers.catcar_eval: confusion matrix and per-class precision/recall on hand-counted examples."""
+import math
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from helpers.catcar_eval import confusion_matrix, image_grid, plot_confusion_matrix, precision_recall
+
+# 3 cats: 2 right, 1 called car; 4 cars: 3 right, 1 called cat
+LABELS = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+PREDICTIONS = torch.tensor([0, 1, 0, 1, 1, 0, 1])
+
+
+def test_confusion_matrix_counts_true_rows_predicted_columns():
+    assert confusion_matrix(LABELS, PREDICTIONS, 2).tolist() == [[2, 1], [1, 3]]
+    assert confusion_matrix(torch.tensor([2, 2]), torch.tensor([0, 2]), 3).tolist() == [[0, 0, 0], [0, 0, 0],
+                                                                                          [1, 0, 1]]
+
+
+def test_precision_and_recall_by_hand():
+    scores = precision_recall(confusion_matrix(LABELS, PREDICTIONS, 2), ["cat", "car"])
+    assert scores["cat"]["precision"] == pytest.approx(2 / 3)  # 3 predicted cats, 2 real
+    assert scores["cat"]["recall"] == pytest.approx(2 / 3)     # 3 real cats, 2 found
+    assert scores["car"]["precision"] == pytest.approx(3 / 4)
+    assert scores["car"]["recall"] == pytest.approx(3 / 4)
+    never_predicted = precision_recall(torch.tensor([[0, 2], [0, 1]]), ["cat", "car"])
+    assert math.isnan(never_predicted["cat"]["precision"]) and never_predicted["cat"]["recall"] == 0.0
+
+
+@pytest.mark.parametrize("labels, predictions, message", [
+    (torch.tensor([0, 1]), torch.tensor([0]), "two \\(N,\\) tensors"),
+    (torch.tensor([0, 2]), torch.tensor([0, 1]), "labels must lie in 0..1"),
+    (torch.tensor([0, 1]), torch.tensor([-1, 1]), "predictions must lie in 0..1"),
+])
+def test_confusion_matrix_rejects_bad_input(labels, predictions, message):
+    with pytest.raises(ValueError, match=message):
+        confusion_matrix(labels, predictions, 2)
+
+
+def test_figures():
+    fig = plot_confusion_matrix(torch.tensor([[2, 1], [1, 3]]), ["cat", "car"])
+    assert [text.get_text() for text in fig.axes[0].texts] == ["2\n(66.7%)", "1\n(33.3%)", "1\n(25.0%)", "3\n(75.0%)"]
+    plt.close(fig)
+    fig = image_grid(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), list("abcde"), n_cols=4)
+    assert [ax.get_title() for ax in fig.axes if ax.images] == list("abcde")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="N titles"):
+        image_grid(torch.zeros(2, 3, 8, 8), ["only one"])
