@@ -1,0 +1,184 @@
+"""Training the hand-written :class:`helpers.layers.MLP` on a regression set, and its autograd twin.
+
+* :func:`train_mlp`: mini-batch SGD (the update happens inside ``backward``), the train and
+  validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
+* :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
+* :func:`torch_twin` / :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd +
+  ``torch.optim.SGD`` with the same initialisation and the same batches, to show both compute
+  the same thing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.layers import Linear, MLP, MSELoss, mse
+from helpers.progress import progress
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-column ``(x - mean) / std`` fitted on training inputs (N, d)."""
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, x: torch.Tensor) -> "Standardizer":
+        return cls(x.mean(0), x.std(0))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A fresh random order of the ``n`` training examples (one per epoch)."""
+    return torch.randperm(n, generator=generator)
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int):
+    """Mini-batches ``(x_b, y_b)`` of ``batch_size`` rows in ``order`` (the last one may be smaller)."""
+    x, y = x[order.to(x.device)], y[order.to(y.device)]
+    for start in range(0, len(order), batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size]
+
+
+def as_column(y: torch.Tensor) -> torch.Tensor:
+    """Targets (N,) -> (N, 1), the shape of a one-output network's predictions."""
+    return y.reshape(-1, 1)
+
+
+def predict(model: MLP, x: torch.Tensor) -> torch.Tensor:
+    """Predictions (N,) in eval mode (nothing kept for backward); the mode is restored."""
+    was_eval = model.eval_mode
+    model.eval()
+    out = model.forward(x)
+    if not was_eval:
+        model.train()
+    return out.reshape(-1)
+
+
+def evaluate_mse(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean squared error of ``model`` on ``(x, y)``, y of shape (N,)."""
+    return float(mse(predict(model, x), y))
+
+
+@dataclass
+class History:
+    """What one training run produced (epoch numbers count from 1; epoch 0 = before training)."""
+    lr: float
+    train_mse: list[float] = field(default_factory=list)
+    val_mse: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_mse: float = math.inf
+    best_parameters: dict[str, torch.Tensor] = field(default_factory=dict)
+    diverged: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.val_mse) - 1
+
+
+def train_mlp(model: MLP, x_train, y_train, x_val, y_val, epochs: int, batch_size: int,
+              seed: int, desc: str | None = None) -> History:
+    """Mini-batch SGD for ``epochs`` epochs (lr = the model's); keeps the best-validation parameters.
+
+    x: (N, d_in), y: (N,). ``train_mse`` is the whole training set's MSE before training (epoch 0),
+    then the mean of the mini-batch losses met during each epoch (free: no extra pass over the data);
+    ``val_mse`` is measured on the whole validation set after every epoch. A non-finite loss stops
+    the run with ``diverged=True`` (the best epoch so far is kept).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    loss_fn = MSELoss()
+    history = History(lr=model.lr)
+    y_train_col = as_column(y_train)
+    model.train()
+
+    def record(epoch: int, train: float) -> bool:
+        val = evaluate_mse(model, x_val, y_val)
+        history.train_mse.append(train)
+        history.val_mse.append(val)
+        if not (math.isfinite(train) and math.isfinite(val)):
+            history.diverged = True
+            return False
+        if val < history.best_val_mse:
+            history.best_epoch, history.best_val_mse = epoch, val
+            history.best_parameters = model.snapshot()
+        return True
+
+    record(0, evaluate_mse(model, x_train, y_train))
+    for epoch in progress(range(1, epochs + 1), desc=desc or f"lr={model.lr:g}", leave=False):
+        total = 0.0
+        for xb, yb in batches(x_train, y_train_col, epoch_order(len(x_train), generator), batch_size):
+            total += float(loss_fn.forward(model.forward(xb), yb)) * len(xb)
+            model.backward(loss_fn.backward())
+        if not record(epoch, total / len(x_train)):
+            break
+    return history
+
+
+def search(lrs, epochs: int, x_train, y_train, x_val, y_val, hid_dim: int = 100, batch_size: int = 32,
+           seed: int = 0, device=None) -> dict[float, History]:
+    """Train one MLP per learning rate (same initialisation, same batches); returns lr -> History.
+
+    Pick the winner with :func:`best_run`: the learning rate and epoch of lowest validation MSE.
+    """
+    runs = {}
+    for lr in lrs:
+        model = MLP(x_train.shape[1], 1, hid_dim, lr, device=device, dtype=x_train.dtype,
+                    generator=torch.Generator().manual_seed(seed))
+        runs[lr] = train_mlp(model, x_train, y_train, x_val, y_val, epochs, batch_size, seed)
+    return runs
+
+
+def best_run(runs: dict[float, History]) -> History:
+    """The run whose best epoch has the lowest validation MSE."""
+    finished = [h for h in runs.values() if h.best_epoch > 0]
+    if not finished:
+        raise RuntimeError("every run diverged or never improved; try smaller learning rates")
+    return min(finished, key=lambda h: h.best_val_mse)
+
+
+# --------------------------------------------------------------------------- the autograd twin
+def torch_twin(model: MLP) -> nn.Sequential:
+    """``nn.Sequential`` of ``nn.Linear``/``nn.ReLU`` holding copies of ``model``'s current parameters.
+
+    ``nn.Linear.weight`` is (d_out, d_in), the transpose of :class:`Linear`'s (d_in, d_out).
+    """
+    modules = []
+    for layer in model.layers:
+        if isinstance(layer, Linear):
+            twin = nn.Linear(layer.d_in, layer.d_out, dtype=layer.weight.dtype, device=layer.weight.device)
+            with torch.no_grad():
+                twin.weight.copy_(layer.weight.t())
+                twin.bias.copy_(layer.bias)
+            modules.append(twin)
+        else:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def twin_losses(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, seed: int):
+    """Train ``model`` and its autograd twin side by side on the same batches; per-step losses of each.
+
+    Returns two 1-D float64 tensors (manual, autograd). ``model`` is trained in the process.
+    """
+    twin = torch_twin(model)
+    optimizer = torch.optim.SGD(twin.parameters(), lr=model.lr)
+    generator = torch.Generator().manual_seed(seed)
+    loss_fn = MSELoss()
+    manual, autograd = [], []
+    model.train()
+    for _ in range(epochs):
+        for xb, yb in batches(x, as_column(y), epoch_order(len(x), generator), batch_size):
+            manual.append(float(loss_fn.forward(model.forward(xb), yb)))
+            model.backward(loss_fn.backward())
+            optimizer.zero_grad()
+            loss = F.mse_loss(twin(xb), yb)
+            loss.backward()
+            optimizer.step()
+            autograd.append(loss.item())
+    return torch.tensor(manual, dtype=torch.float64), torch.tensor(autograd, dtype=torch.float64)

@@ -1,0 +1,91 @@
+"""helpers.mlp_training: batching, training with validation-based selection, divergence detection,
+and the autograd twin (same losses as the hand-written MLP to 1e-10 in float64)."""
+import math
+
+import pytest
+import torch
+
+from helpers.layers import MLP
+from helpers.mlp_training import (Standardizer, batches, best_run, epoch_order, evaluate_mse, predict, search,
+                                  torch_twin, train_mlp, twin_losses)
+
+F64 = torch.float64
+
+
+def toy_regression(n, seed=0, dtype=F64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, generator=g, dtype=dtype) * 4 - 2
+    y = torch.sin(x[:, 0]) + 0.5 * x[:, 1] ** 2 + 0.1 * torch.randn(n, generator=g, dtype=dtype)
+    return x, y
+
+
+def test_standardizer_centres_and_scales_the_training_columns():
+    x = torch.randn(500, 2, dtype=F64) * torch.tensor([3.0, 0.5], dtype=F64) + torch.tensor([-85.0, 44.0],
+                                                                                          dtype=F64)
+    z = Standardizer.fit(x)(x)
+    torch.testing.assert_close(z.mean(0), torch.zeros(2, dtype=F64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.ones(2, dtype=F64), atol=1e-12, rtol=0)
+
+
+def test_batches_visit_every_example_once_per_epoch():
+    x, y = torch.arange(10.0).reshape(10, 1), torch.arange(10.0)
+    order = epoch_order(10, torch.Generator().manual_seed(0))
+    parts = list(batches(x, y, order, 4))
+    assert [len(xb) for xb, _ in parts] == [4, 4, 2]
+    assert sorted(torch.cat([yb for _, yb in parts]).tolist()) == list(range(10))
+    assert all(torch.equal(xb[:, 0], yb) for xb, yb in parts)  # pairs stay together
+
+
+def test_twin_has_the_same_function():
+    model = MLP(3, 2, 5, 0.1, dtype=F64)
+    x = torch.randn(7, 3, dtype=F64)
+    torch.testing.assert_close(torch_twin(model)(x).detach(), model.forward(x), rtol=1e-14, atol=1e-14)
+
+
+def test_manual_mlp_and_autograd_twin_produce_the_same_losses():
+    x, y = toy_regression(200)
+    model = MLP(2, 1, 16, 0.05, dtype=F64, generator=torch.Generator().manual_seed(1))
+    manual, autograd = twin_losses(model, x, y, epochs=3, batch_size=32, seed=2)
+    assert len(manual) == 3 * math.ceil(200 / 32)
+    assert manual[-1] < manual[0]  # it trained
+    assert ((manual - autograd).abs() / autograd.abs()).max() <= 1e-10
+
+
+def test_training_records_curves_and_keeps_the_best_epoch():
+    x, y = toy_regression(300)
+    x_val, y_val = toy_regression(100, seed=1)
+    make = lambda: MLP(2, 1, 16, 0.05, dtype=F64, generator=torch.Generator().manual_seed(0))  # noqa: E731
+    history = train_mlp(make(), x, y, x_val, y_val, epochs=15, batch_size=32, seed=0)
+    assert len(history.train_mse) == len(history.val_mse) == 16 and history.epochs_run == 15
+    assert history.val_mse[history.best_epoch] == history.best_val_mse == min(history.val_mse)
+    assert history.train_mse[-1] < 0.5 * history.train_mse[0] and not history.diverged
+    best = make()
+    best.load_parameters(history.best_parameters)
+    assert evaluate_mse(best, x_val, y_val) == pytest.approx(history.best_val_mse, rel=1e-12)
+    again = train_mlp(make(), x, y, x_val, y_val, epochs=15, batch_size=32, seed=0)
+    assert again.val_mse == history.val_mse  # deterministic
+
+
+def test_divergence_is_detected_and_reported():
+    x, y = toy_regression(200)
+    model = MLP(2, 1, 16, 50.0, dtype=F64, generator=torch.Generator().manual_seed(0))
+    history = train_mlp(model, x, y, x[:50], y[:50], epochs=20, batch_size=32, seed=0)
+    assert history.diverged and history.epochs_run < 20 and not math.isfinite(history.val_mse[-1])
+    assert history.best_epoch == 0
+    with pytest.raises(RuntimeError, match="diverged"):
+        best_run({50.0: history})
+
+
+def test_search_picks_the_lowest_validation_error():
+    x, y = toy_regression(200)
+    x_val, y_val = toy_regression(100, seed=1)
+    runs = search([0.001, 0.05, 100.0], 5, x, y, x_val, y_val, hid_dim=8, batch_size=32, seed=0)
+    assert runs[100.0].diverged
+    winner = best_run(runs)
+    assert winner.best_val_mse == min(h.best_val_mse for h in runs.values() if not h.diverged)
+
+
+def test_predict_restores_the_mode_and_flattens():
+    model = MLP(2, 1, 4, 0.1)
+    assert predict(model, torch.randn(6, 2)).shape == (6,)
+    assert not model.eval_mode
