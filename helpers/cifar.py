@@ -20,6 +20,7 @@ image identity are exact.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -104,14 +105,32 @@ def _from_torchvision(root: Path, split: str, download: bool):
     return _canonical_order(images, torch.tensor(dataset.targets, dtype=torch.int64))
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``<path>.lock`` so that concurrent notebooks (``make report --jobs 2``)
+    build a cache once instead of racing on it. A no-op where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX here
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _extract(archive: Path) -> Path:
     from torchvision.datasets.utils import extract_archive
     target = cache_dir() / "cifar10-images"
     done = cache_dir() / "cifar10-images.extracted"
-    if not (done.exists() and target.is_dir()):
-        verify_sha256(archive, ARCHIVE_SHA256)
-        extract_archive(str(archive), str(cache_dir()))
-        done.write_text(ARCHIVE_SHA256)
+    with _exclusive(done):
+        if not (done.exists() and target.is_dir()):
+            verify_sha256(archive, ARCHIVE_SHA256)
+            extract_archive(str(archive), str(cache_dir()))
+            done.write_text(ARCHIVE_SHA256)
     return target
 
 
@@ -184,17 +203,19 @@ def cached_tensors(path: Path, build: Callable[[], dict], keys: tuple[str, ...])
     """``build()``'s dict of tensors, saved at ``path`` and read back from there on later calls.
 
     Reading never executes code (``weights_only=True``); a cache that cannot be read or lacks one of
-    ``keys`` (an interrupted write, an older layout) is rebuilt. Writes are atomic (write, then rename).
+    ``keys`` (an interrupted write, an older layout) is rebuilt. Writes are atomic (write, then rename) and serialised
+    across processes by a lock file beside ``path``.
     """
-    if path.exists():
-        try:
-            stored = torch.load(path, weights_only=True)
-            if isinstance(stored, dict) and set(keys) <= set(stored):
-                return stored
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
-            pass  # unreadable: rebuild below
-    stored = build()
-    partial = path.with_name(path.name + ".partial")
-    torch.save(stored, partial)
-    partial.replace(path)
+    with _exclusive(path):
+        if path.exists():
+            try:
+                stored = torch.load(path, weights_only=True)
+                if isinstance(stored, dict) and set(keys) <= set(stored):
+                    return stored
+            except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+                pass  # unreadable: rebuild below
+        stored = build()
+        partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+        torch.save(stored, partial)
+        partial.replace(path)
     return stored
