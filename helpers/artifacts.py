@@ -44,7 +44,10 @@ def _check_json_value(key: str, value) -> None:
 
 
 def record_metrics(section: str, **values) -> Path | None:
-    """Merge ``values`` (JSON-serialisable, finite) into ``metrics/<section>.json``."""
+    """Merge ``values`` (JSON-serialisable, finite) into ``metrics/<section>.json``.
+
+    Keys keep the order they were recorded in: the report shows them in that (the story's) order.
+    """
     for key, value in values.items():
         _check_json_value(key, value)
     path = _target("metrics", f"{section}.json")
@@ -52,7 +55,7 @@ def record_metrics(section: str, **values) -> Path | None:
         return None
     current = json.loads(path.read_text()) if path.exists() else {}
     current.update(values)
-    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+    path.write_text(json.dumps(current, indent=2))
     return path
 
 

@@ -1,0 +1,60 @@
+"""One notebook of a report build: execute it into the staging folder, write its executed copy and HTML.
+
+The report builder calls :func:`run_one` in worker processes (``--jobs`` of them), not threads:
+:func:`helpers.notebook_runner.execute_notebook` hands the report folder to the kernel through
+``os.environ``, which threads would share. The committed notebook is only read.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+from helpers.artifacts import REPORT_ENV
+from helpers.notebook_runner import NotebookExecutionError, execute_notebook
+
+EXECUTED_NOTEBOOKS_DIR = "notebooks"
+
+
+@contextmanager
+def output_to(log_path: Path):
+    """Send this process's stdout and stderr (file descriptors, so the kernel's too) to ``log_path``:
+    kernel start-up chatter stays out of the build's progress lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_one(notebook: Path, staging: Path, log_path: Path) -> dict:
+    """Execute ``notebook`` with its report hooks writing into ``staging``; the executed copy and its
+    HTML go to ``staging/notebooks/``. Returns ``{"ok": True, "seconds": ...}`` or ``{"ok": False,
+    "message": ..., "cell_index": ..., "error_name": ..., "error_value": ...}``."""
+    notebook = Path(notebook)
+    with output_to(log_path):
+        try:
+            result = execute_notebook(notebook, extra_env={REPORT_ENV: str(staging)})
+        except NotebookExecutionError as error:
+            return {"ok": False, "message": str(error), "cell_index": error.cell_index,
+                    "error_name": error.error_name, "error_value": error.error_value}
+        target = staging / EXECUTED_NOTEBOOKS_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(result.notebook, target / notebook.name)
+        html, _ = HTMLExporter(template_name="lab").from_notebook_node(result.notebook)
+        (target / f"{notebook.stem}.html").write_text(html, encoding="utf-8")
+    return {"ok": True, "seconds": result.seconds}

@@ -1,0 +1,306 @@
+"""The report builder (``make report``) on tiny notebooks written into a temporary folder.
+
+Two builds start kernels (a couple of seconds each): one successful build of two notebooks, shared
+by the tests of its outputs, and one failing build through the command line. The rest is fast.
+"""
+from __future__ import annotations
+
+import json
+import platform
+
+import jsonschema
+import nbformat
+import pytest
+
+from helpers import report as builder
+from helpers.report_content import SCHEMA_PATH, NotebookRun, collect, validate_metrics
+from helpers.report_tables import format_value, headline_tables
+from helpers.report_markdown import to_html
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+OBSERVATION = """## Step sizes
+With $\\\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`.
+
+- first point
+- second point
+
+| lr | val mse |
+|---:|---:|
+| 0.1 | 0.5 |
+"""
+
+GOOD_SOURCE = f'''import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from helpers.artifacts import record_metrics, record_text, save_figure, write_deliverable
+fig, ax = plt.subplots()
+ax.plot([1, 2, 3], [3, 1, 2])
+save_figure(fig, "01_alpha", "loss_curve")
+record_metrics("01_alpha", test_mse=0.012345678, epochs=20,
+               sweep=[{{"lr": 0.1, "val_mse": 0.5}}, {{"lr": 0.01, "val_mse": 0.25}}])
+record_text("01_alpha", "observations", """{OBSERVATION}""")
+write_deliverable("q2_ytest.txt", "0.5\\n1.5\\n")
+print("alpha ran")'''
+
+
+def _write_notebook(path, *cells):
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    notebook.cells = list(cells)
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A successful build of two tiny notebooks (run two at a time)."""
+    root = tmp_path_factory.mktemp("report_build")
+    notebooks, out = root / "notebooks", root / "out"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_alpha.ipynb", nbformat.v4.new_markdown_cell("# Alpha: a *tiny* notebook"),
+                    nbformat.v4.new_code_cell(GOOD_SOURCE))
+    _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
+        'from helpers.artifacts import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)'))
+    committed = {p.name: p.read_bytes() for p in notebooks.iterdir()}
+    (out / "README.md").parent.mkdir()
+    (out / "README.md").write_text("kept\n")
+    lines = []
+    report = builder.build_report(notebooks, out, jobs=2, log=lines.append)
+    return {"notebooks": notebooks, "out": out, "report": report, "committed": committed, "log": lines}
+
+
+# ---------------------------------------------------------------------------------------------------
+# A successful build
+# ---------------------------------------------------------------------------------------------------
+def test_build_writes_every_output(built):
+    out = built["out"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md", "figures", "index.html", "metrics.json", "notebooks", "q2_ytest.txt", "report.pdf"]
+    assert (out / "README.md").read_text() == "kept\n"
+    assert (out / "q2_ytest.txt").read_text() == "0.5\n1.5\n"
+    assert (out / "figures" / "01_alpha" / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 3  # title page + one per notebook
+
+
+def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(built):
+    notebooks, executed = built["notebooks"], built["out"] / "notebooks"
+    assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == built["committed"]
+    alpha = nbformat.read(executed / "01_alpha.ipynb", as_version=4)
+    streams = [o.get("text", "") for c in alpha.cells if c.cell_type == "code" for o in c.outputs]
+    assert "alpha ran\n" in streams
+    for name in ("01_alpha", "02_beta"):
+        assert "<html" in (executed / f"{name}.html").read_text()[:2000].lower()
+
+
+def test_index_shows_what_the_notebooks_recorded(built):
+    page = (built["out"] / "index.html").read_text()
+    assert "Alpha: a tiny notebook" in page  # the section title comes from the notebook's heading
+    assert "0.01235" in page and "0.9312" in page  # headline numbers, 4 significant digits
+    assert 'src="figures/01_alpha/loss_curve.png"' in page
+    assert "<strong>converges</strong>" in page and "<code>diverge</code>" in page
+    assert '<img class="math"' in page  # $\lambda = 10^{-3}$ drawn, not left as TeX
+    assert '<a href="q2_ytest.txt">' in page and 'href="notebooks/02_beta.html"' in page
+
+
+def test_metrics_json_is_valid_and_holds_every_headline_number(built):
+    metrics = json.loads((built["out"] / "metrics.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(metrics)
+    assert metrics["sections"] == {
+        "01_alpha": {"test_mse": 0.012345678, "epochs": 20,
+                     "sweep": [{"lr": 0.1, "val_mse": 0.5}, {"lr": 0.01, "val_mse": 0.25}]},
+        "02_beta": {"accuracy": 0.9312}}
+    assert list(metrics["sections"]["01_alpha"]) == ["test_mse", "epochs", "sweep"]  # as recorded
+    assert list(metrics["sections"]["01_alpha"]["sweep"][0]) == ["lr", "val_mse"]
+    assert set(metrics["timing"]["notebooks"]) == {"01_alpha", "02_beta"}
+    assert all(0 < s <= metrics["timing"]["total_seconds"] for s in metrics["timing"]["notebooks"].values())
+    assert metrics["environment"]["python"] == platform.python_version()
+    assert metrics["complete"] is True and metrics["deliverables"] == ["q2_ytest.txt"]
+
+
+def test_progress_names_each_notebook_and_its_time(built):
+    log = "\n".join(built["log"])
+    for name in ("01_alpha", "02_beta"):
+        assert f"start  {name}" in log and f"done   {name} in" in log
+    assert all(line.startswith("[") and " s] " in line for line in built["log"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# A failing notebook
+# ---------------------------------------------------------------------------------------------------
+def test_failing_cell_exits_non_zero_names_it_and_keeps_the_previous_report(built, tmp_path, monkeypatch, capsys):
+    out = built["out"]
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "03_broken.ipynb", nbformat.v4.new_code_cell("x = 1"),
+                    nbformat.v4.new_markdown_cell("Now divide."),
+                    nbformat.v4.new_code_cell("y = x / 0  # boom"))
+    monkeypatch.setattr(builder, "NOTEBOOKS_DIR", notebooks)
+    monkeypatch.setattr(builder, "REPORT_DIR", out)
+
+    assert builder.main(["--only", "03", "--jobs", "1"]) == 1
+
+    error = capsys.readouterr().err
+    assert "03_broken.ipynb" in error and "cell 2" in error
+    assert "ZeroDivisionError" in error and "division by zero" in error
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # staging folder removed
+
+
+def test_schema_rejects_metrics_missing_required_fields(built):
+    metrics = json.loads((built["out"] / "metrics.json").read_text())
+    validate_metrics(metrics)
+    for path in (["timing"], ["environment", "torch"], ["timing", "notebooks"], ["generated_at"]):
+        broken = json.loads(json.dumps(metrics))
+        parent = broken
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+        with pytest.raises(ValueError, match=f"'{path[-1]}' is a required property"):
+            validate_metrics(broken)
+    broken = json.loads(json.dumps(metrics))
+    broken["timing"]["notebooks"]["01_alpha"] = -1.0
+    with pytest.raises(ValueError, match="timing/notebooks/01_alpha"):
+        validate_metrics(broken)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast parts: choosing notebooks, formatting, tables, Markdown, replacing the report
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def three_notebooks(tmp_path):
+    for name in ("02_b", "00_a", "10_c", "notes"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    return tmp_path
+
+
+def test_discover_orders_notebooks_and_only_selects_by_number_name_or_path(three_notebooks):
+    names = lambda paths: [p.stem for p in paths]  # noqa: E731
+    assert names(builder.discover_notebooks(three_notebooks)) == ["00_a", "02_b", "10_c"]
+    assert names(builder.discover_notebooks(three_notebooks, ["10", "00_a"])) == ["00_a", "10_c"]
+    assert names(builder.discover_notebooks(three_notebooks, ["notebooks/02_b.ipynb"])) == ["02_b"]
+    with pytest.raises(builder.ReportBuildError, match="'07' matches no notebook; available: 00_a, 02_b, 10_c"):
+        builder.discover_notebooks(three_notebooks, ["07"])
+
+
+def test_longest_first_starts_the_slowest_notebooks_first(three_notebooks, tmp_path):
+    notebooks = builder.discover_notebooks(three_notebooks)
+    previous = tmp_path / "metrics.json"
+    assert builder.longest_first(notebooks, previous) == notebooks  # no previous build
+    previous.write_text(json.dumps({"timing": {"notebooks": {"00_a": 5.0, "02_b": 40.0}}}))
+    assert [p.stem for p in builder.longest_first(notebooks, previous)] == ["10_c", "02_b", "00_a"]
+    previous.write_text("{not json")
+    assert builder.longest_first(notebooks, previous) == notebooks
+
+
+def test_empty_notebook_folder_and_bad_jobs_are_clear_errors(tmp_path):
+    with pytest.raises(builder.ReportBuildError, match="no notebooks matching"):
+        builder.build_report(tmp_path, tmp_path / "out")
+    with pytest.raises(builder.ReportBuildError, match="--jobs must be at least 1, got 0"):
+        builder.build_report(tmp_path, tmp_path / "out", jobs=0)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value, text", [
+    (0.012345678, "0.01235"), (1e-7, "1\u00d710\u207b\u2077"), (123456.0, "1.235\u00d710\u2075"),
+    (0.99996, "1.000"), (1.0, "1"), (20, "20"), (True, "yes"), (None, "\u2014"), ("relu", "relu"), ([1, 2.5], "[1, 2.5]"),
+])
+def test_format_value(value, text):
+    assert format_value(value) == text
+
+
+def test_headline_tables_show_short_lists_inside_records_and_deeper_values_as_json():
+    tables = headline_tables({"equality": {"sgd": {"losses": [0.5, 0.25], "identical": True}},
+                              "deep": {"a": {"b": {"c": 1}}}})
+    singles, equality = tables
+    assert equality.header == ["", "losses", "identical"]
+    assert equality.rows == [["sgd", "[0.5, 0.25]", "yes"]]
+    assert singles.rows == [["deep", '{"a": {"b": {"c": 1}}}']]
+
+
+def test_headline_tables_turn_records_and_matrices_into_tables():
+    tables = headline_tables({"test_mse": 0.5, "sweep": [{"lr": 0.1, "acc": 0.9}, {"lr": 0.01, "wd": 0}],
+                              "confusion": [[9, 1], [2, 8]], "per_class": {"cat": 0.93}})
+    singles, sweep, confusion, per_class = tables  # in the order recorded
+    assert (singles.title, singles.rows) == (None, [["test mse", "0.5"]])
+    assert (sweep.title, sweep.header) == ("sweep", ["lr", "acc", "wd"])
+    assert sweep.rows == [["0.1", "0.9", "\u2014"], ["0.01", "\u2014", "0"]]
+    assert sweep.numeric == [True, True, True]
+    assert confusion.header == ["", "0", "1"] and confusion.rows == [["0", "9", "1"], ["1", "2", "8"]]
+    assert per_class.rows == [["cat", "0.93"]]
+
+
+def test_markdown_html_escapes_raw_html_shifts_headings_and_falls_back_for_unknown_tex():
+    html = to_html("# Title\n\n<script>x</script>\n\nso $\\begin{aligned}a\\end{aligned}$")
+    assert "<h3>Title</h3>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert '<code class="tex">\\begin{aligned}a\\end{aligned}</code>' in html
+
+
+def test_a_deliverable_may_not_take_a_name_the_report_uses(tmp_path):
+    (tmp_path / "index.html").write_text("mine")
+    with pytest.raises(ValueError, match=r"deliverable\(s\) \['index.html'\]"):
+        collect(tmp_path, [], {"index.html"}, tmp_path, 1.0, 1, True)
+
+
+def test_replace_report_swaps_generated_entries_and_keeps_readme(tmp_path):
+    out, staging = tmp_path / "report", tmp_path / "report" / ".staging-1"
+    (out / "notebooks").mkdir(parents=True)
+    (out / "README.md").write_text("kept")
+    (out / "index.html").write_text("old")
+    (out / "stale.txt").write_text("from an older build")
+    (staging / "metrics").mkdir(parents=True)  # intermediate: not published
+    (staging / "index.html").write_text("new")
+    (staging / "report.pdf").write_text("%PDF")
+    builder.replace_report(staging, out)
+    assert sorted(p.name for p in out.iterdir()) == [".staging-1", "README.md", "index.html", "report.pdf"]
+    assert (out / "index.html").read_text() == "new" and (out / "README.md").read_text() == "kept"
+
+
+def test_collect_orders_items_as_produced_and_keeps_stray_sections(tmp_path):
+    import os
+    (tmp_path / "figures" / "01_a").mkdir(parents=True)
+    (tmp_path / "text" / "01_a").mkdir(parents=True)
+    (tmp_path / "text" / "09_elsewhere").mkdir(parents=True)
+    for i, path in enumerate([tmp_path / "text" / "01_a" / "zeta.md", tmp_path / "figures" / "01_a" / "alpha.png",
+                              tmp_path / "text" / "01_a" / "beta.md"]):
+        path.write_bytes(b"x")
+        os.utime(path, ns=(10**18 + i, 10**18 + i))
+    (tmp_path / "text" / "09_elsewhere" / "note.md").write_text("n")
+    notebook = _write_notebook(tmp_path / "01_a.ipynb")
+    report = collect(tmp_path, [NotebookRun(notebook, "A", 1.0)], set(), tmp_path, 2.0, 1, True)
+    assert [(i.kind, i.name) for i in report.sections[0].items] == [
+        ("text", "zeta"), ("figure", "alpha"), ("text", "beta")]
+    assert [s.name for s in report.sections] == ["01_a", "09_elsewhere"]
+    assert "'09_elsewhere' matches no notebook" in report.warnings[0]
+
+
+def test_long_lists_keep_their_first_and_last_values():
+    epochs = [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert format_value(epochs, max_items=4) == "[0.5, 0.6, 0.7, \u2026, 0.9] (5 values)"
+    assert format_value(epochs, max_items=5) == "[0.5, 0.6, 0.7, 0.8, 0.9]"
+    sweep = headline_tables({"sweep": [{"acc_per_epoch": list(range(10))}]})[0]
+    assert sweep.rows == [["[0, 1, \u2026, 9] (10 values)"]]
+
+
+def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
+    out, staging = tmp_path / "report", tmp_path / "report" / ".staging-1"
+    staging.mkdir(parents=True)
+    (out / "index.html").write_text("old")
+    (staging / "index.html").write_text("new")
+    (staging / "report.pdf").write_text("%PDF")
+    rename = type(out).rename
+
+    def failing_for_the_new_index(self, target):
+        if self.parent == staging and self.name == "index.html":  # published last
+            raise OSError("disk full")
+        return rename(self, target)
+    monkeypatch.setattr(type(out), "rename", failing_for_the_new_index)
+    with pytest.raises(OSError, match="disk full"):
+        builder.replace_report(staging, out)
+    assert sorted(p.name for p in out.iterdir()) == [".staging-1", "index.html"]
+    assert (out / "index.html").read_text() == "old"
+    assert sorted(p.name for p in staging.iterdir()) == ["index.html", "report.pdf"]
