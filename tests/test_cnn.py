@@ -1,0 +1,127 @@
+"""helpers.cnn: the network's shapes, the augmentation, a reproducible training run, safe loading."""
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import cnn
+
+
+def test_network_shapes_names_and_normalisation_constants():
+    model = cnn.CifarCNN()
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 10)  # global pooling: smaller inputs work
+    names = dict(model.named_modules())
+    assert {"features.stem", "features.block1", "features.block2", "features.block3", "classifier"} <= set(names)
+    assert model.mean == cnn.CIFAR_MEAN and model.std == cnn.CIFAR_STD
+    assert "mean" not in model.state_dict()  # constants, not weights
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000  # "a few MB at most"
+
+
+def test_normalize_per_channel():
+    images = torch.rand(4, 3, 5, 5)
+    out = cnn.normalize(images)
+    for c in range(3):
+        torch.testing.assert_close(out[:, c], (images[:, c] - cnn.CIFAR_MEAN[c]) / cnn.CIFAR_STD[c])
+
+
+def test_augment_crops_a_window_of_the_padded_image_and_maybe_flips_it():
+    images = torch.rand(12, 3, 8, 8)
+    out = cnn.augment(images, padding=2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == images.shape
+    padded = F.pad(images, (2, 2, 2, 2), mode="reflect")
+    flips = 0
+    for i in range(len(images)):
+        windows = [padded[i, :, y:y + 8, x:x + 8] for y in range(5) for x in range(5)]
+        plain = any(torch.equal(out[i], w) for w in windows)
+        mirrored = any(torch.equal(out[i], w.flip(-1)) for w in windows)
+        assert plain or mirrored
+        flips += mirrored and not plain
+    assert 0 < flips < len(images)
+    again = cnn.augment(images, padding=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_augment_without_padding_only_flips():
+    images = torch.rand(16, 3, 6, 6)
+    out = cnn.augment(images, padding=0, generator=torch.Generator().manual_seed(1))
+    for original, augmented in zip(images, out):
+        assert torch.equal(augmented, original) or torch.equal(augmented, original.flip(-1))
+
+
+def _toy_data(n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 10
+    # class-dependent mean colour plus noise: learnable in one short epoch
+    base = (labels.float() * 25).view(-1, 1, 1, 1).expand(n, 3, 32, 32)
+    images = (base + torch.randint(0, 30, (n, 3, 32, 32), generator=generator)).clamp(0, 255)
+    return images.to(torch.uint8), labels
+
+
+def test_training_is_reproducible_and_learns():
+    config = cnn.TrainConfig(seed=3, epochs=2, batch_size=32, max_lr=0.05)
+    data = dict(train_data=_toy_data(128, 0), test_data=_toy_data(64, 1), log=lambda line: None)
+    first, stats = cnn.train(config, device=torch.device("cpu"), **data)
+    second, _ = cnn.train(config, device=torch.device("cpu"), **data)
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+        assert torch.equal(a, b), name  # same seed, same thread count: bit-identical weights
+    assert not first.training
+    assert stats["epochs"][-1]["train_loss"] < stats["epochs"][0]["train_loss"]
+    assert 0 <= stats["test_accuracy"] <= 1 and stats["train_seconds"] > 0
+
+
+def test_save_then_load_with_the_right_hash(tmp_path):
+    model = cnn.CifarCNN().eval()
+    path = tmp_path / "weights.pt"
+    digest = cnn.save_weights(model, path)
+    assert cnn.save_weights(model, tmp_path / "other_name.pt") == digest  # bytes depend on weights only
+    loaded = cnn.load_pretrained_cnn(path, expected_sha256=digest)
+    assert not loaded.training
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_missing_weights_say_how_to_regenerate(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m helpers.cnn train"):
+        cnn.load_pretrained_cnn(tmp_path / "absent.pt")
+
+
+class _Payload:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('code ran while loading')",))
+
+
+def test_wrong_hash_is_refused_before_anything_is_unpickled(tmp_path, monkeypatch):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps(_Payload()))
+    calls = []
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(args))
+    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.cnn train"):
+        cnn.load_pretrained_cnn(path)
+    assert calls == []
+
+
+def test_weights_only_load_refuses_code_even_with_a_matching_hash(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"x": _Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        cnn.load_pretrained_cnn(path, expected_sha256=cnn.sha256_of_file(path))
+
+
+def test_committed_weights_match_their_hash_and_classify_cifar10():
+    path = cnn.weights_path()
+    assert path.is_file(), f"{path} is missing: run `{cnn.TRAIN_COMMAND}`"
+    assert cnn.sha256_of_file(path) == cnn.WEIGHTS_SHA256
+    assert path.stat().st_size < 5_000_000
+    model = cnn.load_pretrained_cnn()
+    try:
+        from helpers.cifar import load_cifar10
+        images, labels = load_cifar10("test", download=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"CIFAR-10 not available: {error}")
+    # every 10th test image: 1,000 images, 100 per class (the split is ordered by label)
+    accuracy = cnn.evaluate(model, images[::10], labels[::10])
+    assert accuracy >= 0.78, accuracy  # the full test set gives the accuracy in helpers/cnn.py's docstring
