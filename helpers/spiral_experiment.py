@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import LogFormatterMathtext
 
 from helpers.spiral import START_BOX, DescentResult, gradient_descent, random_start, spiral, steps_to_reach
 
@@ -88,7 +89,8 @@ def plot_landscape(ax, grid, colorbar: bool = False):
     ax.set_ylabel("$x_2$")
     ax.grid(False)
     if colorbar:
-        plt.colorbar(filled, ax=ax, label="y (log scale)")
+        decades = [10.0**k for k in range(-2, int(np.log10(y.max())) + 1)]
+        plt.colorbar(filled, ax=ax, label="y (log scale)", ticks=decades, format=LogFormatterMathtext())
     return filled
 
 
