@@ -21,7 +21,6 @@ image identity are exact.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from helpers.checksums import sha256_of, verify_sha256  # noqa: F401 (part of this module's API)
 from helpers.paths import cache_dir, data_dir, shared_datasets_dir
 from helpers.progress import progress
 
@@ -40,23 +40,6 @@ CIFAR_ENV = "BACKPROP_LAB_CIFAR10"
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 50_000, "test": 10_000}
 CACHE_VERSION = 1
-
-
-def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raise ``ValueError`` (naming the file and both digests) unless ``path`` has digest ``expected``."""
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ValueError(
-            f"{path} is corrupt or not the expected file: sha256 {actual}, expected {expected}. "
-            "Delete it and copy or download it again.")
 
 
 def _env_path() -> Path | None:

@@ -33,7 +33,6 @@ update ``WEIGHTS_SHA256`` to use them) and an accuracy within the usual run-to-r
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import sys
 import time
@@ -45,6 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from helpers.checksums import sha256_of, verify_sha256
 from helpers.paths import data_dir
 from helpers.progress import progress
 
@@ -227,10 +227,6 @@ def _train(config: TrainConfig, device: torch.device, log, train_x, train_y, tes
                    "train_cpu_seconds": cpu_seconds, "epochs": history}
 
 
-def sha256_of_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def weights_path() -> Path:
     """``<data>/cifar_cnn.pt``: the committed weights."""
     return data_dir() / WEIGHTS_NAME
@@ -246,7 +242,7 @@ def save_weights(model: nn.Module, path: Path) -> str:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     Path(path).write_bytes(buffer.getvalue())
-    return sha256_of_file(path)
+    return sha256_of(path)
 
 
 def load_pretrained_cnn(path: Path | None = None, device: torch.device | str | None = None,
@@ -262,11 +258,9 @@ def load_pretrained_cnn(path: Path | None = None, device: torch.device | str | N
         raise FileNotFoundError(f"CNN weights not found at {path}. Regenerate them with "
                                 f"`{TRAIN_COMMAND}` (about 12 CPU-minutes; half an hour on a busy 2-core machine).")
     if expected_sha256 is not None:
-        actual = sha256_of_file(path)
-        if actual != expected_sha256:
-            raise ValueError(f"{path} has sha256 {actual}, expected {expected_sha256}: the file is corrupt "
-                             f"or not the committed weights. Restore it from git (git checkout -- data/{path.name}) "
-                             f"or regenerate it with `{TRAIN_COMMAND}` and update WEIGHTS_SHA256.")
+        verify_sha256(path, expected_sha256,
+                      f"Restore the committed weights from git (git checkout -- data/{path.name}) "
+                      f"or regenerate them with `{TRAIN_COMMAND}` and update WEIGHTS_SHA256.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = CifarCNN()
     model.load_state_dict(state)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.cifar import sha256_of
+from helpers.checksums import sha256_of, verify_sha256
 from helpers.paths import data_dir
 
 SEED = 849
@@ -156,10 +156,7 @@ def _load_verified(path: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found. It ships with the course under data/; regenerate it "
                                 "with `python -m helpers.rainfall`.")
-    actual = sha256_of(path)  # before unpickling anything
-    if actual != expected_sha256:
-        raise ValueError(f"{path} is not the course's file: sha256 {actual}, expected {expected_sha256}. "
-                         "Regenerate it with `python -m helpers.rainfall`.")
+    verify_sha256(path, expected_sha256, "Regenerate it with `python -m helpers.rainfall`.")  # before unpickling
     return torch.load(path, weights_only=True)
 
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import cnn
+from helpers.checksums import sha256_of
 
 
 def test_network_shapes_names_and_normalisation_constants():
@@ -108,13 +109,13 @@ def test_weights_only_load_refuses_code_even_with_a_matching_hash(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"x": _Payload()}, path)
     with pytest.raises(pickle.UnpicklingError):
-        cnn.load_pretrained_cnn(path, expected_sha256=cnn.sha256_of_file(path))
+        cnn.load_pretrained_cnn(path, expected_sha256=sha256_of(path))
 
 
 def test_committed_weights_match_their_hash_and_classify_cifar10():
     path = cnn.weights_path()
     assert path.is_file(), f"{path} is missing: run `{cnn.TRAIN_COMMAND}`"
-    assert cnn.sha256_of_file(path) == cnn.WEIGHTS_SHA256
+    assert sha256_of(path) == cnn.WEIGHTS_SHA256
     assert path.stat().st_size < 5_000_000
     model = cnn.load_pretrained_cnn()
     try:
