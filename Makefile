@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 report: $(STAMP)
-	$(PY) -m helpers.report
+	$(PY) -m tools.report
 
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks $(PYTEST_NBVAL)
@@ -35,8 +35,8 @@ nbval: $(STAMP)
 # `make refresh NB=notebooks/01_spiral_gradient_descent.ipynb` for one notebook.
 NB ?= notebooks/*.ipynb
 refresh: $(STAMP)
-	$(PY) -m helpers.refresh $(NB)
+	$(PY) -m tools.refresh $(NB)
 
 # Student versions: solution blocks replaced by stubs, outputs cleared (report/student/).
 student: $(STAMP)
-	$(PY) -m helpers.student
+	$(PY) -m tools.editions

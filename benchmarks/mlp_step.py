@@ -16,9 +16,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from helpers.device import get_device
+from helpers.runtime.device import get_device
 from helpers.layers import MLP, MSELoss
-from helpers.mlp_training import torch_twin
+from helpers.experiments.rainfall_fit import torch_twin
 
 
 def manual_step(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor) -> None:

@@ -19,7 +19,7 @@ import time
 import torch
 from torch import nn
 
-from helpers.catcar import BatchLoader, load_catcar
+from helpers.data.catcar import BatchLoader, load_catcar
 from helpers.training import MyMLP, sgd_step, train, train_manual_update
 
 SEED = 265

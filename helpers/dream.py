@@ -19,7 +19,7 @@ Public API:
   how much pixel-level noise an image carries.
 
 Any classifier works: an ``nn.Module`` taking normalised (N, 3, H, W) images. The model's ``mean``
-and ``std`` attributes are used when present (as for :class:`helpers.cnn.CifarCNN`); otherwise pass
+and ``std`` attributes are used when present (as for :class:`helpers.models.cnn.CifarCNN`); otherwise pass
 ``mean=`` and ``std=``. For example, with torchvision's ImageNet VGG-13-BN (online users; labels
 0 = tench, 12 = house finch, 954 = banana, as in the course)::
 
@@ -46,8 +46,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers.cnn import CIFAR_MEAN, CIFAR_STD, normalize
-from helpers.progress import progress
+from helpers.models.cnn import CIFAR_MEAN, CIFAR_STD, normalize
+from helpers.runtime.progress import progress
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from helpers.progress import progress
+from helpers.runtime.progress import progress
 
 EpochCallback = Callable[[int, nn.Module, float], None]
 

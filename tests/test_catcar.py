@@ -1,4 +1,4 @@
-"""helpers.catcar: the cat/car subset, its splits and normalisation, augmentation and batches.
+"""helpers.data.catcar: the cat/car subset, its splits and normalisation, augmentation and batches.
 
 Pipeline tests run on a small fake CIFAR-10 (monkeypatched ``load_cifar10``, cache in tmp_path);
 one test checks the real data through the warm cache (skipped where CIFAR-10 is missing).
@@ -8,8 +8,8 @@ import itertools
 import pytest
 import torch
 
-import helpers.catcar as catcar
-from helpers.catcar import BatchLoader, flip_and_shift, load_catcar, shrink, stratified_split
+import helpers.data.catcar as catcar
+from helpers.data.catcar import BatchLoader, flip_and_shift, load_catcar, shrink, stratified_split
 
 FAKE_PER_CLASS = {"train": 20, "test": 6}
 

@@ -1,11 +1,11 @@
-"""helpers.catcar_eval: confusion matrix and per-class precision/recall on hand-counted examples."""
+"""helpers.experiments.catcar_eval: confusion matrix and per-class precision/recall on hand-counted examples."""
 import math
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from helpers.catcar_eval import confusion_matrix, image_grid, plot_confusion_matrix, precision_recall
+from helpers.experiments.catcar_eval import confusion_matrix, image_grid, plot_confusion_matrix, precision_recall
 
 # 3 cats: 2 right, 1 called car; 4 cars: 3 right, 1 called cat
 LABELS = torch.tensor([0, 0, 0, 1, 1, 1, 1])

@@ -1,12 +1,12 @@
-"""helpers.catcar_sweep: runs record what they should, selection uses validation only, divergence is caught."""
+"""helpers.experiments.catcar_sweep: runs record what they should, selection uses validation only, divergence is caught."""
 import math
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from helpers.catcar import CatCarData, Split
-from helpers.catcar_sweep import SGDConfig, SweepRun, grid, plot_sweep, run_sweep, select_best, sweep_table, train_config
+from helpers.data.catcar import CatCarData, Split
+from helpers.experiments.catcar_sweep import SGDConfig, SweepRun, grid, plot_sweep, run_sweep, select_best, sweep_table, train_config
 from helpers.training import accuracy, torch_threads
 
 

@@ -1,4 +1,4 @@
-"""helpers.cifar: source order, sha256 check, canonical order, clear errors; on tiny fake datasets.
+"""helpers.data.cifar: source order, sha256 check, canonical order, clear errors; on tiny fake datasets.
 
 The fakes are uniform-colour 32×32 images whose colour encodes (label, index within the label), so
 an image can be identified after JPEG re-encoding (which moves a flat colour by a grey level or so).
@@ -13,8 +13,8 @@ import torch
 import torchvision.datasets.cifar
 from PIL import Image
 
-import helpers.cifar as cifar
-from helpers.paths import PROJECT_ROOT
+import helpers.data.cifar as cifar
+from helpers.data.paths import PROJECT_ROOT
 
 PER_CLASS = {"train": 3, "test": 2}
 JPEG_TOLERANCE = 3  # grey levels

@@ -1,12 +1,12 @@
-"""helpers.cnn: the network's shapes, the augmentation, a reproducible training run, safe loading."""
+"""helpers.models.cnn: the network's shapes, the augmentation, a reproducible training run, safe loading."""
 import pickle
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import cnn
-from helpers.checksums import sha256_of
+from helpers.models import cnn
+from helpers.data.checksums import sha256_of
 
 
 def test_network_shapes_names_and_normalisation_constants():
@@ -86,7 +86,7 @@ def test_save_then_load_with_the_right_hash(tmp_path):
 
 
 def test_missing_weights_say_how_to_regenerate(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m helpers.cnn train"):
+    with pytest.raises(FileNotFoundError, match="python -m helpers.models.cnn train"):
         cnn.load_pretrained_cnn(tmp_path / "absent.pt")
 
 
@@ -100,7 +100,7 @@ def test_wrong_hash_is_refused_before_anything_is_unpickled(tmp_path, monkeypatc
     path.write_bytes(pickle.dumps(_Payload()))
     calls = []
     monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(args))
-    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.cnn train"):
+    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.models.cnn train"):
         cnn.load_pretrained_cnn(path)
     assert calls == []
 
@@ -119,7 +119,7 @@ def test_committed_weights_match_their_hash_and_classify_cifar10():
     assert path.stat().st_size < 5_000_000
     model = cnn.load_pretrained_cnn()
     try:
-        from helpers.cifar import load_cifar10
+        from helpers.data.cifar import load_cifar10
         images, labels = load_cifar10("test", download=False)
     except FileNotFoundError as error:
         pytest.skip(f"CIFAR-10 not available: {error}")

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torchvision.transforms.functional as TF
 
 from helpers import dream
-from helpers.cnn import CIFAR_MEAN, CIFAR_STD
+from helpers.models.cnn import CIFAR_MEAN, CIFAR_STD
 
 PLAIN = dream.PLAIN_OPTIONS
 

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import artifacts, paths
-from helpers.device import get_device
-from helpers.headless import HEADLESS_ENV, is_headless
-from helpers.progress import progress
-from helpers.seeding import seed_everything
-from helpers.widgets import classroom_widget
+from helpers.runtime import report_hooks as artifacts
+
+from helpers.data import paths
+from helpers.runtime.device import get_device
+from helpers.runtime.headless import HEADLESS_ENV, is_headless
+from helpers.runtime.progress import progress
+from helpers.runtime.seeding import seed_everything
+from helpers.runtime.widgets import classroom_widget
 
 
 def test_data_dir_defaults_to_project_data_and_follows_the_override(monkeypatch, tmp_path):

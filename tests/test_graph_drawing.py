@@ -5,7 +5,7 @@ import torch
 from matplotlib.text import Annotation
 
 from helpers.custom_functions import quadratic_form, sin_over_x, softplus
-from helpers.graph_drawing import (Layout, _spaced_closest, autograd_graph, count_crossings, draw_autograd_graph,
+from helpers.plots.graph_drawing import (Layout, _spaced_closest, autograd_graph, count_crossings, draw_autograd_graph,
                                    draw_graph, layered_layout, value_graph)
 from helpers.scalar_autodiff import Value, sigmoid, topological_order
 

@@ -1,7 +1,7 @@
-"""helpers.mlp_checks: the error measure, the verdict table, and that a wrong gradient fails."""
+"""helpers.checks.layer_checks: the error measure, the verdict table, and that a wrong gradient fails."""
 import torch
 
-from helpers.mlp_checks import GradientCheck, check_linear, scaled_floor, summary_table
+from helpers.checks.layer_checks import GradientCheck, check_linear, scaled_floor, summary_table
 
 
 def test_scaled_floor_judges_tiny_entries_at_the_tensor_scale():

@@ -1,4 +1,4 @@
-"""helpers.mlp_training: batching, training with validation-based selection, divergence detection,
+"""helpers.experiments.rainfall_fit: batching, training with validation-based selection, divergence detection,
 and the autograd twin (same losses as the hand-written MLP to 1e-10 in float64)."""
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.layers import MLP
-from helpers.mlp_training import (Standardizer, batches, best_run, epoch_order, evaluate_mse, predict, search,
+from helpers.experiments.rainfall_fit import (Standardizer, batches, best_run, epoch_order, evaluate_mse, predict, search,
                                   torch_twin, train_mlp, twin_losses)
 
 F64 = torch.float64

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers.mynet import MyNet, backpropagation
-from helpers.mynet_experiments import (INIT_GAINS, INITS, delta_norm_profiles, delta_norms, init_variance_preserving, manual_sgd_step,
+from helpers.experiments.delta_norms import (INIT_GAINS, INITS, delta_norm_profiles, delta_norms, init_variance_preserving, manual_sgd_step,
                                        toy_regression, train_with_delta_rule)
 
 

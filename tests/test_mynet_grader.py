@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from helpers.mynet import MyNet, backpropagation
-from helpers.mynet_experiments import toy_regression
-from helpers.mynet_grader import CHECKS, grade_backpropagation
+from helpers.experiments.delta_norms import toy_regression
+from helpers.checks.delta_rule_grader import CHECKS, grade_backpropagation
 
 SHAPES, UNCHANGED, LEAVES, AUTOGRAD, FINITE_DIFFERENCES, OPTIMISER = CHECKS
 

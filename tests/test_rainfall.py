@@ -1,4 +1,4 @@
-"""helpers.rainfall: the committed files load and are verified, the generator reproduces them bit for bit,
+"""helpers.data.rainfall: the committed files load and are verified, the generator reproduces them bit for bit,
 the data has the documented structure and noise, and bad files give clear errors."""
 import hashlib
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import rainfall
-from helpers.paths import PROJECT_ROOT
+from helpers.data import rainfall
+from helpers.data.paths import PROJECT_ROOT
 
 COMMITTED = PROJECT_ROOT / "data"
 
@@ -90,7 +90,7 @@ def test_a_tampered_file_is_refused_before_unpickling(tmp_path):
     rainfall.write(tmp_path)
     path = tmp_path / rainfall.DATA_FILE
     torch.save({"x_train": torch.zeros(1)}, path)
-    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.rainfall"):
+    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.data.rainfall"):
         rainfall.load_rainfall(tmp_path)
     path.write_bytes(b"not a pickle at all")
     with pytest.raises(ValueError, match="sha256"):
@@ -98,7 +98,7 @@ def test_a_tampered_file_is_refused_before_unpickling(tmp_path):
 
 
 def test_a_missing_file_says_how_to_get_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m helpers.rainfall"):
+    with pytest.raises(FileNotFoundError, match="python -m helpers.data.rainfall"):
         rainfall.load_test_targets(tmp_path)
 
 

@@ -1,4 +1,4 @@
-"""helpers.rainfall_plots: the map grid and its mask, values back on the grid, curves of diverged runs."""
+"""helpers.plots.maps: the map grid and its mask, values back on the grid, curves of diverged runs."""
 import math
 
 import matplotlib.pyplot as plt
@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from helpers.layers import MLP
-from helpers.mlp_training import History, Standardizer
-from helpers.rainfall import in_michigan, rainfall_field
-from helpers.rainfall_plots import grid_points, map_grid, on_grid, plot_curves, plot_map, prediction_image
+from helpers.experiments.rainfall_fit import History, Standardizer
+from helpers.data.rainfall import in_michigan, rainfall_field
+from helpers.plots.maps import grid_points, map_grid, on_grid, plot_curves, plot_map, prediction_image
 
 
 def test_grid_covers_both_peninsulas_and_masks_the_lakes():

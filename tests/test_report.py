@@ -12,10 +12,10 @@ import jsonschema
 import nbformat
 import pytest
 
-from helpers import report as builder
-from helpers.report_content import SCHEMA_PATH, NotebookRun, collect, validate_metrics
-from helpers.report_tables import format_value, headline_tables
-from helpers.report_markdown import to_html
+from tools.report import build as builder
+from tools.report.content import SCHEMA_PATH, NotebookRun, collect, validate_metrics
+from tools.report.tables import format_value, headline_tables
+from tools.report.markdown import to_html
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -33,7 +33,7 @@ With $\\\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`.
 GOOD_SOURCE = f'''import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from helpers.artifacts import record_metrics, record_text, save_figure, write_deliverable
+from helpers.runtime.report_hooks import record_metrics, record_text, save_figure, write_deliverable
 fig, ax = plt.subplots()
 ax.plot([1, 2, 3], [3, 1, 2])
 save_figure(fig, "01_alpha", "loss_curve")
@@ -60,7 +60,7 @@ def built(tmp_path_factory):
     _write_notebook(notebooks / "01_alpha.ipynb", nbformat.v4.new_markdown_cell("# Alpha: a *tiny* notebook"),
                     nbformat.v4.new_code_cell(GOOD_SOURCE))
     _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
-        'from helpers.artifacts import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)'))
+        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)'))
     committed = {p.name: p.read_bytes() for p in notebooks.iterdir()}
     (out / "README.md").parent.mkdir()
     (out / "README.md").write_text("kept\n")

@@ -3,8 +3,8 @@ import ast
 import nbformat
 import pytest
 
-from helpers.paths import PROJECT_ROOT
-from helpers.student import build, strip_solutions
+from helpers.data.paths import PROJECT_ROOT
+from tools.editions import build, strip_solutions
 
 SOURCE = '''def step(x, lr):
     """Docstring stays."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers.catcar import BatchLoader
+from helpers.data.catcar import BatchLoader
 from helpers.training import (MyMLP, accuracy, compare_with_torch_sgd, cosine_schedule, default_dtype, logits,
                               predict, sgd_step, torch_threads, train, train_manual_update)
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from helpers.cifar import CLASSES as CIFAR_CLASSES
-from helpers.cifar import cached_tensors, load_cifar10
-from helpers.paths import cache_dir
+from helpers.data.cifar import CLASSES as CIFAR_CLASSES
+from helpers.data.cifar import cached_tensors, load_cifar10
+from helpers.data.paths import cache_dir
 
 CLASS_NAMES = ("cat", "car")
 CIFAR_LABELS = (CIFAR_CLASSES.index("cat"), CIFAR_CLASSES.index("automobile"))  # (3, 1)
@@ -39,7 +39,7 @@ class Split:
 
     images: (N, 3, 16, 16) float32 in [0, 1] (not normalised); labels: (N,) int64, 0 = cat, 1 = car;
     originals: (N, 3, 32, 32) uint8, the same images at full size (for display);
-    cifar_index: (N,) int64, each image's index in :func:`helpers.cifar.load_cifar10`'s split.
+    cifar_index: (N,) int64, each image's index in :func:`helpers.data.cifar.load_cifar10`'s split.
     """
     images: torch.Tensor
     labels: torch.Tensor

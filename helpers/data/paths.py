@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # helpers/data/paths.py -> the project
 DATA_ENV = "BACKPROP_LAB_DATA"
 SHARED_DATASETS_ENV = "BACKPROP_LAB_SHARED_DATASETS"
 

@@ -1,4 +1,4 @@
-"""Student versions (nbgrader style): ``python -m helpers.student [OUT]``, default ``report/student``.
+"""Student versions (nbgrader style): ``python -m tools.editions [OUT]``, default ``report/student``.
 
 Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers and in notebook code
 cells are replaced by ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the same indentation;
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.paths import PROJECT_ROOT
+from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")

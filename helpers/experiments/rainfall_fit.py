@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.layers import Linear, MLP, MSELoss, mse
-from helpers.progress import progress
+from helpers.runtime.progress import progress
 
 
 @dataclass(frozen=True)

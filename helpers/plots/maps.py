@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from helpers.mlp_training import predict
-from helpers.rainfall import BOUNDS, in_michigan
+from helpers.experiments.rainfall_fit import predict
+from helpers.data.rainfall import BOUNDS, in_michigan
 
 MAP_ASPECT = 1 / np.cos(np.radians(44.5))
 """A degree of longitude is shorter than one of latitude at Michigan's latitude: keep shapes true."""

@@ -1,6 +1,6 @@
 """Report hooks: notebooks hand their headline numbers, key figures and observations to the report.
 
-The report builder (``python -m helpers.report``) sets ``BACKPROP_LAB_REPORT_DIR`` to a staging folder
+The report builder (``python -m tools.report.build``) sets ``BACKPROP_LAB_REPORT_DIR`` to a staging folder
 before it executes each notebook. Outside a report build (JupyterLab, nbval) every function here
 does nothing and returns None, so running a notebook never touches ``report/``.
 

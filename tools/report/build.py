@@ -1,12 +1,12 @@
-"""``python -m helpers.report [--jobs N] [--only NB ...]``: the main command (``make report``).
+"""``python -m tools.report [--jobs N] [--only NB ...]``: the main command (``make report``).
 
 Executes every notebook ``notebooks/[0-9][0-9]_*.ipynb`` headlessly (never writing the committed
 file), ``--jobs`` of them at a time, each in its own process and kernel, into a staging folder
-``report/.staging-<pid>`` that the notebooks' report hooks (:mod:`helpers.artifacts`) write into.
+``report/.staging-<pid>`` that the notebooks' report hooks (:mod:`helpers.runtime.report_hooks`) write into.
 Then it writes, from what the run produced:
 
 - ``notebooks/<name>.ipynb`` and ``.html``: the executed notebooks;
-- ``index.html`` (:mod:`helpers.report_html`) and ``report.pdf`` (:mod:`helpers.report_pdf`): one section
+- ``index.html`` (:mod:`tools.report.html`) and ``report.pdf`` (:mod:`tools.report.pdf`): one section
   per notebook with its headline numbers, key figures and observations;
 - ``metrics.json``: every headline number, versions, timings; checked against
   ``helpers/metrics_schema.json`` before it is written;
@@ -29,12 +29,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.paths import PROJECT_ROOT
-from helpers.report_content import (NotebookRun, Report, collect, metrics_document,
+from helpers.data.paths import PROJECT_ROOT
+from tools.report.content import (NotebookRun, Report, collect, metrics_document,
                                     notebook_title, validate_metrics)
-from helpers.report_execute import run_one
-from helpers.report_html import write_index
-from helpers.report_pdf import write_pdf
+from tools.report.execute import run_one
+from tools.report.html import write_index
+from tools.report.pdf import write_pdf
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORT_DIR = PROJECT_ROOT / "report"
@@ -284,7 +284,7 @@ def _summary(report: Report) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"notebooks executed at the same time (default {DEFAULT_JOBS})")
     parser.add_argument("--only", nargs="+", metavar="NB",

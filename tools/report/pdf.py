@@ -3,7 +3,7 @@
 A first page with the title, the build's facts, the contents and the deliverables; then one chapter
 per notebook (headline-number tables, figures, observations). The observations' Markdown is drawn
 from mistune's token tree: headings, paragraphs, nested lists, bold/italic/code/links, tables, code
-blocks, quotes and ``$...$`` math (as images from :mod:`helpers.report_math`). Text is set in DejaVu
+blocks, quotes and ``$...$`` math (as images from :mod:`tools.report.maths`). Text is set in DejaVu
 Sans, which matplotlib ships, so Greek letters and symbols print.
 """
 from __future__ import annotations
@@ -27,11 +27,11 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, HRFlowable, Li
                                 ListItem, PageBreak, PageTemplate, Paragraph, Preformatted, Spacer, Table,
                                 TableStyle)
 
-from helpers.report_content import SUBTITLE, TITLE, Deliverable, Report, Section
-from helpers.report_tables import Table as ReportTable
-from helpers.report_tables import format_seconds, headline_tables
-from helpers.report_markdown import parse
-from helpers.report_math import render_math
+from tools.report.content import SUBTITLE, TITLE, Deliverable, Report, Section
+from tools.report.tables import Table as ReportTable
+from tools.report.tables import format_seconds, headline_tables
+from tools.report.markdown import parse
+from tools.report.maths import render_math
 
 INK, MUTED, LINE = colors.HexColor("#1f2328"), colors.HexColor("#59636e"), colors.HexColor("#d0d7de")
 ACCENT, STRIPE, WARN = colors.HexColor("#0072B2"), colors.HexColor("#f6f8fa"), colors.HexColor("#9a6700")
@@ -394,7 +394,7 @@ class _ReportDoc(BaseDocTemplate):
         super().__init__(str(path), pagesize=A4, leftMargin=PAGE_MARGIN, rightMargin=PAGE_MARGIN,
                          topMargin=PAGE_MARGIN, bottomMargin=PAGE_MARGIN, title=title,
                          author="backprop-lab (make report)", subject="Headless run of every notebook",
-                         creator="helpers.report_pdf")
+                         creator="tools.report.pdf")
         frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
         self.addPageTemplates([PageTemplate("page", frames=[frame], onPage=self._decorate)])
 

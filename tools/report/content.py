@@ -1,9 +1,9 @@
-"""What a report contains: gathered from what the notebooks handed over through ``helpers.artifacts``.
+"""What a report contains: gathered from what the notebooks handed over through ``helpers.runtime.report_hooks``.
 
 :func:`collect` reads a finished staging folder (``metrics/``, ``figures/``, ``text/``, deliverables)
-into a :class:`Report`; the HTML page (``helpers.report_html``), the PDF (``helpers.report_pdf``) and
+into a :class:`Report`; the HTML page (``tools.report.html``), the PDF (``tools.report.pdf``) and
 ``metrics.json`` (:func:`metrics_document`) are all drawn from it, so they show the same thing.
-Headline numbers become tables with :func:`helpers.report_tables.headline_tables`.
+Headline numbers become tables with :func:`tools.report.tables.headline_tables`.
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from pathlib import Path
 import jsonschema
 import nbformat
 
-from helpers.report_tables import humanise
+from tools.report.tables import humanise
 
 TITLE = "backprop-lab report"
 SUBTITLE = ("Backpropagation and gradient descent with PyTorch: every notebook executed headlessly, "
             "its headline numbers, key figures and observations.")
 SCHEMA_PATH = Path(__file__).with_name("metrics_schema.json")
 SCHEMA_VERSION = 1
-# Sub-folders helpers.artifacts writes; everything else at the top of the staging folder is a deliverable.
+# Sub-folders helpers.runtime.report_hooks writes; everything else at the top of the staging folder is a deliverable.
 ARTIFACT_DIRS = ("metrics", "figures", "text")
 DELIVERABLE_PREVIEW_LINES = 5
 

@@ -3,7 +3,7 @@
 Notebook 05 needs a classifier to dream with, and no pretrained weights can be downloaded, so the
 course trains its own::
 
-    python -m helpers.cnn train            # writes data/cifar_cnn.pt, prints test accuracy and time
+    python -m helpers.models.cnn train            # writes data/cifar_cnn.pt, prints test accuracy and time
 
 Network (:class:`CifarCNN`, 0.57 M parameters, about 0.07 GMAC per 32x32 image), VGG-like with
 BatchNorm; input is an image normalised with ``CIFAR_MEAN`` / ``CIFAR_STD``::
@@ -44,9 +44,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers.checksums import sha256_of, verify_sha256
-from helpers.paths import data_dir
-from helpers.progress import progress
+from helpers.data.checksums import sha256_of, verify_sha256
+from helpers.data.paths import data_dir
+from helpers.runtime.progress import progress
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (values in [0, 1]).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -56,7 +56,7 @@ WEIGHTS_NAME = "cifar_cnn.pt"
 WEIGHTS_SHA256 = "6b27029ef1ad34fbda79ebc6553bee1e72c1b8aeb02c1bf33f586576ff035f58"
 # float32 accuracy of the committed weights on the 10,000 CIFAR-10 test images (printed by the command)
 TEST_ACCURACY = 0.8676
-TRAIN_COMMAND = "python -m helpers.cnn train"
+TRAIN_COMMAND = "python -m helpers.models.cnn train"
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, pool: bool = False) -> list[nn.Module]:
@@ -99,7 +99,7 @@ class CifarCNN(nn.Module):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of ``python -m helpers.cnn train`` (each is a command-line option)."""
+    """Hyper-parameters of ``python -m helpers.models.cnn train`` (each is a command-line option)."""
     seed: int = 0
     epochs: int = 10
     batch_size: int = 256
@@ -163,12 +163,12 @@ def train(config: TrainConfig = TrainConfig(), device: torch.device | None = Non
     """Train a :class:`CifarCNN` on CIFAR-10 with ``config``; returns (model in eval mode, stats).
 
     ``train_data`` / ``test_data``: (uint8 images (N, 3, 32, 32), int64 labels (N,)); default: the
-    CIFAR-10 splits from :func:`helpers.cifar.load_cifar10`. stats: ``test_accuracy`` (float32
+    CIFAR-10 splits from :func:`helpers.data.cifar.load_cifar10`. stats: ``test_accuracy`` (float32
     forward), ``train_seconds`` (wall time of the training loop), ``train_cpu_seconds`` (CPU time of
     this process), ``epochs`` (per-epoch train loss/accuracy and bf16 test accuracy).
     """
-    from helpers.cifar import load_cifar10
-    from helpers.device import get_device
+    from helpers.data.cifar import load_cifar10
+    from helpers.runtime.device import get_device
 
     device = device or get_device()
     train_data = train_data if train_data is not None else load_cifar10("train")
@@ -269,7 +269,7 @@ def load_pretrained_cnn(path: Path | None = None, device: torch.device | str | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.cnn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.models.cnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train on CIFAR-10 and write the weights")
     defaults = TrainConfig()

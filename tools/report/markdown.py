@@ -10,7 +10,7 @@ import html
 
 import mistune
 
-from helpers.report_math import render_math
+from tools.report.maths import render_math
 
 PLUGINS = ["table", "strikethrough", "math"]
 HTML_MATH_SIZE_PT = 12.0

@@ -1,4 +1,4 @@
-"""``python -m helpers.refresh NOTEBOOK...``: re-execute notebooks and store their fresh outputs.
+"""``python -m tools.refresh NOTEBOOK...``: re-execute notebooks and store their fresh outputs.
 
 Run it (``make refresh``) after changing a notebook or a helper it calls; nbval then compares
 against these outputs.
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.notebook_runner import NotebookExecutionError, execute_notebook
+from tools.notebook_runner import NotebookExecutionError, execute_notebook
 
 
 def main(paths: list[str]) -> int:
     if not paths:
-        print("usage: python -m helpers.refresh NOTEBOOK.ipynb [...]", file=sys.stderr)
+        print("usage: python -m tools.refresh NOTEBOOK.ipynb [...]", file=sys.stderr)
         return 2
     for name in paths:
         path = Path(name)

@@ -26,7 +26,7 @@ from typing import Hashable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgba
 
-from helpers.plotting import PALETTE
+from helpers.plots.style import PALETTE
 from helpers.scalar_autodiff import Value, format_number, node_names, post_order, topological_order
 
 BARYCENTRE_SWEEPS = 4

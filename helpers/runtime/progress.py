@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from helpers.headless import is_headless
+from helpers.runtime.headless import is_headless
 
 
 def progress(iterable=None, **kwargs):

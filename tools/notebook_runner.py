@@ -10,7 +10,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.headless import HEADLESS_ENV
+from helpers.runtime.headless import HEADLESS_ENV
 
 DEFAULT_CELL_TIMEOUT_S = 600
 

@@ -9,7 +9,7 @@ can beat that noise on average, so it is the *noise floor* of the test MSE.
 
 ``data/rainfall.pt`` holds ``x_train`` (N, 2), ``y_train`` (N,), ``x_val``, ``y_val``, ``x_test``
 (float32); the test targets live apart in ``data/rainfall_test_targets.pt`` (``y_test`` and the
-noise-free ``f_test``), for scoring only. ``python -m helpers.rainfall`` rewrites both files bit for
+noise-free ``f_test``), for scoring only. ``python -m helpers.data.rainfall`` rewrites both files bit for
 bit; loading checks their sha256 before unpickling anything.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.checksums import sha256_of, verify_sha256
-from helpers.paths import data_dir
+from helpers.data.checksums import sha256_of, verify_sha256
+from helpers.data.paths import data_dir
 
 SEED = 849
 SPLIT_SIZES = {"train": 3000, "val": 1000, "test": 3000}
@@ -155,8 +155,8 @@ def write(folder: Path | None = None) -> tuple[Path, Path]:
 def _load_verified(path: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found. It ships with the course under data/; regenerate it "
-                                "with `python -m helpers.rainfall`.")
-    verify_sha256(path, expected_sha256, "Regenerate it with `python -m helpers.rainfall`.")  # before unpickling
+                                "with `python -m helpers.data.rainfall`.")
+    verify_sha256(path, expected_sha256, "Regenerate it with `python -m helpers.data.rainfall`.")  # before unpickling
     return torch.load(path, weights_only=True)
 
 
@@ -173,7 +173,7 @@ def load_test_targets(folder: Path | None = None) -> dict[str, torch.Tensor]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.rainfall", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.data.rainfall", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="folder to write into (default: data/)")
     args = parser.parse_args(argv)
     status = 0

@@ -14,10 +14,10 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from helpers.catcar import BatchLoader, CatCarData
-from helpers.device import get_device
-from helpers.plotting import PALETTE
-from helpers.progress import progress
+from helpers.data.catcar import BatchLoader, CatCarData
+from helpers.runtime.device import get_device
+from helpers.plots.style import PALETTE
+from helpers.runtime.progress import progress
 from helpers.training import MyMLP, cosine_schedule, logits, train_manual_update
 
 LINE_STYLES = ("-", "--", ":", "-.")

@@ -29,9 +29,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from helpers.checksums import sha256_of, verify_sha256  # noqa: F401 (part of this module's API)
-from helpers.paths import cache_dir, data_dir, shared_datasets_dir
-from helpers.progress import progress
+from helpers.data.checksums import sha256_of, verify_sha256  # noqa: F401 (part of this module's API)
+from helpers.data.paths import cache_dir, data_dir, shared_datasets_dir
+from helpers.runtime.progress import progress
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ARCHIVE_NAME = "cifar10-images.tar.gz"

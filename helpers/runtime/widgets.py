@@ -1,7 +1,7 @@
 """Classroom widgets that degrade to one call with their defaults when run headless."""
 from __future__ import annotations
 
-from helpers.headless import is_headless
+from helpers.runtime.headless import is_headless
 
 
 def classroom_widget(func, **controls):

@@ -1,7 +1,7 @@
 """One notebook of a report build: execute it into the staging folder, write its executed copy and HTML.
 
 The report builder calls :func:`run_one` in worker processes (``--jobs`` of them), not threads:
-:func:`helpers.notebook_runner.execute_notebook` hands the report folder to the kernel through
+:func:`tools.notebook_runner.execute_notebook` hands the report folder to the kernel through
 ``os.environ``, which threads would share. The committed notebook is only read.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from helpers.artifacts import REPORT_ENV
-from helpers.notebook_runner import NotebookExecutionError, execute_notebook
+from helpers.runtime.report_hooks import REPORT_ENV
+from tools.notebook_runner import NotebookExecutionError, execute_notebook
 
 EXECUTED_NOTEBOOKS_DIR = "notebooks"
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from helpers import mlp as nyu
 from helpers.gradcheck import DEFAULT_EPS, GradCheckRow, compare_gradients, numerical_gradient
 from helpers.layers import BCELoss, Identity, Layer, Linear, MLP, MSELoss, ReLU, Sigmoid, Tanh
-from helpers.mlp_training import torch_twin
+from helpers.experiments.rainfall_fit import torch_twin
 
 AUTOGRAD_TOLERANCE = 1e-10
 NUMERICAL_TOLERANCE = 1e-6

@@ -1,0 +1,76 @@
+"""The package's shape: dependencies point one way, modules stay small, tools stay outside helpers."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from helpers.data.paths import PROJECT_ROOT
+
+HELPERS = PROJECT_ROOT / "helpers"
+# A module may import from its own layer and the layers before it, never from a later one.
+LAYERS = ("runtime", "data", "lessons", "models", "checks", "plots", "experiments")
+MAX_MODULE_LINES = 300
+
+
+def layer_of(module: str) -> str:
+    """'helpers.data.cifar' -> 'data'; a top-level lesson module ('helpers.mynet') -> 'lessons'."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "lessons"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module named by an import statement, functions' local imports included."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # from helpers import mynet
+    return names
+
+
+def project_modules() -> set[str]:
+    return {module_name(p) for root in ("helpers", "tools") for p in (PROJECT_ROOT / root).rglob("*.py")}
+
+
+MODULES = sorted(HELPERS.rglob("*.py"))
+
+
+def test_every_module_belongs_to_a_known_layer():
+    subpackages = {p.name for p in HELPERS.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert subpackages <= set(LAYERS), f"unknown sub-packages: {sorted(subpackages - set(LAYERS))}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_point_down(path):
+    own = LAYERS.index(layer_of(module_name(path)))
+    known = project_modules()
+    upward = []
+    for name in imported_modules(path):
+        if name.split(".")[0] == "tools":
+            upward.append(f"{name} (helpers never imports the tools package)")
+        elif name.split(".")[0] == "helpers" and name in known and name != "helpers":
+            if LAYERS.index(layer_of(name)) > own:
+                upward.append(f"{name} ({layer_of(name)} comes after {layer_of(module_name(path))})")
+    assert not upward, f"{module_name(path)} imports upward: {upward}"
+
+
+@pytest.mark.parametrize("path", MODULES + sorted((PROJECT_ROOT / "tools").rglob("*.py")),
+                         ids=lambda p: module_name(p))
+def test_modules_stay_small(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module_name(path)} has {lines} lines (split it by role)"
+
+
+def test_the_rule_catches_an_upward_import(tmp_path):
+    # The checker itself must see an upward edge: a lesson module importing a plot module.
+    fake = tmp_path / "fake.py"
+    fake.write_text("def f():\n    from helpers.plots.style import use_style\n")
+    assert "helpers.plots.style" in imported_modules(fake)
+    assert LAYERS.index(layer_of("helpers.plots.style")) > LAYERS.index(layer_of("helpers.mynet"))
