@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from helpers.runtime.device import get_device
 from helpers.layers import MLP, MSELoss
-from helpers.experiments.rainfall_fit import torch_twin
+from helpers.models.twins import torch_twin
 
 
 def manual_step(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor) -> None:

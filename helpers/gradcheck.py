@@ -1,14 +1,21 @@
-"""Gradient checking: central finite differences and the relative error, cs231n style.
+"""Gradient checking: one policy for the whole course (cs231n style), used by notebooks, checks and graders.
 
-The relative error of an analytic gradient ``a`` against a reference ``n`` is, element-wise,
-``|a - n| / max(eps, |a| + |n|)``; a tensor's error is the maximum over its elements.
-Use float64: central differences with ``h = 1e-6`` are then accurate to about 1e-9 relative on
-smooth functions, and analytic-vs-autograd agreement should be ~1e-15.
+The policy, defined here once:
 
-Finite differences cannot resolve gradient entries smaller than their own round-off noise
-(about ``eps_mach |f| / h`` in absolute terms, see :func:`finite_difference_eps`), which matters
-for tiny entries (vanishing gradients, sums that cancel). :func:`finite_difference_check` takes
-that into account; :func:`autograd_check` compares with autograd at round-off level.
+* **Relative error** of an analytic gradient ``a`` against a reference ``n``, element-wise
+  ``|a - n| / max(|a| + |n|, floor)``; a tensor's error is the maximum over its elements.
+* **Floor** (:func:`error_floor`): ``max(TINY, SCALE_FLOOR * max|n|)``, so an entry a thousand times smaller
+  than the tensor's largest (often a near-cancelling sum over a batch) is judged by its absolute error at the
+  tensor's scale, not as a ratio of two round-off-sized numbers. Against central differences the floor also
+  covers their round-off noise, ``FD_NOISE_SAFETY * eps_mach * max(|f|, 1) / h`` divided by the tolerance:
+  below that, finite differences cannot resolve the gradient, so the check becomes an absolute one.
+* **Central differences** ``(f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = FD_STEP = 1e-6``, in float64
+  (accurate to about 1e-9 relative on smooth functions).
+* **Tolerances**: ``AUTOGRAD_TOLERANCE = 1e-10`` (the two differ by round-off only) and
+  ``FINITE_DIFFERENCE_TOLERANCE = 1e-6`` (truncation and round-off of the differences).
+* **Verdict** (:func:`verdict`): ``"≤ 1e-10: ok"`` or ``"3.3e-01 > 1e-10: FAIL"``. A passing error is not
+  printed: its round-off digits vary between machines, and stored notebook outputs must not.
+* **One result type**, :class:`GradientComparison`: one tensor's errors, its tolerance and its verdict.
 """
 from __future__ import annotations
 
@@ -18,20 +25,99 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-DEFAULT_EPS = 1e-12
+FD_STEP = 1e-6
+AUTOGRAD_TOLERANCE = 1e-10
+FINITE_DIFFERENCE_TOLERANCE = 1e-6
+TINY = 1e-12
+SCALE_FLOOR = 1e-3
 # Measured: round-off makes central differences of float64 networks wrong by up to ~1.2 eps_mach |f| / h.
 FD_NOISE_SAFETY = 4.0
 
 
-def relative_error(analytic: torch.Tensor, reference: torch.Tensor, eps: float = DEFAULT_EPS) -> float:
-    """Max element-wise ``|a - n| / max(eps, |a| + |n|)``; shapes must match."""
+def format_tolerance(tolerance: float) -> str:
+    """``1e-06`` -> ``'1e-6'``: the tolerance as the notebooks print it."""
+    mantissa, exponent = f"{tolerance:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def verdict(error: float, tolerance: float) -> str:
+    """``'≤ 1e-10: ok'`` when ``error <= tolerance``, else ``'3.3e-01 > 1e-10: FAIL'`` (NaN fails)."""
+    if error <= tolerance:
+        return f"≤ {format_tolerance(tolerance)}: ok"
+    return f"{error:.1e} > {format_tolerance(tolerance)}: FAIL"
+
+
+def relative_error(analytic: torch.Tensor, reference: torch.Tensor, floor: float = TINY) -> float:
+    """Max element-wise ``|a - n| / max(|a| + |n|, floor)``; shapes must match (NaN anywhere gives NaN)."""
     analytic, reference = torch.as_tensor(analytic), torch.as_tensor(reference)
     if analytic.shape != reference.shape:
         raise ValueError(f"shape mismatch: analytic {tuple(analytic.shape)} vs reference {tuple(reference.shape)}")
     if analytic.numel() == 0:
         return 0.0
     a, n = analytic.detach().double(), reference.detach().double()
-    return ((a - n).abs() / (a.abs() + n.abs()).clamp_min(eps)).max().item()
+    return ((a - n).abs() / (a.abs() + n.abs()).clamp_min(floor)).max().item()
+
+
+def finite_difference_noise(f_value: float, h: float = FD_STEP, dtype=torch.float64) -> float:
+    """Round-off error bound of one central difference of ``f`` (absolute): ``~eps_mach max(|f|, 1) / h``."""
+    if not h > 0:
+        raise ValueError(f"the finite-difference step h must be positive, got {h}")
+    return FD_NOISE_SAFETY * torch.finfo(dtype).eps * max(abs(float(f_value)), 1.0) / h
+
+
+def error_floor(reference: torch.Tensor, f_value: float | None = None,
+                tolerance: float = FINITE_DIFFERENCE_TOLERANCE, h: float = FD_STEP) -> float:
+    """The denominator floor of a tensor's relative errors (see the module docstring).
+
+    ``f_value``: the scalar that central differences differentiated, when ``reference`` comes from them;
+    with ``noise`` its round-off bound, ``relative_error <= tolerance`` then holds exactly when
+    ``|a - n| <= max(tolerance (|a| + |n|), noise)`` wherever the scale floor does not decide.
+    """
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    reference = torch.as_tensor(reference)
+    scale = reference.detach().abs().max().item() if reference.numel() else 0.0
+    floor = max(TINY, SCALE_FLOOR * scale)
+    if f_value is not None:
+        floor = max(floor, finite_difference_noise(f_value, h) / tolerance)
+    return floor
+
+
+@dataclass(frozen=True)
+class GradientComparison:
+    """One tensor's analytic gradient against a reference: worst relative and absolute error, tolerance."""
+    name: str
+    max_relative_error: float
+    max_abs_error: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_relative_error <= self.tolerance  # False for NaN
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.max_relative_error, self.tolerance)
+
+
+def compare(name: str, analytic: torch.Tensor, reference: torch.Tensor, tolerance: float,
+            f_value: float | None = None, h: float = FD_STEP) -> GradientComparison:
+    """Compare one tensor under the policy; ``f_value`` when ``reference`` comes from central differences."""
+    a, n = torch.as_tensor(analytic), torch.as_tensor(reference)
+    if a.shape != n.shape:
+        raise ValueError(f"{name}: shape mismatch: analytic {tuple(a.shape)} vs reference {tuple(n.shape)}")
+    abs_error = (a.double() - n.double()).abs().max().item() if a.numel() else 0.0
+    floor = error_floor(n, f_value, tolerance, h)
+    return GradientComparison(name, relative_error(a, n, floor), abs_error, tolerance)
+
+
+def compare_gradients(analytic: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
+                      tolerance: float, f_value: float | None = None,
+                      h: float = FD_STEP) -> list[GradientComparison]:
+    """One :class:`GradientComparison` per tensor name (the two mappings must name the same tensors)."""
+    if set(analytic) != set(reference):
+        raise ValueError(f"gradient names differ: {sorted(analytic)} vs {sorted(reference)}")
+    return [compare(name, analytic[name], reference[name], tolerance, f_value, h) for name in analytic]
 
 
 def _scalar(value, what: str = "f()") -> float:
@@ -42,8 +128,8 @@ def _scalar(value, what: str = "f()") -> float:
     return float(value)
 
 
-def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
-    """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every element of ``x``.
+def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float = FD_STEP) -> torch.Tensor:
+    """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every element of ``x`` (same shape).
 
     ``f`` takes no arguments and returns a scalar computed from ``x``, which is perturbed in place
     (and restored, also if ``f`` raises) element by element, so ``x`` may be a model parameter.
@@ -66,13 +152,13 @@ def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float 
     return grad
 
 
-def numerical_input_gradients(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, h: float = 1e-6):
+def numerical_input_gradients(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, h: float = FD_STEP):
     """Central-difference gradients of the scalar ``f(*inputs)`` w.r.t. each input (a tuple)."""
     return tuple(numerical_gradient(lambda: f(*inputs), x, h) for x in inputs)
 
 
 def numerical_parameter_gradients(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
-                                  h: float = 1e-6) -> dict[str, torch.Tensor]:
+                                  h: float = FD_STEP) -> dict[str, torch.Tensor]:
     """Central-difference gradient of ``loss()`` for every named parameter of ``model``."""
     grads = {}
     for name, p in model.named_parameters():
@@ -94,84 +180,29 @@ def autograd_parameter_gradients(model: torch.nn.Module, loss: Callable[[], torc
     return {name: torch.zeros_like(p) if g is None else g for (name, p), g in zip(params.items(), grads)}
 
 
-def finite_difference_eps(f_value: float, tolerance: float, h: float = 1e-6, dtype=torch.float64) -> float:
-    """The ``eps`` of :func:`relative_error` for a reference computed by central differences.
-
-    Round-off alone makes each central difference wrong by up to about
-    ``noise = FD_NOISE_SAFETY * eps_mach * max(|f|, 1) / h`` (absolute). With ``eps = noise / tolerance``,
-    ``relative_error <= tolerance`` holds exactly when ``|a - n| <= max(tolerance (|a| + |n|), noise)``:
-    a relative check wherever finite differences can resolve the gradient, an absolute one below.
-    """
-    if tolerance <= 0 or h <= 0:
-        raise ValueError(f"tolerance and h must be positive, got tolerance={tolerance}, h={h}")
-    noise = FD_NOISE_SAFETY * torch.finfo(dtype).eps * max(abs(float(f_value)), 1.0) / h
-    return noise / tolerance
-
-
-@dataclass(frozen=True)
-class GradCheckRow:
-    name: str
-    max_relative_error: float
-    max_abs_error: float
-
-    def passed(self, tolerance: float) -> bool:
-        return self.max_relative_error <= tolerance
-
-
-def compare_gradients(analytic: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
-                      eps: float = DEFAULT_EPS) -> list[GradCheckRow]:
-    """One row per tensor name: max relative and absolute error of ``analytic`` against ``reference``."""
-    if set(analytic) != set(reference):
-        raise ValueError(f"gradient names differ: {sorted(analytic)} vs {sorted(reference)}")
-    rows = []
-    for name in analytic:
-        a, n = torch.as_tensor(analytic[name]), torch.as_tensor(reference[name])
-        if a.shape != n.shape:
-            raise ValueError(f"{name}: shape mismatch: analytic {tuple(a.shape)} vs reference {tuple(n.shape)}")
-        abs_error = (a.double() - n.double()).abs().max().item() if a.numel() else 0.0
-        rows.append(GradCheckRow(name, relative_error(a, n, eps), abs_error))
-    return rows
-
-
 def autograd_check(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
-                   analytic: Mapping[str, torch.Tensor]) -> list[GradCheckRow]:
-    """Rows comparing ``analytic`` (keyed by parameter name) with autograd's gradients of ``loss()``."""
-    return compare_gradients(analytic, autograd_parameter_gradients(model, loss))
+                   analytic: Mapping[str, torch.Tensor]) -> list[GradientComparison]:
+    """``analytic`` (keyed by parameter name) against autograd's gradients of ``loss()``."""
+    return compare_gradients(analytic, autograd_parameter_gradients(model, loss), AUTOGRAD_TOLERANCE)
 
 
 def finite_difference_check(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
-                            analytic: Mapping[str, torch.Tensor], tolerance: float = 1e-6,
-                            h: float = 1e-6) -> list[GradCheckRow]:
-    """Rows comparing ``analytic`` with central differences, using :func:`finite_difference_eps`."""
-    eps = finite_difference_eps(_scalar(loss(), "loss()"), tolerance, h)
-    return compare_gradients(analytic, numerical_parameter_gradients(model, loss, h), eps)
+                            analytic: Mapping[str, torch.Tensor]) -> list[GradientComparison]:
+    """``analytic`` against central differences of ``loss()`` over every parameter of ``model``."""
+    f_value = _scalar(loss(), "loss()")
+    return compare_gradients(analytic, numerical_parameter_gradients(model, loss), FINITE_DIFFERENCE_TOLERANCE,
+                             f_value)
 
 
-def error_verdict(error: float, tolerance: float) -> str:
-    """``'<= 1e-10'`` when ``error`` passes ``tolerance``, else the error itself: ``'3.3e-01 > 1e-10'``.
-
-    For printed outputs that must not vary between machines (round-off-level errors do).
-    """
-    return f"<= {tolerance:.0e}" if error <= tolerance else f"{error:.1e} > {tolerance:.0e}"
-
-
-def format_report(rows: list[GradCheckRow], tolerance: float, title: str = "", stable: bool = False) -> str:
-    """A fixed-width table: tensor, max relative and absolute error (scientific notation), pass/fail.
-
-    ``stable=True`` prints passing errors as ``<= tolerance`` instead of their round-off-level
-    values, which vary between machines, so stored notebook outputs compare equal everywhere.
-    """
+def format_report(rows: list[GradientComparison], title: str = "", stable: bool = False) -> str:
+    """A fixed-width table: tensor and verdict; ``stable=False`` adds the raw errors (they vary by machine)."""
     width = max([len(r.name) for r in rows] + [6])
     lines = [title] if title else []
     if stable:
-        lines.append(f"{'tensor':<{width}}  {'max rel. error':>14}  result")
+        lines.append(f"{'tensor':<{width}}  result")
+        lines += [f"{r.name:<{width}}  {r.verdict}" for r in rows]
     else:
         lines.append(f"{'tensor':<{width}}  {'max rel. error':>14}  {'max abs. error':>14}  result")
-    for r in rows:
-        verdict = "ok" if r.passed(tolerance) else f"FAIL (> {tolerance:.0e})"
-        if stable:
-            error = f"<= {tolerance:.0e}" if r.passed(tolerance) else f"{r.max_relative_error:.1e}"
-            lines.append(f"{r.name:<{width}}  {error:>14}  {verdict}")
-        else:
-            lines.append(f"{r.name:<{width}}  {r.max_relative_error:>14.1e}  {r.max_abs_error:>14.1e}  {verdict}")
+        lines += [f"{r.name:<{width}}  {r.max_relative_error:>14.1e}  {r.max_abs_error:>14.1e}  {r.verdict}"
+                  for r in rows]
     return "\n".join(lines)

@@ -2,9 +2,9 @@
 
 Two levels, one implementation of the math:
 
-* plain functions, each op's backward right below its forward (``linear_forward`` /
-  ``linear_backward``, ``relu`` / ``relu_backward``, ..., ``mse`` / ``mse_backward``,
-  ``bce`` / ``bce_backward``), shared with the NYU-style API in :mod:`helpers.mlp`;
+* plain functions in :mod:`helpers.functional`, each op's backward right below its forward
+  (``linear_forward`` / ``linear_backward``, ``relu`` / ``relu_backward``, ..., ``mse`` /
+  ``mse_backward``, ``bce`` / ``bce_backward``), shared with the NYU-style API in :mod:`helpers.mlp`;
 * layer classes with the course's interface: ``forward(x)``, ``backward(grad)``, ``train()``,
   ``eval()`` (attribute ``eval_mode``). In training mode ``forward`` keeps what ``backward`` needs;
   in eval mode it keeps nothing and ``backward`` raises.
@@ -16,191 +16,18 @@ the batch and never divides.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-LOG_CLAMP = -100.0
-"""``torch.nn.BCELoss`` clamps each log at -100, so a saturated sigmoid gives a finite loss."""
-BCE_EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
-"""``torch.nn.BCELoss``'s backward divides by ``max(y_hat (1 - y_hat), 1e-12)`` (no 0/0), with 1e-12
-held as a float32 (9.99999996e-13); the same constant gives bit-identical gradients."""
-BIAS_INIT_STD = 0.01
+# The math lives in helpers.functional and the checks in helpers.runtime.validation; both are
+# re-exported here because helpers.layers is the course's public module for all of it.
+from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLAMP, bce, bce_backward,  # noqa: F401
+                                identity, identity_backward, init_bias, init_weight, linear_backward,
+                                linear_forward, mse, mse_backward, relu, relu_backward, sigmoid,
+                                sigmoid_backward, tanh, tanh_backward)
+from helpers.runtime.validation import (check_lr, check_pair, check_probabilities, check_size,  # noqa: F401
+                                        check_tensor)
 
 
-# --------------------------------------------------------------------------- input checks
-def check_tensor(name: str, t, shape: tuple, dtype: torch.dtype | None = None, device=None) -> None:
-    """Raise ``ValueError`` unless ``t`` is a floating tensor of ``shape`` (None = any size), ``dtype``, ``device``."""
-    def expected() -> str:
-        return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-    if not isinstance(t, torch.Tensor):
-        raise ValueError(f"{name}: expected a torch.Tensor of shape {expected()}, got {type(t).__name__}")
-    if t.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, t.shape)):
-        raise ValueError(f"{name}: expected shape {expected()}, got {tuple(t.shape)}")
-    if not t.is_floating_point():
-        raise ValueError(f"{name}: expected a floating-point tensor, got {t.dtype}")
-    if dtype is not None and t.dtype != dtype:
-        raise ValueError(f"{name}: expected dtype {dtype} (the parameters' dtype), got {t.dtype}; "
-                         f"convert with .to({dtype})")
-    if device is not None and t.device != device:
-        raise ValueError(f"{name}: expected a tensor on {device} (where the parameters are), got {t.device}")
-
-
-def check_pair(name: str, y_hat, y) -> None:
-    """Predictions and targets of a loss: same shape (no silent broadcasting) and same dtype."""
-    if not isinstance(y_hat, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise ValueError(f"{name}: y_hat and y must be torch.Tensors, got "
-                         f"{type(y_hat).__name__} and {type(y).__name__}")
-    check_tensor(f"{name} y_hat", y_hat, (None,) * y_hat.ndim)
-    if y_hat.shape != y.shape:
-        raise ValueError(f"{name}: y_hat has shape {tuple(y_hat.shape)} but y has {tuple(y.shape)}; they "
-                         "must match exactly (e.g. reshape targets (N,) to (N, 1)) to avoid broadcasting")
-    check_tensor(f"{name} y", y, (None,) * y.ndim, y_hat.dtype)
-    if y_hat.numel() == 0:
-        raise ValueError(f"{name}: empty batch")
-
-
-def check_size(name: str, value) -> int:
-    """A layer width or feature count: a positive int."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def check_lr(lr) -> float:
-    """A learning rate: a finite number >= 0 (0 freezes the layer, handy for gradient checks)."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    return float(lr)
-
-
-# --------------------------------------------------------------------------- the math
-def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``x @ weight + bias``: x (N, d_in), weight (d_in, d_out), bias (d_out,) -> (N, d_out)."""
-    return torch.addmm(bias, x, weight)
-
-
-def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
-    """Gradients of ``out = x @ weight + bias`` given ``grad_out`` = dL/d(out), (N, d_out).
-
-    Returns ``(grad_x (N, d_in) or None when not input_grad, grad_weight (d_in, d_out),
-    grad_bias (d_out,))``. The batch is summed, not averaged: the loss already carries 1/N.
-    """
-    ### BEGIN SOLUTION
-    grad_x = grad_out.mm(weight.t()) if input_grad else None
-    grad_weight = x.t().mm(grad_out)
-    grad_bias = grad_out.sum(0)
-    ### END SOLUTION
-    return grad_x, grad_weight, grad_bias
-
-
-def relu(x: torch.Tensor) -> torch.Tensor:
-    """max(x, 0), element-wise."""
-    return torch.relu(x)
-
-
-def relu_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx from dL/dy and the output y = relu(x): the gradient passes where x > 0 (0 at the kink)."""
-    ### BEGIN SOLUTION
-    # The step function 1[x > 0] equals sign(y) because y = relu(x) >= 0; one fast kernel, no bool mask.
-    return grad_y * y.sign()
-    ### END SOLUTION
-
-
-def sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """1 / (1 + exp(-x)), element-wise (torch's version never overflows)."""
-    return torch.sigmoid(x)
-
-
-def sigmoid_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx = dL/dy * y (1 - y), from the output y = sigmoid(x)."""
-    ### BEGIN SOLUTION
-    return grad_y * (1 - y) * y
-    ### END SOLUTION
-
-
-def tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x), element-wise."""
-    return torch.tanh(x)
-
-
-def tanh_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx = dL/dy * (1 - y^2), from the output y = tanh(x)."""
-    ### BEGIN SOLUTION
-    return grad_y * (1 - y * y)
-    ### END SOLUTION
-
-
-def identity(x: torch.Tensor) -> torch.Tensor:
-    """x itself (a linear output layer)."""
-    return x
-
-
-def identity_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx = dL/dy."""
-    return grad_y
-
-
-ACTIVATIONS = {
-    "relu": (relu, relu_backward),
-    "sigmoid": (sigmoid, sigmoid_backward),
-    "tanh": (tanh, tanh_backward),
-    "identity": (identity, identity_backward),
-}
-"""name -> (function, backward(grad_y, y)); every backward needs only the activation's output."""
-
-
-def mse(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over all elements (a 0-dim tensor), as ``F.mse_loss``."""
-    diff = y_hat - y
-    return (diff * diff).mean()
-
-
-def mse_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dJ/dy_hat of the mean squared error: 2 (y_hat - y) / N, N = number of elements."""
-    ### BEGIN SOLUTION
-    return (y_hat - y) * (2.0 / y_hat.numel())
-    ### END SOLUTION
-
-
-def check_probabilities(name: str, y_hat: torch.Tensor, y: torch.Tensor) -> None:
-    """BCE needs predictions and targets in [0, 1] (NaN fails too)."""
-    for label, t in (("y_hat", y_hat), ("y", y)):
-        if not bool(((t >= 0) & (t <= 1)).all()):
-            raise ValueError(f"{name}: every element of {label} must lie in [0, 1] (use a sigmoid output), "
-                             f"got values in [{t.min().item():.4g}, {t.max().item():.4g}]")
-
-
-def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy -[y log y_hat + (1-y) log(1-y_hat)], logs clamped at -100 like torch."""
-    log_p = torch.log(y_hat).clamp_min(LOG_CLAMP)
-    log_not_p = torch.log1p(-y_hat).clamp_min(LOG_CLAMP)
-    return ((y - 1) * log_not_p - y * log_p).mean()
-
-
-def bce_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dJ/dy_hat = (y_hat - y) / (y_hat (1 - y_hat)) / N, denominator clamped at 1e-12 like torch."""
-    ### BEGIN SOLUTION
-    return (y_hat - y) / ((1 - y_hat) * y_hat).clamp_min(BCE_EPSILON) / y_hat.numel()
-    ### END SOLUTION
-
-
-def init_weight(d_in: int, d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
-    """He initialisation, N(0, 2/d_in), shape (d_in, d_out): keeps activations' scale through ReLUs.
-
-    Drawn on the CPU (``generator``, if given, is a CPU generator) and then moved to ``device``, so a
-    seed gives the same initial weights on every device.
-    """
-    weight = torch.randn(d_in, d_out, dtype=dtype, generator=generator).mul_(math.sqrt(2.0 / d_in))
-    return weight.to(device)
-
-
-def init_bias(d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
-    """N(0, 0.01^2), shape (d_out,): small offsets, so early steps are driven by the data (CPU draw, as above)."""
-    return torch.randn(d_out, dtype=dtype, generator=generator).mul_(BIAS_INIT_STD).to(device)
-
-
-# --------------------------------------------------------------------------- layer classes
 class Layer:
     """Base class: ``forward`` keeps what ``backward`` needs, in training mode only.
 

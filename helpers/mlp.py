@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from helpers.layers import (ACTIVATIONS, bce, bce_backward, check_pair, check_probabilities, check_size,
-                            check_tensor, init_bias, init_weight, linear_backward, linear_forward, mse,
-                            mse_backward)
+from helpers.functional import (ACTIVATIONS, bce, bce_backward, init_bias, init_weight, linear_backward,
+                                linear_forward, mse, mse_backward)
+from helpers.runtime.validation import check_pair, check_probabilities, check_size, check_tensor
 
 
 def _check_function(name: str, value) -> str:

@@ -50,7 +50,9 @@ def _didentity(z: torch.Tensor) -> torch.Tensor:
     return torch.ones_like(z)
 
 
-ACTIVATIONS: dict[str, tuple[Activation, Activation]] = {
+# name -> (f, f'): each activation with its derivative as a function of the pre-activation z (the delta
+# rule multiplies by f'(z[l])). helpers.functional.ACTIVATIONS differs: its backward takes the output.
+ACTIVATION_DERIVATIVES: dict[str, tuple[Activation, Activation]] = {
     "tanh": (torch.tanh, _dtanh),
     "sigmoid": (torch.sigmoid, _dsigmoid),
     "relu": (torch.relu, _drelu),
@@ -62,9 +64,9 @@ def _layer_activations(activation: str | Sequence[str], n_layers: int) -> list[s
     names = [activation] * n_layers if isinstance(activation, str) else list(activation)
     if len(names) != n_layers:
         raise ValueError(f"activation: expected one name or {n_layers} names (one per layer), got {len(names)}")
-    unknown = [name for name in names if name not in ACTIVATIONS]
+    unknown = [name for name in names if name not in ACTIVATION_DERIVATIVES]
     if unknown:
-        raise ValueError(f"unknown activation {unknown[0]!r}; choose from {sorted(ACTIVATIONS)}")
+        raise ValueError(f"unknown activation {unknown[0]!r}; choose from {sorted(ACTIVATION_DERIVATIVES)}")
     return names
 
 
@@ -99,8 +101,8 @@ class MyNet(nn.Module):
         self.a: dict[int, torch.Tensor | None] = {l: None for l in range(self.L + 1)}
         self.dL_dw: dict[int, torch.Tensor | None] = {l: None for l in layers}
         self.dL_db: dict[int, torch.Tensor | None] = {l: None for l in layers}
-        self.f = {l: ACTIVATIONS[self.activations[l - 1]][0] for l in layers}
-        self.df = {l: ACTIVATIONS[self.activations[l - 1]][1] for l in layers}
+        self.f = {l: ACTIVATION_DERIVATIVES[self.activations[l - 1]][0] for l in layers}
+        self.df = {l: ACTIVATION_DERIVATIVES[self.activations[l - 1]][1] for l in layers}
         self.fc = nn.ModuleDict({str(l): nn.Linear(n_l[l - 1], n_l[l]) for l in layers})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,3 +193,17 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
             deltas[l] = delta
         ### END SOLUTION
     return deltas
+
+
+def manual_sgd_step(model: nn.Module, lr: float) -> None:
+    """``w <- w - lr dL/dw`` for every layer, with the gradients ``backpropagation`` stored.
+
+    Written as ``add_(grad, alpha=-lr)``, the arithmetic of ``torch.optim.SGD``, so the two agree bit for bit.
+    """
+    with torch.no_grad():
+        for l in range(1, model.L + 1):
+            layer = model.fc[str(l)]
+            ### BEGIN SOLUTION
+            layer.weight.add_(model.dL_dw[l], alpha=-lr)
+            layer.bias.add_(model.dL_db[l], alpha=-lr)
+            ### END SOLUTION

@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.gradcheck import (DEFAULT_EPS, FD_NOISE_SAFETY, GradCheckRow, autograd_check,
-                               autograd_parameter_gradients, compare_gradients, finite_difference_check,
-                               error_verdict, finite_difference_eps, format_report, numerical_gradient,
-                               numerical_input_gradients, numerical_parameter_gradients, relative_error)
+from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FD_NOISE_SAFETY, FINITE_DIFFERENCE_TOLERANCE,
+                               GradientComparison, autograd_check, autograd_parameter_gradients, compare,
+                               compare_gradients, error_floor, finite_difference_check,
+                               finite_difference_noise, format_report, format_tolerance, numerical_gradient,
+                               numerical_input_gradients, numerical_parameter_gradients, relative_error, verdict)
 
 
 def f64(values):
@@ -22,17 +23,17 @@ def f64(values):
     (1.0, 3.0, 0.5),          # |1 - 3| / (1 + 3)
     (-1.0, 1.0, 1.0),         # opposite signs: the largest possible error
     (2.0, 2.0, 0.0),
-    (0.0, 0.0, 0.0),          # 0 / max(eps, 0)
-    (1e-13, 0.0, 0.1),        # below eps the denominator is eps: 1e-13 / 1e-12
+    (0.0, 0.0, 0.0),          # 0 / max(0, floor)
+    (1e-13, 0.0, 0.1),        # below the floor the denominator is the floor: 1e-13 / 1e-12
 ])
 def test_relative_error_formula(a, n, expected):
     assert relative_error(f64([a]), f64([n])) == pytest.approx(expected, rel=1e-12, abs=0)
 
 
-def test_relative_error_is_the_maximum_over_elements_and_honours_eps():
+def test_relative_error_is_the_maximum_over_elements_and_honours_the_floor():
     a, n = f64([1.0, 1.0, 1e-9]), f64([1.0, 1.1, 0.0])
     assert relative_error(a, n) == pytest.approx(1.0)               # the tiny entry dominates
-    assert relative_error(a, n, eps=1e-3) == pytest.approx(0.1 / 2.1)  # eps hides it
+    assert relative_error(a, n, floor=1e-3) == pytest.approx(0.1 / 2.1)  # the floor hides it
 
 
 def test_relative_error_shape_mismatch_is_an_error():
@@ -42,7 +43,7 @@ def test_relative_error_shape_mismatch_is_an_error():
 
 def test_relative_error_of_nan_is_nan_and_fails():
     error = relative_error(f64([1.0, float("nan")]), f64([1.0, 1.0]))
-    assert math.isnan(error) and not GradCheckRow("w", error, 0.0).passed(1.0)
+    assert math.isnan(error) and not GradientComparison("w", error, 0.0, 1.0).passed
 
 
 # --- finite differences --------------------------------------------------------------------------
@@ -140,58 +141,69 @@ def test_autograd_parameter_gradients_leave_grad_untouched():
 # --- comparison and reports ----------------------------------------------------------------------
 
 def test_compare_gradients_rows_and_errors():
-    rows = compare_gradients({"w": f64([1.0, 2.0]), "b": f64([3.0])}, {"w": f64([1.0, 2.2]), "b": f64([3.0])})
+    rows = compare_gradients({"w": f64([1.0, 2.0]), "b": f64([3.0])}, {"w": f64([1.0, 2.2]), "b": f64([3.0])}, 1e-3)
     assert [r.name for r in rows] == ["w", "b"]
     assert rows[0].max_relative_error == pytest.approx(0.2 / 4.2) and rows[0].max_abs_error == pytest.approx(0.2)
-    assert rows[1] == GradCheckRow("b", 0.0, 0.0)
-    assert rows[1].passed(1e-12) and not rows[0].passed(1e-3)
+    assert rows[1] == GradientComparison("b", 0.0, 0.0, 1e-3)
+    assert rows[1].passed and not rows[0].passed
     with pytest.raises(ValueError, match="gradient names differ"):
-        compare_gradients({"w": f64([1.0])}, {"v": f64([1.0])})
+        compare_gradients({"w": f64([1.0])}, {"v": f64([1.0])}, 1e-6)
     with pytest.raises(ValueError, match=r"w: shape mismatch: analytic \(2,\) vs reference \(1, 2\)"):
-        compare_gradients({"w": f64([1.0, 2.0])}, {"w": f64([[1.0, 2.0]])})
+        compare_gradients({"w": f64([1.0, 2.0])}, {"w": f64([[1.0, 2.0]])}, 1e-6)
 
 
-def test_finite_difference_eps_makes_the_check_relative_or_within_noise():
-    tolerance, h, f_value = 1e-6, 1e-6, 10.0
+def test_scale_floor_judges_tiny_entries_at_the_tensor_scale():
+    assert error_floor(f64([2.0, -1e-9])) == 2e-3
+    assert error_floor(f64([0.0])) == 1e-12  # never zero: 0 / 0 cannot happen
+    # round-off in a near-cancelling sum: a ratio of two tiny numbers, but tiny at the tensor's scale
+    assert compare("w", f64([2.0, 1e-9]), f64([2.0, 1e-9 + 1e-15]), AUTOGRAD_TOLERANCE).passed
+    # a zero gradient where the reference is not zero never passes
+    assert compare("w", f64([0.0, 0.0]), f64([2.0, 1e-9]), AUTOGRAD_TOLERANCE).max_relative_error == 1.0
+
+
+def test_finite_difference_floor_makes_the_check_relative_or_within_noise():
+    tolerance, h, f_value = FINITE_DIFFERENCE_TOLERANCE, 1e-6, 10.0
     noise = FD_NOISE_SAFETY * torch.finfo(torch.float64).eps * f_value / h
-    eps = finite_difference_eps(f_value, tolerance, h)
-    assert eps == pytest.approx(noise / tolerance)
-    # A tiny entry: passes iff its absolute error is within the noise.
-    assert relative_error(f64([1e-9]), f64([1e-9 + 0.9 * noise]), eps) <= tolerance
-    assert relative_error(f64([1e-9]), f64([1e-9 + 1.1 * noise]), eps) > tolerance
+    assert finite_difference_noise(f_value, h) == pytest.approx(noise)
+    # A tiny tensor: passes iff its absolute error is within the noise.
+    assert compare("w", f64([1e-9]), f64([1e-9 + 0.9 * noise]), tolerance, f_value).passed
+    assert not compare("w", f64([1e-9]), f64([1e-9 + 1.1 * noise]), tolerance, f_value).passed
     # A large entry: still judged relatively.
-    assert relative_error(f64([1.0]), f64([1.0 + 1.9e-6]), eps) <= tolerance
-    assert relative_error(f64([1.0]), f64([1.0 + 2.1e-6]), eps) > tolerance
+    assert compare("w", f64([1.0]), f64([1.0 + 1.9e-6]), tolerance, f_value).passed
+    assert not compare("w", f64([1.0]), f64([1.0 + 2.1e-6]), tolerance, f_value).passed
     # Noise grows with |f| (never below |f| = 1) and shrinks with h.
-    assert finite_difference_eps(100.0, tolerance, h) == pytest.approx(10 * eps)
-    assert finite_difference_eps(1e-3, tolerance, h) == finite_difference_eps(1.0, tolerance, h)
-    assert finite_difference_eps(f_value, tolerance, 1e-5) == pytest.approx(eps / 10)
+    assert finite_difference_noise(100.0, h) == pytest.approx(10 * noise)
+    assert finite_difference_noise(1e-3, h) == finite_difference_noise(1.0, h)
+    assert finite_difference_noise(f_value, 1e-5) == pytest.approx(noise / 10)
     with pytest.raises(ValueError, match="must be positive"):
-        finite_difference_eps(1.0, 0.0)
+        error_floor(f64([1.0]), 1.0, tolerance=0.0)
+    with pytest.raises(ValueError, match="must be positive"):
+        finite_difference_noise(1.0, h=0.0)
 
 
 def test_finite_difference_and_autograd_checks_pass_right_gradients_and_catch_wrong_ones():
     model, loss, exact = linear_problem(seed=3)
-    assert all(r.passed(1e-6) for r in finite_difference_check(model, loss, exact))
-    assert all(r.passed(1e-12) for r in autograd_check(model, loss, exact))
+    assert all(r.passed for r in finite_difference_check(model, loss, exact))
+    assert all(r.passed and r.tolerance == AUTOGRAD_TOLERANCE for r in autograd_check(model, loss, exact))
     wrong = {**exact, "bias": exact["bias"] * (1 + 1e-4)}
-    assert [r.passed(1e-6) for r in finite_difference_check(model, loss, wrong)] == [True, False]
-    assert [r.passed(1e-10) for r in autograd_check(model, loss, wrong)] == [True, False]
+    assert [r.passed for r in finite_difference_check(model, loss, wrong)] == [True, False]
+    assert [r.passed for r in autograd_check(model, loss, wrong)] == [True, False]
 
 
 def test_format_report_shows_values_or_stable_verdicts():
-    rows = [GradCheckRow("fc.1.weight", 3.21e-16, 1.0e-17), GradCheckRow("fc.1.bias", 2.5e-3, 1.0e-4)]
-    full = format_report(rows, 1e-10, "title")
+    rows = [GradientComparison("fc.1.weight", 3.21e-16, 1.0e-17, 1e-10),
+            GradientComparison("fc.1.bias", 2.5e-3, 1.0e-4, 1e-10)]
+    full = format_report(rows, "title")
     assert full.splitlines()[0] == "title"
-    assert "3.2e-16" in full and "2.5e-03" in full and "FAIL (> 1e-10)" in full
-    stable = format_report(rows, 1e-10, stable=True).splitlines()
-    assert stable[1].split() == ["fc.1.weight", "<=", "1e-10", "ok"]   # round-off value hidden
-    assert stable[2].split() == ["fc.1.bias", "2.5e-03", "FAIL", "(>", "1e-10)"]  # failures keep theirs
-    assert DEFAULT_EPS == 1e-12
+    assert "3.2e-16" in full and "2.5e-03" in full and "2.5e-03 > 1e-10: FAIL" in full
+    stable = format_report(rows, stable=True).splitlines()
+    assert stable[1].split() == ["fc.1.weight", "≤", "1e-10:", "ok"]   # round-off value hidden
+    assert stable[2].split() == ["fc.1.bias", "2.5e-03", ">", "1e-10:", "FAIL"]  # failures keep theirs
 
 
-def test_error_verdict():
-    assert error_verdict(3e-16, 1e-10) == "<= 1e-10"
-    assert error_verdict(1e-10, 1e-10) == "<= 1e-10"
-    assert error_verdict(0.25, 1e-6) == "2.5e-01 > 1e-06"
-    assert error_verdict(float("nan"), 1e-6) == "nan > 1e-06"
+def test_verdict_and_tolerance_format():
+    assert verdict(3e-16, 1e-10) == "≤ 1e-10: ok"
+    assert verdict(1e-10, 1e-10) == "≤ 1e-10: ok"
+    assert verdict(0.25, 1e-6) == "2.5e-01 > 1e-6: FAIL"
+    assert verdict(float("nan"), 1e-6) == "nan > 1e-6: FAIL"
+    assert [format_tolerance(t) for t in (1e-6, 1e-10, 1e-12, 0.5)] == ["1e-6", "1e-10", "1e-12", "5e-1"]

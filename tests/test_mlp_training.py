@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from helpers.layers import MLP
-from helpers.experiments.rainfall_fit import (Standardizer, batches, best_run, epoch_order, evaluate_mse, predict, search,
-                                  torch_twin, train_mlp, twin_losses)
+from helpers.experiments.rainfall_fit import (Standardizer, batches, best_run, epoch_order, evaluate_mse,
+                                             predict_values, search, train_mlp, twin_losses)
+from helpers.models.twins import torch_twin
 
 F64 = torch.float64
 
@@ -87,5 +88,5 @@ def test_search_picks_the_lowest_validation_error():
 
 def test_predict_restores_the_mode_and_flattens():
     model = MLP(2, 1, 4, 0.1)
-    assert predict(model, torch.randn(6, 2)).shape == (6,)
+    assert predict_values(model, torch.randn(6, 2)).shape == (6,)
     assert not model.eval_mode

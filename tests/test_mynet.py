@@ -7,11 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.gradcheck import autograd_check, autograd_parameter_gradients, finite_difference_check, numerical_gradient, relative_error
-from helpers.mynet import ACTIVATIONS, MyNet, backpropagation, named_gradients
+from helpers.gradcheck import AUTOGRAD_TOLERANCE, autograd_check, autograd_parameter_gradients, finite_difference_check, numerical_gradient, relative_error
+from helpers.mynet import ACTIVATION_DERIVATIVES, MyNet, backpropagation, named_gradients
 
-AUTOGRAD_TOLERANCE = 1e-10
-FD_TOLERANCE = 1e-6
 SMOOTH = ("tanh", "sigmoid")
 
 
@@ -20,7 +18,7 @@ def random_net(seed: int, depth: int, activation, max_width: int = 6) -> MyNet:
     rng = random.Random(seed)
     n_l = [rng.randint(1, max_width) for _ in range(depth + 1)]
     if activation == "mixed":
-        activation = [rng.choice(sorted(ACTIVATIONS)) for _ in range(depth)]
+        activation = [rng.choice(sorted(ACTIVATION_DERIVATIVES)) for _ in range(depth)]
     torch.manual_seed(seed)
     return MyNet(n_l, activation).double()
 
@@ -90,9 +88,9 @@ def test_forward_flattens_and_fills_z_and_a():
     assert out is model.a[2] and torch.equal(out, torch.sigmoid(model.z[2]))
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(ACTIVATION_DERIVATIVES))
 def test_df_is_the_derivative_autograd_uses(name):
-    f, df = ACTIVATIONS[name]
+    f, df = ACTIVATION_DERIVATIVES[name]
     z = torch.cat([torch.linspace(-30, 30, 601, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])
     z.requires_grad_(True)
     (autograd,) = torch.autograd.grad(f(z).sum(), z)
@@ -108,7 +106,7 @@ def test_agrees_with_autograd(activation, depth, batch_size):
     model, loss = backpropagated_random_net(100 * depth + batch_size, depth, activation, batch_size)
     rows = autograd_check(model, loss, named_gradients(model))
     assert len(rows) == 2 * depth
-    assert all(row.passed(AUTOGRAD_TOLERANCE) for row in rows), rows
+    assert all(row.passed for row in rows), rows
 
 
 def test_agrees_with_torch_mse_loss_with_sum_reduction():
@@ -116,7 +114,7 @@ def test_agrees_with_torch_mse_loss_with_sum_reduction():
     x, y = random_batch(model, 16, 7)
     backpropagation(model, y, model(x))
     loss = lambda: nn.MSELoss(reduction="sum")(model(x), y)  # noqa: E731
-    assert all(row.passed(AUTOGRAD_TOLERANCE) for row in autograd_check(model, loss, named_gradients(model)))
+    assert all(row.passed for row in autograd_check(model, loss, named_gradients(model)))
 
 
 def test_local_gradients_are_the_loss_gradients_wrt_z():
@@ -137,16 +135,16 @@ def test_local_gradients_are_the_loss_gradients_wrt_z():
 @pytest.mark.parametrize("batch_size", [1, 6])
 def test_agrees_with_finite_differences_on_smooth_activations(activation, depth, batch_size):
     model, loss = backpropagated_random_net(10 * depth + batch_size, depth, activation, batch_size)
-    rows = finite_difference_check(model, loss, named_gradients(model), FD_TOLERANCE)
-    assert all(row.passed(FD_TOLERANCE) for row in rows), rows
+    rows = finite_difference_check(model, loss, named_gradients(model))
+    assert all(row.passed for row in rows), rows
 
 
 def test_relu_agrees_with_finite_differences_away_from_kinks():
     model, loss = backpropagated_random_net(5, 4, "relu", 6)
     # h = 1e-6 moves any z by far less than 1e-3, so no unit crosses its kink during the differences.
     assert min(model.z[l].abs().min().item() for l in range(1, model.L + 1)) > 1e-3
-    rows = finite_difference_check(model, loss, named_gradients(model), FD_TOLERANCE)
-    assert all(row.passed(FD_TOLERANCE) for row in rows), rows
+    rows = finite_difference_check(model, loss, named_gradients(model))
+    assert all(row.passed for row in rows), rows
 
 
 def test_relu_at_its_kink_follows_autograd_while_finite_differences_average_the_two_slopes():
@@ -157,7 +155,7 @@ def test_relu_at_its_kink_follows_autograd_while_finite_differences_average_the_
     x = torch.zeros(1, 1, dtype=torch.float64)  # z = 0 exactly: the kink
     y = torch.full((1, 1), 0.5, dtype=torch.float64)
     backpropagation(model, y, model(x))
-    assert all(row.passed(AUTOGRAD_TOLERANCE)
+    assert all(row.passed
                for row in autograd_check(model, lambda: sse(y, model(x)), named_gradients(model)))
     assert model.dL_db[1].item() == 0.0  # relu'(0) = 0, autograd's convention
     numeric = numerical_gradient(lambda: sse(y, model(x)), model.fc["1"].bias).item()
@@ -228,7 +226,7 @@ def test_works_on_any_model_exposing_the_structure():
     a1 = torch.sigmoid(z1)
     z2 = fc["2"](a1)
     stand_in = types.SimpleNamespace(L=2, fc=fc, z={1: z1, 2: z2}, a={0: x, 1: a1, 2: z2},
-                                     df={1: ACTIVATIONS["sigmoid"][1], 2: ACTIVATIONS["identity"][1]},
+                                     df={1: ACTIVATION_DERIVATIVES["sigmoid"][1], 2: ACTIVATION_DERIVATIVES["identity"][1]},
                                      dL_dw={}, dL_db={})
     backpropagation(stand_in, y, z2)
     params = dict(fc.named_parameters())
@@ -303,7 +301,7 @@ def test_integer_targets_are_used_as_floats():
     y = torch.randint(0, 2, (4, model.n_l[-1]))
     backpropagation(model, y, model(x))
     rows = autograd_check(model, lambda: sse(y.double(), model(x)), named_gradients(model))
-    assert all(row.passed(AUTOGRAD_TOLERANCE) for row in rows)
+    assert all(row.passed for row in rows)
 
 
 def test_bad_forward_input_is_a_clear_error():

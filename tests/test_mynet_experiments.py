@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from helpers.mynet import MyNet, backpropagation
-from helpers.experiments.delta_norms import (INIT_GAINS, INITS, delta_norm_profiles, delta_norms, init_variance_preserving, manual_sgd_step,
-                                       toy_regression, train_with_delta_rule)
+from helpers.mynet import MyNet, backpropagation, manual_sgd_step
+from helpers.experiments.delta_norms import (INIT_GAINS, INITS, delta_norm_profiles, delta_norms, init_variance_preserving,
+                                             toy_regression, train_with_delta_rule)
 
 
 def test_toy_regression_is_seeded_smooth_and_shaped():

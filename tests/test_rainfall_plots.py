@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from helpers.layers import MLP
-from helpers.experiments.rainfall_fit import History, Standardizer
+from helpers.experiments.rainfall_fit import History, Standardizer, prediction_map
 from helpers.data.rainfall import in_michigan, rainfall_field
-from helpers.plots.maps import grid_points, map_grid, on_grid, plot_curves, plot_map, prediction_image
+from helpers.plots.maps import grid_points, map_grid, on_grid, plot_curves, plot_map
 
 
 def test_grid_covers_both_peninsulas_and_masks_the_lakes():
@@ -27,12 +27,12 @@ def test_on_grid_puts_values_back_and_blanks_the_water():
     np.testing.assert_array_equal(image[inside], rainfall_field(lon[inside], lat[inside]))
 
 
-def test_prediction_image_matches_predicting_point_by_point():
+def test_prediction_map_matches_predicting_point_by_point():
     lon, lat, inside = map_grid(resolution=30)
     points = grid_points(lon, lat, inside)
     standardize = Standardizer.fit(points)
     model = MLP(2, 1, 8, 0.1, dtype=torch.float64)
-    image = prediction_image(model, standardize, lon, lat, inside)
+    image = prediction_map(model, standardize, lon, lat, inside)
     model.eval()
     expected = model.forward(standardize(points)).reshape(-1).numpy()
     np.testing.assert_allclose(image[inside], expected, rtol=1e-12, atol=1e-12)

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.mynet import MyNet, backpropagation
+from helpers.mynet import MyNet, backpropagation, manual_sgd_step
 
 # Gain of each activation for variance-preserving initialisation (as torch.nn.init.calculate_gain).
 INIT_GAINS = {"tanh": 5 / 3, "sigmoid": 1.0, "relu": math.sqrt(2.0), "identity": 1.0}
@@ -70,20 +70,6 @@ def delta_norm_profiles(depth: int, width: int, activations=("sigmoid", "tanh", 
                 init_variance_preserving(model)
             profiles[activation, init] = delta_norms(model, x, y)
     return profiles
-
-
-def manual_sgd_step(model: MyNet, lr: float) -> None:
-    """``w <- w - lr dL/dw`` for every layer, with the gradients ``backpropagation`` stored.
-
-    Written as ``add_(grad, alpha=-lr)``, the arithmetic of ``torch.optim.SGD``, so the two agree bit for bit.
-    """
-    with torch.no_grad():
-        for l in range(1, model.L + 1):
-            layer = model.fc[str(l)]
-            ### BEGIN SOLUTION
-            layer.weight.add_(model.dL_dw[l], alpha=-lr)
-            layer.bias.add_(model.dL_db[l], alpha=-lr)
-            ### END SOLUTION
 
 
 def train_with_delta_rule(model: MyNet, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list[float]:

@@ -3,20 +3,23 @@
 * :func:`train_mlp`: mini-batch SGD (the update happens inside ``backward``), the train and
   validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
 * :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
-* :func:`torch_twin` / :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd +
-  ``torch.optim.SGD`` with the same initialisation and the same batches, to show both compute
-  the same thing.
+* :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd + ``torch.optim.SGD``
+  (:func:`helpers.models.twins.torch_twin`) with the same initialisation and the same batches, to show
+  both compute the same thing.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.layers import Linear, MLP, MSELoss, mse
+from helpers.layers import MLP, MSELoss, mse
+from helpers.models.twins import torch_twin
+from helpers.plots.maps import grid_points, on_grid
 from helpers.runtime.progress import progress
 
 
@@ -51,7 +54,7 @@ def as_column(y: torch.Tensor) -> torch.Tensor:
     return y.reshape(-1, 1)
 
 
-def predict(model: MLP, x: torch.Tensor) -> torch.Tensor:
+def predict_values(model: MLP, x: torch.Tensor) -> torch.Tensor:
     """Predictions (N,) in eval mode (nothing kept for backward); the mode is restored."""
     was_eval = model.eval_mode
     model.eval()
@@ -61,9 +64,17 @@ def predict(model: MLP, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(-1)
 
 
+def prediction_map(model: MLP, standardize: Standardizer, lon, lat, inside, device=None) -> np.ndarray:
+    """``model``'s prediction at every land point of a :func:`helpers.plots.maps.map_grid` (inputs
+    standardised like the training data), back on the grid: NaN over water."""
+    dtype = model.layer1.weight.dtype
+    points = standardize(grid_points(lon, lat, inside, dtype).to(device or model.layer1.weight.device))
+    return on_grid(predict_values(model, points).cpu(), inside)
+
+
 def evaluate_mse(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean squared error of ``model`` on ``(x, y)``, y of shape (N,)."""
-    return float(mse(predict(model, x), y))
+    return float(mse(predict_values(model, x), y))
 
 
 @dataclass
@@ -140,25 +151,6 @@ def best_run(runs: dict[float, History]) -> History:
     if not finished:
         raise RuntimeError("every run diverged or never improved; try smaller learning rates")
     return min(finished, key=lambda h: h.best_val_mse)
-
-
-# --------------------------------------------------------------------------- the autograd twin
-def torch_twin(model: MLP) -> nn.Sequential:
-    """``nn.Sequential`` of ``nn.Linear``/``nn.ReLU`` holding copies of ``model``'s current parameters.
-
-    ``nn.Linear.weight`` is (d_out, d_in), the transpose of :class:`Linear`'s (d_in, d_out).
-    """
-    modules = []
-    for layer in model.layers:
-        if isinstance(layer, Linear):
-            twin = nn.Linear(layer.d_in, layer.d_out, dtype=layer.weight.dtype, device=layer.weight.device)
-            with torch.no_grad():
-                twin.weight.copy_(layer.weight.t())
-                twin.bias.copy_(layer.bias)
-            modules.append(twin)
-        else:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
 
 
 def twin_losses(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, seed: int):

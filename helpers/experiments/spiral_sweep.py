@@ -15,6 +15,9 @@ LEARNING_RATES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 SEEDS = (0, 1, 2)
 N_STEPS = 1000
 TOLERANCE = 1e-3  # "within tolerance of the minimum": y(x_t) ≤ 1e-3 (y = 0 at the origin)
+# Below this, printed values of y are only "< 1e-20": the digits of a y of 1e-175 come from round-off in
+# the last iterations and differ between CPUs (vectorised sin/cos), so stored outputs must not show them.
+DISPLAY_FLOOR = 1e-20
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,16 @@ def run_grid(seeds=SEEDS, learning_rates=LEARNING_RATES, n_steps=N_STEPS) -> lis
             for seed in seeds for lr in learning_rates]
 
 
+def format_y(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits, or ``'< 1e-20'`` below :data:`DISPLAY_FLOOR`."""
+    return f"< {DISPLAY_FLOOR:.0e}" if 0 <= value < DISPLAY_FLOOR else f"{value:.{digits}g}"
+
+
+def _at_most(bound: float) -> str:
+    text = format_y(bound, 2)
+    return text if text.startswith("<") else f"≤ {text}"
+
+
 def results_table(runs: list[Run]) -> str:
     """Fixed-width table: seed, λ, start, steps taken, final y, steps to y ≤ tol, diverged."""
     header = f"{'seed':>4}  {'λ':>6}  {'x0':>16}  {'steps':>5}  {'final y':>10}  {'steps to y≤1e-3':>15}  diverged"
@@ -42,7 +55,7 @@ def results_table(runs: list[Run]) -> str:
         r = run.result
         x0 = f"({r.trajectory[0, 0]:.2f}, {r.trajectory[0, 1]:.2f})"
         reached = run.steps_to_tolerance
-        lines.append(f"{run.seed:>4}  {run.lr:>6g}  {x0:>16}  {r.steps:>5}  {float(r.losses[-1]):>10.3g}  "
+        lines.append(f"{run.seed:>4}  {run.lr:>6g}  {x0:>16}  {r.steps:>5}  {format_y(float(r.losses[-1])):>10}  "
                      f"{'-' if reached is None else reached:>15}  {'yes' if r.diverged else 'no'}")
     return "\n".join(lines)
 
@@ -59,11 +72,12 @@ def observation(lr: float, runs: list[Run]) -> str:
                 "like r², so one step overshoots and the next overshoots further; the run is stopped and flagged.")
     if len(reached) == len(mine):
         return (f"- **λ = {lr:g}**: every run reached y ≤ {TOLERANCE:g}, in {min(reached)}–{max(reached)} steps; "
-                f"final y ≤ {max(float(run.result.losses[-1]) for run in mine):.1e}.")
+                f"final y {_at_most(max(float(run.result.losses[-1]) for run in mine))}.")
     progress = [1 - float(run.result.losses[-1] / run.result.losses[0]) for run in mine]
     finals = [float(run.result.losses[-1]) for run in mine]
     return (f"- **λ = {lr:g}**: stable but slow: after {mine[0].result.steps} steps y fell by "
-            f"{100 * min(progress):.0f}–{100 * max(progress):.0f}% (final y {min(finals):.3g}–{max(finals):.3g}), "
+            f"{100 * min(progress):.0f}–{100 * max(progress):.0f}% "
+            f"(final y {format_y(min(finals))}–{format_y(max(finals))}), "
             f"{len(reached)} of {len(mine)} runs reached y ≤ {TOLERANCE:g}: the iterates creep along the spiral valley.")
 
 

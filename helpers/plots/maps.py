@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from helpers.experiments.rainfall_fit import predict
 from helpers.data.rainfall import BOUNDS, in_michigan
 
 MAP_ASPECT = 1 / np.cos(np.radians(44.5))
@@ -57,13 +56,6 @@ def _finish(ax, title: str) -> None:
     ax.set_ylabel("latitude (°N)")
     ax.set_title(title)
     ax.grid(False)
-
-
-def prediction_image(model, standardize, lon, lat, inside, device=None) -> np.ndarray:
-    """``model``'s prediction at every land point of the grid (inputs standardised like the training data)."""
-    dtype = model.layer1.weight.dtype
-    points = standardize(grid_points(lon, lat, inside, dtype).to(device or model.layer1.weight.device))
-    return on_grid(predict(model, points).cpu(), inside)
 
 
 def plot_curves(ax, histories, noise_floor: float | None = None) -> None:

@@ -1,0 +1,136 @@
+"""The math of the hand-written layers, each op's backward right below its forward (no autograd).
+
+Shared by the layer classes of :mod:`helpers.layers` (CSE 849) and the NYU API of :mod:`helpers.mlp`.
+Shapes are batch-first: ``x`` is (batch, d_in); weights follow the course's ``W ∈ R^{d_in × d_out}``, so
+``out = x @ weight + bias``. Every backward takes the upstream gradient dL/d(output) and returns dL/d(input);
+the loss carries the ``1/N`` of its mean, so linear layers sum over the batch and never divide.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+LOG_CLAMP = -100.0
+"""``torch.nn.BCELoss`` clamps each log at -100, so a saturated sigmoid gives a finite loss."""
+BCE_EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
+"""``torch.nn.BCELoss``'s backward divides by ``max(y_hat (1 - y_hat), 1e-12)`` (no 0/0), with 1e-12
+held as a float32 (9.99999996e-13); the same constant gives bit-identical gradients."""
+BIAS_INIT_STD = 0.01
+
+
+def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x @ weight + bias``: x (N, d_in), weight (d_in, d_out), bias (d_out,) -> (N, d_out)."""
+    return torch.addmm(bias, x, weight)
+
+
+def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
+    """Gradients of ``out = x @ weight + bias`` given ``grad_out`` = dL/d(out), (N, d_out).
+
+    Returns ``(grad_x (N, d_in) or None when not input_grad, grad_weight (d_in, d_out),
+    grad_bias (d_out,))``. The batch is summed, not averaged: the loss already carries 1/N.
+    """
+    ### BEGIN SOLUTION
+    grad_x = grad_out.mm(weight.t()) if input_grad else None
+    grad_weight = x.t().mm(grad_out)
+    grad_bias = grad_out.sum(0)
+    ### END SOLUTION
+    return grad_x, grad_weight, grad_bias
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """max(x, 0), element-wise."""
+    return torch.relu(x)
+
+
+def relu_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dL/dx from dL/dy and the output y = relu(x): the gradient passes where x > 0 (0 at the kink)."""
+    ### BEGIN SOLUTION
+    # The step function 1[x > 0] equals sign(y) because y = relu(x) >= 0; one fast kernel, no bool mask.
+    return grad_y * y.sign()
+    ### END SOLUTION
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-x)), element-wise (torch's version never overflows)."""
+    return torch.sigmoid(x)
+
+
+def sigmoid_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dL/dx = dL/dy * y (1 - y), from the output y = sigmoid(x)."""
+    ### BEGIN SOLUTION
+    return grad_y * (1 - y) * y
+    ### END SOLUTION
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x), element-wise."""
+    return torch.tanh(x)
+
+
+def tanh_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dL/dx = dL/dy * (1 - y^2), from the output y = tanh(x)."""
+    ### BEGIN SOLUTION
+    return grad_y * (1 - y * y)
+    ### END SOLUTION
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    """x itself (a linear output layer)."""
+    return x
+
+
+def identity_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dL/dx = dL/dy."""
+    return grad_y
+
+
+ACTIVATIONS = {
+    "relu": (relu, relu_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "tanh": (tanh, tanh_backward),
+    "identity": (identity, identity_backward),
+}
+"""name -> (function, backward(grad_y, y)); every backward needs only the activation's output."""
+
+
+def mse(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all elements (a 0-dim tensor), as ``F.mse_loss``."""
+    diff = y_hat - y
+    return (diff * diff).mean()
+
+
+def mse_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dJ/dy_hat of the mean squared error: 2 (y_hat - y) / N, N = number of elements."""
+    ### BEGIN SOLUTION
+    return (y_hat - y) * (2.0 / y_hat.numel())
+    ### END SOLUTION
+
+
+def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy -[y log y_hat + (1-y) log(1-y_hat)], logs clamped at -100 like torch."""
+    log_p = torch.log(y_hat).clamp_min(LOG_CLAMP)
+    log_not_p = torch.log1p(-y_hat).clamp_min(LOG_CLAMP)
+    return ((y - 1) * log_not_p - y * log_p).mean()
+
+
+def bce_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dJ/dy_hat = (y_hat - y) / (y_hat (1 - y_hat)) / N, denominator clamped at 1e-12 like torch."""
+    ### BEGIN SOLUTION
+    return (y_hat - y) / ((1 - y_hat) * y_hat).clamp_min(BCE_EPSILON) / y_hat.numel()
+    ### END SOLUTION
+
+
+def init_weight(d_in: int, d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
+    """He initialisation, N(0, 2/d_in), shape (d_in, d_out): keeps activations' scale through ReLUs.
+
+    Drawn on the CPU (``generator``, if given, is a CPU generator) and then moved to ``device``, so a
+    seed gives the same initial weights on every device.
+    """
+    weight = torch.randn(d_in, d_out, dtype=dtype, generator=generator).mul_(math.sqrt(2.0 / d_in))
+    return weight.to(device)
+
+
+def init_bias(d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
+    """N(0, 0.01^2), shape (d_out,): small offsets, so early steps are driven by the data (CPU draw, as above)."""
+    return torch.randn(d_out, dtype=dtype, generator=generator).mul_(BIAS_INIT_STD).to(device)
