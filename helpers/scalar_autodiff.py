@@ -1,250 +1,32 @@
-"""A micrograd-sized scalar reverse-mode autodiff engine that explains itself.
+"""A micrograd-sized scalar reverse-mode autodiff engine.
 
 Every operation on a :class:`Value` records one *primitive* (+, -, ×, ÷, powers, exp, ln, sin, cos,
-σ, tanh) together with its local gradients, so that the whole computation is a graph of primitives.
-:meth:`Value.backward` then runs reverse mode: one sweep from the output back to the inputs, each
-upstream gradient computed once and reused by every operand (``grad += local × upstream``).
-
-:func:`chain_rule_table` prints the course's table for the expression, one row per primitive:
-
-=====  =============  ===============  ==================
-step   breakdown      local gradient   expansion
-=====  =============  ===============  ==================
-1      p = w·x        ∂p/∂w = x        p = wx
-=====  =============  ===============  ==================
-
-followed by the backward pass and the gradient of every input (checked against central differences
-of the recorded graph, see :func:`numerical_gradients`).
+σ, tanh: :mod:`helpers.scalar_primitives`) together with its local gradients, so that the whole
+computation is a graph of primitives. :meth:`Value.backward` then runs reverse mode: one sweep
+from the output back to the inputs, each upstream gradient computed once and reused by every
+operand (``grad += local × upstream``).
 
 Example::
 
     w, x, b, y = Value(2.0, "w"), Value(3.0, "x"), Value(1.0, "b"), Value(4.0, "y")
     L = ((w * x + b) - y) ** 2
-    L.label = "L"
-    print(chain_rule_table(L))
+    L.backward()  # w.grad == ∂L/∂w == 2(wx + b - y)x == 18
+
+:mod:`helpers.chain_rule` prints the course's chain-rule table for such an expression and
+:mod:`helpers.plots.graph_drawing` draws its graph.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-# Precedences for printing expansions with as few parentheses as the maths needs.
-ADD_PREC, MUL_PREC, NEG_PREC, POW_PREC, ATOM_PREC = 1, 2, 3, 4, 5
+from helpers.scalar_primitives import (ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, SIGMOID, SIN, SUB, TANH, Primitive,
+                                       format_number, power_by)
+
 # Names given to intermediate values, in order (the course's p, q, r, ...); labels are skipped.
 NAME_POOL = tuple("pqrstuvghkmnz")
-_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-# Juxtaposing these would read as letters (wexp(bx)), so products with them keep their dot.
-_NAMED_FUNCTIONS = ("exp(", "ln(", "sin(", "cos(", "tanh(")
-
-
-def format_number(value: float) -> str:
-    """4 significant digits, without the ``-0`` that ``format`` gives for negative zero."""
-    return "0" if value == 0 else f"{value:.4g}"
-
-
-def _factor(value: float) -> str:
-    """A number as a factor in a product: negative numbers in parentheses, 6·(-1)."""
-    text = format_number(value)
-    return f"({text})" if text.startswith("-") else text
-
-
-@dataclass(frozen=True)
-class Primitive:
-    """One primitive operation: its forward value, its local gradients and how to print it.
-
-    ``compute(*operands) -> (value, local_gradients)`` with one local gradient ∂value/∂operand per
-    operand. ``breakdown`` and ``local_formulas`` are ``str.format`` templates over the operands'
-    names ``{0}``, ``{1}`` and the result's name ``{out}``; ``expand`` writes the result in terms of
-    the operands' expansions (a function, because parentheses depend on precedence).
-    """
-    name: str
-    symbol: str  # operator node label in a graph drawing
-    compute: Callable[..., tuple[float, tuple[float, ...]]]
-    breakdown: str
-    local_formulas: tuple[str, ...]
-    precedence: int
-    expand: Callable[..., str]
-
-
-def _needs_sign_guard(text: str) -> bool:
-    return text.startswith("-")
-
-
-def _wrap(text: str, precedence: int, below: int) -> str:
-    """Parenthesise ``text`` when its precedence is below ``below`` or it starts with a minus sign."""
-    return f"({text})" if precedence < below or _needs_sign_guard(text) else text
-
-
-def _expand_add(a, b):
-    return f"{a[0]} + {_wrap(*b, ADD_PREC)}"
-
-
-def _expand_sub(a, b):
-    return f"{a[0]} - {_wrap(*b, MUL_PREC)}"
-
-
-def _expand_mul(a, b):
-    # Juxtapose (wx, 2σ(q)) like the course, unless that would read as one number or a quotient.
-    left = f"({a[0]})" if a[1] < MUL_PREC or (a[1] == MUL_PREC and "/" in a[0]) else a[0]
-    right = _wrap(*b, MUL_PREC + 1)
-    ambiguous = right[0].isdigit() or right[0] == "." or right.startswith(_NAMED_FUNCTIONS) or left == right
-    return f"{left}{'·' if ambiguous else ''}{right}"
-
-
-def _expand_div(a, b):
-    return f"{_wrap(*a, MUL_PREC)}/{_wrap(*b, MUL_PREC + 1)}"
-
-
-def _expand_neg(a):
-    return f"-{_wrap(*a, MUL_PREC)}"
-
-
-def _expand_call(function_name):
-    return lambda a: f"{function_name}({a[0]})"
-
-
-def _power_text(base: str, exponent: float) -> str:
-    """``q²``, ``q⁻¹`` for integer exponents, ``q^0.5`` otherwise."""
-    if float(exponent).is_integer():
-        return base + str(int(exponent)).translate(_SUPERSCRIPT)
-    return f"{base}^{exponent:g}"
-
-
-# ---- primitives: each forward value next to its local gradients -------------------------------
-
-def _add(a, b):
-    ### BEGIN SOLUTION
-    return a + b, (1.0, 1.0)
-    ### END SOLUTION
-
-
-def _sub(a, b):
-    ### BEGIN SOLUTION
-    return a - b, (1.0, -1.0)
-    ### END SOLUTION
-
-
-def _mul(a, b):
-    ### BEGIN SOLUTION
-    return a * b, (b, a)
-    ### END SOLUTION
-
-
-def _div(a, b):
-    if b == 0:
-        raise ZeroDivisionError(f"division by zero: {format_number(a)} / 0 (the divisor must be non-zero)")
-    ### BEGIN SOLUTION
-    return a / b, (1.0 / b, -a / (b * b))
-    ### END SOLUTION
-
-
-def _neg(a):
-    ### BEGIN SOLUTION
-    return -a, (-1.0,)
-    ### END SOLUTION
-
-
-def _exp(a):
-    ### BEGIN SOLUTION
-    value = math.exp(a)
-    return value, (value,)
-    ### END SOLUTION
-
-
-def _log(a):
-    if a <= 0:
-        raise ValueError(f"ln needs a positive argument, got {format_number(a)} (ln is undefined there)")
-    ### BEGIN SOLUTION
-    return math.log(a), (1.0 / a,)
-    ### END SOLUTION
-
-
-def _sin(a):
-    ### BEGIN SOLUTION
-    return math.sin(a), (math.cos(a),)
-    ### END SOLUTION
-
-
-def _cos(a):
-    ### BEGIN SOLUTION
-    return math.cos(a), (-math.sin(a),)
-    ### END SOLUTION
-
-
-def _stable_sigmoid(a: float) -> float:
-    # Never exponentiate a large positive number: e^(-|a|) is in (0, 1].
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
-
-
-def _sigmoid(a):
-    ### BEGIN SOLUTION
-    value = _stable_sigmoid(a)
-    # σ(a)(1 - σ(a)) written as σ(a)σ(-a): the same number, without the cancellation in 1 - σ(a).
-    return value, (value * _stable_sigmoid(-a),)
-    ### END SOLUTION
-
-
-def _tanh(a):
-    ### BEGIN SOLUTION
-    value = math.tanh(a)
-    return value, (1.0 - value * value,)
-    ### END SOLUTION
-
-
-def _pow(a, b):
-    """a ** b with a Value exponent, defined as exp(b ln a): needs a > 0."""
-    if a <= 0:
-        raise ValueError(f"a ** b with a Value exponent needs a positive base (a^b = exp(b ln a)), "
-                         f"got a = {format_number(a)}; use a number exponent for integer powers")
-    ### BEGIN SOLUTION
-    value = a ** b
-    return value, (b * a ** (b - 1), value * math.log(a))
-    ### END SOLUTION
-
-
-def _power_by(n: float) -> Primitive:
-    """The primitive a ↦ a**n for a fixed number n."""
-    def compute(a):
-        if a == 0 and n < 1 and n != 0:
-            raise ZeroDivisionError(f"d/da a^{n:g} is infinite at a = 0 (a must be non-zero)")
-        if a < 0 and not float(n).is_integer():
-            raise ValueError(f"a ** {n:g} needs a >= 0 for a non-integer exponent, got a = {format_number(a)}")
-        ### BEGIN SOLUTION
-        return a ** n, (n * a ** (n - 1) if n != 0 else 0.0,)
-        ### END SOLUTION
-
-    if n in (0, 1):
-        formula = f"{n:g}"
-    elif n == 2:
-        formula = "2{0}"
-    else:
-        formula = ("-" if n < 0 else "") + f"{abs(n):g}" * (abs(n) != 1) + _power_text("{0}", n - 1)
-    return Primitive(f"pow{n:g}", f"^{n:g}", compute,
-                     _power_text("{0}", n), (formula,), POW_PREC,
-                     lambda a: _power_text(_wrap(*a, ATOM_PREC), n))
-
-
-ADD = Primitive("add", "+", _add, "{0} + {1}", ("1", "1"), ADD_PREC, _expand_add)
-SUB = Primitive("sub", "−", _sub, "{0} - {1}", ("1", "-1"), ADD_PREC, _expand_sub)
-MUL = Primitive("mul", "×", _mul, "{0}·{1}", ("{1}", "{0}"), MUL_PREC, _expand_mul)
-DIV = Primitive("div", "÷", _div, "{0}/{1}", ("1/{1}", "-{0}/{1}²"), MUL_PREC, _expand_div)
-NEG = Primitive("neg", "−", _neg, "-{0}", ("-1",), NEG_PREC, _expand_neg)
-POW = Primitive("pow", "^", _pow, "{0}^{1}", ("{1}·{0}^({1} - 1)", "{out}·ln({0})"), POW_PREC,
-                lambda a, b: f"{_wrap(*a, ATOM_PREC)}^{_wrap(*b, ATOM_PREC)}")
-EXP = Primitive("exp", "exp", _exp, "exp({0})", ("exp({0}) = {out}",), ATOM_PREC, _expand_call("exp"))
-LOG = Primitive("log", "ln", _log, "ln({0})", ("1/{0}",), ATOM_PREC, _expand_call("ln"))
-SIN = Primitive("sin", "sin", _sin, "sin({0})", ("cos({0})",), ATOM_PREC, _expand_call("sin"))
-COS = Primitive("cos", "cos", _cos, "cos({0})", ("-sin({0})",), ATOM_PREC, _expand_call("cos"))
-SIGMOID = Primitive("sigmoid", "σ", _sigmoid, "σ({0})", ("σ({0})(1 - σ({0})) = {out}(1 - {out})",),
-                    ATOM_PREC, _expand_call("σ"))
-TANH = Primitive("tanh", "tanh", _tanh, "tanh({0})", ("1 - tanh²({0}) = 1 - {out}²",), ATOM_PREC,
-                 _expand_call("tanh"))
 
 
 # ---- the Value -------------------------------------------------------------------------------
@@ -279,7 +61,7 @@ def _unary(primitive: Primitive):
                             f"(use math.{primitive.name} for plain numbers)")
         return Value._apply(primitive, value)
     function.__name__ = primitive.name
-    function.__doc__ = f"{primitive.breakdown.format('v')} as a recorded primitive."
+    function.__doc__ = f"{primitive.symbol}(v) as a recorded primitive."
     return function
 
 
@@ -359,7 +141,7 @@ class Value:
         if isinstance(exponent, Value):
             return Value._apply(POW, self, exponent)
         Value._operand(exponent, "**")  # raises the clear TypeError for strings, tensors, ...
-        return Value._apply(_power_by(float(exponent)), self)
+        return Value._apply(power_by(float(exponent)), self)
 
     def __rpow__(self, base):
         return Value._apply(POW, Value._operand(base, "**"), self)
@@ -383,12 +165,6 @@ exp, log, sin, cos, sigmoid, tanh = Value.exp, Value.log, Value.sin, Value.cos, 
 
 # ---- walking the graph -----------------------------------------------------------------------
 
-def _require_value(output) -> Value:
-    if not isinstance(output, Value):
-        raise TypeError(f"expected the Value an expression produced, got {type(output).__name__}")
-    return output
-
-
 def post_order(root, children: Callable) -> list:
     """Every node reachable from ``root`` via ``children(node)``, children before their parents and
     ``root`` last (an iterative depth-first search: deep graphs do not hit the recursion limit)."""
@@ -408,13 +184,17 @@ def post_order(root, children: Callable) -> list:
 
 def topological_order(output: Value) -> list[Value]:
     """Every node ``output`` depends on, operands before results, ``output`` last."""
-    return post_order(_require_value(output), lambda node: node.operands)
+    if not isinstance(output, Value):
+        raise TypeError(f"expected the Value an expression produced, got {type(output).__name__}")
+    return post_order(output, lambda node: node.operands)
 
 
 def inputs_of(output: Value) -> list[Value]:
     """The leaves that are not constants, in the order the expression first uses them."""
     return [n for n in topological_order(output) if n.is_leaf and not n.is_constant]
 
+
+# ---- names, replay and gradients by name ---------------------------------------------------
 
 def node_names(output: Value) -> dict[int, str]:
     """A printable name per node (keyed by ``id``): its label, the constant's number, else p, q, r, ..."""
@@ -425,7 +205,8 @@ def node_names(output: Value) -> dict[int, str]:
         raise ValueError(f"labels must be unique within an expression; used more than once: {repeated}")
     used = set(labels)
     pool = [name for name in NAME_POOL if name not in used]
-    pool += [f"p{i}".translate(_SUBSCRIPT) for i in range(1, len(order) + 1) if f"p{i}".translate(_SUBSCRIPT) not in used]
+    subscripted = (f"p{i}".translate(_SUBSCRIPT) for i in range(1, len(order) + 1))  # p₁, p₂, ... if the pool runs out
+    pool += [name for name in subscripted if name not in used]
     fresh = iter(pool)
     names = {}
     for node in order:
@@ -436,19 +217,6 @@ def node_names(output: Value) -> dict[int, str]:
         else:
             names[id(node)] = next(fresh)
     return names
-
-
-def expansions(output: Value) -> dict[int, str]:
-    """Each node written out in terms of the inputs (keyed by ``id``), e.g. ``q = wx + b``."""
-    names, text = node_names(output), {}
-    for node in topological_order(output):
-        if node.is_leaf:
-            prec = NEG_PREC if node.is_constant and node.data < 0 else ATOM_PREC
-            text[id(node)] = (names[id(node)], prec)
-        else:
-            parts = [text[id(o)] for o in node.operands]
-            text[id(node)] = (node.primitive.expand(*parts), node.primitive.precedence)
-    return {key: expansion for key, (expansion, _) in text.items()}
 
 
 def replay(output: Value, inputs: Mapping[Value, float] | None = None) -> float:
@@ -472,179 +240,7 @@ def numerical_gradients(output: Value, h: float = 1e-6) -> dict[int, float]:
 
 def input_gradients(output: Value) -> dict[str, float]:
     """Run backward and return ∂output/∂input by input name."""
+    inputs = inputs_of(output)
     output.backward()
     names = node_names(output)
-    return {names[id(leaf)]: leaf.grad for leaf in inputs_of(output)}
-
-
-# ---- the course's table ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LocalGradient:
-    operand: str  # name of the operand
-    formula: str  # e.g. "x"
-    value: float
-
-    def text(self, result: str) -> str:
-        value = format_number(self.value)
-        tail = "" if self.formula == value else f" = {value}"
-        return f"∂{result}/∂{self.operand} = {self.formula}{tail}"
-
-
-@dataclass(frozen=True)
-class TableRow:
-    name: str
-    breakdown: str  # "p = w·x"
-    value: float
-    local_gradients: tuple[LocalGradient, ...]
-    expansion: str  # "p = wx"
-
-
-@dataclass(frozen=True)
-class BackwardStep:
-    """∂out/∂node as the sum over node's consumers of upstream gradient × local gradient."""
-    name: str
-    terms: tuple[tuple[str, float, float], ...]  # (consumer name, ∂out/∂consumer, ∂consumer/∂node)
-    gradient: float
-
-
-@dataclass(frozen=True)
-class ChainRuleTable:
-    output: str
-    rows: tuple[TableRow, ...]
-    backward: tuple[BackwardStep, ...]
-    input_gradients: dict[str, float]
-    numerical: dict[str, float] = field(default_factory=dict)
-
-    def backward_lines(self) -> list[str]:
-        lines = []
-        for step in self.backward:
-            if not step.terms:
-                lines.append(f"∂{self.output}/∂{step.name} = 1")
-                continue
-            symbolic = " + ".join(f"∂{self.output}/∂{c}·∂{c}/∂{step.name}" for c, _, _ in step.terms)
-            numeric = " + ".join(f"{_factor(up)}·{_factor(local)}" for _, up, local in step.terms)
-            lines.append(f"∂{self.output}/∂{step.name} = {symbolic} = {numeric} = {format_number(step.gradient)}")
-        return lines
-
-    def __str__(self) -> str:
-        headers = ("step", "breakdown", "value", "local gradient(s)", "expansion")
-        cells = [[[str(i)], [r.breakdown], [format_number(r.value)],
-                  [g.text(r.name) for g in r.local_gradients] or ["(none: constant operands)"], [r.expansion]]
-                 for i, r in enumerate(self.rows, 1)]
-        widths = [max([len(h)] + [len(line) for row in cells for line in row[c]]) for c, h in enumerate(headers)]
-        rule = "  ".join("─" * w for w in widths)
-        lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), rule]
-        for row in cells:
-            for k in range(max(len(cell) for cell in row)):
-                parts = [(cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths)]
-                lines.append("  ".join(parts).rstrip())
-        lines += ["", "backward pass (reverse order: each upstream gradient is computed once, then reused)"]
-        lines += ["  " + line for line in self.backward_lines()]
-        lines += ["", "gradients of the inputs"]
-        width = max(len(f"∂{self.output}/∂{name}") for name in self.input_gradients)
-        header = f"  {'':<{width}}  {'backward':>10}"
-        lines.append(header + (f"  {'central differences':>19}" if self.numerical else ""))
-        for name, grad in self.input_gradients.items():
-            row = f"  {f'∂{self.output}/∂{name}':<{width}}  {format_number(grad):>10}"
-            if name in self.numerical:
-                row += f"  {format_number(self.numerical[name]):>19}"
-            lines.append(row)
-        return "\n".join(lines)
-
-
-def _local_gradients(node: Value, names: dict[int, str]) -> tuple[LocalGradient, ...]:
-    """One entry per distinct non-constant operand; an operand used twice (x·x) sums its two terms."""
-    operand_names = [names[id(o)] for o in node.operands]
-    grouped: dict[int, list] = {}
-    for operand, formula, local in zip(node.operands, node.primitive.local_formulas, node.local_grads):
-        if not operand.is_constant:
-            text = formula.format(*operand_names, out=names[id(node)])
-            grouped.setdefault(id(operand), [names[id(operand)], [], 0.0])
-            grouped[id(operand)][1].append(text)
-            grouped[id(operand)][2] += local
-    return tuple(LocalGradient(name, " + ".join(formulas), value) for name, formulas, value in grouped.values())
-
-
-def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRuleTable:
-    """Run ``output.backward()`` and tabulate every primitive, the backward pass and the input gradients.
-
-    With ``check_numerically`` the input gradients are also estimated by central differences of the
-    recorded graph (h = 1e-6), the course's "numeric gradient" column.
-    """
-    _require_value(output).backward()
-    order = topological_order(output)
-    names, expanded = node_names(output), expansions(output)
-    rows = []
-    for node in order:
-        if not node.is_leaf:
-            name, operands = names[id(node)], (names[id(o)] for o in node.operands)
-            rows.append(TableRow(name, f"{name} = {node.primitive.breakdown.format(*operands)}", node.data,
-                                 _local_gradients(node, names), f"{name} = {expanded[id(node)]}"))
-    # consumers[operand][result] = [result, ∂result/∂operand], summed when an operand is used twice (x·x)
-    consumers: dict[int, dict[int, list]] = {}
-    for node in order:
-        for operand, local in zip(node.operands, node.local_grads):
-            entry = consumers.setdefault(id(operand), {}).setdefault(id(node), [node, 0.0])
-            entry[1] += local
-    steps = []
-    for node in reversed(order):
-        if not node.is_constant:
-            terms = tuple((names[id(c)], c.grad, local) for c, local in consumers.get(id(node), {}).values())
-            steps.append(BackwardStep(names[id(node)], terms, node.grad))
-    grads = {names[id(leaf)]: leaf.grad for leaf in inputs_of(output)}
-    numerical = {}
-    if check_numerically:
-        numerical = {names[key]: value for key, value in numerical_gradients(output).items()}
-    return ChainRuleTable(names[id(output)], tuple(rows), tuple(steps), grads, numerical)
-
-
-def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], tolerance: float = 1e-12) -> str:
-    """A table: every input's gradient from the engine next to the closed-form value, with a verdict.
-
-    ``closed_form`` maps input names to ∂output/∂input computed by hand. Raises ``KeyError`` naming
-    inputs that are missing from, or unknown to, ``closed_form``.
-    """
-    from helpers.gradcheck import relative_error  # torch is only needed for this comparison
-
-    engine = input_gradients(_require_value(output))
-    if set(engine) != set(closed_form):
-        raise KeyError(f"closed_form must give exactly the inputs {sorted(engine)}, got {sorted(closed_form)}")
-    width = max(len(name) for name in engine) + 3
-    lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  verdict"]
-    for name, grad in engine.items():
-        error = relative_error(grad, closed_form[name])
-        verdict = f"agree (rel. error < {tolerance:.0e})" if error < tolerance else f"DIFFER (rel. error {error:.1e})"
-        numbers = f"{format_number(grad):>10}  {format_number(closed_form[name]):>11}"
-        lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict}")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class ChainRuleCosts:
-    """Multiply-adds of local gradients needed for all input gradients, three ways."""
-    reverse_mode: int  # one backward sweep: one per edge of the graph
-    forward_mode: int  # one forward sweep per input: the edges reachable from that input
-    path_by_path: int  # the chain rule written out per input→output path: one per edge of every path
-
-
-def chain_rule_costs(output: Value) -> ChainRuleCosts:
-    """Why reverse order is the best order for one output and many inputs: count the products."""
-    order = topological_order(output)
-    edges = [(o, n) for n in order for o in n.operands if not o.is_constant]
-    paths, lengths = {id(output): 1}, {id(output): 0}  # paths to the output, summed lengths of those paths
-    for node in reversed(order):
-        for operand in node.operands:
-            if operand.is_constant:
-                continue
-            paths[id(operand)] = paths.get(id(operand), 0) + paths[id(node)]
-            lengths[id(operand)] = lengths.get(id(operand), 0) + lengths[id(node)] + paths[id(node)]
-    leaves = inputs_of(output)
-    forward = 0
-    for leaf in leaves:
-        reachable = {id(leaf)}
-        for operand, node in edges:  # edges are listed by their result's topological position
-            if id(operand) in reachable:
-                reachable.add(id(node))
-                forward += 1
-    return ChainRuleCosts(len(edges), forward, sum(lengths[id(leaf)] for leaf in leaves))
+    return {names[id(leaf)]: leaf.grad for leaf in inputs}

@@ -5,8 +5,8 @@ import torch
 from matplotlib.text import Annotation
 
 from helpers.custom_functions import quadratic_form, sin_over_x, softplus
-from helpers.plots.graph_drawing import (Layout, _spaced_closest, autograd_graph, count_crossings, draw_autograd_graph,
-                                   draw_graph, layered_layout, value_graph)
+from helpers.plots.graph_drawing import autograd_graph, draw_autograd_graph, draw_graph, value_graph
+from helpers.plots.graph_layout import Layout, _spaced_closest, count_crossings, layered_layout
 from helpers.scalar_autodiff import Value, sigmoid, topological_order
 
 
@@ -85,6 +85,12 @@ def test_spaced_closest_is_the_least_squares_spacing():
     spaced = _spaced_closest([5.0, -1.0, 0.3, 0.2])
     assert all(b - a >= 1 - 1e-12 for a, b in zip(spaced, spaced[1:]))
     assert sum(spaced) == pytest.approx(5.0 - 1.0 + 0.3 + 0.2)  # least squares keeps the mean
+
+
+def test_the_layout_stays_importable_from_graph_drawing():
+    from helpers.plots import graph_drawing, graph_layout
+    for name in ("Layout", "layered_layout", "count_crossings"):
+        assert getattr(graph_drawing, name) is getattr(graph_layout, name)
 
 
 def test_layout_rejects_bad_graphs():

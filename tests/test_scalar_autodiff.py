@@ -1,5 +1,5 @@
-"""The scalar engine: gradients against torch.autograd and finite differences, the course's table,
-the static-graph replay, and clear errors on bad input."""
+"""The scalar engine and its chain-rule tables: gradients against torch.autograd and finite
+differences, the course's table, the static-graph replay, and clear errors on bad input."""
 import math
 from types import SimpleNamespace
 
@@ -9,10 +9,13 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from helpers import scalar_primitives
+from helpers.chain_rule import (ChainRuleCosts, chain_rule_costs, chain_rule_table, compare_with_closed_form,
+                                expansions, notation)
 from helpers.gradcheck import relative_error
-from helpers.scalar_autodiff import (ChainRuleCosts, Value, chain_rule_costs, chain_rule_table,
-                                     compare_with_closed_form, cos, exp, expansions, input_gradients, inputs_of, log,
-                                     node_names, numerical_gradients, replay, sigmoid, sin, tanh, topological_order)
+from helpers.scalar_autodiff import (Value, cos, exp, input_gradients, inputs_of, log, node_names, numerical_gradients,
+                                     replay, sigmoid, sin, tanh, topological_order)
+from helpers.scalar_primitives import Primitive
 
 N_INPUTS = 3
 UNARY = ("neg", "exp", "log", "sin", "cos", "sigmoid", "tanh", "square", "cube", "reciprocal", "sqrt")
@@ -229,6 +232,32 @@ def test_replay_is_a_static_graph():
     assert replay(branch, {x: 3.0}) == 9.0  # same branch, new value
     assert replay(branch, {x: -3.0}) == 9.0  # a fresh (dynamic) build would give 3.0
     assert replay(branch) == branch.data
+
+
+def test_powers_by_a_number_are_written_with_their_exponent():
+    # breakdown and local gradient of f = q^n: integer exponents as superscripts, others as ^n
+    expected = {2: ("q²", "2q"), 3: ("q³", "3q²"), -1: ("q⁻¹", "-q⁻²"), -2: ("q⁻²", "-2q⁻³"), 1: ("q¹", "1"),
+                0: ("q⁰", "0"), 0.5: ("q^0.5", "0.5q^-0.5"), 1.5: ("q^1.5", "1.5q^0.5")}
+    for n, (breakdown, formula) in expected.items():
+        q = Value(1.5, "q")
+        f = q ** n
+        f.label = "f"
+        (row,) = chain_rule_table(f).rows
+        assert row.breakdown == f"f = {breakdown}" and row.expansion == f"f = {breakdown}"
+        assert [g.formula for g in row.local_gradients] == [formula]
+        assert row.local_gradients[0].value == pytest.approx(n * 1.5 ** (n - 1), rel=1e-15)
+
+
+def test_every_primitive_has_a_notation_with_one_local_formula_per_operand():
+    primitives = [p for p in vars(scalar_primitives).values() if isinstance(p, Primitive)]
+    assert {p.name for p in primitives} == {"add", "sub", "mul", "div", "neg", "pow",
+                                            "exp", "log", "sin", "cos", "sigmoid", "tanh"}
+    for primitive in primitives + [scalar_primitives.power_by(3.0)]:
+        n_operands = primitive.compute.__code__.co_argcount
+        written = notation(primitive)
+        assert len(written.local_formulas) == n_operands, primitive.name
+        breakdown = written.breakdown.format(*("⟨a⟩", "⟨b⟩")[:n_operands])
+        assert all(breakdown.count(o) == 1 for o in ("⟨a⟩", "⟨b⟩")[:n_operands]), primitive.name
 
 
 def test_chain_rule_costs():

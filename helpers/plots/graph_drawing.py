@@ -5,15 +5,9 @@ gradient of the output) and *operator* nodes (circles: the primitive). Inputs si
 output on the right (or inputs on top and the output at the bottom, for long graphs); every edge
 points from an operand to its use.
 
-The layout is the layered (Sugiyama-style) recipe, small enough to read:
-
-1. layer = how far a node is from the output, counted from the right, so every node sits just
-   before its first use (λ in ``... + λ(w₁² + w₂²)`` does not sit far away from the last +);
-2. edges that skip layers get one bend point per skipped layer, ordered like nodes;
-3. order inside each layer by repeated barycentre sweeps (each node moves to the mean position of
-   its neighbours), which removes most edge crossings; then, keeping that order and one row between
-   neighbours, pull every node towards its neighbours' mean (least squares), which straightens edges;
-4. each layer is as wide as its widest label; graphs too wide for a page are drawn top to bottom.
+Nodes are placed by :func:`~helpers.plots.graph_layout.layered_layout` (layers, then rows inside
+each layer); here each layer gets as wide as its widest label, and graphs too wide for a page are
+drawn top to bottom.
 
 :func:`draw_graph` draws a :class:`~helpers.scalar_autodiff.Value` expression;
 :func:`draw_autograd_graph` draws PyTorch's backward graph (``grad_fn`` nodes) of a tensor.
@@ -26,11 +20,11 @@ from typing import Hashable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgba
 
+from helpers.plots.graph_layout import Layout, count_crossings, layered_layout  # noqa: F401 (re-exported)
 from helpers.plots.style import PALETTE
-from helpers.scalar_autodiff import Value, format_number, node_names, post_order, topological_order
+from helpers.scalar_autodiff import Value, node_names, post_order, topological_order
+from helpers.scalar_primitives import format_number
 
-BARYCENTRE_SWEEPS = 4
-STRAIGHTENING_SWEEPS = 8
 EDGE_COLOUR = "#666666"
 STYLES = {  # kind of node -> (face colour, edge colour, box style)
     "input": (to_rgba(PALETTE[0], 0.18), PALETTE[0], "round,pad=0.35"),
@@ -47,113 +41,6 @@ class GraphNode:
     key: Hashable
     kind: str  # one of STYLES
     text: str
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where every node goes: ``layer`` (0 = first) and ``row`` (larger = higher, at least 1 apart).
-
-    Edges that skip layers are routed through invisible *bend points*, one per skipped layer, so that
-    long edges are ordered like nodes and do not run through boxes; ``routes[(source, target)]``
-    lists them from source to target (empty for edges between adjacent layers).
-    """
-    layer: dict
-    row: dict
-    routes: dict
-
-
-def _layers_as_late_as_possible(keys, preds, succs) -> dict:
-    """Layer = (longest path of the graph) - (longest path to the output): every node sits right
-    before its first consumer, so side branches (the λ(w₁² + w₂²) term) stay next to their use."""
-    to_sink = {}
-    for key in reversed(keys):
-        to_sink[key] = max((to_sink[s] + 1 for s in succs[key]), default=0)
-    depth = max(to_sink.values(), default=0)
-    return {key: depth - to_sink[key] for key in keys}
-
-
-def layered_layout(keys: Sequence[Hashable], edges: Sequence[tuple[Hashable, Hashable]]) -> Layout:
-    """Layers and rows for a DAG given as node keys in topological order and (source, target) edges."""
-    position = {k: i for i, k in enumerate(keys)}
-    if len(position) != len(keys):
-        raise ValueError("node keys must be unique")
-    for source, target in edges:
-        if source not in position or target not in position:
-            raise ValueError(f"edge {source!r} -> {target!r} mentions a node that is not in keys")
-        if position[source] >= position[target]:
-            raise ValueError("keys must be in topological order (every edge's source before its target)")
-    preds, succs = {k: [] for k in keys}, {k: [] for k in keys}
-    for source, target in edges:
-        preds[target].append(source)
-        succs[source].append(target)
-    layer = _layers_as_late_as_possible(keys, preds, succs)
-
-    # Split edges that skip layers into chains through bend points.
-    routes, adjacent = {}, []
-    for index, (source, target) in enumerate(edges):
-        chain = [("bend", index, j) for j in range(layer[source] + 1, layer[target])]
-        layer.update({bend: bend[2] for bend in chain})
-        routes[(source, target)] = chain
-        path = [source, *chain, target]
-        adjacent += list(zip(path, path[1:]))
-    up, down = {k: [] for k in layer}, {k: [] for k in layer}
-    for source, target in adjacent:
-        up[target].append(source)
-        down[source].append(target)
-
-    columns: dict[int, list] = {}
-    for key in layer:  # real nodes in topological order, then bend points
-        columns.setdefault(layer[key], []).append(key)
-    rank = {k: i for column in columns.values() for i, k in enumerate(column)}
-
-    def centred(key):
-        return rank[key] - (len(columns[layer[key]]) - 1) / 2
-
-    for sweep in range(BARYCENTRE_SWEEPS):
-        neighbours = up if sweep % 2 == 0 else down
-        for index in sorted(columns, reverse=sweep % 2 == 1):
-            keyed = [(sum(map(centred, neighbours[k])) / len(neighbours[k]) if neighbours[k] else centred(k), i, k)
-                     for i, k in enumerate(columns[index])]
-            columns[index] = [k for _, _, k in sorted(keyed, key=lambda t: t[:2])]
-            rank.update({k: i for i, k in enumerate(columns[index])})
-
-    # Coordinates: keeping that order and one unit between neighbours in a column, move every node
-    # towards the mean of its neighbours (straightens edges, most visibly the long ones).
-    place = {k: centred(k) for k in layer}
-    for sweep in range(STRAIGHTENING_SWEEPS):
-        for index in sorted(columns, reverse=sweep % 2 == 1):
-            column = columns[index]
-            wanted = [sum(place[n] for n in up[k] + down[k]) / len(up[k] + down[k]) if up[k] + down[k] else place[k]
-                      for k in column]
-            place.update(zip(column, _spaced_closest(wanted)))
-    return Layout(layer, {k: -v for k, v in place.items()}, routes)  # first in a column on top
-
-
-def _spaced_closest(wanted: Sequence[float]) -> list[float]:
-    """The positions u closest to ``wanted`` (least squares) with u[i+1] >= u[i] + 1.
-
-    With v[i] = u[i] - i this is isotonic regression of wanted[i] - i, solved by pooling adjacent
-    violators: merge neighbouring blocks while their means decrease, each block sits at its mean.
-    """
-    blocks: list[list[float]] = []  # [sum, count]
-    for i, w in enumerate(wanted):
-        blocks.append([w - i, 1])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            total, count = blocks.pop()
-            blocks[-1][0] += total
-            blocks[-1][1] += count
-    v = [total / count for total, count in blocks for _ in range(count)]
-    return [vi + i for i, vi in enumerate(v)]
-
-
-def count_crossings(layout: Layout, edges: Sequence[tuple[Hashable, Hashable]]) -> int:
-    """How many pairs of edge segments cross between adjacent layers (a layout quality measure)."""
-    segments = []
-    for source, target in edges:
-        path = [source, *layout.routes.get((source, target), []), target]
-        segments += [(layout.layer[a], layout.row[a], layout.row[b]) for a, b in zip(path, path[1:])]
-    return sum(1 for i, (la, a0, a1) in enumerate(segments) for lb, b0, b1 in segments[i + 1:]
-               if la == lb and (a0 - b0) * (a1 - b1) < 0)
 
 
 # Rough size of an 8-point label, in inches, so that each layer gets the room its largest box needs.

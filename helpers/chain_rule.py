@@ -1,0 +1,295 @@
+"""The course's chain-rule table for an expression of the scalar engine (:mod:`helpers.scalar_autodiff`).
+
+:func:`chain_rule_table` prints one row per primitive (its breakdown ``p = w·x``, value, local
+gradients ``∂p/∂w = x`` and expansion ``p = wx``), then the backward pass and the gradient of every
+input next to central differences of the recorded graph. :func:`compare_with_closed_form` checks
+gradients derived by hand; :func:`chain_rule_costs` counts the products each order of the chain
+rule needs.
+
+Example::
+
+    w, x, b, y = Value(2.0, "w"), Value(3.0, "x"), Value(1.0, "b"), Value(4.0, "y")
+    L = ((w * x + b) - y) ** 2
+    L.label = "L"
+    print(chain_rule_table(L))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from helpers.scalar_autodiff import (Value, input_gradients, inputs_of, node_names, numerical_gradients,
+                                     topological_order)
+from helpers.scalar_primitives import Primitive, format_number
+
+# Precedences for printing expansions with as few parentheses as the maths needs.
+ADD_PREC, MUL_PREC, NEG_PREC, POW_PREC, ATOM_PREC = 1, 2, 3, 4, 5
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+# Juxtaposing these would read as letters (wexp(bx)), so products with them keep their dot.
+_NAMED_FUNCTIONS = ("exp(", "ln(", "sin(", "cos(", "tanh(")
+
+
+# ---- how each primitive is written ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notation:
+    """How a primitive is printed. ``breakdown`` and ``local_formulas`` (one per operand) are
+    ``str.format`` templates over the operands' names ``{0}``, ``{1}`` and the result's name
+    ``{out}``; ``expand`` writes the result in terms of its operands' (expansion, precedence)
+    pairs (a function, because parentheses depend on precedence)."""
+    breakdown: str
+    local_formulas: tuple[str, ...]
+    precedence: int
+    expand: Callable[..., str]
+
+
+def _wrap(text: str, precedence: int, below: int) -> str:
+    """Parenthesise ``text`` when its precedence is below ``below`` or it starts with a minus sign."""
+    return f"({text})" if precedence < below or text.startswith("-") else text
+
+
+def _expand_mul(a, b):
+    # Juxtapose (wx, 2σ(q)) like the course, unless that would read as one number or a quotient.
+    left = f"({a[0]})" if a[1] < MUL_PREC or (a[1] == MUL_PREC and "/" in a[0]) else a[0]
+    right = _wrap(*b, MUL_PREC + 1)
+    ambiguous = right[0].isdigit() or right[0] == "." or right.startswith(_NAMED_FUNCTIONS) or left == right
+    return f"{left}{'·' if ambiguous else ''}{right}"
+
+
+def _call(function_name: str, derivative: str) -> Notation:
+    """A function applied to one operand: ``exp(q)``, with local gradient template ``derivative``."""
+    return Notation(f"{function_name}({{0}})", (derivative,), ATOM_PREC, lambda a: f"{function_name}({a[0]})")
+
+
+NOTATIONS = {  # by Primitive.name; powers by a fixed number are written by _power_notation
+    "add": Notation("{0} + {1}", ("1", "1"), ADD_PREC, lambda a, b: f"{a[0]} + {_wrap(*b, ADD_PREC)}"),
+    "sub": Notation("{0} - {1}", ("1", "-1"), ADD_PREC, lambda a, b: f"{a[0]} - {_wrap(*b, MUL_PREC)}"),
+    "mul": Notation("{0}·{1}", ("{1}", "{0}"), MUL_PREC, _expand_mul),
+    "div": Notation("{0}/{1}", ("1/{1}", "-{0}/{1}²"), MUL_PREC,
+                    lambda a, b: f"{_wrap(*a, MUL_PREC)}/{_wrap(*b, MUL_PREC + 1)}"),
+    "neg": Notation("-{0}", ("-1",), NEG_PREC, lambda a: f"-{_wrap(*a, MUL_PREC)}"),
+    "pow": Notation("{0}^{1}", ("{1}·{0}^({1} - 1)", "{out}·ln({0})"), POW_PREC,
+                    lambda a, b: f"{_wrap(*a, ATOM_PREC)}^{_wrap(*b, ATOM_PREC)}"),
+    "exp": _call("exp", "exp({0}) = {out}"),
+    "log": _call("ln", "1/{0}"),
+    "sin": _call("sin", "cos({0})"),
+    "cos": _call("cos", "-sin({0})"),
+    "sigmoid": _call("σ", "σ({0})(1 - σ({0})) = {out}(1 - {out})"),
+    "tanh": _call("tanh", "1 - tanh²({0}) = 1 - {out}²"),
+}
+
+
+def _power_text(base: str, exponent: float) -> str:
+    """``q²``, ``q⁻¹`` for integer exponents, ``q^0.5`` otherwise."""
+    if float(exponent).is_integer():
+        return base + str(int(exponent)).translate(_SUPERSCRIPT)
+    return f"{base}^{exponent:g}"
+
+
+def _power_notation(n: float) -> Notation:
+    """a ↦ a**n for a fixed number n: ``q²`` with local gradient ``2q``, ``q⁻¹`` with ``-q⁻²``, ..."""
+    if n in (0, 1):
+        formula = f"{n:g}"
+    elif n == 2:
+        formula = "2{0}"
+    else:
+        formula = ("-" if n < 0 else "") + f"{abs(n):g}" * (abs(n) != 1) + _power_text("{0}", n - 1)
+    return Notation(_power_text("{0}", n), (formula,), POW_PREC, lambda a: _power_text(_wrap(*a, ATOM_PREC), n))
+
+
+def notation(primitive: Primitive) -> Notation:
+    """How ``primitive`` is printed in the table."""
+    return NOTATIONS[primitive.name] if primitive.exponent is None else _power_notation(primitive.exponent)
+
+
+# ---- expansions: each node written out in terms of the inputs ---------------------------------
+
+def expansions(output: Value) -> dict[int, str]:
+    """Each node written out in terms of the inputs (keyed by ``id``), e.g. ``q = wx + b``."""
+    names, text = node_names(output), {}
+    for node in topological_order(output):
+        if node.is_leaf:
+            prec = NEG_PREC if node.is_constant and node.data < 0 else ATOM_PREC
+            text[id(node)] = (names[id(node)], prec)
+        else:
+            written = notation(node.primitive)
+            text[id(node)] = (written.expand(*(text[id(o)] for o in node.operands)), written.precedence)
+    return {key: expansion for key, (expansion, _) in text.items()}
+
+
+# ---- the course's table ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalGradient:
+    operand: str  # name of the operand
+    formula: str  # e.g. "x"
+    value: float
+
+    def text(self, result: str) -> str:
+        value = format_number(self.value)
+        tail = "" if self.formula == value else f" = {value}"
+        return f"∂{result}/∂{self.operand} = {self.formula}{tail}"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    name: str
+    breakdown: str  # "p = w·x"
+    value: float
+    local_gradients: tuple[LocalGradient, ...]
+    expansion: str  # "p = wx"
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """∂out/∂node as the sum over node's consumers of upstream gradient × local gradient."""
+    name: str
+    terms: tuple[tuple[str, float, float], ...]  # (consumer name, ∂out/∂consumer, ∂consumer/∂node)
+    gradient: float
+
+
+def _factor(value: float) -> str:
+    """A number as a factor in a product: negative numbers in parentheses, 6·(-1)."""
+    text = format_number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+@dataclass(frozen=True)
+class ChainRuleTable:
+    output: str
+    rows: tuple[TableRow, ...]
+    backward: tuple[BackwardStep, ...]
+    input_gradients: dict[str, float]
+    numerical: dict[str, float] = field(default_factory=dict)
+
+    def backward_lines(self) -> list[str]:
+        lines = []
+        for step in self.backward:
+            if not step.terms:
+                lines.append(f"∂{self.output}/∂{step.name} = 1")
+                continue
+            symbolic = " + ".join(f"∂{self.output}/∂{c}·∂{c}/∂{step.name}" for c, _, _ in step.terms)
+            numeric = " + ".join(f"{_factor(up)}·{_factor(local)}" for _, up, local in step.terms)
+            lines.append(f"∂{self.output}/∂{step.name} = {symbolic} = {numeric} = {format_number(step.gradient)}")
+        return lines
+
+    def __str__(self) -> str:
+        headers = ("step", "breakdown", "value", "local gradient(s)", "expansion")
+        cells = [[[str(i)], [r.breakdown], [format_number(r.value)],
+                  [g.text(r.name) for g in r.local_gradients] or ["(none: constant operands)"], [r.expansion]]
+                 for i, r in enumerate(self.rows, 1)]
+        widths = [max([len(h)] + [len(line) for row in cells for line in row[c]]) for c, h in enumerate(headers)]
+        rule = "  ".join("─" * w for w in widths)
+        lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), rule]
+        for row in cells:
+            for k in range(max(len(cell) for cell in row)):
+                parts = [(cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths)]
+                lines.append("  ".join(parts).rstrip())
+        lines += ["", "backward pass (reverse order: each upstream gradient is computed once, then reused)"]
+        lines += ["  " + line for line in self.backward_lines()]
+        lines += ["", "gradients of the inputs"]
+        width = max(len(f"∂{self.output}/∂{name}") for name in self.input_gradients)
+        header = f"  {'':<{width}}  {'backward':>10}"
+        lines.append(header + (f"  {'central differences':>19}" if self.numerical else ""))
+        for name, grad in self.input_gradients.items():
+            row = f"  {f'∂{self.output}/∂{name}':<{width}}  {format_number(grad):>10}"
+            if name in self.numerical:
+                row += f"  {format_number(self.numerical[name]):>19}"
+            lines.append(row)
+        return "\n".join(lines)
+
+
+def _table_row(node: Value, names: dict[int, str], expansion: str) -> TableRow:
+    """A primitive's row; an operand used twice (x·x) gets one local gradient summing its two terms."""
+    written, name = notation(node.primitive), names[id(node)]
+    operand_names = [names[id(o)] for o in node.operands]
+    grouped: dict[int, list] = {}
+    for operand, formula, local in zip(node.operands, written.local_formulas, node.local_grads):
+        if not operand.is_constant:
+            text = formula.format(*operand_names, out=name)
+            grouped.setdefault(id(operand), [names[id(operand)], [], 0.0])
+            grouped[id(operand)][1].append(text)
+            grouped[id(operand)][2] += local
+    local_gradients = tuple(LocalGradient(operand, " + ".join(texts), value)
+                            for operand, texts, value in grouped.values())
+    return TableRow(name, f"{name} = {written.breakdown.format(*operand_names)}", node.data, local_gradients,
+                    f"{name} = {expansion}")
+
+
+def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRuleTable:
+    """Run ``output.backward()`` and tabulate every primitive, the backward pass and the input gradients.
+
+    With ``check_numerically`` the input gradients are also estimated by central differences of the
+    recorded graph (h = 1e-6), the course's "numeric gradient" column.
+    """
+    order = topological_order(output)
+    output.backward()
+    names, expanded = node_names(output), expansions(output)
+    rows = [_table_row(node, names, expanded[id(node)]) for node in order if not node.is_leaf]
+    # consumers[operand][result] = [result, ∂result/∂operand], summed when an operand is used twice (x·x)
+    consumers: dict[int, dict[int, list]] = {}
+    for node in order:
+        for operand, local in zip(node.operands, node.local_grads):
+            entry = consumers.setdefault(id(operand), {}).setdefault(id(node), [node, 0.0])
+            entry[1] += local
+    steps = []
+    for node in reversed(order):
+        if not node.is_constant:
+            terms = tuple((names[id(c)], c.grad, local) for c, local in consumers.get(id(node), {}).values())
+            steps.append(BackwardStep(names[id(node)], terms, node.grad))
+    grads = {names[id(leaf)]: leaf.grad for leaf in inputs_of(output)}
+    numerical = {}
+    if check_numerically:
+        numerical = {names[key]: value for key, value in numerical_gradients(output).items()}
+    return ChainRuleTable(names[id(output)], tuple(rows), tuple(steps), grads, numerical)
+
+
+def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], tolerance: float = 1e-12) -> str:
+    """A table: every input's gradient from the engine next to the closed-form value, with a verdict.
+
+    ``closed_form`` maps input names to ∂output/∂input computed by hand. Raises ``KeyError`` naming
+    inputs that are missing from, or unknown to, ``closed_form``.
+    """
+    from helpers.gradcheck import relative_error  # torch is only needed for this comparison
+
+    engine = input_gradients(output)
+    if set(engine) != set(closed_form):
+        raise KeyError(f"closed_form must give exactly the inputs {sorted(engine)}, got {sorted(closed_form)}")
+    width = max(len(name) for name in engine) + 3
+    lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  verdict"]
+    for name, grad in engine.items():
+        error = relative_error(grad, closed_form[name])
+        verdict = f"agree (rel. error < {tolerance:.0e})" if error < tolerance else f"DIFFER (rel. error {error:.1e})"
+        numbers = f"{format_number(grad):>10}  {format_number(closed_form[name]):>11}"
+        lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ChainRuleCosts:
+    """Multiply-adds of local gradients needed for all input gradients, three ways."""
+    reverse_mode: int  # one backward sweep: one per edge of the graph
+    forward_mode: int  # one forward sweep per input: the edges reachable from that input
+    path_by_path: int  # the chain rule written out per input→output path: one per edge of every path
+
+
+def chain_rule_costs(output: Value) -> ChainRuleCosts:
+    """Why reverse order is the best order for one output and many inputs: count the products."""
+    order = topological_order(output)
+    edges = [(o, n) for n in order for o in n.operands if not o.is_constant]
+    paths, lengths = {id(output): 1}, {id(output): 0}  # paths to the output, summed lengths of those paths
+    for node in reversed(order):
+        for operand in node.operands:
+            if operand.is_constant:
+                continue
+            paths[id(operand)] = paths.get(id(operand), 0) + paths[id(node)]
+            lengths[id(operand)] = lengths.get(id(operand), 0) + lengths[id(node)] + paths[id(node)]
+    leaves = inputs_of(output)
+    forward = 0
+    for leaf in leaves:
+        reachable = {id(leaf)}
+        for operand, node in edges:  # edges are listed by their result's topological position
+            if id(operand) in reachable:
+                reachable.add(id(node))
+                forward += 1
+    return ChainRuleCosts(len(edges), forward, sum(lengths[id(leaf)] for leaf in leaves))
