@@ -1,4 +1,6 @@
 import ast
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -38,7 +40,11 @@ def test_strip_solutions_rejects_unbalanced_markers(broken, message):
 def test_student_version_of_the_project_is_valid_python_without_solutions(tmp_path):
     written = build(tmp_path / "student")
     helpers_files = [p for p in written if p.suffix == ".py"]
-    assert len(helpers_files) == len(list((PROJECT_ROOT / "helpers").glob("*.py")))
+    source_files = [p for p in (PROJECT_ROOT / "helpers").rglob("*.py") if "__pycache__" not in p.parts]
+    assert sorted(p.relative_to(tmp_path / "student") for p in helpers_files) == sorted(
+        p.relative_to(PROJECT_ROOT) for p in source_files)  # sub-packages included, same layout
+    assert (tmp_path / "student" / "helpers" / "runtime" / "report_hooks.py").is_file()
+    assert not (tmp_path / "student" / "tools").exists()  # the build tooling is not the students'
     for path in helpers_files:
         text = path.read_text()
         ast.parse(text, filename=str(path))
@@ -48,3 +54,15 @@ def test_student_version_of_the_project_is_valid_python_without_solutions(tmp_pa
         assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     stripped = (tmp_path / "student" / "helpers" / "spiral.py").read_text()
     assert "raise NotImplementedError()" in stripped and "sin_2u" not in stripped
+
+
+def test_every_module_of_the_student_helpers_imports(tmp_path):
+    """A student copy is a complete package: stubs raise only when called, never on import."""
+    build(tmp_path / "student")
+    script = ("import importlib, pkgutil, helpers\n"
+              "assert helpers.__file__.startswith(%r), helpers.__file__\n"
+              "for module in pkgutil.walk_packages(helpers.__path__, 'helpers.'):\n"
+              "    importlib.import_module(module.name)\n" % str(tmp_path / "student"))
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "student",
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,8 +1,9 @@
 """Student versions (nbgrader style): ``python -m tools.editions [OUT]``, default ``report/student``.
 
-Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers and in notebook code
-cells are replaced by ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the same indentation;
-notebook outputs are cleared. The instructor's files are never modified.
+Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers package (its
+sub-packages included) and in notebook code cells are replaced by ``# YOUR CODE HERE`` and
+``raise NotImplementedError()`` at the same indentation; notebook outputs are cleared. The build
+tooling (``tools/``) is not part of a student copy. The instructor's files are never modified.
 """
 from __future__ import annotations
 
@@ -49,13 +50,19 @@ def student_notebook(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def _package_sources(package: Path) -> list[Path]:
+    """Every ``.py`` file of ``package`` and its sub-packages; hidden folders (checkpoints) skipped."""
+    return sorted(p for p in package.rglob("*.py")
+                  if not any(part.startswith(".") for part in p.relative_to(package).parts))
+
+
 def build(out: Path, root: Path = PROJECT_ROOT) -> list[Path]:
-    """Write student copies of ``helpers/*.py`` and ``notebooks/*.ipynb`` under ``out``."""
+    """Write student copies of ``helpers/**/*.py`` and ``notebooks/*.ipynb`` under ``out``."""
     if out.exists():
         shutil.rmtree(out)
     written = []
-    for source in sorted((root / "helpers").glob("*.py")):
-        target = out / "helpers" / source.name
+    for source in _package_sources(root / "helpers"):
+        target = out / source.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(strip_solutions(source.read_text(), str(source)))
         written.append(target)

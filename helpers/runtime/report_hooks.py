@@ -1,14 +1,17 @@
-"""Report hooks: notebooks hand their headline numbers, key figures and observations to the report.
+"""Report hooks: notebooks hand their headline numbers and deliverables to the report.
 
-The report builder (``python -m tools.report.build``) sets ``BACKPROP_LAB_REPORT_DIR`` to a staging folder
+The report builder (``python -m tools.report``) sets ``BACKPROP_LAB_REPORT_DIR`` to a staging folder
 before it executes each notebook. Outside a report build (JupyterLab, nbval) every function here
 does nothing and returns None, so running a notebook never touches ``report/``.
+
+Figures and observations need no call: the builder collects them from the executed notebook's
+tagged cells (``report-figure:<name>``, ``report-text:<name>``; see ``tools/report/harvest.py``).
 
 Layout written under the report folder, one *section* per notebook (e.g. ``"01_spiral"``)::
 
     metrics/<section>.json        headline numbers (JSON values), merged across calls
-    figures/<section>/<name>.png  key figures
-    text/<section>/<name>.md      observations / answers (Markdown)
+    figures/<section>/<name>.png  key figures (tagged cells; formerly save_figure)
+    text/<section>/<name>.md      observations / answers, Markdown (tagged cells; formerly record_text)
     <name>                        deliverable files, e.g. q2_ytest.txt
 """
 from __future__ import annotations
@@ -60,7 +63,10 @@ def record_metrics(section: str, **values) -> Path | None:
 
 
 def save_figure(fig, section: str, name: str) -> Path | None:
-    """Save a matplotlib figure as ``figures/<section>/<name>.png``."""
+    """Save a matplotlib figure as ``figures/<section>/<name>.png``.
+
+    Superseded by tagging the cell that shows the figure ``report-figure:<name>``; goes once no
+    notebook calls it."""
     path = _target("figures", section, f"{name}.png")
     if path is not None:
         fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
@@ -68,7 +74,10 @@ def save_figure(fig, section: str, name: str) -> Path | None:
 
 
 def record_text(section: str, name: str, markdown: str) -> Path | None:
-    """Store an observation or answer (Markdown) as ``text/<section>/<name>.md``."""
+    """Store an observation or answer (Markdown) as ``text/<section>/<name>.md``.
+
+    Superseded by tagging the cell that displays it ``report-text:<name>``; goes once no notebook
+    calls it."""
     path = _target("text", section, f"{name}.md")
     if path is not None:
         path.write_text(markdown)

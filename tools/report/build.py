@@ -2,50 +2,47 @@
 
 Executes every notebook ``notebooks/[0-9][0-9]_*.ipynb`` headlessly (never writing the committed
 file), ``--jobs`` of them at a time, each in its own process and kernel, into a staging folder
-``report/.staging-<pid>`` that the notebooks' report hooks (:mod:`helpers.runtime.report_hooks`) write into.
-Then it writes, from what the run produced:
+``report/.staging-<pid>``: the notebooks' report hooks (:mod:`helpers.runtime.report_hooks`) write
+their headline numbers and deliverables there, and the builder adds the figures and observations of
+their tagged cells (:mod:`tools.report.harvest`). Then it writes, from what the run produced:
 
 - ``notebooks/<name>.ipynb`` and ``.html``: the executed notebooks;
 - ``index.html`` (:mod:`tools.report.html`) and ``report.pdf`` (:mod:`tools.report.pdf`): one section
   per notebook with its headline numbers, key figures and observations;
 - ``metrics.json``: every headline number, versions, timings; checked against
-  ``helpers/metrics_schema.json`` before it is written;
+  ``tools/report/metrics_schema.json`` before it is written;
 - the deliverables the notebooks wrote (e.g. ``q2_ytest.txt``) and ``figures/``.
 
 Only when every notebook succeeded does the new report replace the previous one (a handful of
-renames at the very end); otherwise the builder says which notebook, which cell and why, keeps the
-previous report, removes the staging folder and exits with status 1.
+renames at the very end, :mod:`tools.report.publish`); otherwise the builder says which notebook,
+which cell and why, keeps the previous report, removes the staging folder and exits with status 1.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import multiprocessing
-import os
 import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.data.paths import PROJECT_ROOT
-from tools.report.content import (NotebookRun, Report, collect, metrics_document,
-                                    notebook_title, validate_metrics)
+from tools.report.content import (Item, NotebookRun, Report, collect, metrics_document,
+                                  notebook_title, validate_metrics)
 from tools.report.execute import run_one
 from tools.report.html import write_index
 from tools.report.pdf import write_pdf
+from tools.report.publish import INDEX, KEEP, RUNS_DIR, new_staging, replace_report
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORT_DIR = PROJECT_ROOT / "report"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_JOBS = 2
 HEARTBEAT_S = 15.0
-INDEX, PDF, METRICS = "index.html", "report.pdf", "metrics.json"
-RUNS_DIR = ".runs"  # the workers' logs (kernel chatter), inside the staging folder
-INTERMEDIATE = {"metrics", "text", RUNS_DIR}  # staged but not published (metrics.json, index.html hold them)
-KEEP = {"README.md"}  # committed files of report/ that a build never touches
-STAGING_PREFIX, PREVIOUS_PREFIX = ".staging-", ".previous-"
+PDF, METRICS = "report.pdf", "metrics.json"
 
 
 class ReportBuildError(RuntimeError):
@@ -57,6 +54,7 @@ class _Outcome:
     notebook: Path
     seconds: float | None = None
     error: str | None = None
+    items: list[Item] = field(default_factory=list)  # harvested from its tagged cells, in cell order
 
 
 class _Progress:
@@ -117,7 +115,7 @@ def _outcome(notebook: Path, future, log_path: Path) -> _Outcome:
         return _Outcome(notebook, error=f"{notebook.name}: {type(error).__name__}: {error}\n"
                                         f"{_log_tail(log_path)}".rstrip())
     if result["ok"]:
-        return _Outcome(notebook, seconds=result["seconds"])
+        return _Outcome(notebook, seconds=result["seconds"], items=result["items"])
     return _Outcome(notebook, error=result["message"])
 
 
@@ -171,59 +169,6 @@ def execute_notebooks(notebooks: list[Path], staging: Path, jobs: int, progress:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Staging and replacing the previous report
-# ---------------------------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_staging(output_dir: Path) -> None:
-    """Staging folders of builds that were killed (their process is gone)."""
-    for folder in output_dir.glob(f"{STAGING_PREFIX}*"):
-        pid = folder.name.removeprefix(STAGING_PREFIX)
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _published_entries(staging: Path) -> list[Path]:
-    """What goes into report/: everything but the intermediate folders; index.html last."""
-    entries = [p for p in staging.iterdir() if p.name not in INTERMEDIATE]
-    return sorted(entries, key=lambda p: (p.name == INDEX, p.name))
-
-
-def replace_report(staging: Path, output_dir: Path) -> None:
-    """Swap the previous report for the staged one by renames, rolling back if one fails.
-
-    The previous report is parked in ``.previous-<pid>`` meanwhile; only after the new one is in
-    place is it deleted (if even the rollback fails, it stays there for you to recover)."""
-    previous = output_dir / f"{PREVIOUS_PREFIX}{os.getpid()}"
-    previous.mkdir()
-    moved_old, moved_new = [], []
-    try:
-        for entry in sorted(output_dir.iterdir()):
-            if entry.name not in KEEP and not entry.name.startswith("."):
-                entry.rename(previous / entry.name)
-                moved_old.append(entry.name)
-        for entry in _published_entries(staging):
-            entry.rename(output_dir / entry.name)
-            moved_new.append(entry.name)
-    except OSError:
-        for name in moved_new:
-            (output_dir / name).rename(staging / name)
-        for name in moved_old:
-            (previous / name).rename(output_dir / name)
-        previous.rmdir()
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------------
 # The build
 # ---------------------------------------------------------------------------------------------------
 def write_outputs(report: Report, staging: Path) -> dict:
@@ -248,11 +193,7 @@ def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_
     notebooks = discover_notebooks(notebooks_dir, only)
     complete = len(notebooks) == len(discover_notebooks(notebooks_dir))
     progress = _Progress(log)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(output_dir)
-    staging = output_dir / f"{STAGING_PREFIX}{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = new_staging(output_dir)
     progress(f"{len(notebooks)} notebook(s), {min(jobs, len(notebooks))} at a time -> {output_dir}")
     try:
         outcomes = execute_notebooks(notebooks, staging, jobs, progress,
@@ -260,7 +201,7 @@ def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_
         failures = [o.error for o in outcomes if o.error]
         if failures:
             raise ReportBuildError("\n".join(failures))
-        runs = [NotebookRun(o.notebook, notebook_title(o.notebook), o.seconds) for o in outcomes]
+        runs = [NotebookRun(o.notebook, notebook_title(o.notebook), o.seconds, o.items) for o in outcomes]
         progress("writing index.html, report.pdf, metrics.json")
         reserved = {INDEX, PDF, METRICS} | KEEP
         try:

@@ -1,15 +1,17 @@
-"""What a report contains: gathered from what the notebooks handed over through ``helpers.runtime.report_hooks``.
+"""What a report contains: what the builder harvested from the notebooks' tagged cells
+(:mod:`tools.report.harvest`) and what they handed over through ``helpers.runtime.report_hooks``.
 
-:func:`collect` reads a finished staging folder (``metrics/``, ``figures/``, ``text/``, deliverables)
-into a :class:`Report`; the HTML page (``tools.report.html``), the PDF (``tools.report.pdf``) and
-``metrics.json`` (:func:`metrics_document`) are all drawn from it, so they show the same thing.
-Headline numbers become tables with :func:`tools.report.tables.headline_tables`.
+:func:`collect` reads a finished staging folder (``metrics/``, deliverables) and the harvested items
+of each run into a :class:`Report`; the HTML page (``tools.report.html``), the PDF
+(``tools.report.pdf``) and ``metrics.json`` (:func:`metrics_document`) are all drawn from it, so
+they show the same thing. Headline numbers become tables with :func:`tools.report.tables.headline_tables`.
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -25,7 +27,8 @@ SUBTITLE = ("Backpropagation and gradient descent with PyTorch: every notebook e
             "its headline numbers, key figures and observations.")
 SCHEMA_PATH = Path(__file__).with_name("metrics_schema.json")
 SCHEMA_VERSION = 1
-# Sub-folders helpers.runtime.report_hooks writes; everything else at the top of the staging folder is a deliverable.
+# Sub-folders the report hooks and the harvest write; everything else at the top of the staging folder is a
+# deliverable.
 ARTIFACT_DIRS = ("metrics", "figures", "text")
 DELIVERABLE_PREVIEW_LINES = 5
 
@@ -63,10 +66,12 @@ class Deliverable:
 
 @dataclass
 class NotebookRun:
-    """A notebook that ran in this build: where it lives, its title and its execution time."""
+    """A notebook that ran in this build: where it lives, its title, its execution time and the
+    figures and observations harvested from its tagged cells, in cell order."""
     path: Path
     title: str
     seconds: float
+    items: list[Item] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -119,16 +124,18 @@ def utc_timestamp() -> str:
 # ---------------------------------------------------------------------------------------------------
 # Reading the staging folder
 # ---------------------------------------------------------------------------------------------------
-def _produced_order(paths: list[Path]) -> list[Path]:
-    """Files in the order the notebook wrote them (the story's order), ties broken by name."""
-    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
+def _hook_written_items(root: Path, section: str, harvested: Iterable[Item] = ()) -> list[Item]:
+    """Figures and observations written by the hooks ``save_figure``/``record_text`` rather than
+    harvested, in the order they were written (file times: the hooks record no order).
 
-
-def _section_items(root: Path, section: str) -> list[Item]:
-    figures = list((root / "figures" / section).glob("*.png"))
-    texts = list((root / "text" / section).glob("*.md"))
+    Transitional: once no notebook calls those two hooks, this function and its call go, and a
+    section's items are exactly its harvested ones.
+    """
+    known = {(item.kind, item.name) for item in harvested}
+    figures = [p for p in (root / "figures" / section).glob("*.png") if ("figure", p.stem) not in known]
+    texts = [p for p in (root / "text" / section).glob("*.md") if ("text", p.stem) not in known]
     items = []
-    for path in _produced_order(figures + texts):
+    for path in sorted(figures + texts, key=lambda p: (p.stat().st_mtime_ns, p.name)):
         if path.suffix == ".png":
             items.append(Item("figure", path.stem, path=path.relative_to(root).as_posix()))
         else:
@@ -159,7 +166,8 @@ def _deliverable(path: Path) -> Deliverable:
 
 def collect(root: Path, runs: list[NotebookRun], reserved: set[str], project_root: Path,
             total_seconds: float, jobs: int, complete: bool) -> Report:
-    """Gather what the notebooks wrote under ``root`` (the staging folder) into a :class:`Report`.
+    """Gather what the notebooks wrote under ``root`` (the staging folder) and the items harvested
+    from each run's tagged cells (kept in that, the notebook's cell, order) into a :class:`Report`.
 
     ``reserved`` are the top-level names the builder itself writes; a deliverable with one of these
     names would be overwritten, so it is an error.
@@ -170,13 +178,14 @@ def collect(root: Path, runs: list[NotebookRun], reserved: set[str], project_roo
             notebook = run.path.relative_to(project_root).as_posix()
         except ValueError:
             notebook = str(run.path)
-        sections.append(Section(run.name, run.title, notebook, run.seconds,
-                                _read_metrics(root, run.name), _section_items(root, run.name)))
+        items = list(run.items) + _hook_written_items(root, run.name, run.items)
+        sections.append(Section(run.name, run.title, notebook, run.seconds, _read_metrics(root, run.name),
+                                items))
     for stray in sorted(_sections_with_artifacts(root) - {run.name for run in runs}):
         warnings.append(f"section {stray!r} matches no notebook name (use the notebook's stem); "
                         f"shown after the notebooks")
         sections.append(Section(stray, humanise(stray), None, None, _read_metrics(root, stray),
-                                _section_items(root, stray)))
+                                _hook_written_items(root, stray)))
     clashes = sorted(p.name for p in root.iterdir() if p.name in reserved)
     if clashes:
         raise ValueError(f"a notebook wrote deliverable(s) {clashes} whose names the report itself uses; "

@@ -1,4 +1,5 @@
-"""One notebook of a report build: execute it into the staging folder, write its executed copy and HTML.
+"""One notebook of a report build: execute it into the staging folder, harvest its tagged outputs
+(:mod:`tools.report.harvest`), write its executed copy and HTML.
 
 The report builder calls :func:`run_one` in worker processes (``--jobs`` of them), not threads:
 :func:`tools.notebook_runner.execute_notebook` hands the report folder to the kernel through
@@ -16,6 +17,7 @@ from nbconvert import HTMLExporter
 
 from helpers.runtime.report_hooks import REPORT_ENV
 from tools.notebook_runner import NotebookExecutionError, execute_notebook
+from tools.report.harvest import HarvestError, harvest
 
 EXECUTED_NOTEBOOKS_DIR = "notebooks"
 
@@ -42,19 +44,26 @@ def output_to(log_path: Path):
 
 
 def run_one(notebook: Path, staging: Path, log_path: Path) -> dict:
-    """Execute ``notebook`` with its report hooks writing into ``staging``; the executed copy and its
-    HTML go to ``staging/notebooks/``. Returns ``{"ok": True, "seconds": ...}`` or ``{"ok": False,
-    "message": ..., "cell_index": ..., "error_name": ..., "error_value": ...}``."""
+    """Execute ``notebook`` with its report hooks writing into ``staging``, then harvest its tagged
+    figures and observations there; the executed copy and its HTML go to ``staging/notebooks/``.
+
+    Returns ``{"ok": True, "seconds": ..., "items": [Item, ...]}`` (items in cell order) or
+    ``{"ok": False, "message": ..., "cell_index": ..., "error_name": ..., "error_value": ...}``.
+    """
     notebook = Path(notebook)
     with output_to(log_path):
         try:
             result = execute_notebook(notebook, extra_env={REPORT_ENV: str(staging)})
+            items = harvest(result.notebook, notebook.name, notebook.stem, staging)
         except NotebookExecutionError as error:
             return {"ok": False, "message": str(error), "cell_index": error.cell_index,
                     "error_name": error.error_name, "error_value": error.error_value}
+        except HarvestError as error:
+            return {"ok": False, "message": str(error), "cell_index": error.cell_index,
+                    "error_name": type(error).__name__, "error_value": str(error)}
         target = staging / EXECUTED_NOTEBOOKS_DIR
         target.mkdir(parents=True, exist_ok=True)
         nbformat.write(result.notebook, target / notebook.name)
         html, _ = HTMLExporter(template_name="lab").from_notebook_node(result.notebook)
         (target / f"{notebook.stem}.html").write_text(html, encoding="utf-8")
-    return {"ok": True, "seconds": result.seconds}
+    return {"ok": True, "seconds": result.seconds, "items": items}

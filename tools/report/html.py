@@ -1,7 +1,7 @@
 """``report/index.html``: the whole report on one page, drawn from a :class:`~tools.report.content.Report`.
 
 One section per notebook in the notebooks' order: its headline numbers as tables, then its figures
-and written observations in the order the notebook produced them. Figures are linked relatively
+and written observations in the notebook's cell order. Figures are linked relatively
 (``figures/<section>/<name>.png``), formulas are inline SVG, styles are inline: the page needs
 nothing but the report folder, and no network.
 """

@@ -3,6 +3,9 @@
 Used by the HTML page (SVG) and the PDF (PNG). mathtext knows most inline TeX (fractions, Greek,
 sub/superscripts, ``\\sqrt``, ``\\mathrm``...) but not environments such as ``aligned``; for those
 :func:`render_math` returns None and the caller shows the TeX source instead.
+
+Formulas are drawn on a standalone :class:`~matplotlib.figure.Figure` with its own Agg canvas, never
+through pyplot: importing or using this module leaves matplotlib's backend and rcParams as they were.
 """
 from __future__ import annotations
 
@@ -11,11 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import matplotlib
-
-matplotlib.use("Agg")
-from matplotlib import mathtext  # noqa: E402  (after choosing the non-interactive backend)
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib import mathtext
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 MATH_FONTSET = "cm"  # Computer Modern: reads as LaTeX
 
@@ -42,6 +44,7 @@ def render_math(tex: str, size_pt: float = 12.0, fmt: str = "svg", dpi: int = 20
         except ValueError:
             return None
         figure = Figure(figsize=(width / 72, height / 72))
+        FigureCanvasAgg(figure)  # its own canvas: no pyplot, no global backend
         figure.text(0, depth / height, expression, fontproperties=prop)
         buffer = io.BytesIO()
         figure.savefig(buffer, dpi=dpi, format=fmt, transparent=True, metadata=metadata)

@@ -1,0 +1,105 @@
+"""The harvest of tagged cells (``tools.report.harvest``) on notebooks built in memory: no kernel.
+
+What a real kernel displays is checked end to end in ``test_report.py`` (the builder's run).
+"""
+from __future__ import annotations
+
+import base64
+import io
+
+import nbformat
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from tools.report.harvest import HarvestError, harvest
+
+
+def _png(color: str) -> bytes:
+    figure = Figure(figsize=(1, 1))
+    FigureCanvasAgg(figure)
+    figure.add_subplot().plot([0, 1], [1, 0], color=color)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _display(mime: str, payload, kind: str = "display_data"):
+    data = {mime: payload, "text/plain": "<object>"}
+    if kind == "execute_result":
+        return nbformat.v4.new_output(kind, data=data, execution_count=1)
+    return nbformat.v4.new_output(kind, data=data)
+
+
+def _figure(png: bytes):
+    return _display("image/png", base64.b64encode(png).decode("ascii"))
+
+
+def _cell(*outputs, tags=()):
+    cell = nbformat.v4.new_code_cell("...", metadata={"tags": list(tags)})
+    cell.outputs = list(outputs)
+    return cell
+
+
+def _notebook(*cells):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Title"), *cells]
+    return notebook
+
+
+def test_figures_and_texts_are_written_in_cell_order_and_other_tags_are_ignored(tmp_path):
+    red, blue = _png("red"), _png("blue")
+    notebook = _notebook(
+        _cell(nbformat.v4.new_output("stream", text="hello\n"), _figure(red), _figure(blue),
+              tags=["hide-input", "report-figure:second_cell"]),  # one tag: the first image
+        _cell(_display("text/markdown", "**Loss** fell.", kind="execute_result"), tags=["report-text:a_note"]),
+        _cell(_figure(blue), tags=["remove-output"]))
+    items = harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
+    assert [(i.kind, i.name, i.path, i.markdown) for i in items] == [
+        ("figure", "second_cell", "figures/07_demo/second_cell.png", None),
+        ("text", "a_note", None, "**Loss** fell.")]
+    assert (tmp_path / "figures" / "07_demo" / "second_cell.png").read_bytes() == red
+    assert (tmp_path / "text" / "07_demo" / "a_note.md").read_text() == "**Loss** fell."
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a_note.md", "second_cell.png"]
+
+
+def test_several_tags_of_one_kind_take_the_cells_outputs_in_turn(tmp_path):
+    red, blue = _png("red"), _png("blue")
+    markdown_as_lines = ["first line\n", "second line"]  # how nbformat may store a multi-line output
+    notebook = _notebook(_cell(_figure(red), _display("text/markdown", markdown_as_lines), _figure(blue),
+                               tags=["report-figure:b_left", "report-text:words", "report-figure:a_right"]))
+    items = harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
+    assert [i.name for i in items] == ["b_left", "words", "a_right"]  # the tags' order
+    assert (tmp_path / "figures" / "07_demo" / "b_left.png").read_bytes() == red
+    assert (tmp_path / "figures" / "07_demo" / "a_right.png").read_bytes() == blue
+    assert items[1].markdown == "first line\nsecond line"
+
+
+@pytest.mark.parametrize("cell, message", [
+    (_cell(nbformat.v4.new_output("stream", text="no plot\n"), tags=["report-figure:curve"]),
+     "cell 1 is tagged 'report-figure:curve' but has no image/png output"),
+    (_cell(_display("text/plain", "plain"), tags=["report-text:notes"]),
+     "cell 1 is tagged 'report-text:notes' but has no text/markdown output"),
+    (_cell(_figure(b"\x89PNG"), tags=["report-figure:one", "report-figure:two"]),
+     "cell 1 is tagged 'report-figure:two' but has only 1 image/png output(s) for its 2 report-figure: tags"),
+    (nbformat.v4.new_markdown_cell("text", metadata={"tags": ["report-text:intro"]}),
+     "cell 1 is tagged 'report-text:intro' but has no text/markdown output"),
+    (_cell(_figure(b"\x89PNG"), tags=["report-figures:curve"]),
+     "cell 1 is tagged 'report-figures:curve' but report tags are report-figure:<name> or report-text:<name>"),
+    (_cell(_figure(b"\x89PNG"), tags=["report-figure:../curve"]),
+     "cell 1 is tagged 'report-figure:../curve' but the name after ':' must be a plain file name"),
+    (_cell(_figure(b"\x89PNG"), tags=["report-figure:"]),
+     "cell 1 is tagged 'report-figure:' but the name after ':' must be a plain file name"),
+])
+def test_a_tag_that_cannot_be_satisfied_names_notebook_cell_and_tag(tmp_path, cell, message):
+    with pytest.raises(HarvestError) as failure:
+        harvest(_notebook(cell), "07_demo.ipynb", "07_demo", tmp_path)
+    assert str(failure.value).startswith(f"07_demo.ipynb: {message}")
+    assert failure.value.cell_index == 1 and failure.value.notebook == "07_demo.ipynb"
+
+
+def test_a_name_used_twice_is_an_error_not_an_overwrite(tmp_path):
+    notebook = _notebook(_cell(_figure(_png("red")), tags=["report-figure:curve"]),
+                         _cell(_figure(_png("blue")), tags=["report-figure:curve"]))
+    with pytest.raises(HarvestError, match=r"cell 2 is tagged 'report-figure:curve' but an earlier tag"):
+        harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
