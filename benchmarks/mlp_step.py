@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from helpers.runtime.device import get_device
 from helpers.layers import MLP, MSELoss
 from helpers.models.twins import torch_twin
+from helpers.runtime.threads import use_threads
 
 
 def manual_step(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--steps", type=int, default=200, help="steps per timed block")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (small matrices: 1)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     device = get_device()
     torch.manual_seed(0)
     lr = 1e-3  # small: thousands of steps on one batch stay finite

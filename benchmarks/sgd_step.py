@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from helpers.data.catcar import BatchLoader, load_catcar
+from helpers.runtime.threads import use_threads
 from helpers.training import MyMLP, sgd_step, train, train_manual_update
 
 SEED = 265
@@ -90,7 +91,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the notebook uses 1)")
     args = parser.parse_args()
     os.environ["BACKPROP_LAB_HEADLESS"] = "1"  # no progress bars inside the timed loops
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     images, labels, source = training_inputs()
     print(f"data: {source}, {len(labels)} images; {args.epochs} epochs per run, {args.repeats} runs each, "
           f"{args.threads} thread(s)")

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from helpers.runtime.progress import progress
+from helpers.runtime.threads import torch_threads  # noqa: F401 - part of this module's public API
 
 EpochCallback = Callable[[int, nn.Module, float], None]
 
@@ -62,11 +63,6 @@ def _temporarily(get: Callable, set_: Callable, value):
 def default_dtype(dtype: torch.dtype):
     """Context manager: ``torch``'s default dtype set to ``dtype`` (e.g. float64 for an exact comparison)."""
     return _temporarily(torch.get_default_dtype, torch.set_default_dtype, dtype)
-
-
-def torch_threads(n: int):
-    """Context manager: torch's CPU operations on ``n`` threads (for tiny matrices 1 is fastest)."""
-    return _temporarily(torch.get_num_threads, torch.set_num_threads, n)
 
 
 def _check_n_epochs(n_epochs) -> None:
