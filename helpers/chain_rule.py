@@ -250,18 +250,17 @@ def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], to
     ``closed_form`` maps input names to ∂output/∂input computed by hand. Raises ``KeyError`` naming
     inputs that are missing from, or unknown to, ``closed_form``.
     """
-    from helpers.gradcheck import relative_error  # torch is only needed for this comparison
+    from helpers.gradcheck import relative_error, verdict  # torch is only needed for this comparison
 
     engine = input_gradients(output)
     if set(engine) != set(closed_form):
         raise KeyError(f"closed_form must give exactly the inputs {sorted(engine)}, got {sorted(closed_form)}")
     width = max(len(name) for name in engine) + 3
-    lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  verdict"]
+    lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  relative error"]
     for name, grad in engine.items():
-        error = relative_error(grad, closed_form[name])
-        verdict = f"agree (rel. error < {tolerance:.0e})" if error < tolerance else f"DIFFER (rel. error {error:.1e})"
         numbers = f"{format_number(grad):>10}  {format_number(closed_form[name]):>11}"
-        lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict}")
+        error = relative_error(grad, closed_form[name])
+        lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict(error, tolerance)}")
     return "\n".join(lines)
 
 

@@ -90,3 +90,16 @@ def test_predict_restores_the_mode_and_flattens():
     model = MLP(2, 1, 4, 0.1)
     assert predict_values(model, torch.randn(6, 2)).shape == (6,)
     assert not model.eval_mode
+
+
+def test_observations_report_the_runs_the_twin_and_the_test_error():
+    from helpers.experiments.rainfall_fit import History, observations
+    from helpers.gradcheck import GradientComparison
+    ok = History(lr=0.03, best_epoch=75, best_val_mse=2.195)
+    runs = {0.03: ok, 0.1: History(lr=0.1, diverged=True)}
+    text = observations(36, True, GradientComparison("loss", 1e-16, 1e-16, 1e-10), 141, runs, ok, 2.277, 2.221)
+    assert "(36 checks" in text and "all pass" in text and "every one of 141 steps" in text
+    assert "Learning rates tried: 0.03, 0.1; 0.1 diverged in the first epoch" in text
+    assert "lr = 0.03 after 75 epochs" in text and "ratio 1.012" in text  # 2.277 / 2.25
+    failing = observations(36, False, GradientComparison("loss", 0.5, 1.0, 1e-10), 141, {0.03: ok}, ok, 2.3, 2.2)
+    assert "SOME FAIL" in failing and "FAIL)" in failing and "diverged" not in failing

@@ -118,3 +118,26 @@ def test_bad_training_arguments_are_errors():
     x = torch.zeros(2, 1, dtype=torch.float64)
     with pytest.raises(ValueError, match="lr must be > 0"):
         train_with_delta_rule(model, x, x, lr=0.0, steps=3)
+
+
+def test_observations_are_written_from_the_grader_reports_and_the_measurements():
+    from helpers.checks.delta_rule_grader import grade_backpropagation
+    from helpers.experiments.delta_norms import observations
+
+    def forgets_the_factor_two(model, y_true, y_pred):
+        backpropagation(model, y_true, y_pred)
+        for l in range(1, model.L + 1):
+            model.dL_dw[l], model.dL_db[l] = model.dL_dw[l] / 2, model.dL_db[l] / 2
+
+    x, y = toy_regression(8, 2, 2, seed=1)
+    torch.manual_seed(0)
+    good = grade_backpropagation(backpropagation, MyNet([2, 3, 2]).double(), x, y, epochs=1, batch_size=4)
+    torch.manual_seed(0)
+    broken = grade_backpropagation(forgets_the_factor_two, MyNet([2, 3, 2]).double(), x, y, epochs=1, batch_size=4)
+    shrinkage = {("sigmoid", "default"): 1e-10, ("tanh", "default"): 1e-3, ("relu", "default"): 2.5e-5,
+                 ("sigmoid", "variance-preserving"): 4e-8}
+    text = observations(good, [good], broken, (0.0, -0.5), shrinkage, [13.32, 0.5, 0.002055])
+    assert "(6/6 over 2 steps)" in text and "1 of 1 deeper" in text and "fails 2 of them" in text
+    assert "≤ 1e-10: ok against autograd" in text
+    assert "factor 1e+10 (sigmoid), 1e+03 (tanh), 4e+04 (ReLU)" in text and "still 2.5e+07 for sigmoid" in text
+    assert "from 13.32 to 0.002055 in 2 steps" in text

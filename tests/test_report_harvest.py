@@ -53,7 +53,8 @@ def test_figures_and_texts_are_written_in_cell_order_and_other_tags_are_ignored(
         _cell(nbformat.v4.new_output("stream", text="hello\n"), _figure(red), _figure(blue),
               tags=["hide-input", "report-figure:second_cell"]),  # one tag: the first image
         _cell(_display("text/markdown", "**Loss** fell.", kind="execute_result"), tags=["report-text:a_note"]),
-        _cell(_figure(blue), tags=["remove-output"]))
+        _cell(_figure(blue), tags=["remove-output"]),
+        _cell(nbformat.v4.new_output("stream", text="recorded\n"), tags=["report-hooks"]))  # metrics: nothing to take
     items = harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
     assert [(i.kind, i.name, i.path, i.markdown) for i in items] == [
         ("figure", "second_cell", "figures/07_demo/second_cell.png", None),

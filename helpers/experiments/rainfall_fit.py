@@ -3,6 +3,7 @@
 * :func:`train_mlp`: mini-batch SGD (the update happens inside ``backward``), the train and
   validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
 * :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
+* :func:`observations`: the notebook's findings, written from its numbers.
 * :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd + ``torch.optim.SGD``
   (:func:`helpers.models.twins.torch_twin`) with the same initialisation and the same batches, to show
   both compute the same thing.
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from helpers.data.rainfall import NOISE_VARIANCE
+from helpers.gradcheck import GradientComparison
 from helpers.layers import MLP, MSELoss, mse
 from helpers.models.twins import torch_twin
 from helpers.plots.maps import grid_points, on_grid
@@ -174,3 +176,26 @@ def twin_losses(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, batch
             optimizer.step()
             autograd.append(loss.item())
     return torch.tensor(manual, dtype=torch.float64), torch.tensor(autograd, dtype=torch.float64)
+
+
+def observations(n_checks: int, checks_passed: bool, twin: GradientComparison, twin_steps: int,
+                 runs: dict[float, History], best: History, test_mse: float, oracle_mse: float) -> str:
+    """Notebook 02's findings as Markdown bullets, every number taken from its results.
+
+    ``twin``: the manual MLP's per-step losses against its autograd twin's (:func:`twin_losses`);
+    ``runs``/``best``: :func:`search` and :func:`best_run`; ``oracle_mse``: the true field's test MSE.
+    """
+    diverged = [f"{lr:g}" for lr, history in runs.items() if history.diverged]
+    tried = ", ".join(f"{lr:g}" for lr in runs) + (f"; {', '.join(diverged)} diverged in the first epoch"
+                                                   if diverged else "")
+    return (
+        f"- Every hand-written gradient ({n_checks} checks: layers, losses, the MLP, and the NYU API for every "
+        f"f/g and both losses) matches autograd to a relative error of at most 1e-10 and central differences to "
+        f"at most 1e-6: {'all pass' if checks_passed else 'SOME FAIL'}.\n"
+        f"- The manual MLP and its nn.Sequential + autograd + SGD twin produce the same loss at every one of "
+        f"{twin_steps} steps (relative difference {twin.verdict}).\n"
+        f"- Learning rates tried: {tried}. Selected on validation MSE: lr = {best.lr:g} after "
+        f"{best.best_epoch} epochs.\n"
+        f"- Test MSE {test_mse:.4g} inch² against the noise floor {NOISE_VARIANCE:.4g} inch² "
+        f"(ratio {test_mse / NOISE_VARIANCE:.3f}; the true field itself scores {oracle_mse:.4g} on this test set). "
+        f"The data are a synthetic stand-in for the course's rainfall file.\n")

@@ -78,7 +78,8 @@ def observation(lr: float, runs: list[Run]) -> str:
     return (f"- **λ = {lr:g}**: stable but slow: after {mine[0].result.steps} steps y fell by "
             f"{100 * min(progress):.0f}–{100 * max(progress):.0f}% "
             f"(final y {format_y(min(finals))}–{format_y(max(finals))}), "
-            f"{len(reached)} of {len(mine)} runs reached y ≤ {TOLERANCE:g}: the iterates creep along the spiral valley.")
+            f"{len(reached)} of {len(mine)} runs reached y ≤ {TOLERANCE:g}: the iterates creep along the "
+            "spiral valley.")
 
 
 def observations(runs: list[Run]) -> str:

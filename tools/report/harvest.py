@@ -6,6 +6,9 @@ A notebook hands a figure or an observation to the report by tagging the code ce
     report-figure:<name>   its image/png output (plt.show())              -> figures/<section>/<name>.png
     report-text:<name>     its text/markdown output (display(Markdown()))  -> text/<section>/<name>.md
 
+Headline numbers are not harvested: ``record_metrics`` calls write them, gathered in one hidden cell per
+notebook section tagged ``report-hooks`` (:data:`HOOKS_TAG`, which marks them for readers and tools).
+
 The section is the notebook's stem. When a cell carries several tags of one kind, the n-th tag takes
 the n-th output of that type (a cell showing two figures may tag both). Items keep the notebook's
 cell order, which :func:`harvest` returns explicitly. A tag without its output, a name used twice
@@ -23,6 +26,7 @@ from tools.report.content import Item
 
 FIGURE_TAG, TEXT_TAG = "report-figure:", "report-text:"
 TAG_PREFIX = "report-"
+HOOKS_TAG = "report-hooks"  # the cell holding a section's record_metrics calls: nothing to harvest
 # kind of item -> (tag prefix, MIME type of the output it takes, folder, file suffix)
 KINDS = {"figure": (FIGURE_TAG, "image/png", "figures", ".png"),
          "text": (TEXT_TAG, "text/markdown", "text", ".md")}
@@ -50,7 +54,7 @@ def _report_tags(cell: NotebookNode) -> list[tuple[str, str, str]]:
         kind = next((k for k, (prefix, *_) in KINDS.items() if tag.startswith(prefix)), None)
         if kind is not None:
             found.append((tag, kind, tag[len(KINDS[kind][0]):]))
-        elif tag.startswith(TAG_PREFIX):
+        elif tag.startswith(TAG_PREFIX) and tag != HOOKS_TAG:
             found.append((tag, None, ""))
     return found
 
