@@ -18,6 +18,11 @@ Public API:
   image itself and averaged over random shifts, rescalings and flips of it; :func:`roughness` --
   how much pixel-level noise an image carries.
 
+Defined elsewhere and importable from here too: the image operations (:func:`check_image`,
+:func:`gaussian_blur`, :func:`resize`, :func:`noise_image`, :func:`random_views`, :func:`roughness`)
+in :mod:`helpers.data.images`; ``normalize`` in :mod:`helpers.data.cifar`; :class:`LayerOutput`,
+:func:`target_probability` and :func:`robustness` in :mod:`helpers.classifier_probes`.
+
 Any classifier works: an ``nn.Module`` taking normalised (N, 3, H, W) images. The model's ``mean``
 and ``std`` attributes are used when present (as for :class:`helpers.models.cnn.CifarCNN`); otherwise pass
 ``mean=`` and ``std=``. For example, with torchvision's ImageNet VGG-13-BN (online users; labels
@@ -37,26 +42,30 @@ model and the start image there; everything follows the input's device).
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from helpers.models.cnn import CIFAR_MEAN, CIFAR_STD, normalize
+from helpers.classifier_probes import (LayerOutput, Target, input_stats, robustness,  # noqa: F401 (re-exported)
+                                       target_labels, target_probability)
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
+from helpers.data.images import (check_image, gaussian_blur, noise_image, random_views,  # noqa: F401 (re-exported)
+                                 resize, roughness, seeded_generator)
 from helpers.runtime.progress import progress
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-Target = int | Sequence[int] | torch.Tensor | None
-
+# gradient_descent's defaults, defined here once: the step size and every improvement switched on.
+DEFAULT_OPTIONS = dict(lr=0.02, blur_sigma=0.5, jitter=2, blur_every=4, clamp=True, weight_decay=1e-3,
+                       grad_blur_sigma=1.0, normalize_step=True, octaves=3)
 # gradient_descent(..., **PLAIN_OPTIONS): plain gradient steps, every improvement switched off.
 PLAIN_OPTIONS = dict(jitter=0, blur_every=0, clamp=False, weight_decay=0.0, grad_blur_sigma=0.0,
                      normalize_step=False, octaves=1)
+_DEFAULT = DEFAULT_OPTIONS  # a short name for gradient_descent's signature
 
 
 @dataclass(frozen=True)
@@ -80,54 +89,25 @@ class DreamStep:
 
 # ----------------------------------------------------------------------------------------- checks
 
-def _model_stats(model: nn.Module, mean, std) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    mean = getattr(model, "mean", None) if mean is None else mean
-    std = getattr(model, "std", None) if std is None else std
-    if mean is None or std is None:
-        raise ValueError(f"{type(model).__name__} has no `mean`/`std` attributes: pass the normalisation "
-                         "it was trained with, e.g. mean=IMAGENET_MEAN, std=IMAGENET_STD for torchvision "
-                         "ImageNet models")
-    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-    if len(mean) != len(std) or any(s <= 0 for s in std):
-        raise ValueError(f"mean and std need one entry per channel and std > 0, got {mean} and {std}")
-    return mean, std
+def _check_options(iterations: int, lr: float, blur_every: int, blur_sigma: float, grad_blur_sigma: float,
+                   weight_decay: float) -> None:
+    if iterations < 1 or lr <= 0:
+        raise ValueError(f"need iterations >= 1 and lr > 0, got {iterations} and {lr}")
+    if blur_every < 0 or blur_sigma < 0 or grad_blur_sigma < 0 or not 0 <= weight_decay < 1:
+        raise ValueError("blur_every, blur_sigma and grad_blur_sigma must be >= 0 and weight_decay in [0, 1)")
 
 
-def check_image(image: torch.Tensor, channels: int = 3, name: str = "image") -> None:
-    """Raise a clear error unless ``image`` is a finite float (N, channels, H, W) tensor in [0, 1]."""
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {channels}, H, W), got {type(image).__name__}")
-    if image.dim() != 4 or image.shape[1] != channels:
-        hint = "; add the batch dimension with image.unsqueeze(0)" if image.dim() == 3 else ""
-        raise ValueError(f"{name} must have shape (N, {channels}, H, W), got {tuple(image.shape)}{hint}")
-    if not image.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor with values in [0, 1], got {image.dtype} "
-                        "(for uint8 pixels use image.float() / 255)")
-    if not torch.isfinite(image).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    low, high = image.min().item(), image.max().item()
-    if low < 0 or high > 1:
-        raise ValueError(f"{name} values must lie in [0, 1], got min {low:.4g} and max {high:.4g}")
+def _checked_loss(loss: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor, iteration: int) -> torch.Tensor:
+    """``loss(out)``, which must be a finite scalar."""
+    value = loss(out)
+    if value.dim() != 0:
+        raise ValueError(f"loss must return a scalar, got shape {tuple(value.shape)}")
+    if not torch.isfinite(value):
+        raise FloatingPointError(f"loss became {value.item()} at iteration {iteration}: lower lr")
+    return value
 
 
-def _target_tensor(target: Target, batch: int, num_classes: int | None = None) -> torch.Tensor | None:
-    if target is None:
-        return None
-    labels = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-    if labels.numel() == 1:
-        labels = labels.expand(batch)
-    if labels.numel() != batch:
-        raise ValueError(f"target needs one label per image ({batch}), got {labels.numel()}")
-    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"target labels must lie in [0, {num_classes - 1}], got {labels.tolist()}")
-    return labels
-
-
-def _generator(seed: int | None) -> torch.Generator | None:
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
-# ------------------------------------------------------------------------------ image operations
+# -------------------------------------------------------------------------------------- the input
 
 def normalize_and_jitter(img: torch.Tensor, step: int = 2, mean: Sequence[float] = CIFAR_MEAN,
                          std: Sequence[float] = CIFAR_STD, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -145,26 +125,6 @@ def normalize_and_jitter(img: torch.Tensor, step: int = 2, mean: Sequence[float]
     ### END SOLUTION
 
 
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur each channel of (N, C, H, W) ``image`` with a Gaussian of std ``sigma`` pixels.
-
-    Separable kernel of radius ``ceil(2 sigma)``, reflected borders; ``sigma=0`` returns ``image``.
-    """
-    if sigma <= 0:
-        return image
-    radius = max(1, math.ceil(2 * sigma))
-    radius = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)  # reflect padding needs radius < size
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    weights = (weights / weights.sum()).tolist()
-    height, width = image.shape[-2:]
-    # A sum of shifted copies: for these small kernels much faster on a CPU than a grouped conv2d.
-    padded = F.pad(image, (radius, radius, 0, 0), mode="reflect")
-    rows = sum(w * padded[..., :, k:k + width] for k, w in enumerate(weights))
-    padded = F.pad(rows, (0, 0, radius, radius), mode="reflect")
-    return sum(w * padded[..., k:k + height, :] for k, w in enumerate(weights))
-
-
 def octave_sizes(size: int, octaves: int, octave_scale: float) -> list[int]:
     """Side lengths from the smallest octave up to ``size``: ``size / octave_scale**k``, k = octaves-1..0."""
     if octaves < 1 or octave_scale < 1:
@@ -172,18 +132,11 @@ def octave_sizes(size: int, octaves: int, octave_scale: float) -> list[int]:
     return [max(8, round(size / octave_scale ** k)) for k in range(octaves - 1, -1, -1)]
 
 
-def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (N, C, H, W) to ``size`` (anti-aliased when shrinking)."""
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    if tuple(image.shape[-2:]) == size:
-        return image
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
-
-
-def noise_image(n: int = 1, size: int = 32, seed: int = 0, spread: float = 0.1) -> torch.Tensor:
-    """A start image: mid-grey plus uniform noise of width ``spread``, (n, 3, size, size) in [0, 1]."""
-    generator = torch.Generator().manual_seed(seed)
-    return 0.5 + spread * (torch.rand(n, 3, size, size, generator=generator) - 0.5)
+def _octave_schedule(height: int, width: int, iterations: int, octaves: int, octave_scale: float) -> list[tuple[int, int]]:
+    """The image's (height, width) at each iteration: each octave for an equal share, aspect ratio kept."""
+    sizes = octave_sizes(height, octaves, octave_scale)
+    octave_of = [min(iteration * octaves // iterations, octaves - 1) for iteration in range(iterations)]
+    return [(sizes[octave], round(sizes[octave] * width / height)) for octave in octave_of]
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -194,7 +147,7 @@ def class_loss(target: Target) -> Callable[[torch.Tensor], torch.Tensor]:
     The sum (not the mean) keeps each image's gradient independent of the batch size.
     """
     def loss(out: torch.Tensor) -> torch.Tensor:
-        labels = _target_tensor(target, out.shape[0], out.shape[1]).to(out.device)
+        labels = target_labels(target, out.shape[0], out.shape[1]).to(out.device)
         return -out.gather(1, labels[:, None]).sum()
     return loss
 
@@ -204,7 +157,7 @@ def channel_loss(channels: int | Sequence[int]) -> Callable[[torch.Tensor], torc
     def loss(activation: torch.Tensor) -> torch.Tensor:
         if activation.dim() < 2:
             raise ValueError(f"channel_loss needs an (N, C, ...) activation, got {tuple(activation.shape)}")
-        index = _target_tensor(channels, activation.shape[0], activation.shape[1]).to(activation.device)
+        index = target_labels(channels, activation.shape[0], activation.shape[1]).to(activation.device)
         picked = activation[torch.arange(activation.shape[0], device=activation.device), index]
         return -picked.reshape(activation.shape[0], -1).mean(dim=1).sum()
     return loss
@@ -212,11 +165,46 @@ def channel_loss(channels: int | Sequence[int]) -> Callable[[torch.Tensor], torc
 
 # ------------------------------------------------------------------------------ the optimisation
 
+def _step(image: torch.Tensor, grad: torch.Tensor, iteration: int, *, lr: float, grad_blur_sigma: float,
+          normalize_step: bool, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
+          clamp: bool) -> torch.Tensor:
+    """One update of ``image`` (N, 3, H, W) by the loss gradient ``grad`` (same shape): a new image.
+
+    In this order, each only when its option is on (see :func:`gradient_descent`): blur the
+    gradient; divide each image's gradient by its mean absolute value; step down the loss by ``lr``;
+    decay the pixels towards ``centre`` (1, 3, 1, 1), the model's mean colour; blur the image on
+    every ``blur_every``-th iteration (``iteration`` counts from 0); clamp to [0, 1].
+    """
+    ### BEGIN SOLUTION
+    if grad_blur_sigma > 0:
+        grad = gaussian_blur(grad, grad_blur_sigma)
+    if normalize_step:
+        grad = grad / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+    image = image - lr * grad  # a step *down* the loss = up the target logit
+    if weight_decay > 0:
+        image = centre + (1 - weight_decay) * (image - centre)
+    if blur_every > 0 and (iteration + 1) % blur_every == 0:
+        image = gaussian_blur(image, blur_sigma)
+    if clamp:
+        image = image.clamp(0, 1)
+    ### END SOLUTION
+    return image
+
+
+def _history_entry(iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                   labels: torch.Tensor | None) -> DreamStep:
+    probabilities = () if labels is None else tuple(
+        out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
+    return DreamStep(iteration, image.shape[-2], value.item(), probabilities)
+
+
 def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torch.Tensor], torch.Tensor],
-                     iterations: int = 256, *, lr: float = 0.02, jitter: int = 2,
-                     blur_every: int = 4, blur_sigma: float = 0.5, clamp: bool = True,
-                     weight_decay: float = 1e-3, grad_blur_sigma: float = 1.0, normalize_step: bool = True,
-                     octaves: int = 3, octave_scale: float = 1.4, target: Target = None,
+                     iterations: int = 256, *, lr: float = _DEFAULT["lr"], jitter: int = _DEFAULT["jitter"],
+                     blur_every: int = _DEFAULT["blur_every"], blur_sigma: float = _DEFAULT["blur_sigma"],
+                     clamp: bool = _DEFAULT["clamp"], weight_decay: float = _DEFAULT["weight_decay"],
+                     grad_blur_sigma: float = _DEFAULT["grad_blur_sigma"],
+                     normalize_step: bool = _DEFAULT["normalize_step"], octaves: int = _DEFAULT["octaves"],
+                     octave_scale: float = 1.4, target: Target = None,
                      history: list | None = None, mean: Sequence[float] | None = None,
                      std: Sequence[float] | None = None, seed: int | None = 0,
                      show_progress: bool = False) -> torch.Tensor:
@@ -233,7 +221,8 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
         jitter: the ``step`` of :func:`normalize_and_jitter` (random roll of up to this many pixels
             each iteration; 0 = none).
 
-    Improvements, each switchable (``**PLAIN_OPTIONS`` switches them all off, jitter included):
+    Improvements, each switchable (``**PLAIN_OPTIONS`` switches them all off, jitter included;
+    ``DEFAULT_OPTIONS`` holds the defaults):
         blur_every, blur_sigma: every ``blur_every`` steps blur the image with a Gaussian of
             ``blur_sigma`` pixels (0 = never): removes the high frequencies the model ignores.
         clamp: clamp the pixels to [0, 1] after every step, so the result stays a valid image.
@@ -259,105 +248,36 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     ``clamp``; without it pixels may leave that range). Raises
     ``FloatingPointError`` if the loss or the image becomes NaN or inf (lower ``lr``).
     """
-    mean, std = _model_stats(model, mean, std)
+    # Long only for its docstring (every option documented where it is passed); the work is in the helpers.
+    mean, std = input_stats(model, mean, std)
     check_image(input, channels=len(mean), name="input")
-    if iterations < 1 or lr <= 0:
-        raise ValueError(f"need iterations >= 1 and lr > 0, got {iterations} and {lr}")
-    if blur_every < 0 or blur_sigma < 0 or grad_blur_sigma < 0 or not 0 <= weight_decay < 1:
-        raise ValueError("blur_every, blur_sigma and grad_blur_sigma must be >= 0 and weight_decay in [0, 1)")
+    _check_options(iterations, lr, blur_every, blur_sigma, grad_blur_sigma, weight_decay)
     model.eval()
-    generator = _generator(seed)
+    generator = seeded_generator(seed)
     height, width = input.shape[-2:]
-    sizes = octave_sizes(height, octaves, octave_scale)
-    labels = _target_tensor(target, input.shape[0])
+    shapes = _octave_schedule(height, width, iterations, octaves, octave_scale)
+    labels = target_labels(target, input.shape[0])
     centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
-    image = resize(input.detach(), (sizes[0], round(sizes[0] * width / height)))
-    steps = progress(range(iterations), desc="dreaming") if show_progress else range(iterations)
-    for iteration in steps:
-        octave = min(iteration * octaves // iterations, octaves - 1)
-        if sizes[octave] != image.shape[-2]:
-            image = resize(image, (sizes[octave], round(sizes[octave] * width / height)))
-        image.requires_grad_(True)
+    image = input.detach()
+    for iteration in progress(range(iterations), desc="dreaming") if show_progress else range(iterations):
+        image = resize(image, shapes[iteration]).requires_grad_(True)
         out = model(normalize_and_jitter(image, jitter, mean, std, generator))
-        value = loss(out)
-        if value.dim() != 0:
-            raise ValueError(f"loss must return a scalar, got shape {tuple(value.shape)}")
-        if not torch.isfinite(value):
-            raise FloatingPointError(f"loss became {value.item()} at iteration {iteration}: lower lr")
+        value = _checked_loss(loss, out, iteration)
         if iteration == 0 and labels is not None:
-            labels = _target_tensor(labels, input.shape[0], out.shape[1])  # checks the label range
+            labels = target_labels(labels, input.shape[0], out.shape[1])  # checks the label range
         (grad,) = torch.autograd.grad(value, image)
         with torch.no_grad():
-            ### BEGIN SOLUTION
-            if grad_blur_sigma > 0:
-                grad = gaussian_blur(grad, grad_blur_sigma)
-            if normalize_step:
-                grad = grad / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-            image = image.detach() - lr * grad  # a step *down* the loss = up the target logit
-            if weight_decay > 0:
-                image = centre + (1 - weight_decay) * (image - centre)
-            if blur_every > 0 and (iteration + 1) % blur_every == 0:
-                image = gaussian_blur(image, blur_sigma)
-            if clamp:
-                image = image.clamp(0, 1)
-            ### END SOLUTION
-            if not torch.isfinite(image).all():
-                raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
-            if history is not None:
-                probabilities = () if labels is None else tuple(
-                    out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
-                history.append(DreamStep(iteration, image.shape[-2], value.item(), probabilities))
+            image = _step(image.detach(), grad, iteration, lr=lr, grad_blur_sigma=grad_blur_sigma,
+                          normalize_step=normalize_step, weight_decay=weight_decay, centre=centre,
+                          blur_every=blur_every, blur_sigma=blur_sigma, clamp=clamp)
+        if not torch.isfinite(image).all():
+            raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
+        if history is not None:
+            history.append(_history_entry(iteration, image, value, out, labels))
     return resize(image.detach(), (height, width))
 
 
-# The defaults of the step size and of every improvement, read from the signature (one source of truth).
-DEFAULT_OPTIONS = {name: inspect.signature(gradient_descent).parameters[name].default
-                   for name in ("lr", "blur_sigma", *PLAIN_OPTIONS)}
-
-
 # ------------------------------------------------------------------------- middle-layer channels
-
-class LayerOutput(nn.Module):
-    """Wrap ``model`` so that calling it returns the output of its sub-module ``layer``.
-
-    ``layer`` is a name from ``model.named_modules()`` (e.g. ``"features.block2"``); a forward hook
-    catches the activation and stops the forward pass there (later layers are not computed).
-    ``mean`` and ``std`` are passed through from ``model``.
-    """
-
-    class _Stop(Exception):
-        pass
-
-    def __init__(self, model: nn.Module, layer: str):
-        super().__init__()
-        modules = dict(model.named_modules())
-        if layer not in modules or layer == "":
-            names = [name for name in modules if name]
-            raise KeyError(f"{type(model).__name__} has no layer {layer!r}; its layers are: {', '.join(names)}")
-        self.model, self.layer = model, layer
-        self.module = modules[layer]
-        for attribute in ("mean", "std"):
-            if hasattr(model, attribute):
-                setattr(self, attribute, getattr(model, attribute))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        caught = []
-
-        def hook(module, inputs, output):
-            caught.append(output)
-            raise LayerOutput._Stop
-
-        handle = self.module.register_forward_hook(hook)
-        try:
-            self.model(x)
-        except LayerOutput._Stop:
-            pass
-        finally:
-            handle.remove()
-        if not caught:
-            raise RuntimeError(f"layer {self.layer!r} was not called during the forward pass")
-        return caught[0]
-
 
 def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], start: torch.Tensor,
                        iterations: int = 128, **options) -> torch.Tensor:
@@ -370,79 +290,9 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], st
     wrapped = LayerOutput(model, layer)
     channels = list(channels)
     with torch.no_grad():
-        probe = wrapped(normalize(start[:1], *_model_stats(model, options.get("mean"), options.get("std"))))
+        probe = wrapped(normalize(start[:1], *input_stats(model, options.get("mean"), options.get("std"))))
     if any(not 0 <= c < probe.shape[1] for c in channels):
         raise ValueError(f"layer {layer!r} has {probe.shape[1]} channels, got channels {channels}")
     if start.dim() == 4 and start.shape[0] == 1:
         start = start.expand(len(channels), -1, -1, -1)
     return gradient_descent(start, wrapped, channel_loss(channels), iterations, **options)
-
-
-# ------------------------------------------------------------------------------------ evaluation
-
-@torch.no_grad()
-def target_probability(image: torch.Tensor, model: nn.Module, target: Target,
-                       mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
-    """Softmax probability of each image's target class, (N,), on the image as it is."""
-    mean, std = _model_stats(model, mean, std)
-    check_image(image, channels=len(mean))
-    model.eval()
-    out = model(normalize(image, mean, std))
-    labels = _target_tensor(target, image.shape[0], out.shape[1]).to(out.device)
-    return out.softmax(1).gather(1, labels[:, None]).squeeze(1)
-
-
-def roughness(image: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels (down plus right), per image: (N,).
-
-    Pixel noise scores high (about 0.67 for uniform noise in [0, 1]), smooth pictures low (0 for a
-    constant image): a number for how much high-frequency noise a dream carries.
-    """
-    down = (image[..., 1:, :] - image[..., :-1, :]).abs().mean(dim=(1, 2, 3))
-    right = (image[..., :, 1:] - image[..., :, :-1]).abs().mean(dim=(1, 2, 3))
-    return down + right
-
-
-def random_views(image: torch.Tensor, views: int = 32, max_shift: float = 0.1,
-                 scale_range: tuple[float, float] = (0.9, 1.1), flip: bool = True,
-                 seed: int | None = 0) -> torch.Tensor:
-    """``views`` random views of each image: (N, C, H, W) -> (views, N, C, H, W).
-
-    Each view shifts by up to ``max_shift`` of the image size in x and y, zooms by a factor in
-    ``scale_range`` and (with ``flip``) mirrors left-right with probability 1/2; borders are
-    reflected. The same ``views`` transforms are applied to every image of the batch.
-    """
-    generator = _generator(seed)
-    shift = (torch.rand(views, 2, generator=generator) * 2 - 1) * max_shift * 2  # grid units span 2
-    low, high = scale_range
-    zoom = low + (high - low) * torch.rand(views, generator=generator)
-    mirror = torch.where(torch.rand(views, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(views)
-    theta = torch.zeros(views, 2, 3)
-    theta[:, 0, 0] = mirror / zoom
-    theta[:, 1, 1] = 1 / zoom
-    theta[:, :, 2] = shift
-    n = image.shape[0]
-    theta = theta.to(image).repeat_interleave(n, dim=0)
-    batch = image.repeat(views, 1, 1, 1)
-    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
-    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    return out.view(views, *image.shape)
-
-
-@torch.no_grad()
-def robustness(image: torch.Tensor, model: nn.Module, target: Target, views: int = 32, seed: int = 0,
-               mean: Sequence[float] | None = None, std: Sequence[float] | None = None, **view_options) -> torch.Tensor:
-    """Mean target probability over ``views`` random shifts/zooms/flips of each image, (N,).
-
-    Near 1: the model sees the class in the image however it is framed; an adversarial speck
-    scores high on :func:`target_probability` but falls apart here. ``view_options`` go to
-    :func:`random_views` (defaults: shifts up to 10 %, zoom 0.9-1.1, flips).
-    """
-    mean, std = _model_stats(model, mean, std)
-    check_image(image, channels=len(mean))
-    model.eval()
-    batch = random_views(image, views, seed=seed, **view_options)
-    out = model(normalize(batch.flatten(0, 1), mean, std))
-    labels = _target_tensor(target, image.shape[0], out.shape[1]).to(out.device).repeat(views)
-    probabilities = out.softmax(1).gather(1, labels[:, None]).view(views, image.shape[0])
-    return probabilities.mean(0)

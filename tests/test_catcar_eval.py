@@ -1,11 +1,10 @@
 """helpers.experiments.catcar_eval: confusion matrix and per-class precision/recall on hand-counted examples."""
 import math
 
-import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from helpers.experiments.catcar_eval import confusion_matrix, image_grid, plot_confusion_matrix, precision_recall
+from helpers.experiments.catcar_eval import confusion_matrix, precision_recall
 
 # 3 cats: 2 right, 1 called car; 4 cars: 3 right, 1 called cat
 LABELS = torch.tensor([0, 0, 0, 1, 1, 1, 1])
@@ -37,13 +36,3 @@ def test_confusion_matrix_rejects_bad_input(labels, predictions, message):
     with pytest.raises(ValueError, match=message):
         confusion_matrix(labels, predictions, 2)
 
-
-def test_figures():
-    fig = plot_confusion_matrix(torch.tensor([[2, 1], [1, 3]]), ["cat", "car"])
-    assert [text.get_text() for text in fig.axes[0].texts] == ["2\n(66.7%)", "1\n(33.3%)", "1\n(25.0%)", "3\n(75.0%)"]
-    plt.close(fig)
-    fig = image_grid(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), list("abcde"), n_cols=4)
-    assert [ax.get_title() for ax in fig.axes if ax.images] == list("abcde")
-    plt.close(fig)
-    with pytest.raises(ValueError, match="N titles"):
-        image_grid(torch.zeros(2, 3, 8, 8), ["only one"])

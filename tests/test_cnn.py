@@ -5,8 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.models import cnn
 from helpers.data.checksums import sha256_of
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
+from helpers.models import cnn
 
 
 def test_network_shapes_names_and_normalisation_constants():
@@ -15,16 +16,19 @@ def test_network_shapes_names_and_normalisation_constants():
     assert model(torch.randn(1, 3, 16, 16)).shape == (1, 10)  # global pooling: smaller inputs work
     names = dict(model.named_modules())
     assert {"features.stem", "features.block1", "features.block2", "features.block3", "classifier"} <= set(names)
-    assert model.mean == cnn.CIFAR_MEAN and model.std == cnn.CIFAR_STD
+    assert model.mean == CIFAR_MEAN and model.std == CIFAR_STD  # the data layer's statistics
     assert "mean" not in model.state_dict()  # constants, not weights
     assert sum(p.numel() for p in model.parameters()) < 1_000_000  # "a few MB at most"
 
 
 def test_normalize_per_channel():
     images = torch.rand(4, 3, 5, 5)
-    out = cnn.normalize(images)
+    out = normalize(images)
     for c in range(3):
-        torch.testing.assert_close(out[:, c], (images[:, c] - cnn.CIFAR_MEAN[c]) / cnn.CIFAR_STD[c])
+        torch.testing.assert_close(out[:, c], (images[:, c] - CIFAR_MEAN[c]) / CIFAR_STD[c])
+    # by hand: mean 0.5 and std 0.25 in every channel map 0.5 -> 0 and 1.0 -> 2
+    torch.testing.assert_close(normalize(torch.tensor([0.5, 1.0]).view(1, 1, 1, 2), (0.5,), (0.25,)),
+                               torch.tensor([0.0, 2.0]).view(1, 1, 1, 2))
 
 
 def test_augment_crops_a_window_of_the_padded_image_and_maybe_flips_it():
@@ -63,8 +67,8 @@ def _toy_data(n, seed):
 def test_training_is_reproducible_and_learns():
     config = cnn.TrainConfig(seed=3, epochs=2, batch_size=32, max_lr=0.05)
     data = dict(train_data=_toy_data(128, 0), test_data=_toy_data(64, 1), log=lambda line: None)
-    first, stats = cnn.train(config, device=torch.device("cpu"), **data)
-    second, _ = cnn.train(config, device=torch.device("cpu"), **data)
+    first, stats = cnn.train_cnn(config, device=torch.device("cpu"), **data)
+    second, _ = cnn.train_cnn(config, device=torch.device("cpu"), **data)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
         assert torch.equal(a, b), name  # same seed, same thread count: bit-identical weights
     assert not first.training
@@ -125,4 +129,20 @@ def test_committed_weights_match_their_hash_and_classify_cifar10():
         pytest.skip(f"CIFAR-10 not available: {error}")
     # every 10th test image: 1,000 images, 100 per class (the split is ordered by label)
     accuracy = cnn.evaluate(model, images[::10], labels[::10])
-    assert accuracy >= 0.78, accuracy  # the full test set gives the accuracy in helpers/cnn.py's docstring
+    assert accuracy >= 0.78, accuracy  # the full test set gives the accuracy in helpers/models/cnn.py's docstring
+
+
+def test_train_command_passes_its_options_to_train_cnn(tmp_path, monkeypatch, capsys):
+    configs = []
+
+    def fake_train_cnn(config, log):
+        configs.append(config)
+        return cnn.CifarCNN().eval(), {"test_accuracy": 0.5, "train_seconds": 60.0, "train_cpu_seconds": 30.0}
+
+    monkeypatch.setattr(cnn, "train_cnn", fake_train_cnn)
+    out = tmp_path / "weights.pt"
+    assert cnn.main(["train", "--epochs", "3", "--no-bf16", "--out", str(out)]) == 0
+    assert configs == [cnn.TrainConfig(epochs=3, bf16=False)]
+    assert out.is_file()
+    printed = capsys.readouterr().out
+    assert "test accuracy 0.5000" in printed and f"sha256 {sha256_of(out)}" in printed

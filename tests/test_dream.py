@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-import torchvision.transforms.functional as TF
 
-from helpers import dream
-from helpers.models.cnn import CIFAR_MEAN, CIFAR_STD
+from helpers import classifier_probes, dream
+from helpers.data import images as image_ops
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
 
 PLAIN = dream.PLAIN_OPTIONS
 
@@ -98,10 +98,10 @@ def test_few_steps_raise_the_target_logit_of_a_random_network(options):
     image = start_image()
     options = {**options, **({"lr": 20.0} if options is PLAIN else {})}  # raw gradients are ~1e-3
     with torch.no_grad():
-        before = model(dream.normalize(image, CIFAR_MEAN, CIFAR_STD))[0, 2].item()
+        before = model(normalize(image, CIFAR_MEAN, CIFAR_STD))[0, 2].item()
     result = dream.gradient_descent(image, model, dream.class_loss(2), iterations=5, **options)
     with torch.no_grad():
-        after = model(dream.normalize(result, CIFAR_MEAN, CIFAR_STD))[0, 2].item()
+        after = model(normalize(result, CIFAR_MEAN, CIFAR_STD))[0, 2].item()
     assert after > before + 1e-3
 
 
@@ -181,7 +181,7 @@ def test_history_records_loss_and_target_probability_per_step():
     assert all(len(step.probabilities) == 2 and 0 < step.probability < 1 for step in history)
     # the first record is the start image's forward pass (no jitter): its loss and probabilities
     with torch.no_grad():
-        out = model(dream.normalize(start_image(n=2), CIFAR_MEAN, CIFAR_STD))
+        out = model(normalize(start_image(n=2), CIFAR_MEAN, CIFAR_STD))
     assert history[0].loss == pytest.approx(-(out[0, 1] + out[1, 3]).item(), rel=1e-5)
     assert history[0].probabilities == pytest.approx([out.softmax(1)[0, 1].item(), out.softmax(1)[1, 3].item()])
     assert history[-1].loss < history[0].loss
@@ -234,12 +234,12 @@ def test_visualize_channels_raises_each_channel():
     start = start_image()
     layer = dream.LayerOutput(model, "features.3")
     with torch.no_grad():
-        before = layer(dream.normalize(start, CIFAR_MEAN, CIFAR_STD))[0].mean(dim=(1, 2))
+        before = layer(normalize(start, CIFAR_MEAN, CIFAR_STD))[0].mean(dim=(1, 2))
     channels = before.argsort(descending=True)[:2].tolist()  # two live ReLU channels
     images = dream.visualize_channels(model, "features.3", channels, start, iterations=6)
     assert images.shape == (2, 3, 16, 16)
     with torch.no_grad():
-        after = layer(dream.normalize(images, CIFAR_MEAN, CIFAR_STD)).mean(dim=(2, 3))
+        after = layer(normalize(images, CIFAR_MEAN, CIFAR_STD)).mean(dim=(2, 3))
     for i, channel in enumerate(channels):
         assert after[i, channel] > before[channel]
 
@@ -277,25 +277,6 @@ def test_identity_views_give_the_plain_probability_and_flips_mirror():
     mirrored = [torch.allclose(view, image.flip(-1), atol=1e-6) for view in flipped]
     same = [torch.allclose(view, image, atol=1e-6) for view in flipped]
     assert all(m or s for m, s in zip(mirrored, same)) and any(mirrored) and any(same)
-
-
-def test_random_views_vary_and_repeat_with_the_seed():
-    image = start_image(size=32)
-    views = dream.random_views(image, 8, seed=3)
-    assert views.shape == (8, 1, 3, 32, 32)
-    assert not torch.allclose(views[0], views[1])
-    assert torch.equal(views, dream.random_views(image, 8, seed=3))
-
-
-# ----------------------------------------------------------------------------------- blur
-
-@pytest.mark.parametrize("sigma", [0.5, 1.0, 1.7])
-def test_gaussian_blur_matches_torchvision(sigma):
-    image = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(6))
-    radius = math.ceil(2 * sigma)
-    expected = TF.gaussian_blur(image, [2 * radius + 1] * 2, [sigma, sigma])
-    torch.testing.assert_close(dream.gaussian_blur(image, sigma), expected, atol=1e-6, rtol=1e-5)
-    assert torch.equal(dream.gaussian_blur(image, 0.0), image)
 
 
 # ------------------------------------------------------------------------------- bad input
@@ -359,12 +340,21 @@ def test_defaults_switch_every_improvement_on():
     for name, plain_value in dream.PLAIN_OPTIONS.items():
         assert defaults[name] != plain_value, name
     assert defaults["iterations"] == 256
+    # DEFAULT_OPTIONS is what gradient_descent does when an option is left out
+    assert set(dream.DEFAULT_OPTIONS) == {"lr", "blur_sigma", *dream.PLAIN_OPTIONS}
+    assert {name: defaults[name] for name in dream.DEFAULT_OPTIONS} == dream.DEFAULT_OPTIONS
 
 
-def test_roughness_of_constant_stripes_and_noise():
-    assert dream.roughness(torch.full((1, 3, 8, 8), 0.3)).item() == 0.0
-    stripes = torch.zeros(1, 3, 8, 8)
-    stripes[..., ::2] = 1.0  # columns alternate 1, 0: every right-neighbour differs by 1, down by 0
-    assert dream.roughness(stripes).item() == pytest.approx(1.0)
-    noise = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(dream.roughness(noise), torch.full((2,), 2 / 3), atol=0.01, rtol=0)
+def test_leaving_options_out_equals_passing_the_defaults():
+    image = start_image(size=20)
+    implicit = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2)
+    explicit = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2, **dream.DEFAULT_OPTIONS)
+    assert torch.equal(implicit, explicit)
+
+
+def test_helpers_defined_elsewhere_stay_importable_from_dream():
+    for name in ("check_image", "gaussian_blur", "resize", "noise_image", "random_views", "roughness"):
+        assert getattr(dream, name) is getattr(image_ops, name), name
+    for name in ("LayerOutput", "target_probability", "robustness"):
+        assert getattr(dream, name) is getattr(classifier_probes, name), name
+    assert dream.normalize is normalize and (dream.CIFAR_MEAN, dream.CIFAR_STD) == (CIFAR_MEAN, CIFAR_STD)

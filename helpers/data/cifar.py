@@ -17,6 +17,9 @@ Whatever the source, images come back in one canonical order: by label, then in 
 original batches within a label (the JPEG copy's file order), so splits made from them are the same.
 The JPEG copy differs from the original pixels by a few grey levels (JPEG re-encoding); labels and
 image identity are exact.
+
+``CIFAR_MEAN`` / ``CIFAR_STD`` are the training images' channel statistics, and :func:`normalize`
+standardises images with them (the input the CIFAR-10 CNN of :mod:`helpers.models.cnn` expects).
 """
 from __future__ import annotations
 
@@ -34,12 +37,24 @@ from helpers.data.paths import cache_dir, data_dir, shared_datasets_dir
 from helpers.runtime.progress import progress
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+# Per-channel mean and standard deviation of the CIFAR-10 training images (values in [0, 1]).
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
 ARCHIVE_NAME = "cifar10-images.tar.gz"
 ARCHIVE_SHA256 = "902f7d169c17b367f6f2f62c06bcdb81dcde7ba278bbed370554311d65252d2c"
 CIFAR_ENV = "BACKPROP_LAB_CIFAR10"
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 50_000, "test": 10_000}
 CACHE_VERSION = 1
+
+
+def normalize(images: torch.Tensor, mean=CIFAR_MEAN, std=CIFAR_STD) -> torch.Tensor:
+    """(N, C, H, W) float images in [0, 1] -> ``(images - mean) / std`` per channel (default: CIFAR-10's)."""
+    mean = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images - mean) / std
 
 
 def _env_path() -> Path | None:

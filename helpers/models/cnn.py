@@ -6,7 +6,8 @@ course trains its own::
     python -m helpers.models.cnn train            # writes data/cifar_cnn.pt, prints test accuracy and time
 
 Network (:class:`CifarCNN`, 0.57 M parameters, about 0.07 GMAC per 32x32 image), VGG-like with
-BatchNorm; input is an image normalised with ``CIFAR_MEAN`` / ``CIFAR_STD``::
+BatchNorm; input is an image normalised with ``CIFAR_MEAN`` / ``CIFAR_STD`` (by
+:func:`helpers.data.cifar.normalize`)::
 
     features.stem    conv3x3  3 -> 32, BN, ReLU                          (N, 32, 32, 32)
     features.block1  conv3x3 32 -> 64, maxpool 2, BN, ReLU, conv 64 -> 64, BN, ReLU   (N, 64, 16, 16)
@@ -45,12 +46,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.data.checksums import sha256_of, verify_sha256
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar10, normalize
 from helpers.data.paths import data_dir
+from helpers.runtime.device import get_device
 from helpers.runtime.progress import progress
 
-# Per-channel mean and standard deviation of the CIFAR-10 training images (values in [0, 1]).
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
 NUM_CLASSES = 10
 WEIGHTS_NAME = "cifar_cnn.pt"
 WEIGHTS_SHA256 = "6b27029ef1ad34fbda79ebc6553bee1e72c1b8aeb02c1bf33f586576ff035f58"
@@ -112,13 +112,6 @@ class TrainConfig:
     threads: int = 1  # CPU threads: 1 is bit-reproducible and the most efficient on a shared machine
 
 
-def normalize(images: torch.Tensor, mean=CIFAR_MEAN, std=CIFAR_STD) -> torch.Tensor:
-    """(N, 3, H, W) float images in [0, 1] -> ``(images - mean) / std`` per channel."""
-    mean = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    std = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    return (images - mean) / std
-
-
 def augment(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Random crop (reflect-pad by ``padding``, crop back) and random horizontal flip, per image.
 
@@ -157,9 +150,9 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(images)
 
 
-def train(config: TrainConfig = TrainConfig(), device: torch.device | None = None, log=print,
-          train_data: tuple[torch.Tensor, torch.Tensor] | None = None,
-          test_data: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[CifarCNN, dict]:
+def train_cnn(config: TrainConfig = TrainConfig(), device: torch.device | None = None, log=print,
+              train_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+              test_data: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[CifarCNN, dict]:
     """Train a :class:`CifarCNN` on CIFAR-10 with ``config``; returns (model in eval mode, stats).
 
     ``train_data`` / ``test_data``: (uint8 images (N, 3, 32, 32), int64 labels (N,)); default: the
@@ -167,9 +160,6 @@ def train(config: TrainConfig = TrainConfig(), device: torch.device | None = Non
     forward), ``train_seconds`` (wall time of the training loop), ``train_cpu_seconds`` (CPU time of
     this process), ``epochs`` (per-epoch train loss/accuracy and bf16 test accuracy).
     """
-    from helpers.data.cifar import load_cifar10
-    from helpers.runtime.device import get_device
-
     device = device or get_device()
     train_data = train_data if train_data is not None else load_cifar10("train")
     test_data = test_data if test_data is not None else load_cifar10("test")
@@ -284,14 +274,14 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or weights_path()
     config = TrainConfig(**{name: getattr(args, name) for name in asdict(defaults)})
     print(f"training CifarCNN with {config}", flush=True)
-    model, stats = train(config, log=lambda line: print(line, flush=True))
+    model, stats = train_cnn(config, log=lambda line: print(line, flush=True))
     digest = save_weights(model, out)
     print(f"test accuracy {stats['test_accuracy']:.4f} (float32, 10,000 images); "
           f"training wall time {stats['train_seconds'] / 60:.1f} min "
           f"(CPU time {stats['train_cpu_seconds'] / 60:.1f} min)", flush=True)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}", flush=True)
     if digest != WEIGHTS_SHA256:
-        print("the digest differs from WEIGHTS_SHA256 in helpers/cnn.py: update it to commit these weights")
+        print("the digest differs from WEIGHTS_SHA256 in helpers/models/cnn.py: update it to commit these weights")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Figures for notebook 05 (DeepDream): image grids with captions, probability curves."""
+"""Image figures: a grid of images with titles and captions (notebooks 04 and 05), and the
+probability curves of DeepDream runs (notebook 05)."""
 from __future__ import annotations
 
 import math
@@ -9,8 +10,11 @@ import torch
 
 
 def to_rgb(image: torch.Tensor):
-    """(3, H, W) tensor in [0, 1] -> (H, W, 3) NumPy array for ``imshow`` (clipped to [0, 1])."""
-    return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) tensor -> (H, W, 3) NumPy array for ``imshow``: uint8 pixels scaled by 1/255, then
+    clipped to [0, 1]."""
+    image = image.detach()
+    image = image.float() / 255 if image.dtype == torch.uint8 else image.float()
+    return image.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def stretch(image: torch.Tensor) -> torch.Tensor:
@@ -21,21 +25,32 @@ def stretch(image: torch.Tensor) -> torch.Tensor:
 
 
 def image_grid(images: torch.Tensor, titles: Sequence[str] = (), captions: Sequence[str] = (),
-               ncols: int | None = None, size: float = 1.7, suptitle: str | None = None):
-    """A figure with one image of (N, 3, H, W) per panel; ``titles`` above, ``captions`` below."""
+               ncols: int | None = None, size: float = 1.7, suptitle: str | None = None, *,
+               text_height: float = 0.45, fontsize: float = 9):
+    """A figure with one image of (N, 3, H, W) per panel (uint8, or floats shown clipped to [0, 1]).
+
+    ``titles`` go above the images and ``captions`` below (each empty or one per image); ``ncols``
+    panels per row (default: all in one row), each ``size`` inches wide, plus ``text_height`` inches
+    per row for the titles and captions. Titles are set in ``fontsize`` points, captions one smaller.
+    """
     n = len(images)
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected (N, 3, H, W) images, got shape {tuple(images.shape)}")
+    for name, texts in (("titles", titles), ("captions", captions)):
+        if len(texts) not in (0, n):
+            raise ValueError(f"{name}: expected one per image ({n}) or none, got {len(texts)}")
     ncols = ncols or n
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.45) * nrows), squeeze=False)
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + text_height) * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         ax.imshow(to_rgb(images[i]), interpolation="nearest")
-        if i < len(titles):
-            ax.set_title(titles[i], fontsize=9)
-        if i < len(captions):
-            ax.text(0.5, -0.04, captions[i], transform=ax.transAxes, ha="center", va="top", fontsize=8)
+        if titles:
+            ax.set_title(titles[i], fontsize=fontsize)
+        if captions:
+            ax.text(0.5, -0.04, captions[i], transform=ax.transAxes, ha="center", va="top", fontsize=fontsize - 1)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
