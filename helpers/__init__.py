@@ -1,6 +1,26 @@
-"""backprop-lab helpers: one small module per idea, imported by the notebooks and the tests.
+"""backprop-lab helpers: the small library the notebooks import and students read.
 
-Foundation (every notebook): ``paths``, ``seeding``, ``device``, ``headless``, ``progress``,
-``plotting``, ``widgets``, ``artifacts``, ``gradcheck``. Data: ``cifar``.
-Import the module you need, e.g. ``from helpers.spiral import spiral``.
+The top level holds the lesson modules, the code a student reads or implements; support code lives in
+sub-packages by role. Map, notebook by notebook (module to read or implement -> how it is checked):
+
+* 00 computational graphs: ``scalar_primitives`` (each primitive's local gradients), ``scalar_autodiff``
+  (``Value``, reverse mode), ``chain_rule`` (the course's tables), ``custom_functions`` (autograd
+  Functions) -> ``chain_rule.compare_with_closed_form``, ``torch.autograd.gradcheck``.
+* 01 spiral: ``spiral`` (``spiral_grad``, ``gradient_descent``) -> ``gradcheck`` (autograd, central
+  differences); the step-size sweep in ``experiments.spiral_sweep``.
+* 02 manual-backprop MLP: ``functional`` (each op's forward and backward), ``layers`` (CSE 849 layer
+  classes), ``mlp`` (the NYU API) -> ``checks.layer_checks``; training in ``experiments.rainfall_fit``.
+* 03 delta rule: ``mynet`` (``MyNet``, ``backpropagation``, ``manual_sgd_step``) ->
+  ``checks.delta_rule_grader``, ``gradcheck``; delta norms and training in ``experiments.delta_norms``.
+* 04 CIFAR-10 cat vs car: ``training`` (``MyMLP``, ``train``, ``sgd_step``, ``train_manual_update``) ->
+  ``training.compare_with_torch_sgd`` (bit for bit); data in ``data.catcar``, the sweep and the
+  evaluation in ``experiments.catcar_sweep`` and ``experiments.catcar_eval``.
+* 05 DeepDream: ``dream`` (``normalize_and_jitter``, ``gradient_descent``), ``classifier_probes`` ->
+  ``tests/test_dream.py``; the CNN in ``models.cnn``, the ladder in ``experiments.dream_ladder``.
+
+Sub-packages, in the only order imports may point (a module imports from its own layer or earlier):
+``runtime`` (seeding, device, headless mode, threads, progress, widgets, validation, report hooks) ->
+``data`` (paths, checksums, rainfall, CIFAR-10, cat/car, image operations) -> the lesson modules ->
+``models`` -> ``checks`` -> ``plots`` -> ``experiments``. ``tests/test_architecture.py`` enforces it,
+and that nothing here imports the build tooling in ``tools/``.
 """

@@ -74,3 +74,41 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     fake.write_text("def f():\n    from helpers.plots.style import use_style\n")
     assert "helpers.plots.style" in imported_modules(fake)
     assert LAYERS.index(layer_of("helpers.plots.style")) > LAYERS.index(layer_of("helpers.mynet"))
+
+
+MAX_FUNCTION_LINES = 50
+LONG_FUNCTION_NOTE = "# long because"  # a function over the limit says why, in a comment that starts so
+
+
+def length_without_docstring(function: ast.FunctionDef) -> int:
+    first = function.body[0]
+    has_docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                     and isinstance(first.value.value, str))
+    return function.end_lineno - function.lineno + 1 - (first.end_lineno - first.lineno + 1 if has_docstring else 0)
+
+
+def long_functions(source: str) -> list[str]:
+    """Functions over the limit whose source gives no reason for their length."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and length_without_docstring(node) > \
+                MAX_FUNCTION_LINES and LONG_FUNCTION_NOTE not in "\n".join(lines[node.lineno - 1:node.end_lineno]):
+            found.append(f"{node.name} ({length_without_docstring(node)} lines without its docstring)")
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES + sorted((PROJECT_ROOT / "tools").rglob("*.py")),
+                         ids=lambda p: module_name(p))
+def test_functions_stay_short_or_say_why(path):
+    too_long = long_functions(path.read_text())
+    assert not too_long, f"{module_name(path)}: split these or say why in a '{LONG_FUNCTION_NOTE}' comment: {too_long}"
+
+
+def test_the_length_rule_counts_code_not_docstrings():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    docstring = '    """' + "\n" * 30 + '    """\n'
+    short = "\n".join(body.splitlines()[1:])
+    assert long_functions(f"def f():\n{docstring}{short}\n") == []  # 50 lines with the def, and a long docstring
+    assert long_functions(f"def f():\n{body}\n    return x0\n") == ["f (52 lines without its docstring)"]
+    assert long_functions(f"def f():\n    {LONG_FUNCTION_NOTE} it is a table\n{body}\n") == []

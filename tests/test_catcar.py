@@ -76,7 +76,7 @@ def test_normalisation_uses_the_training_split_only(fake):
     with pytest.raises(ValueError, match="split must be"):
         data.inputs("validation")
     with pytest.raises(ValueError, match=r"expected images of shape \(N, 3, H, W\)"):
-        data.normalise(torch.zeros(4, 768))
+        data.normalize(torch.zeros(4, 768))
 
 
 def test_second_load_comes_from_the_cache(fake):

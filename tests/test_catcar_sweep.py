@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from helpers.data.catcar import CatCarData, Split
-from helpers.experiments.catcar_sweep import SGDConfig, SweepRun, grid, plot_sweep, run_sweep, select_best, sweep_table, train_config
+from helpers.experiments.catcar_sweep import (SGDConfig, SweepRun, grid, observations, run_sweep, select_best, sweep_table,
+                                              train_config)
+from helpers.plots.classifier import plot_sweep
 from helpers.training import accuracy, torch_threads
 
 
@@ -87,3 +89,17 @@ def test_table_and_plot_show_every_run(data):
     assert [list(line.get_ydata()) for line in accuracy_axis.lines] == [run.val_accuracies for run in runs]
     assert [line.get_linestyle() for line in loss_axis.lines] == ["-", "--"], "weight decay drawn dashed"
     plt.close(fig)
+
+
+def test_observations_compare_runs_that_differ_in_one_hyperparameter():
+    def run(lr, m, wd, accuracy, norm, augment=True):
+        return SweepRun(SGDConfig(lr, m, wd, augment=augment, cosine=augment), train_losses=[0.5, 0.1],
+                        val_losses=[0.6, 0.4], val_accuracies=[0.8, accuracy], weight_norm=norm)
+    runs = [run(0.01, 0.0, 0.0, 0.90, 20.0), run(0.01, 0.0, 0.005, 0.91, 15.0),
+            run(0.01, 0.9, 0.0, 0.92, 22.0), run(0.01, 0.9, 0.005, 0.93, 16.0),
+            run(0.01, 0.9, 0.0, 0.85, 25.0, augment=False)]
+    lines = observations(runs).splitlines()
+    assert lines[0] == "* momentum, lr=0.01, wd=0: validation accuracy 90.00% without → 92.00% with μ = 0.9"
+    assert lines[1] == "* momentum, lr=0.01, wd=0.005: validation accuracy 91.00% without → 93.00% with μ = 0.9"
+    assert lines[3].startswith("* weight decay, lr=0.01, m=0.9: ‖θ‖ 22.00 → 16.00, validation accuracy 92.00% → 93.00%")
+    assert lines[-1].startswith("* plain recipe") and "validation accuracy 85.00%" in lines[-1] and len(lines) == 5

@@ -78,20 +78,14 @@ def test_classroom_widget_headless_calls_once_with_defaults(monkeypatch):
 def test_report_hooks_do_nothing_outside_a_report_build(monkeypatch):
     monkeypatch.delenv(artifacts.REPORT_ENV, raising=False)
     assert artifacts.record_metrics("s", a=1) is None
-    assert artifacts.record_text("s", "t", "x") is None
     assert artifacts.write_deliverable("f.txt", "x") is None
 
 
 def test_report_hooks_write_and_merge_inside_a_report_build(monkeypatch, tmp_path):
-    import matplotlib.pyplot as plt
     monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))
     artifacts.record_metrics("01_x", accuracy=0.9, steps=[1, 2])
     artifacts.record_metrics("01_x", loss=0.5)
     assert json.loads((tmp_path / "metrics" / "01_x.json").read_text()) == {"accuracy": 0.9, "loss": 0.5, "steps": [1, 2]}
-    fig = plt.figure()
-    assert artifacts.save_figure(fig, "01_x", "curve").read_bytes()[:4] == b"\x89PNG"
-    plt.close(fig)
-    assert artifacts.record_text("01_x", "obs", "- a").read_text() == "- a"
     assert (tmp_path / "q.txt") == artifacts.write_deliverable("q.txt", "1.0\n")
 
 

@@ -349,22 +349,13 @@ def test_collect_keeps_the_harvest_order_whatever_the_files_times(tmp_path):
     assert not report.warnings
 
 
-def test_collect_orders_hook_written_items_as_produced_and_keeps_stray_sections(tmp_path):
-    # Items written by save_figure/record_text: delete this test together with those two hooks.
-    import os
-    (tmp_path / "figures" / "01_a").mkdir(parents=True)
-    (tmp_path / "text" / "01_a").mkdir(parents=True)
-    (tmp_path / "text" / "09_elsewhere").mkdir(parents=True)
-    for i, path in enumerate([tmp_path / "text" / "01_a" / "zeta.md", tmp_path / "figures" / "01_a" / "alpha.png",
-                              tmp_path / "text" / "01_a" / "beta.md"]):
-        path.write_bytes(b"x")
-        os.utime(path, ns=(10**18 + i, 10**18 + i))
-    (tmp_path / "text" / "09_elsewhere" / "note.md").write_text("n")
+def test_collect_keeps_metrics_of_a_section_that_matches_no_notebook(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "09_elsewhere.json").write_text('{"loss": 0.5}')
     notebook = _write_notebook(tmp_path / "01_a.ipynb")
     report = collect(tmp_path, [NotebookRun(notebook, "A", 1.0)], set(), tmp_path, 2.0, 1, True)
-    assert [(i.kind, i.name) for i in report.sections[0].items] == [
-        ("text", "zeta"), ("figure", "alpha"), ("text", "beta")]
     assert [s.name for s in report.sections] == ["01_a", "09_elsewhere"]
+    assert report.sections[1].metrics == {"loss": 0.5} and report.sections[1].items == []
     assert "'09_elsewhere' matches no notebook" in report.warnings[0]
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.data.cifar import CLASSES as CIFAR_CLASSES
-from helpers.data.cifar import cached_tensors, load_cifar10
+from helpers.data.cifar import cached_tensors, load_cifar10, normalize
 from helpers.data.paths import cache_dir
 
 CLASS_NAMES = ("cat", "car")
@@ -69,18 +69,18 @@ class CatCarData:
     mean: torch.Tensor
     std: torch.Tensor
 
-    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] -> (N, 3, H, W) with the training split's channels at mean 0, std 1."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (N, 3, H, W), got {tuple(images.shape)}")
-        return (images - self.mean.view(1, 3, 1, 1)) / self.std.view(1, 3, 1, 1)
+        return normalize(images, self.mean, self.std)
 
     def inputs(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised images (N, 3, 16, 16) and labels (N,) of ``split`` ('train', 'val' or 'test')."""
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         part = getattr(self, split)
-        return self.normalise(part.images), part.labels
+        return self.normalize(part.images), part.labels
 
 
 def shrink(images: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Tensor:

@@ -32,3 +32,30 @@ def precision_recall(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[s
         scores[name] = {"precision": hits[c].item() / predicted if predicted else math.nan,
                         "recall": hits[c].item() / actual if actual else math.nan}
     return scores
+
+
+def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy: float, matrix: torch.Tensor,
+                        recall: dict[str, float], baseline_val_accuracy: float) -> str:
+    """What the test set says about the selected model, in Markdown, with its sampling noise.
+
+    ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name;
+    ``baseline_val_accuracy``: the plain recipe's validation accuracy, for comparison.
+    """
+    n_test = int(matrix.sum())
+    gap = test_accuracy - val_accuracy
+    # one test set of n images: a binomial standard error of about sqrt(p(1-p)/n)
+    standard_error = math.sqrt(test_accuracy * (1 - test_accuracy) / n_test)
+    agreement = ("within one standard error" if abs(gap) <= standard_error else
+                 "within two standard errors" if abs(gap) <= 2 * standard_error else
+                 "further apart than sampling noise explains")
+    recall_gap = recall["cat"] - recall["car"]
+    class_error = math.sqrt(0.25 / (n_test / 2))  # the largest standard error of a recall on one class's images
+    difficulty = ("the two classes are about equally hard for it (the recall difference is within sampling noise)"
+                  if abs(recall_gap) <= 2 * class_error else
+                  f"{'cats' if recall_gap < 0 else 'cars'} are the harder class for it")
+    return (f"The selected MLP ({model_label}) classifies **{test_accuracy:.2%}** of the {n_test:,} test images "
+            f"correctly. Validation promised {val_accuracy:.2%}; the difference, {gap:+.2%}, is {agreement} "
+            f"(±{standard_error:.2%} for {n_test:,} images). It mistakes {int(matrix[0, 1])} cats for cars and "
+            f"{int(matrix[1, 0])} cars for cats (recall {recall['cat']:.2%} for cats, {recall['car']:.2%} for "
+            f"cars): {difficulty}. For comparison, the plain recipe reached {baseline_val_accuracy:.2%} on "
+            f"validation.")

@@ -10,18 +10,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from helpers.data.catcar import BatchLoader, CatCarData
 from helpers.runtime.device import get_device
-from helpers.plots.style import PALETTE
 from helpers.runtime.progress import progress
 from helpers.training import MyMLP, cosine_schedule, logits, train_manual_update
-
-LINE_STYLES = ("-", "--", ":", "-.")
-
 
 @dataclass(frozen=True)
 class SGDConfig:
@@ -119,24 +114,22 @@ def sweep_table(runs: Sequence[SweepRun]) -> str:
     return "\n".join(lines)
 
 
-def plot_sweep(runs: Sequence[SweepRun], highlight: SweepRun | None = None):
-    """Training loss and validation accuracy per epoch of every run; ``highlight`` drawn on top.
-
-    Colour: learning rate, momentum and recipe; line style: weight decay (solid for none).
-    """
-    groups = list(dict.fromkeys((r.config.lr, r.config.momentum, r.config.augment, r.config.cosine) for r in runs))
-    decays = sorted({r.config.weight_decay for r in runs})
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
-    for run in runs:
-        c = run.config
-        style = dict(color=PALETTE[groups.index((c.lr, c.momentum, c.augment, c.cosine)) % len(PALETTE)],
-                     linestyle=LINE_STYLES[decays.index(c.weight_decay) % len(LINE_STYLES)], label=c.label)
-        if highlight is not None:
-            style.update(lw=2.8, zorder=3) if run is highlight else style.update(lw=1.0, alpha=0.35)
-        epochs = range(1, len(run.train_losses) + 1)
-        ax_loss.plot(epochs, run.train_losses, **style)
-        ax_acc.plot(epochs, run.val_accuracies, **style)
-    ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
-    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    return fig
+def observations(runs: Sequence[SweepRun]) -> str:
+    """The sweep's findings as Markdown bullets: what momentum and weight decay each changed (same learning
+    rate, everything else equal), and the plain recipe (the last run: no augmentation, constant lr)."""
+    grid_runs = {(r.config.lr, r.config.momentum, r.config.weight_decay): r for r in runs if r.config.augment}
+    lrs, momenta, decays = (sorted({key[k] for key in grid_runs}) for k in range(3))
+    lines = []
+    for lr, wd in itertools.product(lrs, decays):
+        without, with_ = grid_runs[lr, momenta[0], wd], grid_runs[lr, momenta[-1], wd]
+        lines.append(f"* momentum, lr={lr:g}, wd={wd:g}: validation accuracy {without.final_val_accuracy:.2%} "
+                     f"without → {with_.final_val_accuracy:.2%} with μ = {momenta[-1]:g}")
+    for lr, m in itertools.product(lrs, momenta):
+        free, decayed = grid_runs[lr, m, decays[0]], grid_runs[lr, m, decays[-1]]
+        lines.append(f"* weight decay, lr={lr:g}, m={m:g}: ‖θ‖ {free.weight_norm:.2f} → {decayed.weight_norm:.2f}, "
+                     f"validation accuracy {free.final_val_accuracy:.2%} → {decayed.final_val_accuracy:.2%}")
+    plain = runs[-1]
+    lines.append(f"* plain recipe (no augmentation, constant lr): final training loss {plain.train_losses[-1]:.4f} "
+                 f"but validation loss {plain.val_losses[-1]:.4f}, validation accuracy "
+                 f"{plain.final_val_accuracy:.2%}")
+    return "\n".join(lines)

@@ -1,10 +1,12 @@
-"""Classifier figures: the confusion matrix of a test set (notebook 04)."""
+"""Classifier figures (notebook 04): the confusion matrix of a test set and the curves of an SGD sweep."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+
+from helpers.plots.style import PALETTE
 
 
 def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], title: str = "confusion matrix"):
@@ -24,4 +26,31 @@ def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], titl
     ax.set(xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names,
            xlabel="predicted", ylabel="true", title=title)
     ax.grid(False)
+    return fig
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def plot_sweep(runs, highlight=None):
+    """Training loss and validation accuracy per epoch of every run of a sweep
+    (:func:`helpers.experiments.catcar_sweep.run_sweep`); ``highlight`` (one of them) drawn on top.
+
+    Colour: learning rate, momentum and recipe; line style: weight decay (solid for none).
+    """
+    groups = list(dict.fromkeys((r.config.lr, r.config.momentum, r.config.augment, r.config.cosine) for r in runs))
+    decays = sorted({r.config.weight_decay for r in runs})
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
+    for run in runs:
+        c = run.config
+        style = dict(color=PALETTE[groups.index((c.lr, c.momentum, c.augment, c.cosine)) % len(PALETTE)],
+                     linestyle=LINE_STYLES[decays.index(c.weight_decay) % len(LINE_STYLES)], label=c.label)
+        if highlight is not None:
+            style.update(lw=2.8, zorder=3) if run is highlight else style.update(lw=1.0, alpha=0.35)
+        epochs = range(1, len(run.train_losses) + 1)
+        ax_loss.plot(epochs, run.train_losses, **style)
+        ax_acc.plot(epochs, run.val_accuracies, **style)
+    ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     return fig

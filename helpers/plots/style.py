@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import matplotlib as mpl
 
+from helpers.runtime.report_hooks import report_dir
+
 # Colour-blind-safe palette (Okabe & Ito), in the order series are drawn.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 SEQUENTIAL_CMAP = "viridis"
@@ -28,3 +30,17 @@ def use_style() -> None:
         # Stable SVG/PNG metadata: no timestamps or random ids in saved figures.
         "svg.hashsalt": "backprop-lab",
     })
+    if report_dir() is not None:
+        _inline_figures_at(mpl.rcParams["savefig.dpi"])
+
+
+def _inline_figures_at(dpi: float) -> None:
+    """In a report build the builder takes each tagged figure from the cell's output: render those
+    outputs at the print resolution, not the screen's (only the executed copies change)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: no inline figures to set up
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png", dpi=dpi)

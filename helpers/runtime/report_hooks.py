@@ -10,8 +10,8 @@ tagged cells (``report-figure:<name>``, ``report-text:<name>``; see ``tools/repo
 Layout written under the report folder, one *section* per notebook (e.g. ``"01_spiral"``)::
 
     metrics/<section>.json        headline numbers (JSON values), merged across calls
-    figures/<section>/<name>.png  key figures (tagged cells; formerly save_figure)
-    text/<section>/<name>.md      observations / answers, Markdown (tagged cells; formerly record_text)
+    figures/<section>/<name>.png  key figures (written by the builder from tagged cells)
+    text/<section>/<name>.md      observations / answers, Markdown (likewise)
     <name>                        deliverable files, e.g. q2_ytest.txt
 """
 from __future__ import annotations
@@ -59,28 +59,6 @@ def record_metrics(section: str, **values) -> Path | None:
     current = json.loads(path.read_text()) if path.exists() else {}
     current.update(values)
     path.write_text(json.dumps(current, indent=2))
-    return path
-
-
-def save_figure(fig, section: str, name: str) -> Path | None:
-    """Save a matplotlib figure as ``figures/<section>/<name>.png``.
-
-    Superseded by tagging the cell that shows the figure ``report-figure:<name>``; goes once no
-    notebook calls it."""
-    path = _target("figures", section, f"{name}.png")
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
-    return path
-
-
-def record_text(section: str, name: str, markdown: str) -> Path | None:
-    """Store an observation or answer (Markdown) as ``text/<section>/<name>.md``.
-
-    Superseded by tagging the cell that displays it ``report-text:<name>``; goes once no notebook
-    calls it."""
-    path = _target("text", section, f"{name}.md")
-    if path is not None:
-        path.write_text(markdown)
     return path
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -124,35 +123,14 @@ def utc_timestamp() -> str:
 # ---------------------------------------------------------------------------------------------------
 # Reading the staging folder
 # ---------------------------------------------------------------------------------------------------
-def _hook_written_items(root: Path, section: str, harvested: Iterable[Item] = ()) -> list[Item]:
-    """Figures and observations written by the hooks ``save_figure``/``record_text`` rather than
-    harvested, in the order they were written (file times: the hooks record no order).
-
-    Transitional: once no notebook calls those two hooks, this function and its call go, and a
-    section's items are exactly its harvested ones.
-    """
-    known = {(item.kind, item.name) for item in harvested}
-    figures = [p for p in (root / "figures" / section).glob("*.png") if ("figure", p.stem) not in known]
-    texts = [p for p in (root / "text" / section).glob("*.md") if ("text", p.stem) not in known]
-    items = []
-    for path in sorted(figures + texts, key=lambda p: (p.stat().st_mtime_ns, p.name)):
-        if path.suffix == ".png":
-            items.append(Item("figure", path.stem, path=path.relative_to(root).as_posix()))
-        else:
-            items.append(Item("text", path.stem, markdown=path.read_text(encoding="utf-8")))
-    return items
-
-
 def _read_metrics(root: Path, section: str) -> dict:
     path = root / "metrics" / f"{section}.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _sections_with_artifacts(root: Path) -> set[str]:
-    names = {p.stem for p in (root / "metrics").glob("*.json")}
-    for folder in ("figures", "text"):
-        names |= {p.name for p in (root / folder).iterdir() if p.is_dir()} if (root / folder).is_dir() else set()
-    return names
+def _sections_with_metrics(root: Path) -> set[str]:
+    # Figures and texts are harvested per notebook; only record_metrics can name a section of its own.
+    return {p.stem for p in (root / "metrics").glob("*.json")}
 
 
 def _deliverable(path: Path) -> Deliverable:
@@ -178,14 +156,14 @@ def collect(root: Path, runs: list[NotebookRun], reserved: set[str], project_roo
             notebook = run.path.relative_to(project_root).as_posix()
         except ValueError:
             notebook = str(run.path)
-        items = list(run.items) + _hook_written_items(root, run.name, run.items)
+        items = list(run.items)
         sections.append(Section(run.name, run.title, notebook, run.seconds, _read_metrics(root, run.name),
                                 items))
-    for stray in sorted(_sections_with_artifacts(root) - {run.name for run in runs}):
+    for stray in sorted(_sections_with_metrics(root) - {run.name for run in runs}):
         warnings.append(f"section {stray!r} matches no notebook name (use the notebook's stem); "
                         f"shown after the notebooks")
         sections.append(Section(stray, humanise(stray), None, None, _read_metrics(root, stray),
-                                _hook_written_items(root, stray)))
+                                []))
     clashes = sorted(p.name for p in root.iterdir() if p.name in reserved)
     if clashes:
         raise ValueError(f"a notebook wrote deliverable(s) {clashes} whose names the report itself uses; "
