@@ -14,12 +14,20 @@ from dataclasses import dataclass
 import torch
 
 START_BOX = 5.0  # x0 is drawn uniformly from [-5, 5]^2, as the course asks
+# float16 and bfloat16 keep about 3 and 2 significant digits: y, its gradient and every step would be silently
+# coarse (and float16 overflows to inf for |x| beyond about 180), so only single and double precision are taken.
+_DTYPES = (torch.float32, torch.float64)
+
+
+def _check_dtype(dtype: torch.dtype, name: str) -> None:
+    if dtype not in _DTYPES:
+        raise ValueError(f"{name} must be a floating-point tensor of dtype float32 or float64 (float64 "
+                         f"recommended), got dtype {dtype}")
 
 
 def _as_points(x, name: str = "x") -> torch.Tensor:
     x = torch.as_tensor(x)
-    if not torch.is_floating_point(x):
-        raise ValueError(f"{name} must be a floating-point tensor (float64 recommended), got dtype {x.dtype}")
+    _check_dtype(x.dtype, name)
     if x.ndim == 0 or x.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (..., 2) (points (x1, x2)), got {tuple(x.shape)}")
     return x
@@ -63,7 +71,8 @@ def spiral_grad(x) -> torch.Tensor:
 
 
 def random_start(seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """x0 ~ U([-5, 5]^2) from a generator seeded with ``seed`` (shape (2,))."""
+    """x0 ~ U([-5, 5]^2) from a generator seeded with ``seed`` (shape (2,)); dtype float32 or float64."""
+    _check_dtype(dtype, "dtype")
     generator = torch.Generator().manual_seed(seed)
     return (torch.rand(2, generator=generator, dtype=dtype) * 2 - 1) * START_BOX
 
@@ -89,20 +98,28 @@ class DescentResult:
         return self.gradients.shape[0]
 
 
+def _is_positive_finite(value) -> bool:
+    """A finite int or float > 0; a bool is refused (Python counts True as 1)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
     """x_t = x_{t-1} - lr * dy/dx(x_{t-1}) for t = 1..n_steps, stopping with a flag on divergence.
 
-    x0: (2,) floating tensor (float64 recommended); lr: finite, > 0; n_steps: int ≥ 0.
+    x0: (2,) float32 or float64 tensor (float64 recommended); lr: finite, > 0; n_steps: int ≥ 0;
+    max_radius: finite, > 0 (0 would flag every run as diverged at once; NaN would switch the check off).
     """
     x0 = _as_points(x0, "x0")
     if x0.shape != (2,):
         raise ValueError(f"x0 must have shape (2,), got {tuple(x0.shape)}")
     if not torch.isfinite(x0).all():
         raise ValueError(f"x0 must be finite, got {x0.tolist()}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+    if not _is_positive_finite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ValueError(f"n_steps must be an int ≥ 0, got {n_steps!r}")
+    if not _is_positive_finite(max_radius):
+        raise ValueError(f"max_radius must be a finite number > 0, got {max_radius!r}")
     points, grads = [x0.clone()], []
     diverged, reason = False, f"completed {n_steps} steps"
     ### BEGIN SOLUTION

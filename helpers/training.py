@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -70,14 +71,58 @@ def _check_n_epochs(n_epochs) -> None:
         raise ValueError(f"n_epochs must be a positive int, got {n_epochs!r}")
 
 
-def _check_hyperparameters(n_epochs, lr, momentum, weight_decay, dampening, nesterov) -> None:
-    """The same rules as ``torch.optim.SGD``, with messages that say what is expected."""
-    _check_n_epochs(n_epochs)
-    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+def _is_finite_nonnegative(value) -> bool:
+    """An int or float (NumPy scalars too), finite and >= 0; not a bool, which Python counts as an int."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return real and math.isfinite(value) and value >= 0
+
+
+def _check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov) -> None:
+    """What ``torch.optim.SGD`` refuses, refused with the same meaning, and what it accepts but makes nonsense."""
+    # torch refuses lr, momentum, weight_decay < 0. It lets NaN through (NaN < 0 is False) and inf: either makes
+    # the parameters non-finite at the first step. It takes bools as numbers: True is almost surely an argument out of
+    # place. It checks no dampening τ (buffer ← μ buffer + (1 − τ) g): τ < 0 amplifies the gradient.
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay), ("dampening", dampening)):
+        if not _is_finite_nonnegative(value):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    # μ >= 1: past gradients never fade (μ = 1) or grow (μ > 1) in the buffer, so the steps grow without bound.
+    if momentum >= 1:
+        raise ValueError(f"momentum must be < 1 (0.9 is typical), got {momentum!r}: with momentum >= 1 past "
+                         "gradients never fade and the steps grow without bound")
+    # τ > 1 flips the sign of each new gradient (gradient ascent); τ = 1 ignores every gradient after the first.
+    if dampening >= 1:
+        raise ValueError(f"dampening must be < 1 (it scales each new gradient by 1 - dampening), got {dampening!r}")
+    if not isinstance(nesterov, bool):
+        raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0 (as in torch.optim.SGD)")
+
+
+def _check_optimizer(optimizer, model: nn.Module) -> None:
+    """Every trainable parameter of ``model`` must be one the optimizer updates (else it never moves)."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("model has no trainable parameters (none with requires_grad=True)")
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    missing = [name for name, p in trainable if id(p) not in held]
+    if missing:
+        which = ("none of the model's parameters" if len(missing) == len(trainable) else
+                 f"{len(missing)} of the model's {len(trainable)} trainable parameters (missing: {', '.join(missing)})")
+        raise ValueError(f"the optimizer updates {which}: build it over model.parameters() of the model you "
+                         "train (not another instance), or set requires_grad=False on parameters to freeze")
+
+
+def _epoch_lr(lr: float, lr_schedule: Callable[[int], float] | None, epoch: int) -> float:
+    """lr times ``lr_schedule(epoch)``, the factor checked: a negative one would climb the loss (ascent)."""
+    if lr_schedule is None:
+        return lr
+    factor = lr_schedule(epoch)
+    if not _is_finite_nonnegative(factor):
+        raise ValueError(f"lr_schedule({epoch}) must return a finite number >= 0 (the lr factor of epoch "
+                         f"{epoch + 1}), got {factor!r}: a negative factor would climb the loss")
+    return lr * factor
 
 
 def _batches(model: nn.Module, train_loader: Iterable, epoch: int):
@@ -100,17 +145,18 @@ def _checked(loss: torch.Tensor, epoch: int, batch: int) -> float:
 
 
 def _run(n_epochs: int, model: nn.Module, loss_fn: Callable, train_loader: Iterable,
-         step: Callable[[int], None], callback: EpochCallback | None, desc: str) -> list[float]:
-    """The loop both trainers share: forward, loss, backward, ``step(epoch)``; mean batch loss per epoch."""
+         epoch_step: Callable[[int], Callable[[], None]], callback: EpochCallback | None, desc: str) -> list[float]:
+    """The loop both trainers share: forward, loss, backward, ``epoch_step(epoch)()``; mean loss per epoch."""
     model.train()
     epoch_losses = []
     for epoch in progress(range(n_epochs), desc=desc, leave=False):
+        step = epoch_step(epoch)  # before any batch: a bad setting for this epoch stops with the model unchanged
         total, n_batches = 0.0, 0
         for batch, (x, y) in enumerate(_batches(model, train_loader, epoch)):
             loss = loss_fn(model(x), y)
+            total += _checked(loss, epoch, batch)  # before the update: a NaN loss leaves the parameters as they are
             loss.backward()     # backprop: fills p.grad for every parameter
-            step(epoch)         # the update, which also clears the gradients
-            total += _checked(loss, epoch, batch)
+            step()
             n_batches += 1
         epoch_losses.append(total / n_batches)
         if callback is not None:
@@ -125,17 +171,19 @@ def train(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module, los
 
     train_loader yields (x, y) batches (moved to the model's device and dtype). Returns the mean
     training loss of each epoch (mean over its batches). ``callback(epoch, model, mean_loss)``,
-    if given, runs after each epoch (e.g. to measure validation accuracy). Raises
-    ``FloatingPointError`` as soon as a loss is NaN or infinite.
+    if given, runs after each epoch (e.g. to measure validation accuracy). ``optimizer`` must update every
+    trainable parameter of ``model``. Raises ``FloatingPointError`` as soon as a loss is NaN or infinite,
+    before that batch's update: the model keeps the parameters that gave that loss.
     """
     _check_n_epochs(n_epochs)
+    _check_optimizer(optimizer, model)
 
-    def step(epoch):
+    def step():
         optimizer.step()
         optimizer.zero_grad()
 
     optimizer.zero_grad()
-    return _run(n_epochs, model, loss_fn, train_loader, step, callback, "train (torch.optim.SGD)")
+    return _run(n_epochs, model, loss_fn, train_loader, lambda epoch: step, callback, "train (torch.optim.SGD)")
 
 
 def sgd_step(params: Sequence[torch.Tensor], momentum_buffers: list[torch.Tensor | None], lr: float,
@@ -146,6 +194,7 @@ def sgd_step(params: Sequence[torch.Tensor], momentum_buffers: list[torch.Tensor
     momentum_buffers: one entry per parameter, None before the first step; filled and updated here.
     Same operations, in the same order, as ``torch.optim.SGD``'s single-tensor path (used on CPU).
     """
+    _check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov)
     with torch.no_grad():
         for i, p in enumerate(params):
             if p.grad is None:
@@ -172,21 +221,26 @@ def train_manual_update(n_epochs: int, lr: float, model: nn.Module, loss_fn: Cal
                         callback: EpochCallback | None = None) -> list[float]:
     """:func:`train` with SGD written by hand (no optimiser object): see :func:`sgd_step`.
 
-    momentum μ >= 0 (typically 0.9), weight_decay λ >= 0 (L2 term λθ added to the gradient), dampening τ and
-    nesterov as in ``torch.optim.SGD``. ``lr_schedule(epoch)``, if given, multiplies ``lr`` during
-    that epoch (0-based), like ``torch.optim.lr_scheduler.LambdaLR`` stepped once per epoch.
+    lr η >= 0, momentum 0 <= μ < 1 (typically 0.9), weight_decay λ >= 0 (L2 term λθ added to the gradient),
+    dampening 0 <= τ < 1 and nesterov as in ``torch.optim.SGD``. ``lr_schedule(epoch)``, if given, multiplies
+    ``lr`` during that epoch (0-based; a factor >= 0), like ``LambdaLR`` stepped once per epoch.
     Returns the mean training loss of each epoch.
     """
-    _check_hyperparameters(n_epochs, lr, momentum, weight_decay, dampening, nesterov)
+    _check_n_epochs(n_epochs)
+    _check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov)
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise ValueError(f"lr_schedule must be a function epoch -> lr factor, got {type(lr_schedule).__name__}")
     params = list(model.parameters())
+    if not params:
+        raise ValueError("model has no parameters to train")
     momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
     model.zero_grad()
 
-    def step(epoch):
-        epoch_lr = lr if lr_schedule is None else lr * lr_schedule(epoch)
-        sgd_step(params, momentum_buffers, epoch_lr, momentum, weight_decay, dampening, nesterov)
+    def epoch_step(epoch):
+        epoch_lr = _epoch_lr(lr, lr_schedule, epoch)
+        return lambda: sgd_step(params, momentum_buffers, epoch_lr, momentum, weight_decay, dampening, nesterov)
 
-    return _run(n_epochs, model, loss_fn, train_loader, step, callback, "train_manual_update")
+    return _run(n_epochs, model, loss_fn, train_loader, epoch_step, callback, "train_manual_update")
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def test_gradient_descent_flags_divergence_for_large_lr_without_nan():
 
 def test_gradient_descent_flags_non_finite_iterates():
     huge = torch.tensor([1e200, 1e200], dtype=torch.float64)
-    result = gradient_descent(huge, 1.0, 10, max_radius=math.inf)
+    result = gradient_descent(huge, 1.0, 10, max_radius=1e300)  # |x0| < 1e300: the iterate is inf first
     assert result.diverged and result.steps == 0 and "non-finite" in result.reason
 
 
@@ -111,3 +111,32 @@ def test_gradient_descent_rejects_bad_starts(x0, message):
 def test_gradient_descent_rejects_bad_step_counts(n_steps):
     with pytest.raises(ValueError, match="n_steps"):
         gradient_descent(random_start(0), 1e-3, n_steps)
+
+
+@pytest.mark.parametrize("max_radius", [0, 0.0, -1.0, math.nan, math.inf, True, "1e3", None])
+def test_gradient_descent_rejects_bad_max_radius(max_radius):
+    """0 flagged every run as diverged at once; NaN switched the radius check off."""
+    with pytest.raises(ValueError, match="max_radius must be a finite number > 0"):
+        gradient_descent(random_start(0), 1e-3, 10, max_radius=max_radius)
+
+
+def test_gradient_descent_accepts_a_small_positive_max_radius():
+    result = gradient_descent(torch.tensor([0.3, 0.0], dtype=torch.float64), 1e-3, 10, max_radius=0.5)
+    assert not result.diverged and result.steps == 10
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.complex64, torch.int32, torch.bool], ids=str)
+def test_every_spiral_function_refuses_dtypes_other_than_float32_and_float64(dtype):
+    x = torch.ones(2).to(dtype)
+    expected = f"must be a floating-point tensor of dtype float32 or float64.*got dtype {dtype}"
+    for call in (lambda: spiral(x), lambda: spiral_grad(x), lambda: gradient_descent(x, 1e-3, 10)):
+        with pytest.raises(ValueError, match=expected):
+            call()
+    with pytest.raises(ValueError, match="dtype must be a floating-point tensor of dtype float32 or float64"):
+        random_start(0, dtype=dtype)
+
+
+def test_float32_is_accepted_everywhere():
+    x0 = random_start(0, dtype=torch.float32)
+    result = gradient_descent(x0, 1e-3, 5)
+    assert x0.dtype == result.trajectory.dtype == spiral_grad(x0).dtype == torch.float32 and result.steps == 5
