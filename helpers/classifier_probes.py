@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from helpers.data.cifar import normalize
-from helpers.data.images import check_image, random_views
+from helpers.data.images import channel_stats, check_image, random_views
 
 # A class label for every image: one int for all, or one per image.
 Target = int | Sequence[int] | torch.Tensor | None
@@ -22,7 +22,8 @@ def input_stats(model: nn.Module, mean: Sequence[float] | None = None,
                 std: Sequence[float] | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The per-channel (mean, std) ``model`` expects its input normalised with, as float tuples.
 
-    ``mean``/``std`` when given, else the model's ``mean``/``std`` attributes; a clear error without.
+    ``mean``/``std`` when given, else the model's ``mean``/``std`` attributes; a clear error without,
+    or unless each holds one finite number per channel with every std > 0.
     """
     mean = getattr(model, "mean", None) if mean is None else mean
     std = getattr(model, "std", None) if std is None else std
@@ -30,10 +31,7 @@ def input_stats(model: nn.Module, mean: Sequence[float] | None = None,
         raise ValueError(f"{type(model).__name__} has no `mean`/`std` attributes: pass the normalisation "
                          "it was trained with, e.g. mean=IMAGENET_MEAN, std=IMAGENET_STD for torchvision "
                          "ImageNet models")
-    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-    if len(mean) != len(std) or any(s <= 0 for s in std):
-        raise ValueError(f"mean and std need one entry per channel and std > 0, got {mean} and {std}")
-    return mean, std
+    return channel_stats(mean, std)
 
 
 def target_labels(target: Target, batch: int, num_classes: int | None = None) -> torch.Tensor | None:

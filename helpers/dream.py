@@ -19,9 +19,10 @@ Public API:
   how much pixel-level noise an image carries.
 
 Defined elsewhere and importable from here too: the image operations (:func:`check_image`,
-:func:`gaussian_blur`, :func:`resize`, :func:`noise_image`, :func:`random_views`, :func:`roughness`)
-in :mod:`helpers.data.images`; ``normalize`` in :mod:`helpers.data.cifar`; :class:`LayerOutput`,
-:func:`target_probability` and :func:`robustness` in :mod:`helpers.classifier_probes`.
+:func:`gaussian_blur`, :func:`resize`, :func:`octave_sizes`, :func:`noise_image`, :func:`random_views`,
+:func:`roughness`) and the input checks in :mod:`helpers.data.images`; ``normalize`` in
+:mod:`helpers.data.cifar`; :class:`LayerOutput`, :func:`target_probability` and :func:`robustness` in
+:mod:`helpers.classifier_probes`.
 
 Any classifier works: an ``nn.Module`` taking normalised (N, 3, H, W) images. The model's ``mean``
 and ``std`` attributes are used when present (as for :class:`helpers.models.cnn.CifarCNN`); otherwise pass
@@ -52,8 +53,9 @@ import torch.nn as nn
 from helpers.classifier_probes import (LayerOutput, Target, input_stats, robustness,  # noqa: F401 (re-exported)
                                        target_labels, target_probability)
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
-from helpers.data.images import (check_image, gaussian_blur, noise_image, random_views,  # noqa: F401 (re-exported)
-                                 resize, roughness, seeded_generator)
+from helpers.data.images import (channel_stats, check_batch, check_image, check_int,  # noqa: F401 (re-exported)
+                                 check_real, gaussian_blur, noise_image, octave_sizes, random_views, resize,
+                                 roughness, seeded_generator)
 from helpers.runtime.progress import progress
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -89,12 +91,15 @@ class DreamStep:
 
 # ----------------------------------------------------------------------------------------- checks
 
-def _check_options(iterations: int, lr: float, blur_every: int, blur_sigma: float, grad_blur_sigma: float,
-                   weight_decay: float) -> None:
-    if iterations < 1 or lr <= 0:
-        raise ValueError(f"need iterations >= 1 and lr > 0, got {iterations} and {lr}")
-    if blur_every < 0 or blur_sigma < 0 or grad_blur_sigma < 0 or not 0 <= weight_decay < 1:
-        raise ValueError("blur_every, blur_sigma and grad_blur_sigma must be >= 0 and weight_decay in [0, 1)")
+def _check_options(iterations: int, lr: float, jitter: int, blur_every: int, blur_sigma: float,
+                   grad_blur_sigma: float, weight_decay: float) -> None:
+    """The numeric options of :func:`gradient_descent`, each named in its error (octaves: :func:`octave_sizes`)."""
+    for name, value, minimum in (("iterations", iterations, 1), ("jitter", jitter, 0), ("blur_every", blur_every, 0)):
+        check_int(name, value, minimum)
+    for name, value in (("blur_sigma", blur_sigma), ("grad_blur_sigma", grad_blur_sigma)):
+        check_real(name, value)  # checked even where unused: a NaN sigma would silently switch its blur off
+    check_real("lr", lr, strict=True)  # inf would push every pixel to 0 or 1
+    check_real("weight_decay", weight_decay, below=1)
 
 
 def _checked_loss(loss: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor, iteration: int) -> torch.Tensor:
@@ -115,21 +120,16 @@ def normalize_and_jitter(img: torch.Tensor, step: int = 2, mean: Sequence[float]
 
     The offsets are drawn uniformly from ``-step .. step`` (one pair for the whole batch, from
     ``generator``); pixels that leave one edge come back at the other, so the jittered image holds
-    exactly the same pixel values. ``step=0`` only normalises. Default mean/std: CIFAR-10's.
+    exactly the same pixel values. ``step=0`` only normalises. Default mean/std: CIFAR-10's; any
+    other: one finite entry per channel, std > 0. ``img`` must be float; ``step`` an int >= 0.
     """
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    check_batch(img, name="img")
+    check_int("step", step)
+    mean, std = channel_stats(mean, std, channels=img.shape[1])
     ### BEGIN SOLUTION
     dy, dx = torch.randint(-step, step + 1, (2,), generator=generator).tolist()
     return normalize(img.roll(shifts=(dy, dx), dims=(-2, -1)), mean, std)
     ### END SOLUTION
-
-
-def octave_sizes(size: int, octaves: int, octave_scale: float) -> list[int]:
-    """Side lengths from the smallest octave up to ``size``: ``size / octave_scale**k``, k = octaves-1..0."""
-    if octaves < 1 or octave_scale < 1:
-        raise ValueError(f"need octaves >= 1 and octave_scale >= 1, got {octaves} and {octave_scale}")
-    return [max(8, round(size / octave_scale ** k)) for k in range(octaves - 1, -1, -1)]
 
 
 def _octave_schedule(height: int, width: int, iterations: int, octaves: int, octave_scale: float) -> list[tuple[int, int]]:
@@ -251,11 +251,11 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     # Long only for its docstring (every option documented where it is passed); the work is in the helpers.
     mean, std = input_stats(model, mean, std)
     check_image(input, channels=len(mean), name="input")
-    _check_options(iterations, lr, blur_every, blur_sigma, grad_blur_sigma, weight_decay)
+    _check_options(iterations, lr, jitter, blur_every, blur_sigma, grad_blur_sigma, weight_decay)
+    height, width = input.shape[-2:]
+    shapes = _octave_schedule(height, width, iterations, octaves, octave_scale)  # checks octaves, octave_scale
     model.eval()
     generator = seeded_generator(seed)
-    height, width = input.shape[-2:]
-    shapes = _octave_schedule(height, width, iterations, octaves, octave_scale)
     labels = target_labels(target, input.shape[0])
     centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
     image = input.detach()

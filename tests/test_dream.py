@@ -304,10 +304,10 @@ def test_unknown_layer_lists_the_layers():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(iterations=0), "iterations >= 1"),
-    (dict(lr=-1.0), "lr > 0"),
-    (dict(weight_decay=1.0), "weight_decay in"),
-    (dict(octaves=0), "octaves >= 1"),
+    (dict(iterations=0), "iterations must be an int >= 1, got 0"),
+    (dict(lr=-1.0), "lr must be a finite number > 0, got -1.0"),
+    (dict(weight_decay=1.0), r"weight_decay must be a finite number in \[0, 1\), got 1.0"),
+    (dict(octaves=0), "octaves must be an int >= 1, got 0"),
     (dict(target=[0, 1, 2]), "one label per image"),
 ])
 def test_bad_options_get_clear_errors(kwargs, message):

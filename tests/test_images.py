@@ -1,6 +1,7 @@
 """helpers.data.images: the input checks, blur, resize, noise start image, random views and roughness."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
@@ -66,3 +67,45 @@ def test_seeded_generator():
     assert images.seeded_generator(None) is None
     first, second = images.seeded_generator(3), images.seeded_generator(3)
     assert torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=second))
+
+
+def test_check_batch_checks_type_and_shape_only():
+    images.check_batch(torch.tensor([-2.0, 3.0]).view(1, 1, 1, 2))  # values outside [0, 1]: fine here
+    images.check_batch(torch.rand(2, 5, 3, 3), channels=5)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3, H, W\), got \(2, 5, 3, 3\)"):
+        images.check_batch(torch.rand(2, 5, 3, 3), channels=3, name="x")
+    with pytest.raises(TypeError, match="float tensor.*int64"):
+        images.check_batch(torch.zeros(1, 3, 2, 2, dtype=torch.long))
+
+
+def test_check_int_and_check_real_name_the_argument_and_the_range():
+    images.check_int("n", np.int64(3), 1)
+    images.check_real("x", np.float32(0.5), 0, below=1)
+    for value in (3.0, True, "3", None):
+        with pytest.raises(TypeError, match=f"n must be an int >= 1, got {value!r}"):
+            images.check_int("n", value, 1)
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
+        images.check_int("n", 0, 1)
+    for value, expected in ((0.0, "> 0"), (math.nan, "> 0"), (-math.inf, "> 0")):
+        with pytest.raises(ValueError, match=f"x must be a finite number {expected}, got {value}"):
+            images.check_real("x", value, strict=True)
+    with pytest.raises(ValueError, match=r"x must be a finite number in \[0, 1\), got 1.0"):
+        images.check_real("x", 1, below=1)
+    with pytest.raises(TypeError, match="x must be a finite number >= 0, got False"):
+        images.check_real("x", False)
+
+
+def test_channel_stats_returns_floats_and_refuses_non_finite_or_mismatched_entries():
+    assert images.channel_stats(np.array([0.5, 0.25]), torch.tensor([1.0, 2.0])) == ((0.5, 0.25), (1.0, 2.0))
+    with pytest.raises(ValueError, match=r"one entry per channel, got 2 and 1"):
+        images.channel_stats((0.5, 0.5), (1.0,))
+    with pytest.raises(ValueError, match=r"std must hold finite numbers > 0, got \(nan,\)"):
+        images.channel_stats((0.5,), (math.nan,))
+
+
+@pytest.mark.parametrize("sigma, error", [(math.nan, ValueError), (math.inf, ValueError), (-0.5, ValueError),
+                                          (None, TypeError), (True, TypeError)])
+def test_gaussian_blur_refuses_sigma_that_is_not_finite_and_non_negative(sigma, error):
+    # NaN used to fail deep in math.ceil, a negative sigma to return the image unblurred
+    with pytest.raises(error, match=f"sigma must be a finite number >= 0, got {sigma!r}"):
+        images.gaussian_blur(torch.rand(1, 3, 8, 8), sigma)

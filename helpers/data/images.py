@@ -1,11 +1,15 @@
 """Operations on batches of float images, (N, C, H, W) tensors with values in [0, 1].
 
-Nothing here knows about a model: checking an image batch, blurring, resizing, a noise start image,
-random views (shift, zoom, flip) and a roughness score. :mod:`helpers.dream` builds on them.
+Nothing here knows about a model: checking an image batch and its per-channel statistics (and the
+numeric options of the operations on it), blurring, resizing, a noise start image, random views (shift,
+zoom, flip) and a roughness score. :mod:`helpers.dream` builds on them.
 """
 from __future__ import annotations
 
 import math
+import numbers
+import operator
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,16 +20,52 @@ def seeded_generator(seed: int | None) -> torch.Generator | None:
     return None if seed is None else torch.Generator().manual_seed(seed)
 
 
+def check_int(name: str, value, minimum: int = 0) -> None:
+    """Raise a clear error unless ``value`` is an int (numpy ints too; not a bool or float) >= ``minimum``."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None:
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+    if number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {number}")
+
+
+def check_real(name: str, value, minimum: float = 0.0, *, strict: bool = False, below: float | None = None) -> None:
+    """Raise a clear error unless ``value`` is a finite real number (not a bool) >= ``minimum``.
+
+    ``strict``: > ``minimum`` instead; ``below``: also < ``below``. NaN and inf are always refused.
+    """
+    expected = f"{'>' if strict else '>='} {minimum:g}" if below is None else f"in [{minimum:g}, {below:g})"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite number {expected}, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if (not math.isfinite(number) or number < minimum or (strict and number == minimum)
+            or (below is not None and number >= below)):
+        raise ValueError(f"{name} must be a finite number {expected}, got {number}")
+
+
+def check_batch(image: torch.Tensor, channels: int | None = None, name: str = "image") -> None:
+    """Raise a clear error unless ``image`` is a float (N, C, H, W) tensor (C = ``channels`` when given).
+
+    Only the type and shape: no pass over the values (see :func:`check_image` for those).
+    """
+    expected = f"(N, {'C' if channels is None else channels}, H, W)"
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}, got {type(image).__name__}")
+    if image.dim() != 4 or (channels is not None and image.shape[1] != channels):
+        hint = {3: "; add the batch dimension with image.unsqueeze(0)",
+                2: "; add the batch and channel dimensions with image[None, None]"}.get(image.dim(), "")
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(image.shape)}{hint}")
+    if not image.is_floating_point():
+        hint = "" if image.is_complex() else " (for uint8 pixels use image.float() / 255)"
+        raise TypeError(f"{name} must be a float tensor with values in [0, 1], got {image.dtype}{hint}")
+
+
 def check_image(image: torch.Tensor, channels: int = 3, name: str = "image") -> None:
     """Raise a clear error unless ``image`` is a finite float (N, channels, H, W) tensor in [0, 1]."""
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {channels}, H, W), got {type(image).__name__}")
-    if image.dim() != 4 or image.shape[1] != channels:
-        hint = "; add the batch dimension with image.unsqueeze(0)" if image.dim() == 3 else ""
-        raise ValueError(f"{name} must have shape (N, {channels}, H, W), got {tuple(image.shape)}{hint}")
-    if not image.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor with values in [0, 1], got {image.dtype} "
-                        "(for uint8 pixels use image.float() / 255)")
+    check_batch(image, channels, name)
     if not torch.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or inf")
     low, high = image.min().item(), image.max().item()
@@ -33,12 +73,42 @@ def check_image(image: torch.Tensor, channels: int = 3, name: str = "image") -> 
         raise ValueError(f"{name} values must lie in [0, 1], got min {low:.4g} and max {high:.4g}")
 
 
+def _per_channel(name: str, given, positive: bool) -> tuple[float, ...]:
+    """``given`` (a tuple, list, numpy array or 1-D tensor of numbers) as floats, each finite (and > 0)."""
+    try:
+        values = torch.as_tensor(given, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError):
+        values = None
+    if values is None or values.dim() != 1:
+        raise TypeError(f"{name} must be a sequence of numbers, one per channel, got {given!r}")
+    if not torch.isfinite(values).all() or (positive and not (values > 0).all()):
+        raise ValueError(f"{name} must hold finite numbers{' > 0' if positive else ''}, got {tuple(values.tolist())}")
+    return tuple(values.tolist())
+
+
+def channel_stats(mean: Sequence[float], std: Sequence[float],
+                  channels: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``mean`` and ``std`` of a per-channel normalisation ``(x - mean) / std``, checked, as float tuples.
+
+    Each needs one finite number per channel (``channels`` of them when given, else as many as the
+    other), and every std > 0: a clear error otherwise, instead of images of NaN or inf.
+    """
+    mean, std = _per_channel("mean", mean, positive=False), _per_channel("std", std, positive=True)
+    count = len(mean) if channels is None else channels
+    if len(mean) != count or len(std) != count:
+        where = "" if channels is None else f" (the image has {channels})"
+        raise ValueError(f"mean and std need one entry per channel{where}, got {len(mean)} and {len(std)}")
+    return mean, std
+
+
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """Blur each channel of (N, C, H, W) ``image`` with a Gaussian of std ``sigma`` pixels.
 
     Separable kernel of radius ``ceil(2 sigma)``, reflected borders; ``sigma=0`` returns ``image``.
+    ``sigma`` must be a finite number >= 0.
     """
-    if sigma <= 0:
+    check_real("sigma", sigma)
+    if sigma == 0:
         return image
     radius = max(1, math.ceil(2 * sigma))
     radius = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)  # reflect padding needs radius < size
@@ -59,6 +129,17 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     if tuple(image.shape[-2:]) == size:
         return image
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def octave_sizes(size: int, octaves: int, octave_scale: float) -> list[int]:
+    """Side lengths from the smallest octave up to ``size``: ``size / octave_scale**k``, k = octaves-1..0.
+
+    ``octaves``: an int >= 1; ``octave_scale``: a finite number >= 1. No side below 8 pixels.
+    """
+    check_int("size", size, 1)
+    check_int("octaves", octaves, 1)
+    check_real("octave_scale", octave_scale, 1)
+    return [max(8, round(size / octave_scale ** k)) for k in range(octaves - 1, -1, -1)]
 
 
 def noise_image(n: int = 1, size: int = 32, seed: int = 0, spread: float = 0.1) -> torch.Tensor:
