@@ -14,6 +14,8 @@ import torchvision.datasets.cifar
 from PIL import Image
 
 import helpers.data.cifar as cifar
+import helpers.data.extraction as extraction
+from helpers.data.cache import save_verified
 from helpers.data.paths import PROJECT_ROOT
 
 PER_CLASS = {"train": 3, "test": 2}
@@ -139,9 +141,63 @@ def test_corrupted_archive_fails_the_sha256_check_loudly(fake_archive):
 def test_archive_is_extracted_once(fake_archive, monkeypatch):
     cifar._load_uncached("test", download=False)
     checks = []
-    monkeypatch.setattr(cifar, "verify_sha256", lambda *args: checks.append(args))
+    monkeypatch.setattr(extraction, "verify_sha256", lambda *args: checks.append(args))
     cifar._load_uncached("train", download=False)
     assert checks == [], "a verified extraction is reused"
+
+
+def damage(folder, how):
+    """What an extraction cut short, or a clean-up during one, leaves behind."""
+    (folder / "train" / "cat" / "0001.jpg").unlink()
+    (folder / "test" / "ship" / "0000.jpg").write_bytes(b"half a jpeg")
+    (folder / "train" / "cat" / "9999.jpg").write_bytes((folder / "train" / "cat" / "0000.jpg").read_bytes())
+    marker = extraction.marker_path(folder)
+    if how == "marker lost":
+        marker.unlink()
+    elif how == "marker of an older version":
+        marker.write_text(cifar.ARCHIVE_SHA256)
+
+
+@pytest.mark.parametrize("how", ["marker kept", "marker lost", "marker of an older version"])
+def test_a_damaged_extraction_is_extracted_again(fake_archive, capsys, how):
+    cifar._load_uncached("train", download=False)
+    folder = fake_archive.parent / "data" / "cache" / "cifar10-images"
+    damage(folder, how)
+    for split in ("train", "test"):
+        (images, labels), _ = cifar._load_uncached(split, download=False)
+        assert identities(images, labels) == expected_canonical(split)
+    assert f"re-extracting {folder}: " in capsys.readouterr().err
+    assert extraction._extraction_problem(folder, cifar.ARCHIVE_SHA256) is None
+
+
+def test_the_re_extraction_message_says_what_is_wrong(fake_archive, capsys):
+    cifar._load_uncached("test", download=False)
+    folder = fake_archive.parent / "data" / "cache" / "cifar10-images"
+    damage(folder, "marker kept")
+    cifar._load_uncached("test", download=False)
+    assert (f"re-extracting {folder}: 49 of 50 files present; 1 missing (e.g. cifar10-images/train/cat/0001.jpg), "
+            "1 with the wrong size (e.g. cifar10-images/test/ship/0000.jpg), "
+            "1 not in the archive (e.g. cifar10-images/train/cat/9999.jpg)") in capsys.readouterr().err
+
+
+def test_an_incomplete_extraction_is_not_marked_done_and_the_error_names_the_fix(fake_archive, monkeypatch):
+    extract_all = tarfile.TarFile.extractall
+
+    def deleted_meanwhile(self, path, *args, **kwargs):  # something cleans the cache folder meanwhile
+        extract_all(self, path, *args, **kwargs)
+        (fake_archive.parent / "data" / "cache" / "cifar10-images" / "train" / "dog" / "0000.jpg").unlink()
+
+    folder = fake_archive.parent / "data" / "cache" / "cifar10-images"
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError) as error:
+        patch.setattr(tarfile.TarFile, "extractall", deleted_meanwhile)
+        cifar._load_uncached("test", download=False)
+    message = str(error.value)
+    assert f"delete {folder} and run again" in message and "The archive is intact" in message
+    assert "49 of 50 files present; 1 missing (e.g. cifar10-images/train/dog/0000.jpg)" in message
+    assert "corrupt" not in message
+    assert not extraction.marker_path(folder).exists(), "an incomplete extraction is never marked done"
+    (images, labels), _ = cifar._load_uncached("train", download=False)  # the next run repairs it
+    assert identities(images, labels) == expected_canonical("train")
 
 
 def test_an_incomplete_source_is_refused_with_the_expected_shape(fake_archive):
@@ -182,16 +238,17 @@ def test_cached_tensors_builds_once_and_rebuilds_a_broken_cache(tmp_path):
 
     def build():
         calls.append(1)
-        return {"x": torch.arange(3)}
+        return {"x": torch.arange(3), "y": torch.ones(3, dtype=torch.int64)}
 
     path = tmp_path / "cache.pt"
-    first = cifar.cached_tensors(path, build, ("x",))
-    second = cifar.cached_tensors(path, build, ("x",))
+    spec = {"x": (torch.int64, (3,))}
+    first = cifar.cached_tensors(path, build, spec)
+    second = cifar.cached_tensors(path, build, spec)
     assert torch.equal(first["x"], second["x"]) and len(calls) == 1
     path.write_bytes(b"not a tensor file")
-    assert torch.equal(cifar.cached_tensors(path, build, ("x",))["x"], torch.arange(3)) and len(calls) == 2
-    cifar.cached_tensors(path, build, ("x", "y"))  # older layout without "y": rebuilt
-    assert len(calls) == 3
+    assert torch.equal(cifar.cached_tensors(path, build, spec)["x"], torch.arange(3)) and len(calls) == 2
+    save_verified(path, {"x": torch.arange(3)})  # an older layout without "y", with a matching record
+    assert "y" in cifar.cached_tensors(path, build, {**spec, "y": (torch.int64, (3,))}) and len(calls) == 3
 
 
 def test_real_cifar10_in_canonical_order():

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from helpers.data.cache import cached_tensors
 from helpers.data.cifar import CLASSES as CIFAR_CLASSES
-from helpers.data.cifar import cached_tensors, load_cifar10, normalize
+from helpers.data.cifar import load_cifar10, normalize
 from helpers.data.paths import cache_dir
 
 CLASS_NAMES = ("cat", "car")
@@ -29,8 +30,12 @@ IMAGE_SIZE = 16  # 3 × 16 × 16 = 768 inputs
 DEFAULT_VAL_FRACTION = 0.2
 DEFAULT_SPLIT_SEED = 265
 CACHE_VERSION = 1
-_CACHE_KEYS = tuple(f"{split}_{field}" for split in ("train", "test")
-                    for field in ("images32", "images16", "cifar_index", "labels"))
+# dtype and shape of every cached tensor; n_train and n_test are the numbers of cats and cars
+_CACHE_SPEC = {key: spec for split in ("train", "test") for key, spec in (
+    (f"{split}_images32", (torch.uint8, (f"n_{split}", 3, 32, 32))),
+    (f"{split}_images16", (torch.float32, (f"n_{split}", 3, IMAGE_SIZE, IMAGE_SIZE))),
+    (f"{split}_cifar_index", (torch.int64, (f"n_{split}",))),
+    (f"{split}_labels", (torch.int64, (f"n_{split}",))))}
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ def _select_classes(split: str) -> dict[str, torch.Tensor]:
 def _load_subset() -> dict[str, torch.Tensor]:
     """The cat and car images of both CIFAR-10 splits at 32×32 and 16×16, cached under ``data/cache``."""
     return cached_tensors(cache_dir() / f"catcar_v{CACHE_VERSION}.pt",
-                          lambda: {**_select_classes("train"), **_select_classes("test")}, _CACHE_KEYS)
+                          lambda: {**_select_classes("train"), **_select_classes("test")}, _CACHE_SPEC)
 
 
 def stratified_split(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

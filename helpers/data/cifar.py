@@ -7,7 +7,8 @@ Sources, tried in this order:
 2. the offline JPEG copy ``cifar10-images.tar.gz`` (ImageFolder layout, see
    ``../shared/datasets/README.md``), found at ``$BACKPROP_LAB_CIFAR10`` (the archive itself or its
    folder) or in the shared datasets folder; its sha256 is verified before it is extracted into
-   ``data/cache`` and read with ``torchvision.datasets.ImageFolder``;
+   ``data/cache`` (checked against its member list, see :mod:`helpers.data.extraction`) and read
+   with ``torchvision.datasets.ImageFolder``;
 3. a download with torchvision (``download=True``) for users who are online;
 
 and otherwise a :class:`FileNotFoundError` that says where to put the data (also when
@@ -18,21 +19,23 @@ original batches within a label (the JPEG copy's file order), so splits made fro
 The JPEG copy differs from the original pixels by a few grey levels (JPEG re-encoding); labels and
 image identity are exact.
 
+The tensor caches are verified (sha256, dtypes, shapes) before use and rebuilt when they fail
+(:mod:`helpers.data.cache`).
+
 ``CIFAR_MEAN`` / ``CIFAR_STD`` are the training images' channel statistics, and :func:`normalize`
 standardises images with them (the input the CIFAR-10 CNN of :mod:`helpers.models.cnn` expects).
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
+from helpers.data.cache import cached_tensors
 from helpers.data.checksums import sha256_of, verify_sha256  # noqa: F401 (part of this module's API)
+from helpers.data.extraction import extract_verified
 from helpers.data.paths import cache_dir, data_dir, shared_datasets_dir
 from helpers.runtime.progress import progress
 
@@ -103,35 +106,6 @@ def _from_torchvision(root: Path, split: str, download: bool):
     return _canonical_order(images, torch.tensor(dataset.targets, dtype=torch.int64))
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path):
-    """Hold an exclusive lock on ``<path>.lock`` so that concurrent notebooks (``make report --jobs 2``)
-    build a cache once instead of racing on it. A no-op where ``fcntl`` is missing (Windows)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - POSIX here
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _extract(archive: Path) -> Path:
-    from torchvision.datasets.utils import extract_archive
-    target = cache_dir() / "cifar10-images"
-    done = cache_dir() / "cifar10-images.extracted"
-    with _exclusive(done):
-        if not (done.exists() and target.is_dir()):
-            verify_sha256(archive, ARCHIVE_SHA256)
-            extract_archive(str(archive), str(cache_dir()))
-            done.write_text(ARCHIVE_SHA256)
-    return target
-
-
 def _from_image_folder(folder: Path, split: str):
     from PIL import Image
     from torchvision.datasets import ImageFolder
@@ -162,7 +136,8 @@ def _load_uncached(split: str, download: bool):
         return _from_torchvision(roots[0], split, download=False), f"torchvision:{roots[0]}"
     archive = find_archive()
     if archive is not None:
-        return _from_image_folder(_extract(archive), split), f"archive:{archive}"
+        folder = extract_verified(archive, ARCHIVE_SHA256, cache_dir() / "cifar10-images")
+        return _from_image_folder(folder, split), f"archive:{archive}"
     if download:
         try:
             return _from_torchvision(data_dir(), split, download=True), "torchvision-download"
@@ -193,27 +168,7 @@ def load_cifar10(split: str, download: bool = True) -> tuple[torch.Tensor, torch
                              f"{source}: expected uint8 ({SPLIT_SIZES[split]}, 3, 32, 32); the source is incomplete")
         return {"images": images, "labels": labels, "source": source}
 
-    stored = cached_tensors(cache_dir() / f"cifar10_{split}_v{CACHE_VERSION}.pt", build, ("images", "labels"))
+    n = SPLIT_SIZES[split]
+    spec = {"images": (torch.uint8, (n, 3, 32, 32)), "labels": (torch.int64, (n,))}
+    stored = cached_tensors(cache_dir() / f"cifar10_{split}_v{CACHE_VERSION}.pt", build, spec)
     return stored["images"], stored["labels"]
-
-
-def cached_tensors(path: Path, build: Callable[[], dict], keys: tuple[str, ...]) -> dict:
-    """``build()``'s dict of tensors, saved at ``path`` and read back from there on later calls.
-
-    Reading never executes code (``weights_only=True``); a cache that cannot be read or lacks one of
-    ``keys`` (an interrupted write, an older layout) is rebuilt. Writes are atomic (write, then rename) and serialised
-    across processes by a lock file beside ``path``.
-    """
-    with _exclusive(path):
-        if path.exists():
-            try:
-                stored = torch.load(path, weights_only=True)
-                if isinstance(stored, dict) and set(keys) <= set(stored):
-                    return stored
-            except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
-                pass  # unreadable: rebuild below
-        stored = build()
-        partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
-        torch.save(stored, partial)
-        partial.replace(path)
-    return stored

@@ -1,0 +1,100 @@
+"""Extract a verified archive once, and check the result file by file before trusting it.
+
+:func:`extract_verified` checks the archive's sha256, extracts it, and compares the extracted tree
+with the archive's member list (every file's name and size, and no other file); only then does it
+write the marker ``<target>.extracted`` (JSON: the archive's sha256 and that list), atomically.
+Later calls compare the tree with the marker's list again and re-extract when the marker is
+missing or the comparison fails (an extraction killed part-way, files deleted since), so a broken
+extraction is repaired instead of being blamed on the archive.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+from helpers.data.cache import atomic_target, exclusive, remove_stale_partials
+from helpers.data.checksums import verify_sha256
+
+
+def marker_path(target: Path) -> Path:
+    """The marker that says ``target`` was extracted completely: ``<target>.extracted``."""
+    return target.with_name(target.name + ".extracted")
+
+
+def _archive_files(members: list[tarfile.TarInfo], archive: Path, top: str) -> dict[str, int]:
+    """{name: size} of the regular files among ``members``, all of which must lie under ``top``."""
+    names = [os.path.normpath(member.name) for member in members]
+    stray = [name for name in names if name != top and not name.startswith(top + "/")]
+    if stray:
+        raise ValueError(f"{archive} should hold only the folder {top}/, but it also holds {stray[:3]}")
+    return {name: member.size for name, member in zip(names, members) if member.isfile()}
+
+
+def _tree_files(target: Path) -> dict[str, int]:
+    """{name relative to ``target.parent``: size} of every file under ``target``."""
+    files = {}
+    for folder, _, names in os.walk(target):
+        for name in names:
+            path = Path(folder, name)
+            files[path.relative_to(target.parent).as_posix()] = path.stat().st_size
+    return files
+
+
+def _difference(expected: dict[str, int], actual: dict[str, int]) -> str | None:
+    """How the tree ``actual`` differs from the member list ``expected``, in a few words, or None."""
+    missing = sorted(expected.keys() - actual.keys())
+    extra = sorted(actual.keys() - expected.keys())
+    resized = sorted(name for name in expected.keys() & actual.keys() if expected[name] != actual[name])
+    parts = [f"{len(names)} {what} (e.g. {names[0]})" for names, what in
+             ((missing, "missing"), (resized, "with the wrong size"), (extra, "not in the archive")) if names]
+    return f"{len(expected) - len(missing)} of {len(expected)} files present; " + ", ".join(parts) if parts else None
+
+
+def _extraction_problem(target: Path, sha256: str) -> str | None:
+    """Why the extraction at ``target`` cannot be trusted (None when its marker vouches for it)."""
+    marker = marker_path(target)
+    if not marker.exists():
+        return "not extracted yet" if not target.exists() else "no marker (an extraction cut short?)"
+    try:
+        record = json.loads(marker.read_text())
+        recorded_sha256, files = record["archive_sha256"], record["files"]
+    except (ValueError, KeyError, TypeError):
+        return f"{marker.name} holds no member list (written by an older version)"
+    if recorded_sha256 != sha256:
+        return f"extracted from another archive (sha256 {recorded_sha256})"
+    return _difference(files, _tree_files(target))
+
+
+def extract_verified(archive: Path, sha256: str, target: Path) -> Path:
+    """``target``, the single top folder of ``archive``, extracted into ``target.parent`` and checked.
+
+    The archive's sha256 is verified before anything is extracted (a mismatch blames the archive);
+    an extraction that does not match the archive's member list is an error naming the fix.
+    """
+    with exclusive(marker_path(target)):
+        problem = _extraction_problem(target, sha256)
+        if problem is None:
+            return target
+        if target.exists():
+            print(f"re-extracting {target}: {problem}", file=sys.stderr, flush=True)
+        verify_sha256(archive, sha256)
+        marker_path(target).unlink(missing_ok=True)
+        remove_stale_partials(marker_path(target))
+        shutil.rmtree(target, ignore_errors=True)
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            files = _archive_files(members, archive, target.name)
+            tar.extractall(target.parent, members=members, filter="data")
+        problem = _difference(files, _tree_files(target))
+        if problem:
+            raise RuntimeError(
+                f"extracting {archive} into {target} left an incomplete folder: {problem}. The archive is "
+                f"intact (its sha256 matches); something else wrote to or deleted from {target.parent} meanwhile, "
+                f"or the disk is full. Free some space if needed, delete {target} and run again.")
+        with atomic_target(marker_path(target)) as partial:
+            partial.write_text(json.dumps({"archive_sha256": sha256, "files": files}))
+    return target
