@@ -225,6 +225,44 @@ def test_a_tag_without_its_output_fails_the_build_naming_notebook_cell_and_tag(b
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_a_cell_that_kills_the_kernel_is_named_with_its_first_line(built, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "05_crash.ipynb", nbformat.v4.new_code_cell("x = 1"),
+                    nbformat.v4.new_code_cell("import os  # a segfault, the OOM killer...\nos._exit(1)"))
+    with pytest.raises(builder.ReportBuildError) as failure:
+        builder.build_report(notebooks, tmp_path / "out", jobs=1, log=lambda line: None)
+    assert str(failure.value).startswith(
+        "05_crash.ipynb: cell 1 ('import os  # a segfault, the OOM killer...') raised DeadKernelError: the kernel "
+        "died while running this cell")
+
+
+def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(built["out"], out)
+    before = _files_of(out)
+    previous = json.loads((out / "metrics.json").read_text())
+
+    report = builder.build_report(built["notebooks"], out, only=["02"], log=lambda line: None)
+
+    after = _files_of(out)
+    kept = [name for name in before if name.startswith(("figures/01_alpha/", "notebooks/01_alpha."))]
+    assert kept and all(after[name] == before[name] for name in kept + ["q2_ytest.txt", "README.md"])
+    metrics = json.loads(after["metrics.json"])
+    assert metrics["sections"] == previous["sections"] and metrics["complete"] is False
+    assert metrics["timing"]["notebooks"]["01_alpha"] == previous["timing"]["notebooks"]["01_alpha"]
+    assert metrics["timing"]["notebooks"]["02_beta"] != previous["timing"]["notebooks"]["02_beta"]  # ran again
+    assert [(i.kind, i.name) for i in report.sections[0].items] == ALPHA_ITEMS
+    page = after["index.html"].decode()
+    assert "Alpha: a tiny notebook" in page and "<strong>converges</strong>" in page
+    assert "kept from the previous report (not run in this build): 01_alpha" in page
+
+
+def _files_of(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 def test_schema_rejects_metrics_missing_required_fields(built):
     metrics = json.loads((built["out"] / "metrics.json").read_text())
     validate_metrics(metrics)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from helpers.runtime.headless import HEADLESS_ENV
 
@@ -43,8 +43,14 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     notebook = nbformat.read(path, as_version=4)
     saved_env = dict(os.environ)
     os.environ.update({HEADLESS_ENV: "1", **(extra_env or {})})
+    running = [-1]  # the index of the cell being executed: a dead kernel leaves no error output to find it by
+
+    def on_cell_start(cell, cell_index):
+        running[0] = cell_index
+
     client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}, record_timing=False)
+                            resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
+                            on_cell_start=on_cell_start)
     start = time.perf_counter()
     try:
         client.execute()
@@ -53,6 +59,12 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
             out.get("output_type") == "error" for out in cell.get("outputs", []))), -1)
         source = notebook.cells[index].source if index >= 0 else ""
         raise NotebookExecutionError(path, index, error.ename, error.evalue, source) from None
+    except (DeadKernelError, CellTimeoutError) as error:
+        index = running[0]
+        source = notebook.cells[index].source if index >= 0 else ""
+        what = (f"the cell ran longer than {cell_timeout_s} s" if isinstance(error, CellTimeoutError) else
+                "the kernel died while running this cell (it crashed, ran out of memory or was killed)")
+        raise NotebookExecutionError(path, index, type(error).__name__, what, source) from None
     finally:
         os.environ.clear()
         os.environ.update(saved_env)

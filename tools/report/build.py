@@ -16,59 +16,43 @@ their tagged cells (:mod:`tools.report.harvest`). Then it writes, from what the 
 Only when every notebook succeeded does the new report replace the previous one (a handful of
 renames at the very end, :mod:`tools.report.publish`); otherwise the builder says which notebook,
 which cell and why, keeps the previous report, removes the staging folder and exits with status 1.
+
+One build at a time per report folder: a second one is refused at once, naming the running one's
+pid (status 1). A build first finishes what a killed one left (:func:`tools.report.publish.recover`).
+Interrupted (Ctrl-C, SIGTERM, to the builder or its process group), it kills its workers and their
+kernels, removes its staging folder and exits with 130 (SIGINT) or 143 (SIGTERM); a signal that comes
+while the report is being published waits until the renames are done (:mod:`tools.report.workers`).
+A partial build (``--only``) keeps the previous report's other sections (:mod:`tools.report.partial`).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import shutil
+import signal
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.data.paths import PROJECT_ROOT
-from tools.report.content import (Item, NotebookRun, Report, collect, metrics_document,
-                                  notebook_title, validate_metrics)
-from tools.report.execute import run_one
+from tools.report.content import NotebookRun, Report, collect, metrics_document, notebook_title, validate_metrics
 from tools.report.html import write_index
 from tools.report.pdf import write_pdf
-from tools.report.publish import INDEX, KEEP, RUNS_DIR, new_staging, replace_report
+from tools.report.partial import keep_previous_sections
+from tools.report.publish import INDEX, KEEP, ReportBusyError, locked, new_staging, recover, replace_report
+from tools.report.running import Outcome, Progress, execute_notebooks
+from tools.report.workers import BuildInterrupted, signals_deferred, signals_raise
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORT_DIR = PROJECT_ROOT / "report"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_JOBS = 2
-HEARTBEAT_S = 15.0
 PDF, METRICS = "report.pdf", "metrics.json"
 
 
 class ReportBuildError(RuntimeError):
     """The report could not be built; the message says why (which notebook, cell and error)."""
-
-
-@dataclass
-class _Outcome:
-    notebook: Path
-    seconds: float | None = None
-    error: str | None = None
-    items: list[Item] = field(default_factory=list)  # harvested from its tagged cells, in cell order
-
-
-class _Progress:
-    """Plain, flushed progress lines that start with the build's elapsed time."""
-
-    def __init__(self, log=print):
-        self.start, self._log = time.monotonic(), log
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
-
-    def __call__(self, message: str) -> None:
-        self._log(f"[{self.elapsed():6.1f} s] {message}")
-        sys.stdout.flush()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -93,32 +77,6 @@ def discover_notebooks(notebooks_dir: Path, only: list[str] | None = None) -> li
     return sorted(chosen)
 
 
-# ---------------------------------------------------------------------------------------------------
-# Executing them (one worker process each, `jobs` at a time)
-# ---------------------------------------------------------------------------------------------------
-def _pool_context():
-    """Fork on Linux: the workers start at once with the parent's modules (seconds of imports) loaded;
-    a fork-context pool forks all its workers before it starts its thread, so forking is safe. Spawn
-    elsewhere (macOS system libraries are not fork-safe)."""
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-
-
-def _log_tail(path: Path, lines: int = 15) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _outcome(notebook: Path, future, log_path: Path) -> _Outcome:
-    try:
-        result = future.result()
-    except Exception as error:  # not a cell: the HTML export failed, the worker was killed...
-        return _Outcome(notebook, error=f"{notebook.name}: {type(error).__name__}: {error}\n"
-                                        f"{_log_tail(log_path)}".rstrip())
-    if result["ok"]:
-        return _Outcome(notebook, seconds=result["seconds"], items=result["items"])
-    return _Outcome(notebook, error=result["message"])
-
-
 def longest_first(notebooks: list[Path], previous_metrics: Path) -> list[Path]:
     """The order to start the notebooks in: slowest first by the previous build's ``metrics.json``,
     so that the longest one does not start last and keep the others' cores idle. Notebooks it does
@@ -131,46 +89,22 @@ def longest_first(notebooks: list[Path], previous_metrics: Path) -> list[Path]:
     return sorted(notebooks, key=lambda nb: -known.get(nb.stem, float("inf")))
 
 
-def execute_notebooks(notebooks: list[Path], staging: Path, jobs: int, progress: _Progress,
-                      start_order: list[Path] | None = None) -> list[_Outcome]:
-    """Run the notebooks, ``jobs`` at a time, started in ``start_order`` (default: their order);
-    after a failure, start no new one. Returns the outcomes in the notebooks' order."""
-    logs = staging / RUNS_DIR
-    logs.mkdir(parents=True, exist_ok=True)
-    queue, running, outcomes = list(start_order or notebooks), {}, []
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(notebooks)), mp_context=_pool_context())
-    try:
-        while queue or running:
-            while queue and len(running) < jobs and not any(o.error for o in outcomes):
-                notebook = queue.pop(0)
-                progress(f"start  {notebook.stem}")
-                log_path = logs / f"{notebook.stem}.log"
-                future = pool.submit(run_one, notebook, staging, log_path)
-                running[future] = (notebook, time.monotonic(), log_path)
-            if not running:
-                break
-            finished, _ = wait(running, timeout=HEARTBEAT_S, return_when=FIRST_COMPLETED)
-            if not finished:  # a heartbeat while long notebooks run
-                now = time.monotonic()
-                progress("running: " + ", ".join(f"{nb.stem} ({now - since:.0f} s)"
-                                                 for nb, since, _ in running.values()))
-            for future in finished:
-                notebook, _, log_path = running.pop(future)
-                outcome = _outcome(notebook, future, log_path)
-                outcomes.append(outcome)
-                progress(f"FAILED {notebook.stem}" if outcome.error else
-                         f"done   {notebook.stem} in {outcome.seconds:.1f} s")
-    finally:  # on Ctrl-C the kernels got the signal too; do not wait for stragglers
-        pool.shutdown(wait=not running, cancel_futures=True)
-    if queue:
-        progress(f"not started after the failure: {', '.join(nb.stem for nb in queue)}")
-    order = {nb: i for i, nb in enumerate(notebooks)}
-    return sorted(outcomes, key=lambda o: order[o.notebook])
-
-
 # ---------------------------------------------------------------------------------------------------
 # The build
 # ---------------------------------------------------------------------------------------------------
+@contextmanager
+def writing(folder: Path, what: str):
+    """Turn an ``OSError`` (a read-only folder, a full disk) into a :class:`ReportBuildError` that
+    names the file and the fix, not a bare traceback."""
+    try:
+        yield
+    except OSError as error:
+        where = error.filename or folder
+        raise ReportBuildError(f"could not {what}: {error.strerror or error}: {where}\nMake {folder} writable "
+                               f"(or build elsewhere with --output DIR) and check that its disk has free "
+                               f"space (df -h {folder}).") from None
+
+
 def write_outputs(report: Report, staging: Path) -> dict:
     """index.html, report.pdf and the validated metrics.json into ``staging``; returns the metrics."""
     metrics = metrics_document(report)
@@ -181,39 +115,74 @@ def write_outputs(report: Report, staging: Path) -> dict:
     return metrics
 
 
-def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_DIR, jobs: int = DEFAULT_JOBS,
-                 only: list[str] | None = None, log=print) -> Report:
-    """Build the report of the notebooks in ``notebooks_dir`` into ``output_dir``.
+def _assemble(outcomes: list[Outcome], kept: list[NotebookRun], staging: Path, jobs: int, complete: bool,
+              progress: Progress) -> Report:
+    """The report of this build's runs and the previous report's ``kept`` sections, written to staging."""
+    runs = [NotebookRun(o.notebook, notebook_title(o.notebook), o.seconds, o.items) for o in outcomes]
+    runs = sorted(runs + kept, key=lambda run: run.path.name)
+    progress("writing index.html, report.pdf, metrics.json")
+    reserved = {INDEX, PDF, METRICS} | KEEP
+    try:
+        report = collect(staging, runs, reserved, PROJECT_ROOT, progress.elapsed(), jobs, complete)
+        if kept:
+            report.warnings.append("kept from the previous report (not run in this build): "
+                                   + ", ".join(run.name for run in kept))
+        for warning in report.warnings:
+            progress(f"warning: {warning}")
+        with writing(staging.parent, "write the report"):
+            write_outputs(report, staging)
+    except ValueError as error:  # a clashing deliverable name, metrics that break the schema
+        raise ReportBuildError(str(error)) from None
+    return report
 
-    Raises :class:`ReportBuildError` (previous report untouched) when a notebook fails.
-    """
-    if jobs < 1:
-        raise ReportBuildError(f"--jobs must be at least 1, got {jobs}")
-    notebooks_dir, output_dir = Path(notebooks_dir).resolve(), Path(output_dir).resolve()
-    notebooks = discover_notebooks(notebooks_dir, only)
-    complete = len(notebooks) == len(discover_notebooks(notebooks_dir))
-    progress = _Progress(log)
-    staging = new_staging(output_dir)
-    progress(f"{len(notebooks)} notebook(s), {min(jobs, len(notebooks))} at a time -> {output_dir}")
+
+def _build(notebooks: list[Path], others: list[Path], output_dir: Path, jobs: int, progress: Progress) -> Report:
+    """Execute, assemble and publish, holding the report folder's lock."""
+    with writing(output_dir, "tidy the report folder"):
+        recover(output_dir, progress)
+        staging = new_staging(output_dir)
+    published = False
     try:
         outcomes = execute_notebooks(notebooks, staging, jobs, progress,
                                      start_order=longest_first(notebooks, output_dir / METRICS))
         failures = [o.error for o in outcomes if o.error]
         if failures:
             raise ReportBuildError("\n".join(failures))
-        runs = [NotebookRun(o.notebook, notebook_title(o.notebook), o.seconds, o.items) for o in outcomes]
-        progress("writing index.html, report.pdf, metrics.json")
-        reserved = {INDEX, PDF, METRICS} | KEEP
-        try:
-            report = collect(staging, runs, reserved, PROJECT_ROOT, progress.elapsed(), jobs, complete)
-            for warning in report.warnings:
-                progress(f"warning: {warning}")
-            write_outputs(report, staging)
-        except ValueError as error:  # a clashing deliverable name, metrics that break the schema
-            raise ReportBuildError(str(error)) from None
-        replace_report(staging, output_dir)
+        with writing(staging, "keep the previous report's other sections"):
+            kept = keep_previous_sections(output_dir, staging, others)
+        report = _assemble(outcomes, kept, staging, jobs, not others, progress)
+        with writing(output_dir, "publish the report"), signals_deferred():
+            replace_report(staging, output_dir)
+            published = True
+    except BuildInterrupted as interrupted:
+        interrupted.published = published
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_DIR, jobs: int = DEFAULT_JOBS,
+                 only: list[str] | None = None, log=print) -> Report:
+    """Build the report of the notebooks in ``notebooks_dir`` into ``output_dir``.
+
+    Raises :class:`ReportBuildError` (previous report untouched) when a notebook fails, the folder
+    cannot be written or another build holds it; :class:`BuildInterrupted` on SIGINT or SIGTERM
+    (workers and kernels killed, staging removed; ``published`` says whether the new report got in).
+    """
+    if jobs < 1:
+        raise ReportBuildError(f"--jobs must be at least 1, got {jobs}")
+    notebooks_dir, output_dir = Path(notebooks_dir).resolve(), Path(output_dir).resolve()
+    notebooks = discover_notebooks(notebooks_dir, only)
+    others = [nb for nb in discover_notebooks(notebooks_dir) if nb not in notebooks]
+    progress = Progress(log)
+    with signals_raise():
+        try:
+            with writing(output_dir, "create the report folder"), locked(output_dir):
+                progress(f"{len(notebooks)} notebook(s), {min(jobs, len(notebooks))} at a time -> {output_dir}")
+                report = _build(notebooks, others, output_dir, jobs, progress)
+        except ReportBusyError as error:
+            raise ReportBuildError(str(error)) from None
     progress(f"report ready: {output_dir / INDEX}")
     return report
 
@@ -229,18 +198,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"notebooks executed at the same time (default {DEFAULT_JOBS})")
     parser.add_argument("--only", nargs="+", metavar="NB",
-                        help="build a partial report of these notebooks (e.g. 01 or 02_manual_backprop_mlp)")
+                        help="build a partial report of these notebooks (e.g. 01 or 02_manual_backprop_mlp); "
+                             "the previous report's other sections are kept")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
+                        help="the folder of notebooks (default: notebooks/)")
+    parser.add_argument("--output", type=Path, default=REPORT_DIR, metavar="DIR",
+                        help="the report folder (default: report/)")
     args = parser.parse_args(argv)
     try:
-        report = build_report(NOTEBOOKS_DIR, REPORT_DIR, jobs=args.jobs, only=args.only,
+        report = build_report(args.notebooks, args.output, jobs=args.jobs, only=args.only,
                               log=lambda line: print(line, flush=True))
     except ReportBuildError as error:
-        print(f"\nreport FAILED:\n{error}\nThe previous report in {REPORT_DIR} is kept.", file=sys.stderr,
+        print(f"\nreport FAILED:\n{error}\nThe previous report in {args.output} is kept.", file=sys.stderr,
               flush=True)
         return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; the previous report in {REPORT_DIR} is kept.", file=sys.stderr, flush=True)
-        return 130
+    except KeyboardInterrupt as interrupted:
+        signum = getattr(interrupted, "signum", signal.SIGINT)
+        which = "the new" if getattr(interrupted, "published", False) else "the previous"
+        print(f"\ninterrupted ({signal.Signals(signum).name}); {args.output} holds {which} report.",
+              file=sys.stderr, flush=True)
+        return 128 + signum
     print(f"\nper notebook:\n{_summary(report)}", flush=True)
     return 0
 

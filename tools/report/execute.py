@@ -51,6 +51,17 @@ def run_one(notebook: Path, staging: Path, log_path: Path) -> dict:
     ``{"ok": False, "message": ..., "cell_index": ..., "error_name": ..., "error_value": ...}``.
     """
     notebook = Path(notebook)
+    try:
+        return _run(notebook, staging, log_path)
+    except OSError as error:  # a full disk or a read-only folder: say where, not only errno
+        where = error.filename or staging
+        return {"ok": False, "cell_index": None, "error_name": type(error).__name__,
+                "error_value": str(error),
+                "message": f"{notebook.name}: could not write {where}: {error.strerror or error}; make "
+                           f"{staging.parent} writable and check its disk has free space (df -h {staging.parent})"}
+
+
+def _run(notebook: Path, staging: Path, log_path: Path) -> dict:
     with output_to(log_path):
         try:
             result = execute_notebook(notebook, extra_env={REPORT_ENV: str(staging)})
@@ -61,9 +72,14 @@ def run_one(notebook: Path, staging: Path, log_path: Path) -> dict:
         except HarvestError as error:
             return {"ok": False, "message": str(error), "cell_index": error.cell_index,
                     "error_name": type(error).__name__, "error_value": str(error)}
-        target = staging / EXECUTED_NOTEBOOKS_DIR
-        target.mkdir(parents=True, exist_ok=True)
-        nbformat.write(result.notebook, target / notebook.name)
-        html, _ = HTMLExporter(template_name="lab").from_notebook_node(result.notebook)
-        (target / f"{notebook.stem}.html").write_text(html, encoding="utf-8")
+        write_executed(result.notebook, notebook, staging)
     return {"ok": True, "seconds": result.seconds, "items": items}
+
+
+def write_executed(executed: nbformat.NotebookNode, notebook: Path, staging: Path) -> None:
+    """The executed copy and its HTML into ``staging/notebooks/``."""
+    target = staging / EXECUTED_NOTEBOOKS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(executed, target / notebook.name)
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(executed)
+    (target / f"{notebook.stem}.html").write_text(html, encoding="utf-8")
