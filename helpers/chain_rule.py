@@ -160,7 +160,7 @@ class ChainRuleTable:
     rows: tuple[TableRow, ...]
     backward: tuple[BackwardStep, ...]
     input_gradients: dict[str, float]
-    numerical: dict[str, float] = field(default_factory=dict)
+    numerical: dict[str, float | None] = field(default_factory=dict)
 
     def backward_lines(self) -> list[str]:
         lines = []
@@ -193,8 +193,9 @@ class ChainRuleTable:
         lines.append(header + (f"  {'central differences':>19}" if self.numerical else ""))
         for name, grad in self.input_gradients.items():
             row = f"  {f'∂{self.output}/∂{name}':<{width}}  {format_number(grad):>10}"
-            if name in self.numerical:
-                row += f"  {format_number(self.numerical[name]):>19}"
+            if self.numerical:  # an input on the edge of a primitive's domain has no central difference
+                value = self.numerical.get(name)
+                row += f"  {'n/a (domain edge)' if value is None else format_number(value):>19}"
             lines.append(row)
         return "\n".join(lines)
 
@@ -220,7 +221,8 @@ def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRule
     """Run ``output.backward()`` and tabulate every primitive, the backward pass and the input gradients.
 
     With ``check_numerically`` the input gradients are also estimated by central differences of the
-    recorded graph (h = 1e-6), the course's "numeric gradient" column.
+    recorded graph (h = 1e-6, smaller near the edge of a primitive's domain), the course's "numeric
+    gradient" column.
     """
     order = topological_order(output)
     output.backward()
@@ -239,8 +241,9 @@ def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRule
             steps.append(BackwardStep(names[id(node)], terms, node.grad))
     grads = {names[id(leaf)]: leaf.grad for leaf in inputs_of(output)}
     numerical = {}
-    if check_numerically:
-        numerical = {names[key]: value for key, value in numerical_gradients(output).items()}
+    if check_numerically:  # None where no central difference exists (an input on a domain's edge)
+        values = numerical_gradients(output)
+        numerical = {names[id(leaf)]: values.get(id(leaf)) for leaf in inputs_of(output)}
     return ChainRuleTable(names[id(output)], tuple(rows), tuple(steps), grads, numerical)
 
 

@@ -9,8 +9,10 @@ The policy, defined here once:
   tensor's scale, not as a ratio of two round-off-sized numbers. Against central differences the floor also
   covers their round-off noise, ``FD_NOISE_SAFETY * eps_mach * max(|f|, 1) / h`` divided by the tolerance:
   below that, finite differences cannot resolve the gradient, so the check becomes an absolute one.
+* **Unresolvable**: when every reference entry lies within that noise, an all-zero gradient would pass as
+  well, so a pass would mean nothing: the comparison says ``"unresolvable ..."`` and does not pass.
 * **Central differences** ``(f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = FD_STEP = 1e-6``, in float64
-  (accurate to about 1e-9 relative on smooth functions).
+  (accurate to about 1e-9 relative on smooth functions); any step ``h`` must be a finite number > 0.
 * **Tolerances**: ``AUTOGRAD_TOLERANCE = 1e-10`` (the two differ by round-off only) and
   ``FINITE_DIFFERENCE_TOLERANCE = 1e-6`` (truncation and round-off of the differences).
 * **Verdict** (:func:`verdict`): ``"≤ 1e-10: ok"`` or ``"3.3e-01 > 1e-10: FAIL"``. A passing error is not
@@ -19,6 +21,8 @@ The policy, defined here once:
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -58,10 +62,18 @@ def relative_error(analytic: torch.Tensor, reference: torch.Tensor, floor: float
     return ((a - n).abs() / (a.abs() + n.abs()).clamp_min(floor)).max().item()
 
 
+def check_step(h) -> float:
+    """A finite-difference step: a finite number > 0 (0 would divide by zero, NaN check nothing)."""
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(h) or h <= 0:
+        raise ValueError(f"the finite-difference step h must be positive and finite, got {h!r}")
+    return float(h)
+
+
 def finite_difference_noise(f_value: float, h: float = FD_STEP, dtype=torch.float64) -> float:
     """Round-off error bound of one central difference of ``f`` (absolute): ``~eps_mach max(|f|, 1) / h``."""
-    if not h > 0:
-        raise ValueError(f"the finite-difference step h must be positive, got {h}")
+    h = check_step(h)
+    if not math.isfinite(float(f_value)):
+        raise ValueError(f"f_value, the function's value, must be finite, got {f_value}")
     return FD_NOISE_SAFETY * torch.finfo(dtype).eps * max(abs(float(f_value)), 1.0) / h
 
 
@@ -75,6 +87,7 @@ def error_floor(reference: torch.Tensor, f_value: float | None = None,
     """
     if not tolerance > 0:
         raise ValueError(f"tolerance must be positive, got {tolerance}")
+    check_step(h)
     reference = torch.as_tensor(reference)
     scale = reference.detach().abs().max().item() if reference.numel() else 0.0
     floor = max(TINY, SCALE_FLOOR * scale)
@@ -85,18 +98,25 @@ def error_floor(reference: torch.Tensor, f_value: float | None = None,
 
 @dataclass(frozen=True)
 class GradientComparison:
-    """One tensor's analytic gradient against a reference: worst relative and absolute error, tolerance."""
+    """One tensor's analytic gradient against a reference: worst relative and absolute error, tolerance.
+
+    ``unresolvable_below``: set (to the finite-difference noise) when every reference entry lies within
+    that noise, so that a zero gradient would pass too; such a comparison does not pass.
+    """
     name: str
     max_relative_error: float
     max_abs_error: float
     tolerance: float
+    unresolvable_below: float | None = None
 
     @property
     def passed(self) -> bool:
-        return self.max_relative_error <= self.tolerance  # False for NaN
+        return self.unresolvable_below is None and self.max_relative_error <= self.tolerance  # False for NaN
 
     @property
     def verdict(self) -> str:
+        if self.unresolvable_below is not None:
+            return f"unresolvable: every |gradient| ≤ {self.unresolvable_below:.1e}, the finite-difference noise"
         return verdict(self.max_relative_error, self.tolerance)
 
 
@@ -108,7 +128,12 @@ def compare(name: str, analytic: torch.Tensor, reference: torch.Tensor, toleranc
         raise ValueError(f"{name}: shape mismatch: analytic {tuple(a.shape)} vs reference {tuple(n.shape)}")
     abs_error = (a.double() - n.double()).abs().max().item() if a.numel() else 0.0
     floor = error_floor(n, f_value, tolerance, h)
-    return GradientComparison(name, relative_error(a, n, floor), abs_error, tolerance)
+    error = relative_error(a, n, floor)
+    if f_value is not None and n.numel() and error <= tolerance:
+        noise = finite_difference_noise(f_value, h)
+        if n.detach().abs().max().item() <= noise:  # a zero gradient would pass as well: the check says nothing
+            return GradientComparison(name, error, abs_error, tolerance, unresolvable_below=noise)
+    return GradientComparison(name, error, abs_error, tolerance)
 
 
 def compare_gradients(analytic: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
@@ -117,6 +142,7 @@ def compare_gradients(analytic: Mapping[str, torch.Tensor], reference: Mapping[s
     """One :class:`GradientComparison` per tensor name (the two mappings must name the same tensors)."""
     if set(analytic) != set(reference):
         raise ValueError(f"gradient names differ: {sorted(analytic)} vs {sorted(reference)}")
+    check_step(h)
     return [compare(name, analytic[name], reference[name], tolerance, f_value, h) for name in analytic]
 
 
@@ -133,7 +159,9 @@ def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float 
 
     ``f`` takes no arguments and returns a scalar computed from ``x``, which is perturbed in place
     (and restored, also if ``f`` raises) element by element, so ``x`` may be a model parameter.
+    ``h`` must be a finite number > 0, and large enough that ``x ± h`` differs from ``x``.
     """
+    h = check_step(h)
     if x.dtype != torch.float64:
         raise ValueError(f"finite differences need float64 tensors for a meaningful check, got {x.dtype}")
     grad = torch.zeros_like(x)
@@ -141,6 +169,9 @@ def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float 
     with torch.no_grad():
         for index in np.ndindex(*x.shape):
             original = values[index].item()
+            if original + h == original or original - h == original:  # the difference would be 0, not f'
+                raise ValueError(f"h = {h:g} is too small for x{list(index)} = {original:g}: x ± h rounds to x "
+                                 "in float64; use a larger h")
             try:
                 values[index] = original + h
                 plus = _scalar(f())
@@ -154,13 +185,14 @@ def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float 
 
 def numerical_input_gradients(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, h: float = FD_STEP):
     """Central-difference gradients of the scalar ``f(*inputs)`` w.r.t. each input (a tuple)."""
+    h = check_step(h)
     return tuple(numerical_gradient(lambda: f(*inputs), x, h) for x in inputs)
 
 
 def numerical_parameter_gradients(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
                                   h: float = FD_STEP) -> dict[str, torch.Tensor]:
     """Central-difference gradient of ``loss()`` for every named parameter of ``model``."""
-    grads = {}
+    h, grads = check_step(h), {}
     for name, p in model.named_parameters():
         if p.dtype != torch.float64:
             raise ValueError(f"parameter {name} is {p.dtype}; call model.double() before finite differences")
@@ -188,7 +220,11 @@ def autograd_check(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
 
 def finite_difference_check(model: torch.nn.Module, loss: Callable[[], torch.Tensor],
                             analytic: Mapping[str, torch.Tensor]) -> list[GradientComparison]:
-    """``analytic`` against central differences of ``loss()`` over every parameter of ``model``."""
+    """``analytic`` against central differences of ``loss()`` over every parameter of ``model``.
+
+    A tensor whose central differences all lie within their round-off noise (a large ``loss()``, a tiny
+    gradient) comes back with an ``"unresolvable ..."`` verdict and does not pass: a zero gradient would pass too.
+    """
     f_value = _scalar(loss(), "loss()")
     return compare_gradients(analytic, numerical_parameter_gradients(model, loss), FINITE_DIFFERENCE_TOLERANCE,
                              f_value)

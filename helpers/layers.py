@@ -7,7 +7,8 @@ Two levels, one implementation of the math:
   ``mse_backward``, ``bce`` / ``bce_backward``), shared with the NYU-style API in :mod:`helpers.mlp`;
 * layer classes with the course's interface: ``forward(x)``, ``backward(grad)``, ``train()``,
   ``eval()`` (attribute ``eval_mode``). In training mode ``forward`` keeps what ``backward`` needs;
-  in eval mode it keeps nothing and ``backward`` raises.
+  in eval mode it keeps nothing and ``backward`` raises. ``backward`` also raises if anything ``forward``
+  used or kept was changed in place in between (an input edited, parameters loaded).
 
 Shapes are batch-first: ``x`` is (batch, d_in). ``Linear`` follows the course's convention
 ``W ∈ R^{d_in × d_out}``, so ``out = x @ weight + bias``. Gradients keep the batch dimension until a
@@ -24,16 +25,18 @@ from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLA
                                 identity, identity_backward, init_bias, init_weight, linear_backward,
                                 linear_forward, mse, mse_backward, relu, relu_backward, sigmoid,
                                 sigmoid_backward, tanh, tanh_backward)
-from helpers.runtime.validation import (check_lr, check_pair, check_probabilities, check_size,  # noqa: F401
-                                        check_tensor)
+from helpers.runtime.validation import (check_dtype, check_lr, check_pair, check_probabilities,  # noqa: F401
+                                        check_size, check_tensor, check_unchanged, versions_of)
 
 
 class Layer:
     """Base class: ``forward`` keeps what ``backward`` needs, in training mode only.
 
     Each ``backward`` consumes what its ``forward`` kept: call ``forward`` again before the next
-    ``backward``.
+    ``backward``. What ``forward`` keeps is checked to be unchanged when ``backward`` takes it.
     """
+
+    _saved_names: tuple[str, ...] = ()  # what forward keeps, named for error messages
 
     def __init__(self):
         self.eval_mode = False
@@ -56,16 +59,22 @@ class Layer:
 
     def _save(self, *tensors: torch.Tensor) -> None:
         if not self.eval_mode:
-            self._saved = tensors
+            self._saved, self._versions = tensors, versions_of(tensors)
 
-    def _take_saved(self) -> tuple:
-        name = type(self).__name__
+    def _check_saved(self) -> None:
+        """Raise unless ``backward`` can run now: training mode, after a forward pass, nothing changed since."""
+        name, saved = type(self).__name__, self._saved
         if self.eval_mode:
             raise RuntimeError(f"{name}.backward() called in eval mode: eval() keeps nothing for backward. "
                                "Call train(), then forward(), then backward().")
-        if self._saved is None:
+        if saved is None:
             raise RuntimeError(f"{name}.backward() called before forward() (or twice after one forward): "
                                "run forward() in training mode first.")
+        if versions_of(saved) != self._versions:  # every step: compare counters, say which only if needed
+            check_unchanged(f"{name}.backward()", self._saved_names, saved, self._versions)
+
+    def _take_saved(self) -> tuple:
+        self._check_saved()
         saved, self._saved = self._saved, None
         return saved
 
@@ -81,10 +90,12 @@ class Linear(Layer):
     ``param -= lr * grad`` and returns dL/dx, (batch, d_in), computed with the weight before the step.
     """
 
+    _saved_names = ("its input x", "its weight", "its bias")
+
     def __init__(self, d_in: int, d_out: int, lr: float, *, dtype=None, device=None, generator=None):
         super().__init__()
         self.d_in, self.d_out = check_size("d_in", d_in), check_size("d_out", d_out)
-        self.lr = check_lr(lr)
+        self.lr, dtype = check_lr(lr), check_dtype("dtype", dtype)  # a real floating dtype (None: the default)
         self.weight = init_weight(d_in, d_out, dtype, device, generator)
         self.bias = init_bias(d_out, dtype, device, generator)
         self.grad_weight: torch.Tensor | None = None
@@ -93,12 +104,12 @@ class Linear(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, d_in) -> (batch, d_out)."""
         check_tensor("Linear.forward x", x, (None, self.d_in), self.weight.dtype, self.weight.device)
-        self._save(x)
+        self._save(x, self.weight, self.bias)
         return linear_forward(x, self.weight, self.bias)
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """grad: dL/d(out), (batch, d_out) -> dL/dx, (batch, d_in); updates weight and bias."""
-        (x,) = self._take_saved()
+        x, _, _ = self._take_saved()
         check_tensor("Linear.backward grad", grad, (x.shape[0], self.d_out), self.weight.dtype)
         grad_x, self.grad_weight, self.grad_bias = linear_backward(grad, x, self.weight)
         ### BEGIN SOLUTION
@@ -121,6 +132,7 @@ class Activation(Layer):
     """
 
     kind = "identity"
+    _saved_names = ("its output y",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(f"{type(self).__name__}.forward x", x, (None,) * getattr(x, "ndim", 1))
@@ -152,6 +164,8 @@ class Identity(Activation):
 
 class Loss(Layer):
     """A loss: ``forward(y_hat, y)`` returns the mean loss (0-dim tensor); ``backward()`` returns dJ/dy_hat."""
+
+    _saved_names = ("y_hat", "y")
 
     def _value(self, y_hat, y):
         raise NotImplementedError
@@ -212,12 +226,17 @@ class Sequential(Layer):
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """dL/d(output) -> dL/d(input); every Linear applies its SGD step on the way."""
-        if self.eval_mode:
-            raise RuntimeError(f"{type(self).__name__}.backward() called in eval mode: call train(), then "
-                               "forward(), then backward().")
+        self._check_saved()  # every layer's, before the first SGD step: a refusal leaves all unchanged
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return grad
+
+    def _check_saved(self) -> None:
+        if self.eval_mode:
+            raise RuntimeError(f"{type(self).__name__}.backward() called in eval mode: call train(), then "
+                               "forward(), then backward().")
+        for layer in self.layers:
+            layer._check_saved()
 
     def train(self):
         for layer in self.layers:
@@ -234,13 +253,15 @@ class Sequential(Layer):
                 for key, value in getattr(self, name).parameters().items()}
 
     def load_parameters(self, values: dict[str, torch.Tensor]) -> None:
-        """Copy ``values`` (e.g. an earlier ``snapshot()``) into the parameters, in place."""
+        """Copy ``values`` (e.g. an earlier ``snapshot()``) into the parameters, in place: each must match its
+        parameter's shape, dtype and device (no silent cast) and be finite, all checked before any is copied."""
         own = self.parameters()
         if set(values) != set(own):
             raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
         for name, tensor in own.items():
-            if values[name].shape != tensor.shape:
-                raise ValueError(f"{name}: expected shape {tuple(tensor.shape)}, got {tuple(values[name].shape)}")
+            check_tensor(f"load_parameters {name}", values[name], tuple(tensor.shape), tensor.dtype, tensor.device,
+                         finite=True)
+        for name, tensor in own.items():
             tensor.copy_(values[name])
 
     def snapshot(self) -> dict[str, torch.Tensor]:

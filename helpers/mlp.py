@@ -16,7 +16,8 @@ import torch
 
 from helpers.functional import (ACTIVATIONS, bce, bce_backward, init_bias, init_weight, linear_backward,
                                 linear_forward, mse, mse_backward)
-from helpers.runtime.validation import check_pair, check_probabilities, check_size, check_tensor
+from helpers.runtime.validation import (ForwardRecord, check_dtype, check_pair, check_probabilities, check_size,
+                                        check_tensor)
 
 
 def _check_function(name: str, value) -> str:
@@ -29,8 +30,13 @@ class MLP:
     """Linear -> f -> Linear -> g, with ``parameters``, ``grads`` and ``cache`` dicts.
 
     parameters: ``W1`` (out1, in1), ``b1`` (out1,), ``W2`` (out2, in2), ``b2`` (out2,);
-    grads: ``dJdW1``, ``dJdb1``, ``dJdW2``, ``dJdb2`` of the same shapes.
+    grads: ``dJdW1``, ``dJdb1``, ``dJdW2``, ``dJdb2`` of the same shapes. ``dtype``: a real floating dtype.
+    ``backward`` refuses to run if the forward pass's cache or the parameters changed since ``forward``.
     """
+
+    # What backward relies on being as forward left it, by the names the error messages use.
+    _RECORDED = ("cache['x']", "cache['h']", "cache['y_hat']", "parameters['W1']", "parameters['b1']",
+                 "parameters['W2']", "parameters['b2']")
 
     def __init__(self, linear_1_in_features, linear_1_out_features, f_function,
                  linear_2_in_features, linear_2_out_features, g_function, *, dtype=None, device=None,
@@ -43,12 +49,17 @@ class MLP:
             raise ValueError(f"linear_2_in_features ({in2}) must equal linear_1_out_features ({out1})")
         self.f_function = _check_function("f_function", f_function)
         self.g_function = _check_function("g_function", g_function)
-        options = dict(dtype=dtype, device=device, generator=generator)
+        options = dict(dtype=check_dtype("dtype", dtype), device=device, generator=generator)
         self.parameters = dict(
             W1=init_weight(in1, out1, **options).t().contiguous(), b1=init_bias(out1, **options),
             W2=init_weight(in2, out2, **options).t().contiguous(), b2=init_bias(out2, **options))
         self.grads = {f"dJd{name}": torch.zeros_like(p) for name, p in self.parameters.items()}
         self.cache = dict()
+        self._record: ForwardRecord | None = None
+
+    def _recorded_tensors(self) -> tuple:
+        """The tensors now in the places :attr:`_RECORDED` names (None where the cache lacks one)."""
+        return (*(self.cache.get(k) for k in ("x", "h", "y_hat")), *self.parameters.values())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, linear_1_in_features) -> y_hat: (batch, linear_2_out_features)."""
@@ -60,6 +71,7 @@ class MLP:
         z2 = linear_forward(h, W2.t(), b2)
         y_hat = g(z2)
         self.cache = dict(x=x, z1=z1, h=h, z2=z2, y_hat=y_hat)
+        self._record = ForwardRecord(self._RECORDED, self._recorded_tensors())
         return y_hat
 
     def backward(self, dJdy_hat: torch.Tensor) -> None:
@@ -67,6 +79,8 @@ class MLP:
         if "y_hat" not in self.cache:
             raise RuntimeError("MLP.backward() called before forward(): run forward(x) first "
                                "(clear_grad_and_cache() empties the cache).")
+        if self._record is not None:  # None: a cache filled by hand, nothing recorded to compare with
+            self._record.check("MLP.backward()", self._recorded_tensors())
         x, h, y_hat = self.cache["x"], self.cache["h"], self.cache["y_hat"]
         check_tensor("MLP.backward dJdy_hat", dJdy_hat, tuple(y_hat.shape), y_hat.dtype)
         f_backward, g_backward = ACTIVATIONS[self.f_function][1], ACTIVATIONS[self.g_function][1]
@@ -84,6 +98,7 @@ class MLP:
         for grad in self.grads.values():
             grad.zero_()
         self.cache = dict()
+        self._record = None
 
 
 def mse_loss(y: torch.Tensor, y_hat: torch.Tensor):

@@ -13,7 +13,9 @@ Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..
     ∂loss/∂b[l] = Σ_samples δ[l]                               (n_l,)         (7)
 
 :func:`backpropagation` reads only ``L``, ``z``, ``a``, ``df`` and ``fc`` of the model, so it works on
-any model exposing that structure (external graders build their own).
+any model exposing that structure (external graders build their own). A :class:`MyNet` also records its
+forward pass, so that backpropagation refuses one made stale by an in-place change (an input edited, an
+SGD step) instead of mixing the new values with the old activations.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
+
+from helpers.runtime.validation import ForwardRecord
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -104,6 +108,7 @@ class MyNet(nn.Module):
         self.f = {l: ACTIVATION_DERIVATIVES[self.activations[l - 1]][0] for l in layers}
         self.df = {l: ACTIVATION_DERIVATIVES[self.activations[l - 1]][1] for l in layers}
         self.fc = nn.ModuleDict({str(l): nn.Linear(n_l[l - 1], n_l[l]) for l in layers})
+        self._forward_record: ForwardRecord | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, ...) with n_0 features per sample once flattened -> a[L]: (N, n_L); fills z and a."""
@@ -123,6 +128,7 @@ class MyNet(nn.Module):
         for l in range(1, self.L + 1):
             self.z[l] = self.fc[str(l)](self.a[l - 1])
             self.a[l] = self.f[l](self.z[l])
+        self._forward_record = ForwardRecord(*_forward_tensors(self))
         return self.a[self.L]
 
     def __getstate__(self):
@@ -130,10 +136,29 @@ class MyNet(nn.Module):
         state = self.__dict__.copy()
         for name in ("z", "a"):
             state[name] = {l: None if t is None else t.detach() for l, t in state[name].items()}
+        # The record holds graph tensors too: the copy records its own copies if the pass was still current,
+        # and drops a stale pass (its backpropagation then asks for a new forward pass).
+        record = state.pop("_forward_record", None)
+        state["_forward_current"] = record is not None and record.is_current(_forward_tensors(self)[1])
+        if record is not None and not state["_forward_current"]:
+            state["z"], state["a"] = dict.fromkeys(self.z), dict.fromkeys(self.a)
         return state
+
+    def __setstate__(self, state):
+        current = state.pop("_forward_current", False)
+        super().__setstate__(state)
+        self._forward_record = ForwardRecord(*_forward_tensors(self)) if current else None
 
     def extra_repr(self) -> str:
         return f"n_l={self.n_l}, activation={self.activations}"
+
+
+def _forward_tensors(model: nn.Module) -> tuple[tuple[str, ...], tuple]:
+    """Names and tensors of what backpropagation reads: every a[l], z[l] and parameter of the model."""
+    named = [(f"a[{l}]", model.a[l]) for l in range(model.L + 1)]
+    named += [(f"z[{l}]", model.z[l]) for l in range(1, model.L + 1)]
+    named += [(f"parameter fc.{name}", p) for name, p in model.fc.named_parameters()]
+    return tuple(name for name, _ in named), tuple(t for _, t in named)
 
 
 def named_gradients(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -155,17 +180,27 @@ def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) 
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+        # torch.nn.MSELoss refuses complex numbers; bool targets are refused too, as almost surely a mistake.
+        if y.dtype == torch.bool or y.is_complex():
+            raise TypeError(f"{name} is {y.dtype}: expected real numbers, a floating-point or integer tensor "
+                            f"(convert deliberately, e.g. {name}.to(torch.float64))")
         # (N,) against (N, 1) would broadcast to (N, N) and give wrong gradients without any error.
         if y.shape != output.shape:
             raise ValueError(f"{name} has shape {tuple(y.shape)}, expected {tuple(output.shape)} "
                              f"(batch size, n_L) like the output a[L] of the last forward pass")
         if y.device != output.device:
             raise ValueError(f"{name} is on {y.device} but the model's output is on {output.device}")
+    if y_pred.dtype != output.dtype:
+        raise TypeError(f"y_pred is {y_pred.dtype} but a[L] of the last forward pass is {output.dtype}: pass the "
+                        "output of the latest model(x) call")
     if not torch.isfinite(y_pred).all():
         raise FloatingPointError("y_pred contains NaN or inf: training diverged (lower the learning rate)")
     if not torch.equal(y_pred.detach(), output.detach()):
         raise ValueError("y_pred differs from a[L] of the model's last forward pass: pass the output of the "
                          "latest model(x) call (z and a are overwritten by every forward pass)")
+    record = getattr(model, "_forward_record", None)  # MyNet records its forward pass; other models may not
+    if record is not None:
+        record.check("backpropagation()", _forward_tensors(model)[1])
 
 
 def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -173,7 +208,8 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
 
     Args:
         model: exposes ``L``, ``z``, ``a``, ``df`` and ``fc`` (see :class:`MyNet`), after a forward pass.
-        y_true: targets, (N, n_L).
+        y_true: targets, (N, n_L), floating or integer (integers are used as y_pred's dtype, as
+            ``torch.nn.MSELoss`` does); bool and complex targets are refused.
         y_pred: ``model(x)``, the output of the latest forward pass, (N, n_L).
 
     Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no

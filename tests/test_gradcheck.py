@@ -207,3 +207,61 @@ def test_verdict_and_tolerance_format():
     assert verdict(0.25, 1e-6) == "2.5e-01 > 1e-6: FAIL"
     assert verdict(float("nan"), 1e-6) == "nan > 1e-6: FAIL"
     assert [format_tolerance(t) for t in (1e-6, 1e-10, 1e-12, 0.5)] == ["1e-6", "1e-10", "1e-12", "5e-1"]
+
+
+# --- bad steps and unresolvable checks (issue 12) ------------------------------------------------
+
+@pytest.mark.parametrize("h", [0.0, 0, -1e-6, float("nan"), float("inf"), True, "1e-6", None])
+def test_every_function_taking_a_step_refuses_a_bad_one(h):
+    x = f64([1.0, 2.0])
+    model, loss, exact = linear_problem()
+    calls = [
+        lambda: numerical_gradient(lambda: (x ** 2).sum(), x, h),
+        lambda: numerical_input_gradients(lambda p: (p ** 2).sum(), x, h=h),
+        lambda: numerical_parameter_gradients(model, loss, h),
+        lambda: finite_difference_noise(1.0, h),
+        lambda: error_floor(x, 1.0, h=h),
+        lambda: compare("w", x, x, 1e-6, f_value=1.0, h=h),
+        lambda: compare_gradients({"w": x}, {"w": x}, 1e-6, f_value=1.0, h=h),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="step h must be positive and finite"):
+            call()
+    assert torch.equal(x, f64([1.0, 2.0]))
+
+
+def test_a_step_lost_to_rounding_is_an_error_not_a_zero_gradient():
+    x = f64([1.0, 1e12])
+    with pytest.raises(ValueError, match=r"h = 1e-06 is too small for x\[1\] = 1e\+12"):
+        numerical_gradient(lambda: (x ** 2).sum(), x)
+    assert numerical_gradient(lambda: (3 * x).sum(), x, h=1.0).tolist() == [3.0, 3.0]  # a step x can feel
+
+
+def test_a_huge_loss_with_a_small_gradient_is_unresolvable_never_a_pass():
+    """Loss ~1e12: round-off noise ~1e3 swamps gradients of ~10, so even an all-zero gradient would pass."""
+    model, loss, exact = linear_problem(seed=3)
+    big_loss = lambda: loss() + 1e12  # noqa: E731 - the same gradient, a loss of 1e12
+    zeros = {name: torch.zeros_like(g) for name, g in exact.items()}
+    for analytic in (zeros, exact):
+        rows = finite_difference_check(model, big_loss, analytic)
+        assert not any(row.passed for row in rows)
+        assert all(row.verdict.startswith("unresolvable: every |gradient| ≤ ") for row in rows), rows
+    noise = finite_difference_noise(big_loss().item())
+    assert rows[0].unresolvable_below == pytest.approx(noise)
+    assert noise > 10 * max(g.abs().max() for g in exact.values())
+    # The same loss without the offset resolves, and a zero gradient then fails.
+    assert not any(row.passed for row in finite_difference_check(model, loss, zeros))
+    assert all(row.passed and row.unresolvable_below is None for row in finite_difference_check(model, loss, exact))
+
+
+def test_unresolvable_needs_the_whole_reference_within_the_noise():
+    noise = finite_difference_noise(1e12)
+    within, beyond = f64([0.5 * noise, -0.9 * noise]), f64([0.5 * noise, 1.5 * noise])
+    assert compare("w", torch.zeros(2, dtype=torch.float64), within, 1e-6, f_value=1e12).unresolvable_below == noise
+    assert not compare("w", torch.zeros(2, dtype=torch.float64), beyond, 1e-6, f_value=1e12).passed  # resolved: FAIL
+    assert compare("w", beyond, beyond, 1e-6, f_value=1e12).passed
+    wrong = compare("w", f64([5 * noise, 0.0]), within, 1e-6, f_value=1e12)  # a clear failure stays a FAIL
+    assert wrong.unresolvable_below is None and "FAIL" in wrong.verdict
+    assert compare("w", within, within, 1e-6).passed  # against autograd (no f_value) nothing is unresolvable
+    with pytest.raises(ValueError, match="f_value.*must be finite"):
+        compare("w", within, within, 1e-6, f_value=float("inf"))

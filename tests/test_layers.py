@@ -263,3 +263,41 @@ def test_linear_forward_rejects_a_tensor_on_another_device():
     layer = Linear(3, 2, 0.1, device="meta")  # a device without data: enough to see the check
     with pytest.raises(ValueError, match="expected a tensor on meta"):
         layer.forward(torch.randn(4, 3))
+
+
+# --------------------------------------------------------------------------- dtypes and loading (issue 12)
+@pytest.mark.parametrize("dtype, error, message", [
+    (torch.int64, ValueError, "dtype must be a real floating-point dtype.*got torch.int64"),
+    (torch.complex64, ValueError, "got torch.complex64"),
+    (torch.bool, ValueError, "got torch.bool"),
+    ("float32", TypeError, "dtype must be a torch.dtype"),
+])
+def test_linear_and_mlp_refuse_dtypes_they_cannot_run_in(dtype, error, message):
+    with pytest.raises(error, match=message):
+        Linear(3, 2, 0.1, dtype=dtype)
+    with pytest.raises(error, match=message):
+        MLP(3, 1, 4, 0.1, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, F64])
+def test_linear_runs_in_every_accepted_dtype(dtype):
+    layer = Linear(3, 2, 0.1, dtype=dtype)
+    out = layer.forward(torch.randn(4, 3).to(dtype))
+    assert out.dtype == dtype and layer.backward(torch.ones_like(out)).dtype == dtype
+
+
+def test_load_parameters_refuses_a_cast_non_finite_values_or_another_device_and_changes_nothing():
+    model = MLP(2, 1, 4, lr=0.1, dtype=F64)
+    before = model.snapshot()
+    shifted = {k: v + 1 for k, v in before.items()}  # valid values: only the one bad entry is refused
+    bad_cases = [
+        ({k: v.float() for k, v in shifted.items()}, "expected dtype torch.float64"),  # no silent cast
+        ({**shifted, "layer3.bias": torch.full((1,), float("nan"), dtype=F64)}, "layer3.bias: expected finite"),
+        ({**shifted, "layer2.weight": torch.full_like(before["layer2.weight"], float("inf"))}, "expected finite"),
+        ({**shifted, "layer3.bias": before["layer3.bias"].to("meta")}, "expected a tensor on cpu"),
+        ({**shifted, "layer3.weight": [[0.0]] * 4}, "torch.Tensor"),
+    ]
+    for values, message in bad_cases:
+        with pytest.raises(ValueError, match=message):
+            model.load_parameters(values)
+        assert all(torch.equal(p, before[k]) for k, p in model.parameters().items()), message

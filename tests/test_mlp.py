@@ -196,3 +196,10 @@ def test_losses_reject_bad_input():
         mse_loss(torch.ones(4, 1, dtype=F64), torch.ones(4, 1))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         bce_loss(torch.ones(4, 1), torch.full((4, 1), 1.2))
+
+
+@pytest.mark.parametrize("dtype, error", [(torch.int64, ValueError), (torch.complex64, ValueError),
+                                          (torch.float8_e4m3fn, ValueError), ("float64", TypeError)])
+def test_constructor_refuses_dtypes_the_network_cannot_run_in(dtype, error):
+    with pytest.raises(error, match="dtype must be"):
+        MLP(3, 4, "relu", 4, 2, "identity", dtype=dtype)

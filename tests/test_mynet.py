@@ -325,3 +325,33 @@ def test_bad_activation_is_a_clear_error():
         MyNet([2, 2], "softplus")
     with pytest.raises(ValueError, match="one name or 2 names"):
         MyNet([2, 3, 2], ["tanh"])
+
+
+# --- target dtypes (issue 12): what torch.nn.MSELoss takes, minus bool ---------------------------
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128, torch.bool])
+def test_complex_and_bool_targets_are_refused_not_cast(dtype, recwarn):
+    model = MyNet([3, 2]).double()
+    y_pred = model(torch.randn(4, 3, dtype=torch.float64))
+    y_true = torch.ones(4, 2, dtype=dtype)
+    with pytest.raises(TypeError, match=f"y_true is {dtype}: expected real numbers"):
+        backpropagation(model, y_true, y_pred)
+    assert model.dL_dw[1] is None and not recwarn.list  # no gradient, no "discards the imaginary part" warning
+
+
+@pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8, torch.float32, torch.float16])
+def test_integer_and_other_float_targets_match_torch_mse_loss(target_dtype):
+    """torch.nn.MSELoss(reduction='sum') accepts integer and float targets against a float output: so do we."""
+    model = random_net(12, 2, "tanh")
+    x, _ = random_batch(model, 5, 12)
+    y_true = torch.randint(0, 3, (5, model.n_l[-1])).to(target_dtype)
+    backpropagation(model, y_true, model(x))
+    loss = lambda: nn.MSELoss(reduction="sum")(model(x), y_true)  # noqa: E731
+    assert all(row.passed for row in autograd_check(model, loss, named_gradients(model)))
+
+
+def test_y_pred_of_another_dtype_than_the_forward_pass_is_refused():
+    model = MyNet([3, 2]).double()
+    y_pred = model(torch.randn(4, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="y_pred is torch.float32 but a\\[L\\] .* is torch.float64"):
+        backpropagation(model, torch.zeros(4, 2), y_pred.float())

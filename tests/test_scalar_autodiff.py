@@ -345,3 +345,42 @@ def test_labels_must_be_unique_because_gradients_are_reported_by_name():
     twin = Value(1.0, "x") * Value(2.0, "x")
     with pytest.raises(ValueError, match=r"labels must be unique within an expression; used more than once: \['x'\]"):
         input_gradients(twin)
+
+
+# ---- central differences near the edge of a domain (issue 12) ---------------------------------
+
+@pytest.mark.parametrize("build, at, exact", [
+    (lambda x: log(x), 1e-7, 1e7),                      # ln at 1e-7: x - 1e-6 < 0 would leave the domain
+    (lambda x: log(x - 1.0), 1.0 + 1e-7, 1e7),          # the edge is not at 0: ln(x - 1) at x = 1 + 1e-7
+    (lambda x: x ** 0.5, 1e-7, 0.5 / math.sqrt(1e-7)),  # sqrt near 0
+    (lambda x: 1 / x, 1e-7, -1e14),                     # 1/x: x - h would step across the pole
+    (lambda x: (x - 1e-7) ** -2, 2e-7, -2e21),          # a negative power: the pole at 1e-7
+])
+def test_central_differences_shrink_their_step_near_the_edge_of_a_domain(build, at, exact):
+    x = Value(at, "x")
+    table = chain_rule_table(build(x))
+    assert table.input_gradients["x"] == pytest.approx(exact, rel=1e-6)
+    assert table.numerical["x"] == pytest.approx(table.input_gradients["x"], rel=1e-6)
+    assert "n/a" not in str(table)
+
+
+def test_an_input_on_the_edge_itself_gets_no_central_difference_and_the_table_says_so():
+    x, y = Value(0.0, "x"), Value(2.0, "y")
+    table = chain_rule_table(x ** 1.5 + y * y)  # x - h < 0 for every h: no central difference at x = 0
+    assert table.numerical["x"] is None and table.numerical["y"] == pytest.approx(4.0, rel=1e-8)
+    assert [line.split()[-1] for line in str(table).splitlines()[-2:]] == ["edge)", "4"]
+    assert "n/a (domain edge)" in str(table).splitlines()[-2]
+
+
+def test_central_differences_keep_h_away_from_any_edge():
+    x = Value(0.3, "x")
+    f = exp(x) * sin(x)
+    values = numerical_gradients(f)
+    h = 1e-6
+    assert values[id(x)] == (replay(f, {x: 0.3 + h}) - replay(f, {x: 0.3 - h})) / (2 * h)  # bit for bit as before
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-6, float("nan"), float("inf")])
+def test_numerical_gradients_refuse_a_bad_step(h):
+    with pytest.raises(ValueError, match="step h must be positive and finite"):
+        numerical_gradients(log(Value(2.0, "x")), h)
