@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from helpers.runtime.device import get_device
 from helpers.layers import MLP, MSELoss
 from helpers.models.twins import torch_twin
-from helpers.runtime.threads import use_threads
+from helpers.runtime.torch_settings import use_threads
 
 
 def manual_step(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from helpers.data.catcar import BatchLoader, load_catcar
-from helpers.runtime.threads import use_threads
+from helpers.runtime.torch_settings import use_threads
 from helpers.training import MyMLP, sgd_step, train, train_manual_update
 
 SEED = 265

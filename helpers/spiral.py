@@ -26,7 +26,11 @@ def _check_dtype(dtype: torch.dtype, name: str) -> None:
 
 
 def _as_points(x, name: str = "x") -> torch.Tensor:
-    x = torch.as_tensor(x)
+    try:
+        x = torch.as_tensor(x)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(f"{name} must be a tensor (or nested list) of points of shape (..., 2), "
+                        f"got {type(x).__name__} {x!r:.40}") from None
     _check_dtype(x.dtype, name)
     if x.ndim == 0 or x.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (..., 2) (points (x1, x2)), got {tuple(x.shape)}")

@@ -13,7 +13,6 @@ both loops give bit-for-bit identical parameters and losses (float64 and float32
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 
 from helpers.runtime.progress import progress
-from helpers.runtime.threads import torch_threads  # noqa: F401 - part of this module's public API
+from helpers.runtime.torch_settings import default_dtype, torch_threads  # noqa: F401 - public here too
 
 EpochCallback = Callable[[int, nn.Module, float], None]
 
@@ -42,6 +41,11 @@ class MyMLP(nn.Module):
         self.fc3 = nn.Linear(sizes[2], n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = self.fc1.weight.dtype
+        if not isinstance(x, torch.Tensor) or x.dtype != dtype or x.dim() < 2:
+            raise TypeError(f"MyMLP expects a {dtype} tensor of shape (N, 3, 16, 16) or (N, {self.n_inputs}) "
+                            f"(the parameters' dtype), got {getattr(x, 'dtype', type(x).__name__)} "
+                            f"{tuple(getattr(x, 'shape', ()))}")
         x = torch.flatten(x, start_dim=1)
         if x.shape[1] != self.n_inputs:
             raise ValueError(f"MyMLP expects {self.n_inputs} input features per sample (N, 3, 16, 16), "
@@ -49,21 +53,6 @@ class MyMLP(nn.Module):
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.fc3(x)
-
-
-@contextmanager
-def _temporarily(get: Callable, set_: Callable, value):
-    previous = get()
-    set_(value)
-    try:
-        yield
-    finally:
-        set_(previous)
-
-
-def default_dtype(dtype: torch.dtype):
-    """Context manager: ``torch``'s default dtype set to ``dtype`` (e.g. float64 for an exact comparison)."""
-    return _temporarily(torch.get_default_dtype, torch.set_default_dtype, dtype)
 
 
 def _check_n_epochs(n_epochs) -> None:

@@ -4,6 +4,7 @@ The fakes are uniform-colour 32×32 images whose colour encodes (label, index wi
 an image can be identified after JPEG re-encoding (which moves a flat colour by a grey level or so).
 Only the last test touches the real CIFAR-10 (through the warm tensor cache).
 """
+import pathlib
 import pickle
 import tarfile
 

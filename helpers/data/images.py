@@ -66,6 +66,8 @@ def check_batch(image: torch.Tensor, channels: int | None = None, name: str = "i
 def check_image(image: torch.Tensor, channels: int = 3, name: str = "image") -> None:
     """Raise a clear error unless ``image`` is a finite float (N, channels, H, W) tensor in [0, 1]."""
     check_batch(image, channels, name)
+    if image.numel() == 0:
+        raise ValueError(f"{name} is empty, shape {tuple(image.shape)}: give at least one image of at least one pixel")
     if not torch.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or inf")
     low, high = image.min().item(), image.max().item()

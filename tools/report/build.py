@@ -31,7 +31,6 @@ import json
 import shutil
 import signal
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 

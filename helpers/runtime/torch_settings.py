@@ -1,4 +1,4 @@
-"""How many CPU threads torch uses: the one place that sets it.
+"""torch's process-wide settings, the one place that changes them: the CPU thread count and the default dtype.
 
 Small matrices (the course's MLPs, 32-pixel images) run fastest on one thread, never compete with other
 processes for the cores, and give the same bits on every machine whatever its core count.
@@ -27,3 +27,15 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextmanager
+def default_dtype(dtype: torch.dtype):
+    """Context manager: torch's default dtype set to ``dtype`` inside the block (e.g. float64 for an exact
+    comparison), the previous one after."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
