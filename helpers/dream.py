@@ -53,10 +53,11 @@ import torch.nn as nn
 from helpers.classifier_probes import (LayerOutput, Target, input_stats, robustness,  # noqa: F401 (re-exported)
                                        target_labels, target_probability)
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
-from helpers.data.images import (channel_stats, check_batch, check_image, check_int,  # noqa: F401 (re-exported)
-                                 check_real, gaussian_blur, noise_image, octave_sizes, random_views, resize,
-                                 roughness, seeded_generator)
+from helpers.data.images import (channel_stats, check_batch, check_image,  # noqa: F401 (re-exported)
+                                 gaussian_blur, noise_image, octave_sizes, random_views, resize, roughness,
+                                 seeded_generator)
 from helpers.runtime.progress import progress
+from helpers.runtime.validation import check_int, check_real
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

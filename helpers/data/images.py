@@ -7,43 +7,17 @@ zoom, flip) and a roughness score. :mod:`helpers.dream` builds on them.
 from __future__ import annotations
 
 import math
-import numbers
-import operator
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
+from helpers.runtime.validation import check_int, check_real
+
 
 def seeded_generator(seed: int | None) -> torch.Generator | None:
     """A CPU generator seeded with ``seed``; ``None`` means torch's global generator."""
     return None if seed is None else torch.Generator().manual_seed(seed)
-
-
-def check_int(name: str, value, minimum: int = 0) -> None:
-    """Raise a clear error unless ``value`` is an int (numpy ints too; not a bool or float) >= ``minimum``."""
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None:
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
-    if number < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {number}")
-
-
-def check_real(name: str, value, minimum: float = 0.0, *, strict: bool = False, below: float | None = None) -> None:
-    """Raise a clear error unless ``value`` is a finite real number (not a bool) >= ``minimum``.
-
-    ``strict``: > ``minimum`` instead; ``below``: also < ``below``. NaN and inf are always refused.
-    """
-    expected = f"{'>' if strict else '>='} {minimum:g}" if below is None else f"in [{minimum:g}, {below:g})"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite number {expected}, got {value!r} ({type(value).__name__})")
-    number = float(value)
-    if (not math.isfinite(number) or number < minimum or (strict and number == minimum)
-            or (below is not None and number >= below)):
-        raise ValueError(f"{name} must be a finite number {expected}, got {number}")
 
 
 def check_batch(image: torch.Tensor, channels: int | None = None, name: str = "image") -> None:

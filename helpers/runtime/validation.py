@@ -1,12 +1,39 @@
-"""Input checks shared by the hand-written layers and losses: a clear error naming what was expected,
-instead of a silent broadcast or a stack trace from deep inside torch. Also the stale-state check of their
+"""Input checks shared by the course code (numbers, tensors, the layers' and losses' inputs): a clear error
+naming what was expected, instead of a silent broadcast or a stack trace from deep inside torch. Also the stale-state check of their
 backward passes: a tensor the forward pass saw, changed in place before backward, is refused."""
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 
 import torch
+
+
+def check_int(name: str, value, minimum: int = 0) -> None:
+    """Raise a clear error unless ``value`` is an int (numpy ints too; not a bool or float) >= ``minimum``."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None:
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+    if number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {number}")
+
+
+def check_real(name: str, value, minimum: float = 0.0, *, strict: bool = False, below: float | None = None) -> None:
+    """Raise a clear error unless ``value`` is a finite real number (not a bool) >= ``minimum``.
+
+    ``strict``: > ``minimum`` instead; ``below``: also < ``below``. NaN and inf are always refused.
+    """
+    expected = f"{'>' if strict else '>='} {minimum:g}" if below is None else f"in [{minimum:g}, {below:g})"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite number {expected}, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if (not math.isfinite(number) or number < minimum or (strict and number == minimum)
+            or (below is not None and number >= below)):
+        raise ValueError(f"{name} must be a finite number {expected}, got {number}")
 
 
 def check_tensor(name: str, t, shape: tuple, dtype: torch.dtype | None = None, device=None,
