@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from helpers.runtime.validation import check_tensor
+
 LOG_CLAMP = -100.0
 """``torch.nn.BCELoss`` clamps each log at -100, so a saturated sigmoid gives a finite loss."""
 BCE_EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
@@ -35,6 +37,29 @@ def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tenso
     grad_weight = x.t().mm(grad_out)
     grad_bias = grad_out.sum(0)
     ### END SOLUTION
+    return grad_x, grad_weight, grad_bias
+
+
+def linear_backward_loops(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor):
+    """:func:`linear_backward` one scalar at a time: the course's first tip (loops first, vectorise after).
+
+    Each line adds one chain-rule term of ``Z[n, j] = sum_i x[n, i] W[i, j] + b[j]``. Slow (three nested
+    Python loops): for checking the vectorised form on small sizes. Returns ``(grad_x, grad_weight, grad_bias)``.
+    """
+    check_tensor("linear_backward_loops x", x, (None, None))
+    batch, d_in = x.shape
+    check_tensor("linear_backward_loops weight", weight, (d_in, None), x.dtype, x.device)
+    d_out = weight.shape[1]
+    check_tensor("linear_backward_loops grad_out", grad_out, (batch, d_out), x.dtype, x.device)
+    grad_x, grad_weight = torch.zeros_like(x), torch.zeros_like(weight)
+    grad_bias = torch.zeros(d_out, dtype=x.dtype, device=x.device)
+    for n in range(batch):
+        for j in range(d_out):
+            g = grad_out[n, j]  # dL/dZ[n, j]
+            grad_bias[j] += g  # dZ[n, j]/db[j] = 1
+            for i in range(d_in):
+                grad_weight[i, j] += g * x[n, i]  # dZ[n, j]/dW[i, j] = x[n, i]
+                grad_x[n, i] += g * weight[i, j]  # dZ[n, j]/dx[n, i] = W[i, j]
     return grad_x, grad_weight, grad_bias
 
 

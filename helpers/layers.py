@@ -5,8 +5,11 @@ Two levels, one implementation of the math:
 * plain functions in :mod:`helpers.functional`, each op's backward right below its forward
   (``linear_forward`` / ``linear_backward``, ``relu`` / ``relu_backward``, ..., ``mse`` /
   ``mse_backward``, ``bce`` / ``bce_backward``), shared with the NYU-style API in :mod:`helpers.mlp`;
-* layer classes with the course's interface: ``forward(x)``, ``backward(grad)``, ``train()``,
-  ``eval()`` (attribute ``eval_mode``). In training mode ``forward`` keeps what ``backward`` needs;
+* layer classes with the course's interface: ``forward(x)`` (or ``layer(x)``), ``backward(grad)``,
+  ``train()``, ``eval()`` and the course's names ``weight``, ``lr``, ``eval_mode``, ``grad``, ``grad_comps``
+  (defined in :mod:`helpers.layer_base`, the losses in :mod:`helpers.losses`; all re-exported here, so
+  the course's loop ``out = model.forward(X); loss = loss_fn(out, y); grad = loss_fn.backward();
+  model.backward(grad)`` runs unchanged). In training mode ``forward`` keeps what ``backward`` needs;
   in eval mode it keeps nothing and ``backward`` raises. ``backward`` also raises if anything ``forward``
   used or kept was changed in place in between (an input edited, parameters loaded).
 
@@ -27,75 +30,25 @@ from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLA
                                 sigmoid_backward, tanh, tanh_backward)
 from helpers.runtime.validation import (check_dtype, check_lr, check_pair, check_probabilities,  # noqa: F401
                                         check_size, check_tensor, check_unchanged, versions_of)
-
-
-class Layer:
-    """Base class: ``forward`` keeps what ``backward`` needs, in training mode only.
-
-    Each ``backward`` consumes what its ``forward`` kept: call ``forward`` again before the next
-    ``backward``. What ``forward`` keeps is checked to be unchanged when ``backward`` takes it.
-    """
-
-    _saved_names: tuple[str, ...] = ()  # what forward keeps, named for error messages
-
-    def __init__(self):
-        self.eval_mode = False
-        self._saved = None
-
-    def train(self):
-        """Training mode: ``forward`` keeps its inputs for ``backward``."""
-        self.eval_mode = False
-        return self
-
-    def eval(self):
-        """Eval mode (inference): ``forward`` keeps nothing and ``backward`` raises."""
-        self.eval_mode = True
-        self._saved = None
-        return self
-
-    def parameters(self) -> dict[str, torch.Tensor]:
-        """Named parameter tensors (live references, not copies); none for parameter-free layers."""
-        return {}
-
-    def _save(self, *tensors: torch.Tensor) -> None:
-        if not self.eval_mode:
-            self._saved, self._versions = tensors, versions_of(tensors)
-
-    def _check_saved(self) -> None:
-        """Raise unless ``backward`` can run now: training mode, after a forward pass, nothing changed since."""
-        name, saved = type(self).__name__, self._saved
-        if self.eval_mode:
-            raise RuntimeError(f"{name}.backward() called in eval mode: eval() keeps nothing for backward. "
-                               "Call train(), then forward(), then backward().")
-        if saved is None:
-            raise RuntimeError(f"{name}.backward() called before forward() (or twice after one forward): "
-                               "run forward() in training mode first.")
-        if versions_of(saved) != self._versions:  # every step: compare counters, say which only if needed
-            check_unchanged(f"{name}.backward()", self._saved_names, saved, self._versions)
-
-    def _take_saved(self) -> tuple:
-        self._check_saved()
-        saved, self._saved = self._saved, None
-        return saved
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+from helpers.layer_base import Layer
+from helpers.losses import BCELoss, Loss, MSELoss  # noqa: F401 (the course's layers.py holds its losses)
 
 
 class Linear(Layer):
     """Fully connected layer ``out = x @ weight + bias`` updated by SGD inside ``backward``.
 
     weight: (d_in, d_out), He-initialised; bias: (d_out,). ``backward(grad)`` takes dL/d(out),
-    (batch, d_out), stores ``grad_weight`` (d_in, d_out) and ``grad_bias`` (d_out,), applies
-    ``param -= lr * grad`` and returns dL/dx, (batch, d_in), computed with the weight before the step.
+    (batch, d_out), stores ``grad_weight`` (d_in, d_out; the course's ``grad``) and ``grad_bias`` (d_out,),
+    applies ``param -= lr * grad`` and returns dL/dx, (batch, d_in), computed with the weight before the step.
+    ``grad_comps`` (after a training ``forward``): ``x``, ``weight``, ``bias``.
     """
 
     _saved_names = ("its input x", "its weight", "its bias")
 
     def __init__(self, d_in: int, d_out: int, lr: float, *, dtype=None, device=None, generator=None):
-        super().__init__()
         self.d_in, self.d_out = check_size("d_in", d_in), check_size("d_out", d_out)
-        self.lr, dtype = check_lr(lr), check_dtype("dtype", dtype)  # a real floating dtype (None: the default)
+        super().__init__(check_lr(lr))  # the course's Layer(lr): required here, the layer has parameters
+        dtype = check_dtype("dtype", dtype)  # a real floating dtype (None: the default)
         self.weight = init_weight(d_in, d_out, dtype, device, generator)
         self.bias = init_bias(d_out, dtype, device, generator)
         self.grad_weight: torch.Tensor | None = None
@@ -162,52 +115,11 @@ class Identity(Activation):
     kind = "identity"
 
 
-class Loss(Layer):
-    """A loss: ``forward(y_hat, y)`` returns the mean loss (0-dim tensor); ``backward()`` returns dJ/dy_hat."""
-
-    _saved_names = ("y_hat", "y")
-
-    def _value(self, y_hat, y):
-        raise NotImplementedError
-
-    def _gradient(self, y_hat, y):
-        raise NotImplementedError
-
-    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """y_hat, y: same shape, same floating dtype -> the mean loss over all elements."""
-        check_pair(f"{type(self).__name__}.forward", y_hat, y)
-        self._save(y_hat, y)
-        return self._value(y_hat, y)
-
-    def backward(self) -> torch.Tensor:
-        """dJ/dy_hat, shape of y_hat (the 1/N of the mean included)."""
-        y_hat, y = self._take_saved()
-        return self._gradient(y_hat, y)
-
-
-class MSELoss(Loss):
-    """Mean squared error, as ``torch.nn.MSELoss()``."""
-
-    def _value(self, y_hat, y):
-        return mse(y_hat, y)
-
-    def _gradient(self, y_hat, y):
-        return mse_backward(y_hat, y)
-
-
-class BCELoss(Loss):
-    """Binary cross-entropy on probabilities, as ``torch.nn.BCELoss()`` (log clamped at -100)."""
-
-    def _value(self, y_hat, y):
-        check_probabilities("BCELoss.forward", y_hat, y)
-        return bce(y_hat, y)
-
-    def _gradient(self, y_hat, y):
-        return bce_backward(y_hat, y)
-
-
 class Sequential(Layer):
-    """Named layers applied in order; ``backward`` runs them in reverse."""
+    """Named layers applied in order; ``backward`` runs them in reverse.
+
+    Its ``weight``, ``grad`` and ``grad_comps`` are None: each layer holds its own (``model.layer1.grad``).
+    """
 
     def __init__(self, **layers: Layer):
         super().__init__()
