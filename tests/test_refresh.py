@@ -86,6 +86,14 @@ def test_a_changed_cell_keeps_its_stored_execution_count():
     assert merged.cells[2].execution_count == 3 and merged.cells[2].outputs[0]["execution_count"] == 3
 
 
+def test_a_new_cell_never_run_takes_the_fresh_execution_count():
+    stored = _stored()
+    stored.cells[2].execution_count, stored.cells[2].outputs = None, []  # added by hand, not yet run
+    merged, changed = refresh.merge(stored, _fresh(counts=(1, 2, 7)), PATTERNS)
+    assert changed == [2]
+    assert merged.cells[2].execution_count == 7 and merged.cells[2].outputs[0]["execution_count"] == 7
+
+
 def test_a_changed_cell_showing_a_widget_takes_the_fresh_widget_state():
     view = "application/vnd.jupyter.widget-view+json"
     stored, fresh = _stored(answer="41"), _fresh(answer="42")

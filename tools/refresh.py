@@ -77,7 +77,10 @@ def _shows_widget(cell) -> bool:
 
 
 def _take_outputs(cell, fresh_cell) -> None:
-    """``cell`` gets ``fresh_cell``'s outputs, numbered with its own execution count."""
+    """``cell`` gets ``fresh_cell``'s outputs, numbered with its own execution count (a new cell, never run,
+    takes the fresh count: nbval refuses a cell that has outputs but no count)."""
+    if cell.get("execution_count") is None:
+        cell["execution_count"] = fresh_cell.get("execution_count")
     cell.outputs = copy.deepcopy(fresh_cell.outputs)
     for output in cell.outputs:
         if "execution_count" in output:
