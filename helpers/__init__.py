@@ -11,7 +11,7 @@ sub-packages by role. Map, notebook by notebook (module to read or implement -> 
 * 02 manual-backprop MLP: ``functional`` (each op's forward and backward), ``layers`` (CSE 849 layer
   classes; their base in ``layer_base``, the losses in ``losses``), ``mlp`` (the NYU API) -> ``checks.layer_checks``; training in ``experiments.rainfall_fit``.
 * 03 delta rule: ``mynet`` (``MyNet``, ``backpropagation``, ``manual_sgd_step``) ->
-  ``checks.delta_rule_grader``, ``gradcheck``; delta norms and training in ``experiments.delta_norms``.
+  ``checks.delta_rule_grader``, ``checks.inf265_procedure`` (the course's own tests), ``gradcheck``; delta norms and training in ``experiments.delta_norms``.
 * 04 CIFAR-10 cat vs car: ``training`` (``MyMLP``, ``train``, ``sgd_step``, ``train_manual_update``) ->
   ``training.compare_with_torch_sgd`` (bit for bit); data in ``data.catcar``, the sweep and the
   evaluation in ``experiments.catcar_sweep`` and ``experiments.catcar_eval``.

@@ -169,6 +169,14 @@ def named_gradients(model: nn.Module) -> dict[str, torch.Tensor]:
     return grads
 
 
+def _broadcasts_without_enlarging(target: torch.Size, output: torch.Size) -> bool:
+    """Whether ``target`` broadcasts against ``output`` to ``output``'s own shape (what MSELoss then compares)."""
+    try:
+        return torch.broadcast_shapes(target, output) == output
+    except RuntimeError:  # incompatible sizes
+        return False
+
+
 def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
     """Clear errors for the mistakes that would otherwise give silently wrong gradients."""
     missing = [f"z[{l}]" for l in range(1, model.L + 1) if model.z.get(l) is None]
@@ -184,10 +192,15 @@ def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) 
         if y.dtype == torch.bool or y.is_complex():
             raise TypeError(f"{name} is {y.dtype}: expected real numbers, a floating-point or integer tensor "
                             f"(convert deliberately, e.g. {name}.to(torch.float64))")
-        # (N,) against (N, 1) would broadcast to (N, N) and give wrong gradients without any error.
-        if y.shape != output.shape:
-            raise ValueError(f"{name} has shape {tuple(y.shape)}, expected {tuple(output.shape)} "
+        if name == "y_pred" and y.shape != output.shape:
+            raise ValueError(f"y_pred has shape {tuple(y.shape)}, expected {tuple(output.shape)} "
                              f"(batch size, n_L) like the output a[L] of the last forward pass")
+        if name == "y_true" and not _broadcasts_without_enlarging(y.shape, output.shape):
+            raise ValueError(
+                f"y_true has shape {tuple(y.shape)}, expected {tuple(output.shape)} (batch size, n_L) like the "
+                "output a[L] of the last forward pass, or a shape that broadcasts to it, as torch.nn.MSELoss "
+                "broadcasts, without enlarging it (e.g. (N, 1) or (1, 1)); a target of shape (N,) against an "
+                "output (N, 1) would broadcast to (N, N): use y_true.reshape(-1, 1)")
         if y.device != output.device:
             raise ValueError(f"{name} is on {y.device} but the model's output is on {output.device}")
     if y_pred.dtype != output.dtype:
@@ -208,19 +221,25 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
 
     Args:
         model: exposes ``L``, ``z``, ``a``, ``df`` and ``fc`` (see :class:`MyNet`), after a forward pass.
-        y_true: targets, (N, n_L), floating or integer (integers are used as y_pred's dtype, as
-            ``torch.nn.MSELoss`` does); bool and complex targets are refused.
+        y_true: targets, floating or integer, of shape (N, n_L) or any shape that broadcasts to it
+            without enlarging it, exactly what ``torch.nn.MSELoss`` accepts (e.g. (N, 1) or (1, 1): every
+            output compared with the same target); dtypes are promoted as MSELoss promotes them. Bool and
+            complex targets are refused, and so is a shape that would enlarge the output's, such as (N,)
+            against (N, 1) (MSELoss would compare every target with every sample: (N, N)).
         y_pred: ``model(x)``, the output of the latest forward pass, (N, n_L).
 
-    Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no
+    The gradients are those of ``torch.nn.MSELoss(reduction="none")(y_pred, y_true).sum()``, the same as
+    ``reduction="sum"``. Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no
     detach), so an optimiser can step with these gradients afterwards.
     """
     _check_inputs(model, y_true, y_pred)
     deltas: dict[int, torch.Tensor] = {}
     with torch.no_grad():
-        y_true = y_true.to(y_pred.dtype)
+        y_true = y_true.expand_as(y_pred)  # the broadcast MSELoss does: every output gets its target
+        common = torch.result_type(y_pred, y_true)  # MSELoss's dtype promotion (float32 targets, float64 net: f64)
         ### BEGIN SOLUTION
-        upstream = 2 * (y_pred - y_true)  # e' = ∂loss/∂ŷ, then δ[l+1] W[l+1] below
+        # e' = ∂loss/∂ŷ in the promoted dtype, then in the network's; then δ[l+1] W[l+1] below
+        upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)
         for l in range(model.L, 0, -1):
             delta = upstream * model.df[l](model.z[l])
             model.dL_dw[l] = delta.T @ model.a[l - 1]

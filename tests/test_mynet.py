@@ -2,6 +2,7 @@
 import copy
 import random
 import types
+import warnings
 
 import pytest
 import torch
@@ -257,8 +258,9 @@ def test_no_forward_pass_yet_is_a_clear_error():
         backpropagation(model, y, y)
 
 
-@pytest.mark.parametrize("bad_shape", [(4,), (4, 1), (2, 2), (4, 2, 1)])
+@pytest.mark.parametrize("bad_shape", [(4,), (2, 2), (4, 2, 1), (1, 4, 2), (3, 1, 1), (3,)])
 def test_mismatched_y_true_shape_is_a_clear_error(bad_shape):
+    """Shapes MSELoss refuses, or would broadcast to a larger shape than the output's (4, 2)."""
     model = MyNet([3, 2]).double()
     y_pred = model(torch.randn(4, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"y_true has shape .* expected \(4, 2\)"):
@@ -355,3 +357,70 @@ def test_y_pred_of_another_dtype_than_the_forward_pass_is_refused():
     y_pred = model(torch.randn(4, 3, dtype=torch.float64))
     with pytest.raises(TypeError, match="y_pred is torch.float32 but a\\[L\\] .* is torch.float64"):
         backpropagation(model, torch.zeros(4, 2), y_pred.float())
+
+
+# --- targets broadcast as torch.nn.MSELoss broadcasts them (issue 13) ------------------------------
+
+def mse_none_sum(y_pred, y_true):
+    """The INF265 procedure's loss, MSELoss(reduction="none")(...).sum(), without torch's size warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using a target size", category=UserWarning)
+        return nn.MSELoss(reduction="none")(y_pred, y_true).sum()
+
+
+def test_the_mnist_cells_float32_label_against_ten_float64_outputs():
+    """The course's MNIST cell: MyNet([576, 16, 10]), a (1, 1, 24, 24) double image, torch.Tensor([[label]])."""
+    torch.manual_seed(3)
+    model = MyNet([576, 16, 10]).double()
+    image = torch.rand(1, 1, 24, 24, dtype=torch.float64)
+    label = torch.Tensor([[7]])
+    assert label.dtype == torch.float32 and label.shape == (1, 1)
+    y_pred = model(image)
+    mse_none_sum(y_pred, label).backward()
+    backpropagation(model, label, y_pred)
+    for name, grad in named_gradients(model).items():
+        reference = dict(model.named_parameters())[name].grad
+        assert grad.dtype == torch.float64 and grad.shape == reference.shape
+        assert relative_error(grad, reference) <= AUTOGRAD_TOLERANCE
+    # the label is compared with every output: dL/db[2] = 2 (a[2] - 7) ⊙ f'(z[2])
+    expected = 2 * (y_pred.detach() - 7) * (1 - torch.tanh(model.z[2].detach()) ** 2)
+    assert torch.allclose(model.dL_db[2], expected[0], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (4, 1), (1, 2), (1, 1), (2,), (1,), ()])
+@pytest.mark.parametrize("target_dtype", [torch.float64, torch.float32, torch.int64])
+def test_targets_that_broadcast_without_enlarging_match_autograd_of_mse_loss(shape, target_dtype):
+    torch.manual_seed(21)
+    model = MyNet([3, 3, 2]).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    y_true = torch.randint(-2, 3, shape).to(target_dtype)
+    backpropagation(model, y_true, model(x))
+    rows = autograd_check(model, lambda: mse_none_sum(model(x), y_true), named_gradients(model))
+    assert len(rows) == 4 and all(row.passed for row in rows)
+
+
+def test_a_float64_target_against_a_float32_network_is_promoted_like_mse_loss():
+    torch.manual_seed(5)
+    model = MyNet([3, 4, 2])
+    x = torch.randn(6, 3)
+    y_true = torch.randn(6, 1, dtype=torch.float64)
+    assert mse_none_sum(model(x), y_true).dtype == torch.float64  # what torch does
+    backpropagation(model, y_true, model(x))
+    reference = autograd_parameter_gradients(model, lambda: mse_none_sum(model(x), y_true))
+    for name, grad in named_gradients(model).items():
+        assert grad.dtype == torch.float32
+        assert torch.allclose(grad, reference[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(5,), (1, 5, 1), (5, 5)])
+def test_targets_that_would_enlarge_the_output_are_refused(shape):
+    """MSELoss would turn (5, 1) against these into (5, 5) or (1, 5, 1)...: the course's (N,) pitfall."""
+    model = MyNet([3, 1]).double()
+    y_pred = model(torch.randn(5, 3, dtype=torch.float64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        enlarged = nn.MSELoss(reduction="none")(y_pred, torch.zeros(shape, dtype=torch.float64)).shape
+    assert enlarged != y_pred.shape  # torch accepts it, comparing every target with every sample
+    with pytest.raises(ValueError, match=r"without enlarging it .* would broadcast to \(N, N\)"):
+        backpropagation(model, torch.zeros(shape, dtype=torch.float64), y_pred)
+    assert model.dL_dw[1] is None
