@@ -5,23 +5,10 @@ import torch
 
 from helpers.checks.inf265_procedure import (CHECKS, mnist_standin_cell, run_procedure, small_cell)
 from helpers.mynet import MyNet, backpropagation
+from planted_bugs import halved, transposed
 
 RAN, AUTOGRAD, FINITE_DIFFERENCES = CHECKS
 PARAMETERS = {f"fc.{l}.{kind}" for l in (1, 2) for kind in ("weight", "bias")}
-
-
-def halved(model, y_true, y_pred):
-    """Planted bug: e' = (ŷ - y) instead of 2 (ŷ - y)."""
-    backpropagation(model, y_true, y_pred)
-    for l in range(1, model.L + 1):
-        model.dL_dw[l], model.dL_db[l] = model.dL_dw[l] / 2, model.dL_db[l] / 2
-
-
-def transposed(model, y_true, y_pred):
-    """Planted bug: a[l-1]ᵀ δ[l] instead of δ[l]ᵀ a[l-1] for the weights."""
-    backpropagation(model, y_true, y_pred)
-    for l in range(1, model.L + 1):
-        model.dL_dw[l] = model.dL_dw[l].T.contiguous()
 
 
 def first_output_only(model, y_true, y_pred):

@@ -123,17 +123,13 @@ def test_bad_training_arguments_are_errors():
 def test_observations_are_written_from_the_grader_reports_and_the_measurements():
     from helpers.checks.delta_rule_grader import grade_backpropagation
     from helpers.experiments.delta_norms import observations
-
-    def forgets_the_factor_two(model, y_true, y_pred):
-        backpropagation(model, y_true, y_pred)
-        for l in range(1, model.L + 1):
-            model.dL_dw[l], model.dL_db[l] = model.dL_dw[l] / 2, model.dL_db[l] / 2
+    from planted_bugs import halved
 
     x, y = toy_regression(8, 2, 2, seed=1)
     torch.manual_seed(0)
     good = grade_backpropagation(backpropagation, MyNet([2, 3, 2]).double(), x, y, epochs=1, batch_size=4)
     torch.manual_seed(0)
-    broken = grade_backpropagation(forgets_the_factor_two, MyNet([2, 3, 2]).double(), x, y, epochs=1, batch_size=4)
+    broken = grade_backpropagation(halved, MyNet([2, 3, 2]).double(), x, y, epochs=1, batch_size=4)
     shrinkage = {("sigmoid", "default"): 1e-10, ("tanh", "default"): 1e-3, ("relu", "default"): 2.5e-5,
                  ("sigmoid", "variance-preserving"): 4e-8}
     text = observations(good, [good], broken, (0.0, -0.5), shrinkage, [13.32, 0.5, 0.002055])

@@ -7,6 +7,7 @@ import torch
 from helpers.mynet import MyNet, backpropagation
 from helpers.experiments.delta_norms import toy_regression
 from helpers.checks.delta_rule_grader import CHECKS, grade_backpropagation
+from planted_bugs import halved, transposed
 
 SHAPES, UNCHANGED, LEAVES, AUTOGRAD, FINITE_DIFFERENCES, OPTIMISER = CHECKS
 
@@ -31,17 +32,6 @@ def test_the_delta_rule_passes_every_check(n_l, activation):
     assert report.max_autograd_error() <= 1e-10 and report.max_finite_difference_error() <= 1e-6
     assert set(report.worst_autograd) == {f"fc.{l}.{kind}" for l in range(1, len(n_l)) for kind in ("weight", "bias")}
     assert "ALL CHECKS PASSED: 6/6" in report.summary()
-
-
-def halved(model, y_true, y_pred):
-    backpropagation(model, y_true, y_pred)
-    for l in range(1, model.L + 1):
-        model.dL_dw[l], model.dL_db[l] = model.dL_dw[l] / 2, model.dL_db[l] / 2
-
-
-def transposed(model, y_true, y_pred):
-    backpropagation(model, y_true, y_pred)
-    model.dL_dw[1] = model.dL_dw[1].T
 
 
 def updates_in_place(model, y_true, y_pred):
