@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.runtime.validation import check_lr, check_unchanged, versions_of
+from helpers.runtime.validation import ForwardRecord, check_lr
 
 
 class Layer:
@@ -86,19 +86,18 @@ class Layer:
 
     def _save(self, *tensors: torch.Tensor) -> None:
         if not self.eval_mode:
-            self._saved, self._versions = tensors, versions_of(tensors)
+            self._saved, self._record = tensors, ForwardRecord(self._saved_names, tensors)
 
     def _check_saved(self) -> None:
         """Raise unless ``backward`` can run now: training mode, after a forward pass, nothing changed since."""
-        name, saved = type(self).__name__, self._saved
+        name = type(self).__name__
         if self.eval_mode:
             raise RuntimeError(f"{name}.backward() called in eval mode: eval() keeps nothing for backward. "
                                "Call train(), then forward(), then backward().")
-        if saved is None:
+        if self._saved is None:
             raise RuntimeError(f"{name}.backward() called before forward() (or twice after one forward): "
                                "run forward() in training mode first.")
-        if versions_of(saved) != self._versions:  # every step: compare counters, say which only if needed
-            check_unchanged(f"{name}.backward()", self._saved_names, saved, self._versions)
+        self._record.check(f"{name}.backward()")
 
     def _take_saved(self) -> tuple:
         self._check_saved()

@@ -29,7 +29,7 @@ from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLA
                                 linear_forward, mse, mse_backward, relu, relu_backward, sigmoid,
                                 sigmoid_backward, tanh, tanh_backward)
 from helpers.runtime.validation import (check_dtype, check_lr, check_pair, check_probabilities,  # noqa: F401
-                                        check_size, check_tensor, check_unchanged, versions_of)
+                                        check_size, check_tensor)
 from helpers.layer_base import Layer
 from helpers.losses import BCELoss, Loss, MSELoss  # noqa: F401 (the course's layers.py holds its losses)
 
