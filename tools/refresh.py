@@ -19,11 +19,11 @@ import copy
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 
+from helpers.data.cache import atomic_target
 from tools.notebook_runner import NotebookExecutionError, execute_notebook
 
 SANITIZE_CFG = Path(__file__).resolve().parents[1] / "tests" / "nbval_sanitize.cfg"
@@ -111,18 +111,10 @@ def merge(stored: nbformat.NotebookNode, fresh: nbformat.NotebookNode, patterns:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` through a temporary file in its folder and a rename."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` by ``text`` (keeping its permissions) through a temporary file beside it and a rename."""
+    with atomic_target(path) as partial:
+        partial.write_text(text, encoding="utf-8")
+        os.chmod(partial, path.stat().st_mode & 0o7777)
 
 
 def refresh(path: Path, patterns: list[tuple[str, str]], everything: bool = False) -> list[int] | None:

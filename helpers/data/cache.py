@@ -67,10 +67,12 @@ def exclusive(path: Path):
 def atomic_target(path: Path):
     """Yield a temporary name beside ``path`` (``<path>.partial-PID``) to write; renamed onto ``path``
     when the block succeeds, removed when it fails. Readers see the old file or the new one, never a
-    half-written one."""
+    half-written one; the data reach the disk before the rename, so a power cut cannot leave an empty file."""
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
     try:
         yield partial
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
