@@ -66,3 +66,18 @@ def test_every_module_of_the_student_helpers_imports(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "student",
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_folder_holding_someone_elses_files_is_refused_and_left_alone(tmp_path):
+    from tools.editions import ForeignFolderError
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep me")
+    with pytest.raises(ForeignFolderError, match="not a student edition"):
+        build(foreign)
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"] and (foreign / "mine.txt").read_text() == "keep me"
+    edition = tmp_path / "edition"
+    first = build(edition)
+    assert build(edition) == first  # its own edition is replaced
+    (tmp_path / "empty").mkdir()
+    assert build(tmp_path / "empty")

@@ -3,7 +3,9 @@
 Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers package (its
 sub-packages included) and in notebook code cells are replaced by ``# YOUR CODE HERE`` and
 ``raise NotImplementedError()`` at the same indentation; notebook outputs are cleared. The build
-tooling (``tools/``) is not part of a student copy. The instructor's files are never modified.
+tooling (``tools/``) is not part of a student copy. The instructor's files are never modified, and
+neither is anything else: OUT is replaced only when it is empty or an edition this command wrote
+(it leaves a marker file there); a folder holding anything else is refused.
 """
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
+EDITION_MARK = ".student-edition"  # written into every edition: marks a folder this command may replace
+
+
+class ForeignFolderError(RuntimeError):
+    """The output folder holds files this command did not write."""
 
 
 def strip_solutions(source: str, origin: str = "<source>") -> str:
@@ -59,7 +66,12 @@ def _package_sources(package: Path) -> list[Path]:
 def build(out: Path, root: Path = PROJECT_ROOT) -> list[Path]:
     """Write student copies of ``helpers/**/*.py`` and ``notebooks/*.ipynb`` under ``out``."""
     if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / EDITION_MARK).is_file()):
+            raise ForeignFolderError(f"{out} exists and is not a student edition written by this command: "
+                                     "refusing to replace it; choose an empty or new folder")
         shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / EDITION_MARK).write_text("written by python -m tools.editions; replaced by its next run\n")
     written = []
     for source in _package_sources(root / "helpers"):
         target = out / source.relative_to(root)
@@ -76,5 +88,8 @@ def build(out: Path, root: Path = PROJECT_ROOT) -> list[Path]:
 
 if __name__ == "__main__":
     destination = Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_ROOT / "report" / "student"
-    files = build(destination)
+    try:
+        files = build(destination)
+    except ForeignFolderError as error:
+        sys.exit(f"make student: {error}")
     print(f"wrote {len(files)} student files to {destination}")
