@@ -1,0 +1,139 @@
+"""Drive one notebook in JupyterLab through Playwright: Run All, read its outputs, move its widgets.
+
+Every wait is bounded; a failure says which notebook, cell or control and what the page showed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Text that must never appear in the page or the browser console.
+WIDGET_FAILURES = ("Error displaying widget", "model not found")
+BUSY_PROMPT_JS = """() => [...document.querySelectorAll('.jp-InputArea-prompt')]
+                          .filter(p => p.textContent.includes('*')).length"""
+STATUS_JS = "() => (document.querySelector('.jp-StatusBar-TextItem[title], #jp-main-statusbar') || {}).textContent"
+
+
+@dataclass
+class PageLog:
+    """Console messages and page errors seen since the notebook was opened."""
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self, page) -> None:
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def widget_failures(self) -> list[str]:
+        return [line for line in self.console + self.errors
+                if any(failure.lower() in line.lower() for failure in WIDGET_FAILURES)]
+
+
+def wait_until(condition, timeout_s: float, what: str, poll_s: float = 0.5):
+    """Poll ``condition()`` until it returns a truthy value; raise ``TimeoutError(what)`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} (waited {timeout_s:.0f} s)")
+        time.sleep(poll_s)
+
+
+def kernel_idle(page) -> bool:
+    """The status bar says Idle and no cell shows the busy prompt ``[*]``."""
+    status = page.evaluate(STATUS_JS) or ""
+    return "Idle" in status and page.evaluate(BUSY_PROMPT_JS) == 0
+
+
+def open_notebook(page, url: str, timeout_s: float) -> None:
+    page.goto(url, timeout=timeout_s * 1000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_s * 1000)
+    wait_until(lambda: kernel_idle(page), timeout_s, "the kernel never became idle after opening the notebook")
+
+
+def run_all(page, timeout_s: float) -> float:
+    """Run ▸ Run All Cells, then wait until every cell has finished; returns the seconds it took."""
+    start = time.monotonic()
+    page.click("#jp-MainMenu >> text=Run")
+    page.click(".lm-Menu-content >> text=Run All Cells")
+    wait_until(lambda: page.evaluate(BUSY_PROMPT_JS) > 0 or kernel_idle(page), 30, "Run All did not start")
+    time.sleep(1.0)
+    wait_until(lambda: kernel_idle(page), timeout_s, "Run All did not finish")
+    return time.monotonic() - start
+
+
+def problem_outputs(page) -> list[str]:
+    """The text of every error or stderr output and every widget that failed to render."""
+    return page.evaluate("""() => {
+        const found = [];
+        for (const node of document.querySelectorAll(
+                '[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type*="error"]'))
+            found.push('stderr/error output: ' + node.textContent.slice(0, 400));
+        for (const failure of %s)
+            if (document.body.innerText.includes(failure)) found.push('page shows: ' + failure);
+        return found;
+    }""" % list(WIDGET_FAILURES).__repr__())
+
+
+def stray_reprs(page) -> list[str]:
+    """Plain-text outputs that are a function's repr (``<function …>``): a widget helper's return value."""
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output pre')]
+        .map(n => n.textContent.trim()).filter(t => /^<function .*>$/.test(t))""")
+
+
+CONTROL_SELECTOR = ".widget-slider, .widget-hslider, .widget-dropdown"
+
+
+def plot_source(widget) -> str:
+    """The ``src`` of the widget's plot (a data URL), or "" while it has none."""
+    images = widget.locator(".widget-output img")
+    return images.first.get_attribute("src") or "" if images.count() else ""
+
+
+def move(control) -> str:
+    """Move one control by one step (a slider one key press, a dropdown to another option); says how."""
+    select = control.locator("select")
+    if select.count():
+        options = select.locator("option").all_text_contents()
+        current = select.input_value()
+        choice = next(option for option in options if option != current)
+        select.select_option(label=choice)
+        return f"dropdown {current!r} -> {choice!r}"
+    handle = control.locator(".noUi-handle")
+    before = control.locator(".widget-readout").first.text_content().strip()
+    handle.focus()
+    handle.press("ArrowRight")
+    after = control.locator(".widget-readout").first.text_content().strip()
+    if after == before:  # at its maximum: step down instead
+        handle.press("ArrowLeft")
+        after = control.locator(".widget-readout").first.text_content().strip()
+    return f"slider {before} -> {after}"
+
+
+def exercise_widgets(page, screenshots: Path, redraw_timeout_s: float) -> list[str]:
+    """Move every slider and dropdown of every interactive widget; screenshot it before and after.
+
+    Returns one line per control; raises AssertionError naming the control whose plot did not redraw.
+    """
+    done = []
+    widgets = page.locator(".widget-interact")
+    for w in range(widgets.count()):
+        widget = widgets.nth(w)
+        controls = widget.locator(CONTROL_SELECTOR)
+        assert controls.count(), f"interactive widget {w} has no slider or dropdown"
+        for c in range(controls.count()):
+            widget.scroll_into_view_if_needed()
+            before = wait_until(lambda: plot_source(widget), redraw_timeout_s, f"widget {w} shows no plot")
+            name = f"widget{w}_control{c}"
+            widget.screenshot(path=str(screenshots / f"{name}_before.png"))
+            how = move(controls.nth(c))
+            try:
+                wait_until(lambda: plot_source(widget) not in ("", before) and kernel_idle(page), redraw_timeout_s,
+                           f"widget {w}, control {c} ({how}): the plot did not redraw")
+            finally:
+                widget.screenshot(path=str(screenshots / f"{name}_after.png"))
+            done.append(f"{name}: {how}")
+    return done

@@ -1,0 +1,97 @@
+"""Every notebook in a real JupyterLab in headless Chromium: Run All, no error or stderr output, every
+widget renders, and moving each slider or dropdown redraws its plot.
+
+Runs when ``CI=true`` (where a browser that cannot start is a failure) or ``BACKPROP_LAB_BROWSER_TEST=1``;
+otherwise it is skipped with a message saying how to enable it. Screenshots of each widget before and after
+each move are kept in ``report/browser/<notebook>/``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.data.paths import PROJECT_ROOT
+
+from .driver import PageLog, exercise_widgets, open_notebook, problem_outputs, run_all, stray_reprs
+from .lab import JupyterLab
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SCREENSHOTS = PROJECT_ROOT / "report" / "browser"
+ENABLE_ENV, CHROMIUM_ENV = "BACKPROP_LAB_BROWSER_TEST", "BACKPROP_LAB_CHROMIUM"
+HOW_TO_ENABLE = (f"browser test skipped: set {ENABLE_ENV}=1 to run it (needs Debian's chromium: "
+                 f"`apt-get install chromium`, or {CHROMIUM_ENV}=/path/to/chromium); CI runs it always")
+# Flags for a headless Chromium on a machine without network or GPU (as root it also needs --no-sandbox).
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OPEN_TIMEOUT_S, RUN_ALL_TIMEOUT_S, REDRAW_TIMEOUT_S = 90, 240, 60
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def cannot_run(reason: str):
+    """A missing browser fails in CI and when asked for explicitly; skips otherwise."""
+    pytest.fail(f"browser test cannot run: {reason}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (in_ci() or os.environ.get(ENABLE_ENV, "").strip() == "1"):
+        pytest.skip(HOW_TO_ENABLE)
+    executable = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        cannot_run("no chromium found (apt-get install chromium, or set BACKPROP_LAB_CHROMIUM)")
+    try:
+        from playwright.sync_api import Error as PlaywrightError, sync_playwright
+    except ImportError as error:
+        cannot_run(f"playwright is not installed ({error}); run `make setup`")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, timeout=60_000)
+        except PlaywrightError as error:
+            cannot_run(f"chromium at {executable} did not start: {str(error).splitlines()[0]}")
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def lab(browser, tmp_path_factory):
+    with JupyterLab(NOTEBOOKS, tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser, lab):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+        lab.shutdown_kernels()  # each notebook's kernel goes, pass or fail
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
+def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
+    log = PageLog()
+    log.attach(page)
+    screenshots = SCREENSHOTS / notebook.stem
+    shutil.rmtree(screenshots, ignore_errors=True)  # only this notebook's old screenshots
+    screenshots.mkdir(parents=True)
+    open_notebook(page, lab.url(notebook.name), OPEN_TIMEOUT_S)
+    seconds = run_all(page, RUN_ALL_TIMEOUT_S)
+    page.screenshot(path=str(screenshots / "after_run_all.png"))
+    assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after Run All ({seconds:.0f} s)"
+    assert stray_reprs(page) == [], f"{notebook.name}: a function's repr printed under a widget"
+    moves = exercise_widgets(page, screenshots, REDRAW_TIMEOUT_S)
+    time.sleep(0.5)  # let late console messages arrive
+    assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after moving {moves}"
+    assert log.widget_failures() == [], f"{notebook.name}: widget failures in the browser console"
+    assert log.errors == [], f"{notebook.name}: uncaught errors in the page"
+    (screenshots / "moves.txt").write_text("\n".join(moves) + "\n")
