@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Headless: widgets collapse to their defaults, progress bars stay silent (stable stored outputs).
 export BACKPROP_LAB_HEADLESS := 1
+LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+# -rs: a skipped test says why (the browser test says how to enable it)
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
 .PHONY: setup report test unit nbval refresh student
@@ -12,21 +14,27 @@ PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sa
 setup: $(STAMP)
 
 # Re-installs only when requirements.txt or pyproject.toml changed; otherwise a no-op in seconds.
+# pip shows each package and a progress bar: PyTorch alone takes minutes, and silence looks like a hang.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@echo "Installing requirements.txt into $(VENV) (PyTorch is large: a few minutes the first time)..."
+	$(PY) -m pip install --progress-bar on -r requirements.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@# JupyterLab from this venv: no news popup or update check, kernels over IPC (no unencrypted-TCP warning)
+	mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter/jupyter_server_config.d
+	echo '$(LAB_OVERRIDES)' > $(VENV)/share/jupyter/lab/settings/overrides.json
+	echo '{"KernelManager": {"transport": "ipc"}}' > $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
 	touch $(STAMP)
 
 report: $(STAMP)
 	$(PY) -m tools.report
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks $(PYTEST_NBVAL)
+	$(PY) -m pytest -rs tests notebooks $(PYTEST_NBVAL)
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -rs tests
 
 nbval: $(STAMP)
 	$(PY) -m pytest notebooks $(PYTEST_NBVAL)
