@@ -41,8 +41,11 @@ write_deliverable("q2_ytest.txt", "0.5\\n1.5\\n")
 print("alpha ran")'''
 MARKDOWN_SOURCE = f"from IPython.display import Markdown, display\ndisplay(Markdown({OBSERVATION!r}))"
 FIGURE_SOURCE = """import matplotlib.pyplot as plt
+from helpers.plots.style import use_style
+use_style()
 fig, ax = plt.subplots(figsize=(3, 2))
 ax.plot([1, 2, 3], [3, 1, 2])
+ax.set(title="loss per step", xlabel="step")
 plt.show()"""
 TWO_FIGURES_SOURCE = FIGURE_SOURCE + """
 fig, ax = plt.subplots(figsize=(2, 2))
@@ -122,6 +125,12 @@ def test_index_shows_what_the_notebooks_recorded(built):
     assert "<strong>converges</strong>" in page and "<code>diverge</code>" in page
     assert '<img class="math"' in page  # $\lambda = 10^{-3}$ drawn, not left as TeX
     assert '<a href="q2_ytest.txt">' in page and 'href="notebooks/02_beta.html"' in page
+
+
+def test_figures_carry_alt_text_saying_what_they_show_and_load_eagerly_for_printing(built):
+    page = (built["out"] / "index.html").read_text()
+    assert 'alt="loss curve: Panels: loss per step. Axes: step."' in page  # the figure's own title and label
+    assert 'loading="lazy"' not in page and page.count("<img ") == page.count(' alt="')
 
 
 def _image_outputs(notebook, tag):
@@ -319,7 +328,7 @@ def test_empty_notebook_folder_and_bad_jobs_are_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("value, text", [
     (0.012345678, "0.01235"), (1e-7, "1\u00d710\u207b\u2077"), (123456.0, "1.235\u00d710\u2075"),
-    (0.99996, "1.000"), (1.0, "1"), (20, "20"), (True, "yes"), (None, "\u2014"), ("relu", "relu"), ([1, 2.5], "[1, 2.5]"),
+    (0.99996, "1.000"), (1548.5958, "1549"), (99.996, "100.0"), (1.0, "1"), (20, "20"), (True, "yes"), (None, "\u2014"), ("relu", "relu"), ([1, 2.5], "[1, 2.5]"),
 ])
 def test_format_value(value, text):
     assert format_value(value) == text

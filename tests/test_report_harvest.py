@@ -104,3 +104,28 @@ def test_a_name_used_twice_is_an_error_not_an_overwrite(tmp_path):
                          _cell(_figure(_png("blue")), tags=["report-figure:curve"]))
     with pytest.raises(HarvestError, match=r"cell 2 is tagged 'report-figure:curve' but an earlier tag"):
         harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
+
+
+def test_a_figure_s_alt_text_is_its_name_and_the_description_its_text_output_carries(tmp_path):
+    described = _figure(_png("red"))
+    described["data"]["text/plain"] = "Loss per epoch. Axes: epoch, MSE."
+    bare = _figure(_png("blue"))
+    bare["data"]["text/plain"] = "<Figure size 990x360 with 2 Axes>"
+    items = harvest(_notebook(_cell(described, tags=["report-figure:loss_curves"]),
+                              _cell(bare, tags=["report-figure:maps"])), "07_demo.ipynb", "07_demo", tmp_path)
+    assert [item.alt for item in items] == ["loss curves: Loss per epoch. Axes: epoch, MSE.", "maps"]
+
+
+def test_describe_figure_names_the_titles_and_axis_labels_a_reader_would_see():
+    from helpers.plots.style import describe_figure
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    left.set(title="seed 0,\nλ = 1", xlabel="step t", ylabel="y")
+    right.set(title="seed 1", xlabel="step t")
+    figure.suptitle("Gradient descent.")
+    assert describe_figure(figure) == "Gradient descent. Panels: seed 0, λ = 1; seed 1. Axes: step t, y."
+    many = Figure()
+    for index, ax in enumerate(many.subplots(1, 6)):
+        ax.set_title(f"run {index}")
+    assert describe_figure(many) == "Panels: run 0; run 1; run 2; run 3 (+2 more)."
+    assert describe_figure(Figure()) == "Figure with 0 panels"

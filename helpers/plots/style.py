@@ -17,6 +17,11 @@ def use_style() -> None:
         "figure.dpi": 90,
         "savefig.dpi": 110,
         "figure.constrained_layout.use": True,
+        # Opaque white paper: the inline backend's default is transparent, which puts black axes and
+        # labels on JupyterLab's dark theme (unreadable). Set after pyplot is imported, so it wins.
+        "figure.facecolor": "white",
+        "figure.edgecolor": "white",
+        "savefig.facecolor": "white",
         "axes.prop_cycle": mpl.cycler(color=PALETTE),
         "axes.grid": True,
         "grid.alpha": 0.3,
@@ -32,6 +37,45 @@ def use_style() -> None:
     })
     if report_dir() is not None:
         _inline_figures_at(mpl.rcParams["savefig.dpi"])
+        _describe_figures_in_text()
+
+
+def describe_figure(figure) -> str:
+    """One line naming what a figure shows, from its titles and axis labels (the report's alt text).
+
+    ``"Gradient descent on the spiral. Panels: seed 0, λ = 0.0001; seed 0, λ = 0.001 (+13 more).
+    Axes: x₁, x₂."``; ``"Figure with 2 panels"`` when nothing in it is titled or labelled.
+    """
+    def one_line(text: str) -> str:
+        return " ".join(text.split())
+    titles, labels = [], []
+    for ax in figure.get_axes():
+        title = "; ".join(filter(None, (one_line(ax.get_title(loc)) for loc in ("left", "center", "right"))))
+        if title and title not in titles:
+            titles.append(title)
+        labels += [label for label in (ax.get_xlabel(), ax.get_ylabel()) if label and label not in labels]
+    parts = [one_line(figure.get_suptitle())]
+    if titles:
+        more = f" (+{len(titles) - 4} more)" if len(titles) > 4 else ""
+        parts.append("Panels: " + "; ".join(titles[:4]) + more)
+    if labels:
+        parts.append("Axes: " + ", ".join(labels[:6]))
+    text = ". ".join(part.rstrip(".") for part in parts if part)
+    return text + "." if text else f"Figure with {len(figure.get_axes())} panels"
+
+
+def _describe_figures_in_text() -> None:
+    """In a report build a figure's text/plain output describes it (harvested as its alt text) instead
+    of ``<Figure size 990x360 with 2 Axes>``; only the executed copies change."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:  # plain Python: no display formatters
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/plain"].for_type(
+            Figure, lambda figure, printer, cycle: printer.text(describe_figure(figure)))
 
 
 def _inline_figures_at(dpi: float) -> None:

@@ -39,6 +39,7 @@ class Item:
     name: str
     path: str | None = None
     markdown: str | None = None
+    alt: str | None = None  # a figure's alt text (what it shows); None: its caption
 
     @property
     def caption(self) -> str:

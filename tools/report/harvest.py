@@ -41,10 +41,22 @@ class HarvestError(ValueError):
         super().__init__(f"{notebook}: cell {cell_index} is tagged {tag!r} but {problem}")
 
 
-def _outputs_of_type(cell: NotebookNode, mime: str) -> list:
-    """The cell's ``mime`` payloads (display_data and execute_result), in output order."""
-    return [output["data"][mime] for output in cell.get("outputs", [])
-            if mime in output.get("data", {})]
+def _outputs_of_type(cell: NotebookNode, mime: str) -> list[dict]:
+    """The cell's outputs (display_data and execute_result) that carry ``mime``, in output order."""
+    return [output["data"] for output in cell.get("outputs", []) if mime in output.get("data", {})]
+
+
+def _joined(payload: str | list[str]) -> str:
+    return "".join(payload) if isinstance(payload, list) else payload  # nbformat may keep lines split
+
+
+def alt_text(name: str, data: dict) -> str:
+    """A figure's alt text: its name, then what its text/plain output says it shows (a report build
+    describes each figure there, see ``helpers.plots.style.describe_figure``); matplotlib's bare
+    ``<Figure size … with N Axes>`` adds nothing and is left out."""
+    description = _joined(data.get("text/plain", "")).strip()
+    caption = Item("figure", name).caption
+    return caption if not description or description.startswith("<") else f"{caption}: {description}"
 
 
 def _report_tags(cell: NotebookNode) -> list[tuple[str, str, str]]:
@@ -59,16 +71,16 @@ def _report_tags(cell: NotebookNode) -> list[tuple[str, str, str]]:
     return found
 
 
-def _store(payload: str | list[str], kind: str, name: str, section: str, root: Path) -> Item:
-    """Write one tagged output under ``root``; returns its report item."""
-    _, _, folder, suffix = KINDS[kind]
+def _store(data: dict, kind: str, name: str, section: str, root: Path) -> Item:
+    """Write one tagged output (its MIME bundle ``data``) under ``root``; returns its report item."""
+    _, mime, folder, suffix = KINDS[kind]
     relative = f"{folder}/{section}/{name}{suffix}"
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(payload) if isinstance(payload, list) else payload  # nbformat may keep lines split
+    text = _joined(data[mime])
     if kind == "figure":
         path.write_bytes(base64.b64decode(text))
-        return Item(kind, name, path=relative)
+        return Item(kind, name, path=relative, alt=alt_text(name, data))
     path.write_text(text, encoding="utf-8")
     return Item(kind, name, markdown=text)
 

@@ -106,7 +106,8 @@ def _section_html(section: Section) -> str:
         parts += [table_html(t) for t in tables]
     for item in section.items:
         if item.kind == "figure":
-            parts.append(f'<figure><img src="{_e(item.path)}" alt="{_e(item.caption)}" loading="lazy">'
+            # loaded eagerly: a lazy image is blank when the page is printed or captured whole
+            parts.append(f'<figure><img src="{_e(item.path)}" alt="{_e(item.alt or item.caption)}">'
                          f"<figcaption>{_e(item.caption)}</figcaption></figure>")
         else:
             parts.append(f'<div class="observation">{to_html(item.markdown)}</div>')

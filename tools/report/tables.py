@@ -47,7 +47,8 @@ def format_value(value, max_items: int = MAX_LIST_ITEMS_INLINE) -> str:
     if isinstance(value, float):
         text = f"{value:.4g}"
         if "e" not in text and "." not in text and not value.is_integer():
-            return f"{value:#.4g}"  # 0.99996 -> "1.000", not "1": rounded, not exact
+            # 0.99996 -> "1.000", not "1": rounded, not exact; but 1548.6 -> "1549", not "1549."
+            return f"{value:#.4g}".rstrip(".")
         if "e" not in text:
             return text
         mantissa, exponent = text.split("e")
