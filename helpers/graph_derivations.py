@@ -25,16 +25,18 @@ V1, V2, V3, V4, V5, V6, V7 = (f"v{digit}" for digit in "₁₂₃₄₅₆₇")
 
 
 def _named(value: Value, name: str) -> Value:
+    """The scalar ``value``, labelled ``name`` for tables and drawings."""
     value.label = name
     return value
 
 
 def _labelled_constant(number: float, name: str) -> Value:
-    """A constant (no gradient) shown in tables and drawings by its name, e.g. the coefficient ``a``."""
+    """A scalar constant (no gradient) shown in tables and drawings by its name, e.g. the coefficient ``a``."""
     return _named(Value.constant(number), name)
 
 
 def _as_float64(*values) -> tuple[torch.Tensor, ...]:
+    """Each value (a number or a tensor of any shape) as a float64 tensor of the same shape."""
     return tuple(torch.as_tensor(v, dtype=torch.float64) for v in values)
 
 

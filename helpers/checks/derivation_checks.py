@@ -20,7 +20,8 @@ from helpers.graph_derivations import (logistic_adjoints, quadratic_form_adjoint
 
 
 def _autograd_gradients(function: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor]):
-    """∂(Σ function(inputs))/∂input for each input: element-wise functions give every element's derivative."""
+    """∂(Σ function(inputs))/∂input for each input (each of its input's shape): for an element-wise function,
+    every element's own derivative."""
     leaves = tuple(t.detach().clone().requires_grad_() for t in inputs)
     return torch.autograd.grad(function(*leaves).sum(), leaves)
 
@@ -73,7 +74,8 @@ def softplus_slope(x: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class Derivation:
     """One hand derivation: its formula (``*_adjoints``), the inputs it is checked at, and the functions
-    whose gradients it must equal (the custom Function's backward first, then plain torch operations)."""
+    whose gradients it must equal (the custom Function's backward first, then plain torch operations).
+    ``inputs``: float64 tensors of one shape (1-D, a few points), one per name in ``input_names``."""
     inputs: tuple[torch.Tensor, ...]
     input_names: tuple[str, ...]
     adjoints: Callable[..., dict]
@@ -86,12 +88,14 @@ class Derivation:
 
 
 def _points(*values: float) -> torch.Tensor:
+    """The numbers as a 1-D float64 tensor of shape (len(values),)."""
     return torch.tensor(values, dtype=torch.float64)
 
 
 def cs587_derivations() -> dict[str, Derivation]:
     """The four derivations of CS-587 part B, at points on both sides of every branch of the Functions
-    (the Taylor branch of sin(x)/x below |x| = 0.5, both signs for softplus and the logistic)."""
+    (the Taylor branch of sin(x)/x below |x| = 0.5, both signs for softplus and the logistic); every input
+    is a 1-D float64 tensor of 4 or 5 points."""
     a, b, c = QUADRATIC_COEFFICIENTS
     return {
         "sin(x)/x": Derivation((_points(-7.0, -2.0, 0.3, 0.7, 3.0),), ("x",), sin_over_x_adjoints,
