@@ -42,10 +42,10 @@ def test_interpretation_weighs_the_gap_against_sampling_noise():
     from helpers.experiments.catcar_eval import interpret_test_accuracy
     matrix = torch.tensor([[900, 100], [50, 950]])  # 2,000 test images, 92.5 % correct
     recall = {"cat": 0.9, "car": 0.95}
-    text = interpret_test_accuracy("lr=0.01", 0.925, 0.93, matrix, recall, 0.88)
+    text = interpret_test_accuracy("lr=0.01", 0.925, 0.93, matrix, recall)
     assert "classifies **92.50%** of the 2,000 test images" in text
     assert "-0.50%, is within one standard error (±0.59% for 2,000 images)" in text  # sqrt(.925 * .075 / 2000)
     assert "mistakes 100 cats for cars and 50 cars for cats" in text and "cats are the harder class" in text
-    assert "further apart than sampling noise" in interpret_test_accuracy("m", 0.925, 0.96, matrix, recall, 0.88)
-    close = interpret_test_accuracy("m", 0.925, 0.93, matrix, {"cat": 0.92, "car": 0.93}, 0.88)
+    assert "further apart than sampling noise" in interpret_test_accuracy("m", 0.925, 0.96, matrix, recall)
+    close = interpret_test_accuracy("m", 0.925, 0.93, matrix, {"cat": 0.92, "car": 0.93})
     assert "equally hard" in close

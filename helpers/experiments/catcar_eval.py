@@ -35,11 +35,10 @@ def precision_recall(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[s
 
 
 def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy: float, matrix: torch.Tensor,
-                        recall: dict[str, float], baseline_val_accuracy: float) -> str:
+                            recall: dict[str, float]) -> str:
     """What the test set says about the selected model, in Markdown, with its sampling noise.
 
-    ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name;
-    ``baseline_val_accuracy``: the plain recipe's validation accuracy, for comparison.
+    ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name.
     """
     n_test = int(matrix.sum())
     gap = test_accuracy - val_accuracy
@@ -57,5 +56,4 @@ def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy
             f"correctly. Validation promised {val_accuracy:.2%}; the difference, {gap:+.2%}, is {agreement} "
             f"(±{standard_error:.2%} for {n_test:,} images). It mistakes {int(matrix[0, 1])} cats for cars and "
             f"{int(matrix[1, 0])} cars for cats (recall {recall['cat']:.2%} for cats, {recall['car']:.2%} for "
-            f"cars): {difficulty}. For comparison, the plain recipe reached {baseline_val_accuracy:.2%} on "
-            f"validation.")
+            f"cars): {difficulty}.")
