@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as interrupted:
         signum = getattr(interrupted, "signum", signal.SIGINT)
-        which = "the new" if getattr(interrupted, "published", False) else "the previous"
-        print(f"\ninterrupted ({signal.Signals(signum).name}); {args.output} holds {which} report.",
+        outcome = "new report published" if getattr(interrupted, "published", False) else "previous report kept"
+        print(f"\ninterrupted ({signal.Signals(signum).name}): {outcome} in {args.output}",
               file=sys.stderr, flush=True)
         return 128 + signum
     print(f"\nper notebook:\n{_summary(report)}", flush=True)
