@@ -4,6 +4,7 @@
   validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
 * :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
 * :func:`observations`: the notebook's findings, written from its numbers.
+* :func:`q2_ytest_text`: the course's deliverable ``q2_ytest.txt``, one test prediction per line.
 * :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd + ``torch.optim.SGD``
   (:func:`helpers.models.twins.torch_twin`) with the same initialisation and the same batches, to show
   both compute the same thing.
@@ -64,6 +65,19 @@ def predict_values(model: MLP, x: torch.Tensor) -> torch.Tensor:
     if not was_eval:
         model.train()
     return out.reshape(-1)
+
+
+Q2_DECIMALS = 6  # well below the noise (sd 1.5 inch); the same digits on every run
+
+
+def q2_ytest_text(y_pred: torch.Tensor) -> str:
+    """CSE 849's ``q2_ytest.txt``: the test predictions (N,) in the order of ``x_test``, one number per
+    line, fixed-point with :data:`Q2_DECIMALS` decimals, no header (what ``numpy.loadtxt`` reads back as (N,))."""
+    if (not isinstance(y_pred, torch.Tensor) or not y_pred.is_floating_point() or y_pred.dim() != 1
+            or not y_pred.numel() or not torch.isfinite(y_pred).all()):
+        raise ValueError(f"y_pred must be a non-empty 1-D tensor of finite predictions (N,), got "
+                         f"{tuple(y_pred.shape) if isinstance(y_pred, torch.Tensor) else type(y_pred).__name__}")
+    return "".join(f"{value:.{Q2_DECIMALS}f}\n" for value in y_pred.tolist())
 
 
 def prediction_map(model: MLP, standardize: Standardizer, lon, lat, inside, device=None) -> np.ndarray:
