@@ -75,6 +75,29 @@ def delta_norm_profiles(depth: int, width: int, activations=("sigmoid", "tanh", 
     return profiles
 
 
+def activation_slopes(scales=(0.5, 1.0, 2.0, 4.0)) -> dict[float, dict[str, float]]:
+    """For pre-activations z ~ N(0, s²), s in ``scales``: the mean slope E[f'(z)] of sigmoid, tanh and ReLU,
+    and the share of tanh units that are saturated (tanh'(z) < 0.1). ReLU's slope is exactly 1 on its
+    active half and 0 elsewhere, so its mean is 1/2 at every scale.
+
+    Computed by quadrature on a fixed grid (no sampling), so the numbers are the same on every run.
+    """
+    unit = torch.linspace(-10, 10, 20000, dtype=torch.float64)  # symmetric, no point at the kink
+    weights = torch.exp(-unit ** 2 / 2)
+    weights /= weights.sum()  # standard normal weights on the grid
+    table = {}
+    for scale in scales:
+        z = scale * unit
+        sigmoid_slope = torch.sigmoid(z) * (1 - torch.sigmoid(z))
+        tanh_slope = 1 - torch.tanh(z) ** 2
+        relu_slope = (z > 0).double()  # relu'(z), 0 at the kink as autograd
+        table[scale] = {"sigmoid": (sigmoid_slope * weights).sum().item(),
+                        "tanh": (tanh_slope * weights).sum().item(),
+                        "tanh saturated": weights[tanh_slope < 0.1].sum().item(),
+                        "relu": (relu_slope * weights).sum().item()}
+    return table
+
+
 def train_with_delta_rule(model: MyNet, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list[float]:
     """Full-batch gradient descent on Σ (y - ŷ)² with delta-rule gradients and a manual update.
 
