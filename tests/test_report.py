@@ -104,7 +104,7 @@ def test_build_writes_every_output(built):
     assert (out / "figures" / "01_alpha" / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
     pdf = (out / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 3  # title page + one per notebook
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2  # the title page, then the sections
 
 
 def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(built):
@@ -410,8 +410,11 @@ def test_long_lists_keep_their_first_and_last_values():
     epochs = [0.5, 0.6, 0.7, 0.8, 0.9]
     assert format_value(epochs, max_items=4) == "[0.5, 0.6, 0.7, \u2026, 0.9] (5 values)"
     assert format_value(epochs, max_items=5) == "[0.5, 0.6, 0.7, 0.8, 0.9]"
-    sweep = headline_tables({"sweep": [{"acc_per_epoch": list(range(10))}]})[0]
-    assert sweep.rows == [["[0, 1, \u2026, 9] (10 values)"]]
+    sweep = headline_tables({"sweep": [{"acc_per_epoch": list(range(10)), "short": [1, 2, 3]}]})[0]
+    # inside a table's cell only the first and last values, joined by no-break spaces: at most two lines
+    assert sweep.rows == [["[0\u00a0\u2026\u00a09] (10\u00a0values)", "[1, 2, 3]"]]
+    inline = headline_tables({"epochs": list(range(20))})[0]  # a headline value keeps more of its list
+    assert inline.rows == [["epochs", "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, \u2026, 19] (20 values)"]]
 
 
 def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
@@ -432,3 +435,23 @@ def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == [".staging-1", "index.html"]
     assert (out / "index.html").read_text() == "old"
     assert sorted(p.name for p in staging.iterdir()) == ["index.html", "report.pdf"]
+
+
+def _pdf_pages(path) -> int:
+    data = path.read_bytes()
+    return data.count(b"/Type /Page\n") + data.count(b"/Type /Page ")
+
+
+def test_short_sections_share_a_pdf_page_instead_of_leaving_near_empty_pages(tmp_path):
+    from tools.report.content import Report, Section
+    from tools.report.pdf import write_pdf
+
+    def report(n_sections, rows):
+        sections = [Section(f"0{i}_s", f"Section {i}", None, 1.0, {f"value_{r}": r for r in range(rows)}, [])
+                    for i in range(n_sections)]
+        return Report(sections, [], {"python": "3", "torch": "2", "platform": "p", "cpu_count": 2},
+                      "2026-01-01T00:00:00+00:00", 1.0, 1, True)
+    write_pdf(report(3, 3), tmp_path, tmp_path / "short.pdf")
+    assert _pdf_pages(tmp_path / "short.pdf") == 2  # the title page, then three short sections on one page
+    write_pdf(report(2, 30), tmp_path, tmp_path / "long.pdf")  # each table fills more than half a page
+    assert _pdf_pages(tmp_path / "long.pdf") == 3  # so the second section starts a page of its own

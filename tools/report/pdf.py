@@ -12,14 +12,17 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
-from reportlab.platypus import BaseDocTemplate, Frame, HRFlowable, PageBreak, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowable, PageBreak, PageTemplate,
+                                Paragraph, Spacer)
 
 from tools.report.content import SUBTITLE, TITLE, Deliverable, Report, Section
 from tools.report.markdown import parse
-from tools.report.pdf_flowables import (ACCENT, LINE, MONO, MUTED, PAGE_MARGIN, SANS, CaptionedFigure,
+from tools.report.pdf_flowables import (ACCENT, FRAME_HEIGHT, LINE, MONO, MUTED, PAGE_MARGIN, SANS, CaptionedFigure,
                                         captioned_figure, code_panel, paragraph_styles, register_fonts,
                                         zebra_table)
 from tools.report.pdf_markdown import MarkdownFlowables
+
+SECTION_START_ROOM = 0.45  # of a page: a section starts on the current page when this much is left
 from tools.report.tables import Table as ReportTable
 from tools.report.tables import format_seconds, headline_tables
 
@@ -68,7 +71,7 @@ class _PdfBuilder:
                            escape(section.name), seconds])
         flowables.append(zebra_table(markup, rows, [False, False, True]))
         flowables += self.deliverables(report.deliverables)
-        return flowables
+        return flowables + [PageBreak()]
 
     def deliverables(self, deliverables: list[Deliverable]) -> list:
         if not deliverables:
@@ -88,7 +91,9 @@ class _PdfBuilder:
         styles = self.styles
         heading = Paragraph(f'<a name="{_anchor(section)}"/>{escape(section.title)}', styles["h1"])
         heading.outline_title = section.title  # picked up by _ReportDoc.afterFlowable for the PDF outline
-        flowables = [PageBreak(), heading]
+        # A new page only when less than SECTION_START_ROOM of this one is left: a section that ends
+        # with a few lines at the top of a page is followed on that page, not by a near-empty page.
+        flowables = [CondPageBreak(SECTION_START_ROOM * FRAME_HEIGHT), heading]
         if section.notebook:
             seconds = format_seconds(section.seconds)
             flowables.append(Paragraph(f'<font face="{MONO}">{escape(section.notebook)}</font> \u00b7 ran in '

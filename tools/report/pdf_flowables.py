@@ -120,7 +120,8 @@ def _column_widths(rows: list[list[str]], size: float, available: float) -> tupl
     for r, row in enumerate(rows):
         font = f"{SANS}-Bold" if r == 0 else SANS
         for c, text in enumerate(row):
-            longest_word = max((pdfmetrics.stringWidth(w, font, size) for w in text.split()), default=0)
+            # split at plain spaces only: words joined by no-break spaces ("[0.74 … 0.80]") stay one word
+            longest_word = max((pdfmetrics.stringWidth(w, font, size) for w in text.split(" ")), default=0)
             natural[c] = max(natural[c], pdfmetrics.stringWidth(text, font, size) + CELL_PADDING)
             minimum[c] = max(minimum[c], longest_word + CELL_PADDING)
     if sum(natural) <= available:

@@ -64,6 +64,15 @@ def format_value(value, max_items: int = MAX_LIST_ITEMS_INLINE) -> str:
     return text if len(text) <= 200 else text[:197] + "\u2026"
 
 
+def format_cell(value, max_items: int = MAX_LIST_ITEMS_IN_CELL) -> str:
+    """A value inside a table's cell: like :func:`format_value`, but a list longer than ``max_items``
+    keeps only its first and last values, ``[0.7412 … 0.7982] (20 values)``, joined by no-break
+    spaces, so a sweep table fits the page and its list cells wrap onto two lines at most."""
+    if not (isinstance(value, list) and len(value) > max_items and all(_is_scalar(v) for v in value)):
+        return format_value(value, max_items)
+    return f"[{format_value(value[0])}\u00a0\u2026\u00a0{format_value(value[-1])}] ({len(value)}\u00a0values)"
+
+
 def format_seconds(seconds: float | None) -> str:
     return "\u2014" if seconds is None else f"{seconds:.1f} s"
 
@@ -73,11 +82,11 @@ def _is_number(value) -> bool:
 
 
 def _table(title: str | None, header: list[str], raw_rows: list[list],
-           max_items: int = MAX_LIST_ITEMS_IN_CELL) -> Table:
+           max_items: int = MAX_LIST_ITEMS_IN_CELL, formatter=format_cell) -> Table:
     numeric = [all(_is_number(row[c]) or row[c] is None for row in raw_rows) and
                any(_is_number(row[c]) for row in raw_rows) for c in range(len(header))]
     sequences = [any(isinstance(row[c], list) for row in raw_rows) for c in range(len(header))]
-    rows = [[format_value(v, max_items) for v in row] for row in raw_rows]
+    rows = [[formatter(v, max_items) for v in row] for row in raw_rows]
     return Table(title, header, rows, numeric, sequences)
 
 
@@ -132,7 +141,8 @@ def headline_tables(metrics: dict) -> list[Table]:
             singles.append([humanise(key), value])
         else:
             structured.append(table)
-    tables = [_table(None, ["headline number", "value"], singles, MAX_LIST_ITEMS_INLINE)] if singles else []
+    tables = ([_table(None, ["headline number", "value"], singles, MAX_LIST_ITEMS_INLINE, format_value)]
+              if singles else [])
     if tables:  # the value column mixes text and numbers: align it right when most are numbers
         tables[0].numeric[1] = sum(_is_number(v) for _, v in singles) * 2 >= len(singles)
     return tables + structured
