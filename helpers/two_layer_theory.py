@@ -118,10 +118,12 @@ def numerator_layout_gradients(params: dict[str, torch.Tensor], table: ForwardTa
     dl/dW1 = x · dl/dz1   [= (dl/dz1^T x^T)^T]            (n, 1)(1, h) = (n, h)
     dl/db1 = dl/dz1                                       (1, h)
     """
+    ### BEGIN SOLUTION
     dl_dz3 = jac["dl/dy_hat"] @ jac["dy_hat/dz3"]
     dl_dz1 = dl_dz3 @ params["W2"] @ jac["dz2/dz1"]
     return {"dl/dz3": dl_dz3, "dl/dz1": dl_dz1,
             "W2": table.z2 @ dl_dz3, "b2": dl_dz3, "W1": table.x @ dl_dz1, "b1": dl_dz1}
+    ### END SOLUTION
 
 
 def as_autograd_layout(gradients: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
