@@ -1,8 +1,9 @@
 """Probing a trained image classifier: how it normalises its input, the activation of a named layer,
-the probability of a class on an image and on random views of it (robustness).
+the probability of a class on an image and on random views of it (robustness), the logit margin.
 
 Support for :mod:`helpers.dream` (notebook 05), which re-exports the public names; any ``nn.Module``
-taking normalised (N, C, H, W) images works, its ``mean``/``std`` attributes giving the normalisation.
+taking normalised (N, C, H, W) images works, its ``mean``/``std`` attributes giving the normalisation
+(ImageNet's for a model without them, as torchvision's pretrained classifiers expect).
 """
 from __future__ import annotations
 
@@ -17,20 +18,22 @@ from helpers.data.images import channel_stats, check_image, random_views
 # A class label for every image: one int for all, or one per image.
 Target = int | Sequence[int] | torch.Tensor | None
 
+# The ImageNet channel statistics torchvision's pretrained models are trained with (RGB, images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 def input_stats(model: nn.Module, mean: Sequence[float] | None = None,
                 std: Sequence[float] | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The per-channel (mean, std) ``model`` expects its input normalised with, as float tuples.
 
-    ``mean``/``std`` when given, else the model's ``mean``/``std`` attributes; a clear error without,
-    or unless each holds one finite number per channel with every std > 0.
+    ``mean``/``std`` when given, else the model's ``mean``/``std`` attributes, else ImageNet's
+    (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`: what torchvision's pretrained models, e.g. the
+    course's VGG-13-BN, expect). A clear error unless each holds one finite number per channel with
+    every std > 0.
     """
-    mean = getattr(model, "mean", None) if mean is None else mean
-    std = getattr(model, "std", None) if std is None else std
-    if mean is None or std is None:
-        raise ValueError(f"{type(model).__name__} has no `mean`/`std` attributes: pass the normalisation "
-                         "it was trained with, e.g. mean=IMAGENET_MEAN, std=IMAGENET_STD for torchvision "
-                         "ImageNet models")
+    mean = getattr(model, "mean", IMAGENET_MEAN) if mean is None else mean
+    std = getattr(model, "std", IMAGENET_STD) if std is None else std
     return channel_stats(mean, std)
 
 
@@ -54,17 +57,22 @@ def target_labels(target: Target, batch: int, num_classes: int | None = None) ->
 class LayerOutput(nn.Module):
     """Wrap ``model`` so that calling it returns the output of its sub-module ``layer``.
 
-    ``layer`` is a name from ``model.named_modules()`` (e.g. ``"features.block2"``); a forward hook
-    catches the activation and stops the forward pass there (later layers are not computed).
-    ``mean`` and ``std`` are passed through from ``model``.
+    ``layer`` is a name from ``model.named_modules()`` (e.g. ``"features.block2"``) or the sub-module
+    itself (e.g. ``model.features[20]``); a forward hook catches the activation and stops the forward
+    pass there (later layers are not computed). ``mean`` and ``std`` are passed through from ``model``.
     """
 
     class _Stop(Exception):
         pass
 
-    def __init__(self, model: nn.Module, layer: str):
+    def __init__(self, model: nn.Module, layer: str | nn.Module):
         super().__init__()
         modules = dict(model.named_modules())
+        if isinstance(layer, nn.Module):
+            names = [name for name, module in modules.items() if module is layer and name]
+            if not names:
+                raise KeyError(f"the {type(layer).__name__} given is not a sub-module of {type(model).__name__}")
+            layer = names[0]
         if layer not in modules or layer == "":
             names = [name for name in modules if name]
             raise KeyError(f"{type(model).__name__} has no layer {layer!r}; its layers are: {', '.join(names)}")
@@ -122,3 +130,21 @@ def robustness(image: torch.Tensor, model: nn.Module, target: Target, views: int
     labels = target_labels(target, image.shape[0], out.shape[1]).to(out.device).repeat(views)
     probabilities = out.softmax(1).gather(1, labels[:, None]).view(views, image.shape[0])
     return probabilities.mean(0)
+
+
+@torch.no_grad()
+def logit_margin(image: torch.Tensor, model: nn.Module, target: Target,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
+    """Target logit minus the largest other logit, per image: (N,), on the image as it is.
+
+    Positive when the model picks the target class; unlike the probability it does not saturate at 1,
+    so it still says *how much* more the model sees the target than its runner-up.
+    """
+    mean, std = input_stats(model, mean, std)
+    check_image(image, channels=len(mean))
+    model.eval()
+    out = model(normalize(image, mean, std))
+    labels = target_labels(target, image.shape[0], out.shape[1]).to(out.device)
+    target_logit = out.gather(1, labels[:, None]).squeeze(1)
+    others = out.scatter(1, labels[:, None], float("-inf"))
+    return target_logit - others.max(dim=1).values

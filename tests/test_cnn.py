@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from helpers.data.checksums import sha256_of
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
-from helpers.models import cnn
+from helpers.models import cnn, second_cnn
 
 
 def test_network_shapes_names_and_normalisation_constants():
@@ -135,8 +135,9 @@ def test_committed_weights_match_their_hash_and_classify_cifar10():
 def test_train_command_passes_its_options_to_train_cnn(tmp_path, monkeypatch, capsys):
     configs = []
 
-    def fake_train_cnn(config, log):
+    def fake_train_cnn(config, log, network):
         configs.append(config)
+        assert network is cnn.CifarCNN
         return cnn.CifarCNN().eval(), {"test_accuracy": 0.5, "train_seconds": 60.0, "train_cpu_seconds": 30.0}
 
     monkeypatch.setattr(cnn, "train_cnn", fake_train_cnn)
@@ -146,3 +147,63 @@ def test_train_command_passes_its_options_to_train_cnn(tmp_path, monkeypatch, ca
     assert out.is_file()
     printed = capsys.readouterr().out
     assert "test accuracy 0.5000" in printed and f"sha256 {sha256_of(out)}" in printed
+
+
+# ---------------------------------------------------------------------------- the second network
+
+def test_second_network_differs_in_architecture_and_seed():
+    model = second_cnn.SecondCNN()
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert (model.mean, model.std) == (CIFAR_MEAN, CIFAR_STD)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())  # strided convolutions instead
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in cnn.CifarCNN().parameters()) / 2
+    assert second_cnn.SECOND_CONFIG.seed != cnn.TrainConfig().seed
+
+
+def test_second_weights_are_refused_before_unpickling_when_their_hash_differs(tmp_path, monkeypatch):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps(_Payload()))
+    calls = []
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(args))
+    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.models.second_cnn train"):
+        second_cnn.load_second_cnn(path)
+    assert calls == []
+    with pytest.raises(FileNotFoundError, match="python -m helpers.models.second_cnn train"):
+        second_cnn.load_second_cnn(tmp_path / "absent.pt")
+
+
+def test_second_weights_load_without_running_code_even_with_a_matching_hash(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"x": _Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        second_cnn.load_second_cnn(path, expected_sha256=sha256_of(path))
+
+
+def test_committed_second_weights_match_their_hash_and_classify_cifar10():
+    path = second_cnn.second_weights_path()
+    assert path.is_file(), f"{path} is missing: run `{second_cnn.SECOND_TRAIN_COMMAND}`"
+    assert sha256_of(path) == second_cnn.SECOND_WEIGHTS_SHA256
+    assert path.stat().st_size < 1_000_000
+    model = second_cnn.load_second_cnn()
+    assert isinstance(model, second_cnn.SecondCNN) and not model.training
+    try:
+        from helpers.data.cifar import load_cifar10
+        images, labels = load_cifar10("test", download=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"CIFAR-10 not available: {error}")
+    accuracy = cnn.evaluate(model, images[::10], labels[::10])
+    assert accuracy >= 0.6, accuracy  # 0.6942 on all 10,000 (SECOND_TEST_ACCURACY)
+
+
+def test_second_train_command_trains_a_second_cnn_with_its_own_defaults(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_train_cnn(config, log, network):
+        calls.append((config, network))
+        return network().eval(), {"test_accuracy": 0.5, "train_seconds": 60.0, "train_cpu_seconds": 30.0}
+
+    monkeypatch.setattr(cnn, "train_cnn", fake_train_cnn)
+    out = tmp_path / "second.pt"
+    assert second_cnn.main(["train", "--epochs", "2", "--out", str(out)]) == 0
+    assert calls == [(cnn.TrainConfig(seed=1, epochs=2, bf16=False), second_cnn.SecondCNN)]
+    assert "training SecondCNN" in capsys.readouterr().out

@@ -56,10 +56,12 @@ def zero_loss(out):
 
 # ------------------------------------------------------------------------------------- jitter
 
-def test_jitter_keeps_shape_and_is_a_roll_of_the_normalised_image():
+def test_jitter_keeps_shape_and_is_a_roll_of_the_imagenet_normalised_image():
     image = torch.rand(2, 3, 10, 12)
     step = 3
-    normalised = (image - torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    # the course's normalize_and_jitter normalises with ImageNet's statistics unless told otherwise
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    normalised = (image - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     generator = torch.Generator().manual_seed(1)
     for _ in range(20):
         jittered = dream.normalize_and_jitter(image, step=step, generator=generator)
@@ -109,9 +111,9 @@ def test_plain_step_is_minus_lr_times_the_gradient():
     weight = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     model = LinearScore(weight)
     image = start_image(size=8)
-    result = dream.gradient_descent(image, model, lambda out: -out.sum(), 1, lr=0.01, mean=(0, 0, 0),
+    result = dream.gradient_descent(image, model, lambda out: out.sum(), 1, lr=0.01, mean=(0, 0, 0),
                                     std=(1, 1, 1), **PLAIN)
-    # loss = -<w, x>, so dloss/dx = -w and the step x - lr * (-w) moves *up* the score
+    # loss = <w, x> is raised: the energy -<w, x> has gradient -w, and x - lr * (-w) moves *up* the score
     torch.testing.assert_close(result, image + 0.01 * weight)
 
 
@@ -119,7 +121,7 @@ def test_normalize_step_makes_the_mean_pixel_change_equal_lr():
     weight = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(3)) * torch.tensor([[[[1.0]]], [[[50.0]]]])
     model = LinearScore(weight)
     image = start_image(n=2, size=8)
-    result = dream.gradient_descent(image, model, lambda out: -out.sum(), 1, lr=0.01, mean=(0, 0, 0),
+    result = dream.gradient_descent(image, model, lambda out: out.sum(), 1, lr=0.01, mean=(0, 0, 0),
                                     std=(1, 1, 1), **{**PLAIN, "normalize_step": True})
     change = (result - image).abs().mean(dim=(1, 2, 3))
     torch.testing.assert_close(change, torch.full((2,), 0.01))  # per image, whatever the gradient scale
@@ -128,7 +130,7 @@ def test_normalize_step_makes_the_mean_pixel_change_equal_lr():
 def test_grad_blur_blurs_the_step():
     weight = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     image = start_image(size=8)
-    result = dream.gradient_descent(image, LinearScore(weight), lambda out: -out.sum(), 1, lr=0.01,
+    result = dream.gradient_descent(image, LinearScore(weight), lambda out: out.sum(), 1, lr=0.01,
                                     mean=(0, 0, 0), std=(1, 1, 1), **{**PLAIN, "grad_blur_sigma": 1.0})
     torch.testing.assert_close(result, image + 0.01 * dream.gaussian_blur(weight, 1.0))
 
@@ -153,8 +155,8 @@ def test_clamp_keeps_pixels_in_the_unit_interval():
     weight = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
     image = start_image(size=8)
     options = dict(lr=1.0, mean=(0, 0, 0), std=(1, 1, 1))
-    loose = dream.gradient_descent(image, LinearScore(weight), lambda out: -out.sum(), 1, **options, **PLAIN)
-    clamped = dream.gradient_descent(image, LinearScore(weight), lambda out: -out.sum(), 1, **options,
+    loose = dream.gradient_descent(image, LinearScore(weight), lambda out: out.sum(), 1, **options, **PLAIN)
+    clamped = dream.gradient_descent(image, LinearScore(weight), lambda out: out.sum(), 1, **options,
                                      **{**PLAIN, "clamp": True})
     assert loose.min() < 0 and loose.max() > 1
     torch.testing.assert_close(clamped, loose.clamp(0, 1))
@@ -182,9 +184,10 @@ def test_history_records_loss_and_target_probability_per_step():
     # the first record is the start image's forward pass (no jitter): its loss and probabilities
     with torch.no_grad():
         out = model(normalize(start_image(n=2), CIFAR_MEAN, CIFAR_STD))
-    assert history[0].loss == pytest.approx(-(out[0, 1] + out[1, 3]).item(), rel=1e-5)
+    assert history[0].objective == pytest.approx((out[0, 1] + out[1, 3]).item(), rel=1e-5)
+    assert history[0].energy == history[0].loss == -history[0].objective
     assert history[0].probabilities == pytest.approx([out.softmax(1)[0, 1].item(), out.softmax(1)[1, 3].item()])
-    assert history[-1].loss < history[0].loss
+    assert history[-1].objective > history[0].objective  # the objective (the logits) is raised
     assert image.shape == (2, 3, 16, 16)
     no_target = []
     dream.gradient_descent(start_image(), model, dream.class_loss(1), 2, history=no_target)
@@ -207,13 +210,17 @@ def test_model_parameters_get_no_gradient():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_any_module_with_explicit_mean_and_std():
+def test_a_module_without_mean_and_std_gets_imagenet_normalisation():
+    torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
-    result = dream.gradient_descent(start_image(), model, dream.class_loss(1), 3, mean=dream.IMAGENET_MEAN,
-                                    std=dream.IMAGENET_STD)
-    assert result.shape == (1, 3, 16, 16)
-    with pytest.raises(ValueError, match="mean=IMAGENET_MEAN"):
-        dream.gradient_descent(start_image(), model, dream.class_loss(1), 3)
+    implicit = dream.gradient_descent(start_image(), model, dream.class_loss(1), 3)
+    imagenet = dream.gradient_descent(start_image(), model, dream.class_loss(1), 3, mean=(0.485, 0.456, 0.406),
+                                      std=(0.229, 0.224, 0.225))
+    cifar = dream.gradient_descent(start_image(), model, dream.class_loss(1), 3, mean=CIFAR_MEAN, std=CIFAR_STD)
+    assert implicit.shape == (1, 3, 16, 16)
+    assert torch.equal(implicit, imagenet) and not torch.equal(implicit, cifar)
+    assert classifier_probes.input_stats(model) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert classifier_probes.input_stats(TinyNet()) == (CIFAR_MEAN, CIFAR_STD)  # a model's own statistics win
 
 
 # --------------------------------------------------------------------------- hooks, channels
@@ -340,21 +347,32 @@ def test_defaults_switch_every_improvement_on():
     for name, plain_value in dream.PLAIN_OPTIONS.items():
         assert defaults[name] != plain_value, name
     assert defaults["iterations"] == 256
-    # DEFAULT_OPTIONS is what gradient_descent does when an option is left out
+    # DEFAULT_OPTIONS is what gradient_descent does when an option is left out (pixel-sized ones: None,
+    # scaled to the image)
     assert set(dream.DEFAULT_OPTIONS) == {"lr", "blur_sigma", *dream.PLAIN_OPTIONS}
-    assert {name: defaults[name] for name in dream.DEFAULT_OPTIONS} == dream.DEFAULT_OPTIONS
+    pixel_sized = {"jitter", "blur_sigma", "grad_blur_sigma"}
+    assert all(defaults[name] is None for name in pixel_sized)
+    assert {name: defaults[name] for name in set(dream.DEFAULT_OPTIONS) - pixel_sized} == \
+        {name: value for name, value in dream.DEFAULT_OPTIONS.items() if name not in pixel_sized}
 
 
-def test_leaving_options_out_equals_passing_the_defaults():
-    image = start_image(size=20)
+@pytest.mark.parametrize("size", [32, 20, 64])
+def test_leaving_options_out_equals_passing_the_defaults_scaled_to_the_image(size):
+    image = start_image(size=size)
     implicit = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2)
-    explicit = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2, **dream.DEFAULT_OPTIONS)
+    # stated for 32 px: 2 px jitter, 0.5 px image blur, 1 px gradient blur; scaled by size / 32
+    scaled = dict(dream.DEFAULT_OPTIONS, jitter=round(2 * size / 32), blur_sigma=0.5 * size / 32,
+                  grad_blur_sigma=1.0 * size / 32)
+    explicit = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2, **scaled)
     assert torch.equal(implicit, explicit)
+    if size != 32:  # the unscaled values give another image
+        unscaled = dream.gradient_descent(image, TinyNet(), dream.class_loss(1), 9, seed=2, **dream.DEFAULT_OPTIONS)
+        assert not torch.equal(implicit, unscaled)
 
 
 def test_helpers_defined_elsewhere_stay_importable_from_dream():
     for name in ("check_image", "gaussian_blur", "resize", "noise_image", "random_views", "roughness"):
         assert getattr(dream, name) is getattr(image_ops, name), name
-    for name in ("LayerOutput", "target_probability", "robustness"):
+    for name in ("LayerOutput", "target_probability", "robustness", "logit_margin", "IMAGENET_MEAN", "IMAGENET_STD"):
         assert getattr(dream, name) is getattr(classifier_probes, name), name
     assert dream.normalize is normalize and (dream.CIFAR_MEAN, dream.CIFAR_STD) == (CIFAR_MEAN, CIFAR_STD)

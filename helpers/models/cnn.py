@@ -40,6 +40,7 @@ import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -152,8 +153,9 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
 
 def train_cnn(config: TrainConfig = TrainConfig(), device: torch.device | None = None, log=print,
               train_data: tuple[torch.Tensor, torch.Tensor] | None = None,
-              test_data: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[CifarCNN, dict]:
-    """Train a :class:`CifarCNN` on CIFAR-10 with ``config``; returns (model in eval mode, stats).
+              test_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+              network: Callable[[], nn.Module] = CifarCNN) -> tuple[nn.Module, dict]:
+    """Train a ``network()`` (default :class:`CifarCNN`) on CIFAR-10 with ``config``; returns (model in eval mode, stats).
 
     ``train_data`` / ``test_data``: (uint8 images (N, 3, 32, 32), int64 labels (N,)); default: the
     CIFAR-10 splits from :func:`helpers.data.cifar.load_cifar10`. stats: ``test_accuracy`` (float32
@@ -166,15 +168,15 @@ def train_cnn(config: TrainConfig = TrainConfig(), device: torch.device | None =
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(config, device, log, *train_data, *test_data)
+        return _train(config, device, log, network, *train_data, *test_data)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(config: TrainConfig, device: torch.device, log, train_x, train_y, test_x, test_y):
-    torch.manual_seed(config.seed)
+def _train(config: TrainConfig, device: torch.device, log, network, train_x, train_y, test_x, test_y):
+    torch.manual_seed(config.seed)  # before the network is built: it fixes the initial weights too
     generator = torch.Generator().manual_seed(config.seed)
-    model = CifarCNN().to(device).to(memory_format=torch.channels_last)
+    model = network().to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.max_lr, momentum=config.momentum,
                                 nesterov=True, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_x) // config.batch_size  # drop the last partial batch
@@ -236,52 +238,56 @@ def save_weights(model: nn.Module, path: Path) -> str:
 
 
 def load_pretrained_cnn(path: Path | None = None, device: torch.device | str | None = None,
-                        expected_sha256: str | None = WEIGHTS_SHA256) -> CifarCNN:
-    """The trained :class:`CifarCNN` in eval mode (channels-last), its weights checked before they are read.
+                        expected_sha256: str | None = WEIGHTS_SHA256, network: Callable[[], nn.Module] = CifarCNN,
+                        command: str = TRAIN_COMMAND) -> nn.Module:
+    """The trained ``network()`` (default :class:`CifarCNN`) in eval mode (channels-last), its weights checked first.
 
     The file's sha256 must equal ``expected_sha256`` (default: the committed weights' digest;
     ``None`` skips the check, for weights you trained yourself) before ``torch.load`` reads it,
-    and it is read with ``weights_only=True``, so a tampered file never runs code.
+    and it is read with ``weights_only=True``, so a tampered file never runs code. ``command``
+    regenerates the file (named in the errors).
     """
     path = Path(path) if path is not None else weights_path()
     if not path.is_file():
         raise FileNotFoundError(f"CNN weights not found at {path}. Regenerate them with "
-                                f"`{TRAIN_COMMAND}` (about 12 CPU-minutes; half an hour on a busy 2-core machine).")
+                                f"`{command}` (a few to 15 CPU-minutes; see its module's docstring).")
     if expected_sha256 is not None:
         verify_sha256(path, expected_sha256,
                       f"Restore the committed weights from git (git checkout -- data/{path.name}) "
-                      f"or regenerate them with `{TRAIN_COMMAND}` and update WEIGHTS_SHA256.")
+                      f"or regenerate them with `{command}` and update the expected sha256.")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = CifarCNN()
+    model = network()
     model.load_state_dict(state)
     # channels-last: about 1.5x faster convolutions on a CPU, for training and for dreaming alike
     return model.to(device or "cpu", memory_format=torch.channels_last).eval()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.models.cnn", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, network: Callable[[], nn.Module] = CifarCNN,
+         defaults: TrainConfig = TrainConfig(), out_name: str = WEIGHTS_NAME,
+         expected_sha256: str = WEIGHTS_SHA256, prog: str = "python -m helpers.models.cnn") -> int:
+    """The training command: ``network`` trained with ``defaults`` (each a flag) into ``data/<out_name>``."""
+    parser = argparse.ArgumentParser(prog=prog, description="train a CIFAR-10 network and write its weights")
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train on CIFAR-10 and write the weights")
-    defaults = TrainConfig()
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             train_parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
             train_parser.add_argument(flag, type=type(value), default=value)
-    train_parser.add_argument("--out", type=Path, default=None, help=f"default: data/{WEIGHTS_NAME}")
+    train_parser.add_argument("--out", type=Path, default=None, help=f"default: data/{out_name}")
     args = parser.parse_args(argv)
-    out = args.out or weights_path()
+    out = args.out or data_dir() / out_name
     config = TrainConfig(**{name: getattr(args, name) for name in asdict(defaults)})
-    print(f"training CifarCNN with {config}", flush=True)
-    model, stats = train_cnn(config, log=lambda line: print(line, flush=True))
+    print(f"training {getattr(network, '__name__', 'the network')} with {config}", flush=True)
+    model, stats = train_cnn(config, log=lambda line: print(line, flush=True), network=network)
     digest = save_weights(model, out)
     print(f"test accuracy {stats['test_accuracy']:.4f} (float32, 10,000 images); "
           f"training wall time {stats['train_seconds'] / 60:.1f} min "
           f"(CPU time {stats['train_cpu_seconds'] / 60:.1f} min)", flush=True)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), sha256 {digest}", flush=True)
-    if digest != WEIGHTS_SHA256:
-        print("the digest differs from WEIGHTS_SHA256 in helpers/models/cnn.py: update it to commit these weights")
+    if digest != expected_sha256:
+        print(f"the digest differs from the committed one ({prog}): update it there to commit these weights")
     return 0
 
 
