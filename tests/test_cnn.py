@@ -89,9 +89,15 @@ def test_save_then_load_with_the_right_hash(tmp_path):
     torch.testing.assert_close(loaded(x), model(x))
 
 
-def test_missing_weights_say_how_to_regenerate(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m helpers.models.cnn train"):
-        cnn.load_pretrained_cnn(tmp_path / "absent.pt")
+# each committed network's loader and the command that regenerates its weights
+LOADERS = [(cnn.load_pretrained_cnn, "python -m helpers.models.cnn train"),
+           (second_cnn.load_second_cnn, "python -m helpers.models.second_cnn train")]
+
+
+@pytest.mark.parametrize("load, command", LOADERS)
+def test_missing_weights_say_how_to_regenerate(tmp_path, load, command):
+    with pytest.raises(FileNotFoundError, match=command):
+        load(tmp_path / "absent.pt")
 
 
 class _Payload:
@@ -99,21 +105,23 @@ class _Payload:
         return (exec, ("raise SystemExit('code ran while loading')",))
 
 
-def test_wrong_hash_is_refused_before_anything_is_unpickled(tmp_path, monkeypatch):
+@pytest.mark.parametrize("load, command", LOADERS)
+def test_wrong_hash_is_refused_before_anything_is_unpickled(tmp_path, monkeypatch, load, command):
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps(_Payload()))
     calls = []
     monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(args))
-    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.models.cnn train"):
-        cnn.load_pretrained_cnn(path)
+    with pytest.raises(ValueError, match=rf"sha256 .* expected .*{command}"):
+        load(path)
     assert calls == []
 
 
-def test_weights_only_load_refuses_code_even_with_a_matching_hash(tmp_path):
+@pytest.mark.parametrize("load, command", LOADERS)
+def test_weights_only_load_refuses_code_even_with_a_matching_hash(tmp_path, load, command):
     path = tmp_path / "evil.pt"
     torch.save({"x": _Payload()}, path)
     with pytest.raises(pickle.UnpicklingError):
-        cnn.load_pretrained_cnn(path, expected_sha256=sha256_of(path))
+        load(path, expected_sha256=sha256_of(path))
 
 
 def test_committed_weights_match_their_hash_and_classify_cifar10():
@@ -158,25 +166,6 @@ def test_second_network_differs_in_architecture_and_seed():
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())  # strided convolutions instead
     assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in cnn.CifarCNN().parameters()) / 2
     assert second_cnn.SECOND_CONFIG.seed != cnn.TrainConfig().seed
-
-
-def test_second_weights_are_refused_before_unpickling_when_their_hash_differs(tmp_path, monkeypatch):
-    path = tmp_path / "evil.pt"
-    path.write_bytes(pickle.dumps(_Payload()))
-    calls = []
-    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: calls.append(args))
-    with pytest.raises(ValueError, match=r"sha256 .* expected .*python -m helpers.models.second_cnn train"):
-        second_cnn.load_second_cnn(path)
-    assert calls == []
-    with pytest.raises(FileNotFoundError, match="python -m helpers.models.second_cnn train"):
-        second_cnn.load_second_cnn(tmp_path / "absent.pt")
-
-
-def test_second_weights_load_without_running_code_even_with_a_matching_hash(tmp_path):
-    path = tmp_path / "evil.pt"
-    torch.save({"x": _Payload()}, path)
-    with pytest.raises(pickle.UnpicklingError):
-        second_cnn.load_second_cnn(path, expected_sha256=sha256_of(path))
 
 
 def test_committed_second_weights_match_their_hash_and_classify_cifar10():
