@@ -132,9 +132,9 @@ def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> De
         g = spiral_grad(x)
         x_next = x - lr * g
         if not torch.isfinite(x_next).all():
-            diverged, reason = True, f"non-finite iterate after {len(grads) + 1} steps"
+            diverged, reason = True, f"non-finite iterate at step {len(grads) + 1}"
         elif torch.linalg.vector_norm(x_next) > max_radius:
-            diverged, reason = True, f"|x| > {max_radius:g} after {len(grads) + 1} steps"
+            diverged, reason = True, f"|x| > {max_radius:g} at step {len(grads) + 1}"
         if diverged:
             break
         grads.append(g)

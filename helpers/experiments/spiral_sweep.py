@@ -30,6 +30,19 @@ class Run:
     def steps_to_tolerance(self) -> int | None:
         return steps_to_reach(self.result, TOLERANCE)
 
+    @property
+    def steps_run(self) -> int:
+        """Steps attempted: the kept ones, plus the step that diverged (not stored) when it did."""
+        return self.result.steps + int(self.result.diverged)
+
+    @property
+    def outcome(self) -> str:
+        """``'diverged at step 2'``, ``'y = 1e-15'`` or ``'y < 1e-20'``: the title line of its trajectory plot."""
+        if self.result.diverged:
+            return f"diverged at step {self.steps_run}"
+        final = format_y(float(self.result.losses[-1]), 2)
+        return f"y {final}" if final.startswith("<") else f"y = {final}"
+
 
 def run_grid(seeds=SEEDS, learning_rates=LEARNING_RATES, n_steps=N_STEPS) -> list[Run]:
     """One run per (seed, lr); the start x0 depends on the seed only (fixed across step sizes)."""
@@ -48,14 +61,15 @@ def _at_most(bound: float) -> str:
 
 
 def results_table(runs: list[Run]) -> str:
-    """Fixed-width table: seed, λ, start, steps taken, final y, steps to y ≤ tol, diverged."""
+    """Fixed-width table: seed, λ, start, steps run (a diverged run counts the step that diverged),
+    final y, steps to y ≤ tol, diverged."""
     header = f"{'seed':>4}  {'λ':>6}  {'x0':>16}  {'steps':>5}  {'final y':>10}  {'steps to y≤1e-3':>15}  diverged"
     lines = [header, "-" * len(header)]
     for run in runs:
         r = run.result
         x0 = f"({r.trajectory[0, 0]:.2f}, {r.trajectory[0, 1]:.2f})"
         reached = run.steps_to_tolerance
-        lines.append(f"{run.seed:>4}  {run.lr:>6g}  {x0:>16}  {r.steps:>5}  {format_y(float(r.losses[-1])):>10}  "
+        lines.append(f"{run.seed:>4}  {run.lr:>6g}  {x0:>16}  {run.steps_run:>5}  {format_y(float(r.losses[-1])):>10}  "
                      f"{'-' if reached is None else reached:>15}  {'yes' if r.diverged else 'no'}")
     return "\n".join(lines)
 
@@ -66,9 +80,9 @@ def observation(lr: float, runs: list[Run]) -> str:
     diverged = [run for run in mine if run.result.diverged]
     reached = [run.steps_to_tolerance for run in mine if run.steps_to_tolerance is not None]
     if diverged:
-        steps = sorted({run.result.steps + 1 for run in diverged})
+        steps = sorted({run.steps_run for run in diverged})
         return (f"- **λ = {lr:g}**: diverged in {len(diverged)} of {len(mine)} runs, thrown out of the "
-                f"box after {', '.join(map(str, steps))} step(s): far from the origin the gradient grows "
+                f"box at step {' or '.join(map(str, steps))}: far from the origin the gradient grows "
                 "like r², so one step overshoots and the next overshoots further; the run is stopped and flagged.")
     if len(reached) == len(mine):
         return (f"- **λ = {lr:g}**: every run reached y ≤ {TOLERANCE:g}, in {min(reached)}–{max(reached)} steps; "
