@@ -2,17 +2,31 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets.config import Config
 
 from helpers.runtime.headless import HEADLESS_ENV
 
 DEFAULT_CELL_TIMEOUT_S = 600
+
+
+def kernel_config() -> Config:
+    """Kernels talk over Unix sockets: local only, and ipykernel does not print its "running over TCP
+    without encryption" warning into every build's output. The sockets get an absolute path in Jupyter's
+    runtime folder (the default, ``kernel-ipc``, is relative: the kernel, which runs in the notebook's
+    folder, and this process would look in different places). Both sides remove them on shutdown."""
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    sockets = runtime / f"nbclient-{os.getpid()}-{secrets.token_hex(4)}-ipc"
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets)}})
 
 
 class NotebookExecutionError(RuntimeError):
@@ -48,7 +62,7 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     def on_cell_start(cell, cell_index):
         running[0] = cell_index
 
-    client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3", config=kernel_config(),
                             resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
                             on_cell_start=on_cell_start)
     start = time.perf_counter()

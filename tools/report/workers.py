@@ -7,13 +7,14 @@ Jupyter kernels before it removes anything.
   is gone within a second (ipykernel's parent poller) and exits.
 - :func:`stop_pool` kills the workers, waits for them, then kills the kernels they started (found in
   ``/proc`` by the ``JPY_PARENT_PID`` jupyter_client gives them; each kernel leads its own session,
-  which a signal to the builder's group does not reach) and removes their connection files.
+  which a signal to the builder's group does not reach) and removes their connection and socket files.
 - :func:`signals_raise` turns SIGINT and SIGTERM into :class:`BuildInterrupted` in the builder's main
   thread; :func:`signals_deferred` holds them back while the report is being published.
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import multiprocessing
 import os
 import signal
@@ -99,6 +100,19 @@ def _kill(pid: int) -> None:
         pass
 
 
+def _remove_ipc_sockets(connection: Path) -> None:
+    """A killed kernel that talked over IPC leaves its socket files (``<ip>-<port>``, named in its
+    connection file); a kernel over TCP has none."""
+    try:
+        info = json.loads(connection.read_text())
+    except (OSError, ValueError):
+        return
+    if info.get("transport") == "ipc" and info.get("ip"):
+        for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
+            if key in info:
+                Path(f"{info['ip']}-{info[key]}").unlink(missing_ok=True)
+
+
 def stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 10.0) -> None:
     """Kill the pool's workers and the kernels they started, and wait until they are gone."""
     workers = list((getattr(pool, "_processes", None) or {}).values())  # no public API lists them
@@ -116,6 +130,7 @@ def stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 10.0) -> None:
     while any(not _gone(pid) for pid in kernels) and time.monotonic() < deadline:
         time.sleep(0.05)
     for connection in filter(None, kernels.values()):
+        _remove_ipc_sockets(connection)
         connection.unlink(missing_ok=True)
     pool.shutdown(wait=False, cancel_futures=True)
 
