@@ -145,8 +145,9 @@ def random_problem(n: int, h: int, k: int, seed: int, target: str = "real") -> t
 
 def check_formulas(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                    f: str, g: str, loss: str) -> list[GradientComparison]:
-    """The hand formulas (transposed to ``.grad``'s layout) against autograd and central differences,
-    for W1, b1, W2, b2, under the bundle's gradient-check policy; float64 inputs."""
+    """The hand formulas (transposed to ``.grad``'s layout: W1 (h, n), b1 (h, 1), W2 (K, h), b2 (K, 1)) against
+    autograd and central differences under the bundle's gradient-check policy; float64 inputs shaped as for
+    :func:`forward_table`. Returns 8 comparisons: 4 against autograd, then 4 against central differences."""
     table = forward_table(params, x, y, f, g, loss)
     ours = as_autograd_layout(numerator_layout_gradients(params, table, jacobians(table, y, f, g, loss)))
     leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}

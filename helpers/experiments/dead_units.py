@@ -76,7 +76,8 @@ def count_units(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> UnitCou
 
 def dead_unit_run(activation: str, scenario: str, lr: float, bias_init: float = 0.0, steps: int = 200,
                   width: int = 32, n_samples: int = 256, seed: int = 0) -> DeadUnitRun:
-    """Train one net by full-batch SGD at ``lr`` for ``steps`` steps; count units before and after."""
+    """Train one net by full-batch SGD at ``lr`` for ``steps`` steps on ``toy_regression(n_samples, 2, 1)``
+    (x (n_samples, 2), y (n_samples, 1)); count its 2 × ``width`` hidden units before and after."""
     x, y = toy_regression(n_samples, 2, 1, seed=seed)
     net = make_net(activation, width, bias_init, seed)
     before = count_units(net, x, y)
