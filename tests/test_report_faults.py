@@ -302,3 +302,17 @@ def test_a_full_disk_or_read_only_folder_is_named_with_the_fix(tmp_path, monkeyp
     result = execute.run_one(tmp_path / "notebooks" / "01_a.ipynb", tmp_path / "s", tmp_path / "s.log")
     assert not result["ok"]
     assert result["message"].startswith(f"01_a.ipynb: could not write {tmp_path / 's' / 'figures'}: Permission denied")
+
+
+def test_kernels_use_absolute_ipc_sockets_and_stale_ones_are_removed(tmp_path, monkeypatch):
+    from tools import notebook_runner
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid is now free: no process of that id
+    stale = tmp_path / f"nbclient-{finished.pid}-abcd-ipc-1"
+    mine = tmp_path / f"nbclient-{os.getpid()}-abcd-ipc-1"
+    stale.touch()
+    mine.touch()
+    kernel = notebook_runner.kernel_config().KernelManager
+    assert kernel.transport == "ipc" and Path(kernel.ip).is_absolute() and Path(kernel.ip).parent == tmp_path
+    assert not stale.exists() and mine.exists()  # a live process's sockets are left alone

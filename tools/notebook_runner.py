@@ -18,6 +18,27 @@ from helpers.runtime.headless import HEADLESS_ENV
 DEFAULT_CELL_TIMEOUT_S = 600
 
 
+SOCKET_PREFIX = "nbclient-"  # then the pid of the process that started the kernel
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_sockets(runtime: Path) -> None:
+    """Socket files left by kernels whose starter died without cleaning up (a build killed by SIGKILL)."""
+    for path in runtime.glob(f"{SOCKET_PREFIX}*-ipc-*"):
+        pid = path.name[len(SOCKET_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
 def kernel_config() -> Config:
     """Kernels talk over Unix sockets: local only, and ipykernel does not print its "running over TCP
     without encryption" warning into every build's output. The sockets get an absolute path in Jupyter's
@@ -25,7 +46,8 @@ def kernel_config() -> Config:
     folder, and this process would look in different places). Both sides remove them on shutdown."""
     runtime = Path(jupyter_runtime_dir())
     runtime.mkdir(parents=True, exist_ok=True)
-    sockets = runtime / f"nbclient-{os.getpid()}-{secrets.token_hex(4)}-ipc"
+    remove_stale_sockets(runtime)
+    sockets = runtime / f"{SOCKET_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-ipc"
     return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets)}})
 
 
