@@ -54,14 +54,27 @@ def open_notebook(page, url: str, timeout_s: float) -> None:
     wait_until(lambda: kernel_idle(page), timeout_s, "the kernel never became idle after opening the notebook")
 
 
+BUSY_CELL_JS = """() => {
+    const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+    const index = cells.findIndex(c => (c.querySelector('.jp-InputArea-prompt') || {}).textContent?.includes('*'));
+    if (index < 0) return 'no cell is running';
+    const source = (cells[index].querySelector('.cm-content') || {}).innerText || '';
+    return `cell ${index} is still running: ${source.split('\\n')[0].slice(0, 80)}`;
+}"""
+
+
 def run_all(page, timeout_s: float) -> float:
-    """Run ▸ Run All Cells, then wait until every cell has finished; returns the seconds it took."""
+    """Run ▸ Run All Cells, then wait until every cell has finished; returns the seconds it took.
+    A timeout names the cell still running."""
     start = time.monotonic()
     page.click("#jp-MainMenu >> text=Run")
     page.click(".lm-Menu-content >> text=Run All Cells")
     wait_until(lambda: page.evaluate(BUSY_PROMPT_JS) > 0 or kernel_idle(page), 30, "Run All did not start")
     time.sleep(1.0)
-    wait_until(lambda: kernel_idle(page), timeout_s, "Run All did not finish")
+    try:
+        wait_until(lambda: kernel_idle(page), timeout_s, "Run All did not finish")
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}; {page.evaluate(BUSY_CELL_JS)}") from None
     return time.monotonic() - start
 
 
@@ -96,12 +109,12 @@ def plot_source(widget) -> str:
 def move(control) -> str:
     """Move one control by one step (a slider one key press, a dropdown to another option); says how."""
     select = control.locator("select")
-    if select.count():
-        options = select.locator("option").all_text_contents()
-        current = select.input_value()
-        choice = next(option for option in options if option != current)
-        select.select_option(label=choice)
-        return f"dropdown {current!r} -> {choice!r}"
+    if select.count():  # by index: ipywidgets writes the labels with no-break spaces
+        options = [" ".join(text.split()) for text in select.locator("option").all_text_contents()]
+        current = select.evaluate("node => node.selectedIndex")
+        choice = (current + 1) % len(options)
+        select.select_option(index=choice)
+        return f"dropdown {options[current]!r} -> {options[choice]!r}"
     handle = control.locator(".noUi-handle")
     before = control.locator(".widget-readout").first.text_content().strip()
     handle.focus()
