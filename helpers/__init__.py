@@ -5,18 +5,25 @@ sub-packages by role. Map, notebook by notebook (module to read or implement -> 
 
 * 00 computational graphs: ``scalar_primitives`` (each primitive's local gradients), ``scalar_autodiff``
   (``Value``, reverse mode), ``chain_rule`` (the course's tables), ``custom_functions`` (autograd
-  Functions) -> ``chain_rule.compare_with_closed_form``, ``torch.autograd.gradcheck``.
+  Functions), ``graph_derivations`` (the handouts' graphs and their derivations) ->
+  ``chain_rule.compare_with_closed_form``, ``checks.derivation_checks``, ``torch.autograd.gradcheck``.
 * 01 spiral: ``spiral`` (``spiral_grad``, ``gradient_descent``) -> ``gradcheck`` (autograd, central
   differences); the step-size sweep in ``experiments.spiral_sweep``.
 * 02 manual-backprop MLP: ``functional`` (each op's forward and backward), ``layers`` (CSE 849 layer
-  classes; their base in ``layer_base``, the losses in ``losses``), ``mlp`` (the NYU API) -> ``checks.layer_checks``; training in ``experiments.rainfall_fit``.
+  classes; their base in ``layer_base``, the losses in ``losses``), ``mlp`` (the NYU API),
+  ``two_layer_theory`` and ``linear_vs_nonlinear`` (NYU theory) -> ``checks.layer_checks``; training in
+  ``experiments.rainfall_fit`` (``q2_ytest.txt`` through ``data.results``), dead units in
+  ``experiments.dead_units``.
 * 03 delta rule: ``mynet`` (``MyNet``, ``backpropagation``, ``manual_sgd_step``) ->
   ``checks.delta_rule_grader``, ``checks.inf265_procedure`` (the course's own tests), ``gradcheck``; delta norms and training in ``experiments.delta_norms``.
 * 04 CIFAR-10 cat vs car: ``training`` (``MyMLP``, ``train``, ``sgd_step``, ``train_manual_update``) ->
   ``training.compare_with_torch_sgd`` (bit for bit); data in ``data.catcar``, the sweep and the
-  evaluation in ``experiments.catcar_sweep`` and ``experiments.catcar_eval``.
-* 05 DeepDream: ``dream`` (``normalize_and_jitter``, ``gradient_descent``), ``classifier_probes`` ->
-  ``tests/test_dream.py``; the CNN in ``models.cnn``, the ladder in ``experiments.dream_ladder``.
+  evaluation in ``experiments.catcar_sweep`` and ``experiments.catcar_eval``, the augmentation/cosine
+  ablation in ``experiments.catcar_extension``, the report answers in ``experiments.catcar_answers``.
+* 05 DeepDream: ``dream`` (``normalize_and_jitter``, ``gradient_descent``,
+  ``forward_and_return_activation``; options in ``dream_options``), ``classifier_probes`` ->
+  ``tests/test_dream.py``, ``tests/test_dream_course.py``; the CNNs in ``models.cnn`` and
+  ``models.second_cnn``, the ImageNet VGG in ``models.imagenet``, the ladder in ``experiments.dream_ladder``.
 
 Sub-packages, in the only order imports may point (a module imports from its own layer or earlier):
 ``runtime`` (seeding, device, headless mode, threads, progress, widgets, validation, report hooks) ->
