@@ -1,16 +1,18 @@
-"""Student versions (nbgrader style): ``python -m tools.editions [OUT]``, default ``report/student``.
+"""Student editions (nbgrader style): solution blocks become "not done yet" stubs.
 
 Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers package (its
-sub-packages included) and in notebook code cells are replaced by ``# YOUR CODE HERE`` and
-``raise NotImplementedError()`` at the same indentation; notebook outputs are cleared. The build
-tooling (``tools/``) is not part of a student copy. The instructor's files are never modified, and
-neither is anything else: OUT is replaced only when it is empty or an edition this command wrote
-(it leaves a marker file there); a folder holding anything else is refused.
+sub-packages included) and in notebook code cells are replaced, at the same indentation, by
+``# YOUR CODE HERE`` and a ``raise`` of :class:`helpers.runtime.exercises.ExerciseNotDone` naming the
+function that encloses the block and the file to open; notebook outputs are cleared. The build tooling
+(``tools/``) is not part of a student copy, and the instructor's files are never modified.
+
+``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
+see :mod:`tools.workspace`.
 """
 from __future__ import annotations
 
+import ast
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,15 +22,57 @@ from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
-EDITION_MARK = ".student-edition"  # written into every edition: marks a folder this command may replace
+_DEF_OR_CLASS = re.compile(r"^(\s*)(?:async\s+def|def|class)\s+(\w+)")
 
 
-class ForeignFolderError(RuntimeError):
-    """The output folder holds files this command did not write."""
+def _qualified_names(tree: ast.AST, prefix: str = "") -> list[tuple[int, int, str]]:
+    """(first line, last line, qualified name, is a class) of every def and class in ``tree``, outer first."""
+    spans = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = f"{prefix}{node.name}"
+            spans.append((node.lineno, node.end_lineno, name, isinstance(node, ast.ClassDef)))
+            spans.extend(_qualified_names(node, f"{name}."))
+        else:
+            spans.extend(_qualified_names(node, prefix))
+    return spans
 
 
-def strip_solutions(source: str, origin: str = "<source>") -> str:
-    """Replace every solution block of ``source`` by a stub; raises ValueError on unbalanced markers."""
+def enclosing_function(source: str, line: int) -> str | None:
+    """Qualified name (``Linear.backward``) of the innermost def around 1-based ``line``, else None.
+
+    Shapes: none (text in, a name out). Parses ``source`` with :mod:`ast`; a notebook cell that is not
+    plain Python (IPython magics) falls back to the nearest less-indented ``def`` above the line.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        lines = source.splitlines()
+        indent = len(lines[line - 1]) - len(lines[line - 1].lstrip())
+        for text in reversed(lines[:line - 1]):
+            match = _DEF_OR_CLASS.match(text)
+            if match and len(match.group(1)) < indent and not text.lstrip().startswith("class"):
+                return match.group(2)
+        return None
+    functions = [(first, last, name) for first, last, name, is_class in _qualified_names(tree)
+                 if not is_class and first <= line <= last]
+    return functions[-1][2] if functions else None
+
+
+def stub(indent: str, function: str | None, display_path: str, line: int) -> str:
+    """The lines that replace one solution block: where to work, then the "not done yet" raise."""
+    target = function or f"the solution block at line {line}"
+    return (f"{indent}# YOUR CODE HERE\n"
+            f"{indent}from helpers.runtime.exercises import ExerciseNotDone\n"
+            f"{indent}raise ExerciseNotDone({target!r}, {display_path!r})\n")
+
+
+def strip_solutions(source: str, origin: str = "<source>", display_path: str | None = None) -> str:
+    """Replace every solution block of ``source`` by a stub; raises ValueError on unbalanced markers.
+
+    Shapes: none (text in, text out). ``origin`` names the source in error messages; ``display_path``
+    is the file the stub tells the student to open (default ``origin``).
+    """
     out, inside, indent = [], False, ""
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
         match = _MARKER.match(line)
@@ -36,7 +80,8 @@ def strip_solutions(source: str, origin: str = "<source>") -> str:
             if inside:
                 raise ValueError(f"{origin}:{number}: nested {BEGIN}")
             inside, indent = True, match.group(1)
-            out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n")
+            function = enclosing_function(source, number)
+            out.append(stub(indent, function, display_path or origin, number))
         elif match:
             if not inside:
                 raise ValueError(f"{origin}:{number}: {END} without {BEGIN}")
@@ -48,11 +93,16 @@ def strip_solutions(source: str, origin: str = "<source>") -> str:
     return "".join(out)
 
 
-def student_notebook(path: Path) -> nbformat.NotebookNode:
+def student_notebook(path: Path, display_path: str | None = None) -> nbformat.NotebookNode:
+    """The student copy of one notebook: solution blocks stubbed, outputs and counts cleared.
+
+    Shapes: none (a notebook in, a notebook out). Stubs name ``display_path`` (default the file name:
+    in a workspace the notebooks sit at its top level).
+    """
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source, f"{path.name}")
+            cell.source = strip_solutions(cell.source, path.name, display_path or path.name)
             cell.outputs, cell.execution_count = [], None
     return notebook
 
@@ -63,33 +113,27 @@ def _package_sources(package: Path) -> list[Path]:
                   if not any(part.startswith(".") for part in p.relative_to(package).parts))
 
 
-def build(out: Path, root: Path = PROJECT_ROOT) -> list[Path]:
-    """Write student copies of ``helpers/**/*.py`` and ``notebooks/*.ipynb`` under ``out``."""
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / EDITION_MARK).is_file()):
-            raise ForeignFolderError(f"{out} exists and is not a student edition written by this command: "
-                                     "refusing to replace it; choose an empty or new folder")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / EDITION_MARK).write_text("written by python -m tools.editions; replaced by its next run\n")
-    written = []
+def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
+    """Every file of a student workspace, by path relative to it: stubbed helpers, notebooks, data.
+
+    Shapes: none (``{"helpers/mynet.py": b"...", "03_mynet_delta_rule.ipynb": b"...",
+    "data/rainfall.pt": b"..."}``). Notebooks sit at the top level beside ``helpers/``, so a kernel
+    started in their folder imports the student's helpers; the small files committed under ``data/``
+    (``data/*.pt``) are copied (the caches are linked by :mod:`tools.workspace`).
+    """
+    files = {}
     for source in _package_sources(root / "helpers"):
-        target = out / source.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(strip_solutions(source.read_text(), str(source)))
-        written.append(target)
+        relative = source.relative_to(root).as_posix()
+        files[relative] = strip_solutions(source.read_text(), str(source), relative).encode()
     for source in sorted((root / "notebooks").glob("*.ipynb")):
-        target = out / "notebooks" / source.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(student_notebook(source), target)
-        written.append(target)
-    return written
+        files[source.name] = nbformat.writes(student_notebook(source)).encode() + b"\n"
+    for source in sorted(p for p in (root / "data").glob("*.pt") if p.is_file()):  # the committed ones
+        files[f"data/{source.name}"] = source.read_bytes()
+    if (root / "requirements.txt").is_file():
+        files["requirements.txt"] = (root / "requirements.txt").read_bytes()
+    return files
 
 
 if __name__ == "__main__":
-    destination = Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_ROOT / "report" / "student"
-    try:
-        files = build(destination)
-    except ForeignFolderError as error:
-        sys.exit(f"make student: {error}")
-    print(f"wrote {len(files)} student files to {destination}")
+    from tools.workspace import main
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""The student's workspace: ``python -m tools.editions [FOLDER]`` (default ``student/``, git-ignored).
+
+Layout, so that a Jupyter kernel started in the notebooks' folder imports the student's helpers and
+not the instructor's editable install (setuptools installs it as a meta-path finder, which Python asks
+only after ``sys.path``, whose first entry is the kernel's working folder)::
+
+    student/
+        00_computational_graphs.ipynb ...   the student notebooks (solution blocks stubbed, no outputs)
+        helpers/                            the student copy of the helpers those notebooks import
+        data/*.pt                           copies of the small committed data files
+        data/cache -> <project>/data/cache  the project's CIFAR-10 caches, linked, never copied
+        requirements.txt
+        .student-workspace.json             what this command wrote, with each file's sha256
+
+Running the command again updates the workspace without destroying the student's work: a file is
+rewritten only while it still holds exactly what this command last wrote there; a file the student
+changed (or created at that path) is kept and listed. A non-empty folder without the manifest is
+somebody else's and is refused, untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helpers.data.paths import PROJECT_ROOT
+from tools.editions import student_files
+
+MANIFEST = ".student-workspace.json"
+DEFAULT_FOLDER = PROJECT_ROOT / "student"
+LINKED_DATA = ("cache", "cifar-10-batches-py")  # large or downloaded data: shared with the project
+
+
+class ForeignFolderError(RuntimeError):
+    """The folder holds files this command did not write (no workspace manifest)."""
+
+
+@dataclass
+class WorkspaceUpdate:
+    """What one run did, each a list of paths relative to the workspace (shapes: none)."""
+
+    written: list[str] = field(default_factory=list)    # new files
+    updated: list[str] = field(default_factory=list)    # unchanged by the student, new content
+    unchanged: list[str] = field(default_factory=list)  # already the current content
+    kept: list[str] = field(default_factory=list)       # changed by the student: left as they are
+    removed: list[str] = field(default_factory=list)    # no longer in the edition, unchanged: deleted
+    linked: list[str] = field(default_factory=list)     # data links made this run
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, str]:
+    """The hashes this command last wrote into ``folder``; refuses a folder that is not a workspace."""
+    if folder.exists() and not folder.is_dir():
+        raise ForeignFolderError(f"{folder} is a file, not a student workspace: choose another folder")
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        return json.loads(manifest.read_text())["files"]
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ForeignFolderError(f"{folder} is not empty and is not a student workspace written by this "
+                                 f"command (no {MANIFEST}): refusing to write into it; choose an empty or "
+                                 "new folder")
+    return {}
+
+
+def _write_manifest(folder: Path, hashes: dict[str, str], root: Path) -> None:
+    """Replace the manifest atomically: an interrupted run leaves the old one or the new one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"written by": "python -m tools.editions", "project": str(root),
+                       "files": dict(sorted(hashes.items()))}, indent=1) + "\n"
+    partial = folder / f"{MANIFEST}.partial"
+    partial.write_text(text)
+    os.replace(partial, folder / MANIFEST)
+
+
+def _place(folder: Path, relative: str, content: bytes, previous: str | None, update: WorkspaceUpdate) -> str | None:
+    """Write one file unless the student changed it; returns the hash to remember (None: not ours)."""
+    target = folder / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        update.written.append(relative)
+        return _sha256(content)
+    current = _sha256(target.read_bytes())
+    if current == _sha256(content):
+        update.unchanged.append(relative)
+        return current
+    if current == previous:
+        target.write_bytes(content)
+        update.updated.append(relative)
+        return _sha256(content)
+    update.kept.append(relative)
+    return previous  # still ours to compare against next time; the student's version stays
+
+
+def _remove_obsolete(folder: Path, hashes: dict[str, str], wanted: set[str], update: WorkspaceUpdate) -> None:
+    """Delete files an earlier edition wrote that this one no longer has, if the student left them alone."""
+    for relative in sorted(set(hashes) - wanted):
+        target = folder / relative
+        if target.is_file() and _sha256(target.read_bytes()) == hashes[relative]:
+            target.unlink()
+            update.removed.append(relative)
+        else:
+            update.kept.append(relative)
+        del hashes[relative]
+
+
+def _link_data(folder: Path, root: Path, update: WorkspaceUpdate) -> None:
+    """Link the project's caches into the workspace's ``data/`` (never replacing anything there)."""
+    for name in LINKED_DATA:
+        source, link = root / "data" / name, folder / "data" / name
+        if name == "cache":
+            source.mkdir(parents=True, exist_ok=True)
+        if source.is_dir() and not os.path.lexists(link):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source.resolve(), target_is_directory=True)
+            update.linked.append(f"data/{name}")
+
+
+def update_workspace(folder: Path = DEFAULT_FOLDER, root: Path = PROJECT_ROOT) -> WorkspaceUpdate:
+    """Create or update the student workspace ``folder`` from the project at ``root``.
+
+    Shapes: none (folders in, a :class:`WorkspaceUpdate` out). Raises :class:`ForeignFolderError`,
+    touching nothing, when ``folder`` is a file or a non-empty folder without this command's manifest.
+    """
+    folder = Path(folder).absolute()
+    hashes = _read_manifest(folder)
+    _write_manifest(folder, hashes, root)  # marks the folder as a workspace before anything is written
+    update, files = WorkspaceUpdate(), student_files(root)
+    for relative, content in files.items():
+        remembered = _place(folder, relative, content, hashes.get(relative), update)
+        if remembered is not None:
+            hashes[relative] = remembered
+    _remove_obsolete(folder, hashes, set(files), update)
+    _link_data(folder, root, update)
+    _write_manifest(folder, hashes, root)
+    return update
+
+
+def summary(folder: Path, update: WorkspaceUpdate) -> str:
+    """A few lines for the terminal: counts, every kept file by name, how to start."""
+    lines = [f"student workspace {folder}: {len(update.written)} written, {len(update.updated)} updated, "
+             f"{len(update.unchanged)} unchanged, {len(update.kept)} kept, {len(update.removed)} removed"]
+    if update.kept:
+        lines.append("kept as they are (changed since this command wrote them): " + ", ".join(update.kept))
+    lines.append(f"start with: cd {folder} && {Path(sys.executable).parent / 'jupyter'} lab")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tools.editions [FOLDER]``: exit status 0, or 1 with the reason a folder is refused."""
+    folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
+    try:
+        update = update_workspace(folder)
+    except ForeignFolderError as error:
+        print(f"python -m tools.editions: {error}", file=sys.stderr)
+        return 1
+    print(summary(folder, update))
+    return 0
