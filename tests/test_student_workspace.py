@@ -1,0 +1,130 @@
+"""The student workspace: where it imports from, where its data comes from, and what a re-run keeps."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers.data.paths import PROJECT_ROOT
+from tools.workspace import MANIFEST, ForeignFolderError, update_workspace
+
+LESSON = "def step(x):\n    ### BEGIN SOLUTION\n    return {}\n    ### END SOLUTION\n"
+
+
+def write_project(root: Path, answer: str = "x - 1", notebook_text: str = "print(1)") -> Path:
+    """A miniature project: one lesson module, one notebook, one committed data file, a cache folder."""
+    (root / "helpers").mkdir(parents=True, exist_ok=True)
+    (root / "helpers" / "__init__.py").write_text('"""tiny"""\n')
+    (root / "helpers" / "lesson.py").write_text(LESSON.format(answer))
+    (root / "notebooks").mkdir(exist_ok=True)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(notebook_text)])
+    nbformat.write(notebook, root / "notebooks" / "00_tiny.ipynb")
+    (root / "data" / "cache").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "small.pt").write_bytes(b"\x00data")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_project(tmp_path / "project")
+
+
+def test_a_new_workspace_holds_notebooks_beside_the_stubbed_helpers_and_the_data(project, tmp_path):
+    update = update_workspace(tmp_path / "student", project)
+    student = tmp_path / "student"
+    assert sorted(update.written) == ["00_tiny.ipynb", "data/small.pt", "helpers/__init__.py", "helpers/lesson.py"]
+    assert "x - 1" not in (student / "helpers" / "lesson.py").read_text()
+    assert (student / "data" / "small.pt").read_bytes() == b"\x00data"
+    assert (student / "data" / "cache").resolve() == (project / "data" / "cache").resolve()
+    assert sorted(json.loads((student / MANIFEST).read_text())["files"]) == sorted(update.written)
+    again = update_workspace(student, project)
+    assert sorted(again.unchanged) == sorted(update.written) and not (again.written + again.updated + again.kept)
+
+
+def test_a_rerun_updates_what_the_student_left_alone_and_keeps_what_they_changed(project, tmp_path):
+    student = tmp_path / "student"
+    update_workspace(student, project)
+    mine = "def step(x):\n    return x - 1  # my answer\n"
+    (student / "helpers" / "lesson.py").write_text(mine)
+    write_project(project, answer="x - 2", notebook_text="print(2)")  # the instructor edits both files
+    update = update_workspace(student, project)
+    assert update.kept == ["helpers/lesson.py"] and update.updated == ["00_tiny.ipynb"]
+    assert (student / "helpers" / "lesson.py").read_text() == mine
+    assert "print(2)" in (student / "00_tiny.ipynb").read_text()
+    assert update_workspace(student, project).kept == ["helpers/lesson.py"]  # still the student's next time
+
+
+def test_a_file_dropped_from_the_edition_is_removed_only_if_the_student_left_it_alone(project, tmp_path):
+    student = tmp_path / "student"
+    (project / "helpers" / "extra.py").write_text("A = 1\n")
+    (project / "helpers" / "notes.py").write_text("B = 1\n")
+    update_workspace(student, project)
+    (student / "helpers" / "notes.py").write_text("B = 1  # I wrote this\n")
+    (project / "helpers" / "extra.py").unlink()
+    (project / "helpers" / "notes.py").unlink()
+    update = update_workspace(student, project)
+    assert update.removed == ["helpers/extra.py"] and update.kept == ["helpers/notes.py"]
+    assert not (student / "helpers" / "extra.py").exists() and (student / "helpers" / "notes.py").exists()
+
+
+def test_a_file_the_student_created_where_the_edition_later_adds_one_is_kept(project, tmp_path):
+    student = tmp_path / "student"
+    update_workspace(student, project)
+    (student / "helpers" / "later.py").write_text("MINE = True\n")
+    (project / "helpers" / "later.py").write_text("THEIRS = True\n")
+    assert update_workspace(student, project).kept == ["helpers/later.py"]
+    assert (student / "helpers" / "later.py").read_text() == "MINE = True\n"
+
+
+def test_a_foreign_folder_or_a_file_is_refused_and_left_alone(project, tmp_path):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep me")
+    with pytest.raises(ForeignFolderError, match="not a student workspace"):
+        update_workspace(foreign, project)
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"] and (foreign / "mine.txt").read_text() == "keep me"
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ForeignFolderError, match="is a file"):
+        update_workspace(tmp_path / "a_file", project)
+    (tmp_path / "empty").mkdir()
+    assert update_workspace(tmp_path / "empty", project).written
+
+
+def test_the_command_refuses_the_project_itself_with_a_clear_message():
+    result = subprocess.run([sys.executable, "-m", "tools.editions", str(PROJECT_ROOT / "notebooks")],
+                            capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert result.returncode == 1 and "not a student workspace written by this command" in result.stderr
+    assert not (PROJECT_ROOT / "notebooks" / MANIFEST).exists()
+
+
+PROBE = """import helpers, torch
+from helpers.data.paths import cache_dir
+from helpers.data.rainfall import load_rainfall
+from helpers.spiral import spiral_grad
+print(helpers.__file__)
+print(cache_dir().resolve())
+print(tuple(load_rainfall()["x_train"].shape))
+try:
+    spiral_grad(torch.tensor([0.5, 0.5], dtype=torch.float64))
+except NotImplementedError as error:
+    print(error)
+"""
+
+
+def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_loads_the_data(tmp_path):
+    """As JupyterLab runs a student notebook: a kernel whose working folder is the notebook's."""
+    student = tmp_path / "student"
+    update_workspace(student, PROJECT_ROOT)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
+    folder = next(student.rglob("03_mynet_delta_rule.ipynb")).parent  # JupyterLab starts its kernel here
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
+                   ).execute()
+    lines = "".join(output.get("text", "") for output in notebook.cells[0].outputs).splitlines()
+    assert lines[0] == str(student / "helpers" / "__init__.py")  # not the instructor's editable install
+    assert lines[1] == str((PROJECT_ROOT / "data" / "cache").resolve())
+    shape = tuple(__import__("helpers.data.rainfall", fromlist=["x"]).load_rainfall()["x_train"].shape)
+    assert lines[2] == str(shape)
+    assert lines[3].startswith("not done yet: implement `spiral_grad` in helpers/spiral.py")
