@@ -126,6 +126,15 @@ def move(control) -> str:
     return f"slider {before} -> {after}"
 
 
+def redrawn(page, widget, before: str, what: str) -> bool:
+    """True once the widget shows a new plot and the kernel is idle; an error the callback printed
+    fails at once (no need to wait for the timeout)."""
+    errors = widget.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
+    if errors.count():
+        raise AssertionError(f"{what}: the callback printed an error:\n{errors.first.inner_text()[-600:]}")
+    return plot_source(widget) not in ("", before) and kernel_idle(page)
+
+
 def exercise_widgets(page, screenshots: Path, redraw_timeout_s: float) -> list[str]:
     """Move every slider and dropdown of every interactive widget; screenshot it before and after.
 
@@ -144,8 +153,8 @@ def exercise_widgets(page, screenshots: Path, redraw_timeout_s: float) -> list[s
             widget.screenshot(path=str(screenshots / f"{name}_before.png"))
             how = move(controls.nth(c))
             try:
-                wait_until(lambda: plot_source(widget) not in ("", before) and kernel_idle(page), redraw_timeout_s,
-                           f"widget {w}, control {c} ({how}): the plot did not redraw")
+                wait_until(lambda: redrawn(page, widget, before, f"widget {w}, control {c} ({how})"),
+                           redraw_timeout_s, f"widget {w}, control {c} ({how}): the plot did not redraw")
             finally:
                 widget.screenshot(path=str(screenshots / f"{name}_after.png"))
             done.append(f"{name}: {how}")
