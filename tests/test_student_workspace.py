@@ -35,7 +35,8 @@ def project(tmp_path):
 def test_a_new_workspace_holds_notebooks_beside_the_stubbed_helpers_and_the_data(project, tmp_path):
     update = update_workspace(tmp_path / "student", project)
     student = tmp_path / "student"
-    assert sorted(update.written) == ["00_tiny.ipynb", "data/small.pt", "helpers/__init__.py", "helpers/lesson.py"]
+    assert sorted(update.written) == ["00_tiny.ipynb", "START_HERE.md", "data/small.pt", "helpers/__init__.py",
+                                      "helpers/lesson.py"]
     assert "x - 1" not in (student / "helpers" / "lesson.py").read_text()
     assert (student / "data" / "small.pt").read_bytes() == b"\x00data"
     assert (student / "data" / "cache").resolve() == (project / "data" / "cache").resolve()

@@ -9,7 +9,7 @@ only after ``sys.path``, whose first entry is the kernel's working folder)::
         helpers/                            the student copy of the helpers those notebooks import
         data/*.pt                           copies of the small committed data files
         data/cache -> <project>/data/cache  the project's CIFAR-10 caches, linked, never copied
-        requirements.txt
+        requirements.txt, START_HERE.md      the environment to install; how to work here
         .student-workspace.json             what this command wrote, with each file's sha256
 
 Running the command again updates the workspace without destroying the student's work: a file is
@@ -32,6 +32,17 @@ from tools.editions import student_files
 MANIFEST = ".student-workspace.json"
 DEFAULT_FOLDER = PROJECT_ROOT / "student"
 LINKED_DATA = ("cache", "cifar-10-batches-py")  # large or downloaded data: shared with the project
+START_HERE = """# Your backprop-lab workspace
+
+Open the notebooks here (`jupyter lab` in this folder) and work in them and in `helpers/`: an exercise
+you have not done yet stops with "not done yet: implement `<function>` in <file>"; open that file,
+replace the `# YOUR CODE HERE` stub with your code, and re-run the cell.
+
+When your instructor updates the course, run `python -m tools.editions <this folder>` again in the
+course project: files you have not changed are updated; every file you changed (a notebook saved by
+Jupyter counts) is kept as it is and listed. To take the new version of a kept file, move yours away
+first.
+"""
 
 
 class ForeignFolderError(RuntimeError):
@@ -131,7 +142,7 @@ def update_workspace(folder: Path = DEFAULT_FOLDER, root: Path = PROJECT_ROOT) -
     folder = Path(folder).absolute()
     hashes = _read_manifest(folder)
     _write_manifest(folder, hashes, root)  # marks the folder as a workspace before anything is written
-    update, files = WorkspaceUpdate(), student_files(root)
+    update, files = WorkspaceUpdate(), {**student_files(root), "START_HERE.md": START_HERE.encode()}
     for relative, content in files.items():
         remembered = _place(folder, relative, content, hashes.get(relative), update)
         if remembered is not None:
@@ -147,7 +158,8 @@ def summary(folder: Path, update: WorkspaceUpdate) -> str:
     lines = [f"student workspace {folder}: {len(update.written)} written, {len(update.updated)} updated, "
              f"{len(update.unchanged)} unchanged, {len(update.kept)} kept, {len(update.removed)} removed"]
     if update.kept:
-        lines.append("kept as they are (changed since this command wrote them): " + ", ".join(update.kept))
+        lines.append("kept as they are (changed since this command wrote them; move one away and re-run "
+                     "to take the new version): " + ", ".join(update.kept))
     lines.append(f"start with: cd {folder} && {Path(sys.executable).parent / 'jupyter'} lab")
     return "\n".join(lines)
 
