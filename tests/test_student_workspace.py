@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers.data.paths import PROJECT_ROOT
+from helpers.data.paths import PROJECT_ROOT, shared_datasets_dir
 from tools.workspace import MANIFEST, ForeignFolderError, update_workspace
 
 LESSON = "def step(x):\n    ### BEGIN SOLUTION\n    return {}\n    ### END SOLUTION\n"
@@ -24,6 +24,7 @@ def write_project(root: Path, answer: str = "x - 1", notebook_text: str = "print
     nbformat.write(notebook, root / "notebooks" / "00_tiny.ipynb")
     (root / "data" / "cache").mkdir(parents=True, exist_ok=True)
     (root / "data" / "small.pt").write_bytes(b"\x00data")
+    (root.parent / "shared" / "datasets").mkdir(parents=True, exist_ok=True)
     return root
 
 
@@ -40,9 +41,12 @@ def test_a_new_workspace_holds_notebooks_beside_the_stubbed_helpers_and_the_data
     assert "x - 1" not in (student / "helpers" / "lesson.py").read_text()
     assert (student / "data" / "small.pt").read_bytes() == b"\x00data"
     assert (student / "data" / "cache").resolve() == (project / "data" / "cache").resolve()
+    assert (student / "data" / "shared-datasets").resolve() == (tmp_path / "shared" / "datasets").resolve()
+    assert update.linked == ["data/cache", "data/shared-datasets"]
     assert sorted(json.loads((student / MANIFEST).read_text())["files"]) == sorted(update.written)
     again = update_workspace(student, project)
-    assert sorted(again.unchanged) == sorted(update.written) and not (again.written + again.updated + again.kept)
+    assert sorted(again.unchanged) == sorted(update.written)
+    assert not (again.written + again.updated + again.kept + again.linked)
 
 
 def test_a_rerun_updates_what_the_student_left_alone_and_keeps_what_they_changed(project, tmp_path):
@@ -108,6 +112,9 @@ from helpers.spiral import spiral_grad
 print(helpers.__file__)
 print(cache_dir().resolve())
 print(tuple(load_rainfall()["x_train"].shape))
+if CATCAR_CACHED:  # a verified cache is read in place: the project's, through data/cache
+    from helpers.data.catcar import load_catcar
+    print(len(load_catcar().test))
 try:
     spiral_grad(torch.tensor([0.5, 0.5], dtype=torch.float64))
 except NotImplementedError as error:
@@ -119,7 +126,11 @@ def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_load
     """As JupyterLab runs a student notebook: a kernel whose working folder is the notebook's."""
     student = tmp_path / "student"
     update_workspace(student, PROJECT_ROOT)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
+    catcar = PROJECT_ROOT / "data" / "cache" / "catcar_v1.pt"
+    cached = catcar.is_file()
+    stamp = catcar.stat().st_mtime_ns if cached else None
+    probe = PROBE.replace("CATCAR_CACHED", str(cached))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     folder = next(student.rglob("03_mynet_delta_rule.ipynb")).parent  # JupyterLab starts its kernel here
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
                    ).execute()
@@ -128,4 +139,8 @@ def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_load
     assert lines[1] == str((PROJECT_ROOT / "data" / "cache").resolve())
     shape = tuple(__import__("helpers.data.rainfall", fromlist=["x"]).load_rainfall()["x_train"].shape)
     assert lines[2] == str(shape)
+    if cached:
+        assert lines.pop(3) == "2000" and catcar.stat().st_mtime_ns == stamp  # the 2,000 test images, no rebuild
+    link = student / "data" / "shared-datasets"
+    assert (link.resolve() if link.is_symlink() else None) == shared_datasets_dir()  # the offline archive's
     assert lines[3].startswith("not done yet: implement `spiral_grad` in helpers/spiral.py")

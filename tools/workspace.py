@@ -9,6 +9,7 @@ only after ``sys.path``, whose first entry is the kernel's working folder)::
         helpers/                            the student copy of the helpers those notebooks import
         data/*.pt                           copies of the small committed data files
         data/cache -> <project>/data/cache  the project's CIFAR-10 caches, linked, never copied
+        data/shared-datasets -> the project's offline datasets folder (the CIFAR-10 archive), if any
         requirements.txt, START_HERE.md      the environment to install; how to work here
         .student-workspace.json             what this command wrote, with each file's sha256
 
@@ -26,12 +27,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.data.paths import PROJECT_ROOT
+from helpers.data.paths import PROJECT_ROOT, shared_datasets_dir
 from tools.editions import student_files
 
 MANIFEST = ".student-workspace.json"
 DEFAULT_FOLDER = PROJECT_ROOT / "student"
 LINKED_DATA = ("cache", "cifar-10-batches-py")  # large or downloaded data: shared with the project
+# The workspace's parent is not the project's, so ``<root>/../shared/datasets`` is not found from it:
+# the link gives the workspace the project's offline archive (for an empty cache).
+SHARED_LINK = "shared-datasets"
 START_HERE = """# Your backprop-lab workspace
 
 Open the notebooks here (`jupyter lab` in this folder) and work in them and in `helpers/`: an exercise
@@ -121,12 +125,20 @@ def _remove_obsolete(folder: Path, hashes: dict[str, str], wanted: set[str], upd
         del hashes[relative]
 
 
+def _data_links(root: Path) -> dict[str, Path]:
+    """Link name under the workspace's ``data/`` -> the project's folder it points at."""
+    links = {name: root / "data" / name for name in LINKED_DATA}
+    shared = shared_datasets_dir() if root.resolve() == PROJECT_ROOT else root.parent / "shared" / "datasets"
+    if shared is not None:
+        links[SHARED_LINK] = shared
+    return links
+
+
 def _link_data(folder: Path, root: Path, update: WorkspaceUpdate) -> None:
-    """Link the project's caches into the workspace's ``data/`` (never replacing anything there)."""
-    for name in LINKED_DATA:
-        source, link = root / "data" / name, folder / "data" / name
-        if name == "cache":
-            source.mkdir(parents=True, exist_ok=True)
+    """Link the project's caches and datasets into the workspace's ``data/`` (never replacing anything)."""
+    (root / "data" / "cache").mkdir(parents=True, exist_ok=True)
+    for name, source in _data_links(root).items():
+        link = folder / "data" / name
         if source.is_dir() and not os.path.lexists(link):
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source.resolve(), target_is_directory=True)
