@@ -94,6 +94,11 @@ def test_a_foreign_folder_or_a_file_is_refused_and_left_alone(project, tmp_path)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ForeignFolderError, match="is a file"):
         update_workspace(tmp_path / "a_file", project)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / MANIFEST).write_text("{")
+    with pytest.raises(ForeignFolderError, match="is damaged"):
+        update_workspace(tmp_path / "damaged", project)
+    assert [p.name for p in (tmp_path / "damaged").iterdir()] == [MANIFEST]
     (tmp_path / "empty").mkdir()
     assert update_workspace(tmp_path / "empty", project).written
 

@@ -75,7 +75,11 @@ def _read_manifest(folder: Path) -> dict[str, str]:
         raise ForeignFolderError(f"{folder} is a file, not a student workspace: choose another folder")
     manifest = folder / MANIFEST
     if manifest.is_file():
-        return json.loads(manifest.read_text())["files"]
+        try:
+            return dict(json.loads(manifest.read_text())["files"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ForeignFolderError(f"{manifest} is damaged ({error!r}): refusing to guess which files are "
+                                     "the student's; move the folder away or repair the file") from error
     if folder.is_dir() and any(folder.iterdir()):
         raise ForeignFolderError(f"{folder} is not empty and is not a student workspace written by this "
                                  f"command (no {MANIFEST}): refusing to write into it; choose an empty or "
