@@ -39,14 +39,37 @@ def test_titles_captions_and_rows():
     # notebook 04's thumbnails: 16 and 24 images, 8 per row
     (16, dict(ncols=8, size=1.1, text_height=0.25, fontsize=8), (8.8, 2.7)),
     (24, dict(ncols=8, size=1.1, text_height=0.25, fontsize=8), (8.8, 4.05)),
-    # notebook 05's grids: the improvement ladder, the adversarial photo, the channels
-    (8, dict(ncols=4, size=2.0), (8.0, 4.9)),
-    (3, dict(size=2.0), (6.0, 2.45)),
-    (12, dict(ncols=4, size=1.9), (7.6, 7.05)),
 ])
 def test_figure_sizes_of_the_notebooks_grids(n, kwargs, inches):
     fig = image_grid(torch.rand(n, 3, 4, 4), **kwargs)
     np.testing.assert_allclose(fig.get_size_inches(), inches)
+    plt.close(fig)
+
+
+def test_a_caption_wider_than_its_panel_breaks_at_its_separators():
+    long_caption, short_caption = "p 1.000 · 2nd 0.380 · rough 0.56", "p 0.91"
+    fig = image_grid(torch.rand(2, 3, 4, 4), captions=[long_caption, short_caption], size=1.5)
+    assert [ax.texts[0].get_text() for ax in shown(fig)] == ["p 1.000\n2nd 0.380\nrough 0.56", short_caption]
+    plt.close(fig)
+
+
+def _extent(artist, renderer):
+    box = artist.get_window_extent(renderer)
+    return box.x0, box.x1, box.y0, box.y1
+
+
+@pytest.mark.parametrize("caption", ["p 1.000 · 2nd 0.380 · rough 0.56", "p 1.000"])
+def test_rows_leave_room_for_their_text_and_no_more(caption):
+    """Captions of one row never run into the next row's titles, and the gap between them stays small."""
+    fig = image_grid(torch.rand(8, 3, 4, 4), titles=[f"rung {i}" for i in range(8)], captions=[caption] * 8,
+                     ncols=4, size=2.0)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    upper, lower = shown(fig)[0], shown(fig)[4]
+    caption_bottom = _extent(upper.texts[0], renderer)[2]
+    title_top = _extent(lower.title, renderer)[3]
+    gap_inches = (caption_bottom - title_top) / fig.dpi
+    assert 0 < gap_inches < 0.4, gap_inches
     plt.close(fig)
 
 

@@ -24,14 +24,27 @@ def stretch(image: torch.Tensor) -> torch.Tensor:
     return (image - low) / (high - low).clamp_min(1e-12)
 
 
+_CHAR_WIDTH = 0.6  # a caption character's width, in units of its font size (a safe over-estimate)
+_LINE_HEIGHT = 1.35  # a text line's height, in units of its font size
+
+
+def _fit_caption(caption: str, width_inches: float, fontsize: float) -> str:
+    """``caption`` with its " · "-separated parts on their own lines when it is wider than the panel."""
+    if len(caption) * _CHAR_WIDTH * fontsize / 72 <= width_inches:
+        return caption
+    return "\n".join(caption.split(" · "))
+
+
 def image_grid(images: torch.Tensor, titles: Sequence[str] = (), captions: Sequence[str] = (),
                ncols: int | None = None, size: float = 1.7, suptitle: str | None = None, *,
-               text_height: float = 0.45, fontsize: float = 9):
+               text_height: float | None = None, fontsize: float = 9):
     """A figure with one image of (N, 3, H, W) per panel (uint8, or floats shown clipped to [0, 1]).
 
-    ``titles`` go above the images and ``captions`` below (each empty or one per image); ``ncols``
-    panels per row (default: all in one row), each ``size`` inches wide, plus ``text_height`` inches
-    per row for the titles and captions. Titles are set in ``fontsize`` points, captions one smaller.
+    ``titles`` go above the images and ``captions`` below (each empty or one per image); a caption
+    wider than its panel is broken at its " · " separators. ``ncols`` panels per row (default: all
+    in one row), each ``size`` inches wide, plus ``text_height`` inches per row for the titles and
+    captions (default: just what their lines need). Titles are set in ``fontsize`` points, captions
+    one smaller.
     """
     n = len(images)
     if images.dim() != 4 or images.shape[1] != 3:
@@ -41,6 +54,11 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] = (), captions: Seque
             raise ValueError(f"{name}: expected one per image ({n}) or none, got {len(texts)}")
     ncols = ncols or n
     nrows = max(1, math.ceil(n / ncols))
+    captions = [_fit_caption(caption, size, fontsize - 1) for caption in captions]
+    if text_height is None:
+        title_lines = max((title.count("\n") + 1 for title in titles), default=0)
+        caption_lines = max((caption.count("\n") + 1 for caption in captions), default=0)
+        text_height = 0.1 + _LINE_HEIGHT * (title_lines * fontsize + caption_lines * (fontsize - 1)) / 72
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + text_height) * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -60,13 +78,13 @@ def plot_histories(ax, histories: dict[str, list], quantity: str = "probability"
     """One line per run of :func:`helpers.dream.gradient_descent` against the iteration.
 
     ``histories`` maps a run's name to its ``history`` list of ``DreamStep``; ``quantity`` is
-    ``"probability"`` (mean target probability) or ``"objective"`` (minus the loss: the target
-    logit for :func:`helpers.dream.class_loss` on one image).
+    ``"probability"`` (mean target probability) or ``"objective"`` (what the loss returns and
+    gradient descent raises: the target logit for :func:`helpers.dream.class_loss` on one image).
     """
     if quantity not in ("probability", "objective"):
         raise ValueError(f"quantity must be 'probability' or 'objective', got {quantity!r}")
     for name, history in histories.items():
-        values = [step.probability if quantity == "probability" else -step.loss for step in history]
+        values = [step.probability if quantity == "probability" else step.objective for step in history]
         ax.plot([step.iteration for step in history], values, label=name)
     if quantity == "probability":
         ax.set(ylabel="p(target | jittered image)", ylim=(-0.02, 1.02))

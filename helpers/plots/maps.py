@@ -61,15 +61,24 @@ def _finish(ax, title: str) -> None:
 def plot_curves(ax, histories, noise_floor: float | None = None) -> None:
     """Train (dashed) and validation (solid) MSE per epoch, log scale, one colour per history.
 
-    Non-finite values (a diverged run) are left out; the run's label says it diverged.
+    Non-finite values (a diverged run) are left out; a vertical line marks the epoch where the run
+    diverged, and runs with one or two finite points get markers (a line through one point is invisible).
     """
+    last_epoch = 1
     for history, colour in zip(histories, _colours()):
         epochs = np.arange(len(history.val_mse))
         val, train = np.asarray(history.val_mse), np.asarray(history.train_mse)
-        label = f"lr={history.lr:g}" + (" (diverged)" if history.diverged else "")
         finite = np.isfinite(val) & np.isfinite(train)
-        ax.plot(epochs[finite], val[finite], color=colour, label=label + ", validation")
-        ax.plot(epochs[finite], train[finite], color=colour, linestyle="--", alpha=0.7, label=label + ", train")
+        marker = "o" if finite.sum() <= 2 else None
+        label = f"lr={history.lr:g}"
+        ax.plot(epochs[finite], val[finite], color=colour, marker=marker, label=label + ", validation")
+        ax.plot(epochs[finite], train[finite], color=colour, linestyle="--", alpha=0.7, marker=marker,
+                label=label + ", train")
+        if history.diverged:
+            diverged_at = int(np.argmin(finite)) if not finite.all() else len(finite) - 1
+            ax.axvline(diverged_at, color=colour, linestyle="-.", linewidth=1,
+                       label=f"{label}: diverged at epoch {diverged_at}")
+        last_epoch = max(last_epoch, len(epochs) - 1)
     if noise_floor is not None:
         ax.axhline(noise_floor, color="black", linewidth=1, linestyle=":", label="noise floor")
     ax.set_yscale("log")
@@ -77,6 +86,7 @@ def plot_curves(ax, histories, noise_floor: float | None = None) -> None:
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0, last_epoch)  # at least epochs 0-1, so a run that diverged at once has an axis to sit on
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (inch²)")
     ax.legend(fontsize=7)
