@@ -45,6 +45,6 @@ NB ?= notebooks/*.ipynb
 refresh: $(STAMP)
 	$(PY) -m tools.refresh $(NB)
 
-# Student versions: solution blocks replaced by stubs, outputs cleared (report/student/).
+# The student workspace: notebooks beside stubbed helpers in student/ (git-ignored); re-running keeps the student's changes.
 student: $(STAMP)
 	$(PY) -m tools.editions

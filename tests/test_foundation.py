@@ -31,6 +31,18 @@ def test_shared_datasets_dir_is_none_when_missing(monkeypatch, tmp_path):
     assert paths.shared_datasets_dir() == tmp_path.resolve()
 
 
+def test_a_workspace_finds_the_datasets_through_its_data_link(monkeypatch, tmp_path):
+    """In a student workspace (no ../shared/datasets beside it) the datasets come through <data>/shared-datasets."""
+    monkeypatch.delenv(paths.SHARED_DATASETS_ENV, raising=False)
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path / "workspace")
+    monkeypatch.setenv(paths.DATA_ENV, str(tmp_path / "workspace" / "data"))
+    assert paths.shared_datasets_dir() is None
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "workspace" / "data").mkdir(parents=True)
+    (tmp_path / "workspace" / "data" / "shared-datasets").symlink_to(tmp_path / "datasets")
+    assert paths.shared_datasets_dir() == (tmp_path / "datasets").resolve()
+
+
 def test_seed_everything_makes_every_generator_repeat():
     def draw():
         return random.random(), np.random.rand(), torch.rand(3)

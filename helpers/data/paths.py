@@ -23,10 +23,13 @@ def cache_dir() -> Path:
 
 
 def shared_datasets_dir() -> Path | None:
-    """Offline dataset copies: ``$BACKPROP_LAB_SHARED_DATASETS``, else ``<project>/../shared/datasets``.
+    """Offline dataset copies: ``$BACKPROP_LAB_SHARED_DATASETS``, else ``<project>/../shared/datasets``,
+    else ``<data>/shared-datasets`` (the link a student workspace makes to the project's copy, since a
+    workspace's parent is not the project's).
 
-    Returns None when neither exists (a user's laptop, typically).
+    Returns None when none exists (a user's laptop, typically).
     """
     override = os.environ.get(SHARED_DATASETS_ENV)
-    candidate = Path(override).expanduser() if override else PROJECT_ROOT.parent / "shared" / "datasets"
-    return candidate.resolve() if candidate.is_dir() else None
+    candidates = ([Path(override).expanduser()] if override
+                  else [PROJECT_ROOT.parent / "shared" / "datasets", data_dir() / "shared-datasets"])
+    return next((candidate.resolve() for candidate in candidates if candidate.is_dir()), None)
