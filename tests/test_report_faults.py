@@ -239,6 +239,17 @@ def test_a_publish_killed_at_any_rename_is_recovered_to_the_old_or_the_new_repor
     assert outcomes == ["old"] * 4 + ["new"] * 6  # rolled back until every old entry is parked
 
 
+def test_a_publish_keeps_what_other_commands_wrote_under_report(tmp_path):
+    out, staging = _old_and_staged(tmp_path)
+    for other in ("browser/01_a/after.png", "student/.student-edition"):
+        (out / other).parent.mkdir(parents=True, exist_ok=True)
+        (out / other).write_text("not the report's")
+    publish.replace_report(staging, out)
+    files = _files(out)
+    assert files["browser/01_a/after.png"] == files["student/.student-edition"] == b"not the report's"
+    assert files["index.html"] == b"NEW" and "only-in-the-old-report.txt" not in files
+
+
 class _no_raise:
     def __enter__(self):
         return self

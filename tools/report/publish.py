@@ -24,7 +24,9 @@ from pathlib import Path
 INDEX = "index.html"  # the page a reader opens: published last
 RUNS_DIR = ".runs"  # the workers' logs (kernel chatter), inside the staging folder
 INTERMEDIATE = {"metrics", "text", RUNS_DIR}  # staged but not published (metrics.json, index.html hold them)
-KEEP = {"README.md"}  # committed files of report/ that a build never touches
+# What a build never touches in report/: its committed README and what other commands write there (the
+# browser test's screenshots, student editions written by older versions of `make student`).
+KEEP = {"README.md", "browser", "student"}
 STAGING_PREFIX, PREVIOUS_PREFIX, TRASH_PREFIX = ".staging-", ".previous-", ".trash-"
 PARKED = ".parked"  # inside .previous-<pid>: every old entry is parked, the new ones may be moving in
 
