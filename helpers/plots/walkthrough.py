@@ -1,0 +1,301 @@
+"""The walkthrough drawn: the engine's graph and the chain-rule table, redrawn step by step.
+
+:class:`WalkthroughFigure` draws an expression once with :func:`helpers.plots.graph_drawing.draw_graph`
+(sized for its fullest labels), adds the chain-rule table on the right, then shows any step of
+:func:`helpers.walkthrough.build_walkthrough` by *updating* the artists it keeps (texts, box colours, edge
+colours, one highlight bar), never rebuilding them: a step costs one Agg render. Forward steps fill in
+values as they are computed; backward steps label each edge from the node to its consumers with
+upstream × local = contribution and show a node reached by several paths adding its contributions up.
+``large_font=True`` scales figure and fonts by :data:`LARGE_FONT_SCALE` for a projector.
+
+:func:`key_frame_strip` renders start, a forward step, a backward step and the end as one figure (what
+headless runs and the report show).
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, PathPatch
+
+from helpers.plots.graph_drawing import CHAR_WIDTH_IN, EDGE_COLOUR, draw_graph, layered_layout, value_graph
+from helpers.plots.style import PALETTE
+from helpers.scalar_autodiff import Value
+from helpers.scalar_primitives import format_number
+from helpers.walkthrough import Step, build_walkthrough, key_frames
+
+LARGE_FONT_SCALE = 1.5
+HIGHLIGHT = PALETTE[3]  # the node, edges and table row of the current step
+PAST_EDGE = PALETTE[0]  # edge labels of earlier backward steps
+PENDING = "#aaaaaa"  # table rows not reached yet
+TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
+TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
+
+
+def _table_lines(walk) -> list[tuple[str, str | None, int | None]]:
+    """(text, section, index) per line of the table panel; headers have no section."""
+    lines = [("forward: each primitive, its value and local gradients", None, None)]
+    for index, row in enumerate(walk.table.rows):
+        local = ", ".join(g.text(row.name) for g in row.local_gradients)
+        lines.append((f"{row.breakdown} = {format_number(row.value)}    {local}", "rows", index))
+    lines.append(("", None, None))
+    lines.append(("backward: upstream × local, summed over the uses", None, None))
+    lines += [(text, "backward", index) for index, text in enumerate(walk.table.backward_lines())]
+    return lines
+
+
+class WalkthroughFigure:
+    """One figure for all steps of ``output``'s walkthrough; :meth:`show` updates it to a step.
+
+    Runs ``output.backward()``. ``steps`` is the tuple of :class:`~helpers.walkthrough.Step`.
+    """
+
+    def __init__(self, output: Value, large_font: bool = False):
+        self.walk = build_walkthrough(output)
+        self.steps = self.walk.steps
+        self.figure = draw_graph(output, show_gradients=True)  # sized for the fullest labels
+        plt.close(self.figure)  # kept out of pyplot: shown only as rendered frames
+        self.figure.set_layout_engine("none")  # fixed positions: no layout solve on every render
+        FigureCanvasAgg(self.figure)
+        self.graph_ax = self.figure.axes[0]
+        self._find_artists(output)
+        scale = LARGE_FONT_SCALE if large_font else 1.0
+        self._add_table_and_caption(scale)
+        self._freeze_geometry(scale)
+        self.current = None
+
+    # ---- building (once) -----------------------------------------------------------------------
+
+    def _find_artists(self, output: Value) -> None:
+        """Map nodes and edges to the artists draw_graph made (node boxes first, then edge segments)."""
+        nodes, edges = value_graph(output, show_gradients=True)
+        texts = self.graph_ax.texts
+        self.node_text = {node.key: texts[i] for i, node in enumerate(nodes)}
+        self.full_text = {node.key: node.text for node in nodes}
+        routes = layered_layout([n.key for n in nodes], edges).routes
+        segments, self.edge_segments = iter(texts[len(nodes):]), {}
+        for source, target in edges:
+            self.edge_segments[(source, target)] = [next(segments) for _ in range(len(routes[(source, target)]) + 1)]
+
+    def _freeze_geometry(self, scale: float) -> None:
+        """Boxes and arrows as placed by one draw, made fixed: each box a patch the size of its fullest label
+        (boxes and arrows do not jump while labels fill in), each edge segment a plain arrow between fixed
+        points (an annotation would lay out the text it is attached to on every render)."""
+        self.figure.canvas.draw()
+        to_data = self.graph_ax.transData.inverted()
+        self.node_box = {}
+        for key, text in self.node_text.items():
+            patch = text.get_bbox_patch()
+            outline = patch.get_path().transformed(patch.get_transform()).transformed(to_data)
+            self.node_box[key] = self.graph_ax.add_patch(PathPatch(
+                outline, facecolor=patch.get_facecolor(), edgecolor=patch.get_edgecolor(), linewidth=1.0, zorder=2.5))
+            text.set_bbox(None)
+        self.box_colour = {key: box.get_edgecolor() for key, box in self.node_box.items()}
+        self.sum_label = {}  # below each node reached by several paths: its contributions adding up
+        for step in self.steps:
+            if step.phase == "backward" and len(step.contributions) > 1:
+                bottom = self.node_box[step.key].get_path().get_extents()
+                self.sum_label[step.key] = self.graph_ax.text(
+                    bottom.x0 + bottom.width / 2, bottom.y0 - 0.03, "", ha="center", va="top", fontsize=7 * scale,
+                    zorder=4, color=HIGHLIGHT, fontweight="bold")
+        self.edge_label = {}
+        for (source, target), parts in self.edge_segments.items():
+            arrows = []
+            for part in parts:
+                start, end = to_data.transform(np.array(part.arrow_patch._posA_posB))  # pixels, from the draw
+                props = part.arrowprops
+                arrows.append(self.graph_ax.add_patch(FancyArrowPatch(
+                    start, end, arrowstyle=props["arrowstyle"], shrinkA=props["shrinkA"], shrinkB=props["shrinkB"],
+                    color=props["color"], linewidth=props["linewidth"], mutation_scale=part.get_size(), zorder=2)))
+                part.remove()
+            self.edge_segments[(source, target)] = arrows
+            if isinstance(target, tuple):  # operand -> primitive: backward labels sit mid-way on the last segment
+                x, y = (start + end) / 2
+                self.edge_label[(source, target[1])] = self.graph_ax.text(
+                    x, y + 0.04, "", ha="center", va="bottom", fontsize=7 * scale, zorder=4, color=HIGHLIGHT,
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+
+    def _add_table_and_caption(self, scale: float) -> None:
+        """Widen the figure by the table's width (the graph keeps its size in inches, top left), then scale
+        figure and fonts by ``scale``. The table is one image composed from two pre-rendered versions
+        (every line black, every line grey): a step changes pixels, not hundreds of glyphs."""
+        graph_w, graph_h = self.figure.get_size_inches()
+        self.lines = _table_lines(self.walk)
+        table_w = max(len(text) for text, _, _ in self.lines) * CHAR_WIDTH_IN + 0.4
+        height = max(graph_h + CAPTION_IN, (len(self.lines) + 1) * TABLE_LINE_IN + CAPTION_IN)
+        width, table_h = graph_w + table_w, height - CAPTION_IN
+        self.figure.set_size_inches(width * scale, height * scale)
+        self.graph_ax.set_position([0, (table_h - graph_h) / height, graph_w / width, graph_h / height])
+        for text in self.graph_ax.texts:
+            text.set_fontsize(text.get_fontsize() * scale)
+        table_ax = self.figure.add_axes([graph_w / width, 0, table_w / width, table_h / height])
+        table_ax.set_axis_off()
+        self.row_text = {(section, index): number for number, (_, section, index) in enumerate(self.lines)}
+        inch = scale * self.figure.dpi  # pixels per (unscaled) inch
+        pixels = (round(table_h * inch), round(table_w * inch))
+        self.table_images = {colour: _render_lines(self.lines, colour, pixels, self.figure.dpi, scale)
+                             for colour in ("black", PENDING)}
+        self.line_rows = [slice(round((n + 0.5) * TABLE_LINE_IN * inch), round((n + 1.5) * TABLE_LINE_IN * inch))
+                          for n in range(len(self.lines))]
+        self.table_image = table_ax.imshow(self.table_images["black"], interpolation="nearest", aspect="auto")
+        self.caption = self.figure.text(0.01, 1 - 0.5 * CAPTION_IN / height, "", va="center",
+                                        fontsize=CAPTION_FONT * scale)
+
+    # ---- updating (every step) -----------------------------------------------------------------
+
+    def show(self, index: int) -> None:
+        """Update every artist to step ``index`` (0 = start, len(steps) - 1 = end)."""
+        if not 0 <= index < len(self.steps):
+            raise IndexError(f"step index must be in [0, {len(self.steps) - 1}], got {index}")
+        step = self.steps[index]
+        computed = {s.key for s in self.steps[:index + 1] if s.phase == "forward"}
+        finished = {s.key: s for s in self.steps[:index + 1] if s.phase == "backward"}
+        self._update_nodes(step, computed, finished)
+        self._update_edges(step, finished)
+        self._update_sums(step, finished)
+        self._update_table(index)
+        self.caption.set_text(caption(self.walk.output, step, index, len(self.steps)))
+        self.current = index
+
+    def _update_nodes(self, step: Step, computed: set, finished: dict) -> None:
+        for key, artist in self.node_text.items():
+            value_key = key[1] if isinstance(key, tuple) else key
+            text = self.full_text[key]
+            if not isinstance(key, tuple):
+                text = _node_label(text, key in computed or not self._is_primitive(key), finished.get(key),
+                                   self.walk.output)
+            artist.set_text(text)
+            current = value_key == step.key and step.phase in ("forward", "backward")
+            self.node_box[key].set_linewidth(2.6 if current else 1.0)
+            self.node_box[key].set_edgecolor(HIGHLIGHT if current else self.box_colour[key])
+
+    def _is_primitive(self, key) -> bool:
+        return ("op", key) in self.node_text
+
+    def _update_sums(self, step: Step, finished: dict) -> None:
+        for key, label in self.sum_label.items():
+            label.set_visible(key in finished)
+            if key in finished:
+                label.set_text(sum_text(finished[key]))
+                label.set_color(HIGHLIGHT if finished[key] is step else PAST_EDGE)
+
+    def _update_edges(self, step: Step, finished: dict) -> None:
+        names_to_key = {s.node: s.key for s in self.steps}
+        for (operand, consumer), label in self.edge_label.items():
+            done = finished.get(operand)
+            contribution = next((c for c in done.contributions if names_to_key[c.consumer] == consumer), None) \
+                if done else None
+            label.set_visible(contribution is not None)
+            if contribution is not None:
+                label.set_text(f"{format_number(contribution.upstream)} × {format_number(contribution.local)}"
+                               f" = {format_number(contribution.contribution)}")
+                label.set_color(HIGHLIGHT if done is step else PAST_EDGE)
+        for (source, target), parts in self.edge_segments.items():
+            lit = (step.phase == "backward" and source == step.key) or \
+                  (step.phase == "forward" and isinstance(target, tuple) and target[1] == step.key)
+            for part in parts:
+                part.set_color(HIGHLIGHT if lit else EDGE_COLOUR)
+                part.set_linewidth(2.0 if lit else 0.8)
+
+    def _update_table(self, index: int) -> None:
+        """Lines reached so far black, the others grey, the current step's line on a tinted bar."""
+        step = self.steps[index]
+        reached = {(s.table_section, s.table_index) for s in self.steps[:index + 1] if s.table_section}
+        self.table_current = self.row_text.get((step.table_section, step.table_index)) if step.table_section else None
+        self.table_reached = {n for key, n in self.row_text.items() if key[0] is None or key in reached}
+        image = self.table_images[PENDING].copy()
+        for number in self.table_reached:
+            image[self.line_rows[number]] = self.table_images["black"][self.line_rows[number]]
+        if self.table_current is not None:
+            rows = image[self.line_rows[self.table_current]]
+            rows[...] = (rows * TINT).astype(np.uint8)
+        self.table_image.set_data(image)
+
+    # ---- rendering -----------------------------------------------------------------------------
+
+    def png(self, index: int) -> bytes:
+        """Step ``index`` as PNG bytes (what the live widget displays): one Agg render, quickly compressed
+        (savefig would render twice with the course style's tight bounding box)."""
+        buffer = io.BytesIO()
+        Image.fromarray(self.rgba(index)[..., :3]).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def rgba(self, index: int) -> np.ndarray:
+        """Step ``index`` rendered by Agg: an (H, W, 4) uint8 array."""
+        self.show(index)
+        self.figure.canvas.draw()
+        return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+
+
+def _render_lines(lines, colour: str, pixels: tuple[int, int], dpi: float, scale: float) -> np.ndarray:
+    """The table's lines drawn in ``colour`` (headers bold) as an (H, W, 4) uint8 image, (H, W) = ``pixels``."""
+    figure = Figure(figsize=(pixels[1] / dpi, pixels[0] / dpi), dpi=dpi, layout="none")
+    canvas = FigureCanvasAgg(figure)
+    ax = figure.add_axes([0, 0, 1, 1])
+    ax.set_axis_off()
+    ax.set_xlim(0, pixels[1] / dpi / scale)
+    ax.set_ylim(pixels[0] / dpi / scale, 0)  # inches from the top, before scaling
+    for number, (text, section, _) in enumerate(lines):
+        ax.text(0.15, (number + 1) * TABLE_LINE_IN, text, va="center", fontsize=TABLE_FONT * scale, color=colour,
+                fontweight="bold" if section is None else "normal")
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def _node_label(full: str, computed: bool, done: Step | None, output: str) -> str:
+    """A value box's text: its value once computed ('?' before), its gradient once reached backward."""
+    first = full.splitlines()[0]
+    name = first.split(" = ")[0]
+    lines = [first if computed else f"{name} = ?"]
+    if done is not None:
+        lines.append(f"∂{output}/∂{name} = {format_number(done.gradient)}")
+    return "\n".join(lines)
+
+
+def sum_text(step: Step) -> str:
+    """A multi-path node's gradient as its contributions adding up: '1 + 1.5 = 2.5'."""
+    return " + ".join(_factor(c.contribution) for c in step.contributions) + f" = {format_number(step.gradient)}"
+
+
+def _factor(value: float) -> str:
+    text = format_number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def caption(output: str, step: Step, index: int, count: int) -> str:
+    """One line saying what step ``index`` of ``count`` does, with its numbers."""
+    head = f"step {index}/{count - 1} · "
+    if step.phase == "start":
+        return head + "start: the inputs are known; nothing is computed yet"
+    if step.phase == "forward":
+        return head + f"forward: compute {step.node} = {format_number(step.value)}"
+    if step.phase == "end":
+        return head + f"end: {output} = {format_number(step.value)} and every gradient is known"
+    if not step.contributions:
+        return head + f"backward: start at the output, ∂{output}/∂{step.node} = 1"
+    products = " + ".join(f"{format_number(c.upstream)}·{format_number(c.local)}" for c in step.contributions)
+    paths = f" ({len(step.contributions)} paths add up)" if len(step.contributions) > 1 else ""
+    return head + f"backward at {step.node}: ∂{output}/∂{step.node} = {products} = {format_number(step.gradient)}{paths}"
+
+
+def key_frame_strip(walkthrough: WalkthroughFigure, title: str | None = None):
+    """Start, a forward step, a backward step (at a node reached by two paths if any) and the end, as one
+    pyplot Figure of 2 × 2 panels (each an (H, W, 4) render of the walkthrough figure)."""
+    frames = key_frames(walkthrough.steps)
+    images = [walkthrough.rgba(index) for index in frames]
+    inches = walkthrough.figure.get_size_inches() * 0.8
+    fig, axes = plt.subplots(2, 2, figsize=(2 * inches[0], 2 * inches[1] + (0.4 if title else 0)),
+                             layout="none")
+    for ax, image in zip(axes.flat, images):
+        ax.imshow(image, interpolation="lanczos")
+        ax.set_axis_off()
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=0.94 if title else 0.995, wspace=0.02,
+                        hspace=0.02)
+    if title:
+        fig.suptitle(title)
+    return fig
