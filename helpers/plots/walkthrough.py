@@ -107,11 +107,12 @@ class WalkthroughFigure:
         for (source, target), parts in self.edge_segments.items():
             arrows = []
             for part in parts:
-                start, end = to_data.transform(np.array(part.arrow_patch._posA_posB))  # pixels, from the draw
                 props = part.arrowprops
+                start, end = to_data.transform(_shrunk(np.array(part.arrow_patch._posA_posB),  # pixels, from the draw
+                                                       props["shrinkA"], props["shrinkB"], self.figure.dpi))
                 arrows.append(self.graph_ax.add_patch(FancyArrowPatch(
-                    start, end, arrowstyle=props["arrowstyle"], shrinkA=props["shrinkA"], shrinkB=props["shrinkB"],
-                    color=props["color"], linewidth=props["linewidth"], mutation_scale=part.get_size(), zorder=2)))
+                    start, end, arrowstyle=props["arrowstyle"], shrinkA=0, shrinkB=0, color=props["color"],
+                    linewidth=props["linewidth"], mutation_scale=part.get_size(), zorder=2)))
                 part.remove()
             self.edge_segments[(source, target)] = arrows
             if isinstance(target, tuple):  # operand -> primitive: backward labels sit mid-way on the last segment
@@ -133,8 +134,6 @@ class WalkthroughFigure:
         self.graph_ax.set_position([0, (table_h - graph_h) / height, graph_w / width, graph_h / height])
         for text in self.graph_ax.texts:
             text.set_fontsize(text.get_fontsize() * scale)
-        table_ax = self.figure.add_axes([graph_w / width, 0, table_w / width, table_h / height])
-        table_ax.set_axis_off()
         self.row_text = {(section, index): number for number, (_, section, index) in enumerate(self.lines)}
         inch = scale * self.figure.dpi  # pixels per (unscaled) inch
         pixels = (round(table_h * inch), round(table_w * inch))
@@ -142,7 +141,9 @@ class WalkthroughFigure:
                              for colour in ("black", PENDING)}
         self.line_rows = [slice(round((n + 0.5) * TABLE_LINE_IN * inch), round((n + 1.5) * TABLE_LINE_IN * inch))
                           for n in range(len(self.lines))]
-        self.table_image = table_ax.imshow(self.table_images["black"], interpolation="nearest", aspect="auto")
+        # pasted pixel for pixel at the bottom right (no axes, no resampling)
+        self.table_image = self.figure.figimage(self.table_images["black"], xo=round(graph_w * inch), yo=0,
+                                                origin="upper")
         self.caption = self.figure.text(0.01, 1 - 0.5 * CAPTION_IN / height, "", va="center",
                                         fontsize=CAPTION_FONT * scale)
 
@@ -230,6 +231,17 @@ class WalkthroughFigure:
         self.show(index)
         self.figure.canvas.draw()
         return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+
+
+def _shrunk(ends: np.ndarray, shrink_a: float, shrink_b: float, dpi: float) -> np.ndarray:
+    """The segment ``ends`` (2 × 2 pixels) shortened by the arrow's shrinks (points) at each end, once, instead
+    of on every render."""
+    direction = ends[1] - ends[0]
+    length = np.hypot(*direction)
+    if length == 0:
+        return ends
+    unit = direction / length
+    return np.array([ends[0] + unit * shrink_a * dpi / 72, ends[1] - unit * shrink_b * dpi / 72])
 
 
 def _render_lines(lines, colour: str, pixels: tuple[int, int], dpi: float, scale: float) -> np.ndarray:
