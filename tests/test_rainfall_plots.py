@@ -43,11 +43,21 @@ def test_curves_leave_out_non_finite_values_and_label_divergence():
     diverged = History(lr=1.0, train_mse=[4.0, math.inf], val_mse=[4.1, math.nan], diverged=True)
     fig, ax = plt.subplots()
     plot_curves(ax, [fine, diverged], noise_floor=2.25)
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert "lr=1 (diverged), validation" in labels and "noise floor" in labels
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert {"lr=1, validation", "lr=1: diverged at epoch 1", "noise floor"} <= set(lines)
     for line in ax.get_lines():
         assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).all()
-    assert ax.get_yscale() == "log"
+    assert list(lines["lr=1: diverged at epoch 1"].get_xdata()) == [1, 1]  # a vertical line at the epoch
+    # the diverged run kept one finite point (epoch 0): drawn as a marker, on an axis from epoch 0 to 2
+    assert lines["lr=1, validation"].get_marker() == "o" and lines["lr=0.01, validation"].get_marker() in ("None", None, "")
+    assert ax.get_xlim() == (0, 2) and ax.get_yscale() == "log"
+
+
+def test_a_run_that_diverged_at_once_still_gets_an_axis_from_epoch_0_to_1():
+    diverged = History(lr=1.0, train_mse=[4.0, math.inf], val_mse=[4.1, math.nan], diverged=True)
+    fig, ax = plt.subplots()
+    plot_curves(ax, [diverged])
+    assert ax.get_xlim() == (0, 1)
     plt.close(fig)
 
 
