@@ -4,8 +4,8 @@
 (sized for its fullest labels), adds the chain-rule table on the right, then shows any step of
 :func:`helpers.walkthrough.build_walkthrough` by *updating* the artists it keeps (texts, box colours, edge
 colours, one highlight bar), never rebuilding them: a step costs one Agg render. Forward steps fill in
-values as they are computed; backward steps label each edge from the node to its consumers with
-upstream × local = contribution and show a node reached by several paths adding its contributions up.
+values as they are computed; a backward step labels each edge from its node to the node's consumers with
+upstream × local = contribution, and a node reached by several paths shows its contributions adding up.
 ``large_font=True`` scales figure and fonts by :data:`LARGE_FONT_SCALE` for a projector.
 
 :func:`key_frame_strip` renders start, a forward step, a backward step and the end as one figure (what
@@ -31,7 +31,7 @@ from helpers.walkthrough import Step, build_walkthrough, key_frames
 
 LARGE_FONT_SCALE = 1.5
 HIGHLIGHT = PALETTE[3]  # the node, edges and table row of the current step
-PAST_EDGE = PALETTE[0]  # edge labels of earlier backward steps
+PAST_SUM = PALETTE[0]  # the sums of earlier backward steps
 PENDING = "#aaaaaa"  # table rows not reached yet
 TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
 TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
@@ -157,7 +157,7 @@ class WalkthroughFigure:
         computed = {s.key for s in self.steps[:index + 1] if s.phase == "forward"}
         finished = {s.key: s for s in self.steps[:index + 1] if s.phase == "backward"}
         self._update_nodes(step, computed, finished)
-        self._update_edges(step, finished)
+        self._update_edges(step)
         self._update_sums(step, finished)
         self._update_table(index)
         self.caption.set_text(caption(self.walk.output, step, index, len(self.steps)))
@@ -183,19 +183,18 @@ class WalkthroughFigure:
             label.set_visible(key in finished)
             if key in finished:
                 label.set_text(sum_text(finished[key]))
-                label.set_color(HIGHLIGHT if finished[key] is step else PAST_EDGE)
+                label.set_color(HIGHLIGHT if finished[key] is step else PAST_SUM)
 
-    def _update_edges(self, step: Step, finished: dict) -> None:
+    def _update_edges(self, step: Step) -> None:
         names_to_key = {s.node: s.key for s in self.steps}
         for (operand, consumer), label in self.edge_label.items():
-            done = finished.get(operand)
-            contribution = next((c for c in done.contributions if names_to_key[c.consumer] == consumer), None) \
-                if done else None
+            # only the current step's edges are labelled: earlier results live on in the boxes' gradients
+            contribution = next((c for c in step.contributions if names_to_key[c.consumer] == consumer), None) \
+                if operand == step.key else None
             label.set_visible(contribution is not None)
             if contribution is not None:
                 label.set_text(f"{format_number(contribution.upstream)} × {format_number(contribution.local)}"
                                f" = {format_number(contribution.contribution)}")
-                label.set_color(HIGHLIGHT if done is step else PAST_EDGE)
         for (source, target), parts in self.edge_segments.items():
             lit = (step.phase == "backward" and source == step.key) or \
                   (step.phase == "forward" and isinstance(target, tuple) and target[1] == step.key)
@@ -208,7 +207,8 @@ class WalkthroughFigure:
         step = self.steps[index]
         reached = {(s.table_section, s.table_index) for s in self.steps[:index + 1] if s.table_section}
         self.table_current = self.row_text.get((step.table_section, step.table_index)) if step.table_section else None
-        self.table_reached = {n for key, n in self.row_text.items() if key[0] is None or key in reached}
+        self.table_reached = {n for n, (_, section, row) in enumerate(self.lines)
+                              if section is None or (section, row) in reached}
         image = self.table_images[PENDING].copy()
         for number in self.table_reached:
             image[self.line_rows[number]] = self.table_images["black"][self.line_rows[number]]
