@@ -27,6 +27,7 @@ from helpers.plots.graph_drawing import CHAR_WIDTH_IN, EDGE_COLOUR, draw_graph, 
 from helpers.plots.style import PALETTE
 from helpers.scalar_autodiff import Value
 from helpers.scalar_primitives import format_number
+from helpers.plots.walkthrough_text import caption, node_label, sum_text, table_lines
 from helpers.walkthrough import Step, build_walkthrough, key_frames
 
 LARGE_FONT_SCALE = 1.5
@@ -35,18 +36,6 @@ PAST_SUM = PALETTE[0]  # the sums of earlier backward steps
 PENDING = "#aaaaaa"  # table rows not reached yet
 TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
 TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
-
-
-def _table_lines(walk) -> list[tuple[str, str | None, int | None]]:
-    """(text, section, index) per line of the table panel; headers have no section."""
-    lines = [("forward: each primitive, its value and local gradients", None, None)]
-    for index, row in enumerate(walk.table.rows):
-        local = ", ".join(g.text(row.name) for g in row.local_gradients)
-        lines.append((f"{row.breakdown} = {format_number(row.value)}    {local}", "rows", index))
-    lines.append(("", None, None))
-    lines.append(("backward: upstream × local, summed over the uses", None, None))
-    lines += [(text, "backward", index) for index, text in enumerate(walk.table.backward_lines())]
-    return lines
 
 
 class WalkthroughFigure:
@@ -126,7 +115,7 @@ class WalkthroughFigure:
         figure and fonts by ``scale``. The table is one image composed from two pre-rendered versions
         (every line black, every line grey): a step changes pixels, not hundreds of glyphs."""
         graph_w, graph_h = self.figure.get_size_inches()
-        self.lines = _table_lines(self.walk)
+        self.lines = table_lines(self.walk)
         table_w = max(len(text) for text, _, _ in self.lines) * CHAR_WIDTH_IN + 0.4
         height = max(graph_h + CAPTION_IN, (len(self.lines) + 1) * TABLE_LINE_IN + CAPTION_IN)
         width, table_h = graph_w + table_w, height - CAPTION_IN
@@ -168,7 +157,7 @@ class WalkthroughFigure:
             value_key = key[1] if isinstance(key, tuple) else key
             text = self.full_text[key]
             if not isinstance(key, tuple):
-                text = _node_label(text, key in computed or not self._is_primitive(key), finished.get(key),
+                text = node_label(text, key in computed or not self._is_primitive(key), finished.get(key),
                                    self.walk.output)
             artist.set_text(text)
             current = value_key == step.key and step.phase in ("forward", "backward")
@@ -257,42 +246,6 @@ def _render_lines(lines, colour: str, pixels: tuple[int, int], dpi: float, scale
                 fontweight="bold" if section is None else "normal")
     canvas.draw()
     return np.asarray(canvas.buffer_rgba()).copy()
-
-
-def _node_label(full: str, computed: bool, done: Step | None, output: str) -> str:
-    """A value box's text: its value once computed ('?' before), its gradient once reached backward."""
-    first = full.splitlines()[0]
-    name = first.split(" = ")[0]
-    lines = [first if computed else f"{name} = ?"]
-    if done is not None:
-        lines.append(f"∂{output}/∂{name} = {format_number(done.gradient)}")
-    return "\n".join(lines)
-
-
-def sum_text(step: Step) -> str:
-    """A multi-path node's gradient as its contributions adding up: '1 + 1.5 = 2.5'."""
-    return " + ".join(_factor(c.contribution) for c in step.contributions) + f" = {format_number(step.gradient)}"
-
-
-def _factor(value: float) -> str:
-    text = format_number(value)
-    return f"({text})" if text.startswith("-") else text
-
-
-def caption(output: str, step: Step, index: int, count: int) -> str:
-    """One line saying what step ``index`` of ``count`` does, with its numbers."""
-    head = f"step {index}/{count - 1} · "
-    if step.phase == "start":
-        return head + "start: the inputs are known; nothing is computed yet"
-    if step.phase == "forward":
-        return head + f"forward: compute {step.node} = {format_number(step.value)}"
-    if step.phase == "end":
-        return head + f"end: {output} = {format_number(step.value)} and every gradient is known"
-    if not step.contributions:
-        return head + f"backward: start at the output, ∂{output}/∂{step.node} = 1"
-    products = " + ".join(f"{format_number(c.upstream)}·{format_number(c.local)}" for c in step.contributions)
-    paths = f" ({len(step.contributions)} paths add up)" if len(step.contributions) > 1 else ""
-    return head + f"backward at {step.node}: ∂{output}/∂{step.node} = {products} = {format_number(step.gradient)}{paths}"
 
 
 def key_frame_strip(walkthrough: WalkthroughFigure, title: str | None = None):
