@@ -172,8 +172,7 @@ def test_a_wrong_engine_backward_shows_at_the_step_where_it_happens(monkeypatch)
     def backward_that_forgets_to_accumulate(self):  # '=' instead of '+=': a student's classic slip
         order = topological_order(self)
         for node in order:
-            node.grad = 0.0
-        self.grad = 1.0
+            node.grad = 1.0 if node is self else 0.0
         for node in reversed(order):
             for operand, local in zip(node.operands, node.local_grads):
                 operand.grad = local * node.grad
