@@ -66,6 +66,13 @@ def build_controls(walkthrough: WalkthroughFigure, ipywidgets):
             play.value = False
 
     slider.observe(redraw, names="value")
+
+    def rewind_if_at_end(change):  # play pressed on the last step starts over
+        if change["new"] and slider.value == last:
+            player.value = 0
+            slider.value = 0
+
+    play.observe(rewind_if_at_end, names="value")
     buttons["previous"].on_click(lambda _: setattr(slider, "value", max(slider.value - 1, 0)))
     buttons["next"].on_click(lambda _: setattr(slider, "value", min(slider.value + 1, last)))
 
