@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 export BACKPROP_LAB_HEADLESS := 1
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 # -rs: a skipped test says why (the browser test says how to enable it)
+# make test runs in TEST_JOBS processes, one test file (or notebook) at a time each
+TEST_JOBS ?= 2
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
 .PHONY: setup report test unit nbval refresh student
@@ -31,7 +33,7 @@ report: $(STAMP)
 	$(PY) -m tools.report
 
 test: $(STAMP)
-	$(PY) -m pytest -rs tests notebooks $(PYTEST_NBVAL)
+	$(PY) -m pytest -rs -n $(TEST_JOBS) --dist loadfile tests notebooks $(PYTEST_NBVAL)
 
 unit: $(STAMP)
 	$(PY) -m pytest -rs tests
