@@ -1,5 +1,6 @@
 """Every notebook in a real JupyterLab in headless Chromium: Run All, no error or stderr output, every
-widget renders, and moving each slider or dropdown redraws its plot.
+widget renders, and moving each slider or dropdown redraws its plot. A walkthrough widget is driven by its
+buttons: reset, then ``next`` through every step (forward and backward pass), the picture changing each time.
 
 Runs when ``CI=true`` (where a browser that cannot start is a failure) or ``BACKPROP_LAB_BROWSER_TEST=1``;
 otherwise it is skipped with a message saying how to enable it. Screenshots of each widget before and after
@@ -18,6 +19,7 @@ from helpers.data.paths import PROJECT_ROOT
 
 from .driver import PageLog, exercise_widgets, open_notebook, problem_outputs, run_all, stray_reprs
 from .lab import JupyterLab
+from .walkthrough import Shot, drive_walkthroughs
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = PROJECT_ROOT / "report" / "browser"
@@ -30,7 +32,21 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 # Bounds: 03-05 take 40-80 s headless on an idle 2-core machine, longer live; the whole test has a budget
 # too, so that a hanging notebook cannot hold CI for six times the per-notebook bound.
 OPEN_TIMEOUT_S, RUN_ALL_TIMEOUT_S, REDRAW_TIMEOUT_S, WHOLE_TEST_BUDGET_S = 90, 360, 90, 900
+WALKTHROUGH_STEP_TIMEOUT_S = 30  # one click of a walkthrough button: a step renders in well under a second
 _started = time.monotonic()
+
+
+def nyu_walkthrough_shots() -> tuple[Shot, ...]:
+    """Notebook 00's walkthrough is the NYU 1.4 (b) graph: screenshots of the middle forward step and of the
+    backward step where z's two paths add up (the steps' order depends on the graph, not on the point)."""
+    from helpers.graph_derivations import nyu_graph
+    from helpers.walkthrough import build_walkthrough, key_frames
+    _, forward, backward, _ = key_frames(build_walkthrough(nyu_graph(x=1.0, y=2.0, z=-1.5, o=0.5)).steps)
+    return Shot(forward, "walkthrough_forward"), Shot(backward, "walkthrough_backward")
+
+
+# Notebooks that must hold a walkthrough widget, and the screenshots to keep of their first one.
+WALKTHROUGHS = {"00_computational_graphs": nyu_walkthrough_shots}
 
 
 def in_ci() -> bool:
@@ -99,6 +115,10 @@ def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
     assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after Run All ({seconds:.0f} s)"
     assert stray_reprs(page) == [], f"{notebook.name}: a function's repr printed under a widget"
     moves = exercise_widgets(page, screenshots, REDRAW_TIMEOUT_S)
+    shots = WALKTHROUGHS[notebook.stem]() if notebook.stem in WALKTHROUGHS else ()
+    walks = drive_walkthroughs(page, screenshots, shots, WALKTHROUGH_STEP_TIMEOUT_S)
+    assert walks or notebook.stem not in WALKTHROUGHS, f"{notebook.name}: no walkthrough widget on the page"
+    moves += walks
     time.sleep(0.5)  # let late console messages arrive
     assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after moving {moves}"
     assert log.widget_failures() == [], f"{notebook.name}: widget failures in the browser console"
