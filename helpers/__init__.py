@@ -5,7 +5,8 @@ sub-packages by role. Map, notebook by notebook (module to read or implement -> 
 
 * 00 computational graphs: ``scalar_primitives`` (each primitive's local gradients), ``scalar_autodiff``
   (``Value``, reverse mode), ``chain_rule`` (the course's tables), ``custom_functions`` (autograd
-  Functions), ``graph_derivations`` (the handouts' graphs and their derivations) ->
+  Functions), ``graph_derivations`` (the handouts' graphs and their derivations), ``walkthrough`` (the
+  passes step by step; drawn and stepped by ``plots.walkthrough`` and ``plots.walkthrough_widget``) ->
   ``chain_rule.compare_with_closed_form``, ``checks.derivation_checks``, ``torch.autograd.gradcheck``.
 * 01 spiral: ``spiral`` (``spiral_grad``, ``gradient_descent``) -> ``gradcheck`` (autograd, central
   differences); the step-size sweep in ``experiments.spiral_sweep``.
