@@ -125,22 +125,6 @@ def test_weights_only_load_refuses_code_even_with_a_matching_hash(tmp_path, load
         load(path, expected_sha256=sha256_of(path))
 
 
-def test_committed_weights_match_their_hash_and_classify_cifar10():
-    path = cnn.weights_path()
-    assert path.is_file(), f"{path} is missing: run `{cnn.TRAIN_COMMAND}`"
-    assert sha256_of(path) == cnn.WEIGHTS_SHA256
-    assert path.stat().st_size < 5_000_000
-    model = cnn.load_pretrained_cnn()
-    try:
-        from helpers.data.cifar import load_cifar10
-        images, labels = load_cifar10("test", download=False)
-    except FileNotFoundError as error:
-        pytest.skip(f"CIFAR-10 not available: {error}")
-    # every 10th test image: 1,000 images, 100 per class (the split is ordered by label)
-    accuracy = cnn.evaluate(model, images[::10], labels[::10])
-    assert accuracy >= 0.78, accuracy  # the full test set gives the accuracy in helpers/models/cnn.py's docstring
-
-
 def test_train_command_passes_its_options_to_train_cnn(tmp_path, monkeypatch, capsys):
     configs = []
 
@@ -169,20 +153,30 @@ def test_second_network_differs_in_architecture_and_seed():
     assert second_cnn.SECOND_CONFIG.seed != cnn.TrainConfig().seed
 
 
-def test_committed_second_weights_match_their_hash_and_classify_cifar10():
-    path = second_cnn.second_weights_path()
-    assert path.is_file(), f"{path} is missing: run `{second_cnn.SECOND_TRAIN_COMMAND}`"
-    assert sha256_of(path) == second_cnn.SECOND_WEIGHTS_SHA256
-    assert path.stat().st_size < 1_000_000
-    model = second_cnn.load_second_cnn()
-    assert isinstance(model, second_cnn.SecondCNN) and not model.training
+# each committed network: its file, hash, size bound, loader, class and the accuracy it must keep on every
+# 10th test image (1,000 images, 100 per class; the full test set gives the accuracy in its module's docstring)
+COMMITTED = [(cnn.weights_path, cnn.WEIGHTS_SHA256, cnn.TRAIN_COMMAND, 5_000_000, cnn.load_pretrained_cnn,
+              cnn.CifarCNN, 0.78),
+             (second_cnn.second_weights_path, second_cnn.SECOND_WEIGHTS_SHA256, second_cnn.SECOND_TRAIN_COMMAND,
+              1_000_000, second_cnn.load_second_cnn, second_cnn.SecondCNN, 0.6)]
+
+
+@pytest.mark.parametrize("weights_path, sha256, command, max_bytes, load, network, min_accuracy", COMMITTED,
+                         ids=["cnn", "second_cnn"])
+def test_committed_weights_match_their_hash_and_classify_cifar10(weights_path, sha256, command, max_bytes, load,
+                                                                 network, min_accuracy):
+    path = weights_path()
+    assert path.is_file(), f"{path} is missing: run `{command}`"
+    assert sha256_of(path) == sha256 and path.stat().st_size < max_bytes
+    model = load()
+    assert isinstance(model, network) and not model.training
     try:
         from helpers.data.cifar import load_cifar10
         images, labels = load_cifar10("test", download=False)
     except FileNotFoundError as error:
         pytest.skip(f"CIFAR-10 not available: {error}")
     accuracy = cnn.evaluate(model, images[::10], labels[::10])
-    assert accuracy >= 0.6, accuracy  # 0.6942 on all 10,000 (SECOND_TEST_ACCURACY)
+    assert accuracy >= min_accuracy, accuracy
 
 
 def test_second_train_command_trains_a_second_cnn_with_its_own_defaults(tmp_path, monkeypatch, capsys):
