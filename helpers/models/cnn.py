@@ -19,7 +19,8 @@ Training recipe (the defaults of :class:`TrainConfig`): seed 0; one CPU thread; 
 50,000 training images, batch 256; augmentation = random crop (pad 4, reflect) + horizontal flip;
 SGD with Nesterov momentum 0.9, weight decay 5e-4, one-cycle learning rate peaking at 0.2 after 25 %
 of the steps; cross-entropy; channels-last, bfloat16 autocast for the forward pass on the CPU
-(weights stay float32; about 2x faster on CPUs with AVX-512 BF16/AMX), float32 for the reported
+(weights stay float32; about 2x faster on CPUs with AVX-512 BF16/AMX, but emulated and about 15x slower
+on CPUs without them, such as an AMD EPYC without AVX-512: pass ``--no-bf16`` there), float32 for the reported
 test accuracy. One thread: on the 2-core machine a second one gave no speed-up (about 0.35 s per
 batch either way), and a fixed thread count makes the run bit-reproducible.
 
