@@ -67,8 +67,16 @@ def test_get_device_matches_cuda_availability():
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_headless_flag(monkeypatch, value, expected):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.setenv(HEADLESS_ENV, value)
     assert is_headless() is expected
+
+
+def test_nbgrader_execution_counts_as_headless(monkeypatch):
+    """nbgrader sets NBGRADER_EXECUTION while it autogrades: widgets must not wait for a person there."""
+    monkeypatch.setenv(HEADLESS_ENV, "0")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert is_headless()
 
 
 def test_progress_is_silent_headless(monkeypatch, capsys):

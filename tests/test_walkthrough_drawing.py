@@ -8,7 +8,8 @@ import pytest
 
 from helpers.graph_derivations import nyu_graph
 from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, WalkthroughFigure, key_frame_strip
-from helpers.plots.walkthrough_widget import build_controls, runs_headless, walkthrough_widget
+from helpers.plots.walkthrough_widget import build_controls, walkthrough_widget
+from helpers.runtime.headless import is_headless
 from helpers.scalar_autodiff import Value, sigmoid
 
 
@@ -80,7 +81,7 @@ def test_the_key_frame_strip_has_four_panels(nyu):
 def test_headless_gives_the_strip_and_nbgrader_counts_as_headless(monkeypatch):
     monkeypatch.delenv("BACKPROP_LAB_HEADLESS", raising=False)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert runs_headless()
+    assert is_headless()
     w, x, b = Value(0.5, "w"), Value(2.0, "x"), Value(0.1, "b")
     fig = walkthrough_widget(sigmoid(w * x + b))
     assert len(fig.axes) == 4

@@ -11,19 +11,12 @@ whole box carries the CSS class ``walkthrough`` (each button also ``walkthrough-
 """
 from __future__ import annotations
 
-import os
-
 from helpers.plots.walkthrough import WalkthroughFigure, key_frame_strip
 from helpers.runtime.headless import is_headless
 from helpers.scalar_autodiff import Value
 
 PLAY_INTERVAL_MS = 900  # one step a little under every second: time to say what happens
 BUTTONS = ("previous", "next", "play", "reset")
-
-
-def runs_headless() -> bool:
-    """Headless as the rest of the bundle understands it, or executed by nbgrader."""
-    return is_headless() or bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 def walkthrough_widget(output: Value, large_font: bool = False, title: str | None = None):
@@ -38,7 +31,7 @@ def walkthrough_widget(output: Value, large_font: bool = False, title: str | Non
         import ipywidgets
     except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
         ipywidgets = None
-    if ipywidgets is None or runs_headless():
+    if ipywidgets is None or is_headless():
         return key_frame_strip(walkthrough, title)
     from IPython.display import display
     box = build_controls(walkthrough, ipywidgets)
