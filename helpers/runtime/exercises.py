@@ -1,11 +1,25 @@
-"""Exercises a student has not done yet: the exception a student edition's stubs raise.
+"""Exercises a student has not done yet: the stub's exception and the labelled reference used meanwhile.
 
 The student edition (``python -m tools.editions``) replaces each solution block by a stub that raises
-:class:`ExerciseNotDone`, naming the exercise, the file to open and the function to implement, so a
-notebook cell that reaches an unfinished exercise says what to do instead of a bare
-``NotImplementedError``. It subclasses ``NotImplementedError``: code that already catches that keeps working.
+:class:`ExerciseNotDone`, naming the function to implement and the file to open. So that a student
+notebook still runs top to bottom before every exercise is done, an exercise function is wrapped in
+:func:`reference_until_done`: while its body is a stub, callers get a *reference result* computed another way
+(torch's autograd, ``torch.optim``), and the cell says so once. The checks that grade an exercise run inside
+:func:`student_code_only`, where no reference stands in: an unfinished exercise fails its checks.
+In the instructor edition the body never raises, and the wrapper only passes the call through.
 """
 from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import os
+from typing import Callable
+
+from helpers.runtime.headless import NBGRADER_ENV
+
+_references_allowed = contextvars.ContextVar("references_allowed", default=True)
+_announced: set[tuple[str, object]] = set()  # (function, cell) pairs already labelled
 
 
 class ExerciseNotDone(NotImplementedError):
@@ -21,3 +35,62 @@ class ExerciseNotDone(NotImplementedError):
         self.exercise = exercise or f"{path.rsplit('/', 1)[-1].split('.')[0]}.{function}"
         super().__init__(f"not done yet: implement `{function}` in {path} (exercise {self.exercise}: "
                          "replace its `# YOUR CODE HERE` stub, then re-run this cell)")
+
+
+def is_grading() -> bool:
+    """True while nbgrader executes the notebook (``NBGRADER_EXECUTION`` set: validate or autograde)."""
+    return bool(os.environ.get(NBGRADER_ENV))
+
+
+@contextlib.contextmanager
+def student_code_only():
+    """Within this block an unfinished exercise raises :class:`ExerciseNotDone`: no reference stands in.
+
+    The exercise checks run here, so what they judge is the student's own code.
+    """
+    token = _references_allowed.set(False)
+    try:
+        yield
+    finally:
+        _references_allowed.reset(token)
+
+
+def _current_cell() -> object:
+    """An id of the notebook cell running now (IPython's execution count), or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+def _announce(not_done: ExerciseNotDone, reference_name: str) -> None:
+    key = (not_done.function, _current_cell())
+    if key not in _announced:
+        _announced.add(key)
+        print(f"[not done yet] `{not_done.function}` in {not_done.path}: this cell uses a reference result "
+              f"({reference_name}) instead of your code until you implement it.")
+
+
+def reference_until_done(reference: Callable, reference_name: str) -> Callable[[Callable], Callable]:
+    """Decorator for an exercise function: while its body is a stub, return ``reference(*args, **kwargs)``.
+
+    Shapes: those of the decorated function (``reference`` takes and returns the same). ``reference_name``
+    says how the stand-in is computed ("torch autograd's gradient", "torch.optim.SGD"); it is printed once
+    per notebook cell. Inside :func:`student_code_only` the stub's :class:`ExerciseNotDone` propagates.
+    The undecorated function stays reachable as ``.exercise_function`` (for checks and planted bugs).
+    """
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def exercise(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except ExerciseNotDone as not_done:
+                if not _references_allowed.get():
+                    raise
+                _announce(not_done, reference_name)
+                return reference(*args, **kwargs)
+        exercise.exercise_function = function
+        return exercise
+    return decorate
