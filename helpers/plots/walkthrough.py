@@ -38,7 +38,34 @@ TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
 TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
 
 
-class WalkthroughFigure:
+class RenderedSteps:
+    """What every walkthrough figure shares: ``steps``, ``figure`` (an Agg-backed Figure kept out of pyplot),
+    ``show(index)`` updating the artists to a step, and ``key_frames()`` naming the steps a printed strip shows."""
+
+    steps: tuple
+    figure: Figure
+
+    def show(self, index: int) -> None:
+        raise NotImplementedError
+
+    def key_frames(self) -> list[int]:
+        raise NotImplementedError
+
+    def png(self, index: int) -> bytes:
+        """Step ``index`` as PNG bytes (what the live widget displays): one Agg render, quickly compressed
+        (savefig would render twice with the course style's tight bounding box)."""
+        buffer = io.BytesIO()
+        Image.fromarray(self.rgba(index)[..., :3]).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def rgba(self, index: int) -> np.ndarray:
+        """Step ``index`` rendered by Agg: an (H, W, 4) uint8 array."""
+        self.show(index)
+        self.figure.canvas.draw()
+        return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+
+
+class WalkthroughFigure(RenderedSteps):
     """One figure for all steps of ``output``'s walkthrough; :meth:`show` updates it to a step.
 
     Runs ``output.backward()``. ``steps`` is the tuple of :class:`~helpers.walkthrough.Step`.
@@ -206,20 +233,9 @@ class WalkthroughFigure:
             rows[...] = (rows * TINT).astype(np.uint8)
         self.table_image.set_data(image)
 
-    # ---- rendering -----------------------------------------------------------------------------
-
-    def png(self, index: int) -> bytes:
-        """Step ``index`` as PNG bytes (what the live widget displays): one Agg render, quickly compressed
-        (savefig would render twice with the course style's tight bounding box)."""
-        buffer = io.BytesIO()
-        Image.fromarray(self.rgba(index)[..., :3]).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
-
-    def rgba(self, index: int) -> np.ndarray:
-        """Step ``index`` rendered by Agg: an (H, W, 4) uint8 array."""
-        self.show(index)
-        self.figure.canvas.draw()
-        return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+    def key_frames(self) -> list[int]:
+        """Start, the middle forward step, a backward step (at a node reached by two paths if any), the end."""
+        return key_frames(self.steps)
 
 
 def _shrunk(ends: np.ndarray, shrink_a: float, shrink_b: float, dpi: float) -> np.ndarray:
@@ -248,10 +264,11 @@ def _render_lines(lines, colour: str, pixels: tuple[int, int], dpi: float, scale
     return np.asarray(canvas.buffer_rgba()).copy()
 
 
-def key_frame_strip(walkthrough: WalkthroughFigure, title: str | None = None):
-    """Start, a forward step, a backward step (at a node reached by two paths if any) and the end, as one
-    pyplot Figure of 2 × 2 panels (each an (H, W, 4) render of the walkthrough figure)."""
-    frames = key_frames(walkthrough.steps)
+def key_frame_strip(walkthrough: RenderedSteps, title: str | None = None):
+    """The frames ``walkthrough.key_frames()`` names (start, a forward step, a backward step, the end) as one
+    pyplot Figure of 2 × 2 panels (each an (H, W, 4) render of the walkthrough figure); ``walkthrough`` is a
+    :class:`RenderedSteps` (the scalar :class:`WalkthroughFigure` or the layer walkthrough's figure)."""
+    frames = walkthrough.key_frames()
     images = [walkthrough.rgba(index) for index in frames]
     inches = walkthrough.figure.get_size_inches() * 0.8
     fig, axes = plt.subplots(2, 2, figsize=(2 * inches[0], 2 * inches[1] + (0.4 if title else 0)),

@@ -1,6 +1,8 @@
 """The classroom control for a walkthrough: previous, next, play/pause, reset and a step slider.
 
-Live (JupyterLab) it shows each step of :class:`~helpers.plots.walkthrough.WalkthroughFigure` as a PNG
+One control for both walkthroughs: :func:`walkthrough_widget` (an engine expression, node by node) and
+:func:`layer_walkthrough_widget` (a small MLP, layer by layer). Live (JupyterLab) it shows each step of
+the walkthrough's figure (:class:`~helpers.plots.walkthrough.RenderedSteps`) as a PNG
 in an ``ipywidgets.Image`` (swapping the picture does not flicker). Headless (``BACKPROP_LAB_HEADLESS=1``,
 as in nbval and the report, or under nbgrader, ``NBGRADER_EXECUTION`` set) or without ipywidgets it returns
 the key-frame strip (start, a forward step, a backward step, the end) as a pyplot figure instead.
@@ -11,7 +13,8 @@ whole box carries the CSS class ``walkthrough`` (each button also ``walkthrough-
 """
 from __future__ import annotations
 
-from helpers.plots.walkthrough import WalkthroughFigure, key_frame_strip
+from helpers.plots.layer_walkthrough import LayerWalkthroughFigure
+from helpers.plots.walkthrough import RenderedSteps, WalkthroughFigure, key_frame_strip
 from helpers.runtime.headless import is_headless
 from helpers.scalar_autodiff import Value
 
@@ -22,11 +25,24 @@ BUTTONS = ("previous", "next", "play", "reset")
 def walkthrough_widget(output: Value, large_font: bool = False, title: str | None = None):
     """Step through ``output``'s forward and backward pass (runs ``output.backward()``).
 
-    Live: displays the control and returns it (an ``ipywidgets.VBox``; its ``.walkthrough`` is the
-    :class:`WalkthroughFigure`). Headless: returns the key-frame strip Figure (2 × 2 panels), to be shown
-    by ``plt.show()``. ``large_font`` scales text and figure by 1.5 for a projector.
+    Live: displays the control (an ``ipywidgets.VBox``; its ``.walkthrough`` is the
+    :class:`WalkthroughFigure`) and returns None. Headless: returns the key-frame strip Figure (2 × 2
+    panels), to be shown by ``plt.show()``. ``large_font`` scales text and figure by 1.5 for a projector.
     """
-    walkthrough = WalkthroughFigure(output, large_font=large_font)
+    return present(WalkthroughFigure(output, large_font=large_font), title)
+
+
+def layer_walkthrough_widget(model, x, y, backpropagation=None, large_font: bool = False, title: str | None = None):
+    """Step through a small MLP's forward and backward pass layer by layer: ``model`` a network of
+    :mod:`helpers.layers` or a MyNet, ``x`` (N, n_0), ``y`` (N, n_L), ``backpropagation`` for a MyNet (default
+    :func:`helpers.mynet.backpropagation`). The model is not changed. Live and headless as
+    :func:`walkthrough_widget` (the same controls; headless the strip start, forward, backward, end)."""
+    return present(LayerWalkthroughFigure(model, x, y, backpropagation, large_font=large_font), title)
+
+
+def present(walkthrough: RenderedSteps, title: str | None = None):
+    """Live: display the controls for ``walkthrough`` and return None; headless (or without ipywidgets):
+    return its key-frame strip, a pyplot Figure of 2 × 2 panels."""
     try:
         import ipywidgets
     except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
@@ -34,12 +50,11 @@ def walkthrough_widget(output: Value, large_font: bool = False, title: str | Non
     if ipywidgets is None or is_headless():
         return key_frame_strip(walkthrough, title)
     from IPython.display import display
-    box = build_controls(walkthrough, ipywidgets)
-    display(box)
+    display(build_controls(walkthrough, ipywidgets))
     return None
 
 
-def build_controls(walkthrough: WalkthroughFigure, ipywidgets):
+def build_controls(walkthrough: RenderedSteps, ipywidgets):
     """The VBox of picture, buttons and slider, wired to ``walkthrough`` (no display; testable)."""
     last = len(walkthrough.steps) - 1
     picture = ipywidgets.Image(value=walkthrough.png(0), format="png")
