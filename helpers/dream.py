@@ -3,23 +3,31 @@
 Training adjusts the weights to lower the loss on fixed images; here the weights are fixed and the
 image is the variable. The convention is the course's (NYU homework 1, section 2.2): ``loss`` maps the
 model output to the quantity to **raise**, e.g. ``lambda tensor: tensor[0, label].mean()``, the class
-logit. Its negative is the class's *energy*; :func:`gradient_descent` descends the energy,
-``x <- x - lr * d(-loss)/dx``, which is ascending the logit. :func:`class_loss` and
-:func:`channel_loss` follow the same convention (they return a logit, a mean activation).
+logit. Its negative is the class's *energy*; :func:`gradient_descent` descends the energy, which is
+ascending the logit. :func:`class_loss` and :func:`channel_loss` follow the same convention (they
+return a logit, a mean activation).
+
+Exercises (notebook 05; the student edition stubs them, the notebooks meanwhile use the labelled
+references of :mod:`helpers.dream_references`; ``check_exercise("5.1")`` etc. check them):
+5.1 :func:`dream_step` (one update with its options), 5.2 :func:`gradient_descent` (the loop, the
+course's task), 5.3 :func:`channel_objective` (what a channel visualisation raises).
 
 Public API:
 
 - :func:`normalize_and_jitter` -- roll the image by a random offset, then normalise it for the model
   (``normalize_and_jitter(img, step=32)`` as in the course: ImageNet statistics by default);
+  :func:`jitter_offsets` draws its offsets;
 - :func:`gradient_descent` -- optimise an image (values in [0, 1]); every improvement over plain
   gradient steps is a keyword option (see its docstring) and the pixel-sized ones scale with the
   image (:mod:`helpers.dream_options`); returns the optimised image and, if you pass a ``history``
   list, appends one :class:`DreamStep` per iteration (objective, target probability);
+  :func:`dream_step` is one of its updates;
 - :func:`forward_and_return_activation` -- the output of one module of the model during a forward
   pass (the course's door to middle-layer visualisations); :class:`LayerOutput` wraps a model so
   that it returns that activation, and :func:`visualize_channels` raises the mean activation of
   chosen channels of a layer;
-- :func:`class_loss`, :func:`channel_loss` -- the usual objectives (a logit, a channel's mean);
+- :func:`class_loss`, :func:`channel_loss` -- the usual objectives (a logit, a channel's mean, computed
+  by :func:`channel_objective`);
 - :func:`target_probability`, :func:`robustness`, :func:`logit_margin` -- softmax probability of the
   target class on the image itself and averaged over random shifts, rescalings and flips of it, and
   the target logit's lead over the runner-up; :func:`roughness` -- how much pixel-level noise an image
@@ -63,9 +71,10 @@ from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize  # noqa: F401 (r
 from helpers.data.images import (channel_stats, check_batch, check_image,  # noqa: F401 (re-exported)
                                  gaussian_blur, noise_image, octave_sizes, random_views, resize, roughness,
                                  seeded_generator)
+from helpers import dream_references as references
 from helpers.dream_options import (DEFAULT_OPTIONS, PLAIN_OPTIONS, REFERENCE_SIZE,  # noqa: F401 (re-exported)
-                                   DreamStep, check_options, checked_objective, history_entry, octave_schedule,
-                                   pixel_options, scaled_default)
+                                   DreamPlan, DreamStep, checked_objective, plan_run, record_step, scaled_default)
+from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.progress import progress
 from helpers.runtime.validation import check_int
 
@@ -89,10 +98,13 @@ def normalize_and_jitter(img: torch.Tensor, step: int | None = None, mean: Seque
     step = scaled_default("jitter", *img.shape[-2:]) if step is None else step
     check_int("step", step)
     mean, std = channel_stats(mean, std, channels=img.shape[1])
-    ### BEGIN SOLUTION
+    return normalize(img.roll(shifts=jitter_offsets(step, generator), dims=(-2, -1)), mean, std)
+
+
+def jitter_offsets(step: int, generator: torch.Generator | None = None) -> tuple[int, int]:
+    """The (rows, columns) roll of one :func:`normalize_and_jitter` call: two ints in ``-step .. step``."""
     dy, dx = torch.randint(-step, step + 1, (2,), generator=generator).tolist()
-    return normalize(img.roll(shifts=(dy, dx), dims=(-2, -1)), mean, std)
-    ### END SOLUTION
+    return dy, dx
 
 
 def forward_and_return_activation(model: nn.Module, input: torch.Tensor, module: nn.Module | str) -> torch.Tensor:
@@ -122,27 +134,45 @@ def class_loss(target: Target) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def channel_loss(channels: int | Sequence[int]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``activation -> sum_i mean(activation[i, channel_i])``: each image's channel, to be raised."""
+    """``activation -> channel_objective(activation, channel of each image)``: what to raise for a channel."""
     def loss(activation: torch.Tensor) -> torch.Tensor:
         if activation.dim() < 2:
             raise ValueError(f"channel_loss needs an (N, C, ...) activation, got {tuple(activation.shape)}")
         index = target_labels(channels, activation.shape[0], activation.shape[1]).to(activation.device)
-        picked = activation[torch.arange(activation.shape[0], device=activation.device), index]
-        return picked.reshape(activation.shape[0], -1).mean(dim=1).sum()
+        return channel_objective(activation, index)
     return loss
+
+
+@reference_until_done(references.channel_objective_one_by_one, "each image's channel averaged one at a time")
+def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """Exercise 5.3: the scalar to raise so that image i lights up its channel ``channels[i]``.
+
+    ``activation``: (N, C) or (N, C, H', W') (any trailing axes), the output of a layer;
+    ``channels``: (N,) int64, one channel index per image. Returns a 0-d tensor: over the images,
+    the sum of each image's mean activation of its channel (a mean over the trailing axes, so a
+    channel's value does not depend on the layer's spatial size; a sum over the images, so each
+    image's gradient does not depend on the batch size). It must stay differentiable.
+    """
+    ### BEGIN SOLUTION
+    picked = activation[torch.arange(activation.shape[0], device=activation.device), channels]
+    return picked.reshape(activation.shape[0], -1).mean(dim=1).sum()
+    ### END SOLUTION
 
 
 # ------------------------------------------------------------------------------ the optimisation
 
-def _step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, grad_blur_sigma: float,
-          normalize_step: bool, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
-          clamp: bool) -> torch.Tensor:
-    """One update of ``image`` (N, 3, H, W) by the energy gradient ``energy_grad`` (same shape): a new image.
+@reference_until_done(references.step_by_sgd, "torch.optim.SGD on the image, torch.lerp for the decay")
+def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
+               grad_blur_sigma: float, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
+               clamp: bool) -> torch.Tensor:
+    """Exercise 5.1: one update of ``image`` (N, C, H, W) by ``energy_grad`` (same shape); the new image.
 
-    In this order, each only when its option is on (see :func:`gradient_descent`): blur the
-    gradient; divide each image's gradient by its mean absolute value; step down the energy by ``lr``;
-    decay the pixels towards ``centre`` (1, 3, 1, 1), the model's mean colour; blur the image on
-    every ``blur_every``-th iteration (``iteration`` counts from 0); clamp to [0, 1].
+    ``energy_grad`` is the gradient of the energy (minus the objective) with respect to the image;
+    ``iteration`` counts from 0. In this order, each only when its option is on (``gradient_descent``'s
+    docstring defines each option): blur the gradient (``grad_blur_sigma`` > 0); normalise each image's
+    step (``normalize_step``); step by ``lr`` so that the energy goes down; decay the pixels towards
+    ``centre`` (1, C, 1, 1) (``weight_decay`` > 0); blur the image (``blur_sigma``) after every
+    ``blur_every``-th step (``blur_every`` > 0); clamp to [0, 1] (``clamp``). Runs under ``torch.no_grad``.
     """
     ### BEGIN SOLUTION
     if grad_blur_sigma > 0:
@@ -160,6 +190,8 @@ def _step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr:
     return image
 
 
+@reference_until_done(references.descent_undoing_jitter_by_hand,
+                      "the input gradient taken at the jittered input and rolled back by hand")
 def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torch.Tensor], torch.Tensor],
                      iterations: int = 256, *, lr: float = _DEFAULT["lr"], jitter: int | None = None,
                      blur_every: int = _DEFAULT["blur_every"], blur_sigma: float | None = None,
@@ -170,7 +202,7 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
                      history: list | None = None, mean: Sequence[float] | None = None,
                      std: Sequence[float] | None = None, seed: int | None = 0,
                      show_progress: bool = False) -> torch.Tensor:
-    """Raise ``loss(model(normalize_and_jitter(image)))`` by descending its negative (the energy); return the image.
+    """Exercise 5.2: raise ``loss(model(normalize_and_jitter(image)))``, descending its negative (the energy).
 
     Args:
         input: start image(s), float (N, 3, H, W) in [0, 1]; not modified (``requires_grad`` is fine).
@@ -187,14 +219,15 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     Improvements, each switchable (``**PLAIN_OPTIONS`` switches them all off, jitter included;
     ``DEFAULT_OPTIONS`` holds the defaults; ``jitter``, ``blur_sigma`` and ``grad_blur_sigma`` left at
     None take their default scaled to the image, 2, 0.5 and 1 px per 32 px: see :mod:`helpers.dream_options`):
-        blur_every, blur_sigma: every ``blur_every`` steps blur the image with a Gaussian of
-            ``blur_sigma`` pixels (0 = never): removes the high frequencies the model ignores.
+        blur_every, blur_sigma: after every ``blur_every``-th step (steps ``blur_every``, ``2 blur_every``,
+            ...) blur the image with a Gaussian of ``blur_sigma`` pixels (0 = never): removes the high
+            frequencies the model ignores.
         clamp: clamp the pixels to [0, 1] after every step, so the result stays a valid image.
-        weight_decay: L2 penalty on the image, applied as a decoupled decay of every pixel towards
-            the model's mean colour, ``x <- mean + (1 - weight_decay) (x - mean)`` (0 = off).
+        weight_decay: a decoupled decay of every pixel towards the model's mean colour ``m``, after
+            the step: ``x <- m + (1 - weight_decay) (x - m)`` (0 = off).
         grad_blur_sigma: blur the gradient with this sigma before the step (0 = off): smooth steps.
-        normalize_step: divide each image's gradient by its mean absolute value, so every step
-            changes pixels by ``lr`` on average whatever the gradient's scale.
+        normalize_step: scale each image's step so that its pixels move by ``lr`` on average (mean
+            absolute change), whatever the gradient's scale.
         octaves, octave_scale: optimise first at ``H / octave_scale**(octaves-1)`` pixels and
             upsample (bilinear) ``octaves - 1`` times, the iterations split evenly: coarse
             structure first, detail last (1 = single scale).
@@ -212,33 +245,24 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     ``clamp``; without it pixels may leave that range). Raises
     ``FloatingPointError`` if the loss or the image becomes NaN or inf (lower ``lr``).
     """
-    mean, std = input_stats(model, mean, std)
-    check_image(input, channels=len(mean), name="input")
-    height, width = input.shape[-2:]
-    sized = pixel_options(height, width, jitter=jitter, blur_sigma=blur_sigma, grad_blur_sigma=grad_blur_sigma)
-    check_options(iterations, lr, blur_every=blur_every, weight_decay=weight_decay, **sized)
-    shapes = octave_schedule(height, width, iterations, octaves, octave_scale)  # checks octaves, octave_scale
+    plan = plan_run(input, model, iterations, lr=lr, jitter=jitter, blur_every=blur_every, blur_sigma=blur_sigma,
+                    clamp=clamp, weight_decay=weight_decay, grad_blur_sigma=grad_blur_sigma,
+                    normalize_step=normalize_step, octaves=octaves, octave_scale=octave_scale, target=target,
+                    mean=mean, std=std, seed=seed)
     model.eval()
-    generator = seeded_generator(seed)
-    labels = target_labels(target, input.shape[0])
-    centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
     image = input.detach()
     for iteration in progress(range(iterations), desc="dreaming") if show_progress else range(iterations):
-        image = resize(image, shapes[iteration]).requires_grad_(True)
-        out = model(normalize_and_jitter(image, sized["jitter"], mean, std, generator))
+        # Each iteration sets `image` (the image after the step), `out` (the model output) and `value` (the objective).
+        ### BEGIN SOLUTION
+        image = resize(image, plan.shapes[iteration]).requires_grad_(True)
+        out = model(normalize_and_jitter(image, plan.jitter, plan.mean, plan.std, plan.generator))
         value = checked_objective(loss, out, iteration)
-        if iteration == 0 and labels is not None:
-            labels = target_labels(labels, input.shape[0], out.shape[1])  # checks the label range
         (energy_grad,) = torch.autograd.grad(-value, image)  # the energy is minus the objective
         with torch.no_grad():
-            image = _step(image.detach(), energy_grad, iteration, lr=lr, normalize_step=normalize_step,
-                          weight_decay=weight_decay, centre=centre, blur_every=blur_every, clamp=clamp,
-                          blur_sigma=sized["blur_sigma"], grad_blur_sigma=sized["grad_blur_sigma"])
-        if not torch.isfinite(image).all():
-            raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
-        if history is not None:
-            history.append(history_entry(iteration, image, value, out, labels))
-    return resize(image.detach(), (height, width))
+            image = dream_step(image.detach(), energy_grad, iteration, **plan.step_options)
+        ### END SOLUTION
+        record_step(plan, iteration, image, value, out, history)
+    return resize(image.detach(), tuple(input.shape[-2:]))
 
 
 # ------------------------------------------------------------------------- middle-layer channels

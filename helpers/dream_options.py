@@ -18,7 +18,8 @@ from typing import Callable
 
 import torch
 
-from helpers.data.images import octave_sizes
+from helpers.classifier_probes import Target, input_stats, target_labels
+from helpers.data.images import check_image, octave_sizes, seeded_generator
 from helpers.runtime.validation import check_int, check_real
 
 REFERENCE_SIZE = 32  # the image side, in pixels, for which DEFAULT_OPTIONS' pixel-sized values are stated
@@ -118,3 +119,52 @@ def history_entry(iteration: int, image: torch.Tensor, value: torch.Tensor, out:
     probabilities = () if labels is None else tuple(
         out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
     return DreamStep(iteration, image.shape[-2], value.item(), probabilities)
+
+
+@dataclass(frozen=True)
+class DreamPlan:
+    """What ``gradient_descent`` settles before its first step, from its arguments (see :func:`plan_run`).
+
+    ``mean``, ``std``: the model's input normalisation, one float per channel; ``jitter``: the roll
+    range in pixels for ``normalize_and_jitter``; ``shapes``: the image's (height, width) at each
+    iteration (the octaves); ``generator``: the seeded source of the jitter offsets (None: torch's
+    global one); ``labels``: (N,) target classes or None; ``step_options``: the keyword arguments of
+    ``dream_step`` (``centre`` (1, C, 1, 1) among them).
+    """
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    jitter: int
+    shapes: list[tuple[int, int]]
+    generator: torch.Generator | None
+    labels: torch.Tensor | None
+    step_options: dict
+
+
+def plan_run(input: torch.Tensor, model: torch.nn.Module, iterations: int, *, lr: float, jitter: int | None,
+             blur_every: int, blur_sigma: float | None, clamp: bool, weight_decay: float,
+             grad_blur_sigma: float | None, normalize_step: bool, octaves: int, octave_scale: float,
+             target: Target, mean, std, seed: int | None) -> DreamPlan:
+    """Check ``gradient_descent``'s arguments (input (N, C, H, W) in [0, 1]) and settle its :class:`DreamPlan`."""
+    mean, std = input_stats(model, mean, std)
+    check_image(input, channels=len(mean), name="input")
+    height, width = input.shape[-2:]
+    sized = pixel_options(height, width, jitter=jitter, blur_sigma=blur_sigma, grad_blur_sigma=grad_blur_sigma)
+    check_options(iterations, lr, blur_every=blur_every, weight_decay=weight_decay, **sized)
+    shapes = octave_schedule(height, width, iterations, octaves, octave_scale)  # checks octaves, octave_scale
+    centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
+    step_options = dict(lr=lr, normalize_step=normalize_step, grad_blur_sigma=sized["grad_blur_sigma"],
+                        weight_decay=weight_decay, centre=centre, blur_every=blur_every,
+                        blur_sigma=sized["blur_sigma"], clamp=clamp)
+    return DreamPlan(mean, std, sized["jitter"], shapes, seeded_generator(seed), target_labels(target, input.shape[0]),
+                     step_options)
+
+
+def record_step(plan: DreamPlan, iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                history: list | None) -> None:
+    """After one step: check the new ``image`` (N, C, H, W) is finite and append its :class:`DreamStep`
+    (``value`` the objective, ``out`` (N, classes) the model output) to ``history`` when given."""
+    labels = None if plan.labels is None else target_labels(plan.labels, image.shape[0], out.shape[1])
+    if not torch.isfinite(image).all():
+        raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
+    if history is not None:
+        history.append(history_entry(iteration, image, value, out, labels))
