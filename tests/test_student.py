@@ -120,9 +120,11 @@ def test_every_module_of_the_student_helpers_imports_and_a_stub_says_where_to_wo
               "for module in pkgutil.walk_packages(helpers.__path__, 'helpers.'):\n"
               "    importlib.import_module(module.name)\n"
               "from helpers.mynet import MyNet, backpropagation\n"
+              "from helpers.runtime.exercises import student_code_only\n"
               "model = MyNet((3, 4, 2))\n"
               "x = torch.zeros(5, 3)\n"
-              "backpropagation(model, torch.zeros(5, 2), model(x))\n" % str(tmp_path / "student"))
+              "with student_code_only():  # no reference stands in, as in the checks\n"
+              "    backpropagation(model, torch.zeros(5, 2), model(x))\n" % str(tmp_path / "student"))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "student",
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr[-2000:]

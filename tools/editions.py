@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -93,18 +94,67 @@ def strip_solutions(source: str, origin: str = "<source>", display_path: str | N
     return "".join(out)
 
 
-def student_notebook(path: Path, display_path: str | None = None) -> nbformat.NotebookNode:
-    """The student copy of one notebook: solution blocks stubbed, outputs and counts cleared.
+ANSWER_TAG = "answer"
+ANSWER_BOX = "**Your answer:** _write it here (this cell is yours: replace this line)._"
 
-    Shapes: none (a notebook in, a notebook out). Stubs name ``display_path`` (default the file name:
-    in a workspace the notebooks sit at its top level).
+
+def _tagged(cell, prefix: str) -> str | None:
+    """The value of the cell's ``<prefix>:<value>`` tag (``check:3.1`` -> ``3.1``), else None."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag.startswith(prefix + ":"):
+            return tag.split(":", 1)[1]
+    return None
+
+
+def _nbgrader(kind: str, grade_id: str, points: int | None = None) -> dict:
+    """nbgrader's cell metadata (schema 3) for a ``test`` (autograded), ``solution`` or ``locked`` cell."""
+    fields = {"test": (True, False, True), "solution": (False, True, False), "locked": (False, False, True)}
+    grade, solution, locked = fields[kind]
+    metadata = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
+    if points is not None:
+        metadata["points"] = points
+    return metadata
+
+
+def student_notebook(path: Path, display_path: str | None = None, keep_solutions: bool = False,
+                     points: dict[str, int] | None = None) -> nbformat.NotebookNode:
+    """One notebook as handed out (nbgrader's release): solutions out, outputs cleared, grading metadata in.
+
+    Shapes: none (a notebook in, a notebook out). Code solution blocks become stubs naming
+    ``display_path`` (default the file name: in a workspace the notebooks sit at its top level); Markdown
+    cells tagged ``answer`` become an empty answer box. nbgrader metadata: a cell tagged ``check:<id>`` is
+    an autograded test cell worth ``points[id]`` (default: the registered exercise's points), a code cell
+    with a solution block is a solution cell, a cell tagged ``exercise:<id>`` (the statement) is locked.
+    ``keep_solutions=True`` keeps the solutions (the instructor's submission, for testing the grading).
     """
+    points = points if points is not None else {e.id: e.points for e in all_exercises().values()}
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
+    stem = path.stem.split("_")[0]
+    for number, cell in enumerate(notebook.cells):
+        check, statement = _tagged(cell, "check"), _tagged(cell, "exercise")
         if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source, path.name, display_path or path.name)
+            has_solution = any(_MARKER.match(line) for line in cell.source.splitlines())
+            if not keep_solutions:
+                cell.source = strip_solutions(cell.source, path.name, display_path or path.name)
             cell.outputs, cell.execution_count = [], None
+            if check is not None:
+                if check not in points:
+                    raise ValueError(f"{path.name}: cell {number} checks exercise {check!r}, which is not registered "
+                                     f"in helpers.checks.exercises (known: {', '.join(points)})")
+                cell.metadata["nbgrader"] = _nbgrader("test", f"check_{check.replace('.', '_')}", points[check])
+            elif has_solution:
+                cell.metadata["nbgrader"] = _nbgrader("solution", f"solution_{stem}_{number}")
+        elif statement is not None:
+            cell.metadata["nbgrader"] = _nbgrader("locked", f"exercise_{statement.replace('.', '_')}")
+        elif ANSWER_TAG in cell.metadata.get("tags", []) and not keep_solutions:
+            cell.source = ANSWER_BOX
     return notebook
+
+
+def exercise_files(root: Path = PROJECT_ROOT) -> list[str]:
+    """The helper files holding solution blocks (the student's work), relative to ``root``; shapes: none."""
+    return [source.relative_to(root).as_posix() for source in _package_sources(root / "helpers")
+            if any(_MARKER.match(line) for line in source.read_text().splitlines())]
 
 
 def _package_sources(package: Path) -> list[Path]:
