@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from helpers.scalar_autodiff import (Value, input_gradients, inputs_of, node_names, numerical_gradients,
-                                     topological_order)
+from helpers.scalar_autodiff import Value, input_gradients, inputs_of, node_names, topological_order
+from helpers.scalar_numerics import numerical_gradients
 from helpers.scalar_primitives import Primitive, format_number
 
 # Precedences for printing expansions with as few parentheses as the maths needs.

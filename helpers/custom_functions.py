@@ -1,11 +1,14 @@
 """Custom ``torch.autograd.Function``s: a forward, a hand-written backward, and double backward.
 
 * :func:`sin_over_x` — sin(x)/x with its removable singularity: value 1 and derivative 0 at x = 0,
-  and a Taylor branch for |x| < 0.5 where (x cos x - sin x)/x² would cancel catastrophically.
-* :func:`quadratic_form` — f(x, y) = a x² + b x y + c y², gradients (2ax + by, bx + 2cy).
-* :func:`softplus` — ln(1 + eˣ) = max(x, 0) + ln(1 + e^-|x|), finite for every float; its backward is
-  :func:`sigmoid`, itself a custom Function with a differentiable backward, so derivatives of any
-  order work (``create_graph=True``).
+  and a Taylor branch for |x| < 0.5 where the closed-form derivative would cancel catastrophically.
+* :func:`quadratic_form` — f(x, y) = a x² + b x y + c y².
+* :func:`softplus` — ln(1 + eˣ) = max(x, 0) + ln(1 + e^-|x|), finite for every float.
+* :func:`sigmoid` — σ(x), finite for every float; its backward is written with Functions of this module, so
+  derivatives of any order work (``create_graph=True``).
+
+The backward passes are exercises 0.8–0.10 (notebook 00 §3); while one is not done yet, autograd of the
+forward (``torch.func.vjp``) stands in for it.
 
 Every backward is written with differentiable torch operations on the saved inputs, so autograd can
 differentiate the backward itself (``gradgradcheck``). All functions work element-wise on tensors of
@@ -15,15 +18,18 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Callable
 
 import torch
+
+from helpers.runtime.exercises import reference_until_done
 
 # Below this |x|, sin(x)/x and its derivative come from their Taylor series: at |x| = 0.5 the
 # derivative's closed form has lost ~3·eps/x² ≈ 1e-15 relative to cancellation, while the series,
 # truncated after SINC_TAYLOR_TERMS terms, is exact to ~1e-20 relative.
 SINC_TAYLOR_THRESHOLD = 0.5
 SINC_TAYLOR_TERMS = 9
-# sin(x)/x = Σ_k (-1)^k x^(2k) / (2k+1)!  and  d/dx = Σ_k≥1 (-1)^k 2k x^(2k-1) / (2k+1)!
+# sin(x)/x = Σ_k (-1)^k x^(2k) / (2k+1)!, and its term-by-term derivative divided by x.
 _VALUE_COEFFICIENTS = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(SINC_TAYLOR_TERMS))
 _SLOPE_COEFFICIENTS = tuple((-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, SINC_TAYLOR_TERMS + 1))
 
@@ -53,11 +59,29 @@ def sin_over_x_value(x: torch.Tensor) -> torch.Tensor:
     return torch.where(near_zero, _series_in_x_squared(x, _VALUE_COEFFICIENTS), torch.sin(safe) / safe)
 
 
+def vjp_of(forward: Callable[..., torch.Tensor]) -> Callable:
+    """The reference for a Function's ``backward``: ``torch.func.vjp`` of the plain-torch ``forward`` at the
+    saved tensors (differentiable, so double backward works). Shapes: each gradient has its input's shape;
+    extra ``None``s for non-tensor inputs are appended by the caller."""
+    def backward(ctx, grad_output):
+        _, pullback = torch.func.vjp(forward, *ctx.saved_tensors)
+        return pullback(grad_output)
+    return backward
+
+
+def sin_over_x_slope_by_vjp(x: torch.Tensor) -> torch.Tensor:
+    """The reference for :func:`sin_over_x_derivative`: ``torch.func.vjp`` of the forward (shape of x)."""
+    _, pullback = torch.func.vjp(sin_over_x_value, x)
+    return pullback(torch.ones_like(x))[0]
+
+
+@reference_until_done(sin_over_x_slope_by_vjp, "torch.func.vjp of sin_over_x_value")
 def sin_over_x_derivative(x: torch.Tensor) -> torch.Tensor:
-    """d/dx sin(x)/x = (x cos x - sin x)/x² element-wise, 0 at 0 (differentiable torch operations)."""
+    """d/dx sin(x)/x element-wise (exercise 0.8): the closed form away from 0, the Taylor series
+    (``_SLOPE_COEFFICIENTS``) where |x| < 0.5, 0 at 0; differentiable torch operations. Shape of x."""
     near_zero, safe = _split_at_zero(x)
     ### BEGIN SOLUTION
-    closed_form = (safe * torch.cos(safe) - torch.sin(safe)) / (safe * safe)
+    closed_form = (safe * torch.cos(safe) - torch.sin(safe)) / (safe * safe)  # (x cos x - sin x)/x²
     series = x * _series_in_x_squared(x, _SLOPE_COEFFICIENTS)
     ### END SOLUTION
     return torch.where(near_zero, series, closed_form)
@@ -72,7 +96,9 @@ class SinOverX(torch.autograd.Function):
         return sin_over_x_value(x)
 
     @staticmethod
+    @reference_until_done(vjp_of(sin_over_x_value), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
+        """grad_output × dy/dx (exercise 0.8); shape of x."""
         (x,) = ctx.saved_tensors
         ### BEGIN SOLUTION
         return grad_output * sin_over_x_derivative(x)
@@ -89,7 +115,10 @@ class QuadraticForm(torch.autograd.Function):
         return a * x * x + b * x * y + c * y * y
 
     @staticmethod
+    @reference_until_done(lambda ctx, grad_output: _quadratic_form_vjp(ctx, grad_output), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
+        """(∂f/∂x, ∂f/∂y) × grad_output, each of x's shape, None where an input needs no gradient, and None
+        for a, b, c (exercise 0.9)."""
         x, y = ctx.saved_tensors
         a, b, c = ctx.coefficients
         grad_x = grad_y = None
@@ -102,23 +131,37 @@ class QuadraticForm(torch.autograd.Function):
         return grad_x, grad_y, None, None, None
 
 
-class Sigmoid(torch.autograd.Function):
-    """σ(x) = 1/(1 + e^-x), computed without overflow; σ'(x) = σ(x)(1 - σ(x)) = σ(x)σ(-x).
+def _quadratic_form_vjp(ctx, grad_output):
+    a, b, c = ctx.coefficients
+    gradients = vjp_of(lambda x, y: a * x * x + b * x * y + c * y * y)(ctx, grad_output)
+    wanted = tuple(g if needed else None for g, needed in zip(gradients, ctx.needs_input_grad))
+    return (*wanted, None, None, None)
 
-    The backward calls this Function again, so it is differentiable to any order. σ(x)σ(-x) keeps
-    full relative precision where 1 - σ(x) would round to 0 (x ≳ 37 in float64).
-    """
+
+def stable_logistic(x: torch.Tensor) -> torch.Tensor:
+    """1/(1 + e^-x) element-wise with plain torch operations, never exponentiating a large positive number
+    (each branch is evaluated on a copy that keeps the other's exponent ≤ 0). Shape of x."""
+    positive = x >= 0
+    e = torch.exp(torch.where(positive, -x, x))  # in (0, 1]
+    return torch.where(positive, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(torch.autograd.Function):
+    """σ(x) = 1/(1 + e^-x), computed without overflow, with a backward differentiable to any order and
+    accurate where 1 - σ(x) rounds to 0 (x ≳ 37 in float64)."""
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        e = torch.exp(-x.abs())  # in (0, 1]: never overflows
-        return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return stable_logistic(x)
 
     @staticmethod
+    @reference_until_done(vjp_of(stable_logistic), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
+        """grad_output × σ'(x) (exercise 0.10); shape of x."""
         (x,) = ctx.saved_tensors
         ### BEGIN SOLUTION
+        # σ' = σ(1 - σ) = σ(x)σ(-x): no cancellation, and Sigmoid again, so differentiable to any order.
         return grad_output * Sigmoid.apply(x) * Sigmoid.apply(-x)
         ### END SOLUTION
 
@@ -132,7 +175,10 @@ class Softplus(torch.autograd.Function):
         return x.clamp_min(0) + torch.log1p(torch.exp(-x.abs()))
 
     @staticmethod
+    @reference_until_done(lambda ctx, grad_output: grad_output * stable_logistic(ctx.saved_tensors[0]),
+                          "the logistic in plain torch")
     def backward(ctx, grad_output):
+        """grad_output × d/dx ln(1 + eˣ) (exercise 0.10), differentiable to any order; shape of x."""
         (x,) = ctx.saved_tensors
         ### BEGIN SOLUTION
         return grad_output * Sigmoid.apply(x)

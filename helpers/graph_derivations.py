@@ -14,10 +14,11 @@ All ``*_adjoints`` functions take scalars or float64 tensors of any (common) sha
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 
+from helpers.runtime.exercises import reference_until_done
 from helpers.scalar_autodiff import Value, exp, log, node_names, sin, topological_order
 from helpers.scalar_primitives import format_number
 
@@ -40,6 +41,61 @@ def _as_float64(*values) -> tuple[torch.Tensor, ...]:
     return tuple(torch.as_tensor(v, dtype=torch.float64) for v in values)
 
 
+def adjoints_by_autograd(build: Callable[..., dict]) -> Callable[..., dict]:
+    """The reference for a ``*_adjoints`` derivation: torch autograd of the same graph written in torch.
+
+    ``build(*inputs)`` maps float64 tensors (the inputs, broadcast) to {node name: tensor}, the output first;
+    the returned function takes the derivation's arguments and gives {node name: ∂output/∂node}, each of the
+    broadcast inputs' shape (element-wise graphs: the output is summed before differentiating).
+    """
+    def reference(*arguments):
+        tensors = [t.detach().clone().requires_grad_() for t in torch.broadcast_tensors(*_as_float64(*arguments))]
+        nodes = build(*tensors)
+        output = next(iter(nodes.values()))
+        grads = torch.autograd.grad(output.sum(), list(nodes.values()), allow_unused=True, materialize_grads=True)
+        return {name: gradient.detach() for name, gradient in zip(nodes, grads)}
+    return reference
+
+
+# The graphs again in plain torch, {node name: tensor} with the output first (the derivations' references).
+
+def nyu_nodes(x, y, z, o):
+    a, b = x + y, z * o
+    c = a * b
+    return {"w": c + z, "c": c, "a": a, "b": b, "x": x, "y": y, "z": z, "o": o}
+
+
+def sin_over_x_nodes(x):
+    v1, v2 = 1 / x, torch.sin(x)
+    return {"f": v1 * v2, V1: v1, V2: v2, "x": x}
+
+
+def quadratic_nodes(a, b, c):
+    def build(x, y):
+        v1, v2, v3 = x * x, x * y, y * y
+        v4, v5, v6 = a * v1, b * v2, c * v3
+        v7 = v4 + v5
+        return {"f": v7 + v6, V7: v7, V6: v6, V5: v5, V4: v4, V3: v3, V2: v2, V1: v1, "x": x, "y": y}
+    return build
+
+
+def softplus_nodes(x):
+    v1 = torch.exp(x)
+    v2 = 1 + v1
+    return {"f": torch.log(v2), V2: v2, V1: v1, "x": x}
+
+
+def logistic_nodes(x):
+    v1 = torch.exp(x)
+    v2 = v1 + 1
+    v3 = 1 / v2
+    return {"g": v1 * v3, V3: v3, V2: v2, V1: v1, "x": x}
+
+
+def neuron_loss_nodes(w, x, b, y):
+    return {"L": (torch.sigmoid(w * x + b) - y) ** 2, "w": w, "x": x, "b": b, "y": y}
+
+
 # ---- NYU 1.4 (b): a = x + y, b = z·o, c = a·b, w = c + z -------------------------------------------
 
 def nyu_graph(x: float, y: float, z: float, o: float) -> Value:
@@ -52,14 +108,18 @@ def nyu_graph(x: float, y: float, z: float, o: float) -> Value:
     return _named(c + zv, "w")
 
 
+@reference_until_done(adjoints_by_autograd(nyu_nodes), "torch autograd of the same graph")
 def nyu_adjoints(x, y, z, o) -> dict[str, torch.Tensor]:
-    """∂w/∂(node) by hand: ∂w/∂c = 1, ∂w/∂a = b, ∂w/∂b = a, and for the inputs
-    ∂w/∂x = ∂w/∂y = zo, ∂w/∂z = ao + 1 (two paths), ∂w/∂o = az. Shapes: those of the (broadcast) inputs."""
+    """∂w/∂(node) derived by hand for every named node w, c, a, b, x, y, z, o (exercise 0.11).
+    Shapes: every entry has the shape of the (broadcast) inputs."""
     x, y, z, o = _as_float64(x, y, z, o)
+    ### BEGIN SOLUTION
     a, b = x + y, z * o
     one = torch.ones_like(a * b)
+    # z feeds b and w: two paths, summed.
     return {"w": one, "c": one, "a": b * one, "b": a * one, "x": b * one, "y": b * one,
             "z": a * o + 1, "o": a * z}
+    ### END SOLUTION
 
 
 # ---- CS-587 part B ----------------------------------------------------------------------------------
@@ -72,12 +132,16 @@ def sin_over_x_graph(x: float) -> Value:
     return _named(v1 * v2, "f")
 
 
+@reference_until_done(adjoints_by_autograd(sin_over_x_nodes), "torch autograd of the same graph")
 def sin_over_x_adjoints(x) -> dict[str, torch.Tensor]:
-    """∂f/∂v₁ = v₂ = sin x, ∂f/∂v₂ = v₁ = 1/x, ∂f/∂x = v₂·(-1/x²) + v₁·cos x = (x cos x - sin x)/x²
-    (x ≠ 0; shape of x)."""
+    """∂f/∂(node) derived by hand for f, v₁, v₂ and x of :func:`sin_over_x_graph` (exercise 0.8; x ≠ 0).
+    Shapes: every entry has the shape of x."""
     (x,) = _as_float64(x)
+    ### BEGIN SOLUTION
     v1, v2 = 1 / x, torch.sin(x)
+    # x feeds v₁ and v₂: two paths, summed.
     return {"f": torch.ones_like(x), V1: v2, V2: v1, "x": v2 * (-1 / x ** 2) + v1 * torch.cos(x)}
+    ### END SOLUTION
 
 
 def quadratic_form_graph(x: float, y: float, a: float, b: float, c: float) -> Value:
@@ -91,14 +155,21 @@ def quadratic_form_graph(x: float, y: float, a: float, b: float, c: float) -> Va
     return _named(v7 + v6, "f")
 
 
+def _quadratic_reference(x, y, a, b, c):
+    return adjoints_by_autograd(quadratic_nodes(a, b, c))(x, y)
+
+
+@reference_until_done(_quadratic_reference, "torch autograd of the same graph")
 def quadratic_form_adjoints(x, y, a: float, b: float, c: float) -> dict[str, torch.Tensor]:
-    """Every sum passes its gradient unchanged (∂f/∂v₄ = ∂f/∂v₅ = ∂f/∂v₆ = ∂f/∂v₇ = 1), each scaling
-    multiplies it by its coefficient (∂f/∂v₁ = a, ∂f/∂v₂ = b, ∂f/∂v₃ = c), and each input collects its
-    two paths: ∂f/∂x = a·2x + b·y, ∂f/∂y = b·x + c·2y. Shapes: those of the (broadcast) x and y."""
+    """∂f/∂(node) derived by hand for f, v₁ … v₇, x and y of :func:`quadratic_form_graph` (exercise 0.9;
+    a, b, c numbers). Shapes: every entry has the shape of the (broadcast) x and y."""
     x, y = _as_float64(x, y)
+    ### BEGIN SOLUTION
     one = torch.ones_like(x * y)
+    # Sums pass the gradient on unchanged, scalings multiply it by their coefficient, x and y have two paths.
     return {"f": one, V7: one, V6: one, V5: one, V4: one, V3: c * one, V2: b * one, V1: a * one,
             "x": a * 2 * x + b * y, "y": b * x + c * 2 * y}
+    ### END SOLUTION
 
 
 def softplus_graph(x: float) -> Value:
@@ -109,12 +180,17 @@ def softplus_graph(x: float) -> Value:
     return _named(log(v2), "f")
 
 
+@reference_until_done(adjoints_by_autograd(softplus_nodes), "torch autograd of the same graph")
 def softplus_adjoints(x) -> dict[str, torch.Tensor]:
-    """A chain without branches: ∂f/∂v₂ = 1/v₂, ∂f/∂v₁ = 1/v₂ · 1, ∂f/∂x = eˣ/(1 + eˣ) (shape of x)."""
+    """∂f/∂(node) derived by hand for f, v₂, v₁ and x of :func:`softplus_graph` (exercise 0.10).
+    Shapes: every entry has the shape of x."""
     (x,) = _as_float64(x)
+    ### BEGIN SOLUTION
     v1 = torch.exp(x)
     v2 = 1 + v1
+    # A chain without branches: the local gradients multiply.
     return {"f": torch.ones_like(x), V2: 1 / v2, V1: 1 / v2, "x": v1 / v2}
+    ### END SOLUTION
 
 
 def logistic_graph(x: float) -> Value:
@@ -127,16 +203,19 @@ def logistic_graph(x: float) -> Value:
     return _named(v1 * v3, "g")
 
 
+@reference_until_done(adjoints_by_autograd(logistic_nodes), "torch autograd of the same graph")
 def logistic_adjoints(x) -> dict[str, torch.Tensor]:
-    """∂g/∂v₃ = v₁, ∂g/∂v₂ = v₁·(-1/v₂²), ∂g/∂v₁ = v₃ + ∂g/∂v₂ (two paths), ∂g/∂x = ∂g/∂v₁·eˣ
-    = eˣ/(1 + eˣ)²: the second derivative of ln(1 + eˣ) (shape of x)."""
+    """∂g/∂(node) derived by hand for g, v₃, v₂, v₁ and x of :func:`logistic_graph` (exercise 0.10): its
+    ``x`` entry is the second derivative of ln(1 + eˣ). Shapes: every entry has the shape of x."""
     (x,) = _as_float64(x)
+    ### BEGIN SOLUTION
     v1 = torch.exp(x)
     v2 = v1 + 1
     v3 = 1 / v2
     d_v2 = v1 * (-1 / v2 ** 2)
-    d_v1 = v3 + d_v2
+    d_v1 = v3 + d_v2  # v₁ feeds v₂ and g: two paths
     return {"g": torch.ones_like(x), V3: v1, V2: d_v2, V1: d_v1, "x": d_v1 * v1}
+    ### END SOLUTION
 
 
 def logistic_second_derivative(x) -> torch.Tensor:
@@ -149,14 +228,22 @@ def logistic_second_derivative(x) -> torch.Tensor:
 
 # ---- CS475 task 0: ∂L/∂b of L = [σ(wx + b) - y]² by direct differentiation ------------------------
 
+def _neuron_reference(w, x, b, y):
+    gradients = adjoints_by_autograd(neuron_loss_nodes)(w, x, b, y)
+    return {name: gradients[name] for name in ("w", "x", "b", "y")}
+
+
+@reference_until_done(_neuron_reference, "torch autograd of the loss")
 def sigmoid_neuron_gradients(w, x, b, y) -> dict[str, torch.Tensor]:
-    """∂L/∂w and ∂L/∂b of L = [σ(wx + b) - y]², differentiated directly (outer square, then σ, then the
-    affine map): 2[σ(wx + b) - y]·σ'(wx + b)·x and 2[σ(wx + b) - y]·σ'(wx + b)·1, with σ' = σ(1 - σ).
-    Shapes: those of the (broadcast) inputs."""
-    w, x, b, y = _as_float64(w, x, b, y)
+    """∂L/∂w, ∂L/∂x, ∂L/∂b and ∂L/∂y of L = [σ(wx + b) - y]², differentiated by hand (exercise 0.6), with
+    σ itself from ``torch.sigmoid``. Shapes: every entry has the shape of the (broadcast) inputs."""
+    w, x, b, y = torch.broadcast_tensors(*_as_float64(w, x, b, y))
+    ### BEGIN SOLUTION
+    # Outer square, then σ (σ' = σ(1 - σ)), then the affine map: steps 1-3 are shared, computed once.
     s = torch.sigmoid(w * x + b)
-    shared = 2 * (s - y) * s * (1 - s)  # the factor both derivatives share
-    return {"w": shared * x, "b": shared * torch.ones_like(w)}
+    shared = 2 * (s - y) * s * (1 - s)
+    return {"w": shared * x, "x": shared * w, "b": shared, "y": -2 * (s - y)}
+    ### END SOLUTION
 
 
 # ---- comparing a derivation with the engine ---------------------------------------------------------

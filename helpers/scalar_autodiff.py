@@ -19,26 +19,25 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Mapping
+from typing import Callable
 
+from helpers.runtime.exercises import reference_until_done
 from helpers.scalar_primitives import (ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, SIGMOID, SIN, SUB, TANH, Primitive,
                                        format_number, power_by)
 
 # Names given to intermediate values, in order (the course's p, q, r, ...); labels are skipped.
 NAME_POOL = tuple("pqrstuvghkmnz")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-# Finite differences near a domain's edge try steps down to h·10⁻²⁰ before leaving an input out.
-MAX_STEP_SHRINKS = 20
 
 
 # ---- the Value -------------------------------------------------------------------------------
 
-def _as_float(data, what: str) -> float:
+def as_float(data, what: str) -> float:
     """A Python float from a real number or a 0-dim tensor/array; a clear error otherwise."""
     if isinstance(data, bool) or not isinstance(data, (numbers.Real, Value)):
         shape = getattr(data, "shape", None)
         if shape is not None and len(tuple(shape)) == 0 and hasattr(data, "item"):
-            return _as_float(data.item(), what)
+            return as_float(data.item(), what)
         detail = f"of shape {tuple(shape)}" if shape is not None else f"of type {type(data).__name__}"
         raise TypeError(f"{what} must be a scalar (an int, a float or a Value), got {data!r:.60} {detail}"
                         + ("; Value holds one number, apply it element by element" if shape else ""))
@@ -81,7 +80,7 @@ class Value:
     def __init__(self, data, label: str = ""):
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
-        self.data = _as_float(data, "Value data")
+        self.data = as_float(data, "Value data")
         if not math.isfinite(self.data):
             raise ValueError(f"Value data must be finite, got {self.data}")
         self.grad = 0.0
@@ -148,17 +147,20 @@ class Value:
     def __rpow__(self, base):
         return Value._apply(POW, Value._operand(base, "**"), self)
 
+    @reference_until_done(lambda self: backward_by_torch(self), "torch autograd of the recorded graph")
     def backward(self) -> None:
-        """Reverse mode: set ``grad`` = ∂self/∂node on every node of self's graph (zeroed first)."""
+        """Reverse mode (exercise 0.3): set ``grad`` = ∂self/∂node on every node of self's graph, every
+        ``grad`` reset first (a second call gives the same numbers). Shapes: scalars."""
+        ### BEGIN SOLUTION
         order = topological_order(self)
         for node in order:
             node.grad = 0.0
         self.grad = 1.0
+        # Results before their operands: a node's gradient is complete before it is passed on.
         for node in reversed(order):
-            ### BEGIN SOLUTION
             for operand, local in zip(node.operands, node.local_grads):
-                operand.grad += local * node.grad
-            ### END SOLUTION
+                operand.grad += local * node.grad  # += : a node used twice sums its paths
+        ### END SOLUTION
 
 
 # Also callable as functions: exp(v) reads like the maths.
@@ -184,11 +186,53 @@ def post_order(root, children: Callable) -> list:
     return order
 
 
-def topological_order(output: Value) -> list[Value]:
-    """Every node ``output`` depends on, operands before results, ``output`` last."""
+def _check_output(output) -> Value:
     if not isinstance(output, Value):
         raise TypeError(f"expected the Value an expression produced, got {type(output).__name__}")
-    return post_order(output, lambda node: node.operands)
+    return output
+
+
+def topological_order_by_search(output: Value) -> list[Value]:
+    """The reference for :func:`topological_order`: the generic depth-first :func:`post_order` (same order)."""
+    return post_order(_check_output(output), lambda node: node.operands)
+
+
+@reference_until_done(topological_order_by_search, "the depth-first search of post_order")
+def topological_order(output: Value) -> list[Value]:
+    """Every node ``output`` depends on, each once, operands before results (in the order of
+    ``node.operands``, depth first), ``output`` last (exercise 0.3). Shapes: a list of Values."""
+    _check_output(output)
+    ### BEGIN SOLUTION
+    order, visited = [], set()
+    pending = [(output, False)]  # (node, its operands are already in order)
+    while pending:  # an explicit stack: graphs deeper than Python's recursion limit work too
+        node, operands_done = pending.pop()
+        if operands_done:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            pending.append((node, True))
+            pending.extend((operand, False) for operand in reversed(node.operands))
+    return order
+    ### END SOLUTION
+
+
+def backward_by_torch(output: Value) -> None:
+    """The reference for :meth:`Value.backward`: torch autograd of the recorded graph linearised at its
+    point (each result = Σ local gradient × operand), every node's ``grad`` set. Shapes: scalars."""
+    import torch  # only the reference needs torch
+
+    order = topological_order_by_search(output)
+    tensors = {}
+    for node in order:
+        if node.is_leaf:
+            tensors[id(node)] = torch.tensor(node.data, dtype=torch.float64, requires_grad=True)
+        else:
+            tensors[id(node)] = sum(local * tensors[id(operand)]
+                                    for operand, local in zip(node.operands, node.local_grads))
+    gradients = torch.autograd.grad(tensors[id(output)], [tensors[id(node)] for node in order], allow_unused=True)
+    for node, gradient in zip(order, gradients):
+        node.grad = 0.0 if gradient is None else gradient.item()
 
 
 def inputs_of(output: Value) -> list[Value]:
@@ -196,7 +240,7 @@ def inputs_of(output: Value) -> list[Value]:
     return [n for n in topological_order(output) if n.is_leaf and not n.is_constant]
 
 
-# ---- names, replay and gradients by name ---------------------------------------------------
+# ---- names and gradients by name ---------------------------------------------------
 
 def node_names(output: Value) -> dict[int, str]:
     """A printable name per node (keyed by ``id``): its label, the constant's number, else p, q, r, ..."""
@@ -219,72 +263,6 @@ def node_names(output: Value) -> dict[int, str]:
         else:
             names[id(node)] = next(fresh)
     return names
-
-
-def _replay_values(output: Value, inputs: Mapping[Value, float] | None = None) -> dict[int, float]:
-    """Every node's value (by ``id``) when the recorded graph is re-run with new input values."""
-    inputs = {id(k): _as_float(v, "an input value") for k, v in (inputs or {}).items()}
-    values: dict[int, float] = {}
-    for node in topological_order(output):
-        if node.is_leaf:
-            values[id(node)] = inputs.get(id(node), node.data)
-        else:
-            values[id(node)] = node.primitive.compute(*(values[id(o)] for o in node.operands))[0]
-    return values
-
-
-def replay(output: Value, inputs: Mapping[Value, float] | None = None) -> float:
-    """Re-run the recorded graph with new input values (a *static* graph: the branches taken when it
-    was recorded stay taken). Inputs not given keep their recorded values."""
-    return _replay_values(output, inputs)[id(output)]
-
-
-def _crosses_a_pole(output: Value, values: dict[int, float]) -> bool:
-    """Whether a divisor, or the base of a negative power, has another sign in ``values`` than recorded:
-    the difference then spans a pole (1/x from -h to +h) and means nothing."""
-    for node in topological_order(output):
-        if node.primitive is DIV or (not node.is_leaf and (node.primitive.exponent or 0) < 0):
-            operand = node.operands[1 if node.primitive is DIV else 0]
-            if (values[id(operand)] > 0) != (operand.data > 0):
-                return True
-    return False
-
-
-def _central_difference(output: Value, leaf: Value, h: float) -> float | None:
-    """(f(v + h) - f(v - h)) / 2h for the input ``leaf``; None if a side leaves a primitive's domain."""
-    try:
-        plus, minus = (_replay_values(output, {leaf: leaf.data + step}) for step in (h, -h))
-    except (ValueError, ZeroDivisionError, OverflowError):  # ln of a negative number, 1/0, exp(1000), ...
-        return None
-    if _crosses_a_pole(output, plus) or _crosses_a_pole(output, minus):
-        return None
-    f_plus, f_minus = plus[id(output)], minus[id(output)]
-    return (f_plus - f_minus) / (2 * h) if math.isfinite(f_plus) and math.isfinite(f_minus) else None
-
-
-def numerical_gradients(output: Value, h: float = 1e-6) -> dict[int, float]:
-    """Central differences (f(v + h) - f(v - h)) / 2h of the recorded graph for every input (by ``id``).
-
-    Where v ± h leaves a primitive's domain (ln(v) at v = 1e-7 < h) or spans a pole (1/v), the step shrinks
-    tenfold until both sides stay inside, then a thousandfold more, to be small against the distance to the
-    edge. An input on which no step works (on the edge itself) is left out.
-    """
-    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(h) or h <= 0:
-        raise ValueError(f"the finite-difference step h must be positive and finite, got {h!r}")
-    grads = {}
-    for leaf in inputs_of(output):
-        step, gradient = h, _central_difference(output, leaf, h)
-        for _ in range(MAX_STEP_SHRINKS):
-            if gradient is not None or leaf.data + step / 10 == leaf.data:
-                break
-            step /= 10
-            gradient = _central_difference(output, leaf, step)
-        if gradient is not None and step != h and leaf.data + step / 1000 != leaf.data:
-            refined = _central_difference(output, leaf, step / 1000)
-            gradient = gradient if refined is None else refined
-        if gradient is not None:
-            grads[id(leaf)] = gradient
-    return grads
 
 
 def input_gradients(output: Value) -> dict[str, float]:

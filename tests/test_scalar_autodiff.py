@@ -13,8 +13,9 @@ from helpers import scalar_primitives
 from helpers.chain_rule import (ChainRuleCosts, chain_rule_costs, chain_rule_table, compare_with_closed_form,
                                 expansions, notation)
 from helpers.gradcheck import relative_error
-from helpers.scalar_autodiff import (Value, cos, exp, input_gradients, inputs_of, log, node_names, numerical_gradients,
-                                     replay, sigmoid, sin, tanh, topological_order)
+from helpers.scalar_autodiff import (Value, cos, exp, input_gradients, inputs_of, log, node_names, sigmoid, sin, tanh,
+                                     topological_order)
+from helpers.scalar_numerics import numerical_gradients, replay
 from helpers.scalar_primitives import Primitive
 
 N_INPUTS = 3
@@ -253,7 +254,7 @@ def test_every_primitive_has_a_notation_with_one_local_formula_per_operand():
     assert {p.name for p in primitives} == {"add", "sub", "mul", "div", "neg", "pow",
                                             "exp", "log", "sin", "cos", "sigmoid", "tanh"}
     for primitive in primitives + [scalar_primitives.power_by(3.0)]:
-        n_operands = primitive.compute.__code__.co_argcount
+        n_operands = primitive.compute.exercise_function.__code__.co_argcount
         written = notation(primitive)
         assert len(written.local_formulas) == n_operands, primitive.name
         breakdown = written.breakdown.format(*("⟨a⟩", "⟨b⟩")[:n_operands])

@@ -1,2 +1,73 @@
-"""Exercises of the course (see helpers.checks.exercises): filled in by the topic owner."""
-EXERCISES: tuple = ()
+"""Notebook 00's exercises (see :mod:`helpers.checks.exercises`): ids in notebook order, their files,
+functions, handouts, points and checks (in :mod:`.exercises_scalar_notebook`, :mod:`.exercises_scalar_engine`
+and :mod:`.exercises_scalar_functions`)."""
+from __future__ import annotations
+
+from helpers.checks import exercises_scalar_engine as engine
+from helpers.checks import exercises_scalar_functions as functions
+from helpers.checks import exercises_scalar_notebook as notebook
+from helpers.checks.exercises import Exercise
+
+NOTEBOOK = "00_computational_graphs"
+NOTEBOOK_FILE = f"{NOTEBOOK}.ipynb"
+
+
+def _diagnoses(*groups) -> tuple[str, ...]:
+    """The mistake descriptions named in ``groups`` (strings), in order, each once."""
+    return tuple(dict.fromkeys(groups))
+
+
+EXERCISES = (
+    Exercise("0.1", "linear regression with autograd", NOTEBOOK, "CS-587 A", 2, (NOTEBOOK_FILE,), ("fit_line",),
+             notebook.check_fit_line,
+             _diagnoses("gradients never zeroed", "step in the wrong direction (gradient ascent)",
+                        "sum instead of mean (missing 1/N)", "loss recorded after the update",
+                        "update recorded in the graph (not inside torch.no_grad())")),
+    Exercise("0.2", "the primitives' local gradients", NOTEBOOK, "CS475 (primitives of every table)", 2,
+             ("helpers/scalar_primitives.py",),
+             ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID", "TANH", "POW", "power_by"),
+             lambda: engine.check_primitives(),
+             _diagnoses(engine.SIGN, engine.SWAPPED, engine.NOT_LOWERED, engine.OWN_VALUE,
+                        "minus sign of the subtrahend missing", "quotient rule: divisor not squared",
+                        "σ' written as σ", "tanh not squared", "∂(aᵇ)/∂b missing ln a", "factor n missing",
+                        "value and local gradient disagree (central differences)")),
+    Exercise("0.3", "reverse mode: topological order and the backward sweep", NOTEBOOK, "CS475 task 6, micrograd",
+             3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
+             lambda: engine.check_reverse_mode(),
+             _diagnoses("node listed twice / missing / output not last / operand after its result",
+                        "output gradient not seeded with 1", "wrong visiting order", "local gradient missing",
+                        "`=` instead of `+=` (one path only)", "gradients not reset before the sweep")),
+    Exercise("0.4", "CS475 task 1: the squared error of a line by hand", NOTEBOOK, "CS475 task 1", 1,
+             (NOTEBOOK_FILE,), ("line_loss_gradients",), notebook.check_line_loss_gradients,
+             _diagnoses("factor 2 missing", "sign error", "inner derivative missing")),
+    Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", NOTEBOOK, "CS475 task 2", 2, (NOTEBOOK_FILE,),
+             ("exp_log_gradients",), notebook.check_exp_log_gradients,
+             _diagnoses("one of two paths missing (w, x)", "product rule term missing (b)")),
+    Exercise("0.6", "CS475 tasks 0 and 4: one sigmoid neuron by hand", NOTEBOOK, "CS475 tasks 0, 4", 1,
+             ("helpers/graph_derivations.py",), ("sigmoid_neuron_gradients",), lambda: functions.check_sigmoid_neuron(),
+             _diagnoses("σ' written as σ", "factor 2 missing", "inner derivative missing", "sign error in ∂L/∂y")),
+    Exercise("0.7", "CS475 task 5: two neurons with weight decay by hand", NOTEBOOK, "CS475 task 5", 2,
+             (NOTEBOOK_FILE,), ("two_neuron_gradients",), notebook.check_two_neuron_gradients,
+             _diagnoses("weight decay missing", "weight decay's factor 2 missing", "hidden unit's σ' missing")),
+    Exercise("0.8", "custom Function sin(x)/x and its graph", NOTEBOOK, "CS-587 B (one variable)", 3,
+             ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
+             ("sin_over_x_derivative", "SinOverX.backward", "sin_over_x_adjoints"), lambda: functions.check_sin_over_x(),
+             _diagnoses("sign error", "closed form divided by x instead of x²", "series not multiplied by x",
+                        functions.NOT_SCALED, "one of x's two paths missing", "∂f/∂v₁, ∂f/∂v₂ swapped",
+                        "gradcheck / gradgradcheck fail")),
+    Exercise("0.9", "custom Function ax² + bxy + cy² and its graph", NOTEBOOK, "CS-587 B (two variables)", 2,
+             ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
+             ("QuadraticForm.backward", "quadratic_form_adjoints"), lambda: functions.check_quadratic_form(),
+             _diagnoses("factor 2 of the squares missing", "∂f/∂x and ∂f/∂y swapped", "sign error",
+                        functions.NOT_SCALED, "a path through x² or xy missing", "gradcheck / gradgradcheck fail")),
+    Exercise("0.10", "softplus, the logistic and the second derivative", NOTEBOOK, "CS-587 B (softplus, second order)",
+             3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
+             ("Sigmoid.backward", "Softplus.backward", "softplus_adjoints", "logistic_adjoints"),
+             lambda: functions.check_softplus(),
+             _diagnoses("σ' written as σ", "1 - σ rounds to 0 for large x", "backward not differentiable",
+                        "eˣ instead of the logistic (overflow)", "one of v₁'s two paths missing",
+                        functions.NOT_SCALED, "gradcheck / gradgradcheck fail")),
+    Exercise("0.11", "the graph of a = x + y, b = z·o, c = a·b, w = c + z", NOTEBOOK, "NYU HW1 §1.4 (b)", 1,
+             ("helpers/graph_derivations.py",), ("nyu_adjoints",), lambda: functions.check_nyu_graph(),
+             _diagnoses("one of z's two paths missing")),
+)

@@ -1,0 +1,163 @@
+"""Checks of notebook 00's exercises that the student writes in a notebook cell: 0.1, the CS-587 part A
+regression loop with autograd, and the CS475 gradients by hand, 0.4 (task 1), 0.5 (task 2) and 0.7 (task 5).
+
+Each check takes the function the cell defines. The loop is compared with ``torch.optim.SGD``; the hand
+gradients with torch autograd in float64 and with central differences. A mistake's result is computed by
+the same torch expression with the mistake made (an edge of the graph cut with ``detach``, a term dropped).
+"""
+from __future__ import annotations
+
+import torch
+
+from helpers.checks.exercises import CheckOutcome
+from helpers.checks.scalar_check_tools import (autograd_dict, central_difference_outcome, dict_outcome, guarded,
+                                               outcome)
+
+FIT_TOLERANCE = 1e-5  # float32 round-off of 100 steps (operation order inside torch.optim.SGD differs)
+
+
+def fit_line_reference(x: torch.Tensor, y: torch.Tensor, steps: int = 100, learning_rate: float = 0.01,
+                       zero_grad: bool = True, *, reduction: str = "mean", ascent: bool = False):
+    """The reference for the notebook's ``fit_line``: ``torch.optim.SGD`` on the mean squared error of
+    ŷ = Wx + b from W = 0.3, b = -0.3 (tensors of x's dtype and device), the loss recorded before every step.
+
+    Shapes: x, y (N,); returns W, b (0-dim leaf tensors that require grad) and a list of ``steps`` floats.
+    ``zero_grad=False`` lets the gradients accumulate; ``reduction``/``ascent`` make the checks' mistakes.
+    """
+    W = torch.tensor(0.3, dtype=x.dtype, device=x.device, requires_grad=True)
+    b = torch.tensor(-0.3, dtype=x.dtype, device=x.device, requires_grad=True)
+    optimizer = torch.optim.SGD([W, b], lr=learning_rate, maximize=ascent)
+    losses = []
+    for _ in range(steps):
+        if zero_grad:
+            optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(W * x + b, y, reduction=reduction)
+        losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    return W, b, losses
+
+
+def _fit_case(fit_line, x, y, steps, learning_rate, zero_grad, title) -> list[CheckOutcome]:
+    W, b, losses = fit_line(x, y, steps=steps, learning_rate=learning_rate, zero_grad=zero_grad)
+    run = lambda **mistake: fit_line_reference(x, y, steps, learning_rate, zero_grad, **mistake)
+    final = lambda result: torch.stack([result[0].detach(), result[1].detach()])
+    mistakes = {"gradients never zeroed: every step follows the running sum of past gradients":
+                    lambda _: final(fit_line_reference(x, y, steps, learning_rate, False)),
+                "the step goes in the wrong direction (gradient ascent)": lambda _: final(run(ascent=True)),
+                "sum of squared errors instead of their mean (the 1/N is missing)": lambda _: final(run(reduction="sum"))}
+    reference = run()
+    results = [outcome(f"{title}: W and b vs torch.optim.SGD", final((W, b)), final(reference), mistakes,
+                       "(W, b)", FIT_TOLERANCE)]
+    shifted = fit_line_reference(x, y, steps + 1, learning_rate, zero_grad)[2][1:]
+    results.append(outcome(f"{title}: the loss before every step", torch.tensor(losses, dtype=torch.float64),
+                           torch.tensor(reference[2], dtype=torch.float64),
+                           {"the loss is recorded after the update instead of before it":
+                                lambda _: torch.tensor(shifted, dtype=torch.float64)}, "the list of losses",
+                           FIT_TOLERANCE))
+    return results
+
+
+def check_fit_line(fit_line) -> list[CheckOutcome]:
+    """Exercise 0.1: ``fit_line(x, y, steps, learning_rate, zero_grad) -> (W, b, losses)``."""
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    y = 1 - x
+    generator = torch.Generator().manual_seed(14)
+    x5 = torch.randn(5, dtype=torch.float64, generator=generator)
+    y5 = torch.randn(5, dtype=torch.float64, generator=generator)
+    outcomes = _fit_case(fit_line, x, y, 100, 0.01, True, "the CS-587 data, 100 steps")
+    outcomes += [guarded("other data", lambda: _fit_case(fit_line, x5, y5, 7, 0.05, True, "5 other points, 7 steps")[0]),
+                 guarded("no zeroing", lambda: _fit_case(fit_line, x, y, 5, 0.01, False, "zero_grad=False")[0])]
+
+    def leaves() -> CheckOutcome:
+        W, b, _ = fit_line(x, y, steps=2, learning_rate=0.01, zero_grad=True)
+        ok = all(isinstance(p, torch.Tensor) and p.is_leaf and p.requires_grad for p in (W, b))
+        return CheckOutcome("W and b stay leaves that require grad (the updates are not recorded)", ok,
+                            "" if ok else "the update was recorded in the graph: update inside torch.no_grad(), "
+                                          "in place")
+    return outcomes + [guarded("leaves", leaves)]
+
+
+# ---- CS475 by hand -------------------------------------------------------------------------------------
+
+def _line_loss(w, x, b, y):
+    return ((w * x + b) - y) ** 2
+
+
+def _exp_log(x, b, w, cut=""):
+    first = w * torch.exp(b * (x.detach() if cut == "x:exp" else x))
+    second = torch.log((w.detach() if cut == "w:log" else w) * (x.detach() if cut == "x:log" else x))
+    if cut == "w:exp":
+        first = w.detach() * torch.exp(b * x)
+    outer = b.detach() if cut == "b:outer" else b
+    return (first + second) * outer
+
+
+def _hand_gradients_check(function, reference_function, points, mistakes) -> list[CheckOutcome]:
+    outcomes = []
+    for k, point in enumerate(points, 1):
+        student = function(**point)
+        reference = autograd_dict(reference_function, **point)
+        where = ", ".join(f"{n} = {v:g}" for n, v in point.items())
+        outcomes.append(guarded(f"point {k}", lambda: dict_outcome(f"at {where}: vs torch autograd (float64)",
+                                                                   student, reference, mistakes(point))))
+    outcomes.append(guarded("central differences", lambda: central_difference_outcome(
+        f"at {where}: vs central differences", student, reference_function, **point)))
+    return outcomes
+
+
+def check_line_loss_gradients(line_loss_gradients) -> list[CheckOutcome]:
+    """Exercise 0.4 (CS475 task 1): ``line_loss_gradients(w, x, b, y) -> {"w", "x", "b", "y": float}``."""
+    points = ({"w": 0.5, "x": 2.0, "b": -0.3, "y": 1.2}, {"w": -1.5, "x": 0.4, "b": 2.0, "y": -0.7})
+
+    def mistakes(point):
+        return {"the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
+                "sign error (the residual written as y - (wx + b))": lambda g: {k: -v for k, v in g.items()},
+                "the inner derivative is missing (x in ∂L/∂w, w in ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
+    return _hand_gradients_check(line_loss_gradients, _line_loss, points, mistakes)
+
+
+def check_exp_log_gradients(exp_log_gradients) -> list[CheckOutcome]:
+    """Exercise 0.5 (CS475 task 2): ``exp_log_gradients(x, b, w) -> {"x", "b", "w": float}``."""
+    points = ({"x": 0.5, "b": 0.3, "w": 1.5}, {"x": 1.7, "b": -0.6, "w": 0.4})
+
+    def mistakes(point):
+        cut = lambda which, name: autograd_dict(lambda **t: _exp_log(**t, cut=which), **point)[name]
+        return {"∂f/∂w keeps only the path through exp(bx)": lambda g: {"w": cut("w:log", "w")},
+                "∂f/∂w keeps only the path through ln(wx)": lambda g: {"w": cut("w:exp", "w")},
+                "∂f/∂x keeps only the path through exp(bx)": lambda g: {"x": cut("x:log", "x")},
+                "∂f/∂x keeps only the path through ln(wx)": lambda g: {"x": cut("x:exp", "x")},
+                "∂f/∂b misses a term of the product rule": lambda g: {"b": cut("b:outer", "b")}}
+    return _hand_gradients_check(exp_log_gradients, _exp_log, points, mistakes)
+
+
+def _two_neurons(y, w1, x, b1, w2, b2, lam, decay_scale=1.0, hidden_slope=True):
+    pre = w1 * x + b1
+    hidden = torch.sigmoid(pre) if hidden_slope else pre + (torch.sigmoid(pre) - pre).detach()
+    return (y - torch.sigmoid(w2 * hidden + b2)) ** 2 + decay_scale * lam * (w1 ** 2 + w2 ** 2)
+
+
+TWO_NEURON_NAMES = {"y": "y", "w1": "w₁", "x": "x", "b1": "b₁", "w2": "w₂", "b2": "b₂", "lam": "λ"}
+
+
+def check_two_neuron_gradients(two_neuron_gradients) -> list[CheckOutcome]:
+    """Exercise 0.7 (CS475 task 5): ``two_neuron_gradients(values) -> dict`` with the keys of ``values``:
+    y, w₁, x, b₁, w₂, b₂, λ (floats)."""
+    points = ({"y": 1.0, "w1": 0.5, "x": 1.2, "b1": -0.3, "w2": 0.8, "b2": 0.1, "lam": 0.01},
+              {"y": -0.5, "w1": -1.1, "x": 0.3, "b1": 0.4, "w2": 1.7, "b2": -0.6, "lam": 0.2})
+    rename = lambda g: {TWO_NEURON_NAMES[k]: v for k, v in g.items()}
+
+    def mistakes(point):
+        variant = lambda **options: rename(autograd_dict(lambda **t: _two_neurons(**t, **options), **point))
+        weights = lambda g: {k: g[k] for k in ("w₁", "w₂")}
+        return {"the weight-decay term is missing from ∂f/∂w": lambda g: weights(variant(decay_scale=0.0)),
+                "the weight decay's factor 2 is missing": lambda g: weights(variant(decay_scale=0.5)),
+                "the hidden unit's σ' is missing (δ₁ without its local gradient)":
+                    lambda g: {k: v for k, v in variant(hidden_slope=False).items() if k in ("w₁", "b₁", "x")}}
+    outcomes = []
+    for k, point in enumerate(points, 1):
+        student = two_neuron_gradients({TWO_NEURON_NAMES[n]: v for n, v in point.items()})
+        reference = rename(autograd_dict(_two_neurons, **point))
+        outcomes.append(guarded(f"point {k}", lambda: dict_outcome(f"point {k}: vs torch autograd (float64)",
+                                                                   student, reference, mistakes(point))))
+    return outcomes
