@@ -6,11 +6,12 @@ Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..
     z[l] = a[l-1] W[l]ᵀ + b[l]                          (N, n_l)    W[l]: (n_l, n_(l-1)), b[l]: (n_l,)
     a[l] = f[l](z[l])                                   (N, n_l)
     loss = Σ_samples Σ_outputs (y - ŷ)²,   ŷ = a[L]
+    δ[l] = ∂loss/∂z[l]                                  (N, n_l)    the local gradient of layer l
 
-    δ[L]   = e' ⊙ f'[L](z[L]),   e' = ∂loss/∂ŷ = 2 (ŷ - y)      (N, n_L)       (4)
-    δ[l]   = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                     (N, n_l)       (5)
-    ∂loss/∂W[l] = δ[l]ᵀ a[l-1]                                 (n_l, n_(l-1)) (6)
-    ∂loss/∂b[l] = Σ_samples δ[l]                               (n_l,)         (7)
+Exercise 3.1 writes :func:`backpropagation` (δ[L] from the loss, δ[l] from δ[l+1], then the parameter
+gradients, each shaped like its parameter); exercise 3.2 the plain gradient-descent step
+:func:`manual_sgd_step`. Until they are written, callers get a labelled reference result from
+:mod:`helpers.reference_results` (autograd, ``torch.optim.SGD``).
 
 :func:`backpropagation` reads only ``L``, ``z``, ``a``, ``df`` and ``fc`` of the model, so it works on
 any model exposing that structure (external graders build their own). A :class:`MyNet` also records its
@@ -24,6 +25,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from helpers.reference_results import backpropagation_by_autograd, gradient_step_by_torch_optim
+from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import ForwardRecord
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
@@ -216,6 +219,7 @@ def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) 
         record.check("backpropagation()", _forward_tensors(model)[1])
 
 
+@reference_until_done(backpropagation_by_autograd, "torch autograd's gradients of the same loss")
 def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[int, torch.Tensor]:
     """Fill ``model.dL_dw[l]`` and ``model.dL_db[l]`` (l = 1..L) for loss = Σ (y_true - y_pred)².
 
@@ -238,7 +242,11 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
         y_true = y_true.expand_as(y_pred)  # the broadcast MSELoss does: every output gets its target
         common = torch.result_type(y_pred, y_true)  # MSELoss's dtype promotion (float32 targets, float64 net: f64)
         ### BEGIN SOLUTION
-        # e' = ∂loss/∂ŷ in the promoted dtype, then in the network's; then δ[l+1] W[l+1] below
+        # The delta rule in matrix form, batch in the rows:
+        #   δ[L] = e' ⊙ f'[L](z[L]),  e' = ∂loss/∂ŷ = 2 (ŷ - y)          (4)
+        #   δ[l] = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                         (5)
+        #   ∂loss/∂W[l] = δ[l]ᵀ a[l-1],   ∂loss/∂b[l] = Σ_samples δ[l]    (6), (7)
+        # e' in the promoted dtype, then in the network's; `upstream` is ∂loss/∂a[l]
         upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)
         for l in range(model.L, 0, -1):
             delta = upstream * model.df[l](model.z[l])
@@ -250,15 +258,18 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
     return deltas
 
 
+@reference_until_done(gradient_step_by_torch_optim, "torch.optim.SGD stepping with dL_dw and dL_db")
 def manual_sgd_step(model: nn.Module, lr: float) -> None:
-    """``w <- w - lr dL/dw`` for every layer, with the gradients ``backpropagation`` stored.
+    """One gradient-descent step (course equation (3)) of every ``fc[str(l)]`` weight and bias, in place.
 
-    Written as ``add_(grad, alpha=-lr)``, the arithmetic of ``torch.optim.SGD``, so the two agree bit for bit.
+    Uses the gradients :func:`backpropagation` stored in ``model.dL_dw[l]`` (n_l, n_(l-1)) and
+    ``model.dL_db[l]`` (n_l,); must agree bit for bit with ``torch.optim.SGD(lr=lr)`` given those gradients.
     """
     with torch.no_grad():
         for l in range(1, model.L + 1):
             layer = model.fc[str(l)]
             ### BEGIN SOLUTION
+            # θ ← θ - lr ∇θ, written as torch.optim.SGD writes it (add_ with alpha) to match its bits
             layer.weight.add_(model.dL_dw[l], alpha=-lr)
             layer.bias.add_(model.dL_db[l], alpha=-lr)
             ### END SOLUTION

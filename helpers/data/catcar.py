@@ -23,6 +23,7 @@ from helpers.data.cache import cached_tensors
 from helpers.data.cifar import CLASSES as CIFAR_CLASSES
 from helpers.data.cifar import load_cifar10, normalize
 from helpers.data.paths import cache_dir
+from helpers.runtime.exercises import reference_until_done
 
 CLASS_NAMES = ("cat", "car")
 CIFAR_LABELS = (CIFAR_CLASSES.index("cat"), CIFAR_CLASSES.index("automobile"))  # (3, 1)
@@ -111,18 +112,38 @@ def _load_subset() -> dict[str, torch.Tensor]:
                           lambda: {**_select_classes("train"), **_select_classes("test")}, _CACHE_SPEC)
 
 
+def _split_by_grouping(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference result for :func:`stratified_split` while exercise 4.1 is not done: the same indices,
+    found by one stable sort of the labels instead of a search per class (shapes as there)."""
+    generator = torch.Generator().manual_seed(seed)
+    by_class = torch.argsort(labels, stable=True).split(torch.bincount(labels)[torch.unique(labels)].tolist())
+    drawn = [group[torch.randperm(len(group), generator=generator)] for group in by_class]
+    sizes = [round(val_fraction * len(group)) for group in drawn]
+    val = torch.cat([group[:size] for group, size in zip(drawn, sizes)])
+    train = torch.cat([group[size:] for group, size in zip(drawn, sizes)])
+    return torch.sort(train).values, torch.sort(val).values
+
+
+@reference_until_done(_split_by_grouping, "a stable sort of the labels, the same seeded draws")
 def stratified_split(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, val), each sorted, with ``round(val_fraction * n_c)`` of every class c in val."""
+    """Indices (train, val) into ``labels`` (N,) int64 >= 0: two sorted int64 tensors that together hold
+    every index once, with ``round(val_fraction * n_c)`` of the n_c images of every class c in val, drawn at
+    random with a ``torch.Generator`` seeded by ``seed`` (so the same seed gives the same split)."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be strictly between 0 and 1, got {val_fraction}")
+    if labels.dim() != 1 or labels.dtype != torch.int64 or (len(labels) and labels.min() < 0):
+        raise ValueError(f"labels must be a 1-D int64 tensor of class numbers >= 0, got {labels.dtype} "
+                         f"{tuple(labels.shape)}")
     generator = torch.Generator().manual_seed(seed)
     train_parts, val_parts = [], []
-    for label in torch.unique(labels):
+    ### BEGIN SOLUTION
+    for label in torch.unique(labels):  # per class: the split keeps each class's share in both parts
         members = torch.nonzero(labels == label).squeeze(1)
         members = members[torch.randperm(len(members), generator=generator)]
         n_val = round(val_fraction * len(members))
         val_parts.append(members[:n_val])
         train_parts.append(members[n_val:])
+    ### END SOLUTION
     return torch.sort(torch.cat(train_parts)).values, torch.sort(torch.cat(val_parts)).values
 
 
