@@ -161,7 +161,7 @@ def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch
 
 # ------------------------------------------------------------------------------ the optimisation
 
-@reference_until_done(references.step_by_sgd, "torch.optim.SGD on the image, torch.lerp for the decay")
+@reference_until_done(references.step_by_add_and_lerp, "torch.add with alpha = -lr, torch.lerp for the decay")
 def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
                grad_blur_sigma: float, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
                clamp: bool) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 An exercise function of :mod:`helpers.dream` wrapped in :func:`helpers.runtime.exercises.reference_until_done`
 returns one of these while its body is still a stub, so that the student's notebook runs to the end with
-clearly labelled stand-ins: the update by ``torch.optim.SGD`` (and ``torch.lerp`` for the decay), the
+clearly labelled stand-ins: the update as ``torch.optim.SGD`` computes it (``torch.lerp`` for the decay), the
 input gradient at the jittered input rolled back by hand (no autograd through the roll), a channel's
 objective one image at a time. Each takes the same arguments as its exercise function and returns the
 same thing. The exercise checks (:mod:`helpers.checks.exercises_dream`) compare against them too.
@@ -19,21 +19,19 @@ from helpers.data.images import gaussian_blur, resize
 from helpers.dream_options import checked_objective, plan_run, record_step
 
 
-def step_by_sgd(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
+def step_by_add_and_lerp(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
                 grad_blur_sigma: float, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
                 clamp: bool) -> torch.Tensor:
     """Stand-in for :func:`helpers.dream.dream_step`: (N, C, H, W) image and gradient -> the new image.
 
-    The gradient is smoothed and rescaled, then ``torch.optim.SGD`` takes the step on a copy of the image.
+    The gradient is smoothed and rescaled by its L1 norm, the step taken as ``torch.optim.SGD`` takes it
+    (``torch.add`` with ``alpha``), the decay by ``torch.lerp``.
     """
     direction = gaussian_blur(energy_grad.detach(), grad_blur_sigma)  # sigma 0 leaves it as it is
     if normalize_step:
         mean_size = torch.linalg.vector_norm(direction.flatten(1), ord=1, dim=1) / direction[0].numel()
         direction = direction / mean_size.clamp_min(1e-12).view(-1, *[1] * (direction.dim() - 1))
-    pixels = torch.nn.Parameter(image.detach().clone())
-    pixels.grad = direction.clone()
-    torch.optim.SGD([pixels], lr=lr).step()
-    new = pixels.detach()
+    new = torch.add(image.detach(), direction, alpha=-lr)  # SGD's own form of the step (torch.optim imports slowly)
     if weight_decay > 0:
         new = torch.lerp(centre.expand_as(new), new, 1 - weight_decay)
     if blur_every > 0 and iteration % blur_every == blur_every - 1:

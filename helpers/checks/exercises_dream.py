@@ -1,2 +1,207 @@
-"""Exercises of the course (see helpers.checks.exercises): filled in by the topic owner."""
-EXERCISES: tuple = ()
+"""Notebook 05's exercises (NYU homework 1, §2.2 DeepDream): one update, the loop, a channel's objective.
+
+Each check runs the student's code of its own exercise only, against the references of
+:mod:`helpers.dream_references` (computed another way), in float64 on small inputs: 5.1 calls
+``dream_step`` directly; 5.2 runs ``gradient_descent`` with every step taken by the reference update in place
+of the student's ``dream_step`` (:mod:`helpers.checks.exercises_dream_loop`), so a mistake in 5.1 never fails
+5.2; 5.3 calls ``channel_objective`` on made-up activations. A failed check names the mistake its result
+matches, never the expected numbers.
+"""
+from __future__ import annotations
+
+import torch
+
+from helpers import dream, dream_references as references
+from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
+from helpers.checks.exercises_dream_loop import LOOP_MISTAKES, check_loop
+from helpers.classifier_probes import IMAGENET_MEAN
+from helpers.data.images import gaussian_blur
+from helpers.runtime.torch_settings import torch_threads
+
+# ---------------------------------------------------------------------------------- 5.1 dream_step
+
+WRONG_DIRECTION = "step in the wrong direction: adding the energy gradient raises the energy (lowers the objective)"
+NO_LR = "the step ignores lr"
+NOT_NORMALISED = "forgot to normalise the step (normalize_step is on)"
+BATCH_NORMALISED = "normalised with the mean |gradient| of the whole batch, not image by image"
+MAX_NORMALISED = "normalised by the largest |gradient|, not the mean |gradient|"
+L2_NORMALISED = "normalised by the gradient's L2 norm, not the mean |gradient|"
+GRAD_NOT_BLURRED = "the gradient is not blurred (grad_blur_sigma > 0)"
+BLURRED_AFTER_NORMALISING = "the gradient is blurred after normalising it (blur first, then normalise)"
+DECAY_TO_ZERO = "weight decay pulls the pixels towards 0, not towards centre"
+DECAY_FACTOR = "weight decay keeps weight_decay of the distance to centre instead of 1 - weight_decay"
+DECAY_BEFORE_STEP = "weight decay applied before the step (the step comes first)"
+BLUR_WRONG_STEPS = "the image is blurred at the wrong iterations (iteration counts from 0: blur after steps blur_every, 2 blur_every, ...)"
+NEVER_BLURRED = "the image is never blurred"
+BLURRED_EVERY_STEP = "the image is blurred at every step, not every blur_every-th"
+NO_CLAMP = "the pixels are not clamped to [0, 1]"
+CLAMP_TOO_EARLY = "clamped before the decay and the blur (clamp last)"
+IN_PLACE = "image or energy_grad was changed in place (gradient_descent's input would change with it): return a new tensor"
+
+STEP_MISTAKES = (WRONG_DIRECTION, NO_LR, NOT_NORMALISED, BATCH_NORMALISED, MAX_NORMALISED, L2_NORMALISED,
+                 GRAD_NOT_BLURRED, BLURRED_AFTER_NORMALISING, DECAY_TO_ZERO, DECAY_FACTOR, DECAY_BEFORE_STEP,
+                 BLUR_WRONG_STEPS, NEVER_BLURRED, BLURRED_EVERY_STEP, NO_CLAMP, CLAMP_TOO_EARLY, IN_PLACE)
+
+_ALL_OFF = dict(lr=0.05, normalize_step=False, grad_blur_sigma=0.0, weight_decay=0.0, blur_every=0, blur_sigma=1.0,
+                clamp=False)
+
+
+def _step_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(image (2, 3, 8, 8) in [0.2, 0.8], energy gradient of the same shape, 40 times larger for the second
+    image, centre (1, 3, 1, 1)): float64, seeded."""
+    generator = torch.Generator().manual_seed(11)
+    image = 0.2 + 0.6 * torch.rand(2, 3, 8, 8, generator=generator, dtype=torch.float64)
+    scale = torch.tensor([1.0, 40.0], dtype=torch.float64).view(2, 1, 1, 1)
+    energy_grad = torch.randn(2, 3, 8, 8, generator=generator, dtype=torch.float64) * scale
+    return image, energy_grad, torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+
+
+def _normalised(gradient: torch.Tensor, size) -> torch.Tensor:
+    """``gradient`` (N, C, H, W) divided by ``size(gradient)`` (N, 1, 1, 1) or a number."""
+    return gradient / size(gradient)
+
+
+def _step_mistakes(image, grad, centre, options: dict) -> dict:
+    """{mistake: iteration -> the new image that mistake gives} for the options that are on in ``options``."""
+    def ref(iteration, image_=image, grad_=grad, **changes):
+        chosen = {**options, "centre": centre, **changes}
+        return references.step_by_add_and_lerp(image_, grad_, iteration, **chosen)
+    blurred = gaussian_blur(grad, options["grad_blur_sigma"])  # what the normalisation sees (sigma 0: grad)
+    as_given = dict(normalize_step=False, grad_blur_sigma=0.0)
+    mistakes = {WRONG_DIRECTION: lambda it: ref(it, grad_=-grad), NO_LR: lambda it: ref(it, lr=1.0)}
+    if options["normalize_step"]:
+        sizes = {NOT_NORMALISED: None, BATCH_NORMALISED: lambda g: g.abs().mean(),
+                 MAX_NORMALISED: lambda g: g.abs().amax((1, 2, 3), keepdim=True),
+                 L2_NORMALISED: lambda g: g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)}
+        mistakes.update({text: (lambda size: lambda it: ref(it, normalize_step=False) if size is None else
+                                ref(it, grad_=_normalised(blurred, size), **as_given))(size)
+                         for text, size in sizes.items()})
+    if options["grad_blur_sigma"] > 0:
+        mistakes[GRAD_NOT_BLURRED] = lambda it: ref(it, grad_blur_sigma=0.0)
+        if options["normalize_step"]:
+            per_image = _normalised(grad, lambda g: g.abs().mean(dim=(1, 2, 3), keepdim=True))
+            mistakes[BLURRED_AFTER_NORMALISING] = lambda it: ref(it, grad_=per_image, normalize_step=False)
+    if options["weight_decay"] > 0:
+        decayed_first = torch.lerp(centre.expand_as(image), image, 1 - options["weight_decay"])
+        mistakes.update({DECAY_TO_ZERO: lambda it: ref(it, centre=torch.zeros_like(centre)),
+                         DECAY_FACTOR: lambda it: ref(it, weight_decay=1 - options["weight_decay"]),
+                         DECAY_BEFORE_STEP: lambda it: ref(it, image_=decayed_first, weight_decay=0.0)})
+    if options["blur_every"] > 0:
+        mistakes.update({BLUR_WRONG_STEPS: lambda it: ref(it - 1), NEVER_BLURRED: lambda it: ref(it, blur_every=0),
+                         BLURRED_EVERY_STEP: lambda it: ref(it, blur_every=1)})
+    if options["clamp"]:
+        mistakes[NO_CLAMP] = lambda it: ref(it, clamp=False)
+        if options["weight_decay"] > 0 or options["blur_every"] > 0:  # clamp, then decay and blur (no step)
+            mistakes[CLAMP_TOO_EARLY] = lambda it: ref(it, image_=ref(it, weight_decay=0.0, blur_every=0),
+                                                       grad_=torch.zeros_like(grad), lr=0.0, clamp=False, **as_given)
+    return mistakes
+
+
+_STEP_CASES = (  # (check name, options, iterations)
+    ("with every option off, the step lowers the energy by lr times energy_grad", _ALL_OFF, [0]),
+    ("normalize_step: each image's pixels move by lr on average", dict(_ALL_OFF, normalize_step=True), [0]),
+    ("grad_blur_sigma: the gradient is blurred before the step",
+     dict(_ALL_OFF, normalize_step=True, grad_blur_sigma=1.0), [0]),
+    ("weight_decay: after the step the pixels move towards centre", dict(_ALL_OFF, weight_decay=0.1), [0]),
+    ("blur_every: the image is blurred after every blur_every-th step", dict(_ALL_OFF, blur_every=3), list(range(6))),
+    ("clamp: the new pixels lie in [0, 1]", dict(_ALL_OFF, normalize_step=True, lr=0.5, clamp=True), [0]),
+    ("every option at once, in the documented order", dict(lr=0.3, normalize_step=True, grad_blur_sigma=0.7,
+                                                           weight_decay=0.05, blur_every=2, blur_sigma=1.0,
+                                                           clamp=True), [0, 1]),
+)
+
+
+def check_step() -> list[CheckOutcome]:
+    """Exercise 5.1: ``dream.dream_step`` option by option, against a reference by ``torch.add`` and ``torch.lerp`` (float64)."""
+    image, grad, centre = _step_inputs()
+    outcomes, untouched = [], True
+    for name, options, iterations in _STEP_CASES:
+        mistakes = _step_mistakes(image, grad, centre, options)
+        students, expected = [], []
+        for iteration in iterations:
+            given_image, given_grad = image.clone(), grad.clone()
+            with torch.no_grad():
+                students.append(torch.as_tensor(dream.dream_step(given_image, given_grad, iteration, centre=centre,
+                                                                 **options)))
+            untouched &= torch.equal(given_image, image) and torch.equal(given_grad, grad)
+            expected.append(references.step_by_add_and_lerp(image, grad, iteration, centre=centre, **options))
+        student, reference = torch.stack(students), torch.stack(expected)
+        stacked = {text: (lambda make: lambda _: torch.stack([make(it) for it in iterations]))(make)
+                   for text, make in mistakes.items()}
+        passed = matches(student, reference)
+        outcomes.append(CheckOutcome(name, passed, "" if passed else diagnose(student, reference, stacked,
+                                                                                "the new image")))
+    outcomes.append(CheckOutcome("image and energy_grad are left as they were", untouched, "" if untouched else IN_PLACE))
+    return outcomes
+
+
+# ---------------------------------------------------------------------------- 5.3 channel_objective
+
+PIXELS_SUMMED = "each channel is summed over the pixels instead of averaged"
+BATCH_AVERAGED = "the images' values are averaged instead of summed over the batch"
+ALL_CHANNELS = "every channel is averaged, not only the chosen one"
+WRONG_AXIS = "the channel is picked on the wrong axis (dim 1 holds the channels)"
+FIRST_IMAGE_ONLY = "only the first image's channel counts"
+DETACHED = "the objective is cut off from the graph (no .item(), .detach() or numpy): the image needs its gradient"
+CHANNEL_MISTAKES = (PIXELS_SUMMED, BATCH_AVERAGED, ALL_CHANNELS, WRONG_AXIS, FIRST_IMAGE_ONLY, DETACHED)
+
+
+def _channel_mistakes(activation: torch.Tensor, channels: torch.Tensor) -> dict:
+    """{mistake: reference -> what it gives} for ``activation`` (N, C, ...) and ``channels`` (N,)."""
+    count = activation[0, 0].numel()
+    rows = range(activation.shape[0])
+    return {PIXELS_SUMMED: lambda r: r * count, BATCH_AVERAGED: lambda r: r / activation.shape[0],
+            ALL_CHANNELS: lambda r: sum(activation[i].mean() for i in rows),
+            WRONG_AXIS: lambda r: sum(activation[i, :, channels[i]].mean() for i in rows),
+            FIRST_IMAGE_ONLY: lambda r: activation[0, channels[0]].mean()}
+
+
+def check_channel_objective() -> list[CheckOutcome]:
+    """Exercise 5.3: ``dream.channel_objective`` against a per-image loop, and its gradient by autograd."""
+    generator = torch.Generator().manual_seed(3)
+    conv = torch.randn(3, 5, 6, 7, generator=generator, dtype=torch.float64)
+    linear = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    outcomes = []
+    for name, activation, channels in (("a convolution's activation (N, C, H, W), one channel per image", conv,
+                                        torch.tensor([1, 4, 1])),
+                                       ("a linear layer's activation (N, C)", linear, torch.tensor([5, 0, 2, 2]))):
+        student = torch.as_tensor(dream.channel_objective(activation, channels)).detach()
+        reference = references.channel_objective_one_by_one(activation, channels)
+        passed = matches(student, reference)
+        outcomes.append(CheckOutcome(name, passed, "" if passed else diagnose(
+            student, reference, _channel_mistakes(activation, channels), "the objective")))
+    leaf, channels = conv.clone().requires_grad_(True), torch.tensor([1, 4, 1])
+    value = dream.channel_objective(leaf, channels)
+    flows = isinstance(value, torch.Tensor) and value.requires_grad
+    student = torch.autograd.grad(value, leaf)[0] if flows else torch.zeros_like(conv)
+    twin = conv.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(references.channel_objective_one_by_one(twin, channels), twin)
+    passed = flows and matches(student, expected)
+    outcomes.append(CheckOutcome("its gradient with respect to the activation (autograd)", passed, "" if passed else (
+        DETACHED if not flows else diagnose(student, expected, {PIXELS_SUMMED: lambda g: g * conv[0, 0].numel(),
+                                                                BATCH_AVERAGED: lambda g: g / conv.shape[0]},
+                                            "the gradient"))))
+    return outcomes
+
+
+
+
+def _one_thread(check):
+    """``check`` run on one CPU thread: these tiny tensors are slowest when threads compete for busy cores."""
+    def run() -> list[CheckOutcome]:
+        with torch_threads(1):
+            return check()
+    run.__doc__ = check.__doc__
+    return run
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("5.1", "one DeepDream update: direction, normalised step, gradient blur, decay, image blur, clamp",
+             "05_deepdream", "NYU HW1 §2.2 (hints and extra credit)", 3, ("helpers/dream.py",), ("dream_step",),
+             _one_thread(check_step), STEP_MISTAKES),
+    Exercise("5.2", "gradient_descent: the loop that raises the objective by changing the image", "05_deepdream",
+             "NYU HW1 §2.2 (gradient_descent)", 4, ("helpers/dream.py",), ("gradient_descent",), _one_thread(check_loop),
+             LOOP_MISTAKES),
+    Exercise("5.3", "the objective of a middle-layer channel", "05_deepdream", "NYU HW1 §2.2 (extra credit)", 1,
+             ("helpers/dream.py",), ("channel_objective",), _one_thread(check_channel_objective), CHANNEL_MISTAKES),
+)

@@ -1,0 +1,183 @@
+"""The check of exercise 5.2, ``dream.gradient_descent``: the NYU §2.2 loop, on a tiny float64 classifier.
+
+Every step of the student's loop is taken by the reference update (:func:`helpers.dream_references.step_by_add_and_lerp`)
+in place of their ``dream_step`` (exercise 5.1), which also records what the loop hands it. What is checked:
+the course's driver contract (``gradient_descent(image, model, lambda tensor: tensor[0, label].mean())``
+returns the image, leaves the input and the model's parameters alone, and raises that logit), the
+gradient handed to each step (that of the energy with respect to the image, the jitter undone), the result
+and the recorded objectives against a reference run, and that a seed fixes the result.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+
+import torch
+import torch.nn as nn
+
+from helpers import dream, dream_references as references
+from helpers.checks.exercises import CheckOutcome, diagnose, matches
+from helpers.classifier_probes import IMAGENET_MEAN, IMAGENET_STD
+from helpers.data.cifar import normalize
+from helpers.data.images import seeded_generator
+
+OBJECTIVE_GRADIENT = ("the gradient handed to dream_step is that of the objective, not of the energy (minus the "
+                      "objective): step in the wrong direction")
+OBJECTIVE_WENT_DOWN = "the objective went down: " + OBJECTIVE_GRADIENT
+IMAGE_FROZEN = "the image never changes: hand dream_step's result on as the next `image`"
+JITTERED_INPUT = ("the gradient is taken at the jittered, normalised input, not at the image: differentiate with "
+                  "respect to `image`, so that autograd undoes the jitter (and the normalisation)")
+NOT_UNNORMALISED = "the gradient misses the normalisation's slope: differentiate with respect to `image` itself"
+NO_JITTER = "the image is not jittered: pass plan.jitter (and plan.generator) to normalize_and_jitter"
+RAW_IMAGE = "the model is fed the raw image: feed it normalize_and_jitter(image, plan.jitter, plan.mean, plan.std, ...)"
+ACCUMULATED = "gradients accumulate from step to step (not zeroed): take a fresh gradient of each step's objective"
+NEVER_STEPPED = "dream_step is never called: take each step with dream_step(image, energy_grad, iteration, **plan.step_options)"
+NO_OCTAVES = "the image is not resized to each iteration's octave size (plan.shapes[iteration])"
+ENERGY_RECORDED = "`value` holds the energy (minus the objective), not the objective that loss returns"
+NOT_SEEDED = "the jitter is not drawn from plan.generator (pass it to normalize_and_jitter): the seed does not fix the run"
+INPUT_CHANGED = "the input image was changed in place: leave `input` alone and work on `image`"
+PARAMETER_GRADIENTS = ("the model's parameters collected gradients (.backward()): differentiate with respect to the "
+                       "image only, e.g. torch.autograd.grad")
+LOOP_MISTAKES = (OBJECTIVE_GRADIENT, OBJECTIVE_WENT_DOWN, IMAGE_FROZEN, JITTERED_INPUT, NOT_UNNORMALISED, NO_JITTER,
+                 RAW_IMAGE, ACCUMULATED, NEVER_STEPPED, NO_OCTAVES, ENERGY_RECORDED, NOT_SEEDED, INPUT_CHANGED,
+                 PARAMETER_GRADIENTS)
+
+
+def tiny_classifier() -> nn.Module:
+    """A seeded float64 CNN without ``mean``/``std`` (so fed ImageNet-normalised input): (N, 3, H, W) -> (N, 5)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.Tanh(), nn.Conv2d(6, 8, 3, stride=2, padding=1),
+                              nn.Tanh(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 5))
+    return model.double().eval()
+
+
+def course_start(size: int, seed: int) -> torch.Tensor:
+    """The course driver's start image at ``size`` pixels, float64 (1, 3, size, size): grey with a little noise."""
+    noise = torch.randn(1, size, size, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return ((noise * 8 + 128) / 255).permute(0, 3, 1, 2)
+
+
+@contextlib.contextmanager
+def reference_update(record: list | None = None):
+    """Within: ``dream_step``, as the student's loop and the reference loop see it, is the reference update;
+    each call appends (image, energy_grad) to ``record`` when given."""
+    def update(image, energy_grad, iteration, **options):
+        if record is not None:
+            record.append((torch.as_tensor(image).detach().clone(), torch.as_tensor(energy_grad).detach().clone()))
+        return references.step_by_add_and_lerp(torch.as_tensor(image), torch.as_tensor(energy_grad), iteration, **options)
+    namespaces = {id(ns): ns for ns in (vars(dream), inspect.unwrap(dream.gradient_descent).__globals__)}
+    originals = {key: ns.get("dream_step") for key, ns in namespaces.items()}
+    try:
+        for ns in namespaces.values():
+            ns["dream_step"] = update
+        yield
+    finally:
+        for key, ns in namespaces.items():
+            ns["dream_step"] = originals[key]
+
+
+def _run(loop, start, model, loss, iterations, record=None, **options) -> tuple[torch.Tensor, list]:
+    """(image, history) of ``loop`` (the student's gradient_descent or the reference) with the reference update."""
+    history = []
+    with reference_update(record):
+        image = loop(start, model, loss, iterations, history=history, **options)
+    return torch.as_tensor(image), history
+
+
+def _label_logit(model: nn.Module, image: torch.Tensor, label: int) -> float:
+    with torch.no_grad():
+        return model(normalize(image.detach(), IMAGENET_MEAN, IMAGENET_STD))[0, label].item()
+
+
+def _driver_checks(model: nn.Module) -> list[CheckOutcome]:
+    """The course's call on a 32-pixel start: returns the image, input and parameters untouched, logit up."""
+    label, start = 3, course_start(32, seed=0)
+    image = start.clone().requires_grad_()
+    with reference_update():
+        result = dream.gradient_descent(image, model, lambda tensor: tensor[0, label].mean(), 24)
+    shaped = isinstance(result, torch.Tensor) and result.shape == start.shape
+    untouched = torch.equal(image.detach(), start)
+    clean = all(p.grad is None for p in model.parameters())
+    contract = shaped and untouched and clean
+    why = ("" if contract else f"the result is {type(result).__name__} {tuple(getattr(result, 'shape', ()))}, expected "
+           f"the image {tuple(start.shape)}" if not shaped else INPUT_CHANGED if not untouched else PARAMETER_GRADIENTS)
+    model.zero_grad(set_to_none=True)
+    outcomes = [CheckOutcome("the course's call gradient_descent(image, model, lambda tensor: tensor[0, label].mean()) "
+                             "returns the image, leaving the input and the model's parameters alone", contract, why)]
+    gain = _label_logit(model, result, label) - _label_logit(model, start, label) if shaped else float("nan")
+    why = "" if gain > 0 else IMAGE_FROZEN if gain == 0 else OBJECTIVE_WENT_DOWN
+    outcomes.append(CheckOutcome("the label's logit (the objective) goes up", gain > 0, why))
+    return outcomes
+
+
+def _gradient_check(model: nn.Module) -> CheckOutcome:
+    """Each step's energy gradient, recomputed at the image the step was given, with that step's jitter."""
+    name = "each step is handed the energy gradient with respect to the image, the jitter undone"
+    loss, jitter, seed, iterations = (lambda tensor: tensor[0, 2].mean()), 3, 7, 5
+    record = []
+    _run(dream.gradient_descent, course_start(16, seed=1), model, loss, iterations, record, jitter=jitter, seed=seed,
+         octaves=1, lr=0.05, blur_every=0, grad_blur_sigma=0.0, weight_decay=0.0)
+    if len(record) != iterations:
+        return CheckOutcome(name, False, NEVER_STEPPED if not record else
+                            f"dream_step was called {len(record)} times in {iterations} iterations: once per iteration")
+    generator = seeded_generator(seed)
+    offsets = [dream.jitter_offsets(jitter, generator) for _ in range(iterations)]
+
+    def gradients(shifts, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        return torch.stack([references.energy_gradient_at_jittered_input(model, loss, image, shift, mean, std)[0]
+                            for (image, _), shift in zip(record, shifts)])
+    student, reference = torch.stack([grad for _, grad in record]), gradients(offsets)
+    spread = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 1, 3, 1, 1)
+    unrolled = lambda r: torch.stack([(g * s).roll(o, (-2, -1)) for g, s, o in zip(r, spread.expand_as(r), offsets)])  # noqa: E731
+    mistakes = {OBJECTIVE_GRADIENT: lambda r: -r, JITTERED_INPUT: unrolled, NOT_UNNORMALISED: lambda r: r * spread,
+                NO_JITTER: lambda r: gradients([(0, 0)] * iterations),
+                RAW_IMAGE: lambda r: gradients([(0, 0)] * iterations, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+                ACCUMULATED: lambda r: r.cumsum(dim=0)}
+    passed = matches(student, reference)
+    return CheckOutcome(name, passed, "" if passed else diagnose(student, reference, mistakes, "the energy gradient"))
+
+
+def _run_checks(model: nn.Module) -> list[CheckOutcome]:
+    """The result and the history of a run with every option at its default (3 octaves), and the seed's effect."""
+    loss, start = (lambda tensor: tensor[0, 1].mean()), course_start(16, seed=2)
+    student, history = _run(dream.gradient_descent, start, model, loss, 9, seed=4)
+    reference, expected = _run(references.descent_undoing_jitter_by_hand, start, model, loss, 9, seed=4)
+    single_scale = _run(references.descent_undoing_jitter_by_hand, start, model, loss, 9, seed=4, octaves=1)
+    reversed_ = _run(references.descent_undoing_jitter_by_hand, start, model, lambda tensor: -loss(tensor), 9, seed=4)
+    passed = matches(student, reference)
+    outcomes = [CheckOutcome("the image after 9 steps with every option at its default (3 octaves) matches a "
+                             "reference run", passed, "" if passed else diagnose(student, reference, {
+                                 NO_OCTAVES: lambda r: single_scale[0], OBJECTIVE_GRADIENT: lambda r: reversed_[0]},
+                                 "the image"))]
+    objectives = lambda steps: torch.tensor([step.objective for step in steps], dtype=torch.float64)  # noqa: E731
+    recorded, reference_record = objectives(history), objectives(expected)
+    passed = matches(recorded, reference_record)
+    outcomes.append(CheckOutcome("the history records each step's objective", passed, "" if passed else diagnose(
+        recorded, reference_record, {ENERGY_RECORDED: lambda r: -r, NO_OCTAVES: lambda r: objectives(single_scale[1]),
+                                     OBJECTIVE_GRADIENT: lambda r: -objectives(reversed_[1])},
+        "the record of objectives")))
+    again = _run(dream.gradient_descent, start, model, loss, 9, seed=4)[0]
+    other = _run(dream.gradient_descent, start, model, loss, 9, seed=5)[0]
+    repeatable = torch.equal(again, student) and not torch.equal(other, student)
+    outcomes.append(CheckOutcome("the same seed gives the same image, another seed another jitter", repeatable,
+                                 "" if repeatable else NOT_SEEDED))
+    return outcomes
+
+
+def _guarded(name: str, check, model: nn.Module) -> list[CheckOutcome]:
+    """``check(model)``'s outcomes; an error in the student's code fails this group only, naming the error."""
+    try:
+        outcome = check(model)
+    except Exception as error:  # the student's loop crashed here: the other groups still run
+        return [CheckOutcome(f"{name}: your code runs ({type(error).__name__}: {error})", False,
+                             "fix the error first, then re-run the check")]
+    return outcome if isinstance(outcome, list) else [outcome]
+
+
+def check_loop() -> list[CheckOutcome]:
+    """Exercise 5.2: ``dream.gradient_descent`` (the NYU §2.2 task), every step taken by the reference update."""
+    model = tiny_classifier()
+    groups = (("the course's call", _driver_checks), ("the energy gradient of each step", _gradient_check),
+              ("a run with every option at its default", _run_checks))
+    return [outcome for name, check in groups for outcome in _guarded(name, check, model)]
