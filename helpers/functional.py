@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from helpers import backprop_references as reference
+from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import check_tensor
 
 LOG_CLAMP = -100.0
@@ -26,11 +28,13 @@ def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) ->
     return torch.addmm(bias, x, weight)
 
 
+@reference_until_done(reference.linear_backward, "autograd of the linear layer")
 def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
-    """Gradients of ``out = x @ weight + bias`` given ``grad_out`` = dL/d(out), (N, d_out).
+    """Exercise 2.1: the gradients of ``out = x @ weight + bias`` given ``grad_out`` = dL/d(out), (N, d_out).
 
-    Returns ``(grad_x (N, d_in) or None when not input_grad, grad_weight (d_in, d_out),
-    grad_bias (d_out,))``. The batch is summed, not averaged: the loss already carries 1/N.
+    x: (N, d_in), weight: (d_in, d_out). Returns ``(grad_x (N, d_in) or None when not input_grad,
+    grad_weight (d_in, d_out), grad_bias (d_out,))``, vectorised (no Python loops). The 1/N of a mean
+    belongs to the loss: the layer divides by nothing.
     """
     ### BEGIN SOLUTION
     grad_x = grad_out.mm(weight.t()) if input_grad else None
@@ -40,11 +44,14 @@ def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tenso
     return grad_x, grad_weight, grad_bias
 
 
+@reference_until_done(reference.linear_backward_loops, "autograd of the linear layer")
 def linear_backward_loops(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor):
-    """:func:`linear_backward` one scalar at a time: the course's first tip (loops first, vectorise after).
+    """Exercise 2.1, first part: :func:`linear_backward` one scalar at a time (the course's first tip: loops
+    first, vectorise after). grad_out (N, d_out), x (N, d_in), weight (d_in, d_out).
 
-    Each line adds one chain-rule term of ``Z[n, j] = sum_i x[n, i] W[i, j] + b[j]``. Slow (three nested
-    Python loops): for checking the vectorised form on small sizes. Returns ``(grad_x, grad_weight, grad_bias)``.
+    Each entry ``Z[n, j] = sum_i x[n, i] W[i, j] + b[j]`` adds its chain-rule terms to the three gradients,
+    one Python loop per index. Slow: for checking the vectorised form on small sizes. Returns
+    ``(grad_x (N, d_in), grad_weight (d_in, d_out), grad_bias (d_out,))``.
     """
     check_tensor("linear_backward_loops x", x, (None, None))
     batch, d_in = x.shape
@@ -53,6 +60,7 @@ def linear_backward_loops(grad_out: torch.Tensor, x: torch.Tensor, weight: torch
     check_tensor("linear_backward_loops grad_out", grad_out, (batch, d_out), x.dtype, x.device)
     grad_x, grad_weight = torch.zeros_like(x), torch.zeros_like(weight)
     grad_bias = torch.zeros(d_out, dtype=x.dtype, device=x.device)
+    ### BEGIN SOLUTION
     for n in range(batch):
         for j in range(d_out):
             g = grad_out[n, j]  # dL/dZ[n, j]
@@ -60,6 +68,7 @@ def linear_backward_loops(grad_out: torch.Tensor, x: torch.Tensor, weight: torch
             for i in range(d_in):
                 grad_weight[i, j] += g * x[n, i]  # dZ[n, j]/dW[i, j] = x[n, i]
                 grad_x[n, i] += g * weight[i, j]  # dZ[n, j]/dx[n, i] = W[i, j]
+    ### END SOLUTION
     return grad_x, grad_weight, grad_bias
 
 
@@ -68,10 +77,14 @@ def relu(x: torch.Tensor) -> torch.Tensor:
     return torch.relu(x)
 
 
+@reference_until_done(reference.relu_backward, "autograd of torch.relu")
 def relu_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx from dL/dy and the output y = relu(x): the gradient passes where x > 0 (0 at the kink)."""
+    """Exercise 2.2: dL/dx from dL/dy and the output y = relu(x), both of any shape (the same).
+
+    At the kink (x = 0, so y = 0) the derivative is taken as 0, as in PyTorch.
+    """
     ### BEGIN SOLUTION
-    # The step function 1[x > 0] equals sign(y) because y = relu(x) >= 0; one fast kernel, no bool mask.
+    # The local derivative 1[x > 0] equals sign(y) because y = relu(x) >= 0; one fast kernel, no bool mask.
     return grad_y * y.sign()
     ### END SOLUTION
 
@@ -81,8 +94,9 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x)
 
 
+@reference_until_done(reference.sigmoid_backward, "autograd of torch.sigmoid")
 def sigmoid_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx = dL/dy * y (1 - y), from the output y = sigmoid(x)."""
+    """Exercise 2.2: dL/dx from dL/dy and the output y = sigmoid(x) alone (x is not kept); same shapes."""
     ### BEGIN SOLUTION
     return grad_y * (1 - y) * y
     ### END SOLUTION
@@ -93,8 +107,9 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
+@reference_until_done(reference.tanh_backward, "autograd of torch.tanh")
 def tanh_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dL/dx = dL/dy * (1 - y^2), from the output y = tanh(x)."""
+    """Exercise 2.2: dL/dx from dL/dy and the output y = tanh(x) alone (x is not kept); same shapes."""
     ### BEGIN SOLUTION
     return grad_y * (1 - y * y)
     ### END SOLUTION
@@ -125,8 +140,9 @@ def mse(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (diff * diff).mean()
 
 
+@reference_until_done(reference.mse_backward, "autograd of F.mse_loss")
 def mse_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dJ/dy_hat of the mean squared error: 2 (y_hat - y) / N, N = number of elements."""
+    """Exercise 2.3: dJ/dy_hat of :func:`mse` (the mean over all N elements). y_hat, y: same shape -> that shape."""
     ### BEGIN SOLUTION
     return (y_hat - y) * (2.0 / y_hat.numel())
     ### END SOLUTION
@@ -139,8 +155,13 @@ def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((y - 1) * log_not_p - y * log_p).mean()
 
 
+@reference_until_done(reference.bce_backward, "autograd of F.binary_cross_entropy")
 def bce_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dJ/dy_hat = (y_hat - y) / (y_hat (1 - y_hat)) / N, denominator clamped at 1e-12 like torch."""
+    """Exercise 2.3: dJ/dy_hat of :func:`bce` (mean over all N elements). y_hat, y: same shape -> that shape.
+
+    Where y_hat is exactly 0 or 1 the derivative's denominator y_hat (1 - y_hat) would be 0: clamp it from
+    below at :data:`BCE_EPSILON`, as ``torch.nn.BCELoss`` does, so the result equals torch's bit for bit.
+    """
     ### BEGIN SOLUTION
     return (y_hat - y) / ((1 - y_hat) * y_hat).clamp_min(BCE_EPSILON) / y_hat.numel()
     ### END SOLUTION

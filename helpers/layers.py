@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import torch
 
+from helpers import backprop_references as reference
+
 # The math lives in helpers.functional and the checks in helpers.runtime.validation; both are
 # re-exported here because helpers.layers is the course's public module for all of it.
 from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLAMP, bce, bce_backward,  # noqa: F401
@@ -31,6 +33,7 @@ from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLA
 from helpers.runtime.validation import (check_dtype, check_lr, check_pair, check_probabilities,  # noqa: F401
                                         check_size, check_tensor)
 from helpers.layer_base import Layer
+from helpers.runtime.exercises import reference_until_done
 from helpers.losses import BCELoss, Loss, MSELoss  # noqa: F401 (the course's layers.py holds its losses)
 
 
@@ -65,11 +68,17 @@ class Linear(Layer):
         x, _, _ = self._take_saved()
         check_tensor("Linear.backward grad", grad, (x.shape[0], self.d_out), self.weight.dtype)
         grad_x, self.grad_weight, self.grad_bias = linear_backward(grad, x, self.weight)
+        self.sgd_step()
+        return grad_x
+
+    @reference_until_done(reference.sgd_step, "torch's SGD step")
+    def sgd_step(self) -> None:
+        """Exercise 2.4: one SGD step with ``lr`` on ``weight`` (d_in, d_out) and ``bias`` (d_out,), in place,
+        from ``grad_weight`` and ``grad_bias`` (same shapes), as ``torch.optim.SGD`` takes it (bit for bit)."""
         ### BEGIN SOLUTION
         self.weight.add_(self.grad_weight, alpha=-self.lr)
         self.bias.add_(self.grad_bias, alpha=-self.lr)
         ### END SOLUTION
-        return grad_x
 
     def parameters(self) -> dict[str, torch.Tensor]:
         return {"weight": self.weight, "bias": self.bias}

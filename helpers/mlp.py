@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import torch
 
+from helpers import backprop_references as reference
 from helpers.functional import (ACTIVATIONS, bce, bce_backward, init_bias, init_weight, linear_backward,
                                 linear_forward, mse, mse_backward)
+from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import (ForwardRecord, check_dtype, check_pair, check_probabilities, check_size,
                                         check_tensor)
 
@@ -61,37 +63,64 @@ class MLP:
         """The tensors now in the places :attr:`_RECORDED` names (None where the cache lacks one)."""
         return (*(self.cache.get(k) for k in ("x", "h", "y_hat")), *self.parameters.values())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, linear_1_in_features) -> y_hat: (batch, linear_2_out_features)."""
-        W1, b1, W2, b2 = (self.parameters[k] for k in ("W1", "b1", "W2", "b2"))
+    def _check_input(self, x: torch.Tensor) -> None:
+        W1 = self.parameters["W1"]
         check_tensor("MLP.forward x", x, (None, W1.shape[1]), W1.dtype, W1.device)
+
+    def _keep(self, cache: dict[str, torch.Tensor]) -> None:
+        """Store the forward pass's cache and record it (and the parameters) for backward's check."""
+        self.cache = cache
+        self._record = ForwardRecord(self._RECORDED, self._recorded_tensors())
+
+    @reference_until_done(reference.mlp_forward, "torch's F.linear and activations")
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Exercise 2.5: x (batch, linear_1_in_features) -> y_hat (batch, linear_2_out_features).
+
+        Compose it from :mod:`helpers.functional`'s pieces (``linear_forward`` and ``ACTIVATIONS``); keep
+        ``z1``, ``h`` (batch, out1) and ``z2``, ``y_hat`` (batch, out2) for ``backward`` in ``cache``.
+        """
+        self._check_input(x)
+        W1, b1, W2, b2 = (self.parameters[k] for k in ("W1", "b1", "W2", "b2"))
         f, g = ACTIVATIONS[self.f_function][0], ACTIVATIONS[self.g_function][0]
+        ### BEGIN SOLUTION
         z1 = linear_forward(x, W1.t(), b1)
         h = f(z1)
         z2 = linear_forward(h, W2.t(), b2)
         y_hat = g(z2)
-        self.cache = dict(x=x, z1=z1, h=h, z2=z2, y_hat=y_hat)
-        self._record = ForwardRecord(self._RECORDED, self._recorded_tensors())
+        ### END SOLUTION
+        self._keep(dict(x=x, z1=z1, h=h, z2=z2, y_hat=y_hat))
         return y_hat
 
-    def backward(self, dJdy_hat: torch.Tensor) -> None:
-        """dJdy_hat: (batch, linear_2_out_features). Fills ``self.grads``; parameters are not updated."""
+    def _check_backward(self, dJdy_hat: torch.Tensor) -> None:
         if "y_hat" not in self.cache:
             raise RuntimeError("MLP.backward() called before forward(): run forward(x) first "
                                "(clear_grad_and_cache() empties the cache).")
         if self._record is not None:  # None: a cache filled by hand, nothing recorded to compare with
             self._record.check("MLP.backward()", self._recorded_tensors())
-        x, h, y_hat = self.cache["x"], self.cache["h"], self.cache["y_hat"]
+        y_hat = self.cache["y_hat"]
         check_tensor("MLP.backward dJdy_hat", dJdy_hat, tuple(y_hat.shape), y_hat.dtype)
+
+    @reference_until_done(reference.mlp_backward, "autograd of the forward pass")
+    def backward(self, dJdy_hat: torch.Tensor) -> None:
+        """Exercise 2.5: dJdy_hat (batch, linear_2_out_features) -> fills ``self.grads`` (``dJdW1`` shaped like
+        ``W1`` (out1, in1), ``dJdb1`` (out1,), ``dJdW2`` (out2, in2), ``dJdb2`` (out2,)); no update.
+
+        Compose it from :mod:`helpers.functional`'s pieces (``linear_backward`` and ``ACTIVATIONS``' backward
+        functions, which take the activation's output) and the ``cache`` of ``forward``.
+        """
+        self._check_backward(dJdy_hat)
+        x, h, y_hat = self.cache["x"], self.cache["h"], self.cache["y_hat"]
         f_backward, g_backward = ACTIVATIONS[self.f_function][1], ACTIVATIONS[self.g_function][1]
         W1, W2 = self.parameters["W1"], self.parameters["W2"]
+        ### BEGIN SOLUTION
         dJdz2 = g_backward(dJdy_hat, y_hat)
         dJdh, dJdW2_t, dJdb2 = linear_backward(dJdz2, h, W2.t())
         dJdz1 = f_backward(dJdh, h)
         _, dJdW1_t, dJdb1 = linear_backward(dJdz1, x, W1.t(), input_grad=False)
         # linear_backward works in the (in, out) layout; nn.Linear's is its transpose.
-        self.grads.update(dJdW1=dJdW1_t.t().contiguous(), dJdb1=dJdb1, dJdW2=dJdW2_t.t().contiguous(),
-                          dJdb2=dJdb2)
+        dJdW1, dJdW2 = dJdW1_t.t().contiguous(), dJdW2_t.t().contiguous()
+        ### END SOLUTION
+        self.grads.update(dJdW1=dJdW1, dJdb1=dJdb1, dJdW2=dJdW2, dJdb2=dJdb2)
 
     def clear_grad_and_cache(self) -> None:
         """Zero every gradient and empty the forward cache."""

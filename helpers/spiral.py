@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from helpers.backprop_references import torch_sgd
+from helpers.runtime.exercises import reference_until_done
+
 START_BOX = 5.0  # x0 is drawn uniformly from [-5, 5]^2, as the course asks
 # float16 and bfloat16 keep about 3 and 2 significant digits: y, its gradient and every step would be silently
 # coarse (and float16 overflows to inf for |x| beyond about 180), so only single and double precision are taken.
@@ -52,17 +55,34 @@ def spiral(x) -> torch.Tensor:
     return r * r * (torch.sin(6 * _theta(x1, x2) + 2 * r) ** 2 + 1)
 
 
+def spiral_grad_reference(x) -> torch.Tensor:
+    """dy/dx by torch autograd of the spiral written with ``atan2`` and a guarded square root (the stand-in
+    while exercise 1.1 is not done, and the checks' reference).  x: (..., 2)  ->  (..., 2).
+
+    ``atan2`` has the true derivative on the line x1 = 0 (the branch ``spiral`` takes there has none), and
+    the guard keeps the origin's derivative finite (0) where autograd of ``sqrt`` would give NaN.
+    """
+    x = _as_points(x).detach().clone().requires_grad_(True)
+    squared_radius = (x * x).sum(-1)
+    safe_radius = torch.sqrt(torch.where(squared_radius > 0, squared_radius, torch.ones_like(squared_radius)))
+    radius = torch.where(squared_radius > 0, safe_radius, torch.zeros_like(squared_radius))
+    angle = torch.atan2(x[..., 1], x[..., 0])
+    y = squared_radius * (torch.sin(6 * angle + 2 * radius) ** 2 + 1)
+    (gradient,) = torch.autograd.grad(y.sum(), x)
+    return gradient
+
+
+@reference_until_done(spiral_grad_reference, "torch autograd of the spiral")
 def spiral_grad(x) -> torch.Tensor:
-    """dy/dx by the chain rule (no autograd).  x: (..., 2)  ->  (..., 2).
+    """Exercise 1.1: dy/dx by the chain rule, written by hand (no autograd).  x: (..., 2)  ->  (..., 2).
 
-    With u = 6θ + 2r and s = sin^2(u) + 1, and using r ∇r = x and r^2 ∇θ = (-x2, x1):
-
-        dy/dx = 2 s x + sin(2u) (6 (-x2, x1) + 2 r x)
-
-    which is finite everywhere and 0 at the origin.
+    Finite everywhere, including the line x1 = 0 and the origin (where it is 0); same dtype as ``x``.
     """
     x = _as_points(x)
     ### BEGIN SOLUTION
+    # With u = 6θ + 2r and s = sin^2(u) + 1, using r ∇r = x and r^2 ∇θ = (-x2, x1):
+    #     dy/dx = 2 s x + sin(2u) (6 (-x2, x1) + 2 r x)
+    # (every division by r cancels, so the form is finite everywhere and 0 at the origin).
     x1, x2 = x[..., 0], x[..., 1]
     r = torch.sqrt(x1 * x1 + x2 * x2)
     u = 6 * _theta(x1, x2) + 2 * r
@@ -107,12 +127,8 @@ def _is_positive_finite(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
-def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
-    """x_t = x_{t-1} - lr * dy/dx(x_{t-1}) for t = 1..n_steps, stopping with a flag on divergence.
-
-    x0: (2,) float32 or float64 tensor (float64 recommended); lr: finite, > 0; n_steps: int ≥ 0;
-    max_radius: finite, > 0 (0 would flag every run as diverged at once; NaN would switch the check off).
-    """
+def _check_descent(x0, lr, n_steps, max_radius) -> torch.Tensor:
+    """Clear errors for :func:`gradient_descent`'s arguments; returns x0 as a (2,) tensor."""
     x0 = _as_points(x0, "x0")
     if x0.shape != (2,):
         raise ValueError(f"x0 must have shape (2,), got {tuple(x0.shape)}")
@@ -124,26 +140,64 @@ def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> De
         raise ValueError(f"n_steps must be an int ≥ 0, got {n_steps!r}")
     if not _is_positive_finite(max_radius):
         raise ValueError(f"max_radius must be a finite number > 0, got {max_radius!r}")
+    return x0
+
+
+def _divergence(x_next: torch.Tensor, max_radius: float, step: int) -> str | None:
+    """Why the iterate x_next (2,) of ``step`` ends the run (non-finite, or outside the ball), else None."""
+    if not torch.isfinite(x_next).all():
+        return f"non-finite iterate at step {step}"
+    if torch.linalg.vector_norm(x_next) > max_radius:
+        return f"|x| > {max_radius:g} at step {step}"
+    return None
+
+
+def _descend(x0: torch.Tensor, n_steps: int, max_radius: float, step) -> DescentResult:
+    """Run ``step(x) -> (gradient, x_next)`` from x0 (2,) up to n_steps times, stopping on divergence."""
     points, grads = [x0.clone()], []
     diverged, reason = False, f"completed {n_steps} steps"
-    ### BEGIN SOLUTION
-    x = points[0]
-    for _ in range(n_steps):
-        g = spiral_grad(x)
-        x_next = x - lr * g
-        if not torch.isfinite(x_next).all():
-            diverged, reason = True, f"non-finite iterate at step {len(grads) + 1}"
-        elif torch.linalg.vector_norm(x_next) > max_radius:
-            diverged, reason = True, f"|x| > {max_radius:g} at step {len(grads) + 1}"
-        if diverged:
+    for number in range(1, n_steps + 1):
+        gradient, x_next = step(points[-1])
+        why = _divergence(x_next, max_radius, number)
+        if why is not None:
+            diverged, reason = True, why
             break
-        grads.append(g)
+        grads.append(gradient)
         points.append(x_next)
-        x = x_next
-    ### END SOLUTION
     trajectory = torch.stack(points)
     gradients = torch.stack(grads) if grads else x0.new_zeros((0, 2))
     return DescentResult(trajectory, gradients, spiral(trajectory), diverged, reason)
+
+
+def gradient_descent_reference(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
+    """:func:`gradient_descent` with each step taken by torch's SGD (``torch.optim.sgd.sgd``) (the stand-in while exercise 1.2 is
+    not done, and the checks' reference). Same arguments and result."""
+    x0 = _check_descent(x0, lr, n_steps, max_radius)
+
+    def sgd_step(x):
+        gradient, parameter = spiral_grad(x), x.clone()
+        torch_sgd([parameter], [gradient], lr)
+        return gradient, parameter
+    return _descend(x0, n_steps, max_radius, sgd_step)
+
+
+@reference_until_done(gradient_descent_reference, "torch's SGD step")
+def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
+    """Exercise 1.2: x_t = x_{t-1} - lr * dy/dx(x_{t-1}) for t = 1..n_steps, stopping with a flag on divergence.
+
+    x0: (2,) float32 or float64 tensor (float64 recommended); lr: finite, > 0; n_steps: int ≥ 0;
+    max_radius: finite, > 0 (0 would flag every run as diverged at once; NaN would switch the check off).
+    """
+    x0 = _check_descent(x0, lr, n_steps, max_radius)
+
+    def step(x):
+        """One step from x (2,): returns (dy/dx at x, the next iterate), both (2,)."""
+        ### BEGIN SOLUTION
+        gradient = spiral_grad(x)
+        x_next = x.add(gradient, alpha=-lr)  # one rounding per entry, exactly as torch.optim.SGD
+        ### END SOLUTION
+        return gradient, x_next
+    return _descend(x0, n_steps, max_radius, step)
 
 
 def steps_to_reach(result: DescentResult, tolerance: float) -> int | None:

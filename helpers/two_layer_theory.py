@@ -19,17 +19,41 @@ from torch import nn
 
 from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
                                numerical_gradient)
+from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import check_tensor
 
-# name -> (function, its derivative), both element-wise on a column vector (m, 1)
+# name -> the function, element-wise on a column vector (m, 1); its derivative is exercise 2.7's local_derivative
 ELEMENTWISE = {
-    "5relu": (lambda z: 5 * torch.relu(z), lambda z: 5 * (z > 0).to(z.dtype)),  # 0 at the kink, as autograd
-    "relu": (torch.relu, lambda z: (z > 0).to(z.dtype)),
-    "identity": (lambda z: z, torch.ones_like),
-    "tanh": (torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
-    "sigmoid": (torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))),
+    "5relu": lambda z: 5 * torch.relu(z),
+    "relu": torch.relu,
+    "identity": lambda z: z,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
 }
 PARAMETERS = ("W1", "b1", "W2", "b2")
+
+
+def local_derivative_reference(name: str, z: torch.Tensor) -> torch.Tensor:
+    """:func:`local_derivative` by autograd (each entry's derivative: the gradient of the sum)."""
+    leaf = z.detach().clone().requires_grad_(True)
+    (slope,) = torch.autograd.grad(ELEMENTWISE[name](leaf).sum(), leaf)
+    return slope
+
+
+@reference_until_done(local_derivative_reference, "autograd of the activation")
+def local_derivative(name: str, z: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.7: the derivative of the activation ``name`` (a key of :data:`ELEMENTWISE`) at every entry
+    of z (m, 1) -> (m, 1); at a ReLU kink (z = 0) the derivative is taken as 0, as in PyTorch."""
+    ### BEGIN SOLUTION
+    if name in ("5relu", "relu"):
+        return (5.0 if name == "5relu" else 1.0) * (z > 0).to(z.dtype)
+    if name == "tanh":
+        return 1 - torch.tanh(z) ** 2
+    if name == "sigmoid":
+        probability = torch.sigmoid(z)
+        return probability * (1 - probability)
+    return torch.ones_like(z)
+    ### END SOLUTION
 
 
 def loss_value(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -41,14 +65,24 @@ def loss_value(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"loss must be 'sse' or 'bce', got {loss!r}")
 
 
+def loss_row_gradient_reference(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:func:`loss_row_gradient` by autograd of :func:`loss_value`, transposed into a row."""
+    leaf = y_hat.detach().clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(loss_value(loss, leaf, y), leaf)
+    return gradient.T
+
+
+@reference_until_done(loss_row_gradient_reference, "autograd of the loss")
 def loss_row_gradient(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dl/dy_hat in numerator layout: a row vector (1, K). sse: 2 (y_hat - y)^T;
-    bce: (1/K) ((y_hat - y) / (y_hat (1 - y_hat)))^T."""
+    """Exercise 2.7: dl/dy_hat of :func:`loss_value` (``"sse"`` or ``"bce"``) in numerator layout, for column
+    vectors y_hat, y (K, 1): a row vector (1, K)."""
+    if loss not in ("sse", "bce"):
+        raise ValueError(f"loss must be 'sse' or 'bce', got {loss!r}")
+    ### BEGIN SOLUTION
     if loss == "sse":
         return 2 * (y_hat - y).T
-    if loss == "bce":
-        return ((y_hat - y) / (y_hat * (1 - y_hat))).T / len(y)
-    raise ValueError(f"loss must be 'sse' or 'bce', got {loss!r}")
+    return ((y_hat - y) / (y_hat * (1 - y_hat))).T / len(y)
+    ### END SOLUTION
 
 
 @dataclass(frozen=True)
@@ -93,32 +127,58 @@ def forward_table(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Ten
     """Forward pass of one sample: ``params`` W1 (h, n), b1 (h, 1), W2 (K, h), b2 (K, 1); x (n, 1), y (K, 1)."""
     _check_problem(params, x, y, f, g)
     z1 = params["W1"] @ x + params["b1"]
-    z2 = ELEMENTWISE[f][0](z1)
+    z2 = ELEMENTWISE[f](z1)
     z3 = params["W2"] @ z2 + params["b2"]
-    y_hat = ELEMENTWISE[g][0](z3)
+    y_hat = ELEMENTWISE[g](z3)
     return ForwardTable(x, z1, z2, z3, y_hat, loss_value(loss, y_hat, y))
 
 
+def jacobians_reference(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> dict[str, torch.Tensor]:
+    """:func:`jacobians` by ``torch.autograd.functional.jacobian`` of f at z1, g at z3 and the loss at y_hat
+    (flattened to vectors, so the Jacobians are plain matrices)."""
+    jacobian = torch.autograd.functional.jacobian
+    return {"dz2/dz1": jacobian(lambda z: ELEMENTWISE[f](z), table.z1.flatten()),
+            "dy_hat/dz3": jacobian(lambda z: ELEMENTWISE[g](z), table.z3.flatten()),
+            "dl/dy_hat": jacobian(lambda v: loss_value(loss, v[:, None], y), table.y_hat.flatten())[None, :]}
+
+
+@reference_until_done(jacobians_reference, "torch.autograd.functional.jacobian")
 def jacobians(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> dict[str, torch.Tensor]:
-    """NYU 1.2 (d): dz2/dz1 (h, h) and dy_hat/dz3 (K, K), diagonal because f and g act element by
-    element, and dl/dy_hat (1, K)."""
-    return {"dz2/dz1": torch.diag(ELEMENTWISE[f][1](table.z1).flatten()),
-            "dy_hat/dz3": torch.diag(ELEMENTWISE[g][1](table.z3).flatten()),
+    """Exercise 2.7 (NYU 1.2 (d)): ``{"dz2/dz1": (h, h), "dy_hat/dz3": (K, K), "dl/dy_hat": (1, K)}`` as full
+    matrices in numerator layout, for the forward ``table`` of one sample and its target y (K, 1)."""
+    ### BEGIN SOLUTION
+    return {"dz2/dz1": torch.diag(local_derivative(f, table.z1).flatten()),
+            "dy_hat/dz3": torch.diag(local_derivative(g, table.z3).flatten()),
             "dl/dy_hat": loss_row_gradient(loss, table.y_hat, y)}
+    ### END SOLUTION
 
 
+def numerator_layout_gradients_reference(params: dict[str, torch.Tensor], table: ForwardTable,
+                                         jac: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """:func:`numerator_layout_gradients` by autograd: the net linearised at the sample (f and g replaced by
+    their Jacobians in ``jac``, the loss by dl/dy_hat), whose gradients there are the net's; transposed."""
+    leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+    z1 = leaves["W1"] @ table.x + leaves["b1"]
+    z2 = table.z2 + jac["dz2/dz1"] @ (z1 - table.z1)
+    z3 = leaves["W2"] @ z2 + leaves["b2"]
+    linear_loss = (jac["dl/dy_hat"] @ jac["dy_hat/dz3"] @ z3).sum()
+    names = ("dl/dz3", "dl/dz1", *PARAMETERS)
+    gradients = torch.autograd.grad(linear_loss, [z3, z1, *(leaves[name] for name in PARAMETERS)])
+    return {name: gradient.T for name, gradient in zip(names, gradients)}
+
+
+@reference_until_done(numerator_layout_gradients_reference, "autograd of the linearised net")
 def numerator_layout_gradients(params: dict[str, torch.Tensor], table: ForwardTable,
                                jac: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """NYU 1.2 (c), every product written out (numerator layout, shapes in brackets):
+    """Exercise 2.6 (NYU 1.2 (c)): the backward pass of one sample as matrix products in numerator layout.
 
-    dl/dz3 = dl/dy_hat · dy_hat/dz3                       (1, K)
-    dl/dz1 = dl/dz3 · W2 · dz2/dz1                        (1, K)(K, h)(h, h) = (1, h)
-    dl/dW2 = z2 · dl/dz3  [= (dl/dz3^T z2^T)^T]           (h, 1)(1, K) = (h, K)
-    dl/db2 = dl/dz3                                       (1, K)
-    dl/dW1 = x · dl/dz1   [= (dl/dz1^T x^T)^T]            (n, 1)(1, h) = (n, h)
-    dl/db1 = dl/dz1                                       (1, h)
+    params, table: as :func:`forward_table`'s; jac: :func:`jacobians`' three matrices. Returns
+    ``{"dl/dz3": (1, K), "dl/dz1": (1, h), "W2": (h, K), "b2": (1, K), "W1": (n, h), "b1": (1, h)}``
+    (each parameter's entry is dl/d(parameter), the transpose of its shape).
     """
     ### BEGIN SOLUTION
+    # dl/dz3 = dl/dy_hat · dy_hat/dz3; dl/dz1 = dl/dz3 · W2 · dz2/dz1; a weight's derivative is the outer
+    # product of its layer's input (column) and the row dl/d(its output): dl/dW2 = z2 · dl/dz3 (h, K).
     dl_dz3 = jac["dl/dy_hat"] @ jac["dy_hat/dz3"]
     dl_dz1 = dl_dz3 @ params["W2"] @ jac["dz2/dz1"]
     return {"dl/dz3": dl_dz3, "dl/dz1": dl_dz1,
@@ -166,13 +226,7 @@ def check_formulas(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Te
 def check_jacobians(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> list[GradientComparison]:
     """The three Jacobians of :func:`jacobians` against ``torch.autograd.functional.jacobian`` of f at z1,
     g at z3 and the loss at y_hat (flattened to vectors, so the Jacobians are plain matrices)."""
-    ours = jacobians(table, y, f, g, loss)
-    jacobian = torch.autograd.functional.jacobian
-    reference = {
-        "dz2/dz1": jacobian(lambda z: ELEMENTWISE[f][0](z), table.z1.flatten()),
-        "dy_hat/dz3": jacobian(lambda z: ELEMENTWISE[g][0](z), table.z3.flatten()),
-        "dl/dy_hat": jacobian(lambda v: loss_value(loss, v[:, None], y), table.y_hat.flatten())[None, :],
-    }
+    ours, reference = jacobians(table, y, f, g, loss), jacobians_reference(table, y, f, g, loss)
     return [compare(f"{name} vs autograd", ours[name], reference[name], AUTOGRAD_TOLERANCE) for name in ours]
 
 
@@ -196,10 +250,8 @@ def two_layer_module(params: dict[str, torch.Tensor]) -> nn.Sequential:
 
 
 def sigmoid_output_gradient(loss: str, z3: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """dl/dz3 (1, K) = dl/dy_hat · dy_hat/dz3 when g = sigmoid, for z3, y (K, 1): with "bce" the sigmoid's
-    slope cancels to (y_hat - y)^T / K; with "sse" it multiplies the error and vanishes when saturated."""
-    y_hat = torch.sigmoid(z3)
-    return loss_row_gradient(loss, y_hat, y) @ torch.diag((y_hat * (1 - y_hat)).flatten())
+    """dl/dz3 (1, K) = dl/dy_hat · dy_hat/dz3 when g = sigmoid, for z3, y (K, 1) and a loss "sse" or "bce"."""
+    return loss_row_gradient(loss, torch.sigmoid(z3), y) @ torch.diag(local_derivative("sigmoid", z3).flatten())
 
 
 def format_matrix(matrix: torch.Tensor, digits: int = 4) -> str:

@@ -67,7 +67,10 @@ def test_gradient_descent_takes_exact_gradient_steps_and_descends_for_small_lr()
     assert result.trajectory.shape == (201, 2) and result.gradients.shape == (200, 2) and result.losses.shape == (201,)
     assert not result.diverged and result.steps == 200
     assert torch.equal(result.trajectory[0], x0)
-    assert torch.equal(result.trajectory[1:], result.trajectory[:-1] - lr * result.gradients)
+    sgd = result.trajectory[:-1].clone()
+    sgd.grad = result.gradients.clone()
+    torch.optim.SGD([sgd], lr=lr).step()  # every step is exactly torch.optim.SGD's with that gradient
+    assert torch.equal(result.trajectory[1:], sgd)
     assert torch.equal(result.gradients, spiral_grad(result.trajectory[:-1]))
     assert torch.equal(result.losses, spiral(result.trajectory))
     assert (result.losses.diff() < 0).all()  # monotone descent: the step is far below 2/curvature

@@ -1,0 +1,176 @@
+"""The exercises of notebooks 01 and 02 (helpers.checks.exercises_mlp): the instructor's code passes every check,
+each planted bug (tests/exercise_bugs_mlp.py, applied to a copy of the module's source) fails exactly its own
+exercise with the expected diagnosis, a stub reports "not done yet", and every reference the student notebooks
+fall back on returns what the solution returns."""
+import importlib
+import json
+import sys
+import types
+
+import pytest
+import torch
+
+from helpers import backprop_references as reference
+from helpers import functional, layers, mlp, spiral, two_layer_theory as theory
+from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.exercises_mlp import EXERCISES
+from helpers.data.paths import PROJECT_ROOT
+from helpers.runtime.exercises import ExerciseNotDone
+from tests.exercise_bugs_mlp import PLANTED_BUGS
+
+IDS = [exercise.id for exercise in EXERCISES]
+MODULES = {"helpers/spiral.py": spiral, "helpers/functional.py": functional, "helpers/layers.py": layers,
+           "helpers/mlp.py": mlp, "helpers/two_layer_theory.py": theory}
+
+
+def _resolve(owner, qualified: str):
+    """(object holding the attribute, attribute name) for ``"Linear.sgd_step"`` or ``"spiral_grad"``."""
+    *path, name = qualified.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, name
+
+
+def _plant(monkeypatch, exercise_id: str) -> None:
+    """Load the exercise's module from its source with the planted line and put its functions in place."""
+    path, old, new, _ = PLANTED_BUGS[exercise_id]
+    source = (PROJECT_ROOT / path).read_text()
+    assert source.count(old) == 1, f"{path}: the planted line must occur exactly once"
+    name = f"_planted_{exercise_id.replace('.', '_')}"
+    mutated = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, mutated)
+    exec(compile(source.replace(old, new), path, "exec"), mutated.__dict__)
+    for qualified in all_exercises()[exercise_id].functions:
+        owner, attribute = _resolve(MODULES[path], qualified)
+        monkeypatch.setattr(owner, attribute, getattr(*_resolve(mutated, qualified)))
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_instructor_solution_passes_every_check(exercise_id):
+    result = run_checks(exercise_id)
+    assert result.passed and len(result.outcomes) >= 3, result.lines()
+
+
+def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
+    assert sorted(PLANTED_BUGS) == sorted(IDS)
+    for exercise_id, (path, old, new, _) in PLANTED_BUGS.items():
+        source = (PROJECT_ROOT / path).read_text()
+        assert old != new and source.count(old) == 1
+        before = source[:source.index(old)]
+        assert before.rfind("### BEGIN SOLUTION") > before.rfind("### END SOLUTION"), exercise_id
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(monkeypatch, exercise_id):
+    _plant(monkeypatch, exercise_id)
+    failed = {other for other in IDS if not run_checks(other).passed}
+    assert failed == {exercise_id}
+    diagnoses = [o.diagnosis for o in run_checks(exercise_id).outcomes if not o.passed]
+    assert any(PLANTED_BUGS[exercise_id][3] in diagnosis for diagnosis in diagnoses), diagnoses
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_a_stub_reports_not_done_yet(monkeypatch, exercise_id):
+    exercise = all_exercises()[exercise_id]
+    path = exercise.files[0]
+
+    def stub(*args, **kwargs):
+        raise ExerciseNotDone(exercise.functions[0], path)
+    monkeypatch.setattr(*_resolve(MODULES[path], exercise.functions[0]), stub)
+    result = run_checks(exercise_id)
+    assert result.not_done is not None and not result.passed
+    assert "not done yet" in result.summary() and exercise.functions[0] in result.summary()
+
+
+def _draw(*shape, seed=0):
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def test_the_spiral_references_return_what_the_solutions_return():
+    points = torch.cat([_draw(200, 2) * 3, torch.tensor([[0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)])
+    torch.testing.assert_close(spiral.spiral_grad_reference(points), spiral.spiral_grad.exercise_function(points),
+                               rtol=1e-12, atol=1e-12)
+    for lr in (1e-2, 1.0):  # converging and diverging: the same result, bit for bit
+        ours = spiral.gradient_descent.exercise_function(spiral.random_start(3), lr, 200)
+        theirs = spiral.gradient_descent_reference(spiral.random_start(3), lr, 200)
+        assert torch.equal(ours.trajectory, theirs.trajectory) and torch.equal(ours.gradients, theirs.gradients)
+        assert ours.diverged == theirs.diverged and ours.reason == theirs.reason
+
+
+def test_the_layer_references_return_what_the_solutions_return():
+    x, weight, upstream = _draw(5, 3, seed=1), _draw(3, 4, seed=2), _draw(5, 4, seed=3)
+    for solution in (functional.linear_backward.exercise_function, functional.linear_backward_loops.exercise_function):
+        for ours, theirs in zip(solution(upstream, x, weight), reference.linear_backward(upstream, x, weight)):
+            torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert reference.linear_backward(upstream, x, weight, input_grad=False)[0] is None
+    z = _draw(6, 4, seed=4)
+    for kind in ("relu", "sigmoid", "tanh"):
+        y = getattr(torch, kind)(z)
+        torch.testing.assert_close(getattr(functional, f"{kind}_backward").exercise_function(upstream[:1].expand(6, 4), y),
+                                   getattr(reference, f"{kind}_backward")(upstream[:1].expand(6, 4), y),
+                                   rtol=1e-12, atol=1e-12)
+    y_hat, y = torch.tensor([0.0, 1.0, 1e-30, 0.3], dtype=torch.float64), torch.tensor([1.0, 0.0, 1.0, 0.2],
+                                                                                       dtype=torch.float64)
+    assert torch.equal(functional.bce_backward.exercise_function(y_hat, y), reference.bce_backward(y_hat, y))
+    assert torch.equal(functional.mse_backward.exercise_function(z, y_hat.expand(6, 4)),
+                       reference.mse_backward(z, y_hat.expand(6, 4)))
+
+
+def test_the_sgd_step_reference_is_bit_for_bit_the_solution():
+    layer, twin = (layers.Linear(3, 2, lr=0.07, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+                   for _ in range(2))
+    for each in (layer, twin):
+        each.grad_weight, each.grad_bias = _draw(3, 2, seed=6), _draw(2, seed=7)
+    layers.Linear.sgd_step.exercise_function(layer)
+    reference.sgd_step(twin)
+    assert torch.equal(layer.weight, twin.weight) and torch.equal(layer.bias, twin.bias)
+    assert twin.weight.grad is None
+
+
+@pytest.mark.parametrize("f, g", [("relu", "identity"), ("tanh", "sigmoid"), ("sigmoid", "tanh")])
+def test_the_nyu_mlp_references_return_what_the_solution_returns(f, g):
+    nets = [mlp.MLP(3, 4, f, 4, 2, g, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+            for _ in range(2)]
+    x, upstream = _draw(5, 3, seed=9), _draw(5, 2, seed=10)
+    ours, theirs = mlp.MLP.forward.exercise_function(nets[0], x), reference.mlp_forward(nets[1], x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert sorted(nets[0].cache) == sorted(nets[1].cache)
+    mlp.MLP.backward.exercise_function(nets[0], upstream)
+    reference.mlp_backward(nets[1], upstream)
+    for name in nets[0].grads:
+        torch.testing.assert_close(nets[0].grads[name], nets[1].grads[name], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("f, g, loss, target", [("5relu", "identity", "sse", "real"),
+                                                ("tanh", "sigmoid", "bce", "binary")])
+def test_the_theory_references_return_what_the_solutions_return(f, g, loss, target):
+    params, x, y = theory.random_problem(n=3, h=4, k=2, seed=16, target=target)
+    table = theory.forward_table(params, x, y, f, g, loss)
+    ours, theirs = theory.jacobians.exercise_function(table, y, f, g, loss), theory.jacobians_reference(table, y, f, g, loss)
+    for name in theirs:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=1e-12, atol=1e-12)
+    ours = theory.numerator_layout_gradients.exercise_function(params, table, theirs)
+    for name, value in theory.numerator_layout_gradients_reference(params, table, theirs).items():
+        torch.testing.assert_close(ours[name], value, rtol=1e-12, atol=1e-12)
+    z = torch.tensor([[-1.0], [0.0], [2.0]], dtype=torch.float64)
+    for name in theory.ELEMENTWISE:
+        torch.testing.assert_close(theory.local_derivative.exercise_function(name, z),
+                                   theory.local_derivative_reference(name, z), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("notebook, prefix", [("01_spiral_gradient_descent", "1."), ("02_manual_backprop_mlp", "2.")])
+def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order(notebook, prefix):
+    cells = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    tags = [tag for cell in cells for tag in cell.get("metadata", {}).get("tags", [])]
+    posed = [tag.split(":", 1)[1] for tag in tags if tag.startswith("exercise:")]
+    ours = [i for i in IDS if i.startswith(prefix)]
+    assert posed == ours
+    for exercise_id in ours:
+        check = [cell for cell in cells if f"check:{exercise_id}" in cell.get("metadata", {}).get("tags", [])]
+        assert len(check) == 1 and "".join(check[0]["source"]) == (
+            f'from helpers.checks.exercises import check_exercise\ncheck_exercise("{exercise_id}")')
+        assert tags.index(f"exercise:{exercise_id}") < tags.index(f"check:{exercise_id}")
+
+
+def test_the_checks_import_without_the_student_solutions():
+    assert importlib.import_module("helpers.checks.exercises_mlp").EXERCISES == EXERCISES
