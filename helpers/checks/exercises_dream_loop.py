@@ -20,6 +20,7 @@ from helpers.checks.exercises import CheckOutcome, diagnose, matches
 from helpers.classifier_probes import IMAGENET_MEAN, IMAGENET_STD
 from helpers.data.cifar import normalize
 from helpers.data.images import seeded_generator
+from helpers.runtime.exercises import ExerciseNotDone
 
 OBJECTIVE_GRADIENT = ("the gradient handed to dream_step is that of the objective, not of the energy (minus the "
                       "objective): step in the wrong direction")
@@ -169,6 +170,8 @@ def _guarded(name: str, check, model: nn.Module) -> list[CheckOutcome]:
     """``check(model)``'s outcomes; an error in the student's code fails this group only, naming the error."""
     try:
         outcome = check(model)
+    except ExerciseNotDone:  # an unfinished exercise is reported as such by run_checks
+        raise
     except Exception as error:  # the student's loop crashed here: the other groups still run
         return [CheckOutcome(f"{name}: your code runs ({type(error).__name__}: {error})", False,
                              "fix the error first, then re-run the check")]

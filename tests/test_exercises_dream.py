@@ -1,0 +1,171 @@
+"""The exercises of notebook 05 (helpers.checks.exercises_dream): the instructor's code passes every check,
+each planted bug (tests/exercise_bugs_dream.py) and each further common mistake, applied to a copy of
+helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis, the student edition's
+stubs report "not done yet", and the references the student notebook falls back on return what the
+solution returns (to 1e-12 in float64; the loop bit for bit)."""
+import sys
+import types
+
+import pytest
+import torch
+import torch.nn as nn
+
+from helpers import dream, dream_references as references
+from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.exercises_dream import EXERCISES
+from helpers.checks.exercises_dream_loop import course_start, tiny_classifier
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
+from helpers.data.paths import PROJECT_ROOT
+from tests.exercise_bugs_dream import PLANTED_BUGS
+from tools.editions import strip_solutions
+
+IDS = [exercise.id for exercise in EXERCISES]
+SOURCE = (PROJECT_ROOT / "helpers/dream.py").read_text()
+
+# Further mistakes, each (exercise, [(old, new), ...] applied to helpers/dream.py, phrase its diagnosis prints).
+MISTAKES = [
+    ("5.1", [("energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True)", "energy_grad.abs().mean()")], "whole batch"),
+    ("5.1", [("    if normalize_step:\n", "    if False:\n")], "forgot to normalise"),
+    ("5.1", [("(iteration + 1) % blur_every == 0", "iteration % blur_every == 0")], "wrong iterations"),
+    ("5.1", [("    if clamp:\n", "    if False:\n")], "not clamped"),
+    ("5.1", [("image = centre + (1 - weight_decay) * (image - centre)", "image = (1 - weight_decay) * image")],
+     "towards 0"),
+    ("5.1", [("image = image - lr * energy_grad  #", "image = image.sub_(lr * energy_grad)  #")], "in place"),
+    ("5.2", [("        out = model(normalize_and_jitter(image, plan.jitter, plan.mean, plan.std, plan.generator))",
+              "        jittered = normalize_and_jitter(image.detach(), plan.jitter, plan.mean, plan.std, "
+              "plan.generator).requires_grad_(True)\n        out = model(jittered)"),
+             ("torch.autograd.grad(-value, image)", "torch.autograd.grad(-value, jittered)")], "jittered, normalised"),
+    ("5.2", [("plan.std, plan.generator))", "plan.std))")], "plan.generator"),
+    ("5.2", [("        (energy_grad,) = torch.autograd.grad(-value, image)",
+              "        (fresh,) = torch.autograd.grad(-value, image); kept = fresh + (kept if iteration else 0); "
+              "energy_grad = kept")], "accumulate"),
+    ("5.2", [("image = resize(image, plan.shapes[iteration]).requires_grad_(True)", "image = image.requires_grad_(True)")],
+     "octave size"),
+    ("5.2", [("value = checked_objective(loss, out, iteration)", "value = -checked_objective(loss, out, iteration)"),
+             ("grad(-value, image)", "grad(value, image)")], "holds the energy"),
+    ("5.2", [("        (energy_grad,) = torch.autograd.grad(-value, image)",
+              "        (-value).backward(); energy_grad = image.grad")], "parameters collected gradients"),
+    ("5.3", [(".mean(dim=1).sum()\n", ".mean(dim=1).mean()\n")], "averaged instead of summed"),
+    ("5.3", [(".mean(dim=1).sum()\n", ".mean(dim=1).sum().detach()\n")], "cut off from the graph"),
+]
+
+
+def _load(monkeypatch, source: str, name: str) -> types.ModuleType:
+    """``source`` (a version of helpers/dream.py) run as a module; its exercise functions put in place in helpers.dream."""
+    module = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    exec(compile(source, "helpers/dream.py", "exec"), module.__dict__)
+    for exercise in EXERCISES:
+        for function in exercise.functions:
+            monkeypatch.setattr(dream, function, getattr(module, function))
+    return module
+
+
+def _mutated(replacements) -> str:
+    source = SOURCE
+    for old, new in replacements:
+        assert source.count(old) == 1, f"helpers/dream.py: {old!r} must occur exactly once"
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_instructor_solution_passes_every_check(exercise_id):
+    result = run_checks(exercise_id)
+    assert result.passed and len(result.outcomes) >= 3, result.lines()
+
+
+def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
+    assert sorted(PLANTED_BUGS) == sorted(IDS)
+    for exercise_id, (path, old, new, _) in PLANTED_BUGS.items():
+        source = (PROJECT_ROOT / path).read_text()
+        assert old != new and source.count(old) == 1
+        before = source[:source.index(old)]
+        assert before.rfind("### BEGIN SOLUTION") > before.rfind("### END SOLUTION"), exercise_id
+
+
+@pytest.mark.parametrize("exercise_id, replacements, phrase",
+                         [(i, [(old, new)], phrase) for i, (_, old, new, phrase) in PLANTED_BUGS.items()] + MISTAKES,
+                         ids=[f"planted-{i}" for i in PLANTED_BUGS] + [f"{m[0]}-{m[2]}" for m in MISTAKES])
+def test_a_mistake_fails_exactly_its_exercise_with_its_diagnosis(monkeypatch, exercise_id, replacements, phrase):
+    _load(monkeypatch, _mutated(replacements), "_dream_with_a_mistake")
+    results = {other: run_checks(other) for other in IDS}
+    assert {other for other, result in results.items() if not result.passed} == {exercise_id}
+    diagnoses = [o.diagnosis for o in results[exercise_id].outcomes if not o.passed]
+    assert any(phrase in diagnosis for diagnosis in diagnoses), diagnoses
+
+
+def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_gets_references(monkeypatch, capsys):
+    student = _load(monkeypatch, strip_solutions(SOURCE, "helpers/dream.py"), "_dream_student_edition")
+    for exercise in EXERCISES:
+        result = run_checks(exercise.id)
+        assert result.not_done is not None and not result.passed
+        assert result.not_done.function == exercise.functions[0] and "not done yet" in result.summary()
+    model, start = TinyCifarNet(), course_start(16, seed=0).float()
+    history, expected_history = [], []
+    stand_in = student.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+    printed = capsys.readouterr().out
+    assert "[not done yet] `gradient_descent`" in printed and "[not done yet] `dream_step`" in printed
+    monkeypatch.undo()
+    solution = dream.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2,
+                                      history=expected_history)
+    # Stubbed step and loop: float32 rounding of the reference step (an L1 norm, torch.add) differs in the last bits.
+    assert torch.allclose(stand_in, solution, rtol=0, atol=1e-5)
+    assert [(s.iteration, s.size) for s in history] == [(s.iteration, s.size) for s in expected_history]
+    assert all(abs(a.objective - b.objective) < 1e-4 for a, b in zip(history, expected_history))
+
+
+class TinyCifarNet(nn.Module):
+    """A seeded float32 CNN with CIFAR-10 statistics: (N, 3, H, W) -> (N, 4)."""
+    mean, std = CIFAR_MEAN, CIFAR_STD
+
+    def __init__(self):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            self.net = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                     nn.Linear(20, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.mark.parametrize("options", [{}, dream.PLAIN_OPTIONS, dict(octaves=1, jitter=3, blur_every=2)],
+                         ids=["defaults", "plain", "jitter-blur"])
+def test_the_loop_reference_gives_the_solution_bit_for_bit(options):
+    model, start = TinyCifarNet(), course_start(16, seed=3).float().expand(2, -1, -1, -1)
+    runs = []
+    for loop in (dream.gradient_descent, references.descent_undoing_jitter_by_hand):
+        history = []
+        runs.append((loop(start, model, dream.class_loss([1, 3]), 7, target=[1, 3], history=history, seed=2,
+                          **options), history))
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+
+
+def test_the_step_reference_gives_the_solution():
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 3, 10, 12, generator=generator, dtype=torch.float64)
+    grad = torch.randn(3, 3, 10, 12, generator=generator, dtype=torch.float64) * torch.tensor([1e-3, 1.0, 50.0],
+                                                                                               dtype=torch.float64).view(3, 1, 1, 1)
+    centre = torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+    for normalize_step in (False, True):
+        for iteration in range(4):
+            options = dict(lr=0.2, normalize_step=normalize_step, grad_blur_sigma=0.8, weight_decay=0.1, centre=centre,
+                           blur_every=2, blur_sigma=0.6, clamp=iteration % 2 == 0)
+            expected = dream.dream_step(image, grad, iteration, **options)
+            assert torch.allclose(references.step_by_add_and_lerp(image, grad, iteration, **options), expected,
+                                  rtol=0, atol=1e-12)
+
+
+def test_the_channel_reference_gives_the_solution():
+    activation = torch.randn(4, 6, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    channels = torch.tensor([0, 5, 2, 2])
+    assert abs(references.channel_objective_one_by_one(activation, channels).item()
+               - dream.channel_objective(activation, channels).item()) < 1e-12
+
+
+def test_each_check_is_fast_and_its_model_is_the_courses_kind():
+    model = tiny_classifier()
+    assert not hasattr(model, "mean") and model(torch.rand(1, 3, 32, 32, dtype=torch.float64)).shape == (1, 5)
+    assert [e.points for e in EXERCISES] == [3, 4, 1] and all(e.id in all_exercises() for e in EXERCISES)
+    assert all(e.diagnoses for e in EXERCISES)
