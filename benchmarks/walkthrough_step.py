@@ -7,8 +7,10 @@ One step is what the live widget does when the slider moves: update the kept art
 (:meth:`WalkthroughFigure.png`). The named baseline, *full redraw*, builds a new
 :class:`WalkthroughFigure` for the step and encodes it (what a widget that rebuilt its figure would
 cost). Both run over every step of the NYU 1.4 (b) graph and of a two-neuron loss with weight decay
-(a larger graph), alternating so that a busy machine slows both alike. Reported: median wall ms per
-step, CPU ms per step, and the ratio. Target: <= 300 ms per step.
+(a larger graph), and of the layer walkthrough (:class:`LayerWalkthroughFigure`, also rebuilt for the
+baseline) on notebook 02's course MLP (2 -> 3 -> 3 -> 1, batch 4) and notebook 03's MyNet([2, 3, 2])
+(batch 4), alternating so that a busy machine slows both alike. Reported: median wall ms per step, CPU ms
+per step, and the ratio. Target: <= 300 ms per step.
 """
 from __future__ import annotations
 
@@ -20,7 +22,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import torch  # noqa: E402
+
 from helpers.graph_derivations import nyu_graph  # noqa: E402 (after choosing the backend)
+from helpers.layers import MLP  # noqa: E402
+from helpers.mynet import MyNet  # noqa: E402
+from helpers.plots.layer_walkthrough import LayerWalkthroughFigure  # noqa: E402
 from helpers.plots.style import use_style  # noqa: E402
 from helpers.plots.walkthrough import WalkthroughFigure  # noqa: E402
 from helpers.scalar_autodiff import Value, sigmoid  # noqa: E402
@@ -37,6 +44,29 @@ def two_neurons_with_weight_decay() -> Value:
     return loss
 
 
+def course_mlp_walkthrough(large_font: bool) -> LayerWalkthroughFigure:
+    """Notebook 02's layer walkthrough: the CSE 849 MLP 2 -> 3 -> 3 -> 1 on a batch of 4 (8 steps)."""
+    generator = torch.Generator().manual_seed(0)
+    model = MLP(2, 1, 3, lr=0.1, dtype=torch.float64, generator=generator)
+    x, y = (torch.randn(4, n, dtype=torch.float64, generator=generator) for n in (2, 1))
+    return LayerWalkthroughFigure(model, x, y, large_font=large_font)
+
+
+def mynet_walkthrough(large_font: bool) -> LayerWalkthroughFigure:
+    """Notebook 03's layer walkthrough: MyNet([2, 3, 2]) (tanh) on a batch of 4 (6 steps)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    return LayerWalkthroughFigure(MyNet([2, 3, 2]).double(), x, y, large_font=large_font)
+
+
+WALKTHROUGHS = {  # name -> a new figure, given large_font
+    "NYU 1.4 (b)": lambda large: WalkthroughFigure(nyu_graph(1.0, 2.0, -1.5, 0.5), large_font=large),
+    "two neurons + weight decay": lambda large: WalkthroughFigure(two_neurons_with_weight_decay(), large_font=large),
+    "layers: course MLP 2-3-3-1": course_mlp_walkthrough,
+    "layers: MyNet [2, 3, 2]": mynet_walkthrough,
+}
+
+
 def time_per_step(function, steps: int) -> tuple[float, float]:
     """(wall ms, CPU ms) per call of ``function(index)`` over ``steps`` indices."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -51,16 +81,14 @@ def main() -> None:
     parser.add_argument("--large-font", action="store_true")
     args = parser.parse_args()
     use_style()
-    for name, build in (("NYU 1.4 (b)", lambda: nyu_graph(1.0, 2.0, -1.5, 0.5)),
-                        ("two neurons + weight decay", two_neurons_with_weight_decay)):
-        kept = WalkthroughFigure(build(), large_font=args.large_font)
+    for name, build in WALKTHROUGHS.items():
+        kept = build(args.large_font)
         count = len(kept.steps)
         kept.png(0)  # first render: fonts and caches, as when the widget first appears
         update, rebuild = [], []
         for _ in range(args.repeats):
             update.append(time_per_step(kept.png, count))
-            rebuild.append(time_per_step(lambda i: WalkthroughFigure(build(), large_font=args.large_font).png(i),
-                                         count))
+            rebuild.append(time_per_step(lambda i: build(args.large_font).png(i), count))
         update_ms, rebuild_ms = (statistics.median(w for w, _ in runs) for runs in (update, rebuild))
         update_cpu = statistics.median(c for _, c in update)
         verdict = "ok" if update_ms <= TARGET_MS else "OVER TARGET"

@@ -10,7 +10,7 @@ product line up. The caption says whether every number shown agrees with autogra
 a wrong backward is named at the step where it happens.
 
 The artists are made once (pools sized for the largest step) and only updated per step: one Agg render a
-step (see ``benchmarks/layer_walkthrough_step.py``). ``large_font=True`` scales figure and text by 1.5.
+step (``benchmarks/walkthrough_step.py`` times it). ``large_font=True`` scales figure and text by 1.5.
 """
 from __future__ import annotations
 

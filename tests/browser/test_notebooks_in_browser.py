@@ -1,6 +1,7 @@
 """Every notebook in a real JupyterLab in headless Chromium: Run All, no error or stderr output, every
-widget renders, and moving each slider or dropdown redraws its plot. A walkthrough widget is driven by its
-buttons: reset, then ``next`` through every step (forward and backward pass), the picture changing each time.
+widget renders, and moving each slider or dropdown redraws its plot. A walkthrough widget (the scalar one in
+notebook 00, the layer walkthroughs in 02 and 03) is driven by its buttons: reset, then ``next`` through every
+step (forward and backward pass), the picture changing each time.
 
 Runs when ``CI=true`` (where a browser that cannot start is a failure) or ``BACKPROP_LAB_BROWSER_TEST=1``;
 otherwise it is skipped with a message saying how to enable it. Screenshots of each widget before and after
@@ -45,8 +46,20 @@ def nyu_walkthrough_shots() -> tuple[Shot, ...]:
     return Shot(forward, "walkthrough_forward"), Shot(backward, "walkthrough_backward")
 
 
-# Notebooks that must hold a walkthrough widget, and the screenshots to keep of their first one.
-WALKTHROUGHS = {"00_computational_graphs": nyu_walkthrough_shots}
+def layer_walkthrough_shots(layers: int, name: str) -> tuple[Shot, ...]:
+    """A layer walkthrough of a network with ``layers`` layers: screenshots of its key forward and backward steps
+    (which steps those are depends only on the number of layers)."""
+    from helpers.layer_walkthrough import LayerStep, key_frames
+    phases = ["start"] + ["forward"] * layers + ["backward"] * layers + ["end"]
+    _, forward, backward, _ = key_frames(tuple(LayerStep(phase, 0, "", "", ()) for phase in phases))
+    return Shot(forward, f"{name}_forward"), Shot(backward, f"{name}_backward")
+
+
+# Notebooks that must hold a walkthrough widget, and the screenshots to keep of their first one: notebook 00's
+# scalar walkthrough, notebook 02's layer walkthrough (the course MLP, 3 layers) and notebook 03's (MyNet([2, 3, 2])).
+WALKTHROUGHS = {"00_computational_graphs": nyu_walkthrough_shots,
+                "02_manual_backprop_mlp": lambda: layer_walkthrough_shots(3, "layer_walkthrough"),
+                "03_mynet_delta_rule": lambda: layer_walkthrough_shots(2, "delta_walkthrough")}
 
 
 def in_ci() -> bool:
