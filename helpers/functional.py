@@ -18,7 +18,7 @@ from helpers.runtime.validation import check_tensor
 LOG_CLAMP = -100.0
 """``torch.nn.BCELoss`` clamps each log at -100, so a saturated sigmoid gives a finite loss."""
 BCE_EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
-"""``torch.nn.BCELoss``'s backward divides by ``max(y_hat (1 - y_hat), 1e-12)`` (no 0/0), with 1e-12
+"""``torch.nn.BCELoss``'s backward clamps the divisor of its gradient from below at 1e-12 (no 0/0), with 1e-12
 held as a float32 (9.99999996e-13); the same constant gives bit-identical gradients."""
 BIAS_INIT_STD = 0.01
 
@@ -159,8 +159,8 @@ def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def bce_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Exercise 2.3: dJ/dy_hat of :func:`bce` (mean over all N elements). y_hat, y: same shape -> that shape.
 
-    Where y_hat is exactly 0 or 1 the derivative's denominator y_hat (1 - y_hat) would be 0: clamp it from
-    below at :data:`BCE_EPSILON`, as ``torch.nn.BCELoss`` does, so the result equals torch's bit for bit.
+    Where y_hat is exactly 0 or 1 the derivative divides by zero: clamp that divisor from below at
+    :data:`BCE_EPSILON`, as ``torch.nn.BCELoss`` does, so the result equals torch's bit for bit.
     """
     ### BEGIN SOLUTION
     return (y_hat - y) / ((1 - y_hat) * y_hat).clamp_min(BCE_EPSILON) / y_hat.numel()

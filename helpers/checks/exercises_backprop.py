@@ -162,7 +162,7 @@ def check_loss_backward() -> list[CheckOutcome]:
                                   "agrees to round-off but not bit for bit: divide by the clamped denominator "
                                   "and by N as torch does") if finite else
                     CheckOutcome("bce_backward at y_hat exactly 0 and 1: torch's values, bit for bit", False,
-                                 "inf or nan where y_hat is 0 or 1: clamp the denominator y_hat (1 - y_hat) from "
+                                 "inf or nan where y_hat is 0 or 1: clamp the divisor that vanishes there from "
                                  "below at BCE_EPSILON"))
     return outcomes
 
