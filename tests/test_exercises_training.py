@@ -207,3 +207,46 @@ def test_the_student_edition_hides_the_report_answers_but_poses_the_questions():
         assert hidden.startswith(f"**({letter}) ") and hidden.endswith(student.HIDDEN)
         assert full.split("\n\n")[0] == hidden.split("\n\n")[0] and student.HIDDEN not in full
     assert "loss.backward()" not in student.answer_a() and "optimizer.step()" not in student.answer_c()
+
+
+# --- further typical mistakes, each planted in the instructor's file and named by its exercise's check ---
+
+FURTHER_MISTAKES = [  # (exercise, line, the line with the mistake, phrase of the diagnosis)
+    ("3.1", "upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)",
+     "upstream = ((y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)", "missing the factor 2"),
+    ("3.1", "upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)",
+     "upstream = (2 * (y_true.to(common) - y_pred.to(common))).to(y_pred.dtype)", "sign error"),
+    ("3.1", "model.dL_db[l] = delta.sum(dim=0)", "model.dL_db[l] = delta", "not summed over the batch"),
+    ("3.1", "model.dL_dw[l] = delta.T @ model.a[l - 1]", "model.dL_dw[l] = delta.T @ model.a[l - 1] / len(delta)",
+     "an extra 1/N"),
+    ("3.1", "delta = upstream * model.df[l](model.z[l])", "delta = upstream", "forgot the local derivative"),
+    ("3.1", "delta = upstream * model.df[l](model.z[l])", "delta = upstream * model.df[l](model.a[l])",
+     "wrong activation derivative"),
+    ("3.2", "layer.bias.add_(model.dL_db[l], alpha=-lr)", "pass", "biases not updated"),
+    ("3.2", "layer.weight.add_(model.dL_dw[l], alpha=-lr)", "layer.weight.add_(model.dL_dw[l], alpha=-1)",
+     "learning rate not applied"),
+    ("4.1", "members = members[torch.randperm(len(members), generator=generator)]", "members = members",
+     "not random"),
+    ("4.1", "members = members[torch.randperm(len(members), generator=generator)]",
+     "members = members[torch.randperm(len(members))]", "the seed is ignored"),
+    ("4.2", "hidden = torch.relu(self.fc2(torch.relu(self.fc1(x))))", "hidden = torch.relu(self.fc2(self.fc1(x)))",
+     "first hidden layer"),
+    ("4.2", "scores = self.fc3(hidden)", "scores = torch.softmax(self.fc3(hidden), dim=1)", "softmax"),
+    ("4.3", "loss.backward()      # fills p.grad of every parameter", "pass", "did not move"),
+    ("4.4", "grad = grad.add(p, alpha=weight_decay)", "grad = grad.add(p, alpha=-weight_decay)", "wrong sign"),
+    ("4.4", "momentum_buffers[i].mul_(momentum).add_(grad, alpha=1 - dampening)",
+     "momentum_buffers[i].mul_(momentum).add_(grad)", "dampening left out"),
+    ("4.4", "p.add_(grad, alpha=-lr)", "p.add_(grad, alpha=lr)", "wrong direction"),
+    ("4.4", "grad = grad.add(buf, alpha=momentum) if nesterov else buf", "grad = buf", "Nesterov"),
+    ("4.4", "p.grad = None  # what optimizer.zero_grad() does", "pass  #", "p.grad = None"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, line, mistaken, phrase", FURTHER_MISTAKES,
+                         ids=[f"{m[0]}-{m[3]}" for m in FURTHER_MISTAKES])
+def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, monkeypatch):
+    source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    assert source.count(line) == 1, line
+    _patch_with(monkeypatch, exercise_id, lambda text: text.replace(line, mistaken))
+    result = run_checks(exercise_id)
+    assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())

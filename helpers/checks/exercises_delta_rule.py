@@ -25,7 +25,7 @@ BACKPROP_DIAGNOSES = (
     "missing the factor 2 of the squared error's derivative",
     "sign error: the loss's derivative taken as 2 (y - ŷ) instead of 2 (ŷ - y)",
     "an extra 1/N: the loss is a sum over the batch, not a mean",
-    "weight gradient transposed (aᵀ δ instead of δᵀ a)",
+    "weight gradient transposed (it must have the weight's shape, n_l × n_(l-1))",
     "bias gradient not summed over the batch (one row per sample)",
     "forgot the local derivative f'(z) (δ without the activation's slope)",
     "wrong activation derivative: f' applied to the activation a instead of the pre-activation z",
