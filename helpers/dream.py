@@ -162,9 +162,10 @@ def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch
 # ------------------------------------------------------------------------------ the optimisation
 
 @reference_until_done(references.step_by_add_and_lerp, "torch.add with alpha = -lr, torch.lerp for the decay")
-def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
-               grad_blur_sigma: float, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
-               clamp: bool) -> torch.Tensor:
+def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float,
+               normalize_step: bool = False, grad_blur_sigma: float = 0.0, weight_decay: float = 0.0,
+               centre: torch.Tensor | None = None, blur_every: int = 0, blur_sigma: float = 0.0,
+               clamp: bool = False) -> torch.Tensor:
     """Exercise 5.1: one update of ``image`` (N, C, H, W) by ``energy_grad`` (same shape); the new image.
 
     ``energy_grad`` is the gradient of the energy (minus the objective) with respect to the image;
@@ -172,7 +173,8 @@ def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *
     docstring defines each option): blur the gradient (``grad_blur_sigma`` > 0); normalise each image's
     step (``normalize_step``); step by ``lr`` so that the energy goes down; decay the pixels towards
     ``centre`` (1, C, 1, 1) (``weight_decay`` > 0); blur the image (``blur_sigma``) after every
-    ``blur_every``-th step (``blur_every`` > 0); clamp to [0, 1] (``clamp``). Runs under ``torch.no_grad``.
+    ``blur_every``-th step (``blur_every`` > 0); clamp to [0, 1] (``clamp``). Every option is off by default.
+    Runs under ``torch.no_grad``.
     """
     ### BEGIN SOLUTION
     if grad_blur_sigma > 0:
@@ -223,8 +225,8 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
             ...) blur the image with a Gaussian of ``blur_sigma`` pixels (0 = never): removes the high
             frequencies the model ignores.
         clamp: clamp the pixels to [0, 1] after every step, so the result stays a valid image.
-        weight_decay: a decoupled decay of every pixel towards the model's mean colour ``m``, after
-            the step: ``x <- m + (1 - weight_decay) (x - m)`` (0 = off).
+        weight_decay: a decoupled decay of every pixel towards the model's mean colour, after the
+            step: each pixel keeps the fraction ``1 - weight_decay`` of its distance from it (0 = off).
         grad_blur_sigma: blur the gradient with this sigma before the step (0 = off): smooth steps.
         normalize_step: scale each image's step so that its pixels move by ``lr`` on average (mean
             absolute change), whatever the gradient's scale.

@@ -19,9 +19,10 @@ from helpers.data.images import gaussian_blur, resize
 from helpers.dream_options import checked_objective, plan_run, record_step
 
 
-def step_by_add_and_lerp(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float, normalize_step: bool,
-                grad_blur_sigma: float, weight_decay: float, centre: torch.Tensor, blur_every: int, blur_sigma: float,
-                clamp: bool) -> torch.Tensor:
+def step_by_add_and_lerp(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float,
+                         normalize_step: bool = False, grad_blur_sigma: float = 0.0, weight_decay: float = 0.0,
+                         centre: torch.Tensor | None = None, blur_every: int = 0, blur_sigma: float = 0.0,
+                         clamp: bool = False) -> torch.Tensor:
     """Stand-in for :func:`helpers.dream.dream_step`: (N, C, H, W) image and gradient -> the new image.
 
     The gradient is smoothed and rescaled by its L1 norm, the step taken as ``torch.optim.SGD`` takes it
