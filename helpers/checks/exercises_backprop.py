@@ -113,10 +113,13 @@ def check_activation_backward() -> list[CheckOutcome]:
     smooth = x[1:].clone()
     for kind in ACTIVATION_KINDS:
         scalar = lambda: (getattr(torch, kind)(smooth) * upstream[1:]).sum()  # noqa: E731
-        student = getattr(functional, f"{kind}_backward")(upstream[1:], getattr(torch, kind)(smooth))
+        y = getattr(torch, kind)(smooth)
+        slope = getattr(reference, f"{kind}_backward")(torch.ones_like(y), y)
+        student = getattr(functional, f"{kind}_backward")(upstream[1:], y)
         outcomes.append(tensor_outcome(f"{kind}_backward against central differences", student,
-                                       numerical_gradient(scalar, smooth), {}, FINITE_DIFFERENCE_TOLERANCE,
-                                       scalar().item(), f"{kind}_backward"))
+                                       numerical_gradient(scalar, smooth),
+                                       _activation_mistakes(kind, upstream[1:], y, slope),
+                                       FINITE_DIFFERENCE_TOLERANCE, scalar().item(), f"{kind}_backward"))
     return outcomes
 
 

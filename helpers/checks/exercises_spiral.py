@@ -36,7 +36,8 @@ def _wrong_chain(points: torch.Tensor, angle=1.0, radius_in_phase=1.0, outer_rad
     sine_squared = torch.sin(phase) ** 2
     if sine_slope_only:  # sin^2 differentiated as 2 sin(u) (the cos(u) of the chain rule forgotten)
         sine_squared = sine_squared.detach() + 2 * torch.sin(phase).detach() * (phase - phase.detach())
-    y = _scaled_gradient(squared, outer_radius) * (_scaled_gradient(sine_squared, ridge) + 1)
+    outer = radius * radius if radius_slope == "everywhere" else squared
+    y = _scaled_gradient(outer, outer_radius) * (_scaled_gradient(sine_squared, ridge) + 1)
     (gradient,) = torch.autograd.grad(y.sum(), x)
     return gradient
 
@@ -52,7 +53,8 @@ def _gradient_mistakes(points: torch.Tensor) -> dict:
                 wrong(sine_slope_only=True),
             "product rule incomplete: the derivative of the r² factor is missing": wrong(outer_radius=0.0),
             "product rule incomplete: the derivative of the sin² factor is missing": wrong(ridge=0.0),
-            "∇r taken as x instead of x / r": wrong(radius_slope=True),
+            "∇r taken as x instead of x / r (inside the sine)": wrong(radius_slope="inside"),
+            "∇r taken as x instead of x / r (in both places)": wrong(radius_slope="everywhere"),
             "sign error: the whole gradient is negated": lambda reference: -reference,
             "the two components are swapped": lambda reference: reference.flip(-1)}
 
@@ -77,7 +79,8 @@ def check_spiral_gradient() -> list[CheckOutcome]:
     numerical = numerical_gradient(lambda: spiral.spiral(perturbed).sum(), perturbed)
     on_axis = student(axis)
     mistakes = {"on the line x1 = 0 the angle term is missing: differentiate θ by its formula, which is finite "
-                "there, not through the code's branch for θ": lambda reference: _autograd_of_the_code(axis)}
+                "there, not through the code's branch for θ": lambda reference: _autograd_of_the_code(axis),
+                **_gradient_mistakes(axis)}
     outcomes.append(tensor_outcome("against central differences on the line x1 = 0, at (2, 0) and at the origin",
                                    on_axis, numerical, mistakes, FINITE_DIFFERENCE_TOLERANCE,
                                    f_value=spiral.spiral(axis).sum().item(), what="your gradient"))
