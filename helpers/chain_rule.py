@@ -1,23 +1,16 @@
 """The course's chain-rule table for an expression of the scalar engine (:mod:`helpers.scalar_autodiff`).
 
 :func:`chain_rule_table` prints one row per primitive (its breakdown ``p = w·x``, value, local
-gradients ``∂p/∂w = x`` and expansion ``p = wx``), then the backward pass and the gradient of every
+gradients ``∂p/∂w`` and expansion ``p = wx``), then the backward pass and the gradient of every
 input next to central differences of the recorded graph. :func:`compare_with_closed_form` checks
 gradients derived by hand; :func:`chain_rule_costs` counts the products each order of the chain
-rule needs.
-
-Example::
-
-    w, x, b, y = Value(2.0, "w"), Value(3.0, "x"), Value(1.0, "b"), Value(4.0, "y")
-    L = ((w * x + b) - y) ** 2
-    L.label = "L"
-    print(chain_rule_table(L))
-"""
+rule needs. Example: ``print(chain_rule_table(((w * x + b) - y) ** 2))`` for Values w, x, b, y."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
+from helpers.runtime.exercises import reference_until_done
 from helpers.scalar_autodiff import Value, input_gradients, inputs_of, node_names, topological_order
 from helpers.scalar_numerics import numerical_gradients
 from helpers.scalar_primitives import Primitive, format_number
@@ -33,14 +26,14 @@ _NAMED_FUNCTIONS = ("exp(", "ln(", "sin(", "cos(", "tanh(")
 
 @dataclass(frozen=True)
 class Notation:
-    """How a primitive is printed. ``breakdown`` and ``local_formulas`` (one per operand) are
-    ``str.format`` templates over the operands' names ``{0}``, ``{1}`` and the result's name
-    ``{out}``; ``expand`` writes the result in terms of its operands' (expansion, precedence)
-    pairs (a function, because parentheses depend on precedence)."""
+    """How a primitive is printed. ``breakdown`` and ``local_formulas`` (one per operand, empty while
+    :func:`local_gradient_formulas` is not done) are ``str.format`` templates over the operands' names
+    ``{0}``, ``{1}`` and the result's name ``{out}``; ``expand`` writes the result in terms of its operands'
+    (expansion, precedence) pairs (a function, because parentheses depend on precedence)."""
     breakdown: str
-    local_formulas: tuple[str, ...]
     precedence: int
     expand: Callable[..., str]
+    local_formulas: tuple[str, ...] = ()
 
 
 def _wrap(text: str, precedence: int, below: int) -> str:
@@ -56,26 +49,20 @@ def _expand_mul(a, b):
     return f"{left}{'·' if ambiguous else ''}{right}"
 
 
-def _call(function_name: str, derivative: str) -> Notation:
-    """A function applied to one operand: ``exp(q)``, with local gradient template ``derivative``."""
-    return Notation(f"{function_name}({{0}})", (derivative,), ATOM_PREC, lambda a: f"{function_name}({a[0]})")
+def _call(function_name: str) -> Notation:
+    """A function applied to one operand: ``exp(q)``."""
+    return Notation(f"{function_name}({{0}})", ATOM_PREC, lambda a: f"{function_name}({a[0]})")
 
 
 NOTATIONS = {  # by Primitive.name; powers by a fixed number are written by _power_notation
-    "add": Notation("{0} + {1}", ("1", "1"), ADD_PREC, lambda a, b: f"{a[0]} + {_wrap(*b, ADD_PREC)}"),
-    "sub": Notation("{0} - {1}", ("1", "-1"), ADD_PREC, lambda a, b: f"{a[0]} - {_wrap(*b, MUL_PREC)}"),
-    "mul": Notation("{0}·{1}", ("{1}", "{0}"), MUL_PREC, _expand_mul),
-    "div": Notation("{0}/{1}", ("1/{1}", "-{0}/{1}²"), MUL_PREC,
-                    lambda a, b: f"{_wrap(*a, MUL_PREC)}/{_wrap(*b, MUL_PREC + 1)}"),
-    "neg": Notation("-{0}", ("-1",), NEG_PREC, lambda a: f"-{_wrap(*a, MUL_PREC)}"),
-    "pow": Notation("{0}^{1}", ("{1}·{0}^({1} - 1)", "{out}·ln({0})"), POW_PREC,
-                    lambda a, b: f"{_wrap(*a, ATOM_PREC)}^{_wrap(*b, ATOM_PREC)}"),
-    "exp": _call("exp", "exp({0}) = {out}"),
-    "log": _call("ln", "1/{0}"),
-    "sin": _call("sin", "cos({0})"),
-    "cos": _call("cos", "-sin({0})"),
-    "sigmoid": _call("σ", "σ({0})(1 - σ({0})) = {out}(1 - {out})"),
-    "tanh": _call("tanh", "1 - tanh²({0}) = 1 - {out}²"),
+    "add": Notation("{0} + {1}", ADD_PREC, lambda a, b: f"{a[0]} + {_wrap(*b, ADD_PREC)}"),
+    "sub": Notation("{0} - {1}", ADD_PREC, lambda a, b: f"{a[0]} - {_wrap(*b, MUL_PREC)}"),
+    "mul": Notation("{0}·{1}", MUL_PREC, _expand_mul),
+    "div": Notation("{0}/{1}", MUL_PREC, lambda a, b: f"{_wrap(*a, MUL_PREC)}/{_wrap(*b, MUL_PREC + 1)}"),
+    "neg": Notation("-{0}", NEG_PREC, lambda a: f"-{_wrap(*a, MUL_PREC)}"),
+    "pow": Notation("{0}^{1}", POW_PREC, lambda a, b: f"{_wrap(*a, ATOM_PREC)}^{_wrap(*b, ATOM_PREC)}"),
+    "exp": _call("exp"), "log": _call("ln"), "sin": _call("sin"), "cos": _call("cos"), "sigmoid": _call("σ"),
+    "tanh": _call("tanh"),
 }
 
 
@@ -86,20 +73,35 @@ def _power_text(base: str, exponent: float) -> str:
     return f"{base}^{exponent:g}"
 
 
+@reference_until_done(lambda primitive: (), "numbers only, no formulas")
+def local_gradient_formulas(primitive: Primitive) -> tuple[str, ...]:
+    """Exercise 0.2, for the tables: ``primitive``'s local gradients as text, one ``str.format`` template per
+    operand over ``{0}``, ``{1}`` (the operands' names) and ``{out}`` (the result's name)."""
+    ### BEGIN SOLUTION
+    if primitive.exponent is not None:
+        n = primitive.exponent
+        if n in (0, 1):
+            return (f"{n:g}",)
+        if n == 2:
+            return ("2{0}",)
+        return (("-" if n < 0 else "") + f"{abs(n):g}" * (abs(n) != 1) + _power_text("{0}", n - 1),)
+    return {"add": ("1", "1"), "sub": ("1", "-1"), "mul": ("{1}", "{0}"), "div": ("1/{1}", "-{0}/{1}²"),
+            "neg": ("-1",), "pow": ("{1}·{0}^({1} - 1)", "{out}·ln({0})"), "exp": ("exp({0}) = {out}",),
+            "log": ("1/{0}",), "sin": ("cos({0})",), "cos": ("-sin({0})",),
+            "sigmoid": ("σ({0})(1 - σ({0})) = {out}(1 - {out})",),
+            "tanh": ("1 - tanh²({0}) = 1 - {out}²",)}[primitive.name]
+    ### END SOLUTION
+
+
 def _power_notation(n: float) -> Notation:
-    """a ↦ a**n for a fixed number n: ``q²`` with local gradient ``2q``, ``q⁻¹`` with ``-q⁻²``, ..."""
-    if n in (0, 1):
-        formula = f"{n:g}"
-    elif n == 2:
-        formula = "2{0}"
-    else:
-        formula = ("-" if n < 0 else "") + f"{abs(n):g}" * (abs(n) != 1) + _power_text("{0}", n - 1)
-    return Notation(_power_text("{0}", n), (formula,), POW_PREC, lambda a: _power_text(_wrap(*a, ATOM_PREC), n))
+    """a ↦ a**n for a fixed number n: ``q²``, ``q⁻¹``, ..."""
+    return Notation(_power_text("{0}", n), POW_PREC, lambda a: _power_text(_wrap(*a, ATOM_PREC), n))
 
 
 def notation(primitive: Primitive) -> Notation:
     """How ``primitive`` is printed in the table."""
-    return NOTATIONS[primitive.name] if primitive.exponent is None else _power_notation(primitive.exponent)
+    written = NOTATIONS[primitive.name] if primitive.exponent is None else _power_notation(primitive.exponent)
+    return replace(written, local_formulas=tuple(local_gradient_formulas(primitive)))
 
 
 # ---- expansions: each node written out in terms of the inputs ---------------------------------
@@ -205,9 +207,10 @@ def _table_row(node: Value, names: dict[int, str], expansion: str) -> TableRow:
     written, name = notation(node.primitive), names[id(node)]
     operand_names = [names[id(o)] for o in node.operands]
     grouped: dict[int, list] = {}
-    for operand, formula, local in zip(node.operands, written.local_formulas, node.local_grads):
+    formulas = written.local_formulas or (None,) * len(node.operands)  # None: the number alone
+    for operand, formula, local in zip(node.operands, formulas, node.local_grads):
         if not operand.is_constant:
-            text = formula.format(*operand_names, out=name)
+            text = format_number(local) if formula is None else formula.format(*operand_names, out=name)
             grouped.setdefault(id(operand), [names[id(operand)], [], 0.0])
             grouped[id(operand)][1].append(text)
             grouped[id(operand)][2] += local

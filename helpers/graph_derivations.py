@@ -14,6 +14,7 @@ All ``*_adjoints`` functions take scalars or float64 tensors of any (common) sha
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Mapping
 
 import torch
@@ -48,7 +49,8 @@ def adjoints_by_autograd(build: Callable[..., dict]) -> Callable[..., dict]:
     the returned function takes the derivation's arguments and gives {node name: ∂output/∂node}, each of the
     broadcast inputs' shape (element-wise graphs: the output is summed before differentiating).
     """
-    def reference(*arguments):
+    def reference(*arguments, **named):
+        arguments = inspect.signature(build).bind(*arguments, **named).args
         tensors = [t.detach().clone().requires_grad_() for t in torch.broadcast_tensors(*_as_float64(*arguments))]
         nodes = build(*tensors)
         output = next(iter(nodes.values()))

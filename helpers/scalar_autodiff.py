@@ -10,7 +10,7 @@ Example::
 
     w, x, b, y = Value(2.0, "w"), Value(3.0, "x"), Value(1.0, "b"), Value(4.0, "y")
     L = ((w * x + b) - y) ** 2
-    L.backward()  # w.grad == ∂L/∂w == 2(wx + b - y)x == 18
+    L.backward()  # w.grad == ∂L/∂w == 18
 
 :mod:`helpers.chain_rule` prints the course's chain-rule table for such an expression and
 :mod:`helpers.plots.graph_drawing` draws its graph.

@@ -48,13 +48,13 @@ PRIMITIVE_CASES = (
 POWERS = (3.0, -1.0, 0.5)  # power_by(n): the exponents checked, at a = 1.3 and a = 0.6
 
 
-def _power_cases():
+def power_cases():
     for n in POWERS:
         yield (f"power_by({n:g})", lambda a, n=n: a ** n, ((1.3,), (0.6,)),
                {NOT_LOWERED: lambda a, n=n: (n * a ** n,), "the factor n is missing": lambda a, n=n: (a ** (n - 1),)})
 
 
-def _primitive(attribute: str) -> Primitive:
+def primitive_named(attribute: str) -> Primitive:
     if attribute.startswith("power_by("):
         return scalar_primitives.power_by(float(attribute[9:-1]))
     return getattr(scalar_primitives, attribute)
@@ -62,11 +62,12 @@ def _primitive(attribute: str) -> Primitive:
 
 def _check_primitive(attribute: str, operation, points, mistakes) -> CheckOutcome:
     """One primitive at its points: value and local gradients against torch autograd (float64)."""
-    compute, reference = _primitive(attribute).compute, autograd_local_gradients(operation)
+    compute, reference = primitive_named(attribute).compute, autograd_local_gradients(operation)
     student = torch.tensor([[value, *grads] for value, grads in (compute(*p) for p in points)], dtype=torch.float64)
     expected = torch.tensor([[value, *grads] for value, grads in (reference(*p) for p in points)], dtype=torch.float64)
-    wrong = {d: (lambda _, m=m: torch.cat([expected[:, :1], torch.tensor([m(*p) for p in points])], 1))
-             for d, m in mistakes.items()}
+    def made(mistake) -> torch.Tensor:  # the values with the mistaken local gradients
+        return torch.cat([expected[:, :1], torch.tensor([mistake(*p) for p in points], dtype=torch.float64)], 1)
+    wrong = {d: (lambda _, m=m: made(m)) for d, m in mistakes.items()}
     name = f"{attribute}: value and local gradients vs torch autograd (float64)"
     return outcome(name, student, expected, wrong, what="the value or a local gradient")
 
@@ -75,7 +76,7 @@ def _central_differences_agree(cases) -> CheckOutcome:
     """Every local gradient against (value(a + h) - value(a - h)) / 2h of the student's own value."""
     wrong, h = [], 1e-6
     for attribute, _, points, _ in cases:
-        compute = _primitive(attribute).compute
+        compute = primitive_named(attribute).compute
         for point in points:
             _, grads = compute(*point)
             for k, grad in enumerate(grads):
@@ -92,7 +93,7 @@ def _central_differences_agree(cases) -> CheckOutcome:
 
 def check_primitives() -> list[CheckOutcome]:
     """Exercise 0.2: every primitive of :mod:`helpers.scalar_primitives`; shapes: scalars."""
-    cases = PRIMITIVE_CASES + tuple(_power_cases())
+    cases = PRIMITIVE_CASES + tuple(power_cases())
     outcomes, done = [], []
     for case in cases:
         try:

@@ -132,7 +132,9 @@ def check_quadratic_form() -> list[CheckOutcome]:
     a, b, c = 1.0, 1.5, 2.0
     plain = lambda a, b, c: (lambda x, y: a * x * x + b * x * y + c * y * y)
     half = torch.cat(autograd_gradients(plain(a / 2, b, c / 2), x, y))
+    half_x = torch.cat([autograd_gradients(plain(a / 2, b, c), x, y)[0], autograd_gradients(plain(a, b, c), x, y)[1]])
     mistakes = {"the factor 2 of x² and y² is missing": lambda g: half,
+                "the factor 2 of x² is missing in ∂f/∂x": lambda g: half_x,
                 "∂f/∂x and ∂f/∂y are swapped": lambda g: g.reshape(2, -1).flip(0).reshape(-1), SIGN: lambda g: -g}
 
     def only_x() -> CheckOutcome:

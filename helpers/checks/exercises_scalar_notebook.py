@@ -161,3 +161,26 @@ def check_two_neuron_gradients(two_neuron_gradients) -> list[CheckOutcome]:
         outcomes.append(guarded(f"point {k}", lambda: dict_outcome(f"point {k}: vs torch autograd (float64)",
                                                                    student, reference, mistakes(point))))
     return outcomes
+
+
+# ---- the references the notebook's hand-derived functions use while they are not done -----------------------
+
+def _floats(gradients: dict) -> dict:
+    return {name: value.item() for name, value in gradients.items()}
+
+
+def line_loss_reference(w, x, b, y) -> dict:
+    """Torch autograd's {"w", "x", "b", "y": ∂L/∂input} of L = [(wx + b) - y]² (floats in and out)."""
+    return _floats(autograd_dict(_line_loss, w=w, x=x, b=b, y=y))
+
+
+def exp_log_reference(x, b, w) -> dict:
+    """Torch autograd's {"x", "b", "w": ∂f/∂input} of f = (w·exp(bx) + ln(wx))·b (floats in and out)."""
+    return _floats(autograd_dict(_exp_log, x=x, b=b, w=w))
+
+
+def two_neuron_reference(values) -> dict:
+    """Torch autograd's {name: ∂f/∂name} of the two-neuron loss with weight decay (floats by name, as
+    ``two_neuron_gradients`` takes and returns them)."""
+    by_argument = {argument: values[name] for argument, name in TWO_NEURON_NAMES.items()}
+    return {TWO_NEURON_NAMES[k]: v for k, v in _floats(autograd_dict(_two_neurons, **by_argument)).items()}
