@@ -98,6 +98,13 @@ def test_a_step_out_of_range_is_refused(mlp_figure):
         mlp_figure.show(8)
 
 
+def test_a_batch_too_large_to_draw_is_refused_with_advice():
+    model, _, _ = course_mlp()
+    x, y = torch.zeros(17, 2, dtype=F64), torch.zeros(17, 1, dtype=F64)
+    with pytest.raises(ValueError, match=r"a batch of at most 16 .* side of 17 \(take a few samples"):
+        LayerWalkthroughFigure(model, x, y)
+
+
 def test_headless_gives_the_four_key_frames(monkeypatch, mlp_figure):
     monkeypatch.setenv("BACKPROP_LAB_HEADLESS", "1")
     fig = layer_walkthrough_widget(*course_mlp(), title="layers.MLP")

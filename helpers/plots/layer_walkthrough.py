@@ -30,6 +30,7 @@ from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, PENDING, Rend
 CMAP = mpl.colormaps["RdBu_r"]
 COLOUR_RANGE = 1.7  # each matrix scaled to [-1, 1], drawn on [-1.7, 1.7]: no cell too dark for its number
 MAX_NUMBERS = 64  # a matrix with more cells shows colours only
+MAX_SIDE = 16  # every entry gets its own cell: larger batches or layers would not fit a screen
 LABEL_FONT, NUMBER_FONT, OPERATOR_FONT, CAPTION_FONT = 8, 6.5, 11, 8.5
 DISAGREES = "#C0392B"
 
@@ -90,6 +91,11 @@ class LayerWalkthroughFigure(RenderedSteps):
         self.walk = build_layer_walkthrough(model, x, y, backpropagation)
         self.steps = self.walk.steps
         record = self.walk.record
+        largest = max(max(p.values.shape) for step in self.steps for p in step.panels)
+        if largest > MAX_SIDE:
+            raise ValueError(f"the layer walkthrough draws every entry, so it needs a batch of at most {MAX_SIDE} "
+                             f"and layers of at most {MAX_SIDE} units; got a matrix with a side of {largest} "
+                             "(take a few samples, e.g. x[:4], y[:4])")
         as_rows = lambda t: t.detach().to("cpu", torch.float64)  # noqa: E731 (already (N, n_l))
         self.activations = [Panel(f"a[{l}]", as_rows(record.a[l])) for l in range(record.L + 1)]
         self.deltas = [Panel(f"δ[{l}]", as_rows(record.delta[l])) for l in range(1, record.L + 1)]
