@@ -44,6 +44,8 @@ def local_derivative_reference(name: str, z: torch.Tensor) -> torch.Tensor:
 def local_derivative(name: str, z: torch.Tensor) -> torch.Tensor:
     """Exercise 2.7: the derivative of the activation ``name`` (a key of :data:`ELEMENTWISE`) at every entry
     of z (m, 1) -> (m, 1); at a ReLU kink (z = 0) the derivative is taken as 0, as in PyTorch."""
+    if name not in ELEMENTWISE:
+        raise ValueError(f"name must be one of {sorted(ELEMENTWISE)}, got {name!r}")
     ### BEGIN SOLUTION
     if name in ("5relu", "relu"):
         return (5.0 if name == "5relu" else 1.0) * (z > 0).to(z.dtype)

@@ -91,3 +91,8 @@ def test_unknown_activation_is_refused():
     params, x, y = theory.random_problem(n=3, h=5, k=2, seed=0)
     with pytest.raises(ValueError, match="f must be one of"):
         theory.forward_table(params, x, y, "gelu", "identity", "sse")
+
+
+def test_unknown_activation_derivative_is_refused():
+    with pytest.raises(ValueError, match="name must be one of"):
+        theory.local_derivative("gelu", torch.zeros(2, 1, dtype=torch.float64))
