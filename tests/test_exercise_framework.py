@@ -106,6 +106,9 @@ def test_grading_skips_demonstrations_but_keeps_imports_solutions_and_checks(tmp
     sources = [cell.source for cell in notebook.cells]
     assert sources[0] == "import torch" and sources[1] == SKIPPED and "check_exercise" in sources[3]
     assert "YOUR CODE HERE" in sources[2]
+    del notebook.cells[2]["metadata"]["nbgrader"]  # no solution cell left: the imports are not needed either
+    notebook, _ = SkipDemonstrations().preprocess(notebook, {})
+    assert notebook.cells[0].source == SKIPPED and "check_exercise" in notebook.cells[3].source
     unchanged, _ = SkipDemonstrations(enabled=False).preprocess(student_notebook(path, points={"9.1": 1}), {})
     assert unchanged.cells[1].source == "train()"
 

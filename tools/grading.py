@@ -26,6 +26,7 @@ from pathlib import Path
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT
 from tools.editions import exercise_files, student_files
 
@@ -58,8 +59,9 @@ class ForeignCourseError(RuntimeError):
 
 
 class SkipDemonstrations(Preprocessor):
-    """nbgrader sanitising step: blank every code cell but the first (the imports), solution cells and
-    autograded test cells, so autograding runs the student's code through the checks only."""
+    """nbgrader sanitising step: blank every code cell but solution cells, autograded test cells and, in a
+    notebook with solution cells, the first one (their imports), so autograding runs the student's code
+    through the checks only. A check cell imports what it needs itself."""
 
     enabled = Bool(True, help="leave demonstration cells out while autograding").tag(config=True)
 
@@ -67,9 +69,12 @@ class SkipDemonstrations(Preprocessor):
         if not self.enabled:
             return nb, resources
         code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-        for cell in code_cells[1:]:
-            grading = cell.metadata.get("nbgrader", {})
-            if not (grading.get("solution") or grading.get("grade")):
+        roles = [cell.metadata.get("nbgrader", {}) for cell in code_cells]
+        needed = [bool(role.get("solution") or role.get("grade")) for role in roles]
+        if any(role.get("solution") for role in roles):
+            needed[0] = True
+        for cell, keep in zip(code_cells, needed):
+            if not keep:
                 cell.source, cell.outputs = SKIPPED, []
         return nb, resources
 
@@ -108,10 +113,28 @@ def make_course(course: Path, root: Path = PROJECT_ROOT) -> list[str]:
     return sorted(files)
 
 
+def exercise_table() -> str:
+    """The course's exercises as a Markdown table: where, from which handout, points, what the checks catch."""
+    rows = ["| exercise | notebook | handout | points | implement | mistakes the checks diagnose |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for e in all_exercises().values():
+        implement = ", ".join(f"`{f}`" for f in e.functions) + " in " + ", ".join(e.files)
+        rows.append(f"| {e.id} {e.title} | {e.notebook} | {e.handout} | {e.points} | {implement} | "
+                    f"{'; '.join(e.diagnoses)} |")
+    return "\n".join(rows)
+
+
+USAGE = ("usage: python -m tools.grading course DIR   (writes an nbgrader course folder)\n"
+         "       python -m tools.grading exercises    (prints the exercise table)")
+
+
 def main(argv: list[str]) -> int:
-    """``python -m tools.grading course DIR``: exit status 0, or 1/2 with the reason."""
+    """``python -m tools.grading course DIR`` or ``exercises``: exit status 0, or 1/2 with the reason."""
+    if argv == ["exercises"]:
+        print(exercise_table())
+        return 0
     if len(argv) != 2 or argv[0] != "course":
-        print("usage: python -m tools.grading course DIR   (writes an nbgrader course folder)", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     course = Path(argv[1]).absolute()
     try:
