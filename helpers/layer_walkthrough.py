@@ -106,7 +106,7 @@ def build_layer_walkthrough(model, x: torch.Tensor, y: torch.Tensor, backpropaga
     L = record.L
     steps = [LayerStep("start", 0, "start", f"the batch x = a[0] ({_shape(record.a[0])}) and the targets y "
                        f"({_shape(record.y)}); nothing computed yet",
-                       ((panel("x = a[0]", record.a[0]),), (panel("y", record.y),)))]
+                       ((panel("x = a[0]", record.a[0]), "and", panel("y", record.y)),))]
     steps += [_forward_step(record, reference, l, panel) for l in range(1, L + 1)]
     steps += [_backward_step(record, reference, l, panel) for l in range(L, 0, -1)]
     loss = panel(record.loss_name, record.loss.reshape(1, 1), reference["loss"].reshape(1, 1))
@@ -150,11 +150,11 @@ def _backward_step(record: LayerPass, reference: dict, l: int, panel) -> LayerSt
     weight_grad = record.weight_grad[l]
     formula = (f"δ[{l}] = dL/da[{l}] ⊙ f'(z[{l}]);  dL/dW[{l}] = {product} → {_shape(weight_grad)};"
                f"  dL/db[{l}] = Σₙ δ[{l}]")
+    # two rows, so the picture fits a screen: δ[l] and the bias gradient summed from it, then the product
     equations = ((panel(upstream_name, record.upstream[l], reference["upstream"][l]), "⊙",
-                  panel(f"f'(z[{l}])", record.slope[l], reference["slope"][l]), "=", panel(f"δ[{l}]", delta, ref_delta)),
-                 (*factors, "=", panel(f"dL/dW[{l}]", weight_grad, reference["weight_grad"][l])),
-                 ("Σₙ", panel(f"δ[{l}]", delta, ref_delta), "=", panel(f"dL/db[{l}]", record.bias_grad[l],
-                                                                       reference["bias_grad"][l])))
+                  panel(f"f'(z[{l}])", record.slope[l], reference["slope"][l]), "=", panel(f"δ[{l}]", delta, ref_delta),
+                  "Σₙ →", panel(f"dL/db[{l}]", record.bias_grad[l], reference["bias_grad"][l])),
+                 (*factors, "=", panel(f"dL/dW[{l}]", weight_grad, reference["weight_grad"][l])))
     return LayerStep("backward", l, f"backward, layer {l}", formula, equations)
 
 

@@ -3,7 +3,7 @@
 A matrix of shape (rows, cols) is drawn as rows × cols cells, one unit per cell (a cell is ``CELL_W_IN`` wide
 and ``CELL_H_IN`` high), so shapes can be compared by eye: in δᵀ · a = dL/dW the inner sizes line up. The
 picture has an overview band at the top (every a[l] in a row, every δ[l] below its a[l]) and below it up to
-three equation rows for the current step; every row's height is the largest it reaches over all steps, so
+two equation rows for the current step; every row's height is the largest it reaches over all steps, so
 nothing moves vertically from one step to the next.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from helpers.layer_walkthrough import LayerStep, Panel
 
-CELL_W_IN, CELL_H_IN = 0.5, 0.24
+CELL_W_IN, CELL_H_IN = 0.5, 0.22
 CHAR_IN = 0.07  # width of one character of an 8 pt label, in inches
 LABEL_UNITS = 1.4  # room above a matrix for its name and shape (in cell heights)
 GAP_UNITS = 0.6  # between neighbouring items of a row (in cell widths)
@@ -87,7 +87,7 @@ def layout(steps: tuple[LayerStep, ...], activations: list[Panel], deltas: list[
     delta_height = row_height(deltas)
     delta_row = [Placed(panel, slot.left, max(slot.width, item_width(panel)), top + LABEL_UNITS)
                  for panel, slot in zip(deltas, activation_row[1:])]
-    top += delta_height + 2 * ROW_GAP_UNITS
+    top += delta_height + 1.5 * ROW_GAP_UNITS
     count = max(len(step.equations) for step in steps)
     heights = [max(row_height(step.equations[i]) for step in steps if i < len(step.equations)) for i in range(count)]
     middles, y = [], top
