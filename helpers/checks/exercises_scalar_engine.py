@@ -199,6 +199,23 @@ def _check_graph(title: str, spec, inputs) -> list[CheckOutcome]:
     return results
 
 
+DEPTH = 5000  # deeper than Python's default recursion limit (1000)
+
+
+def _deep_chain_outcome() -> CheckOutcome:
+    """A chain x → n₁ → … → n_DEPTH whose every local gradient is -1: ∂out/∂x = (-1)^DEPTH = 1."""
+    x = node = Value(0.5, "x")
+    for _ in range(DEPTH):
+        result = Value(-node.data)
+        result.primitive, result.operands, result.local_grads = GIVEN, (node,), (-1.0,)
+        node = result
+    order = scalar_autodiff.topological_order(node)
+    node.backward()
+    ok = len(order) == DEPTH + 1 and order[0] is x and x.grad == 1.0
+    return CheckOutcome(f"a chain {DEPTH} nodes deep (deeper than Python's recursion limit)", ok,
+                        "" if ok else "the order or the gradient is wrong on a long chain")
+
+
 def check_reverse_mode() -> list[CheckOutcome]:
     """Exercise 0.3: topological order and the backward sweep, on two hand-assembled graphs (a node used by
     two primitives; an operand used twice by one primitive). Shapes: scalars."""
@@ -211,4 +228,7 @@ def check_reverse_mode() -> list[CheckOutcome]:
         except Exception as error:
             outcomes.append(CheckOutcome(f"{title}: your code runs", False,
                                          f"your code raised {type(error).__name__}: {error}"))
-    return outcomes
+    deep = guarded("deep chain", _deep_chain_outcome)
+    if "RecursionError" in deep.diagnosis:
+        deep = CheckOutcome(deep.name, False, "recursion is too deep: walk the graph with an explicit stack")
+    return outcomes + [deep]
