@@ -64,8 +64,15 @@ class LayerPass:
 def trace_pass(model, x: torch.Tensor, y: torch.Tensor, backpropagation=None) -> LayerPass:
     """Run ``model`` forward on ``x`` (N, n_0) and backward against ``y`` (N, n_L), on a copy of the model.
 
-    Raises TypeError for a model without a backward pass, ValueError for x or y of the wrong shape or dtype.
+    Raises TypeError for a model without a backward pass, ValueError for x or y of the wrong shape or dtype,
+    empty or not finite.
     """
+    for name, t in (("x", x), ("y", y)):
+        if not (isinstance(t, torch.Tensor) and t.ndim == 2):
+            continue  # the network's own check below says which shape it expects
+        check_tensor(f"layer walkthrough {name}", t, (None, None), finite=True)
+        if t.shape[0] == 0:
+            raise ValueError(f"layer walkthrough {name}: expected a batch of at least one sample, got {tuple(t.shape)}")
     if isinstance(model, Sequential):
         return _trace_layers(model, x, y)
     if all(hasattr(model, name) for name in ("L", "z", "a", "df", "fc")):

@@ -258,6 +258,12 @@ def test_bad_input_says_what_was_expected():
         build_layer_walkthrough(model, x, y.reshape(-1))
     with pytest.raises(ValueError, match=r"expected dtype torch.float64"):
         build_layer_walkthrough(model, x.float(), y)
+    with pytest.raises(ValueError, match="layer walkthrough x: expected finite values"):
+        build_layer_walkthrough(model, torch.full((4, 2), float("nan"), dtype=F64), y)
+    with pytest.raises(ValueError, match=r"layer walkthrough x: expected a batch of at least one sample, got \(0, 2\)"):
+        build_layer_walkthrough(model, x[:0], y[:0])
+    with pytest.raises(ValueError, match="layer walkthrough x: expected a floating-point tensor"):
+        build_layer_walkthrough(model, x.long(), y)
     with pytest.raises(TypeError, match="has no backward pass to walk through"):
         build_layer_walkthrough(nn.Sequential(nn.Linear(2, 1)), x, y)
     with pytest.raises(TypeError, match=r"layer odd \(NoBackward\) defines no backward\(\)"):
