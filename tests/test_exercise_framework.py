@@ -126,3 +126,10 @@ def test_the_course_command_refuses_a_foreign_folder_and_writes_a_config(tmp_pat
     assert "exclude_overwriting" in config and "'helpers/mynet.py'" in config
     assert (course / "source" / "backprop-lab" / "03_mynet_delta_rule.ipynb").is_file()
     make_course(course)  # ours: updated, not refused
+
+
+def test_the_student_copy_of_the_helpers_does_not_show_answers():
+    from tools.editions import strip_solutions, student_files
+    assert strip_solutions("    x = 1  # student edition: x = 2\n") == "    x = 2\n"
+    student = student_files()["helpers/runtime/edition.py"].decode()
+    assert "SHOWS_ANSWERS = False" in student and "SHOWS_ANSWERS = True" not in student

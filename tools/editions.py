@@ -3,7 +3,9 @@
 Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers package (its
 sub-packages included) and in notebook code cells are replaced, at the same indentation, by
 ``# YOUR CODE HERE`` and a ``raise`` of :class:`helpers.runtime.exercises.ExerciseNotDone` naming the
-function that encloses the block and the file to open; notebook outputs are cleared. The build tooling
+function that encloses the block and the file to open; notebook outputs are cleared; Markdown cells
+tagged ``answer`` become an empty answer box; a line ending in ``# student edition: <code>`` becomes
+``<code>`` (how :data:`helpers.runtime.edition.SHOWS_ANSWERS` turns False). The build tooling
 (``tools/``) is not part of a student copy, and the instructor's files are never modified.
 
 ``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
@@ -23,6 +25,8 @@ from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
+# A line ending in "# student edition: <code>" becomes "<code>" (same indentation) in the student edition.
+_STUDENT_LINE = re.compile(r"^(\s*).*#\s*student edition:\s*(.+?)\s*$")
 _DEF_OR_CLASS = re.compile(r"^(\s*)(?:async\s+def|def|class)\s+(\w+)")
 
 
@@ -76,6 +80,7 @@ def strip_solutions(source: str, origin: str = "<source>", display_path: str | N
     """
     out, inside, indent = [], False, ""
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        line = _STUDENT_LINE.sub(r"\1\2\n", line)
         match = _MARKER.match(line)
         if match and match.group(2) == BEGIN:
             if inside:
