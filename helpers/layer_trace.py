@@ -152,13 +152,14 @@ def _trace_mynet(model, x, y, backpropagation) -> LayerPass:
         bias = {l: net.fc[str(l)].bias.detach().clone() for l in range(1, L + 1)}
         z = {l: net.z[l].detach() for l in range(1, L + 1)}
         slope = {l: net.df[l](z[l]) for l in range(1, L + 1)}
-        upstream, delta = {L: 2 * (y_pred.detach() - y)}, {}  # e' = dL/dŷ of Σ (y - ŷ)²
-        for l in range(L, 0, -1):
-            # the model's own δ when backpropagation returns them; otherwise equation (4)/(5) from its slopes
-            own = deltas.get(l) if isinstance(deltas, dict) else None
-            delta[l] = own.detach() if isinstance(own, torch.Tensor) else upstream[l] * slope[l]
-            upstream[l - 1] = delta[l] @ weight[l]
-        del upstream[0]
+    # dL/da[l] as the model's δ[l+1] passes it down: a vector-Jacobian product of the model's own layer by
+    # autograd (spelling it out here would print exercise 3.1's answer in the student's copy)
+    upstream, delta = {L: _vjp(lambda p: ((y - p) ** 2).sum(), y_pred.detach(), None)}, {}
+    for l in range(L, 0, -1):
+        own = deltas.get(l) if isinstance(deltas, dict) else None  # the model's δ when backpropagation returns it
+        delta[l] = own.detach() if isinstance(own, torch.Tensor) else _vjp(net.f[l], z[l], upstream[l])
+        if l > 1:
+            upstream[l - 1] = _vjp(net.fc[str(l)], net.a[l - 1].detach(), delta[l])
     for name in ("dL_dw", "dL_db"):
         empty = [l for l in range(1, L + 1) if not isinstance(getattr(net, name)[l], torch.Tensor)]
         if empty:
@@ -169,6 +170,16 @@ def _trace_mynet(model, x, y, backpropagation) -> LayerPass:
                      upstream, slope, delta, {l: net.dL_dw[l].detach() for l in range(1, L + 1)},
                      {l: net.dL_db[l].detach() for l in range(1, L + 1)}, y, ((y - y_pred) ** 2).sum().detach(),
                      "L = Σ(y - ŷ)²", False)
+
+
+def _vjp(function: Callable, point: torch.Tensor, cotangent: torch.Tensor | None) -> torch.Tensor:
+    """The gradient at ``point`` of ``function`` (a scalar when ``cotangent`` is None) or of its product with
+    ``cotangent`` (the shape of ``function(point)``), by autograd: a tensor shaped like ``point``."""
+    with torch.enable_grad():
+        point = point.detach().requires_grad_()
+        output = function(point)
+        (gradient,) = torch.autograd.grad(output, point, cotangent)
+    return gradient.detach()
 
 
 def autograd_reference(record: LayerPass) -> dict[str, dict]:

@@ -3,16 +3,17 @@
 :func:`build_layer_walkthrough` runs one forward and one backward pass of a network, with the network's
 *own* code, and turns what it computed into plain data: a *start* step (the batch x = a[0] and the
 targets), one *forward* step per layer l = 1..L (z[l] from a[l-1], W[l] and b[l], then a[l] = f(z[l])),
-one *backward* step per layer l = L..1 (δ[l] = dL/da[l] ⊙ f'(z[l]), dL/dW[l] as the product of δ[l]
-and a[l-1] it is, dL/db[l] = Σ over the batch of δ[l]) and an *end* step. Two kinds of network:
+one *backward* step per layer l = L..1 (the model's δ[l] = dL/dz[l], dL/dW[l] and dL/db[l]; the instructor's
+edition, :data:`helpers.runtime.edition.SHOWS_ANSWERS`, also draws the factors each is formed from) and an
+*end* step. Two kinds of network:
 
 * a network of :mod:`helpers.layers` (``layers.MLP`` or any ``Sequential`` of ``Linear`` layers, each
-  followed by at most one activation): z[l] = a[l-1] W[l] + b[l] with W[l] of shape (n_(l-1), n_l), so
-  dL/dW[l] = a[l-1]ᵀ δ[l]; the loss is ``MSELoss`` (the mean). Its backward steps each ``Linear`` by SGD,
+  followed by at most one activation): z[l] = a[l-1] W[l] + b[l] with W[l] and dL/dW[l] of shape
+  (n_(l-1), n_l); the loss is ``MSELoss`` (the mean). Its backward steps each ``Linear`` by SGD,
   so the walkthrough runs on a copy: the network passed in is left as it was;
 * a :class:`helpers.mynet.MyNet` (anything exposing ``L``, ``z``, ``a``, ``df``, ``fc``): z[l] = a[l-1] W[l]ᵀ
-  + b[l] with W[l] of shape (n_l, n_(l-1)), so dL/dW[l] = δ[l]ᵀ a[l-1] (the delta rule); the loss is
-  Σ (y - ŷ)² and the backward pass is ``backpropagation(model, y_true, y_pred)`` (also run on a copy).
+  + b[l] with W[l] and dL/dW[l] of shape (n_l, n_(l-1)); the loss is Σ (y - ŷ)² and the backward pass
+  is ``backpropagation(model, y_true, y_pred)`` (also run on a copy).
 
 Each number a step shows is a :class:`Panel`: the model's own tensor beside the value torch autograd gives
 for the same quantity on an independent float64 replay of the forward pass, so a wrong backward shows up
@@ -32,6 +33,7 @@ import torch
 
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
 from helpers.layer_trace import LayerPass, autograd_reference, trace_pass
+from helpers.runtime import edition
 
 # How close the model's numbers must be to autograd's float64 replay: round-off of the model's dtype.
 TOLERANCE = {torch.float64: AUTOGRAD_TOLERANCE, torch.float32: 1e-5}
@@ -136,31 +138,41 @@ def _forward_step(record: LayerPass, reference: dict, l: int, panel) -> LayerSte
 
 
 def _backward_step(record: LayerPass, reference: dict, l: int, panel) -> LayerStep:
-    """δ[l] = dL/da[l] ⊙ f'(z[l]); dL/dW[l] as the product of δ[l] and a[l-1]; dL/db[l] = Σ_n δ[l]."""
-    delta, a_prev = record.delta[l], record.a[l - 1]
-    ref_delta = reference["delta"][l]
-    passed_down = f"δ[{l + 1}] W[{l + 1}]" + ("" if record.layout == "xWᵀ" else "ᵀ")
-    upstream_name = f"dL/dŷ = dL/da[{l}]" if l == record.L else f"dL/da[{l}] = {passed_down}"
-    if record.layout == "xWᵀ":  # MyNet: W (n_l, n_(l-1)), dL/dW = δᵀ a
-        factors = (panel(f"δ[{l}]ᵀ", delta.T, ref_delta.T), "·", panel(f"a[{l - 1}]", a_prev))
-        product = f"δ[{l}]ᵀ a[{l - 1}]: ({_shape(delta.T)})({_shape(a_prev)})"
-    else:  # helpers.layers: W (n_(l-1), n_l), dL/dW = aᵀ δ
-        factors = (panel(f"a[{l - 1}]ᵀ", a_prev.T), "·", panel(f"δ[{l}]", delta, ref_delta))
-        product = f"a[{l - 1}]ᵀ δ[{l}]: ({_shape(a_prev.T)})({_shape(delta)})"
-    weight_grad = record.weight_grad[l]
-    formula = (f"δ[{l}] = dL/da[{l}] ⊙ f'(z[{l}]);  dL/dW[{l}] = {product} → {_shape(weight_grad)};"
-               f"  dL/db[{l}] = Σₙ δ[{l}]")
-    # two rows, so the picture fits a screen: δ[l] and the bias gradient summed from it, then the product
-    equations = ((panel(upstream_name, record.upstream[l], reference["upstream"][l]), "⊙",
-                  panel(f"f'(z[{l}])", record.slope[l], reference["slope"][l]), "=", panel(f"δ[{l}]", delta, ref_delta),
-                  "Σₙ →", panel(f"dL/db[{l}]", record.bias_grad[l], reference["bias_grad"][l])),
-                 (*factors, "=", panel(f"dL/dW[{l}]", weight_grad, reference["weight_grad"][l])))
+    """Layer l's backward step: the model's δ[l] (N, n_l), dL/db[l] (1, n_l) and dL/dW[l] (the model's layout),
+    each beside autograd's value. Only the instructor's edition also draws the factors each is formed from."""
+    delta = panel(f"δ[{l}]", record.delta[l], reference["delta"][l])
+    bias_grad = panel(f"dL/db[{l}]", record.bias_grad[l], reference["bias_grad"][l])
+    weight_grad = panel(f"dL/dW[{l}]", record.weight_grad[l], reference["weight_grad"][l])
+    formula = (f"the backward pass at layer {l}: δ[{l}] = dL/dz[{l}] ({delta.shape_text}), "
+               f"dL/dW[{l}] ({weight_grad.shape_text}), dL/db[{l}] ({bias_grad.shape_text})")
+    equations = ((delta, bias_grad), (weight_grad,))  # no factors: how they combine is exercises 2.1 and 3.1
+    if edition.SHOWS_ANSWERS:
+        formula, equations = _with_factors(record, reference, l, panel, (delta, bias_grad, weight_grad))
     return LayerStep("backward", l, f"backward, layer {l}", formula, equations)
+
+
+def _with_factors(record: LayerPass, reference: dict, l: int, panel, results: tuple) -> tuple[str, tuple]:
+    """Instructor's edition: the caption and rows of layer l's backward step with the factors of δ[l], dL/dW[l]
+    and dL/db[l] (``panel`` as in :func:`_backward_step`; ``results`` its δ[l], dL/db[l] and dL/dW[l] panels).
+    Each line that says how they combine is rewritten in the student's copy (``# student edition:``)."""
+    delta, bias_grad, weight_grad = results
+    mynet_layout, a_prev = record.layout == "xWᵀ", record.a[l - 1]  # MyNet: W (n_l, n_(l-1)); layers: (n_(l-1), n_l)
+    passed_down = f"δ[{l + 1}] W[{l + 1}]" + ("" if mynet_layout else "ᵀ")  # student edition: passed_down = ""
+    upstream = panel(f"dL/dŷ = dL/da[{l}]" if l == record.L else f"dL/da[{l}] = {passed_down}", record.upstream[l],
+                     reference["upstream"][l])
+    slope = panel(f"f'(z[{l}])", record.slope[l], reference["slope"][l])
+    delta_first = (panel(f"δ[{l}]ᵀ", delta.values.T, delta.reference.T), "·", panel(f"a[{l - 1}]", a_prev))  # student edition: delta_first = ()
+    input_first = (panel(f"a[{l - 1}]ᵀ", a_prev.T), "·", delta)  # student edition: input_first = ()
+    factors = delta_first if mynet_layout else input_first
+    product = " ".join(f"{p.name}" for p in factors[::2]) + ": " + "".join(f"({p.shape_text})" for p in factors[::2])
+    formula = f"δ[{l}] = dL/da[{l}] ⊙ f'(z[{l}]);  dL/dW[{l}] = {product} → {weight_grad.shape_text};  dL/db[{l}] = Σₙ δ[{l}]"  # student edition: formula = ""
+    # two rows, so the picture fits a screen: δ[l] and the bias gradient summed from it, then the product
+    return formula, ((upstream, "⊙", slope, "=", delta, "Σₙ →", bias_grad), (*factors, "=", weight_grad))  # student edition: return formula, ()
 
 
 def key_frames(steps: tuple[LayerStep, ...]) -> list[int]:
     """Indices of the frames a printed strip shows: start, the middle forward step, the middle backward step
-    (a hidden layer when there is one: δ[l] = (δ[l+1] W[l+1]) ⊙ f'(z[l]) at work) and the end."""
+    (a hidden layer when there is one, where δ[l] comes from the layer above) and the end."""
     forward = [i for i, s in enumerate(steps) if s.phase == "forward"]
     backward = [i for i, s in enumerate(steps) if s.phase == "backward"]
     if not forward or not backward:

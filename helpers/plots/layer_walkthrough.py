@@ -4,9 +4,9 @@
 and one figure for all of them. At the top, the overview: a[0..L] in a row (filled in as the forward pass
 computes them) and each δ[l] below its a[l] (filled in from the output back); the current one is framed.
 Below, the current step's equations, matrix by matrix with their names, shapes and numbers:
-a[l-1] · W[l] + b[l] = z[l] and f(z[l]) = a[l] forward; dL/da[l] ⊙ f'(z[l]) = δ[l], the product that gives
-dL/dW[l] and Σₙ δ[l] = dL/db[l] backward. Each cell is one unit wide and high, so the inner sizes of a
-product line up. The caption says whether every number shown agrees with autograd (a float64 replay):
+a[l-1] · W[l] + b[l] = z[l] and f(z[l]) = a[l] forward; δ[l], dL/dW[l] and dL/db[l] backward (with the
+factors they are formed from in the instructor's edition only: see :mod:`helpers.layer_walkthrough`). Each
+cell is one unit wide and high, so the inner sizes of a product line up. The caption says whether every number shown agrees with autograd (a float64 replay):
 a wrong backward is named at the step where it happens.
 
 The artists are made once (pools sized for the largest step) and only updated per step: one Agg render a

@@ -1,7 +1,7 @@
 """Where the layer walkthrough puts things: pure geometry, in cell units (no drawing).
 
 A matrix of shape (rows, cols) is drawn as rows × cols cells, one unit per cell (a cell is ``CELL_W_IN`` wide
-and ``CELL_H_IN`` high), so shapes can be compared by eye: in δᵀ · a = dL/dW the inner sizes line up. The
+and ``CELL_H_IN`` high), so shapes can be compared by eye: in a[l-1] · W[l] = … the inner sizes line up. The
 picture has an overview band at the top (every a[l] in a row, every δ[l] below its a[l]) and below it up to
 two equation rows for the current step; every row's height is the largest it reaches over all steps, so
 nothing moves vertically from one step to the next.
