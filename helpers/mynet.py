@@ -11,7 +11,7 @@ Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..
 Exercise 3.1 writes :func:`backpropagation` (δ[L] from the loss, δ[l] from δ[l+1], then the parameter
 gradients, each shaped like its parameter); exercise 3.2 the plain gradient-descent step
 :func:`manual_sgd_step`. Until they are written, callers get a labelled reference result from
-:mod:`helpers.reference_results` (autograd, ``torch.optim.SGD``).
+:mod:`helpers.training_references` (autograd, ``torch.optim.SGD``).
 
 :func:`backpropagation` reads only ``L``, ``z``, ``a``, ``df`` and ``fc`` of the model, so it works on
 any model exposing that structure (external graders build their own). A :class:`MyNet` also records its
@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from helpers.reference_results import backpropagation_by_autograd, gradient_step_by_torch_optim
+from helpers.training_references import backpropagation_by_autograd, gradient_step_by_torch_optim
 from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import ForwardRecord
 

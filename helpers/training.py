@@ -7,7 +7,7 @@ losses (float64 and float32, on the CPU).
 
 Exercises of notebook 04: ``MyMLP.forward`` (4.2), :func:`training_step`, the batch step of :func:`train`
 (4.3), and :func:`sgd_step`, the manual update (4.4). Until they are written, callers get a labelled
-reference result from :mod:`helpers.reference_results` (``torch.nn.functional``, ``torch.optim.SGD``).
+reference result from :mod:`helpers.training_references` (``torch.nn.functional``, ``torch.optim.SGD``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from helpers.predictions import accuracy, logits, predict  # noqa: F401 - public here too
-from helpers.reference_results import (mlp_forward_by_functional, sgd_step_by_torch_optim,
+from helpers.training_references import (mlp_forward_by_functional, sgd_step_by_torch_optim,
                                        training_step_by_autograd_grad)
 from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.progress import progress

@@ -15,7 +15,7 @@ from helpers.checks.exercises_training import EXERCISES
 from helpers.checks.inf265_procedure import mnist_standin_cell
 from helpers.data import catcar
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step
-from helpers.reference_results import (backpropagation_by_autograd, gradient_step_by_torch_optim,
+from helpers.training_references import (backpropagation_by_autograd, gradient_step_by_torch_optim,
                                        mlp_forward_by_functional, sgd_step_by_torch_optim,
                                        training_step_by_autograd_grad)
 from helpers.runtime.exercises import ExerciseNotDone

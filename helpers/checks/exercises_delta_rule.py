@@ -19,7 +19,7 @@ from helpers import mynet
 from helpers.checks.exercises import CheckOutcome, diagnose, matches
 from helpers.checks.inf265_procedure import check_sample, mnist_standin_cell, small_cell
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare_gradients, finite_difference_check
-from helpers.reference_results import gradient_step_by_torch_optim
+from helpers.training_references import gradient_step_by_torch_optim
 
 BACKPROP_DIAGNOSES = (
     "missing the factor 2 of the squared error's derivative",

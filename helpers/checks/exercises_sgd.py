@@ -15,7 +15,7 @@ from torch import nn
 
 from helpers import training
 from helpers.checks.exercises import CheckOutcome, diagnose
-from helpers.reference_results import training_step_by_autograd_grad
+from helpers.training_references import training_step_by_autograd_grad
 
 SGD_DIAGNOSES = (
     "step in the wrong direction (θ + η g instead of θ − η g)",

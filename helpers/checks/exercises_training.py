@@ -17,7 +17,7 @@ from helpers.checks.exercises_delta_rule import (BACKPROP_DIAGNOSES, STEP_DIAGNO
                                                  check_backpropagation, check_manual_sgd_step)
 from helpers.checks.exercises_sgd import SGD_DIAGNOSES, STEP_DIAGNOSES, check_sgd_step, check_training_step
 from helpers.data import catcar
-from helpers.reference_results import mlp_forward_by_functional
+from helpers.training_references import mlp_forward_by_functional
 
 SPLIT_DIAGNOSES = (
     "train and validation swapped (validation gets 1 − fraction of each class)",
