@@ -1,6 +1,6 @@
 """NYU HW1 1.4 (e): the kinds of linear map of the plane, and what the non-linear layers add.
 
-* :data:`LINEAR_MAPS`: reflection, rotation, scaling and shear as 2×2 matrices (a map ``v -> A v`` of
+* :data:`LINEAR_MAPS`: four kinds of linear map as 2×2 matrices (a map ``v -> A v`` of
   column vectors (2, 1), or ``points @ A.T`` for points stored as rows (N, 2)).
 * :func:`collapse`: a stack of linear layers with no activation in between is ONE linear map.
 * :func:`best_affine_fit`: the least-squares affine model, the best any such stack can do.
@@ -12,17 +12,20 @@ import math
 
 import torch
 
+from helpers.runtime import edition
 from helpers.runtime.validation import check_tensor
 
 ANGLE = math.pi / 6
-LINEAR_MAPS = {
-    "reflection (across the y-axis)": torch.tensor([[-1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
-    "rotation (30°)": torch.tensor([[math.cos(ANGLE), -math.sin(ANGLE)], [math.sin(ANGLE), math.cos(ANGLE)]],
-                                   dtype=torch.float64),
-    "scaling (1.5 in x, 0.5 in y)": torch.tensor([[1.5, 0.0], [0.0, 0.5]], dtype=torch.float64),
-    "shear (x += 0.8 y)": torch.tensor([[1.0, 0.8], [0.0, 1.0]], dtype=torch.float64),
-}
-"""name -> A (2, 2). det A: -1 (orientation flipped), 1 (area kept), 0.75 (area scaled), 1."""
+# What the maps are called: what each one is is the written answer of NYU 1.4 (e), so the student's copy
+# (helpers.runtime.edition.SHOWS_ANSWERS False) names them "map A" ... instead
+NEUTRAL_NAMES = ("map A", "map B", "map C", "map D")
+_KIND_NAMES = ("reflection (across the y-axis)", "rotation (30°)", "scaling (1.5 in x, 0.5 in y)", "shear (x += 0.8 y)")  # student edition: _KIND_NAMES = NEUTRAL_NAMES
+_MATRICES = (torch.tensor([[-1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
+             torch.tensor([[math.cos(ANGLE), -math.sin(ANGLE)], [math.sin(ANGLE), math.cos(ANGLE)]], dtype=torch.float64),
+             torch.tensor([[1.5, 0.0], [0.0, 0.5]], dtype=torch.float64),
+             torch.tensor([[1.0, 0.8], [0.0, 1.0]], dtype=torch.float64))
+LINEAR_MAPS = dict(zip(_KIND_NAMES if edition.SHOWS_ANSWERS else NEUTRAL_NAMES, _MATRICES))
+"""name -> A (2, 2), four linear maps of the plane with det A = -1, 1, 0.75 and 1."""
 
 XOR_INPUTS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
 XOR_TARGETS = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64)

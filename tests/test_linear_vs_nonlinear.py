@@ -56,3 +56,23 @@ def test_mismatched_layers_and_targets_get_a_clear_error():
         collapse([torch.ones(5, 3, dtype=torch.float64), torch.ones(2, 4, dtype=torch.float64)])
     with pytest.raises(ValueError, match=r"y: expected shape \(4\)"):
         best_affine_fit(XOR_INPUTS, XOR_TARGETS[:3])
+
+
+def test_the_student_edition_names_the_maps_neutrally(monkeypatch):
+    import importlib
+
+    import helpers.linear_vs_nonlinear as module
+    from helpers.runtime import edition
+    from tools.editions import strip_solutions
+    instructor = dict(LINEAR_MAPS)
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    try:
+        student = importlib.reload(module).LINEAR_MAPS
+    finally:
+        monkeypatch.undo()
+        importlib.reload(module)
+    assert list(student) == ["map A", "map B", "map C", "map D"]
+    assert all(torch.equal(a, b) for a, b in zip(student.values(), instructor.values()))
+    source = strip_solutions(open(module.__file__, encoding="utf-8").read())
+    for kind in ("reflection", "rotation", "scaling", "shear"):
+        assert kind not in source.lower(), kind
