@@ -154,7 +154,8 @@ def _backward_step(record: LayerPass, reference: dict, l: int, panel) -> LayerSt
 def _with_factors(record: LayerPass, reference: dict, l: int, panel, results: tuple) -> tuple[str, tuple]:
     """Instructor's edition: the caption and rows of layer l's backward step with the factors of δ[l], dL/dW[l]
     and dL/db[l] (``panel`` as in :func:`_backward_step`; ``results`` its δ[l], dL/db[l] and dL/dW[l] panels).
-    Each line that says how they combine is rewritten in the student's copy (``# student edition:``)."""
+    Two rows, so the picture fits a screen. Each line that says how the factors combine carries its student
+    edition's replacement, so the student's copy (tools.editions) has none of them."""
     delta, bias_grad, weight_grad = results
     mynet_layout, a_prev = record.layout == "xWᵀ", record.a[l - 1]  # MyNet: W (n_l, n_(l-1)); layers: (n_(l-1), n_l)
     passed_down = f"δ[{l + 1}] W[{l + 1}]" + ("" if mynet_layout else "ᵀ")  # student edition: passed_down = ""
@@ -166,7 +167,6 @@ def _with_factors(record: LayerPass, reference: dict, l: int, panel, results: tu
     factors = delta_first if mynet_layout else input_first
     product = " ".join(f"{p.name}" for p in factors[::2]) + ": " + "".join(f"({p.shape_text})" for p in factors[::2])
     formula = f"δ[{l}] = dL/da[{l}] ⊙ f'(z[{l}]);  dL/dW[{l}] = {product} → {weight_grad.shape_text};  dL/db[{l}] = Σₙ δ[{l}]"  # student edition: formula = ""
-    # two rows, so the picture fits a screen: δ[l] and the bias gradient summed from it, then the product
     return formula, ((upstream, "⊙", slope, "=", delta, "Σₙ →", bias_grad), (*factors, "=", weight_grad))  # student edition: return formula, ()
 
 
