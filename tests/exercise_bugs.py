@@ -49,9 +49,9 @@ def _handed_out() -> tuple[dict[str, bytes], dict[str, str]]:
     return files, notebooks
 
 
-def instructor_submission(folder: Path, notebooks: list[str] | None = None, bug: tuple | None = None) -> Path:
+def instructor_submission(folder: Path, bugs: list[tuple] = ()) -> Path:
     """A submission holding the instructor's solutions (helpers and notebook solution cells), with
-    nbgrader's metadata, optionally with one planted ``bug``; only ``notebooks`` (stems) when given."""
+    nbgrader's metadata, with the planted ``bugs`` (each as in ``PLANTED_BUGS``) applied."""
     files, solved = _handed_out()
     for relative, content in files.items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -59,17 +59,15 @@ def instructor_submission(folder: Path, notebooks: list[str] | None = None, bug:
     shutil.copytree(PROJECT_ROOT / "helpers", folder / "helpers",
                     ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     for stem, text in solved.items():
-        if notebooks is not None and stem not in notebooks:
-            continue
         notebook = nbformat.reads(text, as_version=4)
-        if bug is not None and bug[0] == f"notebooks/{stem}.ipynb":
+        for bug in (b for b in bugs if b[0] == f"notebooks/{stem}.ipynb"):
             cells = [c for c in notebook.cells if c.cell_type == "code" and bug[1].strip() in
                      {line.strip() for line in c.source.splitlines()}]
             if len(cells) != 1:
                 raise AssertionError(f"{stem}: the planted bug's line is in {len(cells)} cells, not one")
             cells[0].source = mutate(cells[0].source, bug[1], bug[2], stem)
         nbformat.write(notebook, folder / f"{stem}.ipynb")
-    if bug is not None and bug[0].startswith("helpers/"):
+    for bug in (b for b in bugs if b[0].startswith("helpers/")):
         target = folder / bug[0]
         target.write_text(mutate(target.read_text(), bug[1], bug[2], bug[0]))
     return folder

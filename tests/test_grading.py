@@ -1,11 +1,12 @@
 """Grading end to end: the planted bugs, the checks' independence, and nbgrader itself on the bundle.
 
-Three submissions go through ``nbgrader generate_assignment`` and ``nbgrader autograde`` in a course written
-by ``python -m tools.grading course``: the instructor's solutions score full marks, the untouched student
-edition scores 0 (without crashing or hanging), and for every exercise a submission with that exercise's
-planted bug loses exactly that exercise's points in its notebook. Before nbgrader, a probe runs the same
-graded cells for every planted bug across ALL notebooks: each bug fails its own exercise and no other one,
-and the diagnosis names the mistake.
+First a probe runs the graded cells (what autograding runs) of one submission per exercise, each holding
+that exercise's planted bug and nothing else wrong, across ALL notebooks: each bug fails its own exercise
+and no other one, and the diagnosis names the mistake. Then nbgrader itself, ``generate_assignment`` and
+``autograde`` in a course written by ``python -m tools.grading course``, grades four submissions: the
+instructor's solutions score full marks; the untouched student edition scores 0 (without crashing or
+hanging); two submissions that between them plant every exercise's bug once each lose exactly the points of
+their bugged exercises, and keep every other exercise's.
 """
 import json
 import os
@@ -25,10 +26,6 @@ TESTS = Path(__file__).parent
 EXERCISES = all_exercises()
 BUGS = all_planted_bugs()
 NBGRADER_TIMEOUT_S = 1500
-
-
-def notebook_of(exercise_id: str) -> str:
-    return EXERCISES[exercise_id].notebook
 
 
 def environment() -> dict[str, str]:
@@ -62,7 +59,7 @@ def probed(tmp_path_factory):
     shutil.copytree(root / "course" / "source" / ASSIGNMENT, student)
     cases["student"] = student
     for exercise_id, bug in BUGS.items():
-        cases[f"bug-{exercise_id}"] = instructor_submission(root / f"bug-{exercise_id}", bug=bug)
+        cases[f"bug-{exercise_id}"] = instructor_submission(root / f"bug-{exercise_id}", bugs=[bug])
     (root / "cases.json").write_text(json.dumps({name: str(folder) for name, folder in cases.items()}))
     result = subprocess.run([sys.executable, str(TESTS / "grading_probe.py"), str(root / "cases.json"),
                              str(root / "out.json")], capture_output=True, text=True, timeout=900,
@@ -96,6 +93,17 @@ def test_a_planted_bug_fails_its_own_exercise_only_and_is_diagnosed(probed, exer
     assert BUGS[exercise_id][3].lower() in results[exercise_id]["text"].lower(), results[exercise_id]["text"]
 
 
+def bug_halves() -> dict[str, list[str]]:
+    """Two submissions between them plant every exercise's bug once: within each notebook the exercises
+    alternate between them, so each also holds clean exercises next to bugged ones."""
+    halves = {"bugs-a": [], "bugs-b": []}
+    for notebook in sorted({e.notebook for e in EXERCISES.values()}):
+        ids = [i for i, e in EXERCISES.items() if e.notebook == notebook]
+        halves["bugs-a"] += ids[0::2]
+        halves["bugs-b"] += ids[1::2]
+    return halves
+
+
 @pytest.fixture(scope="module")
 def gradebook(tmp_path_factory):
     """nbgrader itself: generate the assignment, autograde every submission, read the scores."""
@@ -105,39 +113,41 @@ def gradebook(tmp_path_factory):
     submitted = course / "submitted"
     shutil.copytree(course / "release" / ASSIGNMENT, submitted / "untouched" / ASSIGNMENT)
     instructor_submission(submitted / "instructor" / ASSIGNMENT)
-    for exercise_id, bug in BUGS.items():  # only the exercise's notebook: each costs one kernel, not six
-        instructor_submission(submitted / f"bug-{exercise_id.replace('.', '-')}" / ASSIGNMENT,
-                              notebooks=[notebook_of(exercise_id)], bug=bug)
+    for student, bugged in bug_halves().items():
+        instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged])
     nbgrader(course, "autograde", ASSIGNMENT)
     from nbgrader.api import Gradebook
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=ASSIGNMENT) as book:
         for student in book.students:
             submission = book.find_submission(ASSIGNMENT, student.id)
-            scores[student.id] = {(n.name, g.name): (g.score, g.max_score)
-                                  for n in submission.notebooks for g in n.grades}
+            scores[student.id] = {g.name: (g.score, g.max_score) for n in submission.notebooks for g in n.grades}
     return scores
 
 
-def points(scores: dict) -> tuple[float, float]:
+def total(scores: dict) -> tuple[float, float]:
     return sum(s for s, _ in scores.values()), sum(m for _, m in scores.values())
 
 
+def check_cell(exercise_id: str) -> str:
+    return f"check_{exercise_id.replace('.', '_')}"
+
+
 def test_nbgrader_gives_the_instructor_solutions_full_marks(gradebook):
-    score, maximum = points(gradebook["instructor"])
+    score, maximum = total(gradebook["instructor"])
     assert maximum == sum(e.points for e in EXERCISES.values()) and score == maximum, gradebook["instructor"]
 
 
 def test_nbgrader_gives_the_untouched_student_edition_zero(gradebook):
-    score, maximum = points(gradebook["untouched"])
+    score, maximum = total(gradebook["untouched"])
     assert maximum == sum(e.points for e in EXERCISES.values()) and score == 0, gradebook["untouched"]
 
 
-@pytest.mark.parametrize("exercise_id", sorted(BUGS))
-def test_nbgrader_takes_exactly_the_bugged_exercises_points(gradebook, exercise_id):
-    scores = gradebook[f"bug-{exercise_id.replace('.', '-')}"]
-    notebook = notebook_of(exercise_id)
-    in_notebook = {grade: value for (name, grade), value in scores.items() if name == notebook}
-    score, maximum = points(in_notebook)
-    assert score == maximum - EXERCISES[exercise_id].points, in_notebook
-    assert in_notebook[f"check_{exercise_id.replace('.', '_')}"][0] == 0
+@pytest.mark.parametrize("student", ["bugs-a", "bugs-b"])
+def test_nbgrader_takes_exactly_the_bugged_exercises_points(gradebook, student):
+    bugged = bug_halves()[student]
+    scores = gradebook[student]
+    lost = {i: scores[check_cell(i)] for i in EXERCISES if scores[check_cell(i)][0] != scores[check_cell(i)][1]}
+    assert sorted(lost) == sorted(bugged) and all(score == 0 for score, _ in lost.values()), lost
+    score, maximum = total(scores)
+    assert score == maximum - sum(EXERCISES[i].points for i in bugged)
