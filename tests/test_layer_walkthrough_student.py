@@ -8,7 +8,6 @@ import sys
 import types
 
 import pytest
-import torch
 
 import helpers.layer_walkthrough as layer_walkthrough
 from helpers.data.paths import PROJECT_ROOT

@@ -120,8 +120,10 @@ print(tuple(load_rainfall()["x_train"].shape))
 if CATCAR_CACHED:  # a verified cache is read in place: the project's, through data/cache
     from helpers.data.catcar import load_catcar
     print(len(load_catcar().test))
+from helpers.runtime.exercises import student_code_only
 try:
-    spiral_grad(torch.tensor([0.5, 0.5], dtype=torch.float64))
+    with student_code_only():  # no labelled reference stands in: the stub's own message
+        spiral_grad(torch.tensor([0.5, 0.5], dtype=torch.float64))
 except NotImplementedError as error:
     print(error)
 """
@@ -139,7 +141,9 @@ def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_load
     folder = next(student.rglob("03_mynet_delta_rule.ipynb")).parent  # JupyterLab starts its kernel here
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
                    ).execute()
-    lines = "".join(output.get("text", "") for output in notebook.cells[0].outputs).splitlines()
+    printed = "".join(output.get("text", "") for output in notebook.cells[0].outputs).splitlines()
+    # the split of the cat/car data is exercise 4.1: until it is done a labelled reference makes it
+    lines = [line for line in printed if not line.startswith("[not done yet]")]
     assert lines[0] == str(student / "helpers" / "__init__.py")  # not the instructor's editable install
     assert lines[1] == str((PROJECT_ROOT / "data" / "cache").resolve())
     shape = tuple(__import__("helpers.data.rainfall", fromlist=["x"]).load_rainfall()["x_train"].shape)

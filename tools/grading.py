@@ -15,7 +15,7 @@ out ``release/``, collects submissions into ``submitted/<student>/backprop-lab/`
 While autograding, :class:`SkipDemonstrations` leaves out the demonstration cells (training runs,
 pictures, widgets): the grade comes from the check cells alone, which call the student's code
 themselves, so grading a class takes minutes, not hours. ``c.SkipDemonstrations.enabled = False`` in
-``nbgrader_config.py`` runs every cell.
+``nbgrader_config.py`` (or ``--SkipDemonstrations.enabled=False`` on the command line) runs every cell.
 """
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata", "tools.grading.SkipDemonstrations"]
 c.SkipDemonstrations.enabled = True  # False: run every demonstration cell too (slow: training runs)
+# source/ is the student edition already (tools.editions took the solutions out and left named stubs), so
+# nbgrader's ClearSolutions, which would replace a whole solution cell that has no markers left (a
+# function's signature with it), is left out of nbgrader 0.9's list of steps.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter", "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells", "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata", "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells", "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme", "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata"]
 c.ExecutePreprocessor.timeout = 600
 '''
 

@@ -18,7 +18,7 @@ from torch import nn
 from helpers import mynet
 from helpers.checks.exercises import CheckOutcome, diagnose, matches
 from helpers.checks.inf265_procedure import check_sample, mnist_standin_cell, small_cell
-from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare_gradients, finite_difference_check
+from helpers.gradcheck import AUTOGRAD_TOLERANCE, finite_difference_check
 from helpers.training_references import gradient_step_by_torch_optim
 
 BACKPROP_DIAGNOSES = (
@@ -39,7 +39,7 @@ STEP_DIAGNOSES = ("step in the wrong direction (θ + lr·∇ instead of θ − l
 def _gradients_with_slope(model: nn.Module, x: torch.Tensor, y: torch.Tensor, slope=None) -> dict[str, torch.Tensor]:
     """Autograd's parameter gradients of Σ (y - model(x))² when each layer's derivative is ``slope(l, z)``
     (None: the true f'). The forward values are the model's; only the backward pass is altered."""
-    activation, gradients = x.reshape(len(x), -1), {}
+    activation = x.reshape(len(x), -1)
     for l in range(1, model.L + 1):
         z = model.fc[str(l)](activation)
         activation = model.f[l](z)

@@ -14,7 +14,7 @@ import torch
 
 from helpers import scalar_autodiff, scalar_primitives
 from helpers.checks.exercises import CheckOutcome
-from helpers.checks.scalar_check_tools import as_float64, guarded, outcome
+from helpers.checks.scalar_check_tools import guarded, outcome
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.scalar_autodiff import Value
 from helpers.scalar_primitives import Primitive, autograd_local_gradients

@@ -8,7 +8,6 @@ looked up in :mod:`helpers.training` at call time.
 """
 from __future__ import annotations
 
-import copy
 
 import torch
 from torch import nn
