@@ -1,28 +1,39 @@
 """The course's exercises and the one call that checks each: ``check_exercise("3.1")``.
 
 An :class:`Exercise` names what the student implements (files, functions), where the course sets it (the
-handout), its points, and a ``check`` that runs the student's code through the kind of checks the course's
-grader uses (autograd, central differences, ``torch.optim`` bit for bit, the course's own procedures) and
-returns one :class:`CheckOutcome` per check. A failed check carries a *diagnosis*: the common mistake its
-result matches (weight gradient transposed, missing 1/N, ...), never the expected values.
+handout), its points, the tools its code must not use (``forbid``) and a ``check`` that runs the student's
+code through the kind of checks the course's grader uses (autograd, central differences, ``torch.optim``,
+the course's own procedures) and returns one :class:`CheckOutcome` per check. A failed check carries a
+*diagnosis*: the common mistake its result matches (weight gradient transposed, missing 1/N, ...), never
+the expected values.
 
-The checks run inside :func:`helpers.runtime.exercises.student_code_only`: an unfinished exercise fails
-("not done yet") instead of borrowing the reference result the notebooks use meanwhile. Under nbgrader
-(``NBGRADER_EXECUTION`` set) :func:`check_exercise` raises ``AssertionError`` when anything failed, so the
-autograded test cell scores 0; in a notebook it only prints, so "Run All" goes on to the end.
+The student's code never runs in this process. ``check(student)`` gets a
+:class:`helpers.checks.sandbox.StudentCode` session and calls the student's functions through it
+(``student.call("helpers.spiral:spiral_grad", x)``); they run in a fresh sandboxed process and only data
+comes back, which the check compares with references computed here. Under nbgrader (``NBGRADER_EXECUTION``
+set) :func:`check_exercise` raises ``AssertionError`` when anything failed, so the autograded test cell
+scores 0; in a notebook it only prints, so "Run All" goes on to the end.
 
 The exercises of each notebook live in their topic module (:data:`TOPIC_MODULES`), each defining
 ``EXERCISES``: a tuple of :class:`Exercise`.
 """
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
+import linecache
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from helpers.runtime.exercises import ExerciseNotDone, is_grading, student_code_only
+from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation,
+                                    sandbox_for)
+from helpers.runtime.exercises import ExerciseNotDone, is_grading
 
 TOPIC_MODULES = ("helpers.checks.exercises_scalar", "helpers.checks.exercises_mlp",
                  "helpers.checks.exercises_training", "helpers.checks.exercises_dream")
@@ -47,8 +58,14 @@ class Exercise:
     points: int
     files: tuple[str, ...]       # what to open, relative to the workspace ("helpers/mynet.py")
     functions: tuple[str, ...]   # what to implement ("backpropagation")
-    check: Callable[..., list[CheckOutcome]]
+    check: Callable[..., list[CheckOutcome]]  # check(student: StudentCode) -> outcomes
     diagnoses: tuple[str, ...] = ()  # the mistakes its checks recognise, for the exercise table
+    forbid: tuple[str, ...] = ()     # tools the student's code must not call: "autograd", "torch.optim", "references"
+
+    @property
+    def in_notebook(self) -> bool:
+        """Whether the student writes this exercise in a notebook cell (not in a helper file)."""
+        return all(name.endswith(".ipynb") for name in self.files)
 
 
 @dataclass
@@ -57,6 +74,7 @@ class ExerciseResult:
     exercise: Exercise
     outcomes: list[CheckOutcome]
     not_done: ExerciseNotDone | None = None
+    notes: tuple[str, ...] = ()  # under grading: the isolation used, submitted files that were ignored
 
     @property
     def passed(self) -> bool:
@@ -77,7 +95,7 @@ class ExerciseResult:
             rows.append(f"  {'pass' if outcome.passed else 'FAIL'}  {outcome.name}")
             if not outcome.passed and outcome.diagnosis:
                 rows.append(f"        diagnosis: {outcome.diagnosis}")
-        return rows
+        return rows + [f"  ({note})" for note in self.notes]
 
 
 def all_exercises() -> dict[str, Exercise]:
@@ -99,25 +117,108 @@ def exercise(exercise_id: str) -> Exercise:
     return exercises[exercise_id]
 
 
-def run_checks(exercise_id: str, *arguments) -> ExerciseResult:
+GRADING_SOURCE_ENV = "BACKPROP_LAB_GRADING_SOURCE"      # the course's source/<assignment>/ (set by the grader)
+GRADING_FILES_ENV = "BACKPROP_LAB_GRADING_STUDENT_FILES"  # the student's files, os.pathsep-separated
+_submitted_cells: list[str] = []
+_grading_copy = None
+
+
+def submit_cell(source: str) -> None:
+    """Under autograding, a solution cell of the notebook is not run here: its source is kept for the
+    sandbox, which runs it when a check needs the function it defines (see ``tools.grading``)."""
+    _submitted_cells.append(source)
+
+
+def _defined_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+def _notebook_cells(chosen: Exercise) -> tuple[str, ...]:
+    """The source of the cells that define the exercise's functions: the submitted cells under grading,
+    else the cells the notebook's kernel last ran (the function's defining cell, whole)."""
+    wanted = set(chosen.functions)
+    if _submitted_cells:
+        return tuple(cell for cell in _submitted_cells if _defined_names(cell) & wanted)
+    try:
+        from IPython import get_ipython
+        namespace = get_ipython().user_ns
+    except (ImportError, AttributeError):
+        return ()
+    cells = []
+    for name in chosen.functions:
+        function = namespace.get(name)
+        try:
+            filename = inspect.getsourcefile(function)
+        except TypeError:
+            continue
+        source = "".join(linecache.getlines(filename)) if filename else ""
+        if source and source not in cells:
+            cells.append(source)
+    return tuple(cells)
+
+
+def code_root() -> tuple[Path, tuple[str, ...]]:
+    """The folder whose ``helpers/`` holds the student's code, and notes for the output.
+
+    Under autograding (the grader sets :data:`GRADING_SOURCE_ENV`): a private read-only copy of the course's
+    ``helpers/`` with the submission's own files (the current folder) laid over it; else the folder this
+    ``helpers`` package was imported from (the student's workspace, or the instructor's project)."""
+    global _grading_copy
+    source = os.environ.get(GRADING_SOURCE_ENV)
+    if not source:
+        return Path(__file__).resolve().parents[2], ()
+    if _grading_copy is None:
+        files = [name for name in os.environ.get(GRADING_FILES_ENV, "").split(os.pathsep) if name]
+        _grading_copy = grading_copy(Path(source), Path.cwd(), files, Path(tempfile.mkdtemp(prefix="grading-")) / "code")
+    notes = [f"isolation: {isolation()}"]
+    if _grading_copy.ignored:
+        notes.append("ignored (not part of the work this course grades): " + ", ".join(_grading_copy.ignored))
+    return _grading_copy.root, tuple(notes)
+
+
+def run_checks(exercise_id: str, workspace: Path | None = None, notebook_cells: tuple[str, ...] | None = None
+               ) -> ExerciseResult:
     """Run one exercise's checks on the student's code; never raises for the student's mistakes.
 
-    An error raised inside the student's code becomes one failed outcome naming it (no torch traceback).
+    ``workspace``: the folder whose ``helpers/`` holds the code to check (default: :func:`code_root`);
+    ``notebook_cells``: for an exercise written in the notebook, the source of its solution cells (default:
+    found in the running notebook). An error in the student's code becomes one failed outcome naming it.
     """
     chosen = exercise(exercise_id)
-    with student_code_only():
-        try:
-            return ExerciseResult(chosen, list(chosen.check(*arguments)))
-        except ExerciseNotDone as not_done:
-            return ExerciseResult(chosen, [], not_done)
-        except Exception as error:  # the student's code crashed: report it as a failed check
-            name = f"your code runs ({type(error).__name__}: {error})"
-            return ExerciseResult(chosen, [CheckOutcome(name, False, "fix the error first, then re-run the check")])
+    root, notes = (Path(workspace), ()) if workspace is not None else code_root()
+    cells = tuple(notebook_cells) if notebook_cells is not None else (
+        _notebook_cells(chosen) if chosen.in_notebook else ())
+    if chosen.in_notebook and not cells:
+        missing = ExerciseNotDone(chosen.functions[0], chosen.files[0], chosen.id)
+        return ExerciseResult(chosen, [], missing, notes)
+    try:
+        with sandbox_for(root).session(forbid=chosen.forbid, notebook_cells=cells, files=chosen.files) as student:
+            return ExerciseResult(chosen, list(chosen.check(student)), None, notes)
+    except ExerciseNotDone as not_done:
+        return ExerciseResult(chosen, [], not_done, notes)
+    except ForbiddenToolUsed as forbidden:
+        outcome = CheckOutcome(f"uses only the allowed tools ({forbidden})", False,
+                               f"this exercise asks you to do it without {forbidden.tool}: {forbidden.group}")
+        return ExerciseResult(chosen, [outcome], None, notes)
+    except StudentCodeError as error:
+        outcome = CheckOutcome(f"your code runs ({error})", False, "fix the error first, then re-run the check")
+        return ExerciseResult(chosen, [outcome], None, notes)
+    except Exception as error:  # noqa: BLE001 - what came back has another form than the exercise asks for
+        outcome = CheckOutcome(f"your result has the form the exercise asks for ({type(error).__name__}: {error})",
+                               False, "compare what you return with the exercise's statement (types, shapes)")
+        return ExerciseResult(chosen, [outcome], None, notes)
 
 
 def check_exercise(exercise_id: str, *arguments) -> None:
-    """Print pass/fail per check (and diagnoses); under nbgrader, fail the cell unless everything passed."""
-    result = run_checks(exercise_id, *arguments)
+    """Print pass/fail per check (and diagnoses); under nbgrader, fail the cell unless everything passed.
+
+    (``arguments`` are accepted for old notebooks that passed their function; the function's cell is found
+    by name.)"""
+    result = run_checks(exercise_id)
     print("\n".join(result.lines()))
     if is_grading() and not result.passed:
         raise AssertionError(result.summary())

@@ -4,7 +4,9 @@
 against central differences on the line x1 = 0 and at the origin. Its diagnoses come from what autograd
 gives for a *wrong* chain: the same spiral with one derivative scaled, dropped or replaced (the forward
 value unchanged), so no formula of the answer is written here. 1.2 runs ``gradient_descent`` (with the
-reference gradient in place of the student's ``spiral_grad``) against ``torch.optim.SGD`` bit for bit.
+reference gradient in place of the student's ``spiral_grad``, :mod:`.harness_spiral`) against
+``torch.optim.SGD``. The student's code runs in the sandbox (``code``, a
+:class:`helpers.checks.sandbox.StudentCode`); everything compared is computed here.
 """
 from __future__ import annotations
 
@@ -59,9 +61,9 @@ def _gradient_mistakes(points: torch.Tensor) -> dict:
             "the two components are swapped": lambda reference: reference.flip(-1)}
 
 
-def check_spiral_gradient() -> list[CheckOutcome]:
+def check_spiral_gradient(code) -> list[CheckOutcome]:
     """Exercise 1.1: shapes and dtype, autograd at random points, central differences on x1 = 0 and at 0."""
-    student = spiral.spiral_grad
+    student = code.function("helpers.spiral:spiral_grad")
     points = (torch.rand(500, 2, dtype=torch.float64, generator=seeded(11)) * 2 - 1) * spiral.START_BOX
     batch = points[:24].reshape(2, 3, 4, 2)
     shaped = student(batch)
@@ -105,12 +107,12 @@ def _replayed(x0: torch.Tensor, lr: float, n_steps: int, update) -> torch.Tensor
     return torch.stack(points)
 
 
-def check_gradient_descent() -> list[CheckOutcome]:
+def check_gradient_descent(code) -> list[CheckOutcome]:
     """Exercise 1.2 (with the reference gradient in place of the student's ``spiral_grad``)."""
     x0, lr, n_steps = randn(seeded(12), 2) * 2, 1e-3, 30
-    with replaced(spiral, spiral_grad=spiral.spiral_grad_reference):
-        student = spiral.gradient_descent(x0, lr, n_steps)
-        large = spiral.gradient_descent(x0, 1.0, 20)
+    run = code.function("helpers.checks.harness_spiral:gradient_descent_on_reference_gradient")
+    student, large = run(x0, lr, n_steps), run(x0, 1.0, 20)
+    with replaced(spiral, spiral_grad=spiral.spiral_grad_reference):  # the same gradients as the sandbox's
         reference = spiral.gradient_descent_reference(x0, lr, n_steps)
         reference_large = spiral.gradient_descent_reference(x0, 1.0, 20)
     first = reference.trajectory[0]
