@@ -17,32 +17,11 @@ from helpers.checks.exercises_mlp import EXERCISES
 from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime.exercises import ExerciseNotDone
 from tests.exercise_bugs_mlp import PLANTED_BUGS
+from tests.sandbox_workspaces import planted, student_workspace
 
 IDS = [exercise.id for exercise in EXERCISES]
 MODULES = {"helpers/spiral.py": spiral, "helpers/functional.py": functional, "helpers/layers.py": layers,
            "helpers/mlp.py": mlp, "helpers/two_layer_theory.py": theory}
-
-
-def _resolve(owner, qualified: str):
-    """(object holding the attribute, attribute name) for ``"Linear.sgd_step"`` or ``"spiral_grad"``."""
-    *path, name = qualified.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    return owner, name
-
-
-def _plant(monkeypatch, exercise_id: str) -> None:
-    """Load the exercise's module from its source with the planted line and put its functions in place."""
-    path, old, new, _ = PLANTED_BUGS[exercise_id]
-    source = (PROJECT_ROOT / path).read_text()
-    assert source.count(old) == 1, f"{path}: the planted line must occur exactly once"
-    name = f"_planted_{exercise_id.replace('.', '_')}"
-    mutated = types.ModuleType(name)
-    monkeypatch.setitem(sys.modules, name, mutated)
-    exec(compile(source.replace(old, new), path, "exec"), mutated.__dict__)
-    for qualified in all_exercises()[exercise_id].functions:
-        owner, attribute = _resolve(MODULES[path], qualified)
-        monkeypatch.setattr(owner, attribute, getattr(*_resolve(mutated, qualified)))
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
@@ -61,23 +40,18 @@ def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(monkeypatch, exercise_id):
-    _plant(monkeypatch, exercise_id)
-    failed = {other for other in IDS if not run_checks(other).passed}
+def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id):
+    workspace, _ = planted(tmp_path, exercise_id)
+    failed = {other for other in IDS if not run_checks(other, workspace).passed}
     assert failed == {exercise_id}
-    diagnoses = [o.diagnosis for o in run_checks(exercise_id).outcomes if not o.passed]
+    diagnoses = [o.diagnosis for o in run_checks(exercise_id, workspace).outcomes if not o.passed]
     assert any(PLANTED_BUGS[exercise_id][3] in diagnosis for diagnosis in diagnoses), diagnoses
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_a_stub_reports_not_done_yet(monkeypatch, exercise_id):
+def test_a_stub_reports_not_done_yet(exercise_id):
     exercise = all_exercises()[exercise_id]
-    path = exercise.files[0]
-
-    def stub(*args, **kwargs):
-        raise ExerciseNotDone(exercise.functions[0], path)
-    monkeypatch.setattr(*_resolve(MODULES[path], exercise.functions[0]), stub)
-    result = run_checks(exercise_id)
+    result = run_checks(exercise_id, student_workspace())
     assert result.not_done is not None and not result.passed
     assert "not done yet" in result.summary() and exercise.functions[0] in result.summary()
 

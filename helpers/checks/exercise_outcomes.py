@@ -3,8 +3,8 @@
 A check compares the student's tensor with a reference computed by torch (autograd, ``torch.optim``) under
 the course's one gradient-check policy (:mod:`helpers.gradcheck`) and, when they differ, names the common
 mistake the student's result matches (:func:`helpers.checks.exercises.diagnose`), never the expected values.
-:func:`replaced` swaps a module's functions for references while a check runs, so that each exercise's check
-runs only that exercise's code.
+:func:`replaced` swaps a module's functions for references while the *trusted* side computes a reference (the
+student's code runs in the sandbox, :mod:`helpers.checks.sandbox`).
 """
 from __future__ import annotations
 
@@ -55,17 +55,36 @@ def tensor_outcome(name: str, student, reference: torch.Tensor, mistakes: Mistak
     return CheckOutcome(name, False, diagnose(_as_tensor(student).detach(), reference, mistakes or {}, what))
 
 
+ROUNDING_ULPS = 8  # an update written in another order of operations differs by a few units in the last place
+
+
+def within_rounding(student: torch.Tensor, reference: torch.Tensor, ulps: int = ROUNDING_ULPS) -> bool:
+    """Whether ``student`` equals ``reference`` (same shape and dtype) up to ``ulps`` units in the last place of
+    the working dtype, relative to each entry (and to the tensor's scale, for entries that cancel to ~0)."""
+    if (not isinstance(student, torch.Tensor) or student.shape != reference.shape or student.dtype != reference.dtype
+            or not reference.is_floating_point() or not torch.isfinite(student).all()):
+        return False
+    eps = torch.finfo(reference.dtype).eps
+    difference = (student.double() - reference.double()).abs()
+    scale = torch.maximum(reference.double().abs(), student.double().abs())
+    floor = reference.double().abs().max().item() * eps if reference.numel() else 0.0
+    return bool((difference <= ulps * eps * scale + ulps * floor).all())
+
+
 def exact_outcome(name: str, student, reference: torch.Tensor, mistakes: Mistakes | None = None,
                   what: str = "the result", rounding_hint: str = "") -> CheckOutcome:
-    """One bit-for-bit check (``torch.optim`` updates): equal, else the mistake, else a round-off hint."""
+    """One check of an update against its ``torch.optim`` twin: bit for bit passes, and so does agreement to
+    a few units in the last place (another correct order of operations), which the name then says. Otherwise the
+    mistake it matches. Rounding is recognised before any mistake model (``rounding_hint`` is unused: kept
+    for callers that pass it)."""
     if isinstance(student, torch.Tensor) and student.shape == reference.shape and torch.equal(student, reference):
         return CheckOutcome(name, True)
+    if within_rounding(student, reference):
+        return CheckOutcome(f"{name}: within {ROUNDING_ULPS} ulp, not bit for bit (another order of operations)",
+                            True)
     if not isinstance(student, torch.Tensor):
         return CheckOutcome(name, False, f"{what} is {type(student).__name__}, expected a tensor")
-    found = diagnose(student.detach(), reference, mistakes or {}, what)
-    if rounding_hint and found.endswith("re-derive it on paper") and matches(student, reference, 1e-12):
-        found = rounding_hint
-    return CheckOutcome(name, False, found)
+    return CheckOutcome(name, False, diagnose(student.detach(), reference, mistakes or {}, what))
 
 
 def first_failure(name: str, outcomes: list[CheckOutcome]) -> CheckOutcome:
