@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.checks.sandbox import WALL_SECONDS_ENV
 from helpers.data.paths import DATA_ENV, SHARED_DATASETS_ENV, data_dir, shared_datasets_dir
 from tools.grading import ASSIGNMENT, make_course
 
@@ -16,6 +17,7 @@ def environment() -> dict[str, str]:
     the project's data (CIFAR-10 caches, the offline archive) as a student workspace's links would."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("BACKPROP_LAB_HEADLESS", None)  # nbgrader's NBGRADER_EXECUTION alone must make the run headless
+    env[WALL_SECONDS_ENV] = "15"  # an endless loop in a submission costs 15 s here, not a minute
     env[DATA_ENV] = str(data_dir())
     if shared_datasets_dir() is not None:
         env[SHARED_DATASETS_ENV] = str(shared_datasets_dir())

@@ -1,8 +1,10 @@
 """The exercises of notebook 05 (helpers.checks.exercises_dream): the instructor's code passes every check,
 each planted bug (tests/exercise_bugs_dream.py) and each further common mistake, applied to a copy of
-helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis, the student edition's
-stubs report "not done yet", and the references the student notebook falls back on return what the
+helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis (each run from a workspace copy of ``helpers/``
+in the sandbox), the student edition's stubs report "not done yet", and the references the student notebook falls back on return what the
 solution returns (to 1e-12 in float64; the loop bit for bit)."""
+import os
+import subprocess
 import sys
 import types
 
@@ -17,6 +19,7 @@ from helpers.checks.exercises_dream_loop import course_start, tiny_classifier
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_dream import PLANTED_BUGS
+from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
 from tools.editions import enclosing_function, strip_solutions
 
 IDS = [exercise.id for exercise in EXERCISES]
@@ -31,6 +34,11 @@ MISTAKES = [
     ("5.1", [("image = centre + (1 - weight_decay) * (image - centre)", "image = (1 - weight_decay) * image")],
      "towards 0"),
     ("5.1", [("image = image - lr * energy_grad  #", "image = image.sub_(lr * energy_grad)  #")], "in place"),
+    ("5.1", [(".clamp_min(1e-12)\n", "\n")], "divides by zero"),
+    ("5.1", [("    if grad_blur_sigma > 0:\n", "    return references.step_by_add_and_lerp(image, energy_grad, iteration, lr=lr, "
+              "normalize_step=normalize_step, grad_blur_sigma=grad_blur_sigma, weight_decay=weight_decay, centre=centre, "
+              "blur_every=blur_every, blur_sigma=blur_sigma, clamp=clamp)\n    if grad_blur_sigma > 0:\n")],
+     "without helpers.dream_references.step_by_add_and_lerp"),
     ("5.2", [("        out = model(normalize_and_jitter(image, plan.jitter, plan.mean, plan.std, plan.generator))",
               "        jittered = normalize_and_jitter(image.detach(), plan.jitter, plan.mean, plan.std, "
               "plan.generator).requires_grad_(True)\n        out = model(jittered)"),
@@ -50,15 +58,53 @@ MISTAKES = [
 ]
 
 
-def _load(monkeypatch, source: str, name: str) -> types.ModuleType:
-    """``source`` (a version of helpers/dream.py) run as a module; its exercise functions put in place in helpers.dream."""
-    module = types.ModuleType(name)
-    monkeypatch.setitem(sys.modules, name, module)
-    exec(compile(source, "helpers/dream.py", "exec"), module.__dict__)
-    for exercise in EXERCISES:
-        for function in exercise.functions:
-            monkeypatch.setattr(dream, function, getattr(module, function))
-    return module
+def _workspace(folder, source: str):
+    """``folder`` holding a copy of the instructor's ``helpers/`` with ``source`` as its ``helpers/dream.py``."""
+    workspace = copy_helpers(folder)
+    (workspace / "helpers/dream.py").write_text(source)
+    return workspace
+
+
+STUDENT_NOTEBOOK_RUN = """
+import sys
+import torch
+import torch.nn as nn
+from helpers import dream
+from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
+
+class TinyCifarNet(nn.Module):
+    mean, std = CIFAR_MEAN, CIFAR_STD
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                 nn.Linear(20, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+given = torch.load(sys.argv[1])
+model = TinyCifarNet()
+model.load_state_dict(given["state"])
+history = []
+image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+torch.save({"image": image, "history": [(s.iteration, s.size, s.objective) for s in history]}, sys.argv[2])
+"""
+
+
+def _run_student_edition(folder, model: nn.Module, start: torch.Tensor):
+    """(printed output, image, [(iteration, size, objective)]) of ``gradient_descent`` as the student edition's
+    notebook runs it: in a separate process whose ``helpers`` is the student edition (its stubs fall back on
+    the references); this process's ``helpers.dream`` stays the instructor's."""
+    given, result = folder / "given.pt", folder / "result.pt"
+    torch.save({"state": model.state_dict(), "start": start}, given)
+    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=student_workspace(),
+                         env={**os.environ, "PYTHONPATH": str(student_workspace()), "MPLBACKEND": "Agg"},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = torch.load(result)
+    return run.stdout, out["image"], [types.SimpleNamespace(iteration=i, size=n, objective=o)
+                                      for i, n, o in out["history"]]
 
 
 def _mutated(replacements) -> str:
@@ -88,26 +134,35 @@ def test_each_planted_line_is_solution_code_of_its_own_exercise():
 @pytest.mark.parametrize("exercise_id, replacements, phrase",
                          [(i, [(old, new)], phrase) for i, (_, old, new, phrase) in PLANTED_BUGS.items()] + MISTAKES,
                          ids=[f"planted-{i}" for i in PLANTED_BUGS] + [f"{m[0]}-{m[2]}" for m in MISTAKES])
-def test_a_mistake_fails_exactly_its_exercise_with_its_diagnosis(monkeypatch, exercise_id, replacements, phrase):
-    _load(monkeypatch, _mutated(replacements), "_dream_with_a_mistake")
-    results = {other: run_checks(other) for other in IDS}
+def test_a_mistake_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id, replacements, phrase):
+    if exercise_id in PLANTED_BUGS and replacements == [PLANTED_BUGS[exercise_id][1:3]]:
+        workspace, _ = planted(tmp_path, exercise_id)
+    else:
+        workspace = _workspace(tmp_path, _mutated(replacements))
+    results = {other: run_checks(other, workspace) for other in IDS}
     assert {other for other, result in results.items() if not result.passed} == {exercise_id}
     diagnoses = [o.diagnosis for o in results[exercise_id].outcomes if not o.passed]
     assert any(phrase in diagnosis for diagnosis in diagnoses), diagnoses
 
 
-def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_gets_references(monkeypatch, capsys):
-    student = _load(monkeypatch, strip_solutions(SOURCE, "helpers/dream.py"), "_dream_student_edition")
+def test_the_common_normaliser_with_a_small_epsilon_passes(tmp_path):
+    # g / (mean|g| + 1e-8) differs from the solution's clamp_min(1e-12) by a relative ~2e-8: not a mistake.
+    source = _mutated([("energy_grad / energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)",
+                        "energy_grad / (energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)")])
+    workspace = _workspace(tmp_path, source)
+    results = {other: run_checks(other, workspace) for other in IDS}
+    assert all(result.passed for result in results.values()), [r.lines() for r in results.values()]
+
+
+def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_gets_references(tmp_path):
     for exercise in EXERCISES:
-        result = run_checks(exercise.id)
+        result = run_checks(exercise.id, student_workspace())
         assert result.not_done is not None and not result.passed
         assert result.not_done.function == exercise.functions[0] and "not done yet" in result.summary()
     model, start = TinyCifarNet(), course_start(16, seed=0).float()
-    history, expected_history = [], []
-    stand_in = student.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
-    printed = capsys.readouterr().out
+    expected_history = []
+    printed, stand_in, history = _run_student_edition(tmp_path, model, start)
     assert "[not done yet] `gradient_descent`" in printed and "[not done yet] `dream_step`" in printed
-    monkeypatch.undo()
     solution = dream.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2,
                                       history=expected_history)
     # Stubbed step and loop: float32 rounding of the reference step (an L1 norm, torch.add) differs in the last bits.

@@ -17,7 +17,7 @@ from helpers.checks.exercises_mlp import EXERCISES
 from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime.exercises import ExerciseNotDone
 from tests.exercise_bugs_mlp import PLANTED_BUGS
-from tests.sandbox_workspaces import planted, student_workspace
+from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
 
 IDS = [exercise.id for exercise in EXERCISES]
 MODULES = {"helpers/spiral.py": spiral, "helpers/functional.py": functional, "helpers/layers.py": layers,
@@ -54,6 +54,31 @@ def test_a_stub_reports_not_done_yet(exercise_id):
     result = run_checks(exercise_id, student_workspace())
     assert result.not_done is not None and not result.passed
     assert "not done yet" in result.summary() and exercise.functions[0] in result.summary()
+
+
+AUTOGRAD_LINEAR_BACKWARD = """\
+    leaves = [t.detach().clone().requires_grad_(True) for t in (x, weight)]
+    bias = torch.zeros(weight.shape[1], dtype=x.dtype, requires_grad=True)
+    out = leaves[0].mm(leaves[1]) + bias
+    grad_x, grad_weight, grad_bias = torch.autograd.grad((out * grad_out).sum(), [*leaves, bias])
+    grad_x = grad_x if input_grad else None
+"""
+
+
+def test_a_forbidden_tool_fails_the_exercise_naming_it(tmp_path):
+    workspace = copy_helpers(tmp_path)
+    target = workspace / "helpers" / "functional.py"
+    source = target.read_text()
+    solution = ("    grad_x = grad_out.mm(weight.t()) if input_grad else None\n"
+                "    grad_weight = x.t().mm(grad_out)\n    grad_bias = grad_out.sum(0)\n")
+    assert source.count(solution) == 1
+    target.write_text(source.replace(solution, AUTOGRAD_LINEAR_BACKWARD))
+    result = run_checks("2.1", workspace)
+    assert not result.passed and len(result.outcomes) == 1, result.lines()
+    outcome = result.outcomes[0]
+    assert "torch.autograd.grad" in outcome.name and "helpers/functional.py" in outcome.name, result.lines()
+    assert "autograd" in outcome.diagnosis
+    assert run_checks("2.5", workspace).passed  # 2.5 uses the reference linear_backward: not the student's
 
 
 def _draw(*shape, seed=0):

@@ -2,42 +2,52 @@
 
 The course folder (created, or updated when this command created it before; anything else is refused)::
 
-    DIR/nbgrader_config.py              course id, gradebook, which files are the student's work
+    DIR/nbgrader_config.py              course id, gradebook, which files are the student's work, the kernel
+    DIR/grading_kernel/kernels/...      the kernel autograding runs in (isolated: no student file importable)
     DIR/source/backprop-lab/            the student edition with nbgrader metadata (tools.editions):
         00_computational_graphs.ipynb ... check cells are autograded test cells worth the exercise's points
         helpers/ data/*.pt requirements.txt
 
 Then the instructor runs nbgrader itself in DIR: ``nbgrader generate_assignment backprop-lab``, hands
 out ``release/``, collects submissions into ``submitted/<student>/backprop-lab/`` and runs
-``nbgrader autograde backprop-lab``. The helper files that hold exercises are the student's work
-(``Autograde.exclude_overwriting``); every other file, the checks included, is restored from the source.
+``nbgrader autograde backprop-lab``.
 
-While autograding, :class:`SkipDemonstrations` leaves out the demonstration cells (training runs,
-pictures, widgets): the grade comes from the check cells alone, which call the student's code
-themselves, so grading a class takes minutes, not hours. ``c.SkipDemonstrations.enabled = False`` in
-``nbgrader_config.py`` (or ``--SkipDemonstrations.enabled=False`` on the command line) runs every cell.
+The trust boundary: **no code of the student's runs in the grading kernel.** :class:`GradingCells` keeps
+only the check cells (their source restored from the course by nbgrader's ``OverwriteCells``); every
+demonstration cell is left out, and each solution cell of a notebook is handed over as a string
+(``submit_cell``). The kernel starts as ``python -I`` (no current folder, no ``PYTHONPATH`` on the path),
+so ``helpers`` is the course project's own checker, never a file of the submission. Each check runs the
+student's functions in a sandbox (:mod:`helpers.checks.sandbox`: bubblewrap, as user nobody when graded
+as root, no network, only a private copy of the course's ``helpers/`` with the student's listed files laid
+over it; files outside that list are ignored and named in the feedback) and judges the data that comes back.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
 
-from helpers.checks.exercises import all_exercises
+from helpers.checks.exercises import GRADING_FILES_ENV, GRADING_SOURCE_ENV, all_exercises
 from helpers.data.paths import PROJECT_ROOT
 from tools.editions import exercise_files, student_files
 
 ASSIGNMENT = "backprop-lab"
 MANIFEST = ".backprop-lab-course.json"
-SKIPPED = ("# demonstration skipped while grading: the grade comes from the check cells "
-           "(c.SkipDemonstrations.enabled = False in nbgrader_config.py runs it)")
+KERNEL = "backprop-lab-grading"
+SKIPPED = ("# not run while grading: the grade comes from the check cells, which run the student's code in a "
+           "sandbox")
+SUBMITTED = ("from helpers.checks.exercises import submit_cell\n"
+             "submit_cell({source})  # the student's cell, run in the sandbox when a check needs it")
 CONFIG = '''# Written by `python -m tools.grading course`: nbgrader's settings for the backprop-lab bundle.
+import os
 import sys
 
-sys.path.insert(0, {project!r})  # tools.grading.SkipDemonstrations lives in the course project
+sys.path.insert(0, {project!r})  # tools.grading.GradingCells lives in the course project
+# the grading kernel (grading_kernel/kernels/{kernel}): python -I, so no file of a submission is importable
+os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [{kernels!r}, os.environ.get("JUPYTER_PATH")]))
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = {root!r}
@@ -48,8 +58,8 @@ c.Autograde.exclude_overwriting = {{{assignment!r}: {student_work!r}}}
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata", "tools.grading.SkipDemonstrations"]
-c.SkipDemonstrations.enabled = True  # False: run every demonstration cell too (slow: training runs)
+    "nbgrader.preprocessors.CheckCellMetadata", "tools.grading.GradingCells"]
+c.Execute.kernel_name = {kernel!r}
 # source/ is the student edition already (tools.editions took the solutions out and left named stubs), so
 # nbgrader's ClearSolutions, which would replace a whole solution cell that has no markers left (a
 # function's signature with it), is left out of nbgrader 0.9's list of steps.
@@ -68,25 +78,46 @@ class ForeignCourseError(RuntimeError):
     """The folder holds files this command did not write."""
 
 
-class SkipDemonstrations(Preprocessor):
-    """nbgrader sanitising step: blank every code cell but solution cells, autograded test cells and, in a
-    notebook with solution cells, the first one (their imports), so autograding runs the student's code
-    through the checks only. A check cell imports what it needs itself."""
+class GradingCells(Preprocessor):
+    """nbgrader sanitising step (autograde): the grading kernel runs the check cells and nothing else.
 
-    enabled = Bool(True, help="leave demonstration cells out while autograding").tag(config=True)
+    A check cell (an autograded test cell of a registered exercise) keeps the source nbgrader restored from
+    the course; a solution cell becomes ``submit_cell("<its source>")`` (the student's code as a string, run
+    only in the sandbox); every other code cell (demonstrations, imports, cells the student added) is left
+    out. So the verdict never comes from a process that ran the student's code. Always on: there is no
+    setting that runs a submission's demonstrations in the grading kernel."""
+
+    def __call__(self, nb, resources):  # nbconvert's Preprocessor runs only when enabled; this one always
+        return self.preprocess(nb, resources)
 
     def preprocess(self, nb, resources):
-        if not self.enabled:
-            return nb, resources
-        code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-        roles = [cell.metadata.get("nbgrader", {}) for cell in code_cells]
-        needed = [bool(role.get("solution") or role.get("grade")) for role in roles]
-        if any(role.get("solution") for role in roles):
-            needed[0] = True
-        for cell, keep in zip(code_cells, needed):
-            if not keep:
-                cell.source, cell.outputs = SKIPPED, []
+        checks = {f"check_{exercise_id.replace('.', '_')}" for exercise_id in all_exercises()}
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            role = cell.metadata.get("nbgrader", {})
+            if role.get("grade") and not role.get("solution") and role.get("grade_id") in checks:
+                pass
+            elif role.get("solution"):
+                cell.source = SUBMITTED.format(source=repr(cell.source))
+            else:
+                cell.source = SKIPPED
+            cell.outputs = []
         return nb, resources
+
+
+def grading_kernel(folder: Path, source: Path, student_work: list[str]) -> Path:
+    """Write the kernelspec autograding uses into ``folder/kernels/``: this Python, isolated (``-I``: neither
+    the submission's folder nor ``PYTHONPATH`` is importable), told where the course's source is and which
+    files are the student's (for the sandbox's private copy)."""
+    spec = folder / "kernels" / KERNEL
+    spec.mkdir(parents=True, exist_ok=True)
+    kernel = {"argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+              "display_name": "backprop-lab grading (isolated)", "language": "python",
+              "env": {GRADING_SOURCE_ENV: str(source), GRADING_FILES_ENV: os.pathsep.join(student_work),
+                      "BACKPROP_LAB_HEADLESS": "1"}}
+    (spec / "kernel.json").write_text(json.dumps(kernel, indent=1) + "\n")
+    return spec
 
 
 def _claim(course: Path) -> None:
@@ -117,8 +148,11 @@ def make_course(course: Path, root: Path = PROJECT_ROOT) -> list[str]:
         partial = target.with_name(target.name + ".partial")
         partial.write_bytes(content)
         partial.replace(target)
-    config = CONFIG.format(project=str(root), root=str(course), assignment=ASSIGNMENT,
-                           db_url=f"sqlite:///{course / 'gradebook.db'}", student_work=exercise_files(root))
+    student_work = exercise_files(root)
+    grading_kernel(course / "grading_kernel", source, student_work)
+    config = CONFIG.format(project=str(root), root=str(course), assignment=ASSIGNMENT, kernel=KERNEL,
+                           kernels=str(course / "grading_kernel"), db_url=f"sqlite:///{course / 'gradebook.db'}",
+                           student_work=student_work)
     (course / "nbgrader_config.py").write_text(config)
     return sorted(files)
 

@@ -4,7 +4,9 @@
 Every reference comes from :mod:`helpers.backprop_references` (``torch.func.vjp`` of torch's own ops,
 ``torch.optim.SGD``), every input is float64 from a fixed seed, and a failed comparison is diagnosed by
 the mistake its result matches. The check of 2.4 runs ``Linear.backward`` with the reference
-``linear_backward`` in place of the student's, so a mistake of exercise 2.1 never fails exercise 2.2-2.4.
+``linear_backward`` in place of the student's (:mod:`.harness_mlp`), so a mistake of exercise 2.1 never fails
+exercise 2.2-2.4. The student's code runs in the sandbox (``code``, a
+:class:`helpers.checks.sandbox.StudentCode`); every reference is computed here.
 """
 from __future__ import annotations
 
@@ -12,9 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import backprop_references as reference
-from helpers import functional, layers
-from helpers.checks.exercise_outcomes import (exact_outcome, first_failure, randn, replaced, seeded,
-                                              tensor_outcome)
+from helpers.checks.exercise_outcomes import exact_outcome, first_failure, randn, seeded, tensor_outcome
 from helpers.checks.exercises import CheckOutcome
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
@@ -48,13 +48,15 @@ def _linear_outcomes(label: str, student: tuple, expected: tuple, grad_out: torc
             for name, got, want in zip(names, student, expected)]
 
 
-def check_linear_backward() -> list[CheckOutcome]:
+def check_linear_backward(code) -> list[CheckOutcome]:
     """Exercise 2.1: loops and vectorised, against autograd and central differences; a batch of one."""
+    loops, linear_backward = (code.function(f"helpers.functional:{name}")
+                              for name in ("linear_backward_loops", "linear_backward"))
     generator = seeded(21)
     x, weight, grad_out = randn(generator, BATCH, D_IN), randn(generator, D_IN, D_OUT), randn(generator, BATCH, D_OUT)
     expected = reference.linear_backward(grad_out, x, weight)
-    outcomes = _linear_outcomes("loops", functional.linear_backward_loops(grad_out, x, weight), expected, grad_out)
-    vectorised = functional.linear_backward(grad_out, x, weight)
+    outcomes = _linear_outcomes("loops", loops(grad_out, x, weight), expected, grad_out)
+    vectorised = linear_backward(grad_out, x, weight)
     outcomes += _linear_outcomes("vectorised", vectorised, expected, grad_out)
     bias = randn(generator, D_OUT)
     work = {"x": x.clone(), "weight": weight.clone(), "bias": bias}
@@ -65,10 +67,10 @@ def check_linear_backward() -> list[CheckOutcome]:
             tensor_outcome(name, got, want, _linear_mistakes(grad_out)[name], FINITE_DIFFERENCE_TOLERANCE,
                            scalar().item(), name)
             for name, got, want in zip(("grad_x", "grad_weight", "grad_bias"), vectorised, numerical)]))
-    single = functional.linear_backward(grad_out[:1], x[:1], weight)
+    single = linear_backward(grad_out[:1], x[:1], weight)
     outcomes += [first_failure("vectorised, a batch of one", _linear_outcomes(
         "batch of one", single, reference.linear_backward(grad_out[:1], x[:1], weight), grad_out[:1]))]
-    no_input = functional.linear_backward(grad_out, x, weight, input_grad=False)
+    no_input = linear_backward(grad_out, x, weight, input_grad=False)
     skipped = isinstance(no_input, tuple) and len(no_input) == 3 and no_input[0] is None
     outcomes.append(CheckOutcome("input_grad=False returns None for grad_x", skipped,
                                  "" if skipped else "when input_grad is False, return None in place of grad_x"))
@@ -95,7 +97,7 @@ def _activation_mistakes(kind: str, upstream: torch.Tensor, y: torch.Tensor, slo
     return mistakes
 
 
-def check_activation_backward() -> list[CheckOutcome]:
+def check_activation_backward(code) -> list[CheckOutcome]:
     """Exercise 2.2: ReLU, sigmoid and tanh against autograd (ReLU with exact zeros: derivative 0 there) and
     central differences."""
     generator, outcomes = seeded(22), []
@@ -107,7 +109,7 @@ def check_activation_backward() -> list[CheckOutcome]:
         y = getattr(torch, kind)(x)
         expected = getattr(reference, f"{kind}_backward")(upstream, y)
         slope = getattr(reference, f"{kind}_backward")(torch.ones_like(y), y)
-        student = getattr(functional, f"{kind}_backward")(upstream, y)
+        student = code.call(f"helpers.functional:{kind}_backward", upstream, y)
         outcomes.append(tensor_outcome(f"{kind}_backward against autograd", student, expected,
                                        _activation_mistakes(kind, upstream, y, slope), what=f"{kind}_backward"))
     smooth = x[1:].clone()
@@ -115,7 +117,7 @@ def check_activation_backward() -> list[CheckOutcome]:
         scalar = lambda: (getattr(torch, kind)(smooth) * upstream[1:]).sum()  # noqa: E731
         y = getattr(torch, kind)(smooth)
         slope = getattr(reference, f"{kind}_backward")(torch.ones_like(y), y)
-        student = getattr(functional, f"{kind}_backward")(upstream[1:], y)
+        student = code.call(f"helpers.functional:{kind}_backward", upstream[1:], y)
         outcomes.append(tensor_outcome(f"{kind}_backward against central differences", student,
                                        numerical_gradient(scalar, smooth),
                                        _activation_mistakes(kind, upstream[1:], y, slope),
@@ -139,14 +141,14 @@ def _loss_mistakes(y_hat: torch.Tensor, y: torch.Tensor, kind: str) -> dict:
     return mistakes
 
 
-def check_loss_backward() -> list[CheckOutcome]:
+def check_loss_backward(code) -> list[CheckOutcome]:
     """Exercise 2.3: MSE and BCE against autograd and central differences; BCE at y_hat exactly 0 and 1."""
     generator = seeded(23)
     outcomes = []
     for kind, y_hat, y in (("mse", randn(generator, 4, 3), randn(generator, 4, 3)),
                            ("bce", torch.sigmoid(randn(generator, 4, 3)),
                             torch.rand(4, 3, dtype=torch.float64, generator=generator))):
-        student = getattr(functional, f"{kind}_backward")(y_hat, y)
+        student = code.call(f"helpers.functional:{kind}_backward", y_hat, y)
         expected = getattr(reference, f"{kind}_backward")(y_hat, y)
         outcomes.append(tensor_outcome(f"{kind}_backward against autograd", student, expected,
                                        _loss_mistakes(y_hat, y, kind), what=f"{kind}_backward"))
@@ -158,7 +160,7 @@ def check_loss_backward() -> list[CheckOutcome]:
                                        torch_loss(y_hat, y).item(), f"{kind}_backward"))
     saturated = torch.tensor([0.0, 1.0, 1e-30, 0.5], dtype=torch.float64)
     labels = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
-    student = functional.bce_backward(saturated, labels)
+    student = code.call("helpers.functional:bce_backward", saturated, labels)
     finite = isinstance(student, torch.Tensor) and bool(torch.isfinite(student).all())
     outcomes.append(exact_outcome("bce_backward at y_hat exactly 0 and 1: torch's values, bit for bit", student,
                                   reference.bce_backward(saturated, labels), {}, "bce_backward",
@@ -170,34 +172,31 @@ def check_loss_backward() -> list[CheckOutcome]:
     return outcomes
 
 
-def check_sgd_step() -> list[CheckOutcome]:
-    """Exercise 2.4: ``Linear.backward``'s SGD step against ``torch.optim.SGD``, bit for bit, in place."""
-    generator = seeded(24)
-    layer = layers.Linear(D_IN, D_OUT, lr=0.1, dtype=torch.float64, generator=generator)
+def check_sgd_step(code) -> list[CheckOutcome]:
+    """Exercise 2.4: ``Linear.backward``'s SGD step against ``torch.optim.SGD`` (to a few ulp: another order of
+    operations, ``w -= lr * g``, is as right), in place; the student's layer runs in the sandbox."""
+    generator, lr = seeded(24), 0.1
+    weight, bias = randn(generator, D_IN, D_OUT), randn(generator, D_OUT)
     x, grad_out = randn(generator, BATCH, D_IN), randn(generator, BATCH, D_OUT)
-    weight, bias = layer.weight, layer.bias
-    before = {"weight": weight.clone(), "bias": bias.clone()}
-    with replaced(layers, linear_backward=reference.linear_backward):
-        layer.forward(x)
-        grad_x = layer.backward(grad_out)
-    _, grad_weight, grad_bias = reference.linear_backward(grad_out, x, before["weight"])
-    stepped = {"weight": before["weight"].clone(), "bias": before["bias"].clone()}
-    reference.torch_sgd(list(stepped.values()), [grad_weight, grad_bias], 0.1)
-    hint = "agrees to round-off but not bit for bit: take the step as torch.optim.SGD does (Tensor.add_ with alpha)"
+    ran = code.call("helpers.checks.harness_mlp:linear_backward_and_step", weight, bias, lr, x, grad_out)
+    before = {"weight": weight, "bias": bias}
+    _, grad_weight, grad_bias = reference.linear_backward(grad_out, x, weight)
+    stepped = {"weight": weight.clone(), "bias": bias.clone()}
+    reference.torch_sgd(list(stepped.values()), [grad_weight, grad_bias], lr)
     outcomes = []
     for name, gradient in (("weight", grad_weight), ("bias", grad_bias)):
         start = before[name]
-        mistakes = {"step in the wrong direction (+lr·grad)": lambda r, s=start, g=gradient: s + 0.1 * g,
+        mistakes = {"step in the wrong direction (+lr·grad)": lambda r, s=start, g=gradient: s + lr * g,
                     "the learning rate is missing (the whole gradient subtracted)": lambda r, s=start, g=gradient: s - g,
                     f"the {name} is not updated": lambda r, s=start: s}
-        outcomes.append(exact_outcome(f"{name} after backward: as torch.optim.SGD, bit for bit", layer.parameters()[name],
-                                      stepped[name], mistakes, f"the {name}", hint))
-    in_place = layer.weight is weight and layer.bias is bias
+        outcomes.append(exact_outcome(f"{name} after backward: as torch.optim.SGD", ran[name], stepped[name],
+                                      mistakes, f"the {name}"))
+    in_place = bool(ran["weight_kept"]) and bool(ran["bias_kept"])
     outcomes.append(CheckOutcome("in place: the layer keeps its weight and bias tensors", in_place,
                                  "" if in_place else "the parameters were replaced by new tensors: update them in "
                                  "place, so every holder of a reference (optimisers, snapshots) sees the step"))
-    expected_x = reference.linear_backward(grad_out, x, before["weight"])[0]
-    outcomes.append(tensor_outcome("backward returns dL/dx from the weight before the step", grad_x, expected_x,
+    expected_x = reference.linear_backward(grad_out, x, weight)[0]
+    outcomes.append(tensor_outcome("backward returns dL/dx from the weight before the step", ran["grad_x"], expected_x,
                                    {"dL/dx was computed with the weight after the step": lambda r: reference.linear_backward(
                                        grad_out, x, stepped["weight"])[0]}, what="dL/dx"))
     return outcomes

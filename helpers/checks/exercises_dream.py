@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers import dream, dream_references as references
+from helpers import dream_references as references
 from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
 from helpers.checks.exercises_dream_loop import LOOP_MISTAKES, check_loop
 from helpers.classifier_probes import IMAGENET_MEAN
@@ -37,10 +37,12 @@ BLURRED_EVERY_STEP = "the image is blurred at every step, not every blur_every-t
 NO_CLAMP = "the pixels are not clamped to [0, 1]"
 CLAMP_TOO_EARLY = "clamped before the decay and the blur (clamp last)"
 IN_PLACE = "image or energy_grad was changed in place (gradient_descent's input would change with it): return a new tensor"
+ZERO_GRADIENT = ("normalising an all-zero gradient divides by zero (NaN or inf): keep the mean |gradient| away from 0, "
+                 "e.g. .clamp_min(1e-12)")
 
 STEP_MISTAKES = (WRONG_DIRECTION, NO_LR, NOT_NORMALISED, BATCH_NORMALISED, MAX_NORMALISED, L2_NORMALISED,
                  GRAD_NOT_BLURRED, BLURRED_AFTER_NORMALISING, DECAY_TO_ZERO, DECAY_FACTOR, DECAY_BEFORE_STEP,
-                 BLUR_WRONG_STEPS, NEVER_BLURRED, BLURRED_EVERY_STEP, NO_CLAMP, CLAMP_TOO_EARLY, IN_PLACE)
+                 BLUR_WRONG_STEPS, NEVER_BLURRED, BLURRED_EVERY_STEP, NO_CLAMP, CLAMP_TOO_EARLY, IN_PLACE, ZERO_GRADIENT)
 
 _ALL_OFF = dict(lr=0.05, normalize_step=False, grad_blur_sigma=0.0, weight_decay=0.0, blur_every=0, blur_sigma=1.0,
                 clamp=False)
@@ -111,26 +113,61 @@ _STEP_CASES = (  # (check name, options, iterations)
 )
 
 
-def check_step() -> list[CheckOutcome]:
-    """Exercise 5.1: ``dream.dream_step`` option by option, against a reference by ``torch.add`` and ``torch.lerp`` (float64)."""
+STEP_TOLERANCE = 1e-6  # relative to the largest pixel: the common g / (mean|g| + 1e-8) differs by ~2e-8; every
+                       # mistake above by far more
+
+
+def _diagnose(student, reference: torch.Tensor, mistakes: dict, what: str) -> str:
+    """:func:`diagnose` at :data:`STEP_TOLERANCE`: the mistake whose result the student's matches, else a hint."""
+    for description, mistaken in mistakes.items():
+        try:
+            if matches(student, mistaken(reference), STEP_TOLERANCE):
+                return description
+        except (RuntimeError, ValueError, IndexError):
+            continue
+    return diagnose(student, reference, {}, what)
+
+
+def _zero_gradient_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """(image (2, 3, 8, 8), energy gradient with the second image's all zero): float64, seeded."""
+    image, grad, _ = _step_inputs()
+    grad = grad.clone()
+    grad[1] = 0.0
+    return image, grad
+
+
+def check_step(code) -> list[CheckOutcome]:
+    """Exercise 5.1: ``dream.dream_step`` option by option, against a reference by ``torch.add`` and ``torch.lerp``
+    (float64); the student's step runs in the sandbox (:func:`helpers.checks.harness_dream.dream_step_with_inputs`)."""
+    step = code.function("helpers.checks.harness_dream:dream_step_with_inputs")
     image, grad, centre = _step_inputs()
     outcomes, untouched = [], True
     for name, options, iterations in _STEP_CASES:
         mistakes = _step_mistakes(image, grad, centre, options)
         students, expected = [], []
         for iteration in iterations:
-            given_image, given_grad = image.clone(), grad.clone()
-            with torch.no_grad():
-                students.append(torch.as_tensor(dream.dream_step(given_image, given_grad, iteration, centre=centre,
-                                                                 **options)))
-            untouched &= torch.equal(given_image, image) and torch.equal(given_grad, grad)
+            new, image_after, grad_after = step(image, grad, iteration, dict(options, centre=centre))
+            students.append(torch.as_tensor(new))
+            untouched &= torch.equal(image_after, image) and torch.equal(grad_after, grad)
             expected.append(references.step_by_add_and_lerp(image, grad, iteration, centre=centre, **options))
-        student, reference = torch.stack(students), torch.stack(expected)
-        stacked = {text: (lambda make: lambda _: torch.stack([make(it) for it in iterations]))(make)
-                   for text, make in mistakes.items()}
-        passed = matches(student, reference)
-        outcomes.append(CheckOutcome(name, passed, "" if passed else diagnose(student, reference, stacked,
-                                                                                "the new image")))
+        if len({tuple(s.shape) for s in students}) != 1:
+            passed, why = False, f"the new image has shape {tuple(students[0].shape)}, expected {tuple(image.shape)}"
+        else:
+            student, reference = torch.stack(students), torch.stack(expected)
+            stacked = {text: (lambda make: lambda _: torch.stack([make(it) for it in iterations]))(make)
+                       for text, make in mistakes.items()}
+            passed = matches(student, reference, STEP_TOLERANCE)
+            why = "" if passed else _diagnose(student, reference, stacked, "the new image")
+        outcomes.append(CheckOutcome(name, passed, why))
+    zero_image, zero_grad = _zero_gradient_inputs()
+    options = dict(_ALL_OFF, normalize_step=True, grad_blur_sigma=0.7)
+    student = torch.as_tensor(step(zero_image, zero_grad, 0, dict(options, centre=centre))[0])
+    reference = references.step_by_add_and_lerp(zero_image, zero_grad, 0, centre=centre, **options)
+    passed = matches(student, reference, STEP_TOLERANCE)
+    outcomes.append(CheckOutcome("normalize_step: an image whose gradient is all zero stays as it is", passed,
+                                 "" if passed else ZERO_GRADIENT if student.shape == reference.shape
+                                 and not torch.isfinite(student).all() else
+                                 _diagnose(student, reference, {}, "the new image")))
     outcomes.append(CheckOutcome("image and energy_grad are left as they were", untouched, "" if untouched else IN_PLACE))
     return outcomes
 
@@ -156,8 +193,9 @@ def _channel_mistakes(activation: torch.Tensor, channels: torch.Tensor) -> dict:
             FIRST_IMAGE_ONLY: lambda r: activation[0, channels[0]].mean()}
 
 
-def check_channel_objective() -> list[CheckOutcome]:
-    """Exercise 5.3: ``dream.channel_objective`` against a per-image loop, and its gradient by autograd."""
+def check_channel_objective(code) -> list[CheckOutcome]:
+    """Exercise 5.3: ``dream.channel_objective`` against a per-image loop, and its gradient by autograd (the
+    student's objective and its gradient come from the sandbox, :func:`.harness_dream.channel_objective_with_gradient`)."""
     generator = torch.Generator().manual_seed(3)
     conv = torch.randn(3, 5, 6, 7, generator=generator, dtype=torch.float64)
     linear = torch.randn(4, 6, generator=generator, dtype=torch.float64)
@@ -165,15 +203,15 @@ def check_channel_objective() -> list[CheckOutcome]:
     for name, activation, channels in (("a convolution's activation (N, C, H, W), one channel per image", conv,
                                         torch.tensor([1, 4, 1])),
                                        ("a linear layer's activation (N, C)", linear, torch.tensor([5, 0, 2, 2]))):
-        student = torch.as_tensor(dream.channel_objective(activation, channels)).detach()
+        student = torch.as_tensor(code.call("helpers.dream:channel_objective", activation, channels))
         reference = references.channel_objective_one_by_one(activation, channels)
         passed = matches(student, reference)
         outcomes.append(CheckOutcome(name, passed, "" if passed else diagnose(
             student, reference, _channel_mistakes(activation, channels), "the objective")))
-    leaf, channels = conv.clone().requires_grad_(True), torch.tensor([1, 4, 1])
-    value = dream.channel_objective(leaf, channels)
-    flows = isinstance(value, torch.Tensor) and value.requires_grad
-    student = torch.autograd.grad(value, leaf)[0] if flows else torch.zeros_like(conv)
+    channels = torch.tensor([1, 4, 1])
+    _, flows, student = code.call("helpers.checks.harness_dream:channel_objective_with_gradient", conv, channels)
+    flows = flows is True and isinstance(student, torch.Tensor)
+    student = student if flows else torch.zeros_like(conv)
     twin = conv.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(references.channel_objective_one_by_one(twin, channels), twin)
     passed = flows and matches(student, expected)
@@ -184,13 +222,11 @@ def check_channel_objective() -> list[CheckOutcome]:
     return outcomes
 
 
-
-
 def _one_thread(check):
     """``check`` run on one CPU thread: these tiny tensors are slowest when threads compete for busy cores."""
-    def run() -> list[CheckOutcome]:
+    def run(code) -> list[CheckOutcome]:
         with torch_threads(1):
-            return check()
+            return check(code)
     run.__doc__ = check.__doc__
     return run
 
@@ -198,10 +234,11 @@ def _one_thread(check):
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("5.1", "one DeepDream update: direction, normalised step, gradient blur, decay, image blur, clamp",
              "05_deepdream", "NYU HW1 §2.2 (hints and extra credit)", 3, ("helpers/dream.py",), ("dream_step",),
-             _one_thread(check_step), STEP_MISTAKES),
+             _one_thread(check_step), STEP_MISTAKES, forbid=("autograd", "torch.optim", "references")),
     Exercise("5.2", "gradient_descent: the loop that raises the objective by changing the image", "05_deepdream",
              "NYU HW1 §2.2 (gradient_descent)", 4, ("helpers/dream.py",), ("gradient_descent",), _one_thread(check_loop),
-             LOOP_MISTAKES),
+             LOOP_MISTAKES, forbid=("torch.optim", "references")),
     Exercise("5.3", "the objective of a middle-layer channel", "05_deepdream", "NYU HW1 §2.2 (extra credit)", 1,
-             ("helpers/dream.py",), ("channel_objective",), _one_thread(check_channel_objective), CHANNEL_MISTAKES),
+             ("helpers/dream.py",), ("channel_objective",), _one_thread(check_channel_objective), CHANNEL_MISTAKES,
+             forbid=("references",)),
 )

@@ -1,7 +1,9 @@
 """The check of exercise 5.2, ``dream.gradient_descent``: the NYU §2.2 loop, on a tiny float64 classifier.
 
 Every step of the student's loop is taken by the reference update (:func:`helpers.dream_references.step_by_add_and_lerp`)
-in place of their ``dream_step`` (exercise 5.1), which also records what the loop hands it. What is checked:
+in place of their ``dream_step`` (exercise 5.1), which also records what the loop hands it; the loop runs in the
+sandbox (:func:`helpers.checks.harness_dream.loop_with_reference_step`, the model sent as its ``state_dict``) and
+only data comes back. What is checked:
 the course's driver contract (``gradient_descent(image, model, lambda tensor: tensor[0, label].mean())``
 returns the image, leaves the input and the model's parameters alone, and raises that logit), the
 gradient handed to each step (that of the energy with respect to the image, the jitter undone), the result
@@ -10,13 +12,14 @@ and the recorded objectives against a reference run, and that a seed fixes the r
 from __future__ import annotations
 
 import contextlib
-import inspect
 
 import torch
 import torch.nn as nn
 
 from helpers import dream, dream_references as references
+from helpers.checks.exercise_outcomes import replaced
 from helpers.checks.exercises import CheckOutcome, diagnose, matches
+from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.classifier_probes import IMAGENET_MEAN, IMAGENET_STD
 from helpers.data.cifar import normalize
 from helpers.data.images import seeded_generator
@@ -45,7 +48,9 @@ LOOP_MISTAKES = (OBJECTIVE_GRADIENT, OBJECTIVE_WENT_DOWN, IMAGE_FROZEN, JITTERED
 
 
 def tiny_classifier() -> nn.Module:
-    """A seeded float64 CNN without ``mean``/``std`` (so fed ImageNet-normalised input): (N, 3, H, W) -> (N, 5)."""
+    """A seeded float64 CNN without ``mean``/``std`` (so fed ImageNet-normalised input): (N, 3, H, W) -> (N, 5).
+    Its architecture is :func:`helpers.checks.harness_dream.classifier_architecture` (the sandbox rebuilds it
+    from the ``state_dict``)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
         model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.Tanh(), nn.Conv2d(6, 8, 3, stride=2, padding=1),
@@ -61,29 +66,42 @@ def course_start(size: int, seed: int) -> torch.Tensor:
 
 @contextlib.contextmanager
 def reference_update(record: list | None = None):
-    """Within: ``dream_step``, as the student's loop and the reference loop see it, is the reference update;
-    each call appends (image, energy_grad) to ``record`` when given."""
+    """Within: ``dream_step``, as the reference loop of this (trusted) process sees it, is the reference update;
+    each call appends (image, energy_grad) to ``record`` when given. (The student's loop runs in the sandbox,
+    with the same update: :func:`helpers.checks.harness_dream.loop_with_reference_step`.)"""
     def update(image, energy_grad, iteration, **options):
         if record is not None:
             record.append((torch.as_tensor(image).detach().clone(), torch.as_tensor(energy_grad).detach().clone()))
         return references.step_by_add_and_lerp(torch.as_tensor(image), torch.as_tensor(energy_grad), iteration, **options)
-    namespaces = {id(ns): ns for ns in (vars(dream), inspect.unwrap(dream.gradient_descent).__globals__)}
-    originals = {key: ns.get("dream_step") for key, ns in namespaces.items()}
-    try:
-        for ns in namespaces.values():
-            ns["dream_step"] = update
+    with replaced(dream, dream_step=update):
         yield
-    finally:
-        for key, ns in namespaces.items():
-            ns["dream_step"] = originals[key]
 
 
-def _run(loop, start, model, loss, iterations, record=None, **options) -> tuple[torch.Tensor, list]:
-    """(image, history) of ``loop`` (the student's gradient_descent or the reference) with the reference update."""
+def _objective(spec):
+    """The objective ``(label, sign)`` as in the sandbox (:func:`helpers.checks.harness_dream.objective`)."""
+    label, sign = spec
+    return lambda tensor: sign * tensor[0, label].mean()
+
+
+def _reference_run(start, model, spec, iterations, **options) -> tuple[torch.Tensor, list]:
+    """(image, history) of the reference loop, computed here, with the reference update."""
     history = []
-    with reference_update(record):
-        image = loop(start, model, loss, iterations, history=history, **options)
+    with reference_update():
+        image = references.descent_undoing_jitter_by_hand(start, model, _objective(spec), iterations, history=history,
+                                                          **options)
     return torch.as_tensor(image), history
+
+
+class Student:
+    """The student's ``gradient_descent`` on the check's model, run in the sandbox with the reference update."""
+
+    def __init__(self, code, model: nn.Module):
+        self.run_in_sandbox = code.function("helpers.checks.harness_dream:loop_with_reference_step")
+        self.state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+    def __call__(self, start, spec, iterations, requires_grad=False, **options) -> dict:
+        """The harness's record: image, records [(image, energy_grad)], history, input_after, parameter_grads."""
+        return self.run_in_sandbox(self.state, spec, start, iterations, options, requires_grad)
 
 
 def _label_logit(model: nn.Module, image: torch.Tensor, label: int) -> float:
@@ -91,19 +109,17 @@ def _label_logit(model: nn.Module, image: torch.Tensor, label: int) -> float:
         return model(normalize(image.detach(), IMAGENET_MEAN, IMAGENET_STD))[0, label].item()
 
 
-def _driver_checks(model: nn.Module) -> list[CheckOutcome]:
+def _driver_checks(model: nn.Module, student: Student) -> list[CheckOutcome]:
     """The course's call on a 32-pixel start: returns the image, input and parameters untouched, logit up."""
     label, start = 3, course_start(32, seed=0)
-    image = start.clone().requires_grad_()
-    with reference_update():
-        result = dream.gradient_descent(image, model, lambda tensor: tensor[0, label].mean(), 24)
+    run = student(start, (label, 1.0), 24, requires_grad=True)
+    result = run["image"]
     shaped = isinstance(result, torch.Tensor) and result.shape == start.shape
-    untouched = torch.equal(image.detach(), start)
-    clean = all(p.grad is None for p in model.parameters())
+    untouched = isinstance(run["input_after"], torch.Tensor) and torch.equal(run["input_after"], start)
+    clean = run["parameter_grads"] is False
     contract = shaped and untouched and clean
     why = ("" if contract else f"the result is {type(result).__name__} {tuple(getattr(result, 'shape', ()))}, expected "
            f"the image {tuple(start.shape)}" if not shaped else INPUT_CHANGED if not untouched else PARAMETER_GRADIENTS)
-    model.zero_grad(set_to_none=True)
     outcomes = [CheckOutcome("the course's call gradient_descent(image, model, lambda tensor: tensor[0, label].mean()) "
                              "returns the image, leaving the input and the model's parameters alone", contract, why)]
     gain = _label_logit(model, result, label) - _label_logit(model, start, label) if shaped else float("nan")
@@ -112,13 +128,13 @@ def _driver_checks(model: nn.Module) -> list[CheckOutcome]:
     return outcomes
 
 
-def _gradient_check(model: nn.Module) -> CheckOutcome:
+def _gradient_check(model: nn.Module, student: Student) -> CheckOutcome:
     """Each step's energy gradient, recomputed at the image the step was given, with that step's jitter."""
     name = "each step is handed the energy gradient with respect to the image, the jitter undone"
-    loss, jitter, seed, iterations = (lambda tensor: tensor[0, 2].mean()), 3, 7, 5
-    record = []
-    _run(dream.gradient_descent, course_start(16, seed=1), model, loss, iterations, record, jitter=jitter, seed=seed,
-         octaves=1, lr=0.05, blur_every=0, grad_blur_sigma=0.0, weight_decay=0.0)
+    spec, jitter, seed, iterations = (2, 1.0), 3, 7, 5
+    loss = _objective(spec)
+    record = student(course_start(16, seed=1), spec, iterations, jitter=jitter, seed=seed, octaves=1, lr=0.05,
+                     blur_every=0, grad_blur_sigma=0.0, weight_decay=0.0)["records"]
     if len(record) != iterations:
         return CheckOutcome(name, False, NEVER_STEPPED if not record else
                             f"dream_step was called {len(record)} times in {iterations} iterations: once per iteration")
@@ -128,49 +144,51 @@ def _gradient_check(model: nn.Module) -> CheckOutcome:
     def gradients(shifts, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         return torch.stack([references.energy_gradient_at_jittered_input(model, loss, image, shift, mean, std)[0]
                             for (image, _), shift in zip(record, shifts)])
-    student, reference = torch.stack([grad for _, grad in record]), gradients(offsets)
+    student_grads, reference = torch.stack([torch.as_tensor(grad) for _, grad in record]), gradients(offsets)
     spread = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 1, 3, 1, 1)
     unrolled = lambda r: torch.stack([(g * s).roll(o, (-2, -1)) for g, s, o in zip(r, spread.expand_as(r), offsets)])  # noqa: E731
     mistakes = {OBJECTIVE_GRADIENT: lambda r: -r, JITTERED_INPUT: unrolled, NOT_UNNORMALISED: lambda r: r * spread,
                 NO_JITTER: lambda r: gradients([(0, 0)] * iterations),
                 RAW_IMAGE: lambda r: gradients([(0, 0)] * iterations, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
                 ACCUMULATED: lambda r: r.cumsum(dim=0)}
-    passed = matches(student, reference)
-    return CheckOutcome(name, passed, "" if passed else diagnose(student, reference, mistakes, "the energy gradient"))
+    passed = matches(student_grads, reference)
+    return CheckOutcome(name, passed, "" if passed else diagnose(student_grads, reference, mistakes,
+                                                                 "the energy gradient"))
 
 
-def _run_checks(model: nn.Module) -> list[CheckOutcome]:
+def _run_checks(model: nn.Module, student: Student) -> list[CheckOutcome]:
     """The result and the history of a run with every option at its default (3 octaves), and the seed's effect."""
-    loss, start = (lambda tensor: tensor[0, 1].mean()), course_start(16, seed=2)
-    student, history = _run(dream.gradient_descent, start, model, loss, 9, seed=4)
-    reference, expected = _run(references.descent_undoing_jitter_by_hand, start, model, loss, 9, seed=4)
-    single_scale = _run(references.descent_undoing_jitter_by_hand, start, model, loss, 9, seed=4, octaves=1)
-    reversed_ = _run(references.descent_undoing_jitter_by_hand, start, model, lambda tensor: -loss(tensor), 9, seed=4)
-    passed = matches(student, reference)
+    spec, start = (1, 1.0), course_start(16, seed=2)
+    run = student(start, spec, 9, seed=4)
+    image, history = torch.as_tensor(run["image"]), run["history"]
+    reference, expected = _reference_run(start, model, spec, 9, seed=4)
+    single_scale = _reference_run(start, model, spec, 9, seed=4, octaves=1)
+    reversed_ = _reference_run(start, model, (1, -1.0), 9, seed=4)
+    passed = matches(image, reference)
     outcomes = [CheckOutcome("the image after 9 steps with every option at its default (3 octaves) matches a "
-                             "reference run", passed, "" if passed else diagnose(student, reference, {
+                             "reference run", passed, "" if passed else diagnose(image, reference, {
                                  NO_OCTAVES: lambda r: single_scale[0], OBJECTIVE_GRADIENT: lambda r: reversed_[0]},
                                  "the image"))]
-    objectives = lambda steps: torch.tensor([step.objective for step in steps], dtype=torch.float64)  # noqa: E731
+    objectives = lambda steps: torch.tensor([float(step.objective) for step in steps], dtype=torch.float64)  # noqa: E731
     recorded, reference_record = objectives(history), objectives(expected)
     passed = matches(recorded, reference_record)
     outcomes.append(CheckOutcome("the history records each step's objective", passed, "" if passed else diagnose(
         recorded, reference_record, {ENERGY_RECORDED: lambda r: -r, NO_OCTAVES: lambda r: objectives(single_scale[1]),
                                      OBJECTIVE_GRADIENT: lambda r: -objectives(reversed_[1])},
         "the record of objectives")))
-    again = _run(dream.gradient_descent, start, model, loss, 9, seed=4)[0]
-    other = _run(dream.gradient_descent, start, model, loss, 9, seed=5)[0]
-    repeatable = torch.equal(again, student) and not torch.equal(other, student)
+    again = torch.as_tensor(student(start, spec, 9, seed=4)["image"])
+    other = torch.as_tensor(student(start, spec, 9, seed=5)["image"])
+    repeatable = torch.equal(again, image) and not torch.equal(other, image)
     outcomes.append(CheckOutcome("the same seed gives the same image, another seed another jitter", repeatable,
                                  "" if repeatable else NOT_SEEDED))
     return outcomes
 
 
-def _guarded(name: str, check, model: nn.Module) -> list[CheckOutcome]:
-    """``check(model)``'s outcomes; an error in the student's code fails this group only, naming the error."""
+def _guarded(name: str, check, model: nn.Module, student: Student) -> list[CheckOutcome]:
+    """``check(model, student)``'s outcomes; an error in the student's code fails this group only, naming the error."""
     try:
-        outcome = check(model)
-    except ExerciseNotDone:  # an unfinished exercise is reported as such by run_checks
+        outcome = check(model, student)
+    except (ExerciseNotDone, ForbiddenToolUsed):  # reported as such by run_checks
         raise
     except Exception as error:  # the student's loop crashed here: the other groups still run
         return [CheckOutcome(f"{name}: your code runs ({type(error).__name__}: {error})", False,
@@ -178,9 +196,11 @@ def _guarded(name: str, check, model: nn.Module) -> list[CheckOutcome]:
     return outcome if isinstance(outcome, list) else [outcome]
 
 
-def check_loop() -> list[CheckOutcome]:
-    """Exercise 5.2: ``dream.gradient_descent`` (the NYU §2.2 task), every step taken by the reference update."""
+def check_loop(code) -> list[CheckOutcome]:
+    """Exercise 5.2: ``dream.gradient_descent`` (the NYU §2.2 task), every step taken by the reference update;
+    the student's loop runs in the sandbox, everything compared is computed here."""
     model = tiny_classifier()
+    student = Student(code, model)
     groups = (("the course's call", _driver_checks), ("the energy gradient of each step", _gradient_check),
               ("a run with every option at its default", _run_checks))
-    return [outcome for name, check in groups for outcome in _guarded(name, check, model)]
+    return [outcome for name, check in groups for outcome in _guarded(name, check, model, student)]

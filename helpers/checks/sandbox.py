@@ -44,6 +44,9 @@ OUTPUT_LIMIT = 64 << 10  # bytes of the student's printed output kept per server
 STARTUP_SECONDS = 120.0
 
 
+WALL_SECONDS_ENV = "BACKPROP_LAB_CHECK_SECONDS"  # the wall-clock limit of one check (default 60)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-check limits: CPU seconds, memory for data (bytes), files written (bytes), wall-clock seconds."""
@@ -51,6 +54,12 @@ class Limits:
     memory_bytes: int = 3 << 30
     file_bytes: int = 64 << 20
     wall_seconds: float = 60.0
+
+    @classmethod
+    def from_environment(cls) -> "Limits":
+        """The defaults, with the wall clock from :data:`WALL_SECONDS_ENV` when set (tests shorten it)."""
+        seconds = float(os.environ.get(WALL_SECONDS_ENV, cls.wall_seconds))
+        return cls(cpu_seconds=max(1, int(min(seconds, cls.cpu_seconds))), wall_seconds=seconds)
 
 
 class StudentCodeError(RuntimeError):
@@ -178,8 +187,8 @@ def isolation() -> str:
 class Sandbox:
     """A sandbox server for the ``helpers/`` of ``code_root``: one forked worker per :meth:`session`."""
 
-    def __init__(self, code_root: Path, limits: Limits = Limits()):
-        self.code_root, self.limits = Path(code_root).resolve(), limits
+    def __init__(self, code_root: Path, limits: Limits | None = None):
+        self.code_root, self.limits = Path(code_root).resolve(), limits or Limits.from_environment()
         self.process: subprocess.Popen | None = None
         self.output = collections.deque(maxlen=400)
         self._output_size = 0

@@ -400,8 +400,8 @@ def _describe(status: int) -> str:
         reason = {9: "killed (memory or CPU time limit?)", 24: "CPU time limit reached", 25: "file size limit reached",
                   11: "crashed (segmentation fault)", 6: "aborted"}.get(signal_number, "killed")
         return f"the process was {reason} (signal {signal_number})"
-    code = os.WEXITSTATUS(status)
-    return "" if code == 0 else f"the process exited with status {code} (sys.exit or os._exit in your code?)"
+    return (f"the process exited with status {os.WEXITSTATUS(status)} before answering (os._exit or a crash in "
+            "your code?)")
 
 
 def serve(requests: int = 0, replies: int = 1) -> None:
