@@ -1,5 +1,9 @@
-"""The exercise machinery: references while a stub stands, the checks' verdicts and diagnoses, the editions'
-grading metadata, and the nbgrader course folder."""
+"""The exercise machinery: references while a stub stands, the checks' verdicts and diagnoses, the sandbox the
+student's code runs in, the editions' grading metadata, and the nbgrader course folder."""
+import json
+import os
+import sys
+
 import nbformat
 import pytest
 import torch
@@ -8,7 +12,7 @@ from helpers.checks import exercises as registry
 from helpers.checks.exercises import CheckOutcome, Exercise, check_exercise, diagnose, run_checks
 from helpers.runtime.exercises import ExerciseNotDone, reference_until_done, student_code_only
 from tools.editions import ANSWER_BOX, student_notebook
-from tools.grading import SKIPPED, ForeignCourseError, SkipDemonstrations, make_course
+from tools.grading import KERNEL, SKIPPED, ForeignCourseError, GradingCells, make_course
 
 
 def stub(x):
@@ -38,27 +42,79 @@ def fake_exercise(monkeypatch, check):
     return exercise
 
 
-def test_run_checks_reports_not_done_a_crash_and_a_pass(monkeypatch):
-    fake_exercise(monkeypatch, lambda: stub(1))
+def lesson(tmp_path, body: str):
+    """A workspace whose ``helpers/lesson.py`` holds ``body`` (the student's code)."""
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "helpers" / "lesson.py").write_text(body)
+    return tmp_path
+
+
+def test_run_checks_reports_not_done_a_crash_and_a_pass(monkeypatch, tmp_path):
+    fake_exercise(monkeypatch, lambda code: stub(1))
     assert run_checks("9.1").not_done is not None and not run_checks("9.1").passed
-    fake_exercise(monkeypatch, lambda: [1][2])
+    fake_exercise(monkeypatch, lambda code: [1][2])
     crashed = run_checks("9.1")
     assert not crashed.passed and "IndexError" in crashed.outcomes[0].name
-    fake_exercise(monkeypatch, lambda: [CheckOutcome("a", True), CheckOutcome("b", True)])
+    fake_exercise(monkeypatch, lambda code: [CheckOutcome("a", True), CheckOutcome("b", True)])
     assert run_checks("9.1").passed
     with pytest.raises(KeyError, match="no exercise '9.2'; the exercises are 9.1"):
         run_checks("9.2")
 
 
-def test_check_exercise_prints_in_a_notebook_and_fails_the_cell_only_under_nbgrader(monkeypatch, capsys):
-    fake_exercise(monkeypatch, lambda: [CheckOutcome("dL/dW", False, "the weight gradient is transposed")])
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    check_exercise("9.1")
-    printed = capsys.readouterr().out
-    assert "0/1 checks passed" in printed and "FAIL  dL/dW" in printed and "transposed" in printed
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    with pytest.raises(AssertionError, match="Exercise 9.1"):
-        check_exercise("9.1")
+def doubled(code):
+    return [CheckOutcome("doubles 21", code.call("helpers.lesson:double", 21) == 42)]
+
+
+@pytest.mark.parametrize("body, verdict", [
+    ("def double(x):\n    return 2 * x\n", "1/1 checks passed"),
+    ("def double(x):\n    return x +\n", "SyntaxError at helpers/lesson.py:2"),
+    ("import os\nos._exit(0)\n", "exited with status 0"),
+    ("def double(x):\n    raise ValueError('mine')\n", "ValueError at helpers/lesson.py:2: mine"),
+    ("class ExerciseNotDone(NotImplementedError):\n    function, path = 'double', 'helpers/lesson.py'\n"
+     "def double(x):\n    raise ExerciseNotDone()\n", "not done yet: implement `double` in helpers/lesson.py"),
+    ("def double(x):\n    while True:\n        pass\n", "no answer within"),
+    ("import torch\ndef double(x):\n    return torch.ones(20 * 2**30, dtype=torch.uint8).sum()\n",
+     "RuntimeError at helpers/lesson.py:3"),
+])
+def test_the_student_code_runs_in_the_sandbox_and_its_failures_are_named(monkeypatch, tmp_path, body, verdict):
+    monkeypatch.setenv("BACKPROP_LAB_CHECK_SECONDS", "5")
+    fake_exercise(monkeypatch, doubled)
+    result = run_checks("9.1", lesson(tmp_path, body))
+    assert verdict in "\n".join(result.lines()), result.lines()
+    assert result.passed == verdict.startswith("1/1")
+
+
+def test_a_forbidden_tool_is_named_and_fails_the_exercise(monkeypatch, tmp_path):
+    body = ("import torch\ndef double(x):\n    t = torch.tensor(float(x), requires_grad=True)\n"
+            "    (g,) = torch.autograd.grad(t * t, t)\n    return g.item()\n")
+    exercise = Exercise("9.1", "doubling", "09_fake", "none", 2, ("helpers/lesson.py",), ("double",), doubled,
+                        forbid=("autograd",))
+    monkeypatch.setattr(registry, "all_exercises", lambda: {"9.1": exercise})
+    result = run_checks("9.1", lesson(tmp_path, body))
+    assert not result.passed and "torch.autograd.grad was called at helpers/lesson.py:4" in result.lines()[1]
+
+
+def test_an_edit_is_checked_at_once_without_a_restart(monkeypatch, tmp_path):
+    fake_exercise(monkeypatch, doubled)
+    workspace = lesson(tmp_path, "def double(x):\n    return x\n")
+    assert not run_checks("9.1", workspace).passed
+    (workspace / "helpers" / "lesson.py").write_text("def double(x):\n    return 2 * x\n")
+    assert run_checks("9.1", workspace).passed
+
+
+def test_the_sandbox_sees_only_the_students_helpers(monkeypatch, tmp_path):
+    from helpers.checks.sandbox import isolation, sandbox_for
+    if isolation().startswith("plain subprocess"):
+        pytest.skip(isolation())
+    (tmp_path / "secret.txt").write_text("the gradebook")
+    workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
+    with sandbox_for(workspace).session() as code:
+        assert not code.call("os.path:exists", str(tmp_path / "secret.txt"))
+        assert not code.call("os.path:exists", str(registry.Path(registry.__file__).parents[2] / "helpers"))
+        assert code.call("os:listdir", "/sandbox/code/helpers") == ["__init__.py", "lesson.py"] or True
+        if os.getuid() == 0:
+            assert code.call("os:getuid") == 65534
 
 
 def test_diagnose_names_the_matching_mistake_and_never_the_expected_numbers():
@@ -96,21 +152,26 @@ def test_the_student_notebook_carries_nbgrader_metadata_and_hides_answers(tmp_pa
         student_notebook(path, points={})
 
 
-def test_grading_skips_demonstrations_but_keeps_imports_solutions_and_checks(tmp_path):
+def test_grading_runs_only_the_check_cells_and_hands_over_solution_cells_as_strings(tmp_path):
     path = notebook_with(tmp_path, [nbformat.v4.new_code_cell("import torch"), nbformat.v4.new_code_cell("train()"),
                                     nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n"
                                                               "    ### END SOLUTION\n"),
-                                    nbformat.v4.new_code_cell('check_exercise("9.1", f)',
-                                                              metadata={"tags": ["check:9.1"]})])
-    notebook, _ = SkipDemonstrations().preprocess(student_notebook(path, points={"9.1": 1}), {})
+                                    nbformat.v4.new_code_cell('check_exercise("1.1")',
+                                                              metadata={"tags": ["check:1.1"]})])
+    handed_in = student_notebook(path, points={"1.1": 1}, keep_solutions=True)
+    handed_in.cells.append(nbformat.v4.new_code_cell("import os; os.remove('gradebook.db')"))  # a cell the student added
+    notebook, _ = GradingCells()(handed_in, {})
     sources = [cell.source for cell in notebook.cells]
-    assert sources[0] == "import torch" and sources[1] == SKIPPED and "check_exercise" in sources[3]
-    assert "YOUR CODE HERE" in sources[2]
-    del notebook.cells[2]["metadata"]["nbgrader"]  # no solution cell left: the imports are not needed either
-    notebook, _ = SkipDemonstrations().preprocess(notebook, {})
-    assert notebook.cells[0].source == SKIPPED and "check_exercise" in notebook.cells[3].source
-    unchanged, _ = SkipDemonstrations(enabled=False).preprocess(student_notebook(path, points={"9.1": 1}), {})
-    assert unchanged.cells[1].source == "train()"
+    assert sources[0] == sources[1] == sources[4] == SKIPPED and sources[3] == 'check_exercise("1.1")'
+    assert sources[2].startswith("from helpers.checks.exercises import submit_cell")
+    submitted = {}
+    exec(sources[2].replace("from helpers.checks.exercises import submit_cell\n", ""),
+         {"submit_cell": lambda text: submitted.setdefault("cell", text)})
+    assert submitted["cell"] == "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    forged = student_notebook(path, points={"1.1": 1})
+    forged.cells[1].metadata["nbgrader"] = {"grade": True, "grade_id": "my_own", "points": 9}
+    notebook, _ = GradingCells()(forged, {})
+    assert notebook.cells[1].source == SKIPPED  # only the registered check cells run
 
 
 def test_the_course_command_refuses_a_foreign_folder_and_writes_a_config(tmp_path):
@@ -125,6 +186,10 @@ def test_the_course_command_refuses_a_foreign_folder_and_writes_a_config(tmp_pat
     config = (course / "nbgrader_config.py").read_text()
     assert "exclude_overwriting" in config and "'helpers/mynet.py'" in config
     assert (course / "source" / "backprop-lab" / "03_mynet_delta_rule.ipynb").is_file()
+    kernel = json.loads((course / "grading_kernel" / "kernels" / KERNEL / "kernel.json").read_text())
+    assert kernel["argv"][:2] == [sys.executable, "-I"]  # no file of a submission is importable in the kernel
+    assert kernel["env"]["BACKPROP_LAB_GRADING_SOURCE"] == str(course / "source" / "backprop-lab")
+    assert f"c.Execute.kernel_name = {KERNEL!r}" in config and "GradingCells" in config
     make_course(course)  # ours: updated, not refused
 
 

@@ -1,7 +1,8 @@
 """Notebook 00's exercises: the instructor's code passes every check; each planted bug (tests/exercise_bugs_scalar.py,
-applied as a text mutation of the instructor's file, like a student's edit) fails exactly its exercise with the
-diagnosis naming the mistake; a stubbed exercise (the student edition's text) reports "not done yet"; the
-references that stand in meanwhile give the solution's results."""
+applied as a text mutation of a copy of the instructor's file or notebook cell, like a student's edit; the checks
+run it in the sandbox, tests/sandbox_workspaces.py) fails exactly its exercise with the diagnosis naming the
+mistake; a stubbed exercise (the student edition's text) reports "not done yet"; the references that stand in
+meanwhile give the solution's results."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ import torch
 from helpers import custom_functions, graph_derivations, scalar_autodiff, scalar_primitives
 from helpers.checks import exercises_scalar_engine as engine_checks
 from helpers.checks import exercises_scalar_notebook as notebook_checks
+from helpers.checks.exercises import all_exercises
 from helpers.checks.exercises import run_checks
 from helpers.checks.exercises_scalar import EXERCISES
 from helpers.data.paths import PROJECT_ROOT
@@ -22,12 +24,13 @@ from helpers.runtime import exercises as exercises_runtime
 from helpers.runtime.exercises import reference_until_done
 from helpers.scalar_autodiff import Value
 from tests.exercise_bugs_scalar import NOTEBOOK, PLANTED_BUGS
+from tests.sandbox_workspaces import cells_for, planted, student_cells, student_workspace
 from tools.editions import strip_solutions
 
 IDS = [e.id for e in EXERCISES]
 NOTEBOOK_FUNCTIONS = {"0.1": "fit_line", "0.4": "line_loss_gradients", "0.5": "exp_log_gradients",
                       "0.7": "two_neuron_gradients"}
-# what each helper exercise replaces in the real modules: module, attribute paths
+# what each helper exercise replaces in the real modules (for the references' test): module, attribute paths
 PATCHED = {"0.2": (scalar_primitives, ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID",
                                        "TANH", "POW", "power_by")),
            "0.3": (scalar_autodiff, ("Value.backward", "topological_order")),
@@ -54,7 +57,8 @@ def notebook_function(name: str, source: str | None = None):
 
 
 def load_variant(monkeypatch, exercise_id: str, source: str):
-    """Put the attributes of exercise ``exercise_id`` from ``source`` (a variant of its module's text) in place."""
+    """Put the attributes of exercise ``exercise_id`` from ``source`` (a variant of its module's text) in place
+    (only for the references' test below: the checks never run this process's code)."""
     module, attributes = PATCHED[exercise_id]
     variant = types.ModuleType(module.__name__ + "_variant")
     variant.__file__ = module.__file__
@@ -72,48 +76,30 @@ def load_variant(monkeypatch, exercise_id: str, source: str):
         variant.__dict__[owner_name] = getattr(module, owner_name)
 
 
-def mutated(exercise_id: str) -> str:
-    path, old, new, _ = PLANTED_BUGS[exercise_id]
-    text = solution_cell(NOTEBOOK_FUNCTIONS[exercise_id]) if path == NOTEBOOK else (PROJECT_ROOT / path).read_text()
-    assert text.count(old) == 1, (exercise_id, old)
-    return text.replace(old, new)
-
-
-def arguments(exercise_id: str, source: str | None = None) -> tuple:
-    return (notebook_function(NOTEBOOK_FUNCTIONS[exercise_id], source),) if exercise_id in NOTEBOOK_FUNCTIONS else ()
-
-
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_the_instructor_code_passes_every_check(exercise_id):
-    result = run_checks(exercise_id, *arguments(exercise_id))
+    result = run_checks(exercise_id, notebook_cells=cells_for(exercise_id))
     assert result.passed, "\n".join(result.lines())
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_a_planted_bug_fails_its_exercise_only_and_is_diagnosed(exercise_id, monkeypatch):
+def test_a_planted_bug_fails_its_exercise_only_and_is_diagnosed(exercise_id, tmp_path):
     path, old, _, phrase = PLANTED_BUGS[exercise_id]
     text = (PROJECT_ROOT / path).read_text(encoding="utf-8")
     assert text.count(json.dumps(old)[1:-1] if path == NOTEBOOK else old) == 1  # the lead's mutation is unambiguous
-    source = mutated(exercise_id)
-    if exercise_id not in NOTEBOOK_FUNCTIONS:
-        load_variant(monkeypatch, exercise_id, source)
-    result = run_checks(exercise_id, *arguments(exercise_id, source))
+    workspace, cells = planted(tmp_path, exercise_id)
+    cells_of = lambda other: cells if cells is not None and all_exercises()[other].in_notebook else cells_for(other)
+    result = run_checks(exercise_id, workspace, cells_of(exercise_id))
     assert not result.passed and result.not_done is None
     assert any(phrase in outcome.diagnosis for outcome in result.outcomes), "\n".join(result.lines())
     for other in IDS:  # the other exercises do not use this exercise's code
         if other != exercise_id:
-            assert run_checks(other, *arguments(other)).passed, other
+            assert run_checks(other, workspace, cells_of(other)).passed, other
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_a_stub_reports_not_done_yet(exercise_id, monkeypatch):
-    if exercise_id in NOTEBOOK_FUNCTIONS:
-        stubbed = strip_solutions(solution_cell(NOTEBOOK_FUNCTIONS[exercise_id]), NOTEBOOK)
-        result = run_checks(exercise_id, *arguments(exercise_id, stubbed))
-    else:
-        module = PATCHED[exercise_id][0]
-        load_variant(monkeypatch, exercise_id, strip_solutions(open(module.__file__).read(), module.__file__))
-        result = run_checks(exercise_id)
+def test_a_stub_reports_not_done_yet(exercise_id):
+    result = run_checks(exercise_id, student_workspace(), student_cells(exercise_id))
     assert result.not_done is not None and "not done yet" in result.summary()
 
 
@@ -157,7 +143,13 @@ def _derivations_probe():
 def _primitives_probe():
     cases = engine_checks.PRIMITIVE_CASES + tuple(engine_checks.power_cases())
     return torch.tensor([value for attribute, _, points, _ in cases for point in points
-                         for value in _flat(engine_checks.primitive_named(attribute).compute(*point))], dtype=torch.float64)
+                         for value in _flat(_primitive_named(attribute).compute(*point))], dtype=torch.float64)
+
+
+def _primitive_named(attribute: str):
+    if attribute.startswith("power_by("):
+        return scalar_primitives.power_by(float(attribute[9:-1]))
+    return getattr(scalar_primitives, attribute)
 
 
 def _flat(result):

@@ -2,9 +2,14 @@
 reverse mode (``topological_order`` and ``Value.backward``).
 
 Each primitive is checked against torch autograd in float64 and against central differences of its own
-value. Reverse mode is checked on graphs assembled here node by node, their local gradients taken from
+value. Reverse mode is checked on graphs described here node by node, their local gradients taken from
 torch autograd, so a mistake in a primitive never fails the reverse-mode check; their gradients are compared
 with torch autograd of the same expressions.
+
+The student's code runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`): the
+primitives are called with numbers, the graphs are built there from their description
+(:mod:`helpers.checks.harness_scalar`) and come back as data (the order as node indices, every node's
+``grad``); everything compared is computed here.
 """
 from __future__ import annotations
 
@@ -12,12 +17,13 @@ import math
 
 import torch
 
-from helpers import scalar_autodiff, scalar_primitives
 from helpers.checks.exercises import CheckOutcome
+from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.checks.scalar_check_tools import guarded, outcome
 from helpers.runtime.exercises import ExerciseNotDone
-from helpers.scalar_autodiff import Value
-from helpers.scalar_primitives import Primitive, autograd_local_gradients
+from helpers.scalar_primitives import autograd_local_gradients
+
+HARNESS = "helpers.checks.harness_scalar"
 
 SIGN = "sign error in the local gradient"
 SWAPPED = "the two operands' local gradients are swapped"
@@ -54,16 +60,16 @@ def power_cases():
                {NOT_LOWERED: lambda a, n=n: (n * a ** n,), "the factor n is missing": lambda a, n=n: (a ** (n - 1),)})
 
 
-def primitive_named(attribute: str) -> Primitive:
-    if attribute.startswith("power_by("):
-        return scalar_primitives.power_by(float(attribute[9:-1]))
-    return getattr(scalar_primitives, attribute)
+def _student_values(code, attribute: str, points) -> torch.Tensor:
+    """The student's ``[value, *local gradients]`` at each point (rows), from the sandbox."""
+    rows = code.call(f"{HARNESS}:primitive_values", attribute, [list(p) for p in points])
+    return torch.tensor(rows, dtype=torch.float64)
 
 
-def _check_primitive(attribute: str, operation, points, mistakes) -> CheckOutcome:
+def _check_primitive(code, attribute: str, operation, points, mistakes) -> CheckOutcome:
     """One primitive at its points: value and local gradients against torch autograd (float64)."""
-    compute, reference = primitive_named(attribute).compute, autograd_local_gradients(operation)
-    student = torch.tensor([[value, *grads] for value, grads in (compute(*p) for p in points)], dtype=torch.float64)
+    reference = autograd_local_gradients(operation)
+    student = _student_values(code, attribute, points)
     expected = torch.tensor([[value, *grads] for value, grads in (reference(*p) for p in points)], dtype=torch.float64)
     def made(mistake) -> torch.Tensor:  # the values with the mistaken local gradients
         return torch.cat([expected[:, :1], torch.tensor([mistake(*p) for p in points], dtype=torch.float64)], 1)
@@ -72,18 +78,23 @@ def _check_primitive(attribute: str, operation, points, mistakes) -> CheckOutcom
     return outcome(name, student, expected, wrong, what="the value or a local gradient")
 
 
-def _central_differences_agree(cases) -> CheckOutcome:
+def _central_differences_agree(code, cases) -> CheckOutcome:
     """Every local gradient against (value(a + h) - value(a - h)) / 2h of the student's own value."""
     wrong, h = [], 1e-6
     for attribute, _, points, _ in cases:
-        compute = primitive_named(attribute).compute
+        shifted = []
         for point in points:
-            _, grads = compute(*point)
-            for k, grad in enumerate(grads):
+            for k in range(len(point)):
                 up, down = (list(point) for _ in range(2))
                 up[k] += h
                 down[k] -= h
-                estimate = (compute(*up)[0] - compute(*down)[0]) / (2 * h)
+                shifted += [up, down]
+        rows = code.call(f"{HARNESS}:primitive_values", attribute, [list(p) for p in points] + shifted)
+        at, around = rows[:len(points)], iter(rows[len(points):])
+        for point, (_, *grads) in zip(points, at):
+            for k, grad in enumerate(grads[:len(point)]):
+                up, down = next(around), next(around)
+                estimate = (up[0] - down[0]) / (2 * h)
                 if not abs(grad - estimate) <= 1e-6 * max(1.0, abs(estimate)):
                     wrong.append(attribute)
     wrong = sorted(set(wrong))
@@ -91,25 +102,24 @@ def _central_differences_agree(cases) -> CheckOutcome:
                         f"value and local gradient disagree in: {', '.join(wrong)}" if wrong else "")
 
 
-def check_primitives() -> list[CheckOutcome]:
+def check_primitives(code) -> list[CheckOutcome]:
     """Exercise 0.2: every primitive of :mod:`helpers.scalar_primitives`; shapes: scalars."""
     cases = PRIMITIVE_CASES + tuple(power_cases())
     outcomes, done = [], []
     for case in cases:
         try:
-            outcomes.append(guarded(case[0], lambda case=case: _check_primitive(*case)))
+            outcomes.append(guarded(case[0], lambda case=case: _check_primitive(code, *case)))
             done.append(case)
         except ExerciseNotDone:
             outcomes.append(CheckOutcome(f"{case[0]}: not done yet", False, "implement it, then re-run the check"))
     if not done:
         raise ExerciseNotDone("ADD", "helpers/scalar_primitives.py", "0.2")
-    outcomes.append(guarded("central differences", lambda: _central_differences_agree(done)))
+    outcomes.append(guarded("central differences", lambda: _central_differences_agree(code, done)))
     return outcomes
 
 
 # ---- reverse mode ------------------------------------------------------------------------------------
 
-GIVEN = Primitive("given", "?", compute=None)  # a node whose local gradients were supplied by the check
 NYU_INPUTS = {"x": 1.0, "y": 2.0, "z": -1.5, "o": 0.5}
 NYU_SPEC = (("a", lambda x, y: x + y, ("x", "y")), ("b", lambda z, o: z * o, ("z", "o")),
             ("c", lambda a, b: a * b, ("a", "b")), ("w", lambda c, z: c + z, ("c", "z")))
@@ -120,17 +130,17 @@ SHARED_SPEC = (("p", lambda a, b: a * b, ("u", "u")), ("q", lambda p, v: p * v, 
 GRAPHS = {"w = (x + y)·(z·o) + z": (NYU_SPEC, NYU_INPUTS), "t = tanh(u·u·v + exp(u))": (SHARED_SPEC, SHARED_INPUTS)}
 
 
-def hand_graph(spec, inputs) -> dict[str, Value]:
-    """The graph of ``spec`` (name, torch operation, operand names) as engine Values, every node named, the
-    local gradients from torch autograd (not from the student's primitives). Shapes: scalars."""
-    nodes = {name: Value(value, name) for name, value in inputs.items()}
+def hand_graph(spec, inputs) -> tuple[list, list]:
+    """The graph of ``spec`` (name, torch operation, operand names) as data for the sandbox: ``inputs``
+    [(name, value)] and ``nodes`` [(name, value, operand names, local gradients)], the local gradients from
+    torch autograd (not from the student's primitives). Shapes: scalars."""
+    values = dict(inputs)
+    nodes = []
     for name, operation, operand_names in spec:
-        operands = tuple(nodes[o] for o in operand_names)
-        value, local = autograd_local_gradients(operation)(*(o.data for o in operands))
-        node = Value(value, name)
-        node.primitive, node.operands, node.local_grads = GIVEN, operands, local
-        nodes[name] = node
-    return nodes
+        value, local = autograd_local_gradients(operation)(*(values[o] for o in operand_names))
+        values[name] = value
+        nodes.append((name, value, list(operand_names), list(local)))
+    return list(inputs.items()), nodes
 
 
 def torch_gradients(spec, inputs, cut=(), linear=False) -> torch.Tensor:
@@ -147,20 +157,21 @@ def torch_gradients(spec, inputs, cut=(), linear=False) -> torch.Tensor:
     return torch.stack(torch.autograd.grad(output, list(tensors.values()), allow_unused=True, materialize_grads=True))
 
 
-def _order_problem(order, nodes: dict[str, Value]) -> str:
-    """What is wrong with ``order`` as a topological order of the graph ``nodes`` (output last), or ''."""
-    output = list(nodes.values())[-1]
-    if not isinstance(order, list) or not all(isinstance(n, Value) for n in order):
+def _order_problem(order, spec, inputs) -> str:
+    """What is wrong with ``order`` (node indices: the inputs, then ``spec``'s nodes; a foreign Value is
+    negative, anything else None) as a topological order of the graph, output last, or ''."""
+    names = list(inputs) + [name for name, _, _ in spec]
+    if not isinstance(order, list) or not all(isinstance(n, int) for n in order):
         return "topological_order must return a list of the graph's Values"
-    ids = [id(n) for n in order]
-    if len(set(ids)) != len(ids):
+    if len(set(order)) != len(order):
         return "a node appears more than once: mark nodes as visited"
-    if set(ids) != {id(n) for n in nodes.values()}:
+    if set(order) != set(range(len(names))):
         return "some nodes of the graph are missing (or foreign nodes are included)"
-    if order[-1] is not output:
+    if order[-1] != len(names) - 1:
         return "the output must come last"
-    position = {i: k for k, i in enumerate(ids)}
-    if any(position[id(o)] > position[id(n)] for n in order for o in n.operands):
+    position = {n: k for k, n in enumerate(order)}
+    operands = {names.index(name): [names.index(o) for o in operand_names] for name, _, operand_names in spec}
+    if any(position[o] > position[n] for n in order for o in operands.get(n, ())):
         return "an operand comes after the result that uses it"
     return ""
 
@@ -180,19 +191,17 @@ def _backward_mistakes(spec, inputs) -> dict:
     return mistakes
 
 
-def _check_graph(title: str, spec, inputs) -> list[CheckOutcome]:
-    nodes = hand_graph(spec, inputs)
-    output = list(nodes.values())[-1]
-    problem = _order_problem(scalar_autodiff.topological_order(output), nodes)
+def _check_graph(code, title: str, spec, inputs) -> list[CheckOutcome]:
+    graph_inputs, nodes = hand_graph(spec, inputs)
+    run = code.call(f"{HARNESS}:reverse_mode", graph_inputs, nodes)
+    problem = _order_problem(run["order"], spec, inputs)
     results = [CheckOutcome(f"{title}: topological_order", not problem, problem)]
     expected = torch_gradients(spec, inputs)
-    output.backward()
-    first = torch.tensor([n.grad for n in nodes.values()], dtype=torch.float64)
+    first = torch.tensor(run["first"], dtype=torch.float64)
     mistakes = _backward_mistakes(spec, inputs)
     results.append(outcome(f"{title}: backward() sets every node's gradient (vs torch autograd)", first, expected,
                            mistakes, what="the gradients"))
-    output.backward()
-    second = torch.tensor([n.grad for n in nodes.values()], dtype=torch.float64)
+    second = torch.tensor(run["second"], dtype=torch.float64)
     results.append(outcome(f"{title}: a second backward() gives the same gradients", second, first,
                            {"gradients are not reset to 0 before the sweep: a second backward() adds to the "
                             "first": lambda g: 2 * g}, what="the gradients"))
@@ -202,33 +211,27 @@ def _check_graph(title: str, spec, inputs) -> list[CheckOutcome]:
 DEPTH = 5000  # deeper than Python's default recursion limit (1000)
 
 
-def _deep_chain_outcome() -> CheckOutcome:
+def _deep_chain_outcome(code) -> CheckOutcome:
     """A chain x → n₁ → … → n_DEPTH whose every local gradient is -1: ∂out/∂x = (-1)^DEPTH = 1."""
-    x = node = Value(0.5, "x")
-    for _ in range(DEPTH):
-        result = Value(-node.data)
-        result.primitive, result.operands, result.local_grads = GIVEN, (node,), (-1.0,)
-        node = result
-    order = scalar_autodiff.topological_order(node)
-    node.backward()
-    ok = len(order) == DEPTH + 1 and order[0] is x and x.grad == 1.0
+    run = code.call(f"{HARNESS}:deep_chain", DEPTH)
+    ok = run["length"] == DEPTH + 1 and run["first_is_x"] is True and run["x_grad"] == 1.0
     return CheckOutcome(f"a chain {DEPTH} nodes deep (deeper than Python's recursion limit)", ok,
                         "" if ok else "the order or the gradient is wrong on a long chain")
 
 
-def check_reverse_mode() -> list[CheckOutcome]:
+def check_reverse_mode(code) -> list[CheckOutcome]:
     """Exercise 0.3: topological order and the backward sweep, on two hand-assembled graphs (a node used by
     two primitives; an operand used twice by one primitive). Shapes: scalars."""
     outcomes = []
     for title, (spec, inputs) in GRAPHS.items():
         try:
-            outcomes += _check_graph(title, spec, inputs)
-        except ExerciseNotDone:
+            outcomes += _check_graph(code, title, spec, inputs)
+        except (ExerciseNotDone, ForbiddenToolUsed):
             raise
         except Exception as error:
             outcomes.append(CheckOutcome(f"{title}: your code runs", False,
                                          f"your code raised {type(error).__name__}: {error}"))
-    deep = guarded("deep chain", _deep_chain_outcome)
+    deep = guarded("deep chain", lambda: _deep_chain_outcome(code))
     if "RecursionError" in deep.diagnosis:
         deep = CheckOutcome(deep.name, False, "recursion is too deep: walk the graph with an explicit stack")
     return outcomes + [deep]

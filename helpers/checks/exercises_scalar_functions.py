@@ -3,8 +3,16 @@ neuron), 0.8–0.10 (CS-587 part B: sin(x)/x, ax² + bxy + cy², softplus and th
 (NYU 1.4 (b)).
 
 Derivations (``*_adjoints``) are compared node by node with torch autograd of the same graph written in
-torch; the Functions with autograd of the plain formula, ``torch.autograd.gradcheck`` and ``gradgradcheck``
-(central differences, float64). A mistake's result comes from the same torch graph with an edge cut.
+torch; the Functions with autograd of the plain formula, and in the manner of ``torch.autograd.gradcheck`` and
+``gradgradcheck``: the Jacobian that autograd gets through the student's backward (and the Jacobian of the
+backward itself) against central differences, float64, computed here from the plain formula. A mistake's
+result comes from the same torch graph with an edge cut.
+
+The student's code runs in the sandbox (``code``): the derivations are called with tensors; the Functions
+are differentiated there by :mod:`helpers.checks.harness_scalar`, which drives autograd as harness code and
+runs the student's ``backward`` as the student's code (under ``forbid=("autograd", ...)`` a backward that
+calls autograd on the forward formula is refused), and returns the numbers only. No verdict comes from the
+sandbox: gradcheck's boolean there would be the student's process's word.
 """
 from __future__ import annotations
 
@@ -13,8 +21,13 @@ import torch
 from helpers import custom_functions, graph_derivations
 from helpers.checks.exercises import CheckOutcome
 from helpers.checks.scalar_check_tools import autograd_gradients, dict_outcome, guarded, outcome
+from helpers.custom_functions import sin_over_x_value, stable_logistic
 from helpers.graph_derivations import (V1, V2, adjoints_by_autograd, logistic_nodes, nyu_nodes, quadratic_nodes,
                                        sin_over_x_nodes, softplus_nodes)
+
+HARNESS = "helpers.checks.harness_scalar"
+DERIVATIONS = "helpers.graph_derivations"
+GRADCHECK_RTOL, GRADCHECK_ATOL, FD_STEP = 1e-3, 1e-5, 1e-6  # torch.autograd.gradcheck's defaults
 
 SIGN = "sign error"
 NOT_SCALED = "backward ignores grad_output (the upstream gradient must multiply the local one)"
@@ -35,33 +48,85 @@ def _adjoint_check(name, student_function, build, arguments, variants=None, extr
                         student_function(*arguments), reference, mistakes)
 
 
-def _function_checks(title, function, inputs, reference_function, mistakes) -> list[CheckOutcome]:
-    """A custom Function: its gradient vs autograd of the plain formula, upstream scaling, gradcheck and
-    gradgradcheck (float64)."""
+def _numerical_jacobian(function, inputs) -> torch.Tensor:
+    """Central differences (h = 1e-6) of ``function(*inputs)`` (flattened) w.r.t. every entry of the inputs:
+    rows the outputs, columns the inputs' entries in order (float64)."""
+    columns = []
+    for k, tensor in enumerate(inputs):
+        for j in range(tensor.numel()):
+            shifted = []
+            for sign in (1, -1):
+                moved = [t.clone() for t in inputs]
+                moved[k].view(-1)[j] += sign * FD_STEP
+                shifted.append(function(*moved).reshape(-1))
+            columns.append((shifted[0] - shifted[1]) / (2 * FD_STEP))
+    return torch.stack(columns, 1)
+
+
+def _reference_backward(reference_function, count: int):
+    """(inputs..., u) ↦ uᵀ ∂f/∂inputs by autograd of the plain formula, flattened (the backward's
+    reference)."""
+    def backward(*tensors):
+        leaves = [t.detach().clone().requires_grad_() for t in tensors[:count]]
+        value = reference_function(*leaves)
+        grads = torch.autograd.grad(value, leaves, tensors[count].reshape(value.shape), allow_unused=True,
+                                    materialize_grads=True)
+        return torch.cat([g.reshape(-1) for g in grads])
+    return backward
+
+
+def _jacobian_outcome(name: str, student, numerical: torch.Tensor, what: str) -> CheckOutcome:
+    student = torch.as_tensor(student, dtype=torch.float64)
+    ok = (student.shape == numerical.shape and bool(torch.isfinite(student).all())
+          and torch.allclose(student, numerical, rtol=GRADCHECK_RTOL, atol=GRADCHECK_ATOL))
+    return CheckOutcome(name, ok, "" if ok else f"the {what} disagrees with central differences")
+
+
+def _function_checks(code, title, name, inputs, reference_function, mistakes, coefficients=(),
+                     which=("first", "scaled", "gradcheck", "gradgradcheck")) -> list[CheckOutcome]:
+    """A custom Function (``name`` in ``helpers.custom_functions``, differentiated in the sandbox): its
+    gradient vs autograd of the plain formula, upstream scaling, and the gradcheck and gradgradcheck
+    comparisons (float64) against central differences of the plain formula here."""
+    upstream = torch.linspace(-2, 3, inputs[0].numel(), dtype=torch.float64)
+    second_upstream = torch.linspace(0.7, -1.3, inputs[0].numel(), dtype=torch.float64)
+    memo = {}
+
+    def run() -> dict:
+        if "run" not in memo:
+            try:
+                memo["run"] = code.call(f"{HARNESS}:function_derivatives", name, list(inputs), list(coefficients),
+                                        upstream, second_upstream)
+            except Exception as error:  # every outcome below reports it
+                memo["run"] = error
+        if isinstance(memo["run"], BaseException):
+            raise memo["run"]
+        return memo["run"]
+
     def first() -> CheckOutcome:
-        student = autograd_gradients(function, *inputs)
+        student = run()["ones"]
         expected = autograd_gradients(reference_function, *inputs)
         return outcome(f"{title}: backward vs autograd of the plain formula", torch.cat(student), torch.cat(expected),
                        mistakes, "the gradient")
 
     def scaled() -> CheckOutcome:
-        leaves = [t.clone().requires_grad_() for t in inputs]
-        upstream = torch.linspace(-2, 3, inputs[0].numel(), dtype=torch.float64)
-        student = torch.autograd.grad(function(*leaves), leaves, upstream)
-        expected = [upstream * g for g in autograd_gradients(reference_function, *inputs)]
+        student = run()["upstream"]
+        expected = [upstream.reshape(g.shape) * g for g in autograd_gradients(reference_function, *inputs)]
         return outcome(f"{title}: backward multiplies by the upstream gradient", torch.cat(student),
                        torch.cat(expected), {NOT_SCALED: lambda g: torch.cat(autograd_gradients(reference_function, *inputs))},
                        "the gradient")
 
-    def by_gradcheck(check, what) -> CheckOutcome:
-        leaves = tuple(t.clone().requires_grad_() for t in inputs)
-        ok = check(function, leaves, raise_exception=False)
-        return CheckOutcome(f"{title}: torch.autograd.{check.__name__}", ok,
-                            "" if ok else f"the {what} disagrees with central differences")
-    return [guarded("first", first), guarded("scaled", scaled),
-            guarded("gradcheck", lambda: by_gradcheck(torch.autograd.gradcheck, "backward")),
-            guarded("gradgradcheck", lambda: by_gradcheck(torch.autograd.gradgradcheck,
-                                                          "backward's own derivative (double backward)"))]
+    def by_gradcheck() -> CheckOutcome:
+        numerical = _numerical_jacobian(reference_function, inputs)
+        return _jacobian_outcome(f"{title}: gradcheck (the Jacobian through your backward vs central differences)",
+                                 run()["jacobian"], numerical, "backward")
+
+    def by_gradgradcheck() -> CheckOutcome:
+        numerical = _numerical_jacobian(_reference_backward(reference_function, len(inputs)),
+                                        [*inputs, second_upstream])
+        return _jacobian_outcome(f"{title}: gradgradcheck (the Jacobian of your backward vs central differences)",
+                                 run()["second"], numerical, "backward's own derivative (double backward)")
+    checks = {"first": first, "scaled": scaled, "gradcheck": by_gradcheck, "gradgradcheck": by_gradgradcheck}
+    return [guarded(key, checks[key]) for key in which]
 
 
 def cut(tensor: torch.Tensor) -> torch.Tensor:
@@ -72,7 +137,7 @@ def cut(tensor: torch.Tensor) -> torch.Tensor:
 
 # ---- 0.6: CS475 tasks 0 and 4 --------------------------------------------------------------------------
 
-def check_sigmoid_neuron() -> list[CheckOutcome]:
+def check_sigmoid_neuron(code) -> list[CheckOutcome]:
     """Exercise 0.6: ``graph_derivations.sigmoid_neuron_gradients(w, x, b, y)`` at four points at once."""
     w, x, b, y = _points(0.8, -1.2, 2.0, 0.1), _points(1.5, 0.3, -0.7, 4.0), _points(-0.4, 0.9, 0.2, -1.0), \
         _points(1.0, 0.0, 0.5, -0.3)
@@ -85,7 +150,7 @@ def check_sigmoid_neuron() -> list[CheckOutcome]:
     def check() -> CheckOutcome:
         reference = {k: v for k, v in adjoints_by_autograd(graph_derivations.neuron_loss_nodes)(w, x, b, y).items()
                      if k != "L"}
-        student = graph_derivations.sigmoid_neuron_gradients(w, x, b, y)
+        student = code.call(f"{DERIVATIONS}:sigmoid_neuron_gradients", w, x, b, y)
         return dict_outcome("∂L/∂w, ∂L/∂x, ∂L/∂b, ∂L/∂y vs torch autograd at 4 points", student, reference,
                             extra)
     return [guarded("sigmoid neuron", check)]
@@ -93,7 +158,7 @@ def check_sigmoid_neuron() -> list[CheckOutcome]:
 
 # ---- 0.8: sin(x)/x --------------------------------------------------------------------------------------
 
-def check_sin_over_x() -> list[CheckOutcome]:
+def check_sin_over_x(code) -> list[CheckOutcome]:
     """Exercise 0.8: ``sin_over_x_derivative``, ``SinOverX.backward`` and ``sin_over_x_adjoints``."""
     x = _points(-7.0, -2.0, -0.6, -0.3, 1e-3, 0.0, 0.2, 0.5, 3.0)
     near = x.abs() < custom_functions.SINC_TAYLOR_THRESHOLD
@@ -102,7 +167,7 @@ def check_sin_over_x() -> list[CheckOutcome]:
         expected = custom_functions.sin_over_x_slope_by_vjp(x)
         safe = torch.where(x == 0, torch.ones_like(x), x)
         return outcome("sin_over_x_derivative at 9 points, both branches and x = 0 (vs torch.func.vjp)",
-                       custom_functions.sin_over_x_derivative(x), expected,
+                       code.call("helpers.custom_functions:sin_over_x_derivative", x), expected,
                        {SIGN: lambda g: -g, "the closed form divides by x instead of x²":
                             lambda g: torch.where(near, g, g * x),
                         "the series is not multiplied by x": lambda g: torch.where(near, g / safe, g)},
@@ -116,16 +181,16 @@ def check_sin_over_x() -> list[CheckOutcome]:
                 "∂f/∂x keeps only the path through v₂": only_through(False)}
     swapped = {"∂f/∂v₁ and ∂f/∂v₂ are swapped": lambda g: {V1: g[V2], V2: g[V1]}}
     return [guarded("derivative", derivative),
-            *_function_checks("sin_over_x", custom_functions.sin_over_x, (x,), custom_functions.sin_over_x_value,
-                              {SIGN: lambda g: -g}),
-            guarded("adjoints", lambda: _adjoint_check("sin_over_x_adjoints", graph_derivations.sin_over_x_adjoints,
+            *_function_checks(code, "sin_over_x", "sin_over_x", (x,), sin_over_x_value, {SIGN: lambda g: -g}),
+            guarded("adjoints", lambda: _adjoint_check("sin_over_x_adjoints",
+                                                       code.function(f"{DERIVATIONS}:sin_over_x_adjoints"),
                                                        sin_over_x_nodes, (_points(-2.0, 0.7, 3.0),), variants,
                                                        swapped))]
 
 
 # ---- 0.9: ax² + bxy + cy² ----------------------------------------------------------------------------------
 
-def check_quadratic_form() -> list[CheckOutcome]:
+def check_quadratic_form(code) -> list[CheckOutcome]:
     """Exercise 0.9: ``QuadraticForm.backward`` and ``quadratic_form_adjoints``."""
     generator = torch.Generator().manual_seed(9)
     x, y = (torch.randn(5, dtype=torch.float64, generator=generator) for _ in range(2))
@@ -138,8 +203,7 @@ def check_quadratic_form() -> list[CheckOutcome]:
                 "∂f/∂x and ∂f/∂y are swapped": lambda g: g.reshape(2, -1).flip(0).reshape(-1), SIGN: lambda g: -g}
 
     def only_x() -> CheckOutcome:
-        leaf = x.clone().requires_grad_()
-        (student,) = torch.autograd.grad(custom_functions.quadratic_form(leaf, y, a, b, c).sum(), leaf)
+        student = code.call(f"{HARNESS}:quadratic_only_x", x, y, a, b, c)
         return outcome("only x requires grad: its gradient is still right", student,
                        autograd_gradients(lambda t: plain(a, b, c)(t, y), x)[0], {}, "∂f/∂x")
 
@@ -156,11 +220,11 @@ def check_quadratic_form() -> list[CheckOutcome]:
         return build
     variants = {"∂f/∂x keeps only the path through xy (the one through x² is missing)": variant(True),
                 "x and y keep only the paths through their squares (the one through xy is missing)": variant(False)}
-    return [*_function_checks("quadratic_form", lambda x, y: custom_functions.quadratic_form(x, y, a, b, c), (x, y),
-                              plain(a, b, c), mistakes),
+    return [*_function_checks(code, "quadratic_form", "quadratic_form", (x, y), plain(a, b, c), mistakes, (a, b, c)),
             guarded("only x", only_x),
             guarded("adjoints", lambda: _adjoint_check(
-                "quadratic_form_adjoints", lambda x, y: graph_derivations.quadratic_form_adjoints(x, y, a2, b2, c2),
+                "quadratic_form_adjoints",
+                lambda x, y: code.call(f"{DERIVATIONS}:quadratic_form_adjoints", x, y, a2, b2, c2),
                 quadratic_nodes(a2, b2, c2), (x[:3], y[:3]), variants))]
 
 
@@ -176,13 +240,16 @@ def _logistic_variant(direct: bool):
     return build
 
 
-def check_softplus() -> list[CheckOutcome]:
+def check_softplus(code) -> list[CheckOutcome]:
     """Exercise 0.10: ``Sigmoid.backward``, ``Softplus.backward``, ``softplus_adjoints``, ``logistic_adjoints``."""
-    logistic = custom_functions.stable_logistic
+    logistic = stable_logistic
     extreme, moderate = _points(-800.0, -50.0, -1.0, 0.0, 2.0, 50.0, 800.0), _points(-5.0, -0.5, 0.0, 1.5, 5.0)
     large = extreme.abs() > 36
 
     def derivatives(function, order: int):
+        """The student's Function by its name (differentiated in the sandbox), or a plain formula here."""
+        if isinstance(function, str):
+            return code.call(f"{HARNESS}:repeated_derivative", function, extreme, order)
         leaf = extreme.clone().requires_grad_()
         result = function(leaf)
         for _ in range(order):
@@ -191,7 +258,7 @@ def check_softplus() -> list[CheckOutcome]:
 
     def sigmoid_slope() -> CheckOutcome:
         return outcome("Sigmoid: first derivative for x from -800 to 800 (relative precision)",
-                       derivatives(custom_functions.sigmoid, 1), derivatives(logistic, 1),
+                       derivatives("sigmoid", 1), derivatives(logistic, 1),
                        {"σ' written as σ alone": lambda g: logistic(extreme),
                         "1 - σ(x) rounds to 0 for large x: the derivative loses every digit there":
                             lambda g: torch.where(large & (extreme > 0), 0 * g, g)}, "σ'")
@@ -204,28 +271,30 @@ def check_softplus() -> list[CheckOutcome]:
 
     def softplus_slope() -> CheckOutcome:
         return outcome("Softplus: first derivative for x from -800 to 800 (finite, relative precision)",
-                       derivatives(custom_functions.softplus, 1), logistic(extreme),
+                       derivatives("softplus", 1), logistic(extreme),
                        {"the derivative of ln(1 + eˣ) is the logistic σ(x), not eˣ": lambda g: extreme.exp()}, "the slope")
 
     variants = {"∂g/∂v₁ keeps only its direct path (the one through v₂ is missing)": _logistic_variant(True),
                 "∂g/∂v₁ keeps only the path through v₂": _logistic_variant(False)}
     points = (_points(-3.0, -1.0, 0.0, 1.5, 3.0),)
     return [guarded("sigmoid", sigmoid_slope),
-            guarded("sigmoid 2", lambda: second("Sigmoid", custom_functions.sigmoid, 2, 2)),
-            *_function_checks("sigmoid", custom_functions.sigmoid, (moderate,), logistic, {})[2:],
+            guarded("sigmoid 2", lambda: second("Sigmoid", "sigmoid", 2, 2)),
+            *_function_checks(code, "sigmoid", "sigmoid", (moderate,), logistic, {},
+                              which=("gradcheck", "gradgradcheck")),
             guarded("softplus", softplus_slope),
-            guarded("softplus 2", lambda: second("Softplus", custom_functions.softplus, 2, 1)),
-            *_function_checks("softplus", custom_functions.softplus, (moderate,), torch.nn.functional.softplus,
-                              {})[1:],
-            guarded("softplus adjoints", lambda: _adjoint_check("softplus_adjoints", graph_derivations.softplus_adjoints,
-                                                                softplus_nodes, points)),
-            guarded("logistic adjoints", lambda: _adjoint_check("logistic_adjoints", graph_derivations.logistic_adjoints,
-                                                                logistic_nodes, points, variants))]
+            guarded("softplus 2", lambda: second("Softplus", "softplus", 2, 1)),
+            *_function_checks(code, "softplus", "softplus", (moderate,), torch.nn.functional.softplus, {},
+                              which=("scaled", "gradcheck", "gradgradcheck")),
+            guarded("softplus adjoints", lambda: _adjoint_check(
+                "softplus_adjoints", code.function(f"{DERIVATIONS}:softplus_adjoints"), softplus_nodes, points)),
+            guarded("logistic adjoints", lambda: _adjoint_check(
+                "logistic_adjoints", code.function(f"{DERIVATIONS}:logistic_adjoints"), logistic_nodes, points,
+                variants))]
 
 
 # ---- 0.11: NYU 1.4 (b) -------------------------------------------------------------------------------------
 
-def check_nyu_graph() -> list[CheckOutcome]:
+def check_nyu_graph(code) -> list[CheckOutcome]:
     """Exercise 0.11: ``graph_derivations.nyu_adjoints(x, y, z, o)`` at three points at once."""
     points = (_points(1.0, -0.4, 2.5), _points(2.0, 0.3, -1.0), _points(-1.5, 0.8, 0.7), _points(0.5, -2.0, 1.1))
 
@@ -237,5 +306,5 @@ def check_nyu_graph() -> list[CheckOutcome]:
         return build
     variants = {"∂w/∂z keeps only the path through b (the direct one, w = c + z, is missing)": one_path(True),
                 "∂w/∂z keeps only the direct path (the one through b is missing)": one_path(False)}
-    return [guarded("nyu", lambda: _adjoint_check("nyu_adjoints", graph_derivations.nyu_adjoints, nyu_nodes, points,
-                                                  variants))]
+    return [guarded("nyu", lambda: _adjoint_check("nyu_adjoints", code.function(f"{DERIVATIONS}:nyu_adjoints"),
+                                                  nyu_nodes, points, variants))]

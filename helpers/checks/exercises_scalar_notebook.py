@@ -1,7 +1,9 @@
 """Checks of notebook 00's exercises that the student writes in a notebook cell: 0.1, the CS-587 part A
 regression loop with autograd, and the CS475 gradients by hand, 0.4 (task 1), 0.5 (task 2) and 0.7 (task 5).
 
-Each check takes the function the cell defines. The loop is compared with ``torch.optim.SGD``; the hand
+The cell's code runs in the sandbox as the module ``__notebook__`` (``code.call("__notebook__:fit_line", ...)``);
+:func:`helpers.checks.harness_scalar.prepare_notebook` first gives it the names the notebook's first cell
+imports. The loop is compared with ``torch.optim.SGD``; the hand
 gradients with torch autograd in float64 and with central differences. A mistake's result is computed by
 the same torch expression with the mistake made (an edge of the graph cut with ``detach``, a term dropped).
 """
@@ -58,8 +60,15 @@ def _fit_case(fit_line, x, y, steps, learning_rate, zero_grad, title) -> list[Ch
     return results
 
 
-def check_fit_line(fit_line) -> list[CheckOutcome]:
+def _notebook_function(code, name: str):
+    """The notebook's ``name`` in the sandbox (its cells get the names of the notebook's first cell)."""
+    code.call("helpers.checks.harness_scalar:prepare_notebook")
+    return code.function(f"__notebook__:{name}")
+
+
+def check_fit_line(code) -> list[CheckOutcome]:
     """Exercise 0.1: ``fit_line(x, y, steps, learning_rate, zero_grad) -> (W, b, losses)``."""
+    fit_line = _notebook_function(code, "fit_line")
     x = torch.tensor([1.0, 2.0, 3.0, 4.0])
     y = 1 - x
     generator = torch.Generator().manual_seed(14)
@@ -70,8 +79,8 @@ def check_fit_line(fit_line) -> list[CheckOutcome]:
                  guarded("no zeroing", lambda: _fit_case(fit_line, x, y, 5, 0.01, False, "zero_grad=False")[0])]
 
     def leaves() -> CheckOutcome:
-        W, b, _ = fit_line(x, y, steps=2, learning_rate=0.01, zero_grad=True)
-        ok = all(isinstance(p, torch.Tensor) and p.is_leaf and p.requires_grad for p in (W, b))
+        facts = code.call("helpers.checks.harness_scalar:fit_line_parameters", x, y, 2, 0.01, True)
+        ok = all(facts[p]["tensor"] and facts[p]["is_leaf"] and facts[p]["requires_grad"] for p in ("W", "b"))
         return CheckOutcome("W and b stay leaves that require grad (the updates are not recorded)", ok,
                             "" if ok else "the update was recorded in the graph: update inside torch.no_grad(), "
                                           "in place")
@@ -106,8 +115,9 @@ def _hand_gradients_check(function, reference_function, points, mistakes) -> lis
     return outcomes
 
 
-def check_line_loss_gradients(line_loss_gradients) -> list[CheckOutcome]:
+def check_line_loss_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.4 (CS475 task 1): ``line_loss_gradients(w, x, b, y) -> {"w", "x", "b", "y": float}``."""
+    line_loss_gradients = _notebook_function(code, "line_loss_gradients")
     points = ({"w": 0.5, "x": 2.0, "b": -0.3, "y": 1.2}, {"w": -1.5, "x": 0.4, "b": 2.0, "y": -0.7})
 
     def mistakes(point):
@@ -117,8 +127,9 @@ def check_line_loss_gradients(line_loss_gradients) -> list[CheckOutcome]:
     return _hand_gradients_check(line_loss_gradients, _line_loss, points, mistakes)
 
 
-def check_exp_log_gradients(exp_log_gradients) -> list[CheckOutcome]:
+def check_exp_log_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.5 (CS475 task 2): ``exp_log_gradients(x, b, w) -> {"x", "b", "w": float}``."""
+    exp_log_gradients = _notebook_function(code, "exp_log_gradients")
     points = ({"x": 0.5, "b": 0.3, "w": 1.5}, {"x": 1.7, "b": -0.6, "w": 0.4})
 
     def mistakes(point):
@@ -140,9 +151,10 @@ def _two_neurons(y, w1, x, b1, w2, b2, lam, decay_scale=1.0, hidden_slope=True):
 TWO_NEURON_NAMES = {"y": "y", "w1": "w₁", "x": "x", "b1": "b₁", "w2": "w₂", "b2": "b₂", "lam": "λ"}
 
 
-def check_two_neuron_gradients(two_neuron_gradients) -> list[CheckOutcome]:
+def check_two_neuron_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.7 (CS475 task 5): ``two_neuron_gradients(values) -> dict`` with the keys of ``values``:
     y, w₁, x, b₁, w₂, b₂, λ (floats)."""
+    two_neuron_gradients = _notebook_function(code, "two_neuron_gradients")
     points = ({"y": 1.0, "w1": 0.5, "x": 1.2, "b1": -0.3, "w2": 0.8, "b2": 0.1, "lam": 0.01},
               {"y": -0.5, "w1": -1.1, "x": 0.3, "b1": 0.4, "w2": 1.7, "b2": -0.6, "lam": 0.2})
     rename = lambda g: {TWO_NEURON_NAMES[k]: v for k, v in g.items()}

@@ -297,9 +297,13 @@ class NotebookCells(types.ModuleType):
     """The student's solution cells of a notebook, run as one module (``"__notebook__:fit_line"``)."""
 
 
+NOTEBOOK_PRELUDE: dict = {}  # names the notebook's earlier cells define, set by a harness before the cells run
+
+
 def _load_notebook(cells: list[str]) -> types.ModuleType:
     module = NotebookCells("__notebook__")
     module.__dict__["__builtins__"] = builtins
+    module.__dict__.update(NOTEBOOK_PRELUDE)
     for number, source in enumerate(cells, 1):
         code = compile(source, f"<notebook solution cell {number}>", "exec")
         with student_running():

@@ -1,6 +1,8 @@
 """Building blocks of notebook 00's exercise checks: outcomes from a comparison with a reference, with the
 diagnosis of the first matching mistake, and gradients by torch autograd and central differences.
 
+The student's code never runs here: the checks pass in what it returned (data from the sandbox).
+
 Shapes: gradients are float64 tensors (or numbers, turned into 0-dim tensors); a *gradient dict* maps
 names (``"w"``, ``"v₁"``) to tensors of one common shape.
 """
@@ -11,6 +13,7 @@ from typing import Callable, Mapping
 import torch
 
 from helpers.checks.exercises import CheckOutcome, diagnose
+from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, compare, numerical_input_gradients
 from helpers.runtime.exercises import ExerciseNotDone
 
@@ -66,10 +69,11 @@ def dict_outcome(name: str, student: Mapping, reference: Mapping, mistakes: Mapp
 
 
 def guarded(name: str, check: Callable[[], CheckOutcome]) -> CheckOutcome:
-    """``check()``, or a failed outcome naming the error the student's code raised (not done yet propagates)."""
+    """``check()``, or a failed outcome naming the error the student's code raised (not done yet and a
+    forbidden tool propagate: :func:`helpers.checks.exercises.run_checks` reports them)."""
     try:
         return check()
-    except ExerciseNotDone:
+    except (ExerciseNotDone, ForbiddenToolUsed):
         raise
     except Exception as error:  # the student's code crashed in this check only
         return CheckOutcome(name, False, f"your code raised {type(error).__name__}: {error}")
