@@ -146,6 +146,8 @@ def test_the_student_notebook_carries_nbgrader_metadata_and_hides_answers(tmp_pa
     assert cells[3].metadata.nbgrader == {"grade": True, "grade_id": "check_9_1", "locked": True, "points": 3,
                                           "schema_version": 3, "solution": False}
     assert cells[4].source == ANSWER_BOX
+    assert cells[4].metadata.nbgrader == {"grade": True, "grade_id": "answer_09_4", "locked": False, "points": 1,
+                                          "schema_version": 3, "solution": True}  # graded by hand
     kept = student_notebook(path, points={"9.1": 3}, keep_solutions=True).cells
     assert "return 2 * x" in kept[2].source and kept[4].source.startswith("Because")
     with pytest.raises(ValueError, match="checks exercise '9.1', which is not registered"):

@@ -1,7 +1,8 @@
 """Exercises 3.1–3.2 and 4.1–4.4 (helpers.checks.exercises_training): the instructor's code passes every
-check; each planted bug (tests/exercise_bugs_training.py, applied to the real file's text) fails exactly its
-own exercise with the diagnosis naming the mistake; the student edition's stubs report "not done yet";
-the references the notebooks use meanwhile give the solution's results; the report answers are hidden."""
+check; each planted bug (tests/exercise_bugs_training.py, applied to a copy of the file in a workspace the
+sandbox reads) fails exactly its own exercise with the diagnosis naming the mistake; the student edition's stubs
+report "not done yet"; a forbidden tool is named; the references the notebooks use meanwhile give the
+solution's results; the report answers are hidden."""
 import importlib
 import sys
 import types
@@ -21,6 +22,7 @@ from helpers.training_references import (backpropagation_by_autograd, gradient_s
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.training import MyMLP, sgd_step, training_step
 from tests.exercise_bugs_training import PLANTED_BUGS
+from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
 from tools.editions import strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,12 +44,12 @@ def _module_from(source: str, name: str, path: Path) -> types.ModuleType:
     return module
 
 
-def _patch_with(monkeypatch, exercise_id: str, source_change) -> None:
-    """Replace the exercise's function (or class) by its copy from the module's source after ``source_change``."""
-    name, attribute = TARGETS[exercise_id]
-    path = ROOT / (name.replace(".", "/") + ".py")
-    copy = _module_from(source_change(path.read_text(encoding="utf-8")), name, path)
-    monkeypatch.setattr(importlib.import_module(name), attribute, getattr(copy, attribute))
+def _workspace_with(folder: Path, exercise_id: str, source_change) -> Path:
+    """A workspace (``folder``) holding the instructor's helpers, the exercise's file after ``source_change``."""
+    workspace = copy_helpers(folder)
+    target = workspace / (TARGETS[exercise_id][0].replace(".", "/") + ".py")
+    target.write_text(source_change(target.read_text(encoding="utf-8")), encoding="utf-8")
+    return workspace
 
 
 def test_the_exercises_are_registered_in_notebook_order_with_points_and_diagnoses():
@@ -68,12 +70,13 @@ def test_the_instructor_solution_passes_every_check(exercise_id):
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_the_planted_bug_fails_exactly_its_exercise_and_is_diagnosed(exercise_id, monkeypatch):
+def test_the_planted_bug_fails_exactly_its_exercise_and_is_diagnosed(exercise_id, tmp_path):
     path, line, mutated, phrase = PLANTED_BUGS[exercise_id]
     assert path == TARGETS[exercise_id][0].replace(".", "/") + ".py"
     assert (ROOT / path).read_text(encoding="utf-8").count(line + "\n") == 1
-    _patch_with(monkeypatch, exercise_id, lambda source: source.replace(line + "\n", mutated + "\n"))
-    results = {other: run_checks(other) for other in IDS}
+    workspace, _ = planted(tmp_path, exercise_id)
+    assert (workspace / path).read_text(encoding="utf-8").count(mutated + "\n") == 1
+    results = {other: run_checks(other, workspace) for other in IDS}
     assert not results[exercise_id].passed
     assert phrase in "\n".join(results[exercise_id].lines()), "\n".join(results[exercise_id].lines())
     assert "not done yet" not in results[exercise_id].summary()
@@ -83,24 +86,40 @@ def test_the_planted_bug_fails_exactly_its_exercise_and_is_diagnosed(exercise_id
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_the_student_stub_reports_not_done_yet(exercise_id, monkeypatch):
-    _patch_with(monkeypatch, exercise_id, strip_solutions)
-    result = run_checks(exercise_id)
+def test_the_student_stub_reports_not_done_yet(exercise_id):
+    result = run_checks(exercise_id, student_workspace())
     assert result.not_done is not None and not result.passed
     assert "not done yet" in result.summary()
 
 
-def test_a_stubbed_backpropagation_gives_the_labelled_reference_outside_the_checks(monkeypatch, capsys):
-    _patch_with(monkeypatch, "3.1", strip_solutions)
-    import helpers.mynet as mynet
+def test_forbid_is_set_per_exercise():
+    forbid = {exercise.id: exercise.forbid for exercise in EXERCISES}
+    assert forbid == {"3.1": ("autograd", "references"), "3.2": ("torch.optim", "references"),
+                      "4.1": ("references",), "4.2": ("references",), "4.3": ("references",),
+                      "4.4": ("torch.optim", "references")}
+
+
+def test_a_manual_step_written_with_torch_optim_fails_naming_the_forbidden_tool(tmp_path):
+    line = "layer.weight.add_(model.dL_dw[l], alpha=-lr)"
+    workspace = _workspace_with(tmp_path, "3.2", lambda text: text.replace(
+        line, "torch.optim.SGD([layer.weight], lr=lr).step()"))
+    result = run_checks("3.2", workspace)
+    text = "\n".join(result.lines())
+    assert not result.passed and result.not_done is None, text
+    assert "torch.optim" in text and "allowed" in text, text
+
+
+def test_a_stubbed_backpropagation_gives_the_labelled_reference_outside_the_checks(capsys):
+    path = ROOT / "helpers/mynet.py"
+    student = _module_from(strip_solutions(path.read_text(encoding="utf-8")), "helpers.mynet", path)
     torch.manual_seed(0)
     model = MyNet([3, 4, 2]).double()
     x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
-    deltas = mynet.backpropagation(model, y, model(x))
+    deltas = student.backpropagation(model, y, model(x))
     assert set(deltas) == {1, 2} and model.dL_dw[1].shape == (4, 3)
     assert "[not done yet]" in capsys.readouterr().out
     with pytest.raises(ExerciseNotDone):
-        mynet.backpropagation.exercise_function(model, y, model(x))
+        student.backpropagation.exercise_function(model, y, model(x))
 
 
 # --- the references equal the solutions ---------------------------------------------------------------
@@ -244,9 +263,76 @@ FURTHER_MISTAKES = [  # (exercise, line, the line with the mistake, phrase of th
 
 @pytest.mark.parametrize("exercise_id, line, mistaken, phrase", FURTHER_MISTAKES,
                          ids=[f"{m[0]}-{m[3]}" for m in FURTHER_MISTAKES])
-def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, monkeypatch):
+def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, tmp_path):
     source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
     assert source.count(line) == 1, line
-    _patch_with(monkeypatch, exercise_id, lambda text: text.replace(line, mistaken))
-    result = run_checks(exercise_id)
+    workspace = _workspace_with(tmp_path, exercise_id, lambda text: text.replace(line, mistaken))
+    result = run_checks(exercise_id, workspace)
     assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
+
+
+# --- fairness: rounding passes and is never taken for a mistake; deltas returned; inputs left alone ----------
+
+def _replacing(*pairs):
+    def change(text):
+        for old, new in pairs:
+            assert text.count(old) == 1, old
+            text = text.replace(old, new)
+        return text
+    return change
+
+
+FAIR_SOLUTIONS = [  # (exercise, changes, a diagnosis that must not be shown)
+    ("4.4", _replacing(("grad = grad.add(p, alpha=weight_decay)", "grad = grad + weight_decay * p"),
+                       ("p.add_(grad, alpha=-lr)", "p.sub_(lr * grad)")), "weight decay"),
+    ("4.4", _replacing(("p.add_(grad, alpha=-lr)", "p.sub_(grad / (1 / lr))")), "started from zeros"),
+    ("3.2", _replacing(("layer.weight.add_(model.dL_dw[l], alpha=-lr)",
+                        "layer.weight.sub_(model.dL_dw[l] / (1 / lr))")), "biases not updated"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, change, wrong_diagnosis", FAIR_SOLUTIONS,
+                         ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR_SOLUTIONS)])
+def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis,
+                                                                               tmp_path):
+    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, change))
+    text = "\n".join(result.lines())
+    assert result.passed, text
+    assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
+
+
+def test_a_sgd_step_that_differs_by_rounding_is_named_as_such(tmp_path):
+    workspace = _workspace_with(tmp_path, "4.4", _replacing(("p.add_(grad, alpha=-lr)", "p.sub_(grad / (1 / lr))")))
+    result = run_checks("4.4", workspace)
+    assert result.passed and any("ulp" in o.name for o in result.outcomes), result.lines()
+
+
+def test_a_backpropagation_that_never_fills_the_returned_deltas_fails(tmp_path):
+    workspace = _workspace_with(tmp_path, "3.1", _replacing(("deltas[l] = delta", "pass")))
+    result = run_checks("3.1", workspace)
+    assert not result.passed and "δ[" in "\n".join(result.lines()), result.lines()
+
+
+IN_PLACE = [  # (exercise, line, the line also modifying an input in place, the right results kept)
+    ("3.1", "model.dL_db[l] = delta.sum(dim=0)", "model.dL_db[l] = delta.sum(dim=0); model.z[l].zero_()"),
+    ("4.1", "return torch.sort(torch.cat(train_parts)).values, torch.sort(torch.cat(val_parts)).values",
+     "labels.zero_(); return torch.sort(torch.cat(train_parts)).values, torch.sort(torch.cat(val_parts)).values"),
+    ("4.2", "scores = self.fc3(hidden)", "scores = self.fc3(hidden); x.zero_()"),
+    ("4.3", "optimizer.step()\n", "optimizer.step(); x.zero_()\n"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE, ids=[m[0] for m in IN_PLACE])
+def test_modifying_an_input_in_place_fails(exercise_id, line, changed, tmp_path):
+    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, _replacing((line, changed))))
+    assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()
+
+
+def test_training_step_passes_while_the_forward_pass_is_not_done(tmp_path):
+    solution = "        hidden = torch.relu(self.fc2(torch.relu(self.fc1(x))))\n        scores = self.fc3(hidden)\n"
+    stub = ("        from helpers.runtime.exercises import ExerciseNotDone\n"
+            "        raise ExerciseNotDone('MyMLP.forward', '<source>')\n")
+    workspace = _workspace_with(tmp_path, "4.2", _replacing((solution, stub)))
+    assert run_checks("4.2", workspace).not_done is not None
+    result = run_checks("4.3", workspace)
+    assert result.passed, result.lines()

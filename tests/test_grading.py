@@ -1,17 +1,20 @@
 """Grading end to end with nbgrader itself, on the bundle.
 
 ``generate_assignment`` and ``autograde`` run in a course written by ``python -m tools.grading course`` on
-three submissions: the instructor's solutions score full marks; two
+four submissions: the instructor's solutions score full marks; the untouched student edition scores 0; two
 submissions that between them plant every exercise's bug once (alternating within each notebook) each
 lose exactly the points of their bugged exercises and keep every other exercise's. (That each planted bug
 alone fails its own exercise and no other, with its diagnosis, is tested per topic in
-``tests/test_exercises_*.py``; the untouched student edition in ``tests/test_student_edition_graded.py``.)
+``tests/test_exercises_*.py``; submissions that attack the grading in ``tests/test_grading_exploits.py``.)
+The grading kernel runs the check cells only: no demonstration cell, no code of the student's.
 """
+import nbformat
 import pytest
 
 from exercise_bugs import all_planted_bugs, instructor_submission
-from grading_course import nbgrader, released_course, scores, total
+from grading_course import hand_in_untouched, nbgrader, released_course, scores, total
 from helpers.checks.exercises import all_exercises
+from helpers.checks.sandbox import isolation
 from helpers.data.paths import PROJECT_ROOT
 from tools.grading import ASSIGNMENT
 
@@ -45,8 +48,9 @@ def gradebook(tmp_path_factory):
     instructor_submission(submitted / "instructor" / ASSIGNMENT)
     for student, bugged in bug_halves().items():
         instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged])
+    hand_in_untouched(course, "untouched")
     nbgrader(course, "autograde", ASSIGNMENT)
-    return scores(course)
+    return scores(course), course
 
 
 def check_cell(exercise_id: str) -> str:
@@ -54,7 +58,7 @@ def check_cell(exercise_id: str) -> str:
 
 
 def test_nbgrader_gives_the_instructor_solutions_full_marks(gradebook):
-    cells = gradebook["instructor"]
+    cells = gradebook[0]["instructor"]
     score, maximum = total(cells)
     assert maximum == sum(e.points for e in EXERCISES.values()) and score == maximum, cells
 
@@ -62,8 +66,38 @@ def test_nbgrader_gives_the_instructor_solutions_full_marks(gradebook):
 @pytest.mark.parametrize("student", ["bugs-a", "bugs-b"])
 def test_nbgrader_takes_exactly_the_bugged_exercises_points(gradebook, student):
     bugged = bug_halves()[student]
-    cells = gradebook[student]
+    cells = gradebook[0][student]
     lost = {i: cells[check_cell(i)] for i in EXERCISES if cells[check_cell(i)][0] != cells[check_cell(i)][1]}
     assert sorted(lost) == sorted(bugged) and all(score == 0 for score, _ in lost.values()), lost
     score, maximum = total(cells)
     assert score == maximum - sum(EXERCISES[i].points for i in bugged)
+
+
+def test_nbgrader_gives_the_untouched_student_edition_zero(gradebook):
+    score, maximum = total(gradebook[0]["untouched"])
+    assert maximum == sum(e.points for e in EXERCISES.values()) and score == 0
+
+
+@pytest.mark.parametrize("student", ["instructor", "untouched"])
+def test_the_grading_kernel_ran_the_check_cells_and_nothing_else(gradebook, student):
+    folder = gradebook[1] / "autograded" / student / ASSIGNMENT
+    for exercise in {e.notebook for e in EXERCISES.values()}:
+        notebook = nbformat.read(folder / f"{exercise}.ipynb", as_version=4)
+        ran = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.execution_count is not None]
+        checks = [cell for cell in ran if cell.metadata.get("nbgrader", {}).get("grade")]
+        others = [cell.source for cell in ran if cell not in checks]
+        assert len(checks) == sum(e.notebook == exercise for e in EXERCISES.values())
+        assert all(source.startswith(("# not run while grading", "from helpers.checks.exercises import submit_cell"))
+                   for source in others), others
+        texts = "".join(o.get("text", "") for cell in checks for o in cell.outputs)
+        assert ("not done yet" in texts) == (student == "untouched") and f"isolation: {isolation()}" in texts
+
+
+def test_the_written_answers_are_manually_graded_cells_with_points(gradebook):
+    from tools.editions import ANSWER_POINTS
+    cells = gradebook[0]["instructor"]
+    answers = {name: value for name, value in cells.items() if name.startswith("answer_")}
+    tagged = sum(cell.get("metadata", {}).get("tags", []).count("answer")
+                 for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+                 for cell in nbformat.read(path, as_version=4).cells)
+    assert len(answers) == tagged > 40 and all(maximum == ANSWER_POINTS for _, maximum in answers.values())

@@ -153,3 +153,27 @@ def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_load
     link = student / "data" / "shared-datasets"
     assert (link.resolve() if link.is_symlink() else None) == shared_datasets_dir()  # the offline archive's
     assert lines[3].startswith("not done yet: implement `spiral_grad` in helpers/spiral.py")
+
+
+def test_a_check_cell_follows_an_edit_of_the_helper_file_without_a_kernel_restart(tmp_path):
+    """In a live kernel: the check of exercise 1.1 says "not done yet"; the student saves their solution in
+    helpers/spiral.py; the same check cell, run again in the same kernel, passes (the sandbox imports the
+    file afresh for every check)."""
+    from jupyter_client.manager import start_new_kernel
+    student = tmp_path / "student"
+    update_workspace(student, PROJECT_ROOT)
+    folder = next(student.rglob("01_spiral_gradient_descent.ipynb")).parent
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(folder))
+    try:
+        def run_check() -> str:
+            printed = []
+            client.execute_interactive('from helpers.checks.exercises import check_exercise\ncheck_exercise("1.1")',
+                                       timeout=120, output_hook=lambda message: printed.append(
+                                           message["content"].get("text", "")))
+            return "".join(printed)
+        assert "not done yet: implement `spiral_grad`" in run_check()
+        (student / "helpers" / "spiral.py").write_text((PROJECT_ROOT / "helpers" / "spiral.py").read_text())
+        assert "3/3 checks passed, all passed" in run_check()
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -101,6 +101,7 @@ def strip_solutions(source: str, origin: str = "<source>", display_path: str | N
 
 ANSWER_TAG = "answer"
 ANSWER_BOX = "**Your answer:** _write it here (this cell is yours: replace this line)._"
+ANSWER_POINTS = 1  # each written answer, graded by hand in nbgrader's formgrader (edit source/ to weigh them)
 
 
 def _tagged(cell, prefix: str) -> str | None:
@@ -112,8 +113,10 @@ def _tagged(cell, prefix: str) -> str | None:
 
 
 def _nbgrader(kind: str, grade_id: str, points: int | None = None) -> dict:
-    """nbgrader's cell metadata (schema 3) for a ``test`` (autograded), ``solution`` or ``locked`` cell."""
-    fields = {"test": (True, False, True), "solution": (False, True, False), "locked": (False, False, True)}
+    """nbgrader's cell metadata (schema 3) for a ``test`` (autograded), ``solution``, ``locked`` or ``answer``
+    (a written answer, graded by hand) cell."""
+    fields = {"test": (True, False, True), "solution": (False, True, False), "locked": (False, False, True),
+              "answer": (True, True, False)}
     grade, solution, locked = fields[kind]
     metadata = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
     if points is not None:
@@ -129,7 +132,8 @@ def student_notebook(path: Path, display_path: str | None = None, keep_solutions
     ``display_path`` (default the file name: in a workspace the notebooks sit at its top level); Markdown
     cells tagged ``answer`` become an empty answer box. nbgrader metadata: a cell tagged ``check:<id>`` is
     an autograded test cell worth ``points[id]`` (default: the registered exercise's points), a code cell
-    with a solution block is a solution cell, a cell tagged ``exercise:<id>`` (the statement) is locked.
+    with a solution block is a solution cell, a cell tagged ``exercise:<id>`` (the statement) is locked, and
+    an ``answer`` cell is a manually graded answer worth :data:`ANSWER_POINTS` (formgrader shows it).
     ``keep_solutions=True`` keeps the solutions (the instructor's submission, for testing the grading).
     """
     points = points if points is not None else {e.id: e.points for e in all_exercises().values()}
@@ -151,8 +155,10 @@ def student_notebook(path: Path, display_path: str | None = None, keep_solutions
                 cell.metadata["nbgrader"] = _nbgrader("solution", f"solution_{stem}_{number}")
         elif statement is not None:
             cell.metadata["nbgrader"] = _nbgrader("locked", f"exercise_{statement.replace('.', '_')}")
-        elif ANSWER_TAG in cell.metadata.get("tags", []) and not keep_solutions:
-            cell.source = ANSWER_BOX
+        elif ANSWER_TAG in cell.metadata.get("tags", []):
+            if not keep_solutions:
+                cell.source = ANSWER_BOX
+            cell.metadata["nbgrader"] = _nbgrader("answer", f"answer_{stem}_{number}", ANSWER_POINTS)
     return notebook
 
 

@@ -3,8 +3,9 @@
 The registry :data:`EXERCISES` (see :mod:`helpers.checks.exercises`); the checks of 3.1–3.2 live in
 :mod:`helpers.checks.exercises_delta_rule`, those of 4.3–4.4 in :mod:`helpers.checks.exercises_sgd`, and
 those of 4.1 (the stratified split) and 4.2 (``MyMLP.forward``) here. Each builds its own small inputs with
-torch, so a mistake in one exercise never fails another's check. The functions are looked up in their
-modules at call time (a student's edit, or a test's planted bug, is what gets checked).
+torch, so a mistake in one exercise never fails another's check. The student's code runs in the sandbox
+(``code``, a :class:`helpers.checks.sandbox.StudentCode`, through :mod:`helpers.checks.harness_training`);
+the references and verdicts are computed here, never with an exercise function of this process.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
 from helpers.checks.exercises_delta_rule import (BACKPROP_DIAGNOSES, STEP_DIAGNOSES as GD_DIAGNOSES,
                                                  check_backpropagation, check_manual_sgd_step)
 from helpers.checks.exercises_sgd import SGD_DIAGNOSES, STEP_DIAGNOSES, check_sgd_step, check_training_step
-from helpers.data import catcar
 from helpers.training_references import mlp_forward_by_functional
 
 SPLIT_DIAGNOSES = (
@@ -27,6 +27,7 @@ SPLIT_DIAGNOSES = (
     "not random: validation is the first or last images of each class",
     "the seed is ignored (or a global generator used): the split is not reproducible / always the same",
 )
+HARNESS = "helpers.checks.harness_training"
 MLP_DIAGNOSES = (
     "an activation (ReLU) after the last layer: the logits must stay raw",
     "a softmax after the last layer: cross-entropy applies it itself",
@@ -56,23 +57,32 @@ def _split_counts(labels: torch.Tensor, index: torch.Tensor) -> list[int]:
     return torch.bincount(labels[index], minlength=3).tolist()
 
 
-def check_stratified_split() -> list[CheckOutcome]:
+def check_stratified_split(code) -> list[CheckOutcome]:
     """Exercise 4.1: the split's properties on 100 labels of three classes (fraction 0.2, 0.3)."""
     labels = _labels()
-    train, val = catcar.stratified_split(labels, 0.2, seed=5)
+    runs = []
+
+    def split(fraction: float, seed: int):
+        run = code.call(f"{HARNESS}:stratified_split_run", labels, fraction, seed)
+        runs.append(run)
+        train, val = run["result"]
+        return train, val
+
+    train, val = split(0.2, 5)
     whole = torch.cat([train, val]).sort().values if train.dim() == val.dim() == 1 else None
     partition = whole is not None and torch.equal(whole, torch.arange(len(labels)))
     expected = [round(0.2 * n) for n in (50, 30, 20)]
     swapped = _split_counts(labels, val) == [n - k for n, k in zip((50, 30, 20), expected)] if partition else False
     stratified = partition and _split_counts(labels, val) == expected
-    other_fraction = catcar.stratified_split(labels, 0.3, seed=5)[1]
+    other_fraction = split(0.3, 5)[1]
     stratified &= _split_counts(labels, other_fraction) == [15, 9, 6]
     tidy = all(t.dtype == torch.int64 and torch.equal(t, t.sort().values) for t in (train, val))
-    again = catcar.stratified_split(labels, 0.2, seed=5)
-    other = catcar.stratified_split(labels, 0.2, seed=6)
+    again = split(0.2, 5)
+    other = split(0.2, 6)
     reproducible = all(torch.equal(a, b) for a, b in zip(again, (train, val)))
     seeded = reproducible and not torch.equal(other[1], val)
     drawn = not any(torch.equal(val, ends) for ends in _ends_of_classes(labels, 0.2))
+    unchanged = not any(run["labels_changed"] for run in runs)
     return [
         CheckOutcome("every index in exactly one of train and validation", partition,
                      "" if partition else SPLIT_DIAGNOSES[1]),
@@ -82,6 +92,8 @@ def check_stratified_split() -> list[CheckOutcome]:
         CheckOutcome("a random draw within each class", drawn, "" if drawn else SPLIT_DIAGNOSES[4]),
         CheckOutcome("the same seed gives the same split, another seed another", seeded,
                      "" if seeded else SPLIT_DIAGNOSES[5]),
+        CheckOutcome("the labels passed in are left as they were", unchanged,
+                     "" if unchanged else "stratified_split modified labels in place: work on a copy"),
     ]
 
 
@@ -103,46 +115,63 @@ def _mlp_mistakes(model: nn.Module, x: torch.Tensor) -> dict:
             MLP_DIAGNOSES[2]: lambda _: no_first_relu.detach(), MLP_DIAGNOSES[3]: lambda _: no_second_relu.detach()}
 
 
-def check_mlp_forward() -> list[CheckOutcome]:
+def _state(model: nn.Module) -> dict:
+    return {name: t.detach().clone() for name, t in model.state_dict().items()}
+
+
+def check_mlp_forward(code) -> list[CheckOutcome]:
     """Exercise 4.2: logits against ``torch.nn.functional`` on the same layers; images and flat inputs;
     another size of MyMLP; every layer reached by the gradient."""
-    outcomes = []
+    run = code.function(f"{HARNESS}:mlp_forward_run")
+    outcomes, changed = [], False
     for n_inputs, n_hidden, seed in ((768, (128, 32), 31), (12, (5, 4), 32)):
         model, x = _mlp_case(n_inputs, n_hidden, seed)
-        student = model(x)
+        result = run(n_inputs, n_hidden, _state(model), x)
+        student, changed = result["logits"], changed or result["changed_input"]
         expected = mlp_forward_by_functional(model, x).detach()
         title = f"logits of MyMLP({n_inputs} → {n_hidden[0]} → {n_hidden[1]} → 2) equal torch's, shape (N, 2)"
-        passed = matches(student.detach(), expected, 1e-12)
+        if not isinstance(student, torch.Tensor):
+            outcomes.append(CheckOutcome(title, False, f"the logits are {type(student).__name__}, expected a tensor"))
+            continue
+        passed = matches(student, expected, 1e-12)
         outcomes.append(CheckOutcome(title, passed, "" if passed else diagnose(
-            student.detach(), expected, _mlp_mistakes(model, x), what="the logits")))
+            student, expected, _mlp_mistakes(model, x), what="the logits")))
     model, x = _mlp_case(768, (128, 32), 33)
     images = x.reshape(7, 3, 16, 16)
-    same = matches(model(images).detach(), model(x).detach(), 1e-12)
+    from_images = run(768, (128, 32), _state(model), images)
+    from_rows = run(768, (128, 32), _state(model), x, backward=True)
+    changed = changed or from_images["changed_input"] or from_rows["changed_input"]
+    same = all(isinstance(r["logits"], torch.Tensor) for r in (from_images, from_rows)) and matches(
+        from_images["logits"], from_rows["logits"], 1e-12)
     outcomes.append(CheckOutcome("images (N, 3, 16, 16) give the logits of their flattened rows (N, 768)", same,
                                  "" if same else "flatten each image to one row of 768 numbers first"))
-    nn.functional.cross_entropy(model(x), torch.zeros(7, dtype=torch.int64)).backward()
-    reached = all(p.grad is not None and bool(p.grad.any()) for p in model.parameters())
+    grads = from_rows["grads"]
+    reached = all(isinstance(grads.get(name), torch.Tensor) and bool(grads[name].any())
+                  for name, _ in model.named_parameters())
     outcomes.append(CheckOutcome("the gradient reaches every layer's weights and biases", reached,
                                  "" if reached else "use fc1, fc2 and fc3, each once, in that order"))
+    outcomes.append(CheckOutcome("the input x left as it was", not changed,
+                                 "" if not changed else "forward modified its input x in place: work on new tensors"))
     return outcomes
 
 
-def _exercise(id, title, notebook, handout, points, files, functions, check, diagnoses) -> Exercise:
-    return Exercise(id, title, notebook, handout, points, files, functions, check, tuple(diagnoses))
+def _exercise(id, title, notebook, handout, points, files, functions, check, diagnoses, forbid) -> Exercise:
+    return Exercise(id, title, notebook, handout, points, files, functions, check, tuple(diagnoses), tuple(forbid))
 
 
 NB03, NB04 = "03_mynet_delta_rule", "04_cifar_cat_vs_car"
+MANUAL_GRADIENTS, MANUAL_UPDATE, OWN_TOOLS = ("autograd", "references"), ("torch.optim", "references"), ("references",)
 EXERCISES = (
     _exercise("3.1", "backpropagation by the delta rule", NB03, "INF265 §2.1", 4, ("helpers/mynet.py",),
-              ("backpropagation",), check_backpropagation, BACKPROP_DIAGNOSES),
+              ("backpropagation",), check_backpropagation, BACKPROP_DIAGNOSES, MANUAL_GRADIENTS),
     _exercise("3.2", "a gradient-descent step with the delta-rule gradients", NB03, "INF265 §1, eq. (3)", 1,
-              ("helpers/mynet.py",), ("manual_sgd_step",), check_manual_sgd_step, GD_DIAGNOSES),
+              ("helpers/mynet.py",), ("manual_sgd_step",), check_manual_sgd_step, GD_DIAGNOSES, MANUAL_UPDATE),
     _exercise("4.1", "a stratified, seeded train/validation split", NB04, "INF265 §3.1 task 1", 2,
-              ("helpers/data/catcar.py",), ("stratified_split",), check_stratified_split, SPLIT_DIAGNOSES),
+              ("helpers/data/catcar.py",), ("stratified_split",), check_stratified_split, SPLIT_DIAGNOSES, OWN_TOOLS),
     _exercise("4.2", "MyMLP's forward pass", NB04, "INF265 §3.1 task 2", 2, ("helpers/training.py",),
-              ("MyMLP.forward",), check_mlp_forward, MLP_DIAGNOSES),
+              ("MyMLP.forward",), check_mlp_forward, MLP_DIAGNOSES, OWN_TOOLS),
     _exercise("4.3", "train(): one optimisation step per batch", NB04, "INF265 §3.1 task 3", 2,
-              ("helpers/training.py",), ("training_step",), check_training_step, STEP_DIAGNOSES),
+              ("helpers/training.py",), ("training_step",), check_training_step, STEP_DIAGNOSES, OWN_TOOLS),
     _exercise("4.4", "the manual update: SGD with momentum and weight decay", NB04, "INF265 §3.1 tasks 4, 6, 7", 3,
-              ("helpers/training.py",), ("sgd_step",), check_sgd_step, SGD_DIAGNOSES),
+              ("helpers/training.py",), ("sgd_step",), check_sgd_step, SGD_DIAGNOSES, MANUAL_UPDATE),
 )

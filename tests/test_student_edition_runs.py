@@ -1,0 +1,50 @@
+"""The student edition runs top to bottom: a fresh workspace (``python -m tools.editions``), every notebook
+executed headless in a kernel started in the workspace, as JupyterLab would. No cell fails; each check cell
+says its exercise is not done yet (it runs the stubs in the sandbox), and the cells that needed an unfinished
+exercise say they used a labelled reference result.
+
+(Autograding never runs these demonstration cells: the grading kernel runs check cells only, see
+``tests/test_grading.py``.)
+"""
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers.checks.exercises import all_exercises
+from helpers.data.paths import PROJECT_ROOT
+from tools.workspace import update_workspace
+
+EXERCISES = all_exercises()
+STEMS = sorted(path.stem for path in (PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edition") / "student"
+    update_workspace(folder, PROJECT_ROOT)
+    return folder
+
+
+def printed(cell) -> str:
+    return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, monkeypatch):
+    monkeypatch.setenv("BACKPROP_LAB_HEADLESS", "1")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    path = next(workspace.rglob(f"{stem}.ipynb"))
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    errors = [(cell.source[:80], out.get("ename"), out.get("evalue")) for cell in code for out in cell.outputs
+              if out.get("output_type") == "error"]
+    assert errors == []
+    checks = [cell for cell in code if any(tag.startswith("check:") for tag in cell.metadata.get("tags", []))]
+    assert len(checks) == sum(e.notebook == stem for e in EXERCISES.values())
+    assert all("not done yet" in printed(cell) for cell in checks), [printed(cell) for cell in checks]
+    assert "[not done yet]" in "".join(printed(cell) for cell in code)
+    assert os.environ.get("NBGRADER_EXECUTION") is None
