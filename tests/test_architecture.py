@@ -1,4 +1,6 @@
-"""The package's shape: dependencies point one way, modules stay small, tools stay outside helpers."""
+"""The package's shape: dependencies point one way, functions stay short, tools stay outside helpers.
+
+(No line cap per module: a module holds one topic, however long that topic needs.)"""
 import ast
 from pathlib import Path
 
@@ -9,7 +11,6 @@ from helpers.data.paths import PROJECT_ROOT
 HELPERS = PROJECT_ROOT / "helpers"
 # A module may import from its own layer and the layers before it, never from a later one.
 LAYERS = ("runtime", "data", "lessons", "models", "checks", "plots", "experiments")
-MAX_MODULE_LINES = 300
 
 
 def layer_of(module: str) -> str:
@@ -59,13 +60,6 @@ def test_imports_point_down(path):
             if LAYERS.index(layer_of(name)) > own:
                 upward.append(f"{name} ({layer_of(name)} comes after {layer_of(module_name(path))})")
     assert not upward, f"{module_name(path)} imports upward: {upward}"
-
-
-@pytest.mark.parametrize("path", MODULES + sorted((PROJECT_ROOT / "tools").rglob("*.py")),
-                         ids=lambda p: module_name(p))
-def test_modules_stay_small(path):
-    lines = len(path.read_text().splitlines())
-    assert lines <= MAX_MODULE_LINES, f"{module_name(path)} has {lines} lines (split it by role)"
 
 
 def test_the_rule_catches_an_upward_import(tmp_path):

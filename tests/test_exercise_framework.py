@@ -200,3 +200,22 @@ def test_the_student_copy_of_the_helpers_does_not_show_answers():
     assert strip_solutions("    x = 1  # student edition: x = 2\n") == "    x = 2\n"
     student = student_files()["helpers/runtime/edition.py"].decode()
     assert "SHOWS_ANSWERS = False" in student and "SHOWS_ANSWERS = True" not in student
+
+
+def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path):
+    from helpers.checks.sandbox import grading_copy
+    (tmp_path / "source").mkdir()
+    source, submission = lesson(tmp_path / "source", "def double(x):\n    raise NotImplementedError\n"), tmp_path / "in"
+    (source / "helpers" / "checks").mkdir()
+    (source / "helpers" / "checks" / "exercises.py").write_text("TRUSTED = True\n")
+    (submission / "helpers" / "checks").mkdir(parents=True)
+    (submission / "helpers" / "lesson.py").write_text("def double(x):\n    return 2 * x\n")
+    (submission / "helpers" / "__init__.py").write_text("")
+    (submission / "helpers" / "checks" / "exercises.py").write_text("TRUSTED = False\n")
+    (submission / "sitecustomize.py").write_text("import os\n")
+    (submission / "01_lesson.ipynb").write_text("{}")
+    copy = grading_copy(source, submission, ["helpers/lesson.py"], tmp_path / "copy")
+    assert (copy.root / "helpers" / "lesson.py").read_text().endswith("return 2 * x\n")
+    assert (copy.root / "helpers" / "checks" / "exercises.py").read_text() == "TRUSTED = True\n"
+    assert copy.ignored == ["helpers/checks/exercises.py", "sitecustomize.py"]
+    assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from exercise_bugs import all_planted_bugs, instructor_submission
+from exercise_variants import VARIANTS
 from grading_course import hand_in_untouched, nbgrader, released_course, scores, total
 from helpers.checks.exercises import all_exercises
 from helpers.checks.sandbox import isolation
@@ -49,6 +50,7 @@ def gradebook(tmp_path_factory):
     for student, bugged in bug_halves().items():
         instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged])
     hand_in_untouched(course, "untouched")
+    instructor_submission(submitted / "other-order" / ASSIGNMENT, bugs=list(VARIANTS.values()))
     nbgrader(course, "autograde", ASSIGNMENT)
     return scores(course), course
 
@@ -57,8 +59,11 @@ def check_cell(exercise_id: str) -> str:
     return f"check_{exercise_id.replace('.', '_')}"
 
 
-def test_nbgrader_gives_the_instructor_solutions_full_marks(gradebook):
-    cells = gradebook[0]["instructor"]
+@pytest.mark.parametrize("student", ["instructor", "other-order"])
+def test_nbgrader_gives_correct_work_full_marks(gradebook, student):
+    """The solutions, and the solutions with exercises of every family rewritten in another order of
+    operations (tests/exercise_variants.py)."""
+    cells = gradebook[0][student]
     score, maximum = total(cells)
     assert maximum == sum(e.points for e in EXERCISES.values()) and score == maximum, cells
 

@@ -20,6 +20,7 @@ The exercises of each notebook live in their topic module (:data:`TOPIC_MODULES`
 from __future__ import annotations
 
 import ast
+import atexit
 import importlib
 import inspect
 import linecache
@@ -31,7 +32,7 @@ from typing import Callable
 
 import torch
 
-from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation,
+from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation, remove_copy,
                                     sandbox_for)
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
 
@@ -151,9 +152,9 @@ def _notebook_cells(chosen: Exercise) -> tuple[str, ...]:
     cells = []
     for name in chosen.functions:
         function = namespace.get(name)
-        try:
-            filename = inspect.getsourcefile(function)
-        except TypeError:
+        try:  # the cell that defined it (past decorators such as reference_until_done)
+            filename = inspect.getsourcefile(inspect.unwrap(function))
+        except (TypeError, ValueError):
             continue
         source = "".join(linecache.getlines(filename)) if filename else ""
         if source and source not in cells:
@@ -173,7 +174,9 @@ def code_root() -> tuple[Path, tuple[str, ...]]:
         return Path(__file__).resolve().parents[2], ()
     if _grading_copy is None:
         files = [name for name in os.environ.get(GRADING_FILES_ENV, "").split(os.pathsep) if name]
-        _grading_copy = grading_copy(Path(source), Path.cwd(), files, Path(tempfile.mkdtemp(prefix="grading-")) / "code")
+        folder = Path(tempfile.mkdtemp(prefix="backprop-lab-grading-"))
+        atexit.register(remove_copy, folder)
+        _grading_copy = grading_copy(Path(source), Path.cwd(), files, folder / "code")
     notes = [f"isolation: {isolation()}"]
     if _grading_copy.ignored:
         notes.append("ignored (not part of the work this course grades): " + ", ".join(_grading_copy.ignored))

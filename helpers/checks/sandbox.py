@@ -379,6 +379,14 @@ def close_all() -> None:
         _servers.popitem()[1].close()
 
 
+def remove_copy(folder: Path) -> None:
+    """Delete a folder made by :func:`grading_copy` (its files are read-only)."""
+    for path in [Path(folder), *Path(folder).rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @dataclass
 class GradingCopy:
     """A private copy of a submission's code for grading: the course's ``helpers/`` with the student's own
@@ -390,8 +398,8 @@ class GradingCopy:
 def grading_copy(source: Path, submission: Path, student_files: list[str], into: Path) -> GradingCopy:
     """Copy ``source/helpers`` and, from ``submission``, only ``student_files`` into ``into`` (read-only).
 
-    Every other ``.py`` file under the submission's ``helpers/`` that differs from the course's is listed
-    as ignored: the grade never depends on it."""
+    Every other file of the submission that is not the course's own (notebooks aside) is listed as ignored:
+    the grade never depends on it."""
     into = Path(into)
     shutil.copytree(Path(source) / "helpers", into / "helpers",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
@@ -399,14 +407,14 @@ def grading_copy(source: Path, submission: Path, student_files: list[str], into:
         if relative.startswith("helpers/") and (Path(submission) / relative).is_file():
             shutil.copyfile(Path(submission) / relative, into / relative)
     ignored = []
-    submitted = Path(submission) / "helpers"
-    if submitted.is_dir():
-        for path in sorted(submitted.rglob("*")):
-            relative = path.relative_to(submission).as_posix()
-            if (path.is_file() and "__pycache__" not in relative and relative not in student_files
-                    and not ((Path(source) / relative).is_file()
-                             and (Path(source) / relative).read_bytes() == path.read_bytes())):
-                ignored.append(relative)
+    for path in sorted(Path(submission).rglob("*")):
+        relative = path.relative_to(submission).as_posix()
+        if (not path.is_file() or relative in student_files or "__pycache__" in relative or relative == "timestamp.txt"
+                or (path.suffix == ".ipynb" and "/" not in relative)):
+            continue
+        original = Path(source) / relative
+        if not (original.is_file() and original.read_bytes() == path.read_bytes()):
+            ignored.append(relative)
     for path in sorted(into.rglob("*"), reverse=True):
         path.chmod(0o555 if path.is_dir() else 0o444)
     into.chmod(0o555)

@@ -381,8 +381,8 @@ def _session(request: dict, requests: int, replies: int) -> None:
     root = request["root"]
     sys.path.insert(0, root)
     try:
-        from helpers.runtime import exercises
-        exercises._references_allowed.set(False)  # checks judge the student's code: no stand-in
+        from helpers.runtime.exercises import no_stand_ins
+        no_stand_ins()  # the checks judge the student's own code: no stand-in for an unfinished exercise
     except Exception:  # noqa: BLE001 - a broken runtime file only matters if a call needs it
         pass
     for name in request.get("forbid", ()):

@@ -4,8 +4,9 @@ The student edition (``python -m tools.editions``) replaces each solution block 
 :class:`ExerciseNotDone`, naming the function to implement and the file to open. So that a student
 notebook still runs top to bottom before every exercise is done, an exercise function is wrapped in
 :func:`reference_until_done`: while its body is a stub, callers get a *reference result* computed another way
-(torch's autograd, ``torch.optim``), and the cell says so once. The checks that grade an exercise run inside
-:func:`student_code_only`, where no reference stands in: an unfinished exercise fails its checks.
+(torch's autograd, ``torch.optim``), and the cell says so once. The checks run the student's code in a sandbox
+process that calls :func:`no_stand_ins` first, so no reference stands in there: an unfinished exercise fails
+its checks.
 In the instructor edition the body never raises, and the wrapper only passes the call through.
 """
 from __future__ import annotations
@@ -53,6 +54,12 @@ def student_code_only():
         yield
     finally:
         _references_allowed.reset(token)
+
+
+def no_stand_ins() -> None:
+    """From now on, in this whole process, an unfinished exercise raises :class:`ExerciseNotDone`: the checks'
+    sandbox process calls this before it runs any of the student's code."""
+    _references_allowed.set(False)
 
 
 def _current_cell() -> object:
