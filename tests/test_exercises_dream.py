@@ -1,9 +1,13 @@
 """The exercises of notebook 05 (helpers.checks.exercises_dream): the instructor's code passes every check,
 each planted bug (tests/exercise_bugs_dream.py) and each further common mistake, applied to a copy of
 helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis (each run from a workspace copy of ``helpers/``
-in the sandbox), the student edition's stubs report "not done yet", and the references the student notebook falls back on return what the
-solution returns (to 1e-12 in float64; the loop bit for bit)."""
+in the sandbox), the student edition's stubs report "not done yet", its notebook skips what needs an undone exercise (no reference
+stands in), the references the instructor-side checks compute from return what the solution returns (to 1e-12 in
+float64; the loop bit for bit), and the student edition's self-checks, which compare with stored expected values
+instead, give the instructor-side checks' verdicts on the same code; values hard-coded for the stored inputs pass
+the self-check and fail grading (other inputs)."""
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -87,19 +91,132 @@ given = torch.load(sys.argv[1])
 model = TinyCifarNet()
 model.load_state_dict(given["state"])
 history = []
-image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+if dream.ready("5.1", "5.2"):
+    image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+else:
+    image = None
 torch.save({"image": image, "history": [(s.iteration, s.size, s.objective) for s in history]}, sys.argv[2])
 """
 
 
-def _run_student_edition(folder, model: nn.Module, start: torch.Tensor):
+def _run_student_edition(folder, model: nn.Module, start: torch.Tensor, workspace=None):
     """(printed output, image, [(iteration, size, objective)]) of ``gradient_descent`` as the student edition's
-    notebook runs it: in a separate process whose ``helpers`` is the student edition (its stubs fall back on
-    the references); this process's ``helpers.dream`` stays the instructor's."""
+    notebook runs it: in a separate process whose ``helpers`` is the student edition (its cell is skipped
+    while an exercise it needs is a stub); this process's ``helpers.dream`` stays the instructor's."""
     given, result = folder / "given.pt", folder / "result.pt"
     torch.save({"state": model.state_dict(), "start": start}, given)
-    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=student_workspace(),
-                         env={**os.environ, "PYTHONPATH": str(student_workspace()), "MPLBACKEND": "Agg"},
+    workspace = workspace or student_workspace()
+    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=workspace,
+                         env={**os.environ, "PYTHONPATH": str(workspace), "MPLBACKEND": "Agg"},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = torch.load(result)
+    return run.stdout, out["image"], [types.SimpleNamespace(iteration=i, size=n, objective=o)
+                                      for i, n, o in out["history"]]
+
+
+def _mutated(replacements) -> str:
+    source = SOURCE
+    for old, new in replacements:
+        assert source.count(old) == 1, f"helpers/dream.py: {old!r} must occur exactly once"
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_instructor_solution_passes_every_check(exercise_id):
+    result = run_checks(exercise_id)
+    assert result.passed and len(result.outcomes) >= 3 and not any(o.diagnosis for o in result.outcomes)
+
+
+def test_each_planted_line_is_solution_code_of_its_own_exercise():
+    # Inside a solution block <=> gone from the student edition; and inside the exercise's own function.
+    assert sorted(PLANTED_BUGS) == sorted(IDS)
+    student = strip_solutions(SOURCE, "helpers/dream.py")
+    for exercise_id, (path, old, new, _) in PLANTED_BUGS.items():
+        assert path == "helpers/dream.py" and old != new and SOURCE.count(old) == 1 and old not in student
+        line = SOURCE[:SOURCE.index(old)].count("\n") + 1
+        assert enclosing_function(SOURCE, line) == all_exercises()[exercise_id].functions[0]
+
+
+@pytest.mark.parametrize("exercise_id, replacements, phrase",
+                         [(i, [(old, new)], phrase) for i, (_, old, new, phrase) in PLANTED_BUGS.items()] + MISTAKES,
+                         ids=[f"planted-{i}" for i in PLANTED_BUGS] + [f"{m[0]}-{m[2]}" for m in MISTAKES])
+def test_a_mistake_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id, replacements, phrase):
+    if exercise_id in PLANTED_BUGS and replacements == [PLANTED_BUGS[exercise_id][1:3]]:
+        workspace, _ = planted(tmp_path, exercise_id)
+    else:
+        workspace = _workspace(tmp_path, _mutated(replacements))
+    results = {other: run_checks(other, workspace) for other in IDS}
+    assert {other for other, result in results.items() if not result.passed} == {exercise_id}
+    diagnoses = [o.diagnosis for o in results[exercise_id].outcomes if not o.passed]
+    assert any(phrase in diagnosis for diagnosis in diagnoses), diagnoses
+
+
+def test_the_common_normaliser_with_a_small_epsilon_passes(tmp_path):
+    # g / (mean|g| + 1e-8) differs from the solution's clamp_min(1e-12) by a relative ~2e-8: not a mistake.
+    source = _mutated([("energy_grad / energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)",
+                        "energy_grad / (energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)")])
+    workspace = _workspace(tmp_path, source)
+    results = {other: run_checks(other, workspace) for other in IDS}
+    assert all(result.passed for result in results.values()), [r.lines() for r in results.values()]
+
+
+def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_skips_what_needs_them(tmp_path):
+    for exercise in EXERCISES:
+        result = run_checks(exercise.id, student_workspace())
+        assert result.not_done is not None and not result.passed
+        assert result.not_done.function == exercise.functions[0] and "not done yet" in result.summary()
+    model, start = TinyCifarNet(), course_start(16, seed=0).float()
+    printed, skipped, history = _run_student_edition(tmp_path, model, start)
+    assert "[not done yet] this cell needs exercise 5.1 (`dream_step`" in printed and skipped is None and not history
+    # With the solution's helpers/dream.py in the student edition, the cell runs, as the instructor's does.
+    done = tmp_path / "done"
+    shutil.copytree(student_workspace(), done)
+    (done / "helpers/dream.py").write_text(SOURCE)
+    (tmp_path / "run").mkdir()
+    printed, stand_in, history = _run_student_edition(tmp_path / "run", model, start, done)
+    expected_history = []
+    assert "[not done yet]" not in printed
+    solution = dream.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2,
+                                      history=expected_history)
+    assert torch.allclose(stand_in, solution, rtol=0, atol=1e-5)
+    assert [(s.iteration, s.size) for s in history] == [(s.iteration, s.size) for s in expected_history]
+    assert all(abs(a.objective - b.objective) < 1e-4 for a, b in zip(history, expected_history))
+
+
+class TinyCifarNet(nn.Module):
+    mean, std = CIFAR_MEAN, CIFAR_STD
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                 nn.Linear(20, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+given = torch.load(sys.argv[1])
+model = TinyCifarNet()
+model.load_state_dict(given["state"])
+history = []
+if dream.ready("5.1", "5.2"):
+    image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+else:
+    image = None
+torch.save({"image": image, "history": [(s.iteration, s.size, s.objective) for s in history]}, sys.argv[2])
+"""
+
+
+def _run_student_edition(folder, model: nn.Module, start: torch.Tensor, workspace=None):
+    """(printed output, image, [(iteration, size, objective)]) of ``gradient_descent`` as the student edition's
+    notebook runs it: in a separate process whose ``helpers`` is the student edition (its cell is skipped
+    while an exercise it needs is a stub); this process's ``helpers.dream`` stays the instructor's."""
+    given, result = folder / "given.pt", folder / "result.pt"
+    torch.save({"state": model.state_dict(), "start": start}, given)
+    workspace = workspace or student_workspace()
+    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=workspace,
+                         env={**os.environ, "PYTHONPATH": str(workspace), "MPLBACKEND": "Agg"},
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     out = torch.load(result)
