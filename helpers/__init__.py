@@ -33,8 +33,9 @@ sub-packages by role. Each exercise is a solution block in a lesson module (or a
   ablation in ``experiments.catcar_extension``, the report answers in ``experiments.catcar_answers``.
 * 05 DeepDream: ``dream`` (``normalize_and_jitter``, ``dream_step``, ``gradient_descent``,
   ``channel_objective``, ``forward_and_return_activation``; options and the run plan in ``dream_options``;
-  references in ``dream_references``), ``classifier_probes`` -> exercises 5.1-5.3 in
-  ``checks.exercises_dream`` and ``checks.exercises_dream_loop``, ``tests/test_dream.py``,
+  the checks' references in ``dream_references``, instructor edition only), ``classifier_probes`` ->
+  exercises 5.1-5.3 in ``checks.exercises_dream`` and ``checks.exercises_dream_loop`` (expected values:
+  ``checks.dream_expected``), ``tests/test_dream.py``,
   ``tests/test_dream_course.py``; the CNNs in ``models.cnn`` and
   ``models.second_cnn``, the ImageNet VGG in ``models.imagenet``, the ladder in ``experiments.dream_ladder``.
 

@@ -7,10 +7,12 @@ logit. Its negative is the class's *energy*; :func:`gradient_descent` descends t
 ascending the logit. :func:`class_loss` and :func:`channel_loss` follow the same convention (they
 return a logit, a mean activation).
 
-Exercises (notebook 05; the student edition stubs them, the notebooks meanwhile use the labelled
-references of :mod:`helpers.dream_references`; ``check_exercise("5.1")`` etc. check them):
+Exercises (notebook 05; the student edition stubs them; ``check_exercise("5.1")`` etc. check them):
 5.1 :func:`dream_step` (one update with its options), 5.2 :func:`gradient_descent` (the loop, the
-course's task), 5.3 :func:`channel_objective` (what a channel visualisation raises).
+course's task), 5.3 :func:`channel_objective` (what a channel visualisation raises). No stand-in
+replaces them while they are undone (there is no library tool for a DeepDream step): the notebook's
+cells that need one start with ``if dream.ready("5.1", ...):``, which says which exercise to do first
+and skips the cell.
 
 Public API:
 
@@ -71,10 +73,9 @@ from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize  # noqa: F401 (r
 from helpers.data.images import (channel_stats, check_batch, check_image,  # noqa: F401 (re-exported)
                                  gaussian_blur, noise_image, octave_sizes, random_views, resize, roughness,
                                  seeded_generator)
-from helpers import dream_references as references
 from helpers.dream_options import (DEFAULT_OPTIONS, PLAIN_OPTIONS, REFERENCE_SIZE,  # noqa: F401 (re-exported)
                                    DreamPlan, DreamStep, checked_objective, plan_run, record_step, scaled_default)
-from helpers.runtime.exercises import reference_until_done
+from helpers.runtime.exercises import ExerciseNotDone
 from helpers.runtime.progress import progress
 from helpers.runtime.validation import check_int
 
@@ -143,7 +144,6 @@ def channel_loss(channels: int | Sequence[int]) -> Callable[[torch.Tensor], torc
     return loss
 
 
-@reference_until_done(references.channel_objective_one_by_one, "each image's channel averaged one at a time")
 def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     """Exercise 5.3: the scalar to raise so that image i lights up its channel ``channels[i]``.
 
@@ -161,7 +161,6 @@ def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch
 
 # ------------------------------------------------------------------------------ the optimisation
 
-@reference_until_done(references.step_by_add_and_lerp, "torch.add with alpha = -lr, torch.lerp for the decay")
 def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float,
                normalize_step: bool = False, grad_blur_sigma: float = 0.0, weight_decay: float = 0.0,
                centre: torch.Tensor | None = None, blur_every: int = 0, blur_sigma: float = 0.0,
@@ -192,8 +191,6 @@ def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *
     return image
 
 
-@reference_until_done(references.descent_undoing_jitter_by_hand,
-                      "the input gradient taken at the jittered input and rolled back by hand")
 def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torch.Tensor], torch.Tensor],
                      iterations: int = 256, *, lr: float = _DEFAULT["lr"], jitter: int | None = None,
                      blur_every: int = _DEFAULT["blur_every"], blur_sigma: float | None = None,
@@ -286,3 +283,42 @@ def visualize_channels(model: nn.Module, layer: str | nn.Module, channels: Seque
     if start.dim() == 4 and start.shape[0] == 1:
         start = start.expand(len(channels), -1, -1, -1)
     return gradient_descent(start, wrapped, channel_loss(channels), iterations, **options)
+
+
+# ------------------------------------------------------------------------- which exercises are done
+
+_EXERCISE_FUNCTIONS = {"5.1": "dream_step", "5.2": "gradient_descent", "5.3": "channel_objective"}
+
+
+def _probe(exercise_id: str) -> None:
+    """Call the exercise's function on a tiny input (its stub raises ExerciseNotDone); no random draw."""
+    image = torch.full((1, 3, 4, 4), 0.5)
+    if exercise_id == "5.1":
+        dream_step(image, torch.ones_like(image), 0, lr=0.1)
+    elif exercise_id == "5.2":
+        gradient_descent(image, nn.Flatten(), lambda out: out.sum(), 1, lr=0.1, **PLAIN_OPTIONS)
+    else:
+        channel_objective(torch.ones(1, 2, 3, requires_grad=True), torch.tensor([1]))
+
+
+def ready(*exercise_ids: str) -> bool:
+    """Whether exercises ``exercise_ids`` ("5.1", "5.2", "5.3") are done, for a notebook cell that needs them.
+
+    When one is still a stub it prints ``[not done yet] ...`` naming the first to do (function and file) and
+    returns False: the cell's ``if dream.ready(...):`` then skips its body. A done exercise whose code raises
+    another error counts as done (the cell then shows that error).
+    """
+    for exercise_id in exercise_ids:
+        function = _EXERCISE_FUNCTIONS[exercise_id]
+        try:
+            with torch.random.fork_rng(devices=[]):
+                _probe(exercise_id)
+        except ExerciseNotDone as not_done:
+            if not_done.function != function:
+                continue  # its own block ran: the stub that raised is another exercise's (checked on its own)
+            print(f"[not done yet] this cell needs exercise {exercise_id} (`{function}` in {not_done.path}): "
+                  "do it first, then re-run this cell. Skipped.")
+            return False
+        except Exception:  # noqa: BLE001 - done, with a mistake: the cell itself shows it
+            continue
+    return True

@@ -1,9 +1,13 @@
 """The exercises of notebook 05 (helpers.checks.exercises_dream): the instructor's code passes every check,
 each planted bug (tests/exercise_bugs_dream.py) and each further common mistake, applied to a copy of
 helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis (each run from a workspace copy of ``helpers/``
-in the sandbox), the student edition's stubs report "not done yet", and the references the student notebook falls back on return what the
-solution returns (to 1e-12 in float64; the loop bit for bit)."""
+in the sandbox), the student edition's stubs report "not done yet", its notebook skips what needs an undone exercise (no reference
+stands in), the references the instructor-side checks compute from return what the solution returns (to 1e-12 in
+float64; the loop bit for bit), and the student edition's self-checks, which compare with stored expected values
+instead, give the instructor-side checks' verdicts on the same code; values hard-coded for the stored inputs pass
+the self-check and fail grading (other inputs)."""
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -35,7 +39,8 @@ MISTAKES = [
      "towards 0"),
     ("5.1", [("image = image - lr * energy_grad  #", "image = image.sub_(lr * energy_grad)  #")], "in place"),
     ("5.1", [(".clamp_min(1e-12)\n", "\n")], "divides by zero"),
-    ("5.1", [("    if grad_blur_sigma > 0:\n", "    return references.step_by_add_and_lerp(image, energy_grad, iteration, lr=lr, "
+    ("5.1", [("    if grad_blur_sigma > 0:\n", "    from helpers import dream_references as references\n"
+              "    return references.step_by_add_and_lerp(image, energy_grad, iteration, lr=lr, "
               "normalize_step=normalize_step, grad_blur_sigma=grad_blur_sigma, weight_decay=weight_decay, centre=centre, "
               "blur_every=blur_every, blur_sigma=blur_sigma, clamp=clamp)\n    if grad_blur_sigma > 0:\n")],
      "without helpers.dream_references.step_by_add_and_lerp"),
@@ -87,19 +92,23 @@ given = torch.load(sys.argv[1])
 model = TinyCifarNet()
 model.load_state_dict(given["state"])
 history = []
-image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+if dream.ready("5.1", "5.2"):
+    image = dream.gradient_descent(given["start"], model, dream.class_loss(2), 6, octaves=2, target=2, history=history)
+else:
+    image = None
 torch.save({"image": image, "history": [(s.iteration, s.size, s.objective) for s in history]}, sys.argv[2])
 """
 
 
-def _run_student_edition(folder, model: nn.Module, start: torch.Tensor):
+def _run_student_edition(folder, model: nn.Module, start: torch.Tensor, workspace=None):
     """(printed output, image, [(iteration, size, objective)]) of ``gradient_descent`` as the student edition's
-    notebook runs it: in a separate process whose ``helpers`` is the student edition (its stubs fall back on
-    the references); this process's ``helpers.dream`` stays the instructor's."""
+    notebook runs it: in a separate process whose ``helpers`` is the student edition (its cell is skipped
+    while an exercise it needs is a stub); this process's ``helpers.dream`` stays the instructor's."""
     given, result = folder / "given.pt", folder / "result.pt"
     torch.save({"state": model.state_dict(), "start": start}, given)
-    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=student_workspace(),
-                         env={**os.environ, "PYTHONPATH": str(student_workspace()), "MPLBACKEND": "Agg"},
+    workspace = workspace or student_workspace()
+    run = subprocess.run([sys.executable, "-c", STUDENT_NOTEBOOK_RUN, str(given), str(result)], cwd=workspace,
+                         env={**os.environ, "PYTHONPATH": str(workspace), "MPLBACKEND": "Agg"},
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     out = torch.load(result)
@@ -154,18 +163,24 @@ def test_the_common_normaliser_with_a_small_epsilon_passes(tmp_path):
     assert all(result.passed for result in results.values()), [r.lines() for r in results.values()]
 
 
-def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_gets_references(tmp_path):
+def test_the_student_edition_reports_each_exercise_not_done_and_its_notebook_skips_what_needs_them(tmp_path):
     for exercise in EXERCISES:
         result = run_checks(exercise.id, student_workspace())
         assert result.not_done is not None and not result.passed
         assert result.not_done.function == exercise.functions[0] and "not done yet" in result.summary()
     model, start = TinyCifarNet(), course_start(16, seed=0).float()
+    printed, skipped, history = _run_student_edition(tmp_path, model, start)
+    assert "[not done yet] this cell needs exercise 5.1 (`dream_step`" in printed and skipped is None and not history
+    # With the solution's helpers/dream.py in the student edition, the cell runs, as the instructor's does.
+    done = tmp_path / "done"
+    shutil.copytree(student_workspace(), done)
+    (done / "helpers/dream.py").write_text(SOURCE)
+    (tmp_path / "run").mkdir()
+    printed, stand_in, history = _run_student_edition(tmp_path / "run", model, start, done)
     expected_history = []
-    printed, stand_in, history = _run_student_edition(tmp_path, model, start)
-    assert "[not done yet] `gradient_descent`" in printed and "[not done yet] `dream_step`" in printed
+    assert "[not done yet]" not in printed
     solution = dream.gradient_descent(start, model, dream.class_loss(2), 6, octaves=2, target=2,
                                       history=expected_history)
-    # Stubbed step and loop: float32 rounding of the reference step (an L1 norm, torch.add) differs in the last bits.
     assert torch.allclose(stand_in, solution, rtol=0, atol=1e-5)
     assert [(s.iteration, s.size) for s in history] == [(s.iteration, s.size) for s in expected_history]
     assert all(abs(a.objective - b.objective) < 1e-4 for a, b in zip(history, expected_history))

@@ -6,7 +6,10 @@ sub-packages included) and in notebook code cells are replaced, at the same inde
 function that encloses the block and the file to open; notebook outputs are cleared; Markdown cells
 tagged ``answer`` become an empty answer box; a line ending in ``# student edition: <code>`` becomes
 ``<code>`` (how :data:`helpers.runtime.edition.SHOWS_ANSWERS` turns False). The build tooling
-(``tools/``) is not part of a student copy, and the instructor's files are never modified.
+(``tools/``) is not part of a student copy, and the instructor's files are never modified. The references
+the checks of notebook 05 compute their expected values from (:data:`INSTRUCTOR_ONLY`) are left out: the
+student edition gets their results for fixed inputs instead (``helpers/checks/expected_dream.pt``, see
+:mod:`helpers.checks.dream_expected`).
 
 ``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
 see :mod:`tools.workspace`.
@@ -174,18 +177,28 @@ def _package_sources(package: Path) -> list[Path]:
                   if not any(part.startswith(".") for part in p.relative_to(package).parts))
 
 
+# Complete solutions of exercises (the references of notebook 05's checks): never in a student edition.
+INSTRUCTOR_ONLY = ("helpers/dream_references.py",)
+EXPECTED_DREAM = "helpers/checks/expected_dream.pt"  # their results for the shipped inputs, written instead
+
+
 def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
     """Every file of a student workspace, by path relative to it: stubbed helpers, notebooks, data.
 
     Shapes: none (``{"helpers/mynet.py": b"...", "03_mynet_delta_rule.ipynb": b"...",
     "data/rainfall.pt": b"..."}``). Notebooks sit at the top level beside ``helpers/``, so a kernel
     started in their folder imports the student's helpers; the small files committed under ``data/``
-    (``data/*.pt``) are copied (the caches are linked by :mod:`tools.workspace`).
+    (``data/*.pt``) are copied (the caches are linked by :mod:`tools.workspace`). The files of
+    :data:`INSTRUCTOR_ONLY` are left out; :data:`EXPECTED_DREAM` holds the expected values of the checks of
+    5.1-5.3 for the student edition's inputs, computed from this project's references.
     """
     files = {}
     for source in _package_sources(root / "helpers"):
         relative = source.relative_to(root).as_posix()
+        if relative in INSTRUCTOR_ONLY:
+            continue
         files[relative] = strip_solutions(source.read_text(), str(source), relative).encode()
+    files[EXPECTED_DREAM] = _expected_dream()
     for source in sorted((root / "notebooks").glob("*.ipynb")):
         files[source.name] = nbformat.writes(student_notebook(source)).encode() + b"\n"
     for source in sorted(p for p in (root / "data").glob("*.pt") if p.is_file()):  # the committed ones
@@ -193,6 +206,17 @@ def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
     if (root / "requirements.txt").is_file():
         files["requirements.txt"] = (root / "requirements.txt").read_bytes()
     return files
+
+
+_expected_cache: dict[str, bytes] = {}
+
+
+def _expected_dream() -> bytes:
+    """:func:`helpers.checks.dream_expected.expected_file_bytes`, computed once per process (a few seconds)."""
+    if "bytes" not in _expected_cache:
+        from helpers.checks.dream_expected import expected_file_bytes
+        _expected_cache["bytes"] = expected_file_bytes()
+    return _expected_cache["bytes"]
 
 
 if __name__ == "__main__":

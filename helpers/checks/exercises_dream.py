@@ -1,19 +1,21 @@
 """Notebook 05's exercises (NYU homework 1, §2.2 DeepDream): one update, the loop, a channel's objective.
 
-Each check runs the student's code of its own exercise only, against the references of
-:mod:`helpers.dream_references` (computed another way), in float64 on small inputs: 5.1 calls
-``dream_step`` directly; 5.2 runs ``gradient_descent`` with every step taken by the reference update in place
-of the student's ``dream_step`` (:mod:`helpers.checks.exercises_dream_loop`), so a mistake in 5.1 never fails
-5.2; 5.3 calls ``channel_objective`` on made-up activations. A failed check names the mistake its result
-matches, never the expected numbers.
+Each check runs the student's code of its own exercise only and compares with expected values, in float64 on
+small inputs: 5.1 calls ``dream_step`` directly; 5.2 runs ``gradient_descent`` with every step taken by a
+check update in place of the student's ``dream_step`` (:mod:`helpers.checks.exercises_dream_loop`), so a
+mistake in 5.1 never fails 5.2; 5.3 calls ``channel_objective`` on made-up activations. The expected values
+(the right result and what each known mistake gives) come from :mod:`helpers.checks.dream_expected`: computed
+from the references of :mod:`helpers.dream_references` on hidden inputs in the instructor's project, stored for
+other inputs in the student edition. A failed check names the mistake its result matches, never the expected
+numbers.
 """
 from __future__ import annotations
 
 import torch
 
-from helpers import dream_references as references
+from helpers.checks.dream_expected import as_mistakes, expected_values, mistakes_of
 from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
-from helpers.checks.exercises_dream_loop import LOOP_MISTAKES, check_loop
+from helpers.checks.exercises_dream_loop import LOOP_MISTAKES, check_loop, expected_loop
 from helpers.classifier_probes import IMAGENET_MEAN
 from helpers.data.images import gaussian_blur
 from helpers.runtime.torch_settings import torch_threads
@@ -48,10 +50,10 @@ _ALL_OFF = dict(lr=0.05, normalize_step=False, grad_blur_sigma=0.0, weight_decay
                 clamp=False)
 
 
-def _step_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _step_inputs(variant: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(image (2, 3, 8, 8) in [0.2, 0.8], energy gradient of the same shape, 40 times larger for the second
-    image, centre (1, 3, 1, 1)): float64, seeded."""
-    generator = torch.Generator().manual_seed(11)
+    image, centre (1, 3, 1, 1)): float64, seeded by the input ``variant`` (:mod:`.dream_expected`)."""
+    generator = torch.Generator().manual_seed(11 + 100 * variant)
     image = 0.2 + 0.6 * torch.rand(2, 3, 8, 8, generator=generator, dtype=torch.float64)
     scale = torch.tensor([1.0, 40.0], dtype=torch.float64).view(2, 1, 1, 1)
     energy_grad = torch.randn(2, 3, 8, 8, generator=generator, dtype=torch.float64) * scale
@@ -65,6 +67,8 @@ def _normalised(gradient: torch.Tensor, size) -> torch.Tensor:
 
 def _step_mistakes(image, grad, centre, options: dict) -> dict:
     """{mistake: iteration -> the new image that mistake gives} for the options that are on in ``options``."""
+    from helpers import dream_references as references  # the instructor's project only
+
     def ref(iteration, image_=image, grad_=grad, **changes):
         chosen = {**options, "centre": centre, **changes}
         return references.step_by_add_and_lerp(image_, grad_, iteration, **chosen)
@@ -128,41 +132,60 @@ def _diagnose(student, reference: torch.Tensor, mistakes: dict, what: str) -> st
     return diagnose(student, reference, {}, what)
 
 
-def _zero_gradient_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+def _zero_gradient_inputs(variant: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(image (2, 3, 8, 8), energy gradient with the second image's all zero): float64, seeded."""
-    image, grad, _ = _step_inputs()
+    image, grad, _ = _step_inputs(variant)
     grad = grad.clone()
     grad[1] = 0.0
     return image, grad
 
 
+_ZERO_OPTIONS = dict(_ALL_OFF, normalize_step=True, grad_blur_sigma=0.7)
+
+
+def expected_step(variant: int) -> dict:
+    """Exercise 5.1's expected values on the inputs of ``variant``, from the reference update (``torch.add``
+    and ``torch.lerp``): per case, the new images stacked over its iterations and what each mistake gives;
+    the all-zero-gradient case."""
+    from helpers import dream_references as references  # the instructor's project only
+    image, grad, centre = _step_inputs(variant)
+    cases = []
+    for _, options, iterations in _STEP_CASES:
+        mistakes = _step_mistakes(image, grad, centre, options)
+        reference = torch.stack([references.step_by_add_and_lerp(image, grad, it, centre=centre, **options)
+                                 for it in iterations])
+        stacked = {text: (lambda make: lambda _: torch.stack([make(it) for it in iterations]))(make)
+                   for text, make in mistakes.items()}
+        cases.append({"reference": reference, "mistakes": mistakes_of(reference, stacked)})
+    zero_image, zero_grad = _zero_gradient_inputs(variant)
+    zero = references.step_by_add_and_lerp(zero_image, zero_grad, 0, centre=centre, **_ZERO_OPTIONS)
+    return {"cases": cases, "zero_gradient": zero}
+
+
 def check_step(code) -> list[CheckOutcome]:
     """Exercise 5.1: ``dream.dream_step`` option by option, against a reference by ``torch.add`` and ``torch.lerp``
-    (float64); the student's step runs in the sandbox (:func:`helpers.checks.harness_dream.dream_step_with_inputs`)."""
+    (float64; its values from :mod:`.dream_expected`); the student's step runs in the sandbox
+    (:func:`helpers.checks.harness_dream.dream_step_with_inputs`)."""
     step = code.function("helpers.checks.harness_dream:dream_step_with_inputs")
-    image, grad, centre = _step_inputs()
+    variant, expected = expected_values("5.1", expected_step)
+    image, grad, centre = _step_inputs(variant)
     outcomes, untouched = [], True
-    for name, options, iterations in _STEP_CASES:
-        mistakes = _step_mistakes(image, grad, centre, options)
-        students, expected = [], []
+    for (name, options, iterations), case in zip(_STEP_CASES, expected["cases"]):
+        students = []
         for iteration in iterations:
             new, image_after, grad_after = step(image, grad, iteration, dict(options, centre=centre))
             students.append(torch.as_tensor(new))
             untouched &= torch.equal(image_after, image) and torch.equal(grad_after, grad)
-            expected.append(references.step_by_add_and_lerp(image, grad, iteration, centre=centre, **options))
         if len({tuple(s.shape) for s in students}) != 1:
             passed, why = False, f"the new image has shape {tuple(students[0].shape)}, expected {tuple(image.shape)}"
         else:
-            student, reference = torch.stack(students), torch.stack(expected)
-            stacked = {text: (lambda make: lambda _: torch.stack([make(it) for it in iterations]))(make)
-                       for text, make in mistakes.items()}
+            student, reference = torch.stack(students), case["reference"]
             passed = matches(student, reference, STEP_TOLERANCE)
-            why = "" if passed else _diagnose(student, reference, stacked, "the new image")
+            why = "" if passed else _diagnose(student, reference, as_mistakes(case["mistakes"]), "the new image")
         outcomes.append(CheckOutcome(name, passed, why))
-    zero_image, zero_grad = _zero_gradient_inputs()
-    options = dict(_ALL_OFF, normalize_step=True, grad_blur_sigma=0.7)
-    student = torch.as_tensor(step(zero_image, zero_grad, 0, dict(options, centre=centre))[0])
-    reference = references.step_by_add_and_lerp(zero_image, zero_grad, 0, centre=centre, **options)
+    zero_image, zero_grad = _zero_gradient_inputs(variant)
+    student = torch.as_tensor(step(zero_image, zero_grad, 0, dict(_ZERO_OPTIONS, centre=centre))[0])
+    reference = expected["zero_gradient"]
     passed = matches(student, reference, STEP_TOLERANCE)
     outcomes.append(CheckOutcome("normalize_step: an image whose gradient is all zero stays as it is", passed,
                                  "" if passed else ZERO_GRADIENT if student.shape == reference.shape
@@ -193,31 +216,56 @@ def _channel_mistakes(activation: torch.Tensor, channels: torch.Tensor) -> dict:
             FIRST_IMAGE_ONLY: lambda r: activation[0, channels[0]].mean()}
 
 
-def check_channel_objective(code) -> list[CheckOutcome]:
-    """Exercise 5.3: ``dream.channel_objective`` against a per-image loop, and its gradient by autograd (the
-    student's objective and its gradient come from the sandbox, :func:`.harness_dream.channel_objective_with_gradient`)."""
-    generator = torch.Generator().manual_seed(3)
+_CHANNEL_CASES = (("a convolution's activation (N, C, H, W), one channel per image", [1, 4, 1]),
+                  ("a linear layer's activation (N, C)", [5, 0, 2, 2]))
+
+
+def _channel_inputs(variant: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a convolution's activation (3, 5, 6, 7), a linear layer's (4, 6)): float64, seeded by ``variant``."""
+    generator = torch.Generator().manual_seed(3 + 100 * variant)
     conv = torch.randn(3, 5, 6, 7, generator=generator, dtype=torch.float64)
     linear = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    return conv, linear
+
+
+def expected_channel_objective(variant: int) -> dict:
+    """Exercise 5.3's expected values on the inputs of ``variant``, from a per-image loop and autograd: each
+    case's objective and what each mistake gives; the gradient on the convolution's case and its mistakes."""
+    from helpers import dream_references as references  # the instructor's project only
+    cases = []
+    for activation, (_, channels) in zip(_channel_inputs(variant), _CHANNEL_CASES):
+        channels = torch.tensor(channels)
+        reference = references.channel_objective_one_by_one(activation, channels).detach()
+        cases.append({"reference": reference,
+                      "mistakes": mistakes_of(reference, _channel_mistakes(activation, channels))})
+    conv, channels = _channel_inputs(variant)[0], torch.tensor(_CHANNEL_CASES[0][1])
+    twin = conv.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(references.channel_objective_one_by_one(twin, channels), twin)
+    mistakes = {PIXELS_SUMMED: lambda g: g * conv[0, 0].numel(), BATCH_AVERAGED: lambda g: g / conv.shape[0]}
+    return {"cases": cases, "gradient": {"reference": gradient, "mistakes": mistakes_of(gradient, mistakes)}}
+
+
+def check_channel_objective(code) -> list[CheckOutcome]:
+    """Exercise 5.3: ``dream.channel_objective`` against a per-image loop, and its gradient by autograd (values from
+    :mod:`.dream_expected`; the student's objective and its gradient come from the sandbox,
+    :func:`.harness_dream.channel_objective_with_gradient`)."""
+    variant, expected = expected_values("5.3", expected_channel_objective)
+    conv, linear = _channel_inputs(variant)
     outcomes = []
-    for name, activation, channels in (("a convolution's activation (N, C, H, W), one channel per image", conv,
-                                        torch.tensor([1, 4, 1])),
-                                       ("a linear layer's activation (N, C)", linear, torch.tensor([5, 0, 2, 2]))):
-        student = torch.as_tensor(code.call("helpers.dream:channel_objective", activation, channels))
-        reference = references.channel_objective_one_by_one(activation, channels)
+    for (name, channels), activation, case in zip(_CHANNEL_CASES, (conv, linear), expected["cases"]):
+        student = torch.as_tensor(code.call("helpers.dream:channel_objective", activation, torch.tensor(channels)))
+        reference = case["reference"]
         passed = matches(student, reference)
         outcomes.append(CheckOutcome(name, passed, "" if passed else diagnose(
-            student, reference, _channel_mistakes(activation, channels), "the objective")))
-    channels = torch.tensor([1, 4, 1])
+            student, reference, as_mistakes(case["mistakes"]), "the objective")))
+    channels = torch.tensor(_CHANNEL_CASES[0][1])
     _, flows, student = code.call("helpers.checks.harness_dream:channel_objective_with_gradient", conv, channels)
     flows = flows is True and isinstance(student, torch.Tensor)
     student = student if flows else torch.zeros_like(conv)
-    twin = conv.clone().requires_grad_(True)
-    (expected,) = torch.autograd.grad(references.channel_objective_one_by_one(twin, channels), twin)
-    passed = flows and matches(student, expected)
+    expected_gradient = expected["gradient"]["reference"]
+    passed = flows and matches(student, expected_gradient)
     outcomes.append(CheckOutcome("its gradient with respect to the activation (autograd)", passed, "" if passed else (
-        DETACHED if not flows else diagnose(student, expected, {PIXELS_SUMMED: lambda g: g * conv[0, 0].numel(),
-                                                                BATCH_AVERAGED: lambda g: g / conv.shape[0]},
+        DETACHED if not flows else diagnose(student, expected_gradient, as_mistakes(expected["gradient"]["mistakes"]),
                                             "the gradient"))))
     return outcomes
 
@@ -242,3 +290,7 @@ EXERCISES: tuple[Exercise, ...] = (
              ("helpers/dream.py",), ("channel_objective",), _one_thread(check_channel_objective), CHANNEL_MISTAKES,
              forbid=("references",)),
 )
+
+# How each exercise's expected values are computed from the references; the edition tool stores them for the
+# edition handed out (:func:`helpers.checks.dream_expected.expected_file_bytes`).
+EXPECTED = {"5.1": expected_step, "5.2": expected_loop, "5.3": expected_channel_objective}

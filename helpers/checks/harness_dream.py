@@ -51,30 +51,55 @@ def dream_step_with_inputs(image, energy_grad, iteration: int, options: dict):
 
 # ---------------------------------------------------------------------------- 5.2 gradient_descent
 
-def loop_with_reference_step(state: dict, spec, start, iterations: int, options: dict, requires_grad: bool = False):
+SGD_SCALE = 100.0  # the check update's steps move pixels by up to ~0.2 over the course's call: the objective's
+                   # gain clearly outweighs what the octaves' resizing and the jitter change
+
+
+def check_update(kind: str):
+    """The update the check of 5.2 puts in place of ``dream_step`` (no DeepDream step: 5.1 is not judged here):
+    ``"sgd"``, a plain gradient step ``image - SGD_SCALE * lr * energy_grad`` (torch.optim.SGD's form; the raw
+    gradients of the check's model are small, and ``lr`` is meant in pixel units; the other options are only
+    recorded); ``"drift"``, a fixed change that ignores the gradient (each pixel moves a tenth of the
+    way to its right-hand neighbour), so that the images a loop hands its steps do not depend on the gradients
+    it handed before. Same signature as ``dream_step``."""
+    def sgd(image, energy_grad, iteration, *, lr, **options):
+        return torch.add(torch.as_tensor(image).detach(), torch.as_tensor(energy_grad).detach(), alpha=-SGD_SCALE * lr)
+
+    def drift(image, energy_grad, iteration, **options):
+        image = torch.as_tensor(image).detach()
+        return image + 0.1 * (image.roll(-1, dims=-1) - image)
+    return {"sgd": sgd, "drift": drift}[kind]
+
+
+def loop_with_check_step(state: dict, spec, start, iterations: int, options: dict, requires_grad: bool = False,
+                         update: str = "sgd"):
     """Exercise 5.2 alone: the student's ``gradient_descent(start, model, objective, iterations, **options)``
-    with every step taken by the reference update (so a mistake of 5.1 never fails 5.2), recording what the
+    with every step taken by :func:`check_update` (so a mistake of 5.1 never fails 5.2), recording what the
     loop hands each step.
 
     Returns a dict: ``image`` (the result, or what came back), ``records`` (one (image, energy_grad) per call
-    of ``dream_step``), ``history`` (``options["history"]`` as filled: the DreamSteps), ``input_after`` (the
-    start tensor after the call), ``parameter_grads`` (whether any parameter of the model got a ``.grad``)."""
-    from helpers import dream, dream_references as references
+    of ``dream_step``), ``options`` (the keyword options of each call), ``history`` (``options["history"]`` as
+    filled: the DreamSteps), ``input_after`` (the start tensor after the call), ``parameter_grads`` (whether any
+    parameter of the model got a ``.grad``)."""
+    from helpers import dream
     torch.set_num_threads(1)
     model = classifier(state)
-    records, history = [], []
+    records, handed, history = [], [], []
+    step = check_update(update)
 
-    def update(image, energy_grad, iteration, **step_options):
+    def recorded(image, energy_grad, iteration, **step_options):
         image, energy_grad = torch.as_tensor(image), torch.as_tensor(energy_grad)
         records.append((image.detach().clone(), energy_grad.detach().clone()))
-        return references.step_by_add_and_lerp(image, energy_grad, iteration, **step_options)
+        handed.append({name: value.detach().clone() if isinstance(value, torch.Tensor) else value
+                       for name, value in step_options.items()})
+        return step(image, energy_grad, iteration, **step_options)
 
-    dream.dream_step = stand_in(update)
+    dream.dream_step = stand_in(recorded)
     given = start.clone().requires_grad_(requires_grad)
     with student_running():
         result = dream.gradient_descent(given, model, objective(spec), iterations, history=history, **options)
-    return {"image": result, "records": records, "history": list(history), "input_after": given.detach(),
-            "parameter_grads": any(p.grad is not None for p in model.parameters())}
+    return {"image": result, "records": records, "options": handed, "history": list(history),
+            "input_after": given.detach(), "parameter_grads": any(p.grad is not None for p in model.parameters())}
 
 
 # ---------------------------------------------------------------------------- 5.3 channel_objective
