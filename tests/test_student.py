@@ -92,11 +92,13 @@ def test_strip_solutions_rejects_unbalanced_markers(broken, message):
 
 
 def test_the_student_files_are_valid_python_without_solutions_and_notebooks_without_outputs():
+    from tools.editions import INSTRUCTOR_ONLY
     files = student_files(PROJECT_ROOT)
     helpers_files = {name for name in files if name.endswith(".py")}
     source_files = {p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "helpers").rglob("*.py")
                     if "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts}
-    assert helpers_files == source_files  # sub-packages included, same layout
+    assert helpers_files == source_files - set(INSTRUCTOR_ONLY)  # sub-packages included, same layout
+    assert INSTRUCTOR_ONLY and not set(INSTRUCTOR_ONLY) & set(files)  # complete solutions stay the instructor's
     assert not any(name.startswith("tools/") for name in files)  # the build tooling is not the students'
     for name in helpers_files:
         text = files[name].decode()
