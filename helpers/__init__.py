@@ -44,4 +44,9 @@ Sub-packages, in the only order imports may point (a module imports from its own
 ``data`` (paths, checksums, rainfall, CIFAR-10, cat/car, image operations) -> the lesson modules ->
 ``models`` -> ``checks`` -> ``plots`` -> ``experiments``. ``tests/test_architecture.py`` enforces it,
 and that nothing here imports the build tooling in ``tools/``.
+
+The checks never run the student's code in the notebook's process: ``checks.sandbox`` starts a sandboxed
+worker (``checks.sandbox_worker``) that runs it, one fresh process per check; the ``checks.harness_*``
+modules are the sandbox side of each notebook's checks (they build objects from data, call the student's
+code, return data), and the ``checks.exercises_*`` modules judge what comes back.
 """

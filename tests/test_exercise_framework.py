@@ -62,6 +62,17 @@ def test_run_checks_reports_not_done_a_crash_and_a_pass(monkeypatch, tmp_path):
         run_checks("9.2")
 
 
+def test_check_exercise_prints_in_a_notebook_and_fails_the_cell_only_under_nbgrader(monkeypatch, capsys):
+    fake_exercise(monkeypatch, lambda code: [CheckOutcome("dL/dW", False, "the weight gradient is transposed")])
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    check_exercise("9.1")
+    printed = capsys.readouterr().out
+    assert "0/1 checks passed" in printed and "FAIL  dL/dW" in printed and "transposed" in printed
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match="Exercise 9.1"):
+        check_exercise("9.1")
+
+
 def doubled(code):
     return [CheckOutcome("doubles 21", code.call("helpers.lesson:double", 21) == 42)]
 
@@ -219,3 +230,17 @@ def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path)
     assert (copy.root / "helpers" / "checks" / "exercises.py").read_text() == "TRUSTED = True\n"
     assert copy.ignored == ["helpers/checks/exercises.py", "sitecustomize.py"]
     assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only
+
+
+def test_without_bubblewrap_the_checks_run_in_a_plain_subprocess_and_say_so(monkeypatch, tmp_path):
+    from helpers.checks.sandbox import close_all, isolation
+    monkeypatch.setenv("BACKPROP_LAB_SANDBOX", "subprocess")  # as where namespaces are not allowed
+    close_all()
+    fake_exercise(monkeypatch, doubled)
+    try:
+        assert isolation().startswith("plain subprocess with resource limits")
+        assert run_checks("9.1", lesson(tmp_path, "def double(x):\n    return 2 * x\n")).passed
+        (tmp_path / "again").mkdir()
+        assert not run_checks("9.1", lesson(tmp_path / "again", "import os\nos._exit(3)\n")).passed
+    finally:
+        close_all()

@@ -4,8 +4,6 @@ exercise with the expected diagnosis, a stub reports "not done yet", and every r
 fall back on returns what the solution returns."""
 import importlib
 import json
-import sys
-import types
 
 import pytest
 import torch
@@ -15,7 +13,6 @@ from helpers import functional, layers, mlp, spiral, two_layer_theory as theory
 from helpers.checks.exercises import all_exercises, run_checks
 from helpers.checks.exercises_mlp import EXERCISES
 from helpers.data.paths import PROJECT_ROOT
-from helpers.runtime.exercises import ExerciseNotDone
 from tests.exercise_bugs_mlp import PLANTED_BUGS
 from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
 

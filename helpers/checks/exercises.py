@@ -50,8 +50,9 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise (shapes: none). ``check(*arguments)`` returns the list of :class:`CheckOutcome`;
-    notebook exercises (a function the student writes in a cell) take that function as the argument."""
+    """One exercise (shapes: none). ``check(code)`` returns the list of :class:`CheckOutcome`, calling the
+    student's functions through ``code`` (a sandbox session); an exercise written in a notebook cell is called
+    as ``"__notebook__:<function>"`` (the sandbox runs the cell that defines it)."""
     id: str                      # "3.1": notebook 3, first exercise
     title: str                   # "backpropagation by the delta rule"
     notebook: str                # "03_mynet_delta_rule"

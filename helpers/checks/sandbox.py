@@ -22,7 +22,6 @@ import collections
 import contextlib
 import functools
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -249,26 +248,12 @@ class Sandbox:
             raise StudentCodeError(f"the sandbox process is gone ({error})") from None
 
     def _receive(self, deadline: float):
-        """The next frame, or a :class:`StudentCodeError` when none arrives before ``deadline``."""
-        fd = self.process.stdout.fileno()
-        header = self._read(fd, wire.HEADER.size, deadline)
-        magic, size = wire.HEADER.unpack(header)
-        if magic != wire.MAGIC or size > wire.MAX_FRAME:
-            raise wire.FrameError("the sandbox wrote something other than a frame")
-        return wire.decode(self._read(fd, size, deadline))
-
-    def _read(self, fd: int, size: int, deadline: float) -> bytes:
-        chunks, left = [], size
-        while left:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        """The next frame; ``TimeoutError`` when none arrives before ``deadline``, ``EOFError`` when the server
+        is gone."""
+        frame = wire.read_frame(self.process.stdout.fileno(), deadline)
+        if frame is None:
+            raise EOFError
+        return frame
 
     # sessions --------------------------------------------------------------------------------------------
     @contextlib.contextmanager

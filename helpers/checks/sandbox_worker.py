@@ -20,8 +20,10 @@ import importlib
 import io
 import os
 import resource
+import select
 import struct
 import sys
+import time
 import traceback
 import types
 
@@ -46,9 +48,14 @@ def write_frame(fd: int, value) -> None:
         view = view[written:]
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
+def _read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes | None:
+    """``size`` bytes from ``fd``; None at end of file; ``TimeoutError`` past ``deadline`` (time.monotonic)."""
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             return None
@@ -70,15 +77,15 @@ def decode(payload: bytes):
         raise FrameError(f"unreadable frame ({type(error).__name__})") from None
 
 
-def read_frame(fd: int):
-    """The next frame's value from ``fd``; None at end of file."""
-    header = _read_exactly(fd, HEADER.size)
+def read_frame(fd: int, deadline: float | None = None):
+    """The next frame's value from ``fd``; None at end of file; ``TimeoutError`` past ``deadline``."""
+    header = _read_exactly(fd, HEADER.size, deadline)
     if header is None:
         return None
     magic, size = HEADER.unpack(header)
     if magic != MAGIC or size > MAX_FRAME:
         raise FrameError("the pipe holds something other than a frame")
-    payload = _read_exactly(fd, size)
+    payload = _read_exactly(fd, size, deadline)
     if payload is None:
         raise FrameError("the frame was cut short")
     return decode(payload)
