@@ -18,6 +18,11 @@ VARIANTS = {
     "4.4 weight decay as g + λθ": ("helpers/training.py",
                                    "                grad = grad.add(p, alpha=weight_decay)              # g + λθ",
                                    "                grad = grad + weight_decay * p", "4.4"),
+    "5.1 normaliser + 1e-8": ("helpers/dream.py",
+                              "        energy_grad = energy_grad / energy_grad.abs().mean(dim=(1, 2, 3), "
+                              "keepdim=True).clamp_min(1e-12)",
+                              "        energy_grad = energy_grad / (energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True) "
+                              "+ 1e-8)", "5.1"),
     "4.4 sub_(lr * g)": ("helpers/training.py", "            p.add_(grad, alpha=-lr)                                  # θ - ηg",
                          "            p.sub_(lr * grad)", "4.4"),
 }
