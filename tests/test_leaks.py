@@ -96,3 +96,37 @@ def test_there_are_solutions_to_protect():
 def test_a_solution_appears_nowhere_in_the_student_edition(corpus, where):
     leaks = [name for name, text in corpus.items() if SOLUTIONS[where] in text]
     assert not leaks, f"the solution of {where} is in the student edition: {leaks}"
+
+
+# ---- exercise 0.3's reverse sweep is only in its own solution blocks ----------------------------------------
+
+SWEEP_EXERCISE_FILE = "helpers/scalar_autodiff.py"  # topological_order and Value.backward (exercise 0.3)
+
+
+def _reverse_sweeps(source: str) -> list[int]:
+    """Lines of ``for ... in reversed(...)`` loops that propagate something backwards through the graph: the
+    body reads ``.operands`` (pushes to the operands) or stores into a table (``gradient[id(node)] = ...``)."""
+    import ast
+    found = []
+    for loop in ast.walk(ast.parse(source)):
+        if not (isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call)
+                and getattr(loop.iter.func, "id", None) == "reversed"):
+            continue
+        body = [node for statement in loop.body for node in ast.walk(statement)]
+        pushes = any(isinstance(node, ast.Attribute) and node.attr == "operands" for node in body)
+        stores = any(isinstance(node, (ast.Assign, ast.AugAssign)) and any(
+            isinstance(target, ast.Subscript) for target in getattr(node, "targets", [getattr(node, "target", None)]))
+            for node in body)
+        if pushes or stores:
+            found.append(loop.lineno)
+    return found
+
+
+def test_no_reverse_sweep_of_the_scalar_graph_outside_exercise_0_3():
+    """The walkthrough and the chain-rule table step through the student's own ``Value.backward`` (or its
+    labelled stand-in): no other module of the student edition holds a reverse sweep to copy."""
+    sweeps = {name: lines for name, content in student_files().items()
+              if name.startswith("helpers/") and name.endswith(".py") and name != SWEEP_EXERCISE_FILE
+              and "scalar_autodiff" in content.decode()
+              and (lines := _reverse_sweeps(content.decode()))}
+    assert not sweeps, f"a reverse sweep of the scalar engine's graph in the student edition: {sweeps}"
