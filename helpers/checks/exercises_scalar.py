@@ -13,13 +13,13 @@ NOTEBOOK_FILE = f"{NOTEBOOK}.ipynb"
 
 
 # The tools each exercise's code must not call (helpers.checks.sandbox_worker.BLOCKS). 0.1 trains with autograd
-# (the statement does not ask for a manual update, so torch.optim is not refused either); the derivations and
-# the engine are by hand. For the custom Functions (0.8–0.10) the check's harness drives autograd itself and
+# and writes the update itself: torch.optim is refused (it is what its stand-in, helpers.scalar_references, uses,
+# so the stand-in is no answer); the derivations and the engine are by hand. For the custom Functions (0.8–0.10) the check's harness drives autograd itself and
 # runs the student's backward as the student's code: a backward that calls autograd on the forward formula
 # (torch.autograd.grad, torch.func.vjp) is refused, Function.apply and differentiable operations are not.
 # 0.3 also refuses the engine's own graph walk (scalar_autodiff.post_order and the reference walk): the
 # check's harness guards them (helpers.checks.harness_scalar).
-FORBID_FIT_LINE = ("references",)
+FORBID_FIT_LINE = ("torch.optim", "references")
 HAND = ("autograd", "references")
 FORBID_REVERSE_MODE = HAND
 
