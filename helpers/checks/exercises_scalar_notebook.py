@@ -99,7 +99,7 @@ def check_line_loss_gradients(code) -> list[CheckOutcome]:
     def mistakes(point):
         return {"the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
                 "sign error (the residual written as y - (wx + b))": lambda g: {k: -v for k, v in g.items()},
-                "the inner derivative is missing (x in ∂L/∂w, w in ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
+                "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
     return _hand_gradients_check(line_loss_gradients, line_loss, points, mistakes)
 
 
