@@ -30,7 +30,7 @@ BACKPROP_DIAGNOSES = (
     "an extra 1/N: the loss is a sum over the batch, not a mean",
     "weight gradient transposed (it must have the weight's shape, n_l × n_(l-1))",
     "bias gradient not summed over the batch (one row per sample)",
-    "forgot the activation's local derivative (δ without the activation's slope)",
+    "forgot the local derivative of the activation (δ without its slope)",
     "wrong activation derivative: f' evaluated at the activation a",
 )
 STEP_DIAGNOSES = ("step in the wrong direction (gradient ascent)",
