@@ -279,22 +279,21 @@ class ChainRuleCosts:
 
 
 def chain_rule_costs(output: Value) -> ChainRuleCosts:
-    """Why reverse order is the best order for one output and many inputs: count the products."""
+    """Why reverse order is the best order for one output and many inputs: count the products.
+
+    Counted forward, input by input (the number of paths from the input to every node and their summed
+    lengths), so that nothing here walks the graph backwards: that sweep is exercise 0.3's."""
     order = topological_order(output)
     edges = [(o, n) for n in order for o in n.operands if not o.is_constant]
-    paths, lengths = {id(output): 1}, {id(output): 0}  # paths to the output, summed lengths of those paths
-    for node in reversed(order):
-        for operand in node.operands:
-            if operand.is_constant:
-                continue
-            paths[id(operand)] = paths.get(id(operand), 0) + paths[id(node)]
-            lengths[id(operand)] = lengths.get(id(operand), 0) + lengths[id(node)] + paths[id(node)]
     leaves = inputs_of(output)
-    forward = 0
+    forward = path_by_path = 0
     for leaf in leaves:
-        reachable = {id(leaf)}
+        # paths[node]: paths from leaf to node; lengths[node]: their summed lengths (edges)
+        paths, lengths = {id(leaf): 1}, {id(leaf): 0}
         for operand, node in edges:  # edges are listed by their result's topological position
-            if id(operand) in reachable:
-                reachable.add(id(node))
+            if id(operand) in paths:
+                paths[id(node)] = paths.get(id(node), 0) + paths[id(operand)]
+                lengths[id(node)] = lengths.get(id(node), 0) + lengths[id(operand)] + paths[id(operand)]
                 forward += 1
-    return ChainRuleCosts(len(edges), forward, sum(lengths[id(leaf)] for leaf in leaves))
+        path_by_path += lengths.get(id(output), 0)
+    return ChainRuleCosts(len(edges), forward, path_by_path)

@@ -8,10 +8,12 @@ contribution, and the running sum of those contributions: a node reached by seve
 w = (x + y)·(z·o) + z) shows its gradient adding up. Each step also points at its row of
 :func:`helpers.chain_rule.chain_rule_table` (``table_section``, ``table_index``).
 
-The gradients here are summed from the recorded local gradients, independently of
-:meth:`~helpers.scalar_autodiff.Value.backward`; each backward step also carries the gradient that
-``backward()`` left on the node (``engine_gradient``), so a wrong engine shows up at the step where the
-two first differ. :mod:`helpers.plots.walkthrough` draws the steps.
+The walkthrough steps through the engine's own backward pass (:meth:`~helpers.scalar_autodiff.Value.backward`
+and :func:`~helpers.scalar_autodiff.topological_order`, exercise 0.3, or their labelled stand-in while those
+are not done): each upstream gradient is the one ``backward()`` left on the consumer, and a step sums those
+× the recorded local gradients for one node (``gradient``) next to the gradient ``backward()`` left on the
+node itself (``engine_gradient``), so a wrong engine shows up at the first step where the two differ.
+:mod:`helpers.plots.walkthrough` draws the steps.
 
 Example::
 
@@ -46,7 +48,8 @@ class Step:
 
     ``node`` is the name of the node the step is about (the output for start and end), ``key`` its
     ``id``; ``value`` is its value; for backward steps ``gradient`` is ∂out/∂node summed from
-    ``contributions`` and ``engine_gradient`` what ``backward()`` left in ``node.grad``.
+    ``contributions`` (the engine's upstream gradients × local gradients) and ``engine_gradient`` what
+    ``backward()`` left in ``node.grad``.
     ``table_section`` is "rows" (forward), "backward" or None, ``table_index`` the row within it.
     """
     phase: str
@@ -87,18 +90,18 @@ def _consumers(order: list[Value]) -> dict[int, dict[int, list]]:
 
 
 def _backward_steps(order: list[Value], names: dict[int, str], output: Value) -> list[Step]:
-    """One step per non-constant node, output first; gradients summed from the local gradients."""
-    consumers, gradient, steps = _consumers(order), {id(output): 1.0}, []
+    """One step per non-constant node, output first: the upstream gradients are those ``backward()`` left on
+    the node's consumers (the engine's, read back, not propagated here), summed with the local gradients."""
+    consumers, steps = _consumers(order), []
     for node in reversed(order):
         if node.is_constant:
             continue
         contributions, total = [], 0.0 if node is not output else 1.0
         # the engine's order: the consumer processed first (latest in topological order) arrives first
         for consumer, local in reversed(list(consumers.get(id(node), {}).values())):
-            upstream = gradient[id(consumer)]
+            upstream = consumer.grad
             total += upstream * local
             contributions.append(Contribution(names[id(consumer)], upstream, local, upstream * local, total))
-        gradient[id(node)] = total
         steps.append(Step("backward", names[id(node)], id(node), node.data, tuple(contributions), total,
                           node.grad, "backward", len(steps)))
     return steps

@@ -15,7 +15,7 @@ import torch
 
 from helpers import custom_functions, graph_derivations, scalar_autodiff, scalar_primitives
 from helpers.checks import exercises_scalar_engine as engine_checks
-from helpers.checks import exercises_scalar_notebook as notebook_checks
+from helpers import scalar_references
 from helpers.checks.exercises import all_exercises
 from helpers.checks.exercises import run_checks
 from helpers.checks.exercises_scalar import EXERCISES
@@ -50,7 +50,7 @@ def solution_cell(name: str) -> str:
 def notebook_function(name: str, source: str | None = None):
     """The function a solution cell defines, run with what the notebook's first cell imports."""
     namespace = {"torch": torch, "math": math, "reference_until_done": reference_until_done,
-                 **{n: getattr(notebook_checks, n) for n in ("fit_line_reference", "line_loss_reference",
+                 **{n: getattr(scalar_references, n) for n in ("fit_line_reference", "line_loss_reference",
                                                              "exp_log_reference", "two_neuron_reference")}}
     exec(compile(source or solution_cell(name), NOTEBOOK, "exec"), namespace)
     return namespace[name]
@@ -193,3 +193,33 @@ def test_the_notebook_references_give_the_solutions_results(exercise_id, capsys)
     mine, theirs = solution(*point), reference(*point)
     assert mine.keys() == theirs.keys()
     assert all(math.isclose(mine[k], theirs[k], rel_tol=1e-12) for k in mine)
+
+
+def _stand_in_source() -> str:
+    """The text of the module notebook 00's first cell imports the notebook exercises' stand-ins from."""
+    import ast
+    import importlib.util
+    import re
+
+    first = next("".join(c["source"]) for c in json.loads((PROJECT_ROOT / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+                 if c["cell_type"] == "code")
+    (module,) = [node.module for node in ast.walk(ast.parse(first)) if isinstance(node, ast.ImportFrom)
+                 and any(alias.name == "fit_line_reference" for alias in node.names)]
+    source = open(importlib.util.find_spec(module).origin, encoding="utf-8").read()
+    return re.sub(r"(?m)^from __future__ import .*$", "", source)
+
+
+STAND_INS = {"0.1": "fit_line_reference", "0.4": "line_loss_reference", "0.5": "exp_log_reference",
+             "0.7": "two_neuron_reference"}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(STAND_INS))
+def test_a_stand_in_the_student_can_read_is_no_answer(exercise_id):
+    """A stand-in uses the library tool its exercise replaces (torch.optim.SGD for fit_line, autograd for the
+    derivations by hand): the stand-in's module, pasted into the solution cell, fails the exercise's check."""
+    name = NOTEBOOK_FUNCTIONS[exercise_id]
+    pasted = _stand_in_source() + f"\n\n{name} = {STAND_INS[exercise_id]}\n"
+    cells = tuple(pasted if f"def {name}(" in cell else cell for cell in cells_for(exercise_id))
+    assert pasted in cells
+    result = run_checks(exercise_id, notebook_cells=cells)
+    assert not result.passed and "allowed tools" in "\n".join(result.lines()), "\n".join(result.lines())

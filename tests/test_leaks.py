@@ -96,3 +96,105 @@ def test_there_are_solutions_to_protect():
 def test_a_solution_appears_nowhere_in_the_student_edition(corpus, where):
     leaks = [name for name, text in corpus.items() if SOLUTIONS[where] in text]
     assert not leaks, f"the solution of {where} is in the student edition: {leaks}"
+
+
+# ---- exercise 0.3's reverse sweep is only in its own solution blocks ----------------------------------------
+
+SWEEP_EXERCISE_FILE = "helpers/scalar_autodiff.py"  # topological_order and Value.backward (exercise 0.3)
+
+
+def _reverse_sweeps(source: str) -> list[int]:
+    """Lines of ``for ... in reversed(...)`` loops that propagate something backwards through the graph: the
+    body reads ``.operands`` (pushes to the operands) or stores into a table (``gradient[id(node)] = ...``)."""
+    import ast
+    found = []
+    for loop in ast.walk(ast.parse(source)):
+        if not (isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call)
+                and getattr(loop.iter.func, "id", None) == "reversed"):
+            continue
+        body = [node for statement in loop.body for node in ast.walk(statement)]
+        pushes = any(isinstance(node, ast.Attribute) and node.attr == "operands" for node in body)
+        stores = any(isinstance(node, (ast.Assign, ast.AugAssign)) and any(
+            isinstance(target, ast.Subscript) for target in getattr(node, "targets", [getattr(node, "target", None)]))
+            for node in body)
+        if pushes or stores:
+            found.append(loop.lineno)
+    return found
+
+
+def test_no_reverse_sweep_of_the_scalar_graph_outside_exercise_0_3():
+    """The walkthrough and the chain-rule table step through the student's own ``Value.backward`` (or its
+    labelled stand-in): no other module of the student edition holds a reverse sweep to copy."""
+    sweeps = {name: lines for name, content in student_files().items()
+              if name.startswith("helpers/") and name.endswith(".py") and name != SWEEP_EXERCISE_FILE
+              and "scalar_autodiff" in content.decode()
+              and (lines := _reverse_sweeps(content.decode()))}
+    assert not sweeps, f"a reverse sweep of the scalar engine's graph in the student edition: {sweeps}"
+
+
+# ---- diagnoses name the mistake, not the right formula -------------------------------------------------------
+
+# Formulas (and parts of formulas) of the solutions, whitespace, "·" and "*" removed, each with where it is the
+# answer. A diagnosis says what went wrong ("the derivative of r is wrong"), never what is right.
+ANSWER_FRAGMENTS = {
+    "x/r": "1.1 spiral_grad: ∇r",
+    "sin(u)cos(u)": "1.1 spiral_grad: the derivative of sin²",
+    "cos(u)": "1.1 spiral_grad: the local derivative of sin", "(cosu)": "1.1 spiral_grad",
+    "ŷ-y": "the squared error's derivative (2.3, 3.1)", "y_hat-y": "2.3 mse_backward",
+    "θ−lr": "the update (1.2, 2.4, 3.2)", "θ-lr": "the update", "θ−η": "4.4 the SGD update", "θ-η": "4.4",
+    "λθ": "4.4 weight decay", "1−dampening": "4.4 dampening", "1-dampening": "4.4 dampening",
+    "1-σ": "σ' (0.2, 0.6, 0.10)", "σ(1-σ)": "σ'", "logisticσ(x)": "0.10 softplus' derivative",
+    "insteadofthelogistic": "0.10 softplus' derivative", "1-tanh": "0.2 tanh'",
+    "tanhinthederivativeisnotsquared": "0.2 tanh'", "tanhnotsquared": "0.2 tanh'",
+    "lna": "0.2 ∂(aᵇ)/∂b", "loweredbyone": "0.2 the power rule", "factorn": "0.2 the power rule",
+    "divisornotsquared": "0.2 the quotient rule", "divisorisnotsquared": "0.2 the quotient rule",
+    "insteadofx²": "0.8 the closed form of (sin x / x)'", "multipliedbyx": "0.8 the series near 0",
+    "xin∂L/∂w": "0.4 ∂L/∂w", "f'(z)": "3.1 δ", "pre-activationz": "3.1 δ", "x_(t-1)": "1.2 the saved gradients",
+}
+
+
+def _normalised_formula(text: str) -> str:
+    return re.sub(r"[\s·*]", "", text)
+
+
+def _string_value(node) -> str | None:
+    import ast
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+    return None
+
+
+def diagnosis_strings() -> dict[str, list[str]]:
+    """Every text a check may print about a mistake, by file of helpers/checks: the keys of the mistakes' dicts,
+    the texts given to CheckOutcome and to the exercises' diagnoses lists, and the module's string constants."""
+    import ast
+    found = {}
+    for path in sorted((PROJECT_ROOT / "helpers" / "checks").glob("*.py")):
+        tree, texts = ast.parse(path.read_text(encoding="utf-8")), []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                texts += [_string_value(key) for key in node.keys if key is not None]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                    "CheckOutcome", "Exercise", "_diagnoses"):
+                for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                    texts += [_string_value(part) for part in ast.walk(argument)]
+            elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets):
+                texts += [_string_value(part) for part in ast.walk(node.value)]
+        found[path.name] = list(dict.fromkeys(text for text in texts if text))
+    return found
+
+
+def test_the_diagnoses_are_found():
+    texts = diagnosis_strings()
+    assert "sign error in the local gradient" in texts["exercises_scalar_engine.py"]
+    assert any("the factor 2 from the square is missing" in t for t in texts["exercises_scalar_notebook.py"])
+    assert sum(map(len, texts.values())) > 300
+
+
+def test_no_diagnosis_states_a_formula_of_the_answer():
+    stated = [(name, text, fragment) for name, texts in diagnosis_strings().items() for text in texts
+              for fragment in ANSWER_FRAGMENTS if fragment in _normalised_formula(text)]
+    assert not stated, "diagnoses stating the answer (file, diagnosis, the answer's fragment):\n" + "\n".join(
+        f"  {name}: {text!r} ({fragment!r}: {ANSWER_FRAGMENTS[fragment]})" for name, text, fragment in stated)

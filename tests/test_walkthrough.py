@@ -196,3 +196,34 @@ def test_bad_input_says_what_was_expected():
     with pytest.raises(ValueError, match="nothing to walk through"):
         key_frames(build_walkthrough(Value(1.0, "x")).steps)
     assert math.isfinite(build_walkthrough(Value(1.0, "x")).steps[0].value)
+
+
+
+def test_the_walkthrough_steps_through_the_engines_own_backward_pass(monkeypatch):
+    """The upstream gradients a step shows are the ones the engine's backward() left (exercise 0.3, or its
+    stand-in), not those of a second reverse sweep of the walkthrough's own: with an engine that writes `=`
+    instead of `+=`, p (used three times) keeps one path, every upstream shown is the engine's (x and y get
+    p's wrong gradient), and the first step that disagrees with the engine is p's."""
+    import helpers.scalar_autodiff as engine
+
+    def one_path_only(self):  # a planted bug of exercise 0.3
+        order = topological_order(self)
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            for operand, local in zip(node.operands, node.local_grads):
+                operand.grad = local * node.grad
+
+    x, y = Value(1.5, "x"), Value(-2.0, "y")
+    p = x * y
+    p.label = "p"
+    output = p * p + p
+    monkeypatch.setattr(engine.Value, "backward", one_path_only)
+    steps = [s for s in build_walkthrough(output).steps if s.phase == "backward"]
+    nodes = {node_names(output)[id(n)]: n for n in topological_order(output)}
+    assert any(edge.consumer == "p" for step in steps for edge in step.contributions)
+    for step in steps:
+        for edge in step.contributions:
+            assert edge.upstream == nodes[edge.consumer].grad, (step.node, edge.consumer)
+    assert [s.node for s in steps if not s.agrees_with_engine][:1] == ["p"]

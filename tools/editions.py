@@ -188,7 +188,7 @@ def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
     Shapes: none (``{"helpers/mynet.py": b"...", "03_mynet_delta_rule.ipynb": b"...",
     "data/rainfall.pt": b"..."}``). Notebooks sit at the top level beside ``helpers/``, so a kernel
     started in their folder imports the student's helpers; the small files committed under ``data/``
-    (``data/*.pt``) are copied (the caches are linked by :mod:`tools.workspace`). The files of
+    (``data/*.pt``) are copied (the workspace has its own caches, :mod:`tools.workspace`). The files of
     :data:`INSTRUCTOR_ONLY` are left out; :data:`EXPECTED_DREAM` holds the expected values of the checks of
     5.1-5.3 for the student edition's inputs, computed from this project's references.
     """

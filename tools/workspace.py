@@ -8,10 +8,14 @@ only after ``sys.path``, whose first entry is the kernel's working folder)::
         00_computational_graphs.ipynb ...   the student notebooks (solution blocks stubbed, no outputs)
         helpers/                            the student copy of the helpers those notebooks import
         data/*.pt                           copies of the small committed data files
-        data/cache -> <project>/data/cache  the project's CIFAR-10 caches, linked, never copied
-        data/shared-datasets -> the project's offline datasets folder (the CIFAR-10 archive), if any
+        data/cache/                         the workspace's own caches (downloads, extractions, tensors)
+        data/shared-datasets -> the offline datasets folder (the read-only CIFAR-10 archive), if any
         requirements.txt, START_HERE.md      the environment to install; how to work here
         .student-workspace.json             what this command wrote, with each file's sha256
+
+The workspace is self-contained: no file it holds names the project's path, and nothing links into the
+project (a student's run writes its caches into the workspace, never into the instructor's). Only the offline
+datasets folder, which is not part of the project, is linked.
 
 Running the command again updates the workspace without destroying the student's work: a file is
 rewritten only while it still holds exactly what this command last wrote there; a file the student
@@ -32,9 +36,9 @@ from tools.editions import student_files
 
 MANIFEST = ".student-workspace.json"
 DEFAULT_FOLDER = PROJECT_ROOT / "student"
-LINKED_DATA = ("cache", "cifar-10-batches-py")  # large or downloaded data: shared with the project
+CACHE = "cache"  # data/cache: the workspace's own, created empty (the helpers fill it)
 # The workspace's parent is not the project's, so ``<root>/../shared/datasets`` is not found from it:
-# the link gives the workspace the project's offline archive (for an empty cache).
+# the link gives the workspace the offline archive (for its empty cache). It is outside the project.
 SHARED_LINK = "shared-datasets"
 START_HERE = """# Your backprop-lab workspace
 
@@ -63,6 +67,7 @@ class WorkspaceUpdate:
     kept: list[str] = field(default_factory=list)       # changed by the student: left as they are
     removed: list[str] = field(default_factory=list)    # no longer in the edition, unchanged: deleted
     linked: list[str] = field(default_factory=list)     # data links made this run
+    unlinked: list[str] = field(default_factory=list)   # links into the project an older edition made, replaced
 
 
 def _sha256(data: bytes) -> str:
@@ -87,11 +92,12 @@ def _read_manifest(folder: Path) -> dict[str, str]:
     return {}
 
 
-def _write_manifest(folder: Path, hashes: dict[str, str], root: Path) -> None:
-    """Replace the manifest atomically: an interrupted run leaves the old one or the new one."""
+def _write_manifest(folder: Path, hashes: dict[str, str]) -> None:
+    """Replace the manifest atomically: an interrupted run leaves the old one or the new one. It names no path
+    of the project (the workspace is self-contained)."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"written by": "python -m tools.editions", "project": str(root),
-                       "files": dict(sorted(hashes.items()))}, indent=1) + "\n"
+    text = json.dumps({"written by": "python -m tools.editions", "files": dict(sorted(hashes.items()))},
+                      indent=1) + "\n"
     partial = folder / f"{MANIFEST}.partial"
     partial.write_text(text)
     os.replace(partial, folder / MANIFEST)
@@ -129,24 +135,36 @@ def _remove_obsolete(folder: Path, hashes: dict[str, str], wanted: set[str], upd
         del hashes[relative]
 
 
-def _data_links(root: Path) -> dict[str, Path]:
-    """Link name under the workspace's ``data/`` -> the project's folder it points at."""
-    links = {name: root / "data" / name for name in LINKED_DATA}
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (resolved) is ``folder`` or lies under it."""
+    resolved, folder = path.resolve(), folder.resolve()
+    return resolved == folder or folder in resolved.parents
+
+
+def _shared_datasets(root: Path) -> Path | None:
+    """The offline datasets folder for the project at ``root``, unless it lies inside the project."""
     shared = shared_datasets_dir() if root.resolve() == PROJECT_ROOT else root.parent / "shared" / "datasets"
-    if shared is not None:
-        links[SHARED_LINK] = shared
-    return links
+    return shared if shared is not None and shared.is_dir() and not _inside(shared, root) else None
 
 
-def _link_data(folder: Path, root: Path, update: WorkspaceUpdate) -> None:
-    """Link the project's caches and datasets into the workspace's ``data/`` (never replacing anything)."""
-    (root / "data" / "cache").mkdir(parents=True, exist_ok=True)
-    for name, source in _data_links(root).items():
-        link = folder / "data" / name
-        if source.is_dir() and not os.path.lexists(link):
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(source.resolve(), target_is_directory=True)
-            update.linked.append(f"data/{name}")
+def _prepare_data(folder: Path, root: Path, update: WorkspaceUpdate) -> None:
+    """The workspace's own ``data/cache`` folder and the link to the offline datasets (never replacing anything
+    but a link into the project an older edition made, which becomes an empty folder of the workspace's)."""
+    data = folder / "data"
+    cache = data / CACHE
+    if cache.is_symlink() and _inside(cache, root):
+        cache.unlink()  # the link only: the project's cache stays as it is
+        update.unlinked.append(f"data/{CACHE}")
+    for name in ("cifar-10-batches-py",):  # linked into the project by older editions
+        old = data / name
+        if old.is_symlink() and _inside(old, root):
+            old.unlink()
+            update.unlinked.append(f"data/{name}")
+    cache.mkdir(parents=True, exist_ok=True)
+    shared, link = _shared_datasets(root), data / SHARED_LINK
+    if shared is not None and not os.path.lexists(link):
+        link.symlink_to(shared.resolve(), target_is_directory=True)
+        update.linked.append(f"data/{SHARED_LINK}")
 
 
 def update_workspace(folder: Path = DEFAULT_FOLDER, root: Path = PROJECT_ROOT) -> WorkspaceUpdate:
@@ -157,15 +175,15 @@ def update_workspace(folder: Path = DEFAULT_FOLDER, root: Path = PROJECT_ROOT) -
     """
     folder = Path(folder).absolute()
     hashes = _read_manifest(folder)
-    _write_manifest(folder, hashes, root)  # marks the folder as a workspace before anything is written
+    _write_manifest(folder, hashes)  # marks the folder as a workspace before anything is written
     update, files = WorkspaceUpdate(), {**student_files(root), "START_HERE.md": START_HERE.encode()}
     for relative, content in files.items():
         remembered = _place(folder, relative, content, hashes.get(relative), update)
         if remembered is not None:
             hashes[relative] = remembered
     _remove_obsolete(folder, hashes, set(files), update)
-    _link_data(folder, root, update)
-    _write_manifest(folder, hashes, root)
+    _prepare_data(folder, root, update)
+    _write_manifest(folder, hashes)
     return update
 
 
@@ -176,6 +194,9 @@ def summary(folder: Path, update: WorkspaceUpdate) -> str:
     if update.kept:
         lines.append("kept as they are (changed since this command wrote them; move one away and re-run "
                      "to take the new version): " + ", ".join(update.kept))
+    if update.unlinked:
+        lines.append("replaced by the workspace's own folders (they linked into the course project): "
+                     + ", ".join(update.unlinked))
     lines.append(f"start with: cd {folder} && {Path(sys.executable).parent / 'jupyter'} lab")
     return "\n".join(lines)
 

@@ -130,7 +130,7 @@ def _loss_mistakes(y_hat: torch.Tensor, y: torch.Tensor, kind: str) -> dict:
     mistakes = {"missing 1/N: the loss is a mean over all entries": lambda g: g * count,
                 "divided by the batch size instead of the number of entries (batch × outputs)":
                     lambda g: g * count / batch,
-                "sign error: (y - y_hat) instead of (y_hat - y)": lambda g: -g}
+                "sign error: the residual's sign is flipped": lambda g: -g}
     if kind == "mse":
         mistakes["the factor 2 of the square's derivative is missing"] = lambda g: g / 2
     else:

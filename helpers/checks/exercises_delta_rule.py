@@ -26,14 +26,14 @@ from helpers.training_references import gradient_step_by_torch_optim
 
 BACKPROP_DIAGNOSES = (
     "missing the factor 2 of the squared error's derivative",
-    "sign error: the loss's derivative taken as 2 (y - ŷ) instead of 2 (ŷ - y)",
+    "sign error in the loss's derivative (the residual's sign flipped)",
     "an extra 1/N: the loss is a sum over the batch, not a mean",
     "weight gradient transposed (it must have the weight's shape, n_l × n_(l-1))",
     "bias gradient not summed over the batch (one row per sample)",
-    "forgot the local derivative f'(z) (δ without the activation's slope)",
-    "wrong activation derivative: f' applied to the activation a instead of the pre-activation z",
+    "forgot the local derivative of the activation (δ without its slope)",
+    "wrong activation derivative: f' evaluated at the activation a",
 )
-STEP_DIAGNOSES = ("step in the wrong direction (θ + lr·∇ instead of θ − lr·∇)",
+STEP_DIAGNOSES = ("step in the wrong direction (gradient ascent)",
                   "learning rate not applied", "biases not updated",
                   "used p.grad instead of the gradients backpropagation stored in dL_dw / dL_db",
                   "right up to rounding only: passes (within a few ulp), named as such")

@@ -142,9 +142,9 @@ def check_sigmoid_neuron(code) -> list[CheckOutcome]:
     w, x, b, y = _points(0.8, -1.2, 2.0, 0.1), _points(1.5, 0.3, -0.7, 4.0), _points(-0.4, 0.9, 0.2, -1.0), \
         _points(1.0, 0.0, 0.5, -0.3)
     s = torch.sigmoid(w * x + b)
-    extra = {"σ' written as σ alone (the factor 1 - σ is missing)": lambda g: {k: g[k] / (1 - s) for k in "wxb"},
+    extra = {"σ' written as σ alone": lambda g: {k: g[k] / (1 - s) for k in "wxb"},
              "the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
-             "the inner derivative is missing (x in ∂L/∂w, w in ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]},
+             "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]},
              "sign error in ∂L/∂y": lambda g: {"y": -g["y"]}}
 
     def check() -> CheckOutcome:
@@ -168,9 +168,9 @@ def check_sin_over_x(code) -> list[CheckOutcome]:
         safe = torch.where(x == 0, torch.ones_like(x), x)
         return outcome("sin_over_x_derivative at 9 points, both branches and x = 0 (vs torch.func.vjp)",
                        code.call("helpers.custom_functions:sin_over_x_derivative", x), expected,
-                       {SIGN: lambda g: -g, "the closed form divides by x instead of x²":
+                       {SIGN: lambda g: -g, "the closed form's denominator is wrong":
                             lambda g: torch.where(near, g, g * x),
-                        "the series is not multiplied by x": lambda g: torch.where(near, g / safe, g)},
+                        "the series near 0 is off by a factor": lambda g: torch.where(near, g / safe, g)},
                        "the derivative")
     def only_through(first: bool):
         def build(t):
@@ -260,7 +260,7 @@ def check_softplus(code) -> list[CheckOutcome]:
         return outcome("Sigmoid: first derivative for x from -800 to 800 (relative precision)",
                        derivatives("sigmoid", 1), derivatives(logistic, 1),
                        {"σ' written as σ alone": lambda g: logistic(extreme),
-                        "1 - σ(x) rounds to 0 for large x: the derivative loses every digit there":
+                        "the derivative loses every digit for large x (a difference that rounds to 0)":
                             lambda g: torch.where(large & (extreme > 0), 0 * g, g)}, "σ'")
 
     def second(name, function, order, logistic_order) -> CheckOutcome:
@@ -272,7 +272,7 @@ def check_softplus(code) -> list[CheckOutcome]:
     def softplus_slope() -> CheckOutcome:
         return outcome("Softplus: first derivative for x from -800 to 800 (finite, relative precision)",
                        derivatives("softplus", 1), logistic(extreme),
-                       {"the derivative of ln(1 + eˣ) is the logistic σ(x), not eˣ": lambda g: extreme.exp()}, "the slope")
+                       {"the derivative of ln(1 + eˣ) taken as eˣ (it overflows)": lambda g: extreme.exp()}, "the slope")
 
     variants = {"∂g/∂v₁ keeps only its direct path (the one through v₂ is missing)": _logistic_variant(True),
                 "∂g/∂v₁ keeps only the path through v₂": _logistic_variant(False)}

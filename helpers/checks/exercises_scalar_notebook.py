@@ -6,6 +6,7 @@ The cell's code runs in the sandbox as the module ``__notebook__`` (``code.call(
 imports. The loop is compared with ``torch.optim.SGD``; the hand
 gradients with torch autograd in float64 and with central differences. A mistake's result is computed by
 the same torch expression with the mistake made (an edge of the graph cut with ``detach``, a term dropped).
+The stand-ins the notebook uses meanwhile are in :mod:`helpers.scalar_references`.
 """
 from __future__ import annotations
 
@@ -14,30 +15,9 @@ import torch
 from helpers.checks.exercises import CheckOutcome
 from helpers.checks.scalar_check_tools import (autograd_dict, central_difference_outcome, dict_outcome, guarded,
                                                outcome)
+from helpers.scalar_references import TWO_NEURON_NAMES, fit_line_reference, line_loss
 
 FIT_TOLERANCE = 1e-5  # float32 round-off of 100 steps (operation order inside torch.optim.SGD differs)
-
-
-def fit_line_reference(x: torch.Tensor, y: torch.Tensor, steps: int = 100, learning_rate: float = 0.01,
-                       zero_grad: bool = True, *, reduction: str = "mean", ascent: bool = False):
-    """The reference for the notebook's ``fit_line``: ``torch.optim.SGD`` on the mean squared error of
-    ŷ = Wx + b from W = 0.3, b = -0.3 (tensors of x's dtype and device), the loss recorded before every step.
-
-    Shapes: x, y (N,); returns W, b (0-dim leaf tensors that require grad) and a list of ``steps`` floats.
-    ``zero_grad=False`` lets the gradients accumulate; ``reduction``/``ascent`` make the checks' mistakes.
-    """
-    W = torch.tensor(0.3, dtype=x.dtype, device=x.device, requires_grad=True)
-    b = torch.tensor(-0.3, dtype=x.dtype, device=x.device, requires_grad=True)
-    optimizer = torch.optim.SGD([W, b], lr=learning_rate, maximize=ascent)
-    losses = []
-    for _ in range(steps):
-        if zero_grad:
-            optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(W * x + b, y, reduction=reduction)
-        losses.append(loss.item())
-        loss.backward()
-        optimizer.step()
-    return W, b, losses
 
 
 def _fit_case(fit_line, x, y, steps, learning_rate, zero_grad, title) -> list[CheckOutcome]:
@@ -89,10 +69,6 @@ def check_fit_line(code) -> list[CheckOutcome]:
 
 # ---- CS475 by hand -------------------------------------------------------------------------------------
 
-def _line_loss(w, x, b, y):
-    return ((w * x + b) - y) ** 2
-
-
 def _exp_log(x, b, w, cut=""):
     first = w * torch.exp(b * (x.detach() if cut == "x:exp" else x))
     second = torch.log((w.detach() if cut == "w:log" else w) * (x.detach() if cut == "x:log" else x))
@@ -123,8 +99,8 @@ def check_line_loss_gradients(code) -> list[CheckOutcome]:
     def mistakes(point):
         return {"the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
                 "sign error (the residual written as y - (wx + b))": lambda g: {k: -v for k, v in g.items()},
-                "the inner derivative is missing (x in ∂L/∂w, w in ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
-    return _hand_gradients_check(line_loss_gradients, _line_loss, points, mistakes)
+                "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
+    return _hand_gradients_check(line_loss_gradients, line_loss, points, mistakes)
 
 
 def check_exp_log_gradients(code) -> list[CheckOutcome]:
@@ -146,9 +122,6 @@ def _two_neurons(y, w1, x, b1, w2, b2, lam, decay_scale=1.0, hidden_slope=True):
     pre = w1 * x + b1
     hidden = torch.sigmoid(pre) if hidden_slope else pre + (torch.sigmoid(pre) - pre).detach()
     return (y - torch.sigmoid(w2 * hidden + b2)) ** 2 + decay_scale * lam * (w1 ** 2 + w2 ** 2)
-
-
-TWO_NEURON_NAMES = {"y": "y", "w1": "w₁", "x": "x", "b1": "b₁", "w2": "w₂", "b2": "b₂", "lam": "λ"}
 
 
 def check_two_neuron_gradients(code) -> list[CheckOutcome]:
@@ -173,26 +146,3 @@ def check_two_neuron_gradients(code) -> list[CheckOutcome]:
         outcomes.append(guarded(f"point {k}", lambda: dict_outcome(f"point {k}: vs torch autograd (float64)",
                                                                    student, reference, mistakes(point))))
     return outcomes
-
-
-# ---- the references the notebook's hand-derived functions use while they are not done -----------------------
-
-def _floats(gradients: dict) -> dict:
-    return {name: value.item() for name, value in gradients.items()}
-
-
-def line_loss_reference(w, x, b, y) -> dict:
-    """Torch autograd's {"w", "x", "b", "y": ∂L/∂input} of L = [(wx + b) - y]² (floats in and out)."""
-    return _floats(autograd_dict(_line_loss, w=w, x=x, b=b, y=y))
-
-
-def exp_log_reference(x, b, w) -> dict:
-    """Torch autograd's {"x", "b", "w": ∂f/∂input} of f = (w·exp(bx) + ln(wx))·b (floats in and out)."""
-    return _floats(autograd_dict(_exp_log, x=x, b=b, w=w))
-
-
-def two_neuron_reference(values) -> dict:
-    """Torch autograd's {name: ∂f/∂name} of the two-neuron loss with weight decay (floats by name, as
-    ``two_neuron_gradients`` takes and returns them)."""
-    by_argument = {argument: values[name] for argument, name in TWO_NEURON_NAMES.items()}
-    return {TWO_NEURON_NAMES[k]: v for k, v in _floats(autograd_dict(_two_neurons, **by_argument)).items()}

@@ -21,12 +21,12 @@ from helpers.checks.exercises import CheckOutcome, diagnose, matches
 from helpers.training_references import mlp_forward_by_functional, training_step_by_autograd_grad
 
 SGD_DIAGNOSES = (
-    "step in the wrong direction (θ + η g instead of θ − η g)",
+    "step in the wrong direction (gradient ascent)",
     "learning rate not applied",
-    "weight decay left out (add λθ to the gradient)",
+    "weight decay left out",
     "weight decay with the wrong sign",
     "momentum left out",
-    "dampening left out (the buffer takes (1 − dampening) · g)",
+    "dampening left out",
     "momentum buffer not started from the first gradient (started from zeros)",
     "Nesterov's look-ahead left out",
     "right up to rounding only: passes (within a few ulp of torch.optim.SGD), named as such",

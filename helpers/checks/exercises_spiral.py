@@ -31,12 +31,12 @@ def _wrong_chain(points: torch.Tensor, angle=1.0, radius_in_phase=1.0, outer_rad
     x = points.detach().clone().requires_grad_(True)
     squared = (x * x).sum(-1)
     radius = torch.sqrt(squared)
-    if radius_slope is not None:  # the derivative of r replaced: r times its own (x instead of x / r)
+    if radius_slope is not None:  # the derivative of r replaced: multiplied by r
         radius = _scaled_gradient(radius, radius.detach())
     theta = torch.atan2(x[:, 1], x[:, 0])
     phase = 6 * _scaled_gradient(theta, angle) + 2 * _scaled_gradient(radius, radius_in_phase)
     sine_squared = torch.sin(phase) ** 2
-    if sine_slope_only:  # sin^2 differentiated as 2 sin(u) (the cos(u) of the chain rule forgotten)
+    if sine_slope_only:  # sin^2 differentiated without the local derivative of sin
         sine_squared = sine_squared.detach() + 2 * torch.sin(phase).detach() * (phase - phase.detach())
     outer = radius * radius if radius_slope == "everywhere" else squared
     y = _scaled_gradient(outer, outer_radius) * (_scaled_gradient(sine_squared, ridge) + 1)
@@ -51,12 +51,12 @@ def _gradient_mistakes(points: torch.Tensor) -> dict:
             "the factor 6 of 6θ is missing from the chain rule": wrong(angle=1 / 6),
             "the factor 2 of 2r inside the sine is missing from the chain rule": wrong(radius_in_phase=0.5),
             "the r-term inside the sine was forgotten (u differentiated as 6θ only)": wrong(radius_in_phase=0.0),
-            "forgot the local derivative of sin²: wrote 2 sin(u) instead of 2 sin(u) cos(u)":
+            "forgot the local derivative of sin² (the chain rule stops at the square)":
                 wrong(sine_slope_only=True),
             "product rule incomplete: the derivative of the r² factor is missing": wrong(outer_radius=0.0),
             "product rule incomplete: the derivative of the sin² factor is missing": wrong(ridge=0.0),
-            "∇r taken as x instead of x / r (inside the sine)": wrong(radius_slope="inside"),
-            "∇r taken as x instead of x / r (in both places)": wrong(radius_slope="everywhere"),
+            "the derivative of r is wrong (inside the sine)": wrong(radius_slope="inside"),
+            "the derivative of r is wrong (in both places)": wrong(radius_slope="everywhere"),
             "sign error: the whole gradient is negated": lambda reference: -reference,
             "the two components are swapped": lambda reference: reference.flip(-1)}
 
@@ -127,8 +127,8 @@ def check_gradient_descent(code) -> list[CheckOutcome]:
     outcomes = [exact_outcome(f"iterates bit for bit as torch.optim.SGD (λ = {lr:g}, {n_steps} steps)",
                               student.trajectory, reference.trajectory, mistakes, "your trajectory", hint)]
     outcomes.append(tensor_outcome("the saved gradients are dy/dx at x_0 .. x_(T-1)", student.gradients,
-                                   reference.gradients, {"saved the gradient at the new iterate x_t instead of "
-                                                         "at x_(t-1)": lambda r: spiral.spiral_grad_reference(
+                                   reference.gradients, {"saved the gradient at the new iterate x_t (after the "
+                                                         "step)": lambda r: spiral.spiral_grad_reference(
                                                              student.trajectory[1:])}, what="the gradients"))
     stopped = (large.diverged and torch.isfinite(large.trajectory).all().item()
                and large.trajectory.shape == reference_large.trajectory.shape)

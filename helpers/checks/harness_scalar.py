@@ -30,12 +30,12 @@ def prepare_notebook() -> None:
     ``reference_until_done`` and the four ``*_reference`` stand-ins), in the ``__notebook__`` module the
     sandbox runs them in (``NOTEBOOK_PRELUDE``), before it is first loaded. Under ``forbid=("references",)`` the stand-ins are
     guarded (the check process runs with no stand-in anyway)."""
-    from helpers.checks import exercises_scalar_notebook as notebook
+    from helpers import scalar_references
     from helpers.runtime.exercises import reference_until_done
     if _GuardingFinder in sys.meta_path:
-        _guard_references_of(notebook)
+        _guard_references_of(scalar_references)
     names = {"torch": torch, "math": math, "reference_until_done": reference_until_done,
-             **{name: getattr(notebook, name) for name in NOTEBOOK_REFERENCES}}
+             **{name: getattr(scalar_references, name) for name in NOTEBOOK_REFERENCES}}
     NOTEBOOK_PRELUDE.update(names)
 
 
