@@ -142,7 +142,7 @@ ANSWER_FRAGMENTS = {
     "cos(u)": "1.1 spiral_grad: the local derivative of sin", "(cosu)": "1.1 spiral_grad",
     "ŷ-y": "the squared error's derivative (2.3, 3.1)", "y_hat-y": "2.3 mse_backward",
     "θ−lr": "the update (1.2, 2.4, 3.2)", "θ-lr": "the update", "θ−η": "4.4 the SGD update", "θ-η": "4.4",
-    "λθ": "4.4 weight decay", "1−dampening": "4.4 dampening", "1-dampening": "4.4 dampening",
+    "λθ": "4.4 weight decay", "1-weight_decay": "5.1 the decay towards centre", "1−dampening": "4.4 dampening", "1-dampening": "4.4 dampening",
     "1-σ": "σ' (0.2, 0.6, 0.10)", "σ(1-σ)": "σ'", "logisticσ(x)": "0.10 softplus' derivative",
     "insteadofthelogistic": "0.10 softplus' derivative", "1-tanh": "0.2 tanh'",
     "tanhinthederivativeisnotsquared": "0.2 tanh'", "tanhnotsquared": "0.2 tanh'",
