@@ -244,3 +244,13 @@ def test_without_bubblewrap_the_checks_run_in_a_plain_subprocess_and_say_so(monk
         assert not run_checks("9.1", lesson(tmp_path / "again", "import os\nos._exit(3)\n")).passed
     finally:
         close_all()
+
+
+def test_each_exercise_statement_says_what_its_code_must_not_use():
+    """The rule the sandbox enforces (``Exercise.forbid``) is stated where the student meets the exercise."""
+    from helpers.data.paths import PROJECT_ROOT
+    for chosen in registry.all_exercises().values():
+        notebook = nbformat.read(PROJECT_ROOT / "notebooks" / f"{chosen.notebook}.ipynb", as_version=4)
+        (statement,) = [cell.source for cell in notebook.cells
+                        if f"exercise:{chosen.id}" in cell.metadata.get("tags", [])]
+        assert chosen.forbid and chosen.rule in statement, chosen.id

@@ -158,13 +158,14 @@ def make_course(course: Path, root: Path = PROJECT_ROOT) -> list[str]:
 
 
 def exercise_table() -> str:
-    """The course's exercises as a Markdown table: where, from which handout, points, what the checks catch."""
-    rows = ["| exercise | notebook | handout | points | implement | mistakes the checks diagnose |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    """The course's exercises as a Markdown table: where, from which handout, points, the tools their code must
+    not use, what the checks catch."""
+    rows = ["| exercise | notebook | handout | points | implement | must not use | mistakes the checks diagnose |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for e in all_exercises().values():
         implement = ", ".join(f"`{f}`" for f in e.functions) + " in " + ", ".join(e.files)
         rows.append(f"| {e.id} {e.title} | {e.notebook} | {e.handout} | {e.points} | {implement} | "
-                    f"{'; '.join(e.diagnoses)} |")
+                    f"{', '.join(e.forbid)} | {'; '.join(e.diagnoses)} |")
     return "\n".join(rows)
 
 

@@ -40,6 +40,11 @@ TOPIC_MODULES = ("helpers.checks.exercises_scalar", "helpers.checks.exercises_ml
                  "helpers.checks.exercises_training", "helpers.checks.exercises_dream")
 
 
+TOOLS = {"autograd": "autograd (`torch.autograd`, `.backward()`, `torch.func`)",
+         "torch.optim": "`torch.optim` (write the update yourself)",
+         "references": "the bundle's reference functions (`*_reference`, `helpers.*_references`)"}
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     """One check of an exercise: what was checked, whether it passed, and on failure the likely mistake."""
@@ -63,6 +68,14 @@ class Exercise:
     check: Callable[..., list[CheckOutcome]]  # check(student: StudentCode) -> outcomes
     diagnoses: tuple[str, ...] = ()  # the mistakes its checks recognise, for the exercise table
     forbid: tuple[str, ...] = ()     # tools the student's code must not call: "autograd", "torch.optim", "references"
+
+    @property
+    def rule(self) -> str:
+        """The sentence of the exercise's statement that says what its code must not use ('' if nothing)."""
+        if not self.forbid:
+            return ""
+        return ("**Not allowed in your code** (the check blocks it and names the call): "
+                + "; ".join(TOOLS[name] for name in self.forbid) + ".")
 
     @property
     def in_notebook(self) -> bool:
