@@ -3,6 +3,7 @@ independent float64 replay of the graph, against the engine and against central 
 from __future__ import annotations
 
 import math
+import types
 
 import pytest
 import torch
@@ -205,15 +206,14 @@ def test_the_walkthrough_steps_through_the_engines_own_backward_pass(monkeypatch
     instead of `+=`, p (used three times) keeps one path, every upstream shown is the engine's (x and y get
     p's wrong gradient), and the first step that disagrees with the engine is p's."""
     import helpers.scalar_autodiff as engine
-
-    def one_path_only(self):  # a planted bug of exercise 0.3
-        order = topological_order(self)
-        for node in order:
-            node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            for operand, local in zip(node.operands, node.local_grads):
-                operand.grad = local * node.grad
+    from helpers.data.paths import PROJECT_ROOT
+    from tests.exercise_bugs import mutate
+    from tests.exercise_bugs_scalar import PLANTED_BUGS
+    path, line, planted, _ = PLANTED_BUGS["0.3"]  # the planted bug of exercise 0.3: one path only
+    mutated = {}
+    exec(compile(mutate((PROJECT_ROOT / path).read_text(), line, planted, path), path, "exec"), mutated)
+    planted_backward = mutated["Value"].backward.exercise_function
+    one_path_only = types.FunctionType(planted_backward.__code__, vars(engine))  # the engine's own Value
 
     x, y = Value(1.5, "x"), Value(-2.0, "y")
     p = x * y
