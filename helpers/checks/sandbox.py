@@ -144,7 +144,8 @@ def _bwrap_arguments(helpers_dir: Path) -> list[str]:
     if os.getuid() != 0:
         arguments += ["--unshare-user"]
     environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-                   "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
+                   "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
+                   "BACKPROP_LAB_SANDBOX_PIDNS": "1"}  # the worker may end every process it sees but itself
     if os.getuid() == 0:
         environment["BACKPROP_LAB_SANDBOX_DROP"] = "1"  # the worker becomes nobody before any student code
     for name in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):

@@ -385,6 +385,8 @@ def _session(request: dict, requests: int, replies: int) -> None:
     _limit(resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 60)))
     _limit(resource.RLIMIT_DATA, int(limits.get("memory_bytes", 3 << 30)))
     _limit(resource.RLIMIT_FSIZE, int(limits.get("file_bytes", 64 << 20)))
+    if os.getuid() == NOBODY:  # a fork bomb stops here (counted per user: only for the sandbox's own user)
+        _limit(resource.RLIMIT_NPROC, int(limits.get("processes", 128)))
     root = request["root"]
     sys.path.insert(0, root)
     try:
@@ -433,6 +435,7 @@ def serve(requests: int = 0, replies: int = 1) -> None:
         if pid == 0:
             code = 0
             try:
+                os.setpgid(0, 0)  # the check's processes form one group, ended with it
                 os.dup2(2, 1)  # the student's prints go to the captured stderr, never into the frames
                 _session(request, requests, replies)
             except BaseException:  # noqa: BLE001 - the child must never return into the server loop
@@ -440,7 +443,26 @@ def serve(requests: int = 0, replies: int = 1) -> None:
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
+        _end_strays(pid)
         write_frame(replies, {"op": "session_over", "status": _describe(status)})
+
+
+def _end_strays(group: int) -> None:
+    """Kill whatever a check left running (processes the student's code forked), so that nothing of one check
+    reads the next one's requests: in the sandbox's own pid namespace every process but this server and its
+    init, else the check's process group."""
+    import signal
+    if os.environ.get("BACKPROP_LAB_SANDBOX_PIDNS") == "1":
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, os.getpid()):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry), signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG) != (0, 0):
+            pass
 
 
 if __name__ == "__main__":
