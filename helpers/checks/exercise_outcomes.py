@@ -72,11 +72,10 @@ def within_rounding(student: torch.Tensor, reference: torch.Tensor, ulps: int = 
 
 
 def exact_outcome(name: str, student, reference: torch.Tensor, mistakes: Mistakes | None = None,
-                  what: str = "the result", rounding_hint: str = "") -> CheckOutcome:
+                  what: str = "the result") -> CheckOutcome:
     """One check of an update against its ``torch.optim`` twin: bit for bit passes, and so does agreement to
     a few units in the last place (another correct order of operations), which the name then says. Otherwise the
-    mistake it matches. Rounding is recognised before any mistake model (``rounding_hint`` is unused: kept
-    for callers that pass it)."""
+    mistake it matches. Rounding is recognised before any mistake model."""
     if isinstance(student, torch.Tensor) and student.shape == reference.shape and torch.equal(student, reference):
         return CheckOutcome(name, True)
     if within_rounding(student, reference):

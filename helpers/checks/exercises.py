@@ -213,7 +213,7 @@ def run_checks(exercise_id: str, workspace: Path | None = None, notebook_cells: 
         missing = ExerciseNotDone(chosen.functions[0], chosen.files[0], chosen.id)
         return ExerciseResult(chosen, [], missing, notes)
     try:
-        with sandbox_for(root).session(forbid=chosen.forbid, notebook_cells=cells, files=chosen.files) as student:
+        with sandbox_for(root).session(forbid=chosen.forbid, notebook_cells=cells) as student:
             return ExerciseResult(chosen, list(chosen.check(student)), None, notes)
     except ExerciseNotDone as not_done:
         return ExerciseResult(chosen, [], not_done, notes)

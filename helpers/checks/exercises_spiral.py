@@ -122,10 +122,8 @@ def check_gradient_descent(code) -> list[CheckOutcome]:
         "the learning rate is missing: x - dy/dx": lambda r: _replayed(first, lr, n_steps, lambda x, a, g: x - g),
         "x never moves: the new iterate is not the stepped one": lambda r: first.expand_as(r),
     }
-    hint = ("agrees to round-off but not bit for bit: torch.optim.SGD adds -λ·g to x with one rounding per "
-            "entry (Tensor.add with alpha)")
     outcomes = [exact_outcome(f"iterates bit for bit as torch.optim.SGD (λ = {lr:g}, {n_steps} steps)",
-                              student.trajectory, reference.trajectory, mistakes, "your trajectory", hint)]
+                              student.trajectory, reference.trajectory, mistakes, "your trajectory")]
     outcomes.append(tensor_outcome("the saved gradients are dy/dx at x_0 .. x_(T-1)", student.gradients,
                                    reference.gradients, {"saved the gradient at the new iterate x_t (after the "
                                                          "step)": lambda r: spiral.spiral_grad_reference(

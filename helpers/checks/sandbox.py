@@ -41,6 +41,7 @@ CODE_MOUNT = "/sandbox/code"
 WORKER_MOUNT = "/sandbox/worker.py"
 OUTPUT_LIMIT = 64 << 10  # bytes of the student's printed output kept per server
 STARTUP_SECONDS = 120.0
+PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # kept inside the sandbox
 
 
 WALL_SECONDS_ENV = "BACKPROP_LAB_CHECK_SECONDS"  # the wall-clock limit of one check (default 60)
@@ -148,7 +149,7 @@ def _bwrap_arguments(helpers_dir: Path) -> list[str]:
                    "BACKPROP_LAB_SANDBOX_PIDNS": "1"}  # the worker may end every process it sees but itself
     if os.getuid() == 0:
         environment["BACKPROP_LAB_SANDBOX_DROP"] = "1"  # the worker becomes nobody before any student code
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    for name in PASSED_ENVIRONMENT:
         if name in os.environ:
             environment[name] = os.environ[name]
     for name, value in environment.items():
@@ -171,9 +172,14 @@ def _bwrap_problem() -> str:
     return ""
 
 
+def _bwrap_refusal() -> str:
+    """'' when the checks run under bubblewrap here; else why not (``BACKPROP_LAB_SANDBOX=subprocess`` asks not to)."""
+    return "asked for" if os.environ.get("BACKPROP_LAB_SANDBOX") == "subprocess" else _bwrap_problem()
+
+
 def isolation() -> str:
     """Which isolation the checks run under on this machine, in words."""
-    problem = _bwrap_problem() if os.environ.get("BACKPROP_LAB_SANDBOX") != "subprocess" else "asked for"
+    problem = _bwrap_refusal()
     if not problem:
         user = "as user nobody" if os.getuid() == 0 else "as this user in a user namespace"
         return f"bubblewrap sandbox ({user}; no network, read-only system, private /tmp, nothing else visible)"
@@ -196,7 +202,7 @@ class Sandbox:
 
     # lifecycle ---------------------------------------------------------------------------------------
     def _command(self) -> tuple[list[str], str]:
-        if not _bwrap_problem() and os.environ.get("BACKPROP_LAB_SANDBOX") != "subprocess":
+        if not _bwrap_refusal():
             return _bwrap_arguments(self.code_root / "helpers") + [sys.executable, "-I", WORKER_MOUNT], CODE_MOUNT
         return [sys.executable, "-I", str(WORKER)], str(self.code_root)
 
@@ -204,7 +210,7 @@ class Sandbox:
         command, self.mounted_root = self._command()
         environment = None if command[0] == "bwrap" else {
             "PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
-            **{k: v for k, v in os.environ.items() if k in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}}
+            **{k: v for k, v in os.environ.items() if k in PASSED_ENVIRONMENT}}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, start_new_session=True, env=environment,
                                         cwd=tempfile.gettempdir())
@@ -258,8 +264,7 @@ class Sandbox:
 
     # sessions --------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def session(self, forbid: tuple[str, ...] = (), notebook_cells: tuple[str, ...] = (),
-                files: tuple[str, ...] = ()):
+    def session(self, forbid: tuple[str, ...] = (), notebook_cells: tuple[str, ...] = ()):
         """A fresh forked worker for one check: yields a :class:`StudentCode` to call the student's code."""
         if not self.alive():
             self.start()
@@ -268,7 +273,7 @@ class Sandbox:
                     "notebook_cells": list(notebook_cells),
                     "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes,
                                "file_bytes": limits.file_bytes}})
-        student = StudentCode(self, time.monotonic() + limits.wall_seconds, files)
+        student = StudentCode(self, time.monotonic() + limits.wall_seconds)
         try:
             yield student
         finally:
@@ -290,12 +295,10 @@ class Sandbox:
 
 
 class StudentCode:
-    """One check's access to the student's code: :meth:`call` runs a function in the sandbox.
+    """One check's access to the student's code: :meth:`call` runs a function in the sandbox."""
 
-    ``files`` are the student's files this exercise needs (for messages)."""
-
-    def __init__(self, sandbox: Sandbox, deadline: float, files: tuple[str, ...] = ()):
-        self.sandbox, self.deadline, self.files, self.over = sandbox, deadline, files, False
+    def __init__(self, sandbox: Sandbox, deadline: float):
+        self.sandbox, self.deadline, self.over = sandbox, deadline, False
 
     def call(self, target: str, *args, **kwargs):
         """``target(*args, **kwargs)`` in the sandbox, as data; ``target`` is ``"module:qualified.name"``.
