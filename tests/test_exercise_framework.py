@@ -96,16 +96,6 @@ def test_the_student_code_runs_in_the_sandbox_and_its_failures_are_named(monkeyp
     assert result.passed == verdict.startswith("1/1")
 
 
-def test_a_fork_bomb_fails_its_check_and_leaves_nothing_behind(monkeypatch, tmp_path):
-    monkeypatch.setenv("BACKPROP_LAB_CHECK_SECONDS", "10")
-    fake_exercise(monkeypatch, doubled)
-    bomb = lesson(tmp_path, "import os\ndef double(x):\n    while True:\n        os.fork()\n")
-    result = run_checks("9.1", bomb)
-    assert not result.passed and ("helpers/lesson.py:4" in result.lines()[1] or "no answer" in result.lines()[1])
-    (bomb / "helpers" / "lesson.py").write_text("def double(x):\n    return 2 * x\n")
-    assert run_checks("9.1", bomb).passed  # the same sandbox server answers the next check
-
-
 def test_a_forbidden_tool_is_named_and_fails_the_exercise(monkeypatch, tmp_path):
     body = ("import torch\ndef double(x):\n    t = torch.tensor(float(x), requires_grad=True)\n"
             "    (g,) = torch.autograd.grad(t * t, t)\n    return g.item()\n")
