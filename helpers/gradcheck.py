@@ -11,7 +11,8 @@ The policy, defined here once:
   below that, finite differences cannot resolve the gradient, so the check becomes an absolute one.
 * **Unresolvable**: when every reference entry lies within that noise, an all-zero gradient would pass as
   well, so a pass would mean nothing: the comparison says ``"unresolvable ..."`` and does not pass.
-* **Central differences** ``(f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = FD_STEP = 1e-6``, in float64
+* **Central differences** (:func:`numerical_gradient` of a scalar, :func:`numerical_jacobian` of any output)
+  ``(f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = FD_STEP = 1e-6``, in float64
   (accurate to about 1e-9 relative on smooth functions); any step ``h`` must be a finite number > 0.
 * **Tolerances**: ``AUTOGRAD_TOLERANCE = 1e-10`` (the two differ by round-off only) and
   ``FINITE_DIFFERENCE_TOLERANCE = 1e-6`` (truncation and round-off of the differences).
@@ -181,6 +182,28 @@ def numerical_gradient(f: Callable[[], torch.Tensor], x: torch.Tensor, h: float 
                 values[index] = original
             grad[index] = (plus - minus) / (2 * h)
     return grad
+
+
+def numerical_jacobian(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, h: float = FD_STEP) -> torch.Tensor:
+    """Central differences of ``f(*inputs)`` (any output shape, flattened) w.r.t. every entry of the inputs.
+
+    Shapes: inputs float64, any shapes; the result is (f's output size, total entries of the inputs), rows the
+    outputs, columns the inputs' entries in order. The inputs are not modified.
+    """
+    h = check_step(h)
+    for x in inputs:
+        if x.dtype != torch.float64:
+            raise ValueError(f"finite differences need float64 tensors for a meaningful check, got {x.dtype}")
+    columns = []
+    for k, x in enumerate(inputs):
+        for j in range(x.numel()):
+            moved = [list(inputs), list(inputs)]
+            for side, sign in zip(moved, (1, -1)):
+                shifted = x.detach().clone()
+                shifted.view(-1)[j] += sign * h
+                side[k] = shifted
+            columns.append((f(*moved[0]).reshape(-1) - f(*moved[1]).reshape(-1)) / (2 * h))
+    return torch.stack(columns, 1)
 
 
 def numerical_input_gradients(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, h: float = FD_STEP):

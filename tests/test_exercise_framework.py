@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from helpers.checks import exercises as registry
-from helpers.checks.exercises import CheckOutcome, Exercise, check_exercise, diagnose, run_checks
+from helpers.checks.exercises import check_exercise, run_checks
+from helpers.checks.toolkit import CheckOutcome, Exercise, diagnose
 from helpers.runtime.exercises import ExerciseNotDone, reference_until_done, student_code_only
 from tools.editions import ANSWER_BOX, student_notebook
 from tools.grading import KERNEL, SKIPPED, ForeignCourseError, GradingCells, make_course

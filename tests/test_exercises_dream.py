@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from helpers import dream, dream_references as references
 from helpers.checks.exercises import all_exercises, run_checks
-from helpers.checks.exercises_dream import EXERCISES
+from helpers.checks.nb05_dream import EXERCISES
 from helpers.checks.exercises_dream_loop import course_start, tiny_classifier
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
 from helpers.data.paths import PROJECT_ROOT

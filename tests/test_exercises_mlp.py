@@ -11,7 +11,9 @@ import torch
 from helpers import backprop_references as reference
 from helpers import functional, layers, mlp, spiral, two_layer_theory as theory
 from helpers.checks.exercises import all_exercises, run_checks
-from helpers.checks.exercises_mlp import EXERCISES
+from helpers.checks.nb01_spiral import EXERCISES as NB01_EXERCISES
+from helpers.checks.nb02_mlp import EXERCISES as NB02_EXERCISES
+EXERCISES = NB01_EXERCISES + NB02_EXERCISES
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_mlp import PLANTED_BUGS
 from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
@@ -169,4 +171,4 @@ def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order(notebook, 
 
 
 def test_the_checks_import_without_the_student_solutions():
-    assert importlib.import_module("helpers.checks.exercises_mlp").EXERCISES == EXERCISES
+    assert importlib.import_module("helpers.checks.nb02_mlp").EXERCISES == NB02_EXERCISES

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from helpers.checks.exercises import all_exercises, run_checks
-from helpers.checks.exercises_training import EXERCISES
+from helpers.checks.nb03_delta_rule import EXERCISES as NB03_EXERCISES
+from helpers.checks.nb04_catcar import EXERCISES as NB04_EXERCISES
+EXERCISES = NB03_EXERCISES + NB04_EXERCISES
 from helpers.checks.inf265_procedure import mnist_standin_cell
 from helpers.data import catcar
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step

@@ -4,8 +4,10 @@ Lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in the helpers pac
 sub-packages included) and in notebook code cells are replaced, at the same indentation, by
 ``# YOUR CODE HERE`` and a ``raise`` of :class:`helpers.runtime.exercises.ExerciseNotDone` naming the
 function that encloses the block and the file to open; notebook outputs are cleared; Markdown cells
-tagged ``answer`` become an empty answer box; a line ending in ``# student edition: <code>`` becomes
-``<code>`` (how :data:`helpers.runtime.edition.SHOWS_ANSWERS` turns False). The build tooling
+tagged ``answer`` become an empty answer box. Two files are written for the edition rather than copied:
+``helpers/runtime/edition.py`` says ``SHOWS_ANSWERS = False`` (code that would draw an answer leaves it out), and
+``helpers/__init__.py`` gains the call that lets a labelled reference stand in for an exercise not done yet
+(:func:`helpers.checks.stand_ins.install`; the references are named in the exercise registry). The build tooling
 (``tools/``) is not part of a student copy, and the instructor's files are never modified. The references
 the checks of notebook 05 compute their expected values from (:data:`INSTRUCTOR_ONLY`) are left out: the
 student edition gets their results for fixed inputs instead (``helpers/checks/expected_dream.pt``, see
@@ -28,8 +30,6 @@ from helpers.data.paths import PROJECT_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
-# A line ending in "# student edition: <code>" becomes "<code>" (same indentation) in the student edition.
-_STUDENT_LINE = re.compile(r"^(\s*).*#\s*student edition:\s*(.+?)\s*$")
 _DEF_OR_CLASS = re.compile(r"^(\s*)(?:async\s+def|def|class)\s+(\w+)")
 
 
@@ -83,7 +83,6 @@ def strip_solutions(source: str, origin: str = "<source>", display_path: str | N
     """
     out, inside, indent = [], False, ""
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
-        line = _STUDENT_LINE.sub(r"\1\2\n", line)
         match = _MARKER.match(line)
         if match and match.group(2) == BEGIN:
             if inside:
@@ -177,6 +176,19 @@ def _package_sources(package: Path) -> list[Path]:
                   if not any(part.startswith(".") for part in p.relative_to(package).parts))
 
 
+EDITION_FILE = "helpers/runtime/edition.py"
+STUDENT_EDITION = '''"""Which edition this copy of the helpers is: a student's (written by ``python -m tools.editions``).
+
+Code that would print or draw an answer (a formula that is an exercise's solution) leaves it out here.
+"""
+SHOWS_ANSWERS = False
+'''
+PACKAGE_INIT = "helpers/__init__.py"
+STAND_INS = ("\n\n# Student edition: while an exercise is a stub, a labelled reference stands in (helpers.checks.stand_ins).\n"
+             "from helpers.checks.stand_ins import install as _install_stand_ins  # noqa: E402\n\n"
+             "_install_stand_ins()\n")
+
+
 # Complete solutions of exercises (the references of notebook 05's checks): never in a student edition.
 INSTRUCTOR_ONLY = ("helpers/dream_references.py",)
 EXPECTED_DREAM = "helpers/checks/expected_dream.pt"  # their results for the shipped inputs, written instead
@@ -197,7 +209,8 @@ def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
         relative = source.relative_to(root).as_posix()
         if relative in INSTRUCTOR_ONLY:
             continue
-        files[relative] = strip_solutions(source.read_text(), str(source), relative).encode()
+        text = STUDENT_EDITION if relative == EDITION_FILE else strip_solutions(source.read_text(), str(source), relative)
+        files[relative] = (text.rstrip("\n") + STAND_INS if relative == PACKAGE_INIT else text).encode()
     if (root / "helpers" / "dream_references.py").is_file():  # this bundle (not a project without notebook 05)
         files[EXPECTED_DREAM] = _expected_dream()
     for source in sorted((root / "notebooks").glob("*.ipynb")):

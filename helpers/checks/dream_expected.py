@@ -66,7 +66,7 @@ def expected_values(exercise_id: str, compute: Callable[[int], dict]) -> tuple[i
 def expected_file_bytes() -> bytes:
     """The stored expected values of exercises 5.1-5.3 for :data:`SHIPPED_INPUTS`, as the file's bytes (the
     edition tool writes them; computing them needs the references)."""
-    from helpers.checks import exercises_dream
+    from helpers.checks import nb05_dream as exercises_dream
     with torch.random.fork_rng(devices=[]):
         values = {exercise_id: compute(SHIPPED_INPUTS) for exercise_id, compute in exercises_dream.EXPECTED.items()}
     buffer = io.BytesIO()

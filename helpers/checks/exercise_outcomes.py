@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from helpers.checks.exercises import CheckOutcome, diagnose
+from helpers.checks.toolkit import CheckOutcome, diagnose
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
 
 Mistakes = dict[str, Callable[[torch.Tensor], torch.Tensor]]

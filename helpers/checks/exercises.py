@@ -14,73 +14,29 @@ comes back, which the check compares with references computed here. Under nbgrad
 set) :func:`check_exercise` raises ``AssertionError`` when anything failed, so the autograded test cell
 scores 0; in a notebook it only prints, so "Run All" goes on to the end.
 
-The exercises of each notebook live in their topic module (:data:`TOPIC_MODULES`), each defining
-``EXERCISES``: a tuple of :class:`Exercise`.
+The exercises of each notebook live in its check module (``nb00_graphs`` ... ``nb05_dream``, listed in
+:data:`NOTEBOOK_CHECKS`), each defining ``EXERCISES``: a tuple of :class:`helpers.checks.toolkit.Exercise`.
 """
 from __future__ import annotations
 
 import ast
 import atexit
-import importlib
 import inspect
 import linecache
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
+from helpers.checks import nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream
 from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation, remove_copy,
                                     sandbox_for)
+from helpers.checks.toolkit import CheckOutcome, Exercise
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
 
-TOPIC_MODULES = ("helpers.checks.exercises_scalar", "helpers.checks.exercises_mlp",
-                 "helpers.checks.exercises_training", "helpers.checks.exercises_dream")
-
-
-TOOLS = {"autograd": "autograd (`torch.autograd`, `.backward()`, `torch.func`)",
-         "torch.optim": "`torch.optim` (write the update yourself)",
-         "references": "the bundle's reference functions (`*_reference`, `helpers.*_references`)"}
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One check of an exercise: what was checked, whether it passed, and on failure the likely mistake."""
-    name: str
-    passed: bool
-    diagnosis: str = ""
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise (shapes: none). ``check(code)`` returns the list of :class:`CheckOutcome`, calling the
-    student's functions through ``code`` (a sandbox session); an exercise written in a notebook cell is called
-    as ``"__notebook__:<function>"`` (the sandbox runs the cell that defines it)."""
-    id: str                      # "3.1": notebook 3, first exercise
-    title: str                   # "backpropagation by the delta rule"
-    notebook: str                # "03_mynet_delta_rule"
-    handout: str                 # "INF265 §2"
-    points: int
-    files: tuple[str, ...]       # what to open, relative to the workspace ("helpers/mynet.py")
-    functions: tuple[str, ...]   # what to implement ("backpropagation")
-    check: Callable[..., list[CheckOutcome]]  # check(student: StudentCode) -> outcomes
-    diagnoses: tuple[str, ...] = ()  # the mistakes its checks recognise, for the exercise table
-    forbid: tuple[str, ...] = ()     # tools the student's code must not call: "autograd", "torch.optim", "references"
-
-    @property
-    def rule(self) -> str:
-        """The sentence of the exercise's statement that says what its code must not use ('' if nothing)."""
-        if not self.forbid:
-            return ""
-        return ("**Not allowed in your code** (the check blocks it and names the call): "
-                + "; ".join(TOOLS[name] for name in self.forbid) + ".")
-
-    @property
-    def in_notebook(self) -> bool:
-        """Whether the student writes this exercise in a notebook cell (not in a helper file)."""
-        return all(name.endswith(".ipynb") for name in self.files)
+NOTEBOOK_CHECKS = (nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream)
 
 
 @dataclass
@@ -114,12 +70,12 @@ class ExerciseResult:
 
 
 def all_exercises() -> dict[str, Exercise]:
-    """Every exercise of the course by id, in notebook order (imports the topic modules)."""
+    """Every exercise of the course by id, in notebook order."""
     found = {}
-    for name in TOPIC_MODULES:
-        for exercise in importlib.import_module(name).EXERCISES:
+    for module in NOTEBOOK_CHECKS:
+        for exercise in module.EXERCISES:
             if exercise.id in found:
-                raise ValueError(f"exercise id {exercise.id!r} is defined twice ({name})")
+                raise ValueError(f"exercise id {exercise.id!r} is defined twice ({module.__name__})")
             found[exercise.id] = exercise
     return dict(sorted(found.items(), key=lambda item: tuple(int(part) for part in item[0].split("."))))
 
@@ -239,38 +195,3 @@ def check_exercise(exercise_id: str, *arguments) -> None:
     print("\n".join(result.lines()))
     if is_grading() and not result.passed:
         raise AssertionError(result.summary())
-
-
-# Helpers for the topic modules' checks -------------------------------------------------------------
-
-
-def matches(student: torch.Tensor, reference: torch.Tensor, tolerance: float = 1e-8) -> bool:
-    """Whether ``student`` equals ``reference`` in shape and, elementwise, to ``tolerance`` relative to
-    the reference's largest entry (float64 checks; shapes: any, equal)."""
-    student, reference = torch.as_tensor(student), torch.as_tensor(reference)
-    if student.shape != reference.shape or not torch.isfinite(student).all():
-        return False
-    scale = max(reference.abs().max().item() if reference.numel() else 0.0, 1e-12)
-    return (student.double() - reference.double()).abs().max().item() <= tolerance * scale
-
-
-def diagnose(student, reference: torch.Tensor, mistakes: dict[str, Callable[[torch.Tensor], torch.Tensor]],
-             what: str = "the result") -> str:
-    """The known mistake that turns ``reference`` into the student's ``student``, else a general hint.
-
-    Shapes: ``student`` and ``reference`` any; each mistake maps the reference to what that mistake would
-    have produced (e.g. ``{"the weight gradient is transposed": lambda g: g.T}``). The text never shows
-    the expected numbers, only the expected shape when the shapes differ.
-    """
-    student = torch.as_tensor(student)
-    for description, mistaken in mistakes.items():
-        try:
-            if matches(student, mistaken(reference)):
-                return description
-        except (RuntimeError, ValueError, IndexError):  # a mistake that does not apply to these shapes
-            continue
-    if student.shape != reference.shape:
-        return f"{what} has shape {tuple(student.shape)}, expected {tuple(reference.shape)}"
-    if not torch.isfinite(student).all():
-        return f"{what} holds inf or nan"
-    return f"{what} differs from the reference; no common mistake matches: re-derive it on paper"

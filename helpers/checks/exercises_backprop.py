@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from helpers import backprop_references as reference
 from helpers.checks.exercise_outcomes import exact_outcome, first_failure, randn, seeded, tensor_outcome
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
 BATCH, D_IN, D_OUT = 5, 3, 4

@@ -19,7 +19,7 @@ from torch import nn
 
 from helpers import mynet
 from helpers.checks.exercise_outcomes import ROUNDING_ULPS, within_rounding
-from helpers.checks.exercises import CheckOutcome, diagnose, matches
+from helpers.checks.toolkit import matches, CheckOutcome, diagnose
 from helpers.checks.inf265_procedure import check_sample, mnist_standin_cell, small_cell
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, finite_difference_check
 from helpers.training_references import gradient_step_by_torch_optim

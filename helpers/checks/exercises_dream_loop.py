@@ -23,7 +23,7 @@ from helpers import dream
 from helpers.checks.dream_expected import as_mistakes, expected_values, mistakes_of
 from helpers.checks.exercise_outcomes import replaced
 from helpers.checks.harness_dream import check_update
-from helpers.checks.exercises import CheckOutcome, diagnose, matches
+from helpers.checks.toolkit import matches, CheckOutcome, diagnose
 from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.classifier_probes import IMAGENET_MEAN, IMAGENET_STD
 from helpers.data.cifar import normalize

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from helpers import backprop_references as reference
 from helpers import mlp, two_layer_theory as theory
 from helpers.checks.exercise_outcomes import first_failure, randn, seeded, tensor_outcome
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
 NYU_CASES = (("relu", "identity", "mse"), ("tanh", "sigmoid", "bce"), ("sigmoid", "tanh", "mse"))

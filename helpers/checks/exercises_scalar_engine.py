@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.checks.scalar_check_tools import guarded, outcome
 from helpers.runtime.exercises import ExerciseNotDone

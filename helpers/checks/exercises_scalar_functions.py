@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from helpers import custom_functions, graph_derivations
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.checks.scalar_check_tools import autograd_gradients, dict_outcome, guarded, outcome
 from helpers.custom_functions import sin_over_x_value, stable_logistic
 from helpers.graph_derivations import (V1, V2, adjoints_by_autograd, logistic_nodes, nyu_nodes, quadratic_nodes,

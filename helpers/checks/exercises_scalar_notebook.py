@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.checks.scalar_check_tools import (autograd_dict, central_difference_outcome, dict_outcome, guarded,
                                                outcome)
 from helpers.scalar_references import TWO_NEURON_NAMES, fit_line_reference, line_loss

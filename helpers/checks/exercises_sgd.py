@@ -17,7 +17,7 @@ from torch import nn
 
 from helpers import training
 from helpers.checks.exercise_outcomes import exact_outcome, replaced
-from helpers.checks.exercises import CheckOutcome, diagnose, matches
+from helpers.checks.toolkit import matches, CheckOutcome, diagnose
 from helpers.training_references import mlp_forward_by_functional, training_step_by_autograd_grad
 
 SGD_DIAGNOSES = (

@@ -14,7 +14,7 @@ import torch
 
 from helpers import spiral
 from helpers.checks.exercise_outcomes import exact_outcome, randn, replaced, seeded, tensor_outcome
-from helpers.checks.exercises import CheckOutcome
+from helpers.checks.toolkit import CheckOutcome
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
 AXIS_POINTS = ((0.0, 1.5), (0.0, -3.0), (0.0, 4.2), (0.0, 0.0), (2.0, 0.0))

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from helpers.checks.exercises import CheckOutcome, diagnose
+from helpers.checks.toolkit import CheckOutcome, diagnose
 from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, compare, numerical_input_gradients
 from helpers.runtime.exercises import ExerciseNotDone

@@ -72,7 +72,13 @@ def _current_cell() -> object:
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
-def _announce(not_done: ExerciseNotDone, reference_name: str) -> None:
+def stand_ins_allowed() -> bool:
+    """Whether a reference may stand in for an unfinished exercise here (not inside the checks' sandbox)."""
+    return _references_allowed.get()
+
+
+def announce_stand_in(not_done: ExerciseNotDone, reference_name: str) -> None:
+    """Print, once per notebook cell and function, that a reference result stands in for the student's code."""
     key = (not_done.function, _current_cell())
     if key not in _announced:
         _announced.add(key)
@@ -96,7 +102,7 @@ def reference_until_done(reference: Callable, reference_name: str) -> Callable[[
             except ExerciseNotDone as not_done:
                 if not _references_allowed.get():
                     raise
-                _announce(not_done, reference_name)
+                announce_stand_in(not_done, reference_name)
                 return reference(*args, **kwargs)
         exercise.exercise_function = function
         return exercise

@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpers.checks import exercises_scalar_engine as engine
 from helpers.checks import exercises_scalar_functions as functions
 from helpers.checks import exercises_scalar_notebook as notebook
-from helpers.checks.exercises import Exercise
+from helpers.checks.toolkit import Exercise
 
 NOTEBOOK = "00_computational_graphs"
 NOTEBOOK_FILE = f"{NOTEBOOK}.ipynb"

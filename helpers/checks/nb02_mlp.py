@@ -1,4 +1,4 @@
-"""The exercises of notebooks 01 (the spiral) and 02 (backprop by hand), for :mod:`helpers.checks.exercises`.
+"""The exercises of notebook 02 (backprop by hand), for :mod:`helpers.checks.exercises`.
 
 Each :class:`Exercise` names the file and functions to implement and the handout that sets the task; its
 ``check`` lives in :mod:`helpers.checks.exercises_spiral` (01), :mod:`helpers.checks.exercises_backprop`
@@ -8,24 +8,11 @@ from __future__ import annotations
 
 from helpers.checks import exercises_backprop as layer_checks
 from helpers.checks import exercises_nyu as nyu_checks
-from helpers.checks import exercises_spiral as spiral_checks
-from helpers.checks.exercises import Exercise
+from helpers.checks.toolkit import Exercise
 
-SPIRAL, MLP = "01_spiral_gradient_descent", "02_manual_backprop_mlp"
+MLP = "02_manual_backprop_mlp"
 
 EXERCISES: tuple[Exercise, ...] = (
-    Exercise("1.1", "the spiral's gradient by the chain rule", SPIRAL, "CSE 849 project 1, q1", 3,
-             ("helpers/spiral.py",), ("spiral_grad",), spiral_checks.check_spiral_gradient,
-             ("sign error in the angle term", "factor 6 of 6θ missing", "factor 2 of 2r missing",
-              "r-term inside the sine forgotten", "forgot the local derivative of sin²",
-              "product rule incomplete (either factor)", "the derivative of r is wrong",
-              "whole gradient negated", "components swapped", "angle term missing on the line x1 = 0",
-              "inf or nan on x1 = 0 or at the origin"), forbid=("autograd", "references")),
-    Exercise("1.2", "the gradient-descent step", SPIRAL, "CSE 849 project 1, q1", 2,
-             ("helpers/spiral.py",), ("gradient_descent",), spiral_checks.check_gradient_descent,
-             ("step in the wrong direction", "learning rate missing", "x never moves",
-              "gradient saved at the new iterate"),
-             forbid=("torch.optim", "references")),
     Exercise("2.1", "the linear layer's backward pass: loops, then vectorised", MLP,
              "CSE 849 project 1, §2.3.1 and tip 1", 3, ("helpers/functional.py",),
              ("linear_backward_loops", "linear_backward"), layer_checks.check_linear_backward,

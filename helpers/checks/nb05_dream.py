@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from helpers.checks.dream_expected import as_mistakes, expected_values, mistakes_of
-from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
+from helpers.checks.toolkit import matches, CheckOutcome, Exercise, diagnose
 from helpers.checks.exercises_dream_loop import LOOP_MISTAKES, check_loop, expected_loop
 from helpers.classifier_probes import IMAGENET_MEAN
 from helpers.data.images import gaussian_blur

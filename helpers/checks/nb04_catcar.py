@@ -13,9 +13,7 @@ import torch
 from torch import nn
 
 from helpers import training
-from helpers.checks.exercises import CheckOutcome, Exercise, diagnose, matches
-from helpers.checks.exercises_delta_rule import (BACKPROP_DIAGNOSES, STEP_DIAGNOSES as GD_DIAGNOSES,
-                                                 check_backpropagation, check_manual_sgd_step)
+from helpers.checks.toolkit import matches, CheckOutcome, Exercise, diagnose
 from helpers.checks.exercises_sgd import SGD_DIAGNOSES, STEP_DIAGNOSES, check_sgd_step, check_training_step
 from helpers.training_references import mlp_forward_by_functional
 
@@ -159,13 +157,9 @@ def _exercise(id, title, notebook, handout, points, files, functions, check, dia
     return Exercise(id, title, notebook, handout, points, files, functions, check, tuple(diagnoses), tuple(forbid))
 
 
-NB03, NB04 = "03_mynet_delta_rule", "04_cifar_cat_vs_car"
-MANUAL_GRADIENTS, MANUAL_UPDATE, OWN_TOOLS = ("autograd", "references"), ("torch.optim", "references"), ("references",)
+NB04 = "04_cifar_cat_vs_car"
+MANUAL_UPDATE, OWN_TOOLS = ("torch.optim", "references"), ("references",)
 EXERCISES = (
-    _exercise("3.1", "backpropagation by the delta rule", NB03, "INF265 §2.1", 4, ("helpers/mynet.py",),
-              ("backpropagation",), check_backpropagation, BACKPROP_DIAGNOSES, MANUAL_GRADIENTS),
-    _exercise("3.2", "a gradient-descent step with the delta-rule gradients", NB03, "INF265 §1, eq. (3)", 1,
-              ("helpers/mynet.py",), ("manual_sgd_step",), check_manual_sgd_step, GD_DIAGNOSES, MANUAL_UPDATE),
     _exercise("4.1", "a stratified, seeded train/validation split", NB04, "INF265 §3.1 task 1", 2,
               ("helpers/data/catcar.py",), ("stratified_split",), check_stratified_split, SPLIT_DIAGNOSES, OWN_TOOLS),
     _exercise("4.2", "MyMLP's forward pass", NB04, "INF265 §3.1 task 2", 2, ("helpers/training.py",),

@@ -1,0 +1,126 @@
+"""Student edition only: while an exercise is a stub, the notebook uses a labelled reference instead.
+
+The student edition (``tools.editions``) turns each solution block into a stub that raises
+:class:`helpers.runtime.exercises.ExerciseNotDone`, and adds one line to the copy's ``helpers/__init__.py`` that
+calls :func:`install`. From then on every ``helpers`` module, once imported, has each function (or method) that
+holds a stub wrapped: the student's code runs first; if it raises ``ExerciseNotDone``, the reference that the
+exercise registry names for it (:attr:`helpers.checks.toolkit.Exercise.stand_ins`) is called instead, and the cell
+says so once. In a notebook the same happens to functions a cell defines (an IPython post-run hook).
+
+So the lesson modules hold nothing but their solution blocks: which reference stands in for what is written
+once, in the check module of the notebook. The checks' sandbox calls
+:func:`helpers.runtime.exercises.no_stand_ins` first: there an unfinished exercise fails its checks.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import sys
+import types
+from typing import Callable
+
+from helpers.runtime.exercises import ExerciseNotDone, announce_stand_in, stand_ins_allowed
+
+NOTEBOOK = "__notebook__"
+
+
+def _holds_stub(code: types.CodeType) -> bool:
+    """Whether ``code`` (or a function nested in it) raises :class:`ExerciseNotDone`, the stub's mark."""
+    return "ExerciseNotDone" in code.co_names or any(
+        isinstance(const, types.CodeType) and _holds_stub(const) for const in code.co_consts)
+
+
+def _reference_for(target: str) -> tuple[Callable, str]:
+    from helpers.checks.exercises import all_exercises  # at call time: every lesson module is imported by then
+    for exercise in all_exercises().values():
+        if target in exercise.stand_ins:
+            return exercise.stand_ins[target]
+    raise LookupError(f"no exercise names a stand-in for {target}")
+
+
+def _wrapped(function: Callable, target: str) -> Callable:
+    @functools.wraps(function)
+    def exercise(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ExerciseNotDone as not_done:
+            if not stand_ins_allowed():
+                raise
+            try:
+                reference, label = _reference_for(target)
+            except LookupError:
+                raise not_done from None
+            announce_stand_in(not_done, label)
+            return reference(*args, **kwargs)
+    exercise.__stand_in_for__ = target
+    return exercise
+
+
+def _wrap_stubs(namespace: dict, owner: str) -> None:
+    """Wrap, in place, every function of ``namespace`` (a module's, or a notebook's with ``owner`` ``"__main__"``)
+    that holds a stub, and every such method of the classes it defines."""
+    label = NOTEBOOK if owner == "__main__" else owner
+    for name, value in list(namespace.items()):
+        if getattr(value, "__module__", None) != owner:
+            continue  # imported from elsewhere: wrapped in its own module
+        if isinstance(value, types.FunctionType) and _holds_stub(value.__code__) \
+                and not hasattr(value, "__stand_in_for__"):
+            namespace[name] = _wrapped(value, f"{label}:{name}")
+        elif isinstance(value, type):
+            for attribute, member in list(vars(value).items()):
+                if isinstance(member, types.FunctionType) and _holds_stub(member.__code__) \
+                        and not hasattr(member, "__stand_in_for__"):
+                    setattr(value, attribute, _wrapped(member, f"{label}:{name}.{attribute}"))
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _wrap_stubs(module.__dict__, module.__name__)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of every ``helpers`` lesson module (not the checks) so its stubs are wrapped once run."""
+
+    @staticmethod
+    def find_spec(name, path, target=None):
+        if not name.startswith("helpers.") or name.startswith("helpers.checks"):
+            return None
+        for finder in sys.meta_path:
+            if finder is _Finder:
+                continue
+            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Loader(spec.loader)
+                return spec
+        return None
+
+
+def _after_cell(*_) -> None:
+    from IPython import get_ipython
+    _wrap_stubs(get_ipython().user_ns, "__main__")
+
+
+def install() -> None:
+    """Wrap the stubs of every ``helpers`` module imported from now on (and of those already imported), and of
+    every function a notebook cell defines. Called once by the student edition's ``helpers/__init__.py``."""
+    if _Finder in sys.meta_path:
+        return
+    sys.meta_path.insert(0, _Finder)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("helpers.") and not name.startswith("helpers.checks") and module is not None:
+            _wrap_stubs(module.__dict__, name)
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        shell.events.register("post_run_cell", _after_cell)
