@@ -1,14 +1,18 @@
-"""The package's shape: dependencies point one way, functions stay short, tools stay outside helpers.
+"""The package's shape, each rule one test over the whole tree that lists every offender.
 
-(No line cap per module: a module holds one topic, however long that topic needs.)"""
+Dependencies point one way and form no cycle; nothing imports by name strings; functions stay short or say
+why; the top level holds only lesson modules a notebook sends the student to; answers are hidden by one
+mechanism (solution blocks); closeness, central differences and the check record each exist once; every
+lesson module and every notebook's check module has its test module. (No line cap per module: a module
+holds one topic, however long that topic needs.)"""
 import ast
+import re
 from pathlib import Path
-
-import pytest
 
 from helpers.data.paths import PROJECT_ROOT
 
 HELPERS = PROJECT_ROOT / "helpers"
+TOOLS = PROJECT_ROOT / "tools"
 # A module may import from its own layer and the layers before it, never from a later one.
 LAYERS = ("runtime", "data", "lessons", "models", "checks", "plots", "experiments")
 
@@ -24,10 +28,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module named by an import statement, functions' local imports included."""
+def imported_modules(source: str, top_level_only: bool = False) -> set[str]:
+    """Every module named by an import statement (functions' local imports too, unless ``top_level_only``)."""
+    tree = ast.parse(source)
+    nodes = tree.body if top_level_only else ast.walk(tree)
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -36,11 +42,19 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def project_modules() -> set[str]:
-    return {module_name(p) for root in ("helpers", "tools") for p in (PROJECT_ROOT / root).rglob("*.py")}
+MODULES = sorted(p for p in HELPERS.rglob("*.py") if "__pycache__" not in p.parts)
+KNOWN = {module_name(p) for p in MODULES} | {module_name(p) for p in TOOLS.rglob("*.py")}
 
 
-MODULES = sorted(HELPERS.rglob("*.py"))
+def upward_imports(path: Path, source: str) -> list[str]:
+    own = LAYERS.index(layer_of(module_name(path)))
+    found = []
+    for name in sorted(imported_modules(source)):
+        if name.split(".")[0] == "tools":
+            found.append(f"{module_name(path)} -> {name} (helpers never imports the tools package)")
+        elif name.startswith("helpers.") and name in KNOWN and LAYERS.index(layer_of(name)) > own:
+            found.append(f"{module_name(path)} -> {name} ({layer_of(name)} comes after {layer_of(module_name(path))})")
+    return found
 
 
 def test_every_module_belongs_to_a_known_layer():
@@ -48,26 +62,56 @@ def test_every_module_belongs_to_a_known_layer():
     assert subpackages <= set(LAYERS), f"unknown sub-packages: {sorted(subpackages - set(LAYERS))}"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
-def test_imports_point_down(path):
-    own = LAYERS.index(layer_of(module_name(path)))
-    known = project_modules()
-    upward = []
-    for name in imported_modules(path):
-        if name.split(".")[0] == "tools":
-            upward.append(f"{name} (helpers never imports the tools package)")
-        elif name.split(".")[0] == "helpers" and name in known and name != "helpers":
-            if LAYERS.index(layer_of(name)) > own:
-                upward.append(f"{name} ({layer_of(name)} comes after {layer_of(module_name(path))})")
-    assert not upward, f"{module_name(path)} imports upward: {upward}"
+def test_imports_point_down():
+    offenders = [edge for path in MODULES for edge in upward_imports(path, path.read_text())]
+    assert not offenders, "imports that point upward:\n" + "\n".join(offenders)
 
 
-def test_the_rule_catches_an_upward_import(tmp_path):
-    # The checker itself must see an upward edge: a lesson module importing a plot module.
-    fake = tmp_path / "fake.py"
-    fake.write_text("def f():\n    from helpers.plots.style import use_style\n")
-    assert "helpers.plots.style" in imported_modules(fake)
-    assert LAYERS.index(layer_of("helpers.plots.style")) > LAYERS.index(layer_of("helpers.mynet"))
+def test_the_import_rule_catches_an_upward_import():
+    source = "def f():\n    from helpers.plots.style import use_style\n"
+    assert upward_imports(HELPERS / "mynet.py", source) == [
+        "helpers.mynet -> helpers.plots.style (plots comes after lessons)"]
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle of ``graph`` found by depth-first search, each as the list of modules around it."""
+    cycles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, path + [target])
+        state[node] = "done"
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return cycles
+
+
+def test_module_level_imports_form_no_cycle():
+    graph = {module_name(p): {n for n in imported_modules(p.read_text(), top_level_only=True)
+                              if n in KNOWN and n != module_name(p) and n != "helpers"} for p in MODULES}
+    cycles = import_cycles(graph)
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_cycle_rule_finds_a_cycle():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Only the sandbox worker resolves "module:function" names: that is how a check calls the student's code.
+NAME_STRING_IMPORTERS = {"helpers.checks.sandbox_worker"}
+
+
+def test_nothing_imports_by_name_strings():
+    pattern = re.compile(r"\bimport_module\(|\b__import__\(")
+    offenders = [f"{module_name(p)}:{number}" for p in MODULES if module_name(p) not in NAME_STRING_IMPORTERS
+                 for number, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, "imports by name string: " + ", ".join(offenders)
 
 
 MAX_FUNCTION_LINES = 50
@@ -92,11 +136,10 @@ def long_functions(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", MODULES + sorted((PROJECT_ROOT / "tools").rglob("*.py")),
-                         ids=lambda p: module_name(p))
-def test_functions_stay_short_or_say_why(path):
-    too_long = long_functions(path.read_text())
-    assert not too_long, f"{module_name(path)}: split these or say why in a '{LONG_FUNCTION_NOTE}' comment: {too_long}"
+def test_functions_stay_short_or_say_why():
+    offenders = [f"{module_name(p)}: {name}" for p in MODULES + sorted(TOOLS.rglob("*.py"))
+                 for name in long_functions(p.read_text())]
+    assert not offenders, f"split these or say why in a '{LONG_FUNCTION_NOTE}' comment:\n" + "\n".join(offenders)
 
 
 def test_the_length_rule_counts_code_not_docstrings():
@@ -106,3 +149,50 @@ def test_the_length_rule_counts_code_not_docstrings():
     assert long_functions(f"def f():\n{docstring}{short}\n") == []  # 50 lines with the def, and a long docstring
     assert long_functions(f"def f():\n{body}\n    return x0\n") == ["f (52 lines without its docstring)"]
     assert long_functions(f"def f():\n    {LONG_FUNCTION_NOTE} it is a table\n{body}\n") == []
+
+
+LESSON_MODULES = sorted(p for p in HELPERS.glob("*.py") if p.name != "__init__.py")
+CHECK_MODULES = sorted(HELPERS.glob("checks/nb0[0-9]_*.py"))
+
+
+def _notebook_markdown() -> str:
+    import nbformat
+    return "\n".join(cell.source for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+                     for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+
+
+def test_the_top_level_holds_only_modules_a_notebook_sends_the_student_to():
+    markdown = _notebook_markdown()
+    offenders = [p.name for p in LESSON_MODULES if f"helpers/{p.name}" not in markdown]
+    assert not offenders, ("top-level modules no notebook's text names (move them into a sub-package, or name "
+                           "them where the notebook sends the student): " + ", ".join(offenders))
+
+
+def test_one_answer_hiding_mechanism_the_solution_blocks():
+    other = re.compile(r"reference_until_done|#\s*student edition:|def _question\(")
+    offenders = [f"{module_name(p)}:{number}" for p in MODULES if module_name(p) != "helpers.runtime.exercises"
+                 for number, line in enumerate(p.read_text().splitlines(), 1) if other.search(line)]
+    assert not offenders, "answers hidden by something other than solution blocks: " + ", ".join(offenders)
+
+
+def _definitions(pattern: str, modules=MODULES) -> list[str]:
+    """Module-level functions and classes whose name matches ``pattern``, as ``module.name``."""
+    return [f"{module_name(path)}.{node.name}" for path in modules for node in ast.parse(path.read_text()).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and re.fullmatch(pattern, node.name)]
+
+
+def test_closeness_central_differences_and_the_check_record_each_exist_once():
+    assert _definitions(r"_?(close|matches|agrees|allclose)") == ["helpers.checks.toolkit.close"]
+    assert sorted(_definitions(r"_?(numerical|central_difference|finite_difference)\w*")) == sorted(
+        f"helpers.gradcheck.{name}" for name in ("numerical_gradient", "numerical_input_gradients",
+                                                 "numerical_jacobian", "numerical_parameter_gradients",
+                                                 "finite_difference_noise", "finite_difference_check"))
+    assert _definitions(r"\w*(Outcome|Result|Record)", sorted(HELPERS.glob("checks/*.py"))) == [
+        "helpers.checks.toolkit.CheckOutcome", "helpers.checks.exercises.ExerciseResult"]
+
+
+def test_every_lesson_and_check_module_has_its_test_module():
+    tests = {p.stem for p in (PROJECT_ROOT / "tests").glob("test_*.py")}
+    missing = [f"tests/test_{p.stem}.py" for p in LESSON_MODULES + CHECK_MODULES
+               if f"test_{p.stem}" not in tests and not p.stem.endswith("_sandbox")]
+    assert not missing, "lesson or check modules without a test module: " + ", ".join(missing)

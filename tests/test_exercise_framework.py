@@ -11,7 +11,8 @@ import torch
 from helpers.checks import exercises as registry
 from helpers.checks.exercises import check_exercise, run_checks
 from helpers.checks.toolkit import CheckOutcome, Exercise, diagnose
-from helpers.runtime.exercises import ExerciseNotDone, reference_until_done, student_code_only
+from helpers.checks import stand_ins
+from helpers.runtime.exercises import ExerciseNotDone, student_code_only
 from tools.editions import ANSWER_BOX, student_notebook
 from tools.grading import KERNEL, SKIPPED, ForeignCourseError, GradingCells, make_course
 
@@ -20,21 +21,52 @@ def stub(x):
     raise ExerciseNotDone("double", "helpers/lesson.py")
 
 
-def test_a_finished_exercise_is_called_through_and_a_stub_borrows_the_labelled_reference(capsys):
-    finished = reference_until_done(lambda x: -1, "a reference")(lambda x: 2 * x)
-    assert finished(3) == 6 and capsys.readouterr().out == ""
-    unfinished = reference_until_done(lambda x: x + x, "autograd's gradient")(stub)
-    assert unfinished(4) == 8 and unfinished(5) == 10
+LESSON = """
+from helpers.runtime.exercises import ExerciseNotDone
+
+def double(x):
+    ### the stub the student edition writes
+    raise ExerciseNotDone("double", "helpers/lesson.py")
+
+def triple(x):
+    return 3 * x
+
+class Net:
+    def forward(self, x):
+        def inner():
+            raise ExerciseNotDone("Net.forward", "helpers/lesson.py")
+        return inner()
+"""
+
+
+def lesson_namespace(monkeypatch) -> dict:
+    """A lesson module's namespace with two stubs, wrapped as the student edition wraps them, and a registry
+    whose exercise names their references."""
+    namespace = {"__name__": "helpers.lesson"}
+    exec(compile(LESSON, "helpers/lesson.py", "exec"), namespace)
+    exercise = Exercise("9.1", "doubling", "09_fake", "none", 2, ("helpers/lesson.py",), ("double",), list,
+                        stand_ins={"helpers.lesson:double": (lambda x: x + x, "autograd's gradient"),
+                                   "helpers.lesson:Net.forward": (lambda net, x: -x, "a reference net")})
+    monkeypatch.setattr(registry, "all_exercises", lambda: {"9.1": exercise})
+    stand_ins._wrap_stubs(namespace, "helpers.lesson")
+    return namespace
+
+
+def test_a_stub_borrows_the_reference_the_registry_names_and_says_so_once(monkeypatch, capsys):
+    lesson_module = lesson_namespace(monkeypatch)
+    assert lesson_module["triple"](2) == 6 and not hasattr(lesson_module["triple"], "__stand_in_for__")
+    assert lesson_module["double"](4) == 8 and lesson_module["double"](5) == 10
+    assert lesson_module["Net"]().forward(7) == -7  # a stub inside a method's nested function
     printed = capsys.readouterr().out
     assert printed.count("[not done yet] `double` in helpers/lesson.py") == 1  # once per cell, not per call
-    assert "autograd's gradient" in printed
+    assert "autograd's gradient" in printed and "`Net.forward`" in printed
 
 
-def test_under_student_code_only_a_stub_raises_instead_of_borrowing():
-    unfinished = reference_until_done(lambda x: x + x, "reference")(stub)
+def test_under_student_code_only_a_stub_raises_instead_of_borrowing(monkeypatch):
+    lesson_module = lesson_namespace(monkeypatch)
     with student_code_only(), pytest.raises(ExerciseNotDone):
-        unfinished(1)
-    assert unfinished(1) == 2  # the context ended: the reference is back
+        lesson_module["double"](1)
+    assert lesson_module["double"](1) == 2  # the context ended: the reference is back
 
 
 def fake_exercise(monkeypatch, check):
