@@ -4,6 +4,8 @@ import json
 import os
 import sys
 
+from pathlib import Path
+
 import nbformat
 import pytest
 import torch
@@ -239,11 +241,16 @@ def test_the_course_command_refuses_a_foreign_folder_and_writes_a_config(tmp_pat
     make_course(course)  # ours: updated, not refused
 
 
-def test_the_student_copy_of_the_helpers_does_not_show_answers():
-    from tools.editions import strip_solutions, student_files
-    assert strip_solutions("    x = 1  # student edition: x = 2\n") == "    x = 2\n"
-    student = student_files()["helpers/runtime/edition.py"].decode()
+def test_the_student_copy_of_the_helpers_does_not_show_answers_and_installs_the_stand_ins():
+    from tools.editions import student_files
+    files = student_files()
+    student = files["helpers/runtime/edition.py"].decode()
     assert "SHOWS_ANSWERS = False" in student and "SHOWS_ANSWERS = True" not in student
+    namespace = {}
+    exec(compile(files["helpers/__init__.py"].decode(), "helpers/__init__.py", "exec"), namespace)
+    from helpers.checks import stand_ins
+    assert stand_ins._installed  # the student copy's package import installs them
+    assert "stand_ins" not in (Path(__file__).parents[1] / "helpers" / "__init__.py").read_text()
 
 
 def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path):
@@ -287,3 +294,22 @@ def test_each_exercise_statement_says_what_its_code_must_not_use():
         (statement,) = [cell.source for cell in notebook.cells
                         if f"exercise:{chosen.id}" in cell.metadata.get("tags", [])]
         assert chosen.forbid and chosen.rule in statement, chosen.id
+
+
+def test_after_import_runs_its_hook_before_any_importer_sees_the_module(tmp_path, monkeypatch):
+    from helpers.runtime import imports
+    (tmp_path / "bp_lab_probe.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(imports, "_callbacks", [])
+    seen = []
+
+    def wrap(module):
+        seen.append(module.__name__)
+        module.f = lambda: 2
+    imports.after_import(lambda name: name == "bp_lab_probe", wrap)
+    try:
+        from bp_lab_probe import f
+        assert f() == 2 and seen == ["bp_lab_probe"]
+    finally:
+        sys.modules.pop("bp_lab_probe", None)
+        sys.meta_path.remove(imports._Finder)

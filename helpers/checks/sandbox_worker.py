@@ -233,48 +233,11 @@ def _guard_references_of(module) -> None:
             setattr(module, name, _guard(value, f"{module.__name__}.{name}", group))
 
 
-class _GuardingLoader:
-    """Wraps a loader: once a ``helpers`` module has run, its references are guarded."""
-
-    def __init__(self, loader):
-        self.loader = loader
-
-    def __getattr__(self, name):
-        return getattr(self.loader, name)
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        self.loader.exec_module(module)
-        _guard_references_of(module)
-
-
-class _GuardingFinder:
-    """A meta-path finder that hands ``helpers.*`` modules to :class:`_GuardingLoader`."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if not name.startswith("helpers.") or name.startswith("helpers.checks."):
-            return None
-        for finder in sys.meta_path:
-            if finder is _GuardingFinder:
-                continue
-            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _GuardingLoader(spec.loader)
-                return spec
-        return None
-
-
 def _block_references() -> None:
-    """The stand-ins the notebooks use while an exercise is undone (``*_references`` modules, ``*_reference``
-    functions): the harness may call them, the student's code may not (a check judges the student's work)."""
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("helpers."):
-            _guard_references_of(module)
-    sys.meta_path.insert(0, _GuardingFinder)
+    """The bundle's references (``*_reference`` functions, ``*_references`` modules, the stand-ins and the checks'
+    references alike): the harness may call them, the student's code may not (a check judges the student's work)."""
+    from helpers.runtime.imports import after_import
+    after_import(lambda name: name.startswith("helpers.") and name != "helpers.checks.sandbox_worker", _guard_references_of)
 
 
 def original(function):

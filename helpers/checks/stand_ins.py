@@ -14,12 +14,11 @@ once, in the check module of the notebook. The checks' sandbox calls
 from __future__ import annotations
 
 import functools
-import importlib.abc
-import sys
 import types
 from typing import Callable
 
 from helpers.runtime.exercises import ExerciseNotDone, announce_stand_in, stand_ins_allowed
+from helpers.runtime.imports import after_import
 
 NOTEBOOK = "__notebook__"
 
@@ -73,50 +72,25 @@ def _wrap_stubs(namespace: dict, owner: str) -> None:
                     setattr(value, attribute, _wrapped(member, f"{label}:{name}.{attribute}"))
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _wrap_stubs(module.__dict__, module.__name__)
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of every ``helpers`` lesson module (not the checks) so its stubs are wrapped once run."""
-
-    @staticmethod
-    def find_spec(name, path, target=None):
-        if not name.startswith("helpers.") or name.startswith("helpers.checks"):
-            return None
-        for finder in sys.meta_path:
-            if finder is _Finder:
-                continue
-            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
-                return spec
-        return None
-
-
 def _after_cell(*_) -> None:
     from IPython import get_ipython
     _wrap_stubs(get_ipython().user_ns, "__main__")
 
 
+def _is_lesson(name: str) -> bool:
+    return name.startswith("helpers.") and not name.startswith("helpers.checks")
+
+
+_installed = []
+
+
 def install() -> None:
     """Wrap the stubs of every ``helpers`` module imported from now on (and of those already imported), and of
     every function a notebook cell defines. Called once by the student edition's ``helpers/__init__.py``."""
-    if _Finder in sys.meta_path:
+    if _installed:
         return
-    sys.meta_path.insert(0, _Finder)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("helpers.") and not name.startswith("helpers.checks") and module is not None:
-            _wrap_stubs(module.__dict__, name)
+    _installed.append(True)
+    after_import(_is_lesson, lambda module: _wrap_stubs(module.__dict__, module.__name__))
     try:
         from IPython import get_ipython
         shell = get_ipython()
