@@ -87,7 +87,7 @@ def mse_backward_reference(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
 
 def bce_backward_reference(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """vjp of ``F.binary_cross_entropy`` (mean over all elements; torch clamps as :func:`helpers.functional.bce`)."""
+    """vjp of ``F.binary_cross_entropy`` (mean over all elements; torch clamps as :func:`helpers.layers.bce`)."""
     return vjp(lambda prediction: F.binary_cross_entropy(prediction, y), (y_hat,),
                torch.ones((), dtype=y_hat.dtype))[0]
 

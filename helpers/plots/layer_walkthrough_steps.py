@@ -288,7 +288,7 @@ class LayerStep:
 
 @dataclass(frozen=True)
 class LayerWalkthrough:
-    """The steps of one pass and the pass itself (:class:`helpers.layer_trace.LayerPass`)."""
+    """The steps of one pass and the pass itself (:class:`LayerPass`)."""
     steps: tuple[LayerStep, ...]
     record: LayerPass
 
