@@ -1,40 +1,294 @@
-"""Layers with hand-written backward passes, no autograd (the CSE 849 Project 1 structure).
+"""Layers with hand-written backward passes, no autograd (CSE 849 Project 1; the NYU API in :mod:`helpers.mlp`).
 
-Two levels, one implementation of the math:
+Read top to bottom, like cs231n's ``layers.py``:
 
-* plain functions in :mod:`helpers.functional`, each op's backward right below its forward
-  (``linear_forward`` / ``linear_backward``, ``relu`` / ``relu_backward``, ..., ``mse`` /
-  ``mse_backward``, ``bce`` / ``bce_backward``), shared with the NYU-style API in :mod:`helpers.mlp`;
-* layer classes with the course's interface: ``forward(x)`` (or ``layer(x)``), ``backward(grad)``,
-  ``train()``, ``eval()`` and the course's names ``weight``, ``lr``, ``eval_mode``, ``grad``, ``grad_comps``
-  (defined in :mod:`helpers.layer_base`, the losses in :mod:`helpers.losses`; all re-exported here, so
-  the course's loop ``out = model.forward(X); loss = loss_fn(out, y); grad = loss_fn.backward();
-  model.backward(grad)`` runs unchanged). In training mode ``forward`` keeps what ``backward`` needs;
-  in eval mode it keeps nothing and ``backward`` raises. ``backward`` also raises if anything ``forward``
-  used or kept was changed in place in between (an input edited, parameters loaded).
+1. the math, each op's backward right below its forward (``linear_forward`` / ``linear_backward``, ``relu`` /
+   ``relu_backward``, ..., ``mse`` / ``mse_backward``, ``bce`` / ``bce_backward``): exercises 2.1-2.3;
+2. the layer classes with the course's interface: ``Layer(lr)``, ``forward(x)`` (or ``layer(x)``),
+   ``backward(grad)``, ``train()``, ``eval()`` and the course's names ``weight``, ``lr``, ``eval_mode``,
+   ``grad``, ``grad_comps``; ``Linear`` (its SGD step is exercise 2.4), the activations, ``Sequential`` and the
+   course's three-layer ``MLP``;
+3. the losses ``MSELoss`` and ``BCELoss``, whose ``backward()`` takes no argument (the gradient starts there).
 
-Shapes are batch-first: ``x`` is (batch, d_in). ``Linear`` follows the course's convention
-``W ∈ R^{d_in × d_out}``, so ``out = x @ weight + bias``. Gradients keep the batch dimension until a
-parameter gradient is formed: the loss carries the ``1/N`` of the mean, so ``Linear`` sums over
-the batch and never divides.
+So the course's loop runs as written: ``out = model.forward(X); loss = loss_fn(out, y); grad =
+loss_fn.backward(); model.backward(grad)``. In training mode ``forward`` keeps what ``backward`` needs; in eval
+mode it keeps nothing and ``backward`` raises; ``backward`` also raises if a tensor ``forward`` kept was changed
+in place in between (an input edited, parameters loaded): each tensor's version counter, compared.
+
+Shapes are batch-first: ``x`` is (batch, d_in). Weights follow the course's ``W ∈ R^{d_in × d_out}``, so
+``out = x @ weight + bias``. Every backward takes the upstream gradient dL/d(output) and returns dL/d(input);
+the loss carries the ``1/N`` of its mean, so linear layers sum over the batch and never divide.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
-from helpers import backprop_references as reference
-
-# The math lives in helpers.functional and the checks in helpers.runtime.validation; both are
-# re-exported here because helpers.layers is the course's public module for all of it.
-from helpers.functional import (ACTIVATIONS, BCE_EPSILON, BIAS_INIT_STD, LOG_CLAMP, bce, bce_backward,  # noqa: F401
-                                identity, identity_backward, init_bias, init_weight, linear_backward,
-                                linear_forward, mse, mse_backward, relu, relu_backward, sigmoid,
-                                sigmoid_backward, tanh, tanh_backward)
+# The input checks (a clear error at the course's entry points) live in helpers.runtime.validation; re-exported
+# here because helpers.layers is the course's public module for all of it.
 from helpers.runtime.validation import (check_dtype, check_lr, check_pair, check_probabilities,  # noqa: F401
-                                        check_size, check_tensor)
-from helpers.layer_base import Layer
-from helpers.runtime.exercises import reference_until_done
-from helpers.losses import BCELoss, Loss, MSELoss  # noqa: F401 (the course's layers.py holds its losses)
+                                        check_size, check_tensor, check_unchanged, versions_of)
+
+LOG_CLAMP = -100.0
+"""``torch.nn.BCELoss`` clamps each log at -100, so a saturated sigmoid gives a finite loss."""
+BCE_EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
+"""``torch.nn.BCELoss``'s backward clamps the divisor of its gradient from below at 1e-12 (no 0/0), with 1e-12
+held as a float32 (9.99999996e-13); the same constant gives bit-identical gradients."""
+BIAS_INIT_STD = 0.01
+
+
+# =============================================================================================================
+# 1. The math: each op's forward, then its backward
+# =============================================================================================================
+
+def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x @ weight + bias``: x (N, d_in), weight (d_in, d_out), bias (d_out,) -> (N, d_out)."""
+    return torch.addmm(bias, x, weight)
+
+
+def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
+    """Exercise 2.1: the gradients of ``out = x @ weight + bias`` given ``grad_out`` = dL/d(out), (N, d_out).
+
+    x: (N, d_in), weight: (d_in, d_out). Returns ``(grad_x (N, d_in) or None when not input_grad,
+    grad_weight (d_in, d_out), grad_bias (d_out,))``, vectorised (no Python loops). The 1/N of a mean
+    belongs to the loss: the layer divides by nothing.
+    """
+    ### BEGIN SOLUTION
+    grad_x = grad_out.mm(weight.t()) if input_grad else None
+    grad_weight = x.t().mm(grad_out)
+    grad_bias = grad_out.sum(0)
+    ### END SOLUTION
+    return grad_x, grad_weight, grad_bias
+
+
+def linear_backward_loops(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor):
+    """Exercise 2.1, first part: :func:`linear_backward` one scalar at a time (the course's first tip: loops
+    first, vectorise after). grad_out (N, d_out), x (N, d_in), weight (d_in, d_out).
+
+    Each entry ``Z[n, j] = sum_i x[n, i] W[i, j] + b[j]`` adds its chain-rule terms to the three gradients,
+    one Python loop per index. Slow: for checking the vectorised form on small sizes. Returns
+    ``(grad_x (N, d_in), grad_weight (d_in, d_out), grad_bias (d_out,))``.
+    """
+    check_tensor("linear_backward_loops x", x, (None, None))
+    batch, d_in = x.shape
+    check_tensor("linear_backward_loops weight", weight, (d_in, None), x.dtype, x.device)
+    d_out = weight.shape[1]
+    check_tensor("linear_backward_loops grad_out", grad_out, (batch, d_out), x.dtype, x.device)
+    grad_x, grad_weight = torch.zeros_like(x), torch.zeros_like(weight)
+    grad_bias = torch.zeros(d_out, dtype=x.dtype, device=x.device)
+    ### BEGIN SOLUTION
+    for n in range(batch):
+        for j in range(d_out):
+            g = grad_out[n, j]  # dL/dZ[n, j]
+            grad_bias[j] += g  # dZ[n, j]/db[j] = 1
+            for i in range(d_in):
+                grad_weight[i, j] += g * x[n, i]  # dZ[n, j]/dW[i, j] = x[n, i]
+                grad_x[n, i] += g * weight[i, j]  # dZ[n, j]/dx[n, i] = W[i, j]
+    ### END SOLUTION
+    return grad_x, grad_weight, grad_bias
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """max(x, 0), element-wise."""
+    return torch.relu(x)
+
+
+def relu_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.2: dL/dx from dL/dy and the output y = relu(x), both of any shape (the same).
+
+    At the kink (x = 0, so y = 0) the derivative is taken as 0, as in PyTorch.
+    """
+    ### BEGIN SOLUTION
+    # The local derivative 1[x > 0] equals sign(y) because y = relu(x) >= 0; one fast kernel, no bool mask.
+    return grad_y * y.sign()
+    ### END SOLUTION
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-x)), element-wise (torch's version never overflows)."""
+    return torch.sigmoid(x)
+
+
+def sigmoid_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.2: dL/dx from dL/dy and the output y = sigmoid(x) alone (x is not kept); same shapes."""
+    ### BEGIN SOLUTION
+    return grad_y * (1 - y) * y
+    ### END SOLUTION
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x), element-wise."""
+    return torch.tanh(x)
+
+
+def tanh_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.2: dL/dx from dL/dy and the output y = tanh(x) alone (x is not kept); same shapes."""
+    ### BEGIN SOLUTION
+    return grad_y * (1 - y * y)
+    ### END SOLUTION
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    """x itself (a linear output layer)."""
+    return x
+
+
+def identity_backward(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dL/dx = dL/dy."""
+    return grad_y
+
+
+ACTIVATIONS = {
+    "relu": (relu, lambda grad_y, y: relu_backward(grad_y, y)),
+    "sigmoid": (sigmoid, lambda grad_y, y: sigmoid_backward(grad_y, y)),
+    "tanh": (tanh, lambda grad_y, y: tanh_backward(grad_y, y)),
+    "identity": (identity, identity_backward),
+}
+"""name -> (function, backward(grad_y, y)); every backward needs only the activation's output. (The backward
+entries call your functions above by name, so they always run the current version of them.)"""
+
+
+def mse(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all elements (a 0-dim tensor), as ``F.mse_loss``."""
+    diff = y_hat - y
+    return (diff * diff).mean()
+
+
+def mse_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.3: dJ/dy_hat of :func:`mse` (the mean over all N elements). y_hat, y: same shape -> that shape."""
+    ### BEGIN SOLUTION
+    return (y_hat - y) * (2.0 / y_hat.numel())
+    ### END SOLUTION
+
+
+def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy -[y log y_hat + (1-y) log(1-y_hat)], logs clamped at -100 like torch."""
+    log_p = torch.log(y_hat).clamp_min(LOG_CLAMP)
+    log_not_p = torch.log1p(-y_hat).clamp_min(LOG_CLAMP)
+    return ((y - 1) * log_not_p - y * log_p).mean()
+
+
+def bce_backward(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exercise 2.3: dJ/dy_hat of :func:`bce` (mean over all N elements). y_hat, y: same shape -> that shape.
+
+    Where y_hat is exactly 0 or 1 the derivative divides by zero: clamp that divisor from below at
+    :data:`BCE_EPSILON`, as ``torch.nn.BCELoss`` does, so the result equals torch's bit for bit.
+    """
+    ### BEGIN SOLUTION
+    return (y_hat - y) / ((1 - y_hat) * y_hat).clamp_min(BCE_EPSILON) / y_hat.numel()
+    ### END SOLUTION
+
+
+def init_weight(d_in: int, d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
+    """He initialisation, N(0, 2/d_in), shape (d_in, d_out): keeps activations' scale through ReLUs.
+
+    Drawn on the CPU (``generator``, if given, is a CPU generator) and then moved to ``device``, so a
+    seed gives the same initial weights on every device.
+    """
+    weight = torch.randn(d_in, d_out, dtype=dtype, generator=generator).mul_(math.sqrt(2.0 / d_in))
+    return weight.to(device)
+
+
+def init_bias(d_out: int, dtype=None, device=None, generator=None) -> torch.Tensor:
+    """N(0, 0.01^2), shape (d_out,): small offsets, so early steps are driven by the data (CPU draw, as above)."""
+    return torch.randn(d_out, dtype=dtype, generator=generator).mul_(BIAS_INIT_STD).to(device)
+
+
+# =============================================================================================================
+# 2. The layer classes (the course's interface)
+# =============================================================================================================
+
+class Layer:
+    """Base class: ``Layer(lr)`` takes the learning rate first, as the course's does (``None`` for layers without
+    parameters); ``layer(x)`` is ``layer.forward(x)``. ``forward`` keeps what ``backward`` needs, in training
+    mode only; each ``backward`` consumes it (call ``forward`` again before the next ``backward``).
+
+    The course's names: ``weight`` (None for a layer without one); ``lr`` (the step size of the SGD update
+    ``backward`` applies); ``eval_mode`` (False while training, True after ``eval()``); ``grad``: dL/d(weight)
+    of the last ``backward`` (the same tensor as ``grad_weight``, None before; layers with a bias keep its
+    gradient in ``grad_bias``); ``grad_comps``: what ``forward`` kept, by name (for ``Linear``: ``x``,
+    ``weight``, ``bias``), or None when nothing is kept. The tensors are the saved ones: editing one in place
+    makes the next ``backward`` refuse. Subclasses keep tensors with ``_save(...)`` and take them back with
+    ``_take_saved()``.
+    """
+
+    _saved_names: tuple[str, ...] = ()  # what forward keeps, named for error messages; last word = grad_comps key
+    weight: torch.Tensor | None = None  # layers with parameters set their own
+    grad_weight: torch.Tensor | None = None
+    lr: float | None = None
+
+    def __init__(self, lr: float | None = None):
+        if lr is not None:
+            self.lr = check_lr(lr)
+        self.eval_mode = False
+        self._saved = None
+
+    def __call__(self, *args, **kwargs):
+        """``layer(...)`` is ``layer.forward(...)`` (same checks, same state kept for ``backward``)."""
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def backward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward()")
+
+    @property
+    def grad(self) -> torch.Tensor | None:
+        """The course's name for ``grad_weight``: dL/d(weight) from the last ``backward`` (None before)."""
+        return self.grad_weight
+
+    @grad.setter
+    def grad(self, value: torch.Tensor | None) -> None:
+        self.grad_weight = value
+
+    @property
+    def grad_comps(self) -> dict[str, torch.Tensor] | None:
+        """The course's name for what ``forward`` kept: ``{name: tensor}`` (None when nothing is kept)."""
+        if self._saved is None:
+            return None
+        return {name.split()[-1]: tensor for name, tensor in zip(self._saved_names, self._saved)}
+
+    def train(self):
+        """Training mode: ``forward`` keeps its inputs for ``backward``."""
+        self.eval_mode = False
+        return self
+
+    def eval(self):
+        """Eval mode (inference): ``forward`` keeps nothing and ``backward`` raises."""
+        self.eval_mode = True
+        self._saved = None
+        return self
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        """Named parameter tensors (live references, not copies); none for parameter-free layers."""
+        return {}
+
+    def _save(self, *tensors: torch.Tensor) -> None:
+        """Keep ``tensors`` for ``backward`` with their version counters (in training mode only)."""
+        if not self.eval_mode:
+            self._saved, self._versions = tensors, versions_of(tensors)
+
+    def _check_saved(self) -> None:
+        """Raise unless ``backward`` can run now: training mode, after a forward pass, nothing changed since."""
+        if self._saved is None or self.eval_mode or versions_of(self._saved) != self._versions:
+            name = type(self).__name__
+            if self.eval_mode:
+                raise RuntimeError(f"{name}.backward() called in eval mode: eval() keeps nothing for backward. "
+                                   "Call train(), then forward(), then backward().")
+            if self._saved is None:
+                raise RuntimeError(f"{name}.backward() called before forward() (or twice after one forward): "
+                                   "run forward() in training mode first.")
+            check_unchanged(f"{name}.backward()", self._saved_names, self._saved, self._versions)
+
+    def _take_saved(self) -> tuple:
+        self._check_saved()
+        saved, self._saved = self._saved, None
+        return saved
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
 class Linear(Layer):
@@ -71,7 +325,6 @@ class Linear(Layer):
         self.sgd_step()
         return grad_x
 
-    @reference_until_done(reference.sgd_step, "torch's SGD step")
     def sgd_step(self) -> None:
         """Exercise 2.4: one SGD step with ``lr`` on ``weight`` (d_in, d_out) and ``bias`` (d_out,), in place,
         from ``grad_weight`` and ``grad_bias`` (same shapes), as ``torch.optim.SGD`` takes it (bit for bit)."""
@@ -219,3 +472,52 @@ class MLP(Sequential):
                          layer2=Linear(hid_dim, hid_dim, lr, **options), act2=ReLU(),
                          layer3=Linear(hid_dim, d_out, lr, **options))
         self.d_in, self.d_out, self.hid_dim = d_in, d_out, hid_dim
+
+
+# =============================================================================================================
+# 3. The losses
+# =============================================================================================================
+
+class Loss(Layer):
+    """A loss: ``forward(y_hat, y)`` (or ``loss_fn(y_hat, y)``) returns the mean loss (0-dim tensor);
+    ``backward()`` takes no argument and returns dJ/dy_hat, the ``1/N`` of the mean included."""
+
+    _saved_names = ("y_hat", "y")
+
+    def _value(self, y_hat, y):
+        raise NotImplementedError
+
+    def _gradient(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """y_hat, y: same shape, same floating dtype -> the mean loss over all elements."""
+        check_pair(f"{type(self).__name__}.forward", y_hat, y)
+        self._save(y_hat, y)
+        return self._value(y_hat, y)
+
+    def backward(self) -> torch.Tensor:
+        """dJ/dy_hat, shape of y_hat (the 1/N of the mean included)."""
+        y_hat, y = self._take_saved()
+        return self._gradient(y_hat, y)
+
+
+class MSELoss(Loss):
+    """Mean squared error, as ``torch.nn.MSELoss()``."""
+
+    def _value(self, y_hat, y):
+        return mse(y_hat, y)
+
+    def _gradient(self, y_hat, y):
+        return mse_backward(y_hat, y)
+
+
+class BCELoss(Loss):
+    """Binary cross-entropy on probabilities, as ``torch.nn.BCELoss()`` (log clamped at -100)."""
+
+    def _value(self, y_hat, y):
+        check_probabilities("BCELoss.forward", y_hat, y)
+        return bce(y_hat, y)
+
+    def _gradient(self, y_hat, y):
+        return bce_backward(y_hat, y)

@@ -19,7 +19,7 @@ ANGLE = math.pi / 6
 # What the maps are called: what each one is is the written answer of NYU 1.4 (e), so the student's copy
 # (helpers.runtime.edition.SHOWS_ANSWERS False) names them "map A" ... instead
 NEUTRAL_NAMES = ("map A", "map B", "map C", "map D")
-_KIND_NAMES = ("reflection (across the y-axis)", "rotation (30°)", "scaling (1.5 in x, 0.5 in y)", "shear (x += 0.8 y)")  # student edition: _KIND_NAMES = NEUTRAL_NAMES
+_KIND_NAMES = ("reflection (across the y-axis)", "rotation (30°)", "scaling (1.5 in x, 0.5 in y)", "shear (x += 0.8 y)")
 _MATRICES = (torch.tensor([[-1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
              torch.tensor([[math.cos(ANGLE), -math.sin(ANGLE)], [math.sin(ANGLE), math.cos(ANGLE)]], dtype=torch.float64),
              torch.tensor([[1.5, 0.0], [0.0, 0.5]], dtype=torch.float64),

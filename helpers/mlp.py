@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from helpers import backprop_references as reference
-from helpers.functional import (ACTIVATIONS, bce, bce_backward, init_bias, init_weight, linear_backward,
-                                linear_forward, mse, mse_backward)
-from helpers.runtime.exercises import reference_until_done
+from helpers.layers import (ACTIVATIONS, bce, bce_backward, init_bias, init_weight, linear_backward, linear_forward,
+                            mse, mse_backward)
 from helpers.runtime.validation import (ForwardRecord, check_dtype, check_pair, check_probabilities, check_size,
                                         check_tensor)
 
@@ -72,11 +70,10 @@ class MLP:
         self.cache = cache
         self._record = ForwardRecord(self._RECORDED, self._recorded_tensors())
 
-    @reference_until_done(reference.mlp_forward, "torch's F.linear and activations")
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Exercise 2.5: x (batch, linear_1_in_features) -> y_hat (batch, linear_2_out_features).
 
-        Compose it from :mod:`helpers.functional`'s pieces (``linear_forward`` and ``ACTIVATIONS``); keep
+        Compose it from the pieces of :mod:`helpers.layers` (``linear_forward`` and ``ACTIVATIONS``); keep
         ``z1``, ``h`` (batch, out1) and ``z2``, ``y_hat`` (batch, out2) for ``backward`` in ``cache``.
         """
         self._check_input(x)
@@ -100,12 +97,11 @@ class MLP:
         y_hat = self.cache["y_hat"]
         check_tensor("MLP.backward dJdy_hat", dJdy_hat, tuple(y_hat.shape), y_hat.dtype)
 
-    @reference_until_done(reference.mlp_backward, "autograd of the forward pass")
     def backward(self, dJdy_hat: torch.Tensor) -> None:
         """Exercise 2.5: dJdy_hat (batch, linear_2_out_features) -> fills ``self.grads`` (``dJdW1`` shaped like
         ``W1`` (out1, in1), ``dJdb1`` (out1,), ``dJdW2`` (out2, in2), ``dJdb2`` (out2,)); no update.
 
-        Compose it from :mod:`helpers.functional`'s pieces (``linear_backward`` and ``ACTIVATIONS``' backward
+        Compose it from the pieces of :mod:`helpers.layers` (``linear_backward`` and ``ACTIVATIONS``' backward
         functions, which take the activation's output) and the ``cache`` of ``forward``.
         """
         self._check_backward(dJdy_hat)

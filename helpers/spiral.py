@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from helpers.backprop_references import torch_sgd
+from helpers.checks.nb02_mlp import torch_sgd
 from helpers.runtime.exercises import reference_until_done
 
 START_BOX = 5.0  # x0 is drawn uniformly from [-5, 5]^2, as the course asks

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
-                               numerical_gradient)
-from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import check_tensor
 
 # name -> the function, element-wise on a column vector (m, 1); its derivative is exercise 2.7's local_derivative
@@ -33,14 +30,6 @@ ELEMENTWISE = {
 PARAMETERS = ("W1", "b1", "W2", "b2")
 
 
-def local_derivative_reference(name: str, z: torch.Tensor) -> torch.Tensor:
-    """:func:`local_derivative` by autograd (each entry's derivative: the gradient of the sum)."""
-    leaf = z.detach().clone().requires_grad_(True)
-    (slope,) = torch.autograd.grad(ELEMENTWISE[name](leaf).sum(), leaf)
-    return slope
-
-
-@reference_until_done(local_derivative_reference, "autograd of the activation")
 def local_derivative(name: str, z: torch.Tensor) -> torch.Tensor:
     """Exercise 2.7: the derivative of the activation ``name`` (a key of :data:`ELEMENTWISE`) at every entry
     of z (m, 1) -> (m, 1); at a ReLU kink (z = 0) the derivative is taken as 0, as in PyTorch."""
@@ -67,14 +56,6 @@ def loss_value(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"loss must be 'sse' or 'bce', got {loss!r}")
 
 
-def loss_row_gradient_reference(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """:func:`loss_row_gradient` by autograd of :func:`loss_value`, transposed into a row."""
-    leaf = y_hat.detach().clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(loss_value(loss, leaf, y), leaf)
-    return gradient.T
-
-
-@reference_until_done(loss_row_gradient_reference, "autograd of the loss")
 def loss_row_gradient(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Exercise 2.7: dl/dy_hat of :func:`loss_value` (``"sse"`` or ``"bce"``) in numerator layout, for column
     vectors y_hat, y (K, 1): a row vector (1, K)."""
@@ -135,16 +116,6 @@ def forward_table(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Ten
     return ForwardTable(x, z1, z2, z3, y_hat, loss_value(loss, y_hat, y))
 
 
-def jacobians_reference(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> dict[str, torch.Tensor]:
-    """:func:`jacobians` by ``torch.autograd.functional.jacobian`` of f at z1, g at z3 and the loss at y_hat
-    (flattened to vectors, so the Jacobians are plain matrices)."""
-    jacobian = torch.autograd.functional.jacobian
-    return {"dz2/dz1": jacobian(lambda z: ELEMENTWISE[f](z), table.z1.flatten()),
-            "dy_hat/dz3": jacobian(lambda z: ELEMENTWISE[g](z), table.z3.flatten()),
-            "dl/dy_hat": jacobian(lambda v: loss_value(loss, v[:, None], y), table.y_hat.flatten())[None, :]}
-
-
-@reference_until_done(jacobians_reference, "torch.autograd.functional.jacobian")
 def jacobians(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> dict[str, torch.Tensor]:
     """Exercise 2.7 (NYU 1.2 (d)): ``{"dz2/dz1": (h, h), "dy_hat/dz3": (K, K), "dl/dy_hat": (1, K)}`` as full
     matrices in numerator layout, for the forward ``table`` of one sample and its target y (K, 1)."""
@@ -155,21 +126,6 @@ def jacobians(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -
     ### END SOLUTION
 
 
-def numerator_layout_gradients_reference(params: dict[str, torch.Tensor], table: ForwardTable,
-                                         jac: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """:func:`numerator_layout_gradients` by autograd: the net linearised at the sample (f and g replaced by
-    their Jacobians in ``jac``, the loss by dl/dy_hat), whose gradients there are the net's; transposed."""
-    leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
-    z1 = leaves["W1"] @ table.x + leaves["b1"]
-    z2 = table.z2 + jac["dz2/dz1"] @ (z1 - table.z1)
-    z3 = leaves["W2"] @ z2 + leaves["b2"]
-    linear_loss = (jac["dl/dy_hat"] @ jac["dy_hat/dz3"] @ z3).sum()
-    names = ("dl/dz3", "dl/dz1", *PARAMETERS)
-    gradients = torch.autograd.grad(linear_loss, [z3, z1, *(leaves[name] for name in PARAMETERS)])
-    return {name: gradient.T for name, gradient in zip(names, gradients)}
-
-
-@reference_until_done(numerator_layout_gradients_reference, "autograd of the linearised net")
 def numerator_layout_gradients(params: dict[str, torch.Tensor], table: ForwardTable,
                                jac: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Exercise 2.6 (NYU 1.2 (c)): the backward pass of one sample as matrix products in numerator layout.
@@ -203,33 +159,6 @@ def random_problem(n: int, h: int, k: int, seed: int, target: str = "real") -> t
     x = draw(n, 1)
     y = (draw(k, 1) > 0).to(torch.float64) if target == "binary" else draw(k, 1)
     return params, x, y
-
-
-def check_formulas(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                   f: str, g: str, loss: str) -> list[GradientComparison]:
-    """The hand formulas (transposed to ``.grad``'s layout: W1 (h, n), b1 (h, 1), W2 (K, h), b2 (K, 1)) against
-    autograd and central differences under the bundle's gradient-check policy; float64 inputs shaped as for
-    :func:`forward_table`. Returns 8 comparisons: 4 against autograd, then 4 against central differences."""
-    table = forward_table(params, x, y, f, g, loss)
-    ours = as_autograd_layout(numerator_layout_gradients(params, table, jacobians(table, y, f, g, loss)))
-    leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
-    autograd = dict(zip(PARAMETERS, torch.autograd.grad(forward_table(leaves, x, y, f, g, loss).loss,
-                                                        [leaves[name] for name in PARAMETERS])))
-    work = {name: p.detach().clone() for name, p in params.items()}
-    def current_loss():
-        return forward_table(work, x, y, f, g, loss).loss
-    value = current_loss().item()
-    rows = [compare(f"{name} vs autograd", ours[name], autograd[name], AUTOGRAD_TOLERANCE) for name in PARAMETERS]
-    rows += [compare(f"{name} vs central differences", ours[name], numerical_gradient(current_loss, work[name]),
-                     FINITE_DIFFERENCE_TOLERANCE, f_value=value) for name in PARAMETERS]
-    return rows
-
-
-def check_jacobians(table: ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> list[GradientComparison]:
-    """The three Jacobians of :func:`jacobians` against ``torch.autograd.functional.jacobian`` of f at z1,
-    g at z3 and the loss at y_hat (flattened to vectors, so the Jacobians are plain matrices)."""
-    ours, reference = jacobians(table, y, f, g, loss), jacobians_reference(table, y, f, g, loss)
-    return [compare(f"{name} vs autograd", ours[name], reference[name], AUTOGRAD_TOLERANCE) for name in ours]
 
 
 class FiveReLU(nn.Module):

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from helpers import backprop_references as reference
-from helpers import functional, layers, mlp, spiral, two_layer_theory as theory
+from helpers.checks import nb02_mlp as reference
+from helpers import layers, mlp, spiral, two_layer_theory as theory
 from helpers.checks.exercises import all_exercises, run_checks
 from helpers.checks.nb01_spiral import EXERCISES as NB01_EXERCISES
 from helpers.checks.nb02_mlp import EXERCISES as NB02_EXERCISES
@@ -19,7 +19,7 @@ from tests.exercise_bugs_mlp import PLANTED_BUGS
 from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
 
 IDS = [exercise.id for exercise in EXERCISES]
-MODULES = {"helpers/spiral.py": spiral, "helpers/functional.py": functional, "helpers/layers.py": layers,
+MODULES = {"helpers/spiral.py": spiral, "helpers/layers.py": layers,
            "helpers/mlp.py": mlp, "helpers/two_layer_theory.py": theory}
 
 
@@ -66,7 +66,7 @@ AUTOGRAD_LINEAR_BACKWARD = """\
 
 def test_a_forbidden_tool_fails_the_exercise_naming_it(tmp_path):
     workspace = copy_helpers(tmp_path)
-    target = workspace / "helpers" / "functional.py"
+    target = workspace / "helpers" / "layers.py"
     source = target.read_text()
     solution = ("    grad_x = grad_out.mm(weight.t()) if input_grad else None\n"
                 "    grad_weight = x.t().mm(grad_out)\n    grad_bias = grad_out.sum(0)\n")
@@ -75,7 +75,7 @@ def test_a_forbidden_tool_fails_the_exercise_naming_it(tmp_path):
     result = run_checks("2.1", workspace)
     assert not result.passed and len(result.outcomes) == 1, result.lines()
     outcome = result.outcomes[0]
-    assert "torch.autograd.grad" in outcome.name and "helpers/functional.py" in outcome.name, result.lines()
+    assert "torch.autograd.grad" in outcome.name and "helpers/layers.py" in outcome.name, result.lines()
     assert "autograd" in outcome.diagnosis
     assert run_checks("2.5", workspace).passed  # 2.5 uses the reference linear_backward: not the student's
 
@@ -97,21 +97,21 @@ def test_the_spiral_references_return_what_the_solutions_return():
 
 def test_the_layer_references_return_what_the_solutions_return():
     x, weight, upstream = _draw(5, 3, seed=1), _draw(3, 4, seed=2), _draw(5, 4, seed=3)
-    for solution in (functional.linear_backward.exercise_function, functional.linear_backward_loops.exercise_function):
-        for ours, theirs in zip(solution(upstream, x, weight), reference.linear_backward(upstream, x, weight)):
+    for solution in (layers.linear_backward, layers.linear_backward_loops):
+        for ours, theirs in zip(solution(upstream, x, weight), reference.linear_backward_reference(upstream, x, weight)):
             torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
-    assert reference.linear_backward(upstream, x, weight, input_grad=False)[0] is None
+    assert reference.linear_backward_reference(upstream, x, weight, input_grad=False)[0] is None
     z = _draw(6, 4, seed=4)
     for kind in ("relu", "sigmoid", "tanh"):
         y = getattr(torch, kind)(z)
-        torch.testing.assert_close(getattr(functional, f"{kind}_backward").exercise_function(upstream[:1].expand(6, 4), y),
-                                   getattr(reference, f"{kind}_backward")(upstream[:1].expand(6, 4), y),
+        torch.testing.assert_close(getattr(layers, f"{kind}_backward")(upstream[:1].expand(6, 4), y),
+                                   getattr(reference, f"{kind}_backward_reference")(upstream[:1].expand(6, 4), y),
                                    rtol=1e-12, atol=1e-12)
     y_hat, y = torch.tensor([0.0, 1.0, 1e-30, 0.3], dtype=torch.float64), torch.tensor([1.0, 0.0, 1.0, 0.2],
                                                                                        dtype=torch.float64)
-    assert torch.equal(functional.bce_backward.exercise_function(y_hat, y), reference.bce_backward(y_hat, y))
-    assert torch.equal(functional.mse_backward.exercise_function(z, y_hat.expand(6, 4)),
-                       reference.mse_backward(z, y_hat.expand(6, 4)))
+    assert torch.equal(layers.bce_backward(y_hat, y), reference.bce_backward_reference(y_hat, y))
+    assert torch.equal(layers.mse_backward(z, y_hat.expand(6, 4)),
+                       reference.mse_backward_reference(z, y_hat.expand(6, 4)))
 
 
 def test_the_sgd_step_reference_is_bit_for_bit_the_solution():
@@ -119,8 +119,8 @@ def test_the_sgd_step_reference_is_bit_for_bit_the_solution():
                    for _ in range(2))
     for each in (layer, twin):
         each.grad_weight, each.grad_bias = _draw(3, 2, seed=6), _draw(2, seed=7)
-    layers.Linear.sgd_step.exercise_function(layer)
-    reference.sgd_step(twin)
+    layers.Linear.sgd_step(layer)
+    reference.sgd_step_reference(twin)
     assert torch.equal(layer.weight, twin.weight) and torch.equal(layer.bias, twin.bias)
     assert twin.weight.grad is None
 
@@ -130,11 +130,11 @@ def test_the_nyu_mlp_references_return_what_the_solution_returns(f, g):
     nets = [mlp.MLP(3, 4, f, 4, 2, g, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
             for _ in range(2)]
     x, upstream = _draw(5, 3, seed=9), _draw(5, 2, seed=10)
-    ours, theirs = mlp.MLP.forward.exercise_function(nets[0], x), reference.mlp_forward(nets[1], x)
+    ours, theirs = mlp.MLP.forward(nets[0], x), reference.mlp_forward_reference(nets[1], x)
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
     assert sorted(nets[0].cache) == sorted(nets[1].cache)
-    mlp.MLP.backward.exercise_function(nets[0], upstream)
-    reference.mlp_backward(nets[1], upstream)
+    mlp.MLP.backward(nets[0], upstream)
+    reference.mlp_backward_reference(nets[1], upstream)
     for name in nets[0].grads:
         torch.testing.assert_close(nets[0].grads[name], nets[1].grads[name], rtol=1e-12, atol=1e-12)
 
@@ -144,16 +144,16 @@ def test_the_nyu_mlp_references_return_what_the_solution_returns(f, g):
 def test_the_theory_references_return_what_the_solutions_return(f, g, loss, target):
     params, x, y = theory.random_problem(n=3, h=4, k=2, seed=16, target=target)
     table = theory.forward_table(params, x, y, f, g, loss)
-    ours, theirs = theory.jacobians.exercise_function(table, y, f, g, loss), theory.jacobians_reference(table, y, f, g, loss)
+    ours, theirs = theory.jacobians(table, y, f, g, loss), reference.jacobians_reference(table, y, f, g, loss)
     for name in theirs:
         torch.testing.assert_close(ours[name], theirs[name], rtol=1e-12, atol=1e-12)
-    ours = theory.numerator_layout_gradients.exercise_function(params, table, theirs)
-    for name, value in theory.numerator_layout_gradients_reference(params, table, theirs).items():
+    ours = theory.numerator_layout_gradients(params, table, theirs)
+    for name, value in reference.numerator_layout_gradients_reference(params, table, theirs).items():
         torch.testing.assert_close(ours[name], value, rtol=1e-12, atol=1e-12)
     z = torch.tensor([[-1.0], [0.0], [2.0]], dtype=torch.float64)
     for name in theory.ELEMENTWISE:
-        torch.testing.assert_close(theory.local_derivative.exercise_function(name, z),
-                                   theory.local_derivative_reference(name, z), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(theory.local_derivative(name, z),
+                                   reference.local_derivative_reference(name, z), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("notebook, prefix", [("01_spiral_gradient_descent", "1."), ("02_manual_backprop_mlp", "2.")])

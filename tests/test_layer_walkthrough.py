@@ -1,4 +1,4 @@
-"""The layer walkthrough (helpers.layer_walkthrough, helpers.layer_trace): every number a step shows against the
+"""The layer walkthrough (helpers.plots.layer_walkthrough_steps, helpers.plots.layer_walkthrough_steps): every number a step shows against the
 model's own forward and backward and against torch autograd on an nn twin in float64, on networks of
 helpers.layers and on MyNets of two and three layers, batch 1 and batch > 1."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from torch import nn
 
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
 from helpers.layers import MLP, Linear, MSELoss, ReLU, Sequential, Sigmoid, Tanh
-from helpers.layer_base import Layer
-from helpers.layer_walkthrough import build_layer_walkthrough, key_frames
+from helpers.layers import Layer
+from helpers.plots.layer_walkthrough_steps import build_layer_walkthrough, key_frames
 from helpers.mynet import MyNet, backpropagation
 
 F64 = torch.float64

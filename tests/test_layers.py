@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from helpers import layers
 from helpers.layers import BCELoss, Identity, Linear, MLP, MSELoss, ReLU, Sigmoid, Tanh
-from helpers.checks.layer_checks import (check_activation, check_layers_mlp, check_linear, check_loss)
+from helpers.checks.nb02_mlp import (check_activation, check_layers_mlp, check_linear, check_loss)
 
 F64 = torch.float64
 

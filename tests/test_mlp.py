@@ -13,7 +13,7 @@ from torch import nn
 
 from helpers import layers, mlp
 from helpers.mlp import MLP, bce_loss, mse_loss
-from helpers.checks.layer_checks import check_nyu
+from helpers.checks.nb02_mlp import check_nyu
 
 F64 = torch.float64
 FUNCTIONS = ["relu", "sigmoid", "identity", "tanh"]

@@ -1,8 +1,8 @@
-"""helpers.checks.layer_checks: the policy applied to layer gradients, the verdict tables, and that a wrong
+"""helpers.checks.nb02_mlp: the policy applied to layer gradients, the verdict tables, and that a wrong
 gradient fails."""
 import torch
 
-from helpers.checks.layer_checks import LayerGradients, check_linear, entry_table, summary_table
+from helpers.checks.nb02_mlp import LayerGradients, check_linear, entry_table, summary_table
 
 
 def test_tiny_entries_are_judged_at_the_tensor_scale():

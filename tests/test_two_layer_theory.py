@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers import two_layer_theory as theory
+from helpers.checks import nb02_mlp as nb02
 
 CASES = [("5relu", "identity", "sse", "real"),  # NYU 1.2
          ("tanh", "sigmoid", "sse", "binary"),  # NYU 1.3 (a)
@@ -47,7 +48,7 @@ def test_numerator_layout_shapes_are_the_transposes_of_the_parameters():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_formulas_agree_with_autograd_and_central_differences(f, g, loss, target, seed):
     params, x, y = theory.random_problem(n=3, h=5, k=2, seed=seed, target=target)
-    rows = theory.check_formulas(params, x, y, f, g, loss)
+    rows = nb02.check_formulas(params, x, y, f, g, loss)
     assert len(rows) == 8 and all(row.passed for row in rows), [row.verdict for row in rows]
 
 
@@ -56,7 +57,7 @@ def test_the_check_catches_a_missing_factor(monkeypatch):
     right = theory.local_derivative
     monkeypatch.setattr(theory, "local_derivative", lambda name, z: right(name, z) / 5 if name == "5relu" else right(name, z))
     params, x, y = theory.random_problem(n=3, h=5, k=2, seed=0)
-    failed = {row.name for row in theory.check_formulas(params, x, y, "5relu", "identity", "sse") if not row.passed}
+    failed = {row.name for row in nb02.check_formulas(params, x, y, "5relu", "identity", "sse") if not row.passed}
     assert failed == {"W1 vs autograd", "b1 vs autograd", "W1 vs central differences", "b1 vs central differences"}
 
 

@@ -1,52 +1,821 @@
-"""The exercises of notebook 02 (backprop by hand), for :mod:`helpers.checks.exercises`.
+"""Notebook 02 (backprop by hand): its exercises 2.1-2.7, their checks, references and stand-ins, and the
+gradient-check tables the notebook prints.
 
-Each :class:`Exercise` names the file and functions to implement and the handout that sets the task; its
-``check`` lives in :mod:`helpers.checks.exercises_spiral` (01), :mod:`helpers.checks.exercises_backprop`
-(02's layers and losses) or :mod:`helpers.checks.exercises_nyu` (02's NYU tasks).
+Sections, top to bottom:
+
+1. the references: each exercise computed another way (autograd's vector-Jacobian product of a forward written
+   with torch's own ops, ``torch.optim``'s SGD), named ``*_reference``; they stand in for an exercise while it
+   is a stub (the registry's ``stand_ins``) and are what the checks compare with. The lesson modules
+   (:mod:`helpers.layers`, :mod:`helpers.mlp`, :mod:`helpers.two_layer_theory`) stay free of autograd;
+2. the exercise checks (2.1-2.4 the layers and losses, 2.5 the NYU ``mlp.py``, 2.6-2.7 the numerator layout),
+   each with its mistake tables; the student's code runs in the sandbox (``code``, a
+   :class:`helpers.checks.sandbox.StudentCode`), where :mod:`helpers.checks.nb02_mlp_sandbox` builds the
+   student's objects with the references in place of the other exercises' functions, so a mistake of one
+   exercise never fails another. Every input is float64 from a fixed seed;
+3. the notebook's gradient-check demonstrations (:class:`LayerGradients`, ``check_linear`` ...,
+   ``check_formulas``, ``check_jacobians``) and their tables;
+4. the registry entries (``EXERCISES``), whose diagnoses are the keys of the mistake tables.
 """
 from __future__ import annotations
 
-from helpers.checks import exercises_backprop as layer_checks
-from helpers.checks import exercises_nyu as nyu_checks
-from helpers.checks.toolkit import Exercise
+import dataclasses
+from dataclasses import dataclass
 
-MLP = "02_manual_backprop_mlp"
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.sgd import sgd as torch_sgd_function
+
+from helpers import mlp, two_layer_theory as theory
+from helpers import mlp as nyu
+from helpers.checks.toolkit import CheckOutcome, Exercise, exact_outcome, first_failure, outcome, randn, seeded
+from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
+                               compare_gradients, error_floor, numerical_gradient, verdict)
+from helpers.layers import BCELoss, Identity, Layer, Linear, MLP, MSELoss, ReLU, Sigmoid, Tanh
+from helpers.models.twins import torch_twin
+
+NOTEBOOK = "02_manual_backprop_mlp"
+
+
+# =============================================================================================================
+# 1. References
+# =============================================================================================================
+
+# torch's own activations (never this package's math)
+TORCH_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda t: t}
+
+
+def vjp(function, inputs: tuple, upstream: torch.Tensor) -> tuple:
+    """Autograd's vector-Jacobian product: the gradients of ``(function(*inputs) * upstream).sum()`` with respect
+    to each input (shapes of the inputs; ``upstream`` shaped like the output), also under ``torch.no_grad``."""
+    leaves = tuple(tensor.detach().clone().requires_grad_(True) for tensor in inputs)
+    with torch.enable_grad():
+        output = function(*leaves)
+    return torch.autograd.grad(output, leaves, upstream)
+
+
+def linear_backward_reference(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
+    """grad_out (N, d_out), x (N, d_in), weight (d_in, d_out) -> (grad_x or None, grad_weight, grad_bias)."""
+    bias = torch.zeros(weight.shape[1], dtype=weight.dtype, device=weight.device)
+    grad_x, grad_weight, grad_bias = vjp(lambda x, w, b: x @ w + b, (x, weight, bias), grad_out)
+    return (grad_x if input_grad else None), grad_weight, grad_bias
+
+
+def linear_backward_loops_reference(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor):
+    """As :func:`linear_backward_reference` (its loop version returns all three gradients)."""
+    return linear_backward_reference(grad_out, x, weight)
+
+
+def relu_backward_reference(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """vjp of ``torch.relu`` at x = y (relu(y) = y where y >= 0, and the same 0 at the kink)."""
+    return vjp(torch.relu, (y,), grad_y)[0]
+
+
+def sigmoid_backward_reference(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """vjp of ``torch.sigmoid`` at x = logit(y)."""
+    return vjp(torch.sigmoid, (torch.logit(y),), grad_y)[0]
+
+
+def tanh_backward_reference(grad_y: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """vjp of ``torch.tanh`` at x = atanh(y)."""
+    return vjp(torch.tanh, (torch.atanh(y),), grad_y)[0]
+
+
+def mse_backward_reference(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """vjp of ``F.mse_loss`` (mean over all elements)."""
+    return vjp(lambda prediction: F.mse_loss(prediction, y), (y_hat,), torch.ones((), dtype=y_hat.dtype))[0]
+
+
+def bce_backward_reference(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """vjp of ``F.binary_cross_entropy`` (mean over all elements; torch clamps as :func:`helpers.layers.bce`)."""
+    return vjp(lambda prediction: F.binary_cross_entropy(prediction, y), (y_hat,),
+               torch.ones((), dtype=y_hat.dtype))[0]
+
+
+def torch_sgd(parameters: list[torch.Tensor], gradients: list[torch.Tensor], lr: float) -> None:
+    """One plain SGD step in place, by ``torch.optim.sgd.sgd``: the function ``torch.optim.SGD.step`` runs
+    (no momentum, no weight decay), called directly so that no optimiser object (and its one-off import of
+    torch's compiler, seconds on a busy CPU) is needed. Shapes: each gradient like its parameter."""
+    torch_sgd_function(parameters, gradients, [None] * len(parameters), weight_decay=0.0, momentum=0.0, lr=lr,
+                        dampening=0.0, nesterov=False, maximize=False)
+
+
+def sgd_step_reference(layer) -> None:
+    """``Linear.sgd_step`` by torch's SGD on the layer's weight (d_in, d_out) and bias (d_out,), in place."""
+    torch_sgd([layer.weight, layer.bias], [layer.grad_weight, layer.grad_bias], layer.lr)
+
+
+def _nyu_forward(net, x: torch.Tensor, **parameters: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The NYU net's forward pass with ``F.linear`` and torch's activations: the cache's tensors by name."""
+    f, g = TORCH_ACTIVATIONS[net.f_function], TORCH_ACTIVATIONS[net.g_function]
+    z1 = F.linear(x, parameters["W1"], parameters["b1"])
+    h = f(z1)
+    z2 = F.linear(h, parameters["W2"], parameters["b2"])
+    return dict(x=x, z1=z1, h=h, z2=z2, y_hat=g(z2))
+
+
+def mlp_forward_reference(net, x: torch.Tensor) -> torch.Tensor:
+    """``mlp.MLP.forward``: x (batch, in1) -> y_hat (batch, out2), cache and record kept as the exercise does."""
+    net._check_input(x)
+    cache = _nyu_forward(net, x, **net.parameters)
+    net._keep(cache)
+    return cache["y_hat"]
+
+
+def mlp_backward_reference(net, dJdy_hat: torch.Tensor) -> None:
+    """``mlp.MLP.backward``: vjp of the torch forward at the cached input; fills ``net.grads``."""
+    net._check_backward(dJdy_hat)
+    names = ("W1", "b1", "W2", "b2")
+
+    def y_hat(*values):
+        return _nyu_forward(net, net.cache["x"], **dict(zip(names, values)))["y_hat"]
+    gradients = vjp(y_hat, tuple(net.parameters[name] for name in names), dJdy_hat)
+    net.grads.update({f"dJd{name}": gradient for name, gradient in zip(names, gradients)})
+
+
+def local_derivative_reference(name: str, z: torch.Tensor) -> torch.Tensor:
+    """:func:`helpers.two_layer_theory.local_derivative` by autograd (each entry's derivative: the gradient of the sum)."""
+    leaf = z.detach().clone().requires_grad_(True)
+    (slope,) = torch.autograd.grad(theory.ELEMENTWISE[name](leaf).sum(), leaf)
+    return slope
+
+
+def loss_row_gradient_reference(loss: str, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:func:`helpers.two_layer_theory.loss_row_gradient` by autograd of :func:`loss_value`, transposed into a row."""
+    leaf = y_hat.detach().clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(theory.loss_value(loss, leaf, y), leaf)
+    return gradient.T
+
+
+def jacobians_reference(table: theory.ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> dict[str, torch.Tensor]:
+    """:func:`helpers.two_layer_theory.jacobians` by ``torch.autograd.functional.jacobian`` of f at z1, g at z3 and the loss at y_hat
+    (flattened to vectors, so the Jacobians are plain matrices)."""
+    jacobian = torch.autograd.functional.jacobian
+    return {"dz2/dz1": jacobian(lambda z: theory.ELEMENTWISE[f](z), table.z1.flatten()),
+            "dy_hat/dz3": jacobian(lambda z: theory.ELEMENTWISE[g](z), table.z3.flatten()),
+            "dl/dy_hat": jacobian(lambda v: theory.loss_value(loss, v[:, None], y), table.y_hat.flatten())[None, :]}
+
+
+def numerator_layout_gradients_reference(params: dict[str, torch.Tensor], table: theory.ForwardTable,
+                                         jac: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """:func:`helpers.two_layer_theory.numerator_layout_gradients` by autograd: the net linearised at the sample (f and g replaced by
+    their Jacobians in ``jac``, the loss by dl/dy_hat), whose gradients there are the net's; transposed."""
+    leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+    z1 = leaves["W1"] @ table.x + leaves["b1"]
+    z2 = table.z2 + jac["dz2/dz1"] @ (z1 - table.z1)
+    z3 = leaves["W2"] @ z2 + leaves["b2"]
+    linear_loss = (jac["dl/dy_hat"] @ jac["dy_hat/dz3"] @ z3).sum()
+    names = ("dl/dz3", "dl/dz1", *theory.PARAMETERS)
+    gradients = torch.autograd.grad(linear_loss, [z3, z1, *(leaves[name] for name in theory.PARAMETERS)])
+    return {name: gradient.T for name, gradient in zip(names, gradients)}
+
+
+BACKWARD_REFERENCES = {"relu": relu_backward_reference, "sigmoid": sigmoid_backward_reference,
+                       "tanh": tanh_backward_reference, "mse": mse_backward_reference, "bce": bce_backward_reference}
+
+
+# =============================================================================================================
+# 2. The exercise checks
+# =============================================================================================================
+
+BATCH, D_IN, D_OUT = 5, 3, 4
+
+
+def _linear_mistakes(grad_out: torch.Tensor) -> dict[str, dict]:
+    """The common mistakes of a linear backward pass, per returned tensor (what each would have returned)."""
+    batch = grad_out.shape[0]
+    return {
+        "grad_x": {"dL/dx was divided by the batch size (the 1/N belongs to the loss, not the layer)":
+                   lambda g: g / batch, "sign error in dL/dx": lambda g: -g},
+        "grad_weight": {"the weight gradient is transposed": lambda g: g.T,
+                        "the weight gradient is averaged over the batch instead of summed (the 1/N belongs to "
+                        "the loss)": lambda g: g / batch,
+                        "sign error in the weight gradient": lambda g: -g},
+        "grad_bias": {"the bias gradient is not summed over the batch (one row per example)": lambda g: grad_out,
+                      "the bias gradient is averaged over the batch instead of summed": lambda g: g / batch,
+                      "the bias gradient keeps only the first example": lambda g: grad_out[0],
+                      "sign error in the bias gradient": lambda g: -g},
+    }
+
+
+def _linear_outcomes(label: str, student: tuple, expected: tuple, grad_out: torch.Tensor) -> list[CheckOutcome]:
+    mistakes = _linear_mistakes(grad_out)
+    names = ("grad_x", "grad_weight", "grad_bias")
+    if not isinstance(student, tuple) or len(student) != 3:
+        return [CheckOutcome(f"{label}: returns (grad_x, grad_weight, grad_bias)", False,
+                             "return a tuple of the three gradients, in that order")]
+    return [outcome(f"{label}: {name} against autograd", got, want, mistakes[name], what=name)
+            for name, got, want in zip(names, student, expected)]
+
+
+def check_linear_backward(code) -> list[CheckOutcome]:
+    """Exercise 2.1: loops and vectorised, against autograd and central differences; a batch of one."""
+    loops, linear_backward = (code.function(f"helpers.layers:{name}")
+                              for name in ("linear_backward_loops", "linear_backward"))
+    generator = seeded(21)
+    x, weight, grad_out = randn(generator, BATCH, D_IN), randn(generator, D_IN, D_OUT), randn(generator, BATCH, D_OUT)
+    expected = linear_backward_reference(grad_out, x, weight)
+    outcomes = _linear_outcomes("loops", loops(grad_out, x, weight), expected, grad_out)
+    vectorised = linear_backward(grad_out, x, weight)
+    outcomes += _linear_outcomes("vectorised", vectorised, expected, grad_out)
+    bias = randn(generator, D_OUT)
+    work = {"x": x.clone(), "weight": weight.clone(), "bias": bias}
+    scalar = lambda: (F.linear(work["x"], work["weight"].T, work["bias"]) * grad_out).sum()  # noqa: E731
+    numerical = [numerical_gradient(scalar, work[name]) for name in ("x", "weight", "bias")]
+    if isinstance(vectorised, tuple) and len(vectorised) == 3:
+        outcomes.append(first_failure("vectorised: all three against central differences", [
+            outcome(name, got, want, _linear_mistakes(grad_out)[name], tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=scalar().item(), what=name)
+            for name, got, want in zip(("grad_x", "grad_weight", "grad_bias"), vectorised, numerical)]))
+    single = linear_backward(grad_out[:1], x[:1], weight)
+    outcomes += [first_failure("vectorised, a batch of one", _linear_outcomes(
+        "batch of one", single, linear_backward_reference(grad_out[:1], x[:1], weight), grad_out[:1]))]
+    no_input = linear_backward(grad_out, x, weight, input_grad=False)
+    skipped = isinstance(no_input, tuple) and len(no_input) == 3 and no_input[0] is None
+    outcomes.append(CheckOutcome("input_grad=False returns None for grad_x", skipped,
+                                 "" if skipped else "when input_grad is False, return None in place of grad_x"))
+    return outcomes
+
+
+ACTIVATION_KINDS = ("relu", "sigmoid", "tanh")
+
+
+def _activation_mistakes(kind: str, upstream: torch.Tensor, y: torch.Tensor, slope: torch.Tensor) -> dict:
+    """``slope``: the activation's local derivative (the reference with an upstream of ones)."""
+    mistakes = {"forgot to multiply by the upstream gradient (returned the local derivative alone)":
+                lambda g: slope,
+                "forgot the local derivative (returned the upstream gradient unchanged)": lambda g: upstream,
+                "sign error": lambda g: -g}
+    if kind == "relu":
+        mistakes["the ReLU mask is inverted (the gradient passes where x < 0)"] = lambda g: upstream - g
+    else:
+        backward = BACKWARD_REFERENCES[kind]
+        mistakes[f"the derivative was evaluated at the output, {kind}'(y), instead of at the input x"] = (
+            lambda g: backward(upstream, getattr(torch, kind)(y)))
+    if kind == "sigmoid":
+        mistakes["used the derivative of tanh instead of the sigmoid's"] = lambda g: tanh_backward_reference(upstream, y)
+    return mistakes
+
+
+def check_activation_backward(code) -> list[CheckOutcome]:
+    """Exercise 2.2: ReLU, sigmoid and tanh against autograd (ReLU with exact zeros: derivative 0 there) and
+    central differences."""
+    generator, outcomes = seeded(22), []
+    x = randn(generator, 6, 4)
+    x = torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)
+    x[0, :2] = 0.0  # the kink: relu'(0) is taken as 0
+    upstream = randn(generator, 6, 4)
+    for kind in ACTIVATION_KINDS:
+        y = getattr(torch, kind)(x)
+        expected = BACKWARD_REFERENCES[kind](upstream, y)
+        slope = BACKWARD_REFERENCES[kind](torch.ones_like(y), y)
+        student = code.call(f"helpers.layers:{kind}_backward", upstream, y)
+        outcomes.append(outcome(f"{kind}_backward against autograd", student, expected,
+                                       _activation_mistakes(kind, upstream, y, slope), what=f"{kind}_backward"))
+    smooth = x[1:].clone()
+    for kind in ACTIVATION_KINDS:
+        scalar = lambda: (getattr(torch, kind)(smooth) * upstream[1:]).sum()  # noqa: E731
+        y = getattr(torch, kind)(smooth)
+        slope = BACKWARD_REFERENCES[kind](torch.ones_like(y), y)
+        student = code.call(f"helpers.layers:{kind}_backward", upstream[1:], y)
+        outcomes.append(outcome(f"{kind}_backward against central differences", student,
+                                       numerical_gradient(scalar, smooth),
+                                       _activation_mistakes(kind, upstream[1:], y, slope),
+                                       tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=scalar().item(), what=f"{kind}_backward"))
+    return outcomes
+
+
+def _loss_mistakes(y_hat: torch.Tensor, y: torch.Tensor, kind: str) -> dict:
+    count, batch = y_hat.numel(), y_hat.shape[0]
+    mistakes = {"missing 1/N: the loss is a mean over all entries": lambda g: g * count,
+                "divided by the batch size instead of the number of entries (batch × outputs)":
+                    lambda g: g * count / batch,
+                "sign error: the residual's sign is flipped": lambda g: -g}
+    if kind == "mse":
+        mistakes["the factor 2 of the square's derivative is missing"] = lambda g: g / 2
+    else:
+        logits = torch.logit(y_hat)
+        mistakes["returned the gradient at the logit (the sigmoid's slope cancelled) instead of at y_hat"] = (
+            lambda g: vjp(lambda z: F.binary_cross_entropy_with_logits(z, y), (logits,),
+                                    torch.ones((), dtype=g.dtype))[0])
+    return mistakes
+
+
+def check_loss_backward(code) -> list[CheckOutcome]:
+    """Exercise 2.3: MSE and BCE against autograd and central differences; BCE at y_hat exactly 0 and 1."""
+    generator = seeded(23)
+    outcomes = []
+    for kind, y_hat, y in (("mse", randn(generator, 4, 3), randn(generator, 4, 3)),
+                           ("bce", torch.sigmoid(randn(generator, 4, 3)),
+                            torch.rand(4, 3, dtype=torch.float64, generator=generator))):
+        student = code.call(f"helpers.layers:{kind}_backward", y_hat, y)
+        expected = BACKWARD_REFERENCES[kind](y_hat, y)
+        outcomes.append(outcome(f"{kind}_backward against autograd", student, expected,
+                                       _loss_mistakes(y_hat, y, kind), what=f"{kind}_backward"))
+        torch_loss = {"mse": F.mse_loss, "bce": F.binary_cross_entropy}[kind]
+        work = y_hat.clone()
+        outcomes.append(outcome(f"{kind}_backward against central differences", student,
+                                       numerical_gradient(lambda: torch_loss(work, y), work),
+                                       _loss_mistakes(y_hat, y, kind), tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=torch_loss(y_hat, y).item(), what=f"{kind}_backward"))
+    saturated = torch.tensor([0.0, 1.0, 1e-30, 0.5], dtype=torch.float64)
+    labels = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    student = code.call("helpers.layers:bce_backward", saturated, labels)
+    finite = isinstance(student, torch.Tensor) and bool(torch.isfinite(student).all())
+    outcomes.append(exact_outcome("bce_backward at y_hat exactly 0 and 1: torch's values, bit for bit", student,
+                                  bce_backward_reference(saturated, labels), {}, "bce_backward") if finite else
+                    CheckOutcome("bce_backward at y_hat exactly 0 and 1: torch's values, bit for bit", False,
+                                 "inf or nan where y_hat is 0 or 1: clamp the divisor that vanishes there from "
+                                 "below at BCE_EPSILON"))
+    return outcomes
+
+
+def check_sgd_step(code) -> list[CheckOutcome]:
+    """Exercise 2.4: ``Linear.backward``'s SGD step against ``torch.optim.SGD`` (to a few ulp: another order of
+    operations, ``w -= lr * g``, is as right), in place; the student's layer runs in the sandbox."""
+    generator, lr = seeded(24), 0.1
+    weight, bias = randn(generator, D_IN, D_OUT), randn(generator, D_OUT)
+    x, grad_out = randn(generator, BATCH, D_IN), randn(generator, BATCH, D_OUT)
+    ran = code.call("helpers.checks.nb02_mlp_sandbox:linear_backward_and_step", weight, bias, lr, x, grad_out)
+    before = {"weight": weight, "bias": bias}
+    _, grad_weight, grad_bias = linear_backward_reference(grad_out, x, weight)
+    stepped = {"weight": weight.clone(), "bias": bias.clone()}
+    torch_sgd(list(stepped.values()), [grad_weight, grad_bias], lr)
+    outcomes = []
+    for name, gradient in (("weight", grad_weight), ("bias", grad_bias)):
+        start = before[name]
+        mistakes = {"step in the wrong direction (+lr·grad)": lambda r, s=start, g=gradient: s + lr * g,
+                    "the learning rate is missing (the whole gradient subtracted)": lambda r, s=start, g=gradient: s - g,
+                    f"the {name} is not updated": lambda r, s=start: s}
+        outcomes.append(exact_outcome(f"{name} after backward: as torch.optim.SGD", ran[name], stepped[name],
+                                      mistakes, f"the {name}"))
+    in_place = bool(ran["weight_kept"]) and bool(ran["bias_kept"])
+    outcomes.append(CheckOutcome("in place: the layer keeps its weight and bias tensors", in_place,
+                                 "" if in_place else "the parameters were replaced by new tensors: update them in "
+                                 "place, so every holder of a reference (optimisers, snapshots) sees the step"))
+    expected_x = linear_backward_reference(grad_out, x, weight)[0]
+    outcomes.append(outcome("backward returns dL/dx from the weight before the step", ran["grad_x"], expected_x,
+                                   {"dL/dx was computed with the weight after the step": lambda r: linear_backward_reference(
+                                       grad_out, x, stepped["weight"])[0]}, what="dL/dx"))
+    return outcomes
+
+
+NYU_CASES = (("relu", "identity", "mse"), ("tanh", "sigmoid", "bce"), ("sigmoid", "tanh", "mse"))
+TORCH_LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy}
+
+
+def _net(f: str, g: str, generator: torch.Generator) -> mlp.MLP:
+    return mlp.MLP(3, 5, f, 5, 2, g, dtype=torch.float64, generator=generator)
+
+
+def _reference_net(f: str, g: str, parameters: dict, x: torch.Tensor) -> mlp.MLP:
+    """A trusted ``mlp.MLP`` with these parameters, its cache filled by the reference forward pass."""
+    (out1, in1), (out2, in2) = parameters["W1"].shape, parameters["W2"].shape
+    net = mlp.MLP(in1, out1, f, in2, out2, g, dtype=parameters["W1"].dtype)
+    net.parameters = {name: t.clone() for name, t in parameters.items()}
+    net.grads = {f"dJd{name}": torch.zeros_like(t) for name, t in parameters.items()}
+    mlp_forward_reference(net, x)
+    return net
+
+
+def _reference_grads(net: mlp.MLP, dJdy_hat: torch.Tensor, f: str | None = None, g: str | None = None) -> dict:
+    """The reference gradients of ``net`` at its cached input (optionally with f or g swapped: mistakes)."""
+    twin = mlp.MLP.__new__(mlp.MLP)
+    twin.__dict__.update(net.__dict__, f_function=f or net.f_function, g_function=g or net.g_function,
+                         grads={name: torch.zeros_like(t) for name, t in net.grads.items()}, _record=None)
+    mlp_backward_reference(twin, dJdy_hat)
+    return twin.grads
+
+
+def _grad_mistakes(name: str, net: mlp.MLP, dJdy_hat: torch.Tensor) -> dict:
+    mistakes = {"the weight gradient is not transposed back to nn.Linear's (out, in) layout": lambda r: r.t(),
+                "forgot the local derivative of g (the output activation)":
+                    lambda r: _reference_grads(net, dJdy_hat, g="identity")[name],
+                "forgot the local derivative of f (the hidden activation)":
+                    lambda r: _reference_grads(net, dJdy_hat, f="identity")[name],
+                "sign error": lambda r: -r}
+    return mistakes
+
+
+def _run(code, f: str, g: str, parameters: dict, x: torch.Tensor, dJdy_hat: torch.Tensor) -> dict:
+    """The student's ``forward(x)`` then ``backward(dJdy_hat)`` in the sandbox (reference pieces inside)."""
+    ran = code.call("helpers.checks.nb02_mlp_sandbox:nyu_forward_backward", f, g, parameters, x, dJdy_hat)
+    if not isinstance(ran, dict) or not all(isinstance(ran.get(key), dict) for key in ("cache", "grads", "parameters")):
+        raise TypeError("the MLP's cache, grads and parameters are not dicts of tensors")
+    return ran
+
+
+NYU_FORWARD_MISTAKES = {"f and g are swapped": lambda swapped, expected: swapped,
+                        "g is not applied to the output": lambda swapped, expected: lambda r: expected["z2"]}
+"""The forward pass's mistakes: each, given the swapped net's output function and the expected cache, makes
+the mistake's model."""
+
+
+def check_nyu_mlp(code) -> list[CheckOutcome]:
+    """Exercise 2.5: forward and cache against torch, backward against autograd (three f, g, loss cases), and
+    central differences of the MSE case; the student's ``MLP`` runs in the sandbox."""
+    generator, outcomes = seeded(25), []
+    for f, g, loss in NYU_CASES:
+        parameters = dict(_net(f, g, generator).parameters)
+        x = randn(generator, 4, 3)
+        y = torch.rand(4, 2, dtype=torch.float64, generator=generator)
+        net = _reference_net(f, g, parameters, x)
+        expected = _nyu_forward(net, x, **parameters)
+        dJdy_hat = vjp(lambda p: TORCH_LOSSES[loss](p, y), (expected["y_hat"],),
+                                 torch.ones((), dtype=torch.float64))[0]
+        ran = _run(code, f, g, parameters, x, dJdy_hat)
+        swapped = lambda r, net=net, x=x: _nyu_forward(  # noqa: E731
+            _swapped(net), x, **parameters)["y_hat"]
+        outcomes.append(first_failure(f"f={f}, g={g}: forward output and cache against torch", [
+            outcome("y_hat", ran["y_hat"], expected["y_hat"], {
+                key: mistake(swapped, expected) for key, mistake in NYU_FORWARD_MISTAKES.items()}, what="y_hat"),
+            *(outcome(f"cache['{key}']", ran["cache"].get(key), expected[key], what=f"cache['{key}']")
+              for key in ("z1", "h", "z2"))]))
+        wanted = _reference_grads(net, dJdy_hat)
+        outcomes.append(first_failure(f"f={f}, g={g}, {loss}: grads against autograd", [
+            outcome(name, ran["grads"].get(name), wanted[name], _grad_mistakes(name, net, dJdy_hat), what=name)
+            for name in wanted]))
+        after = ran["parameters"]
+        unchanged = all(isinstance(after.get(name), torch.Tensor) and torch.equal(parameters[name], after[name])
+                        for name in parameters)
+        outcomes.append(CheckOutcome(f"f={f}, g={g}: backward leaves the parameters alone", unchanged,
+                                     "" if unchanged else "backward only fills grads; it takes no step"))
+    outcomes.append(_nyu_finite_differences(code, generator))
+    return outcomes
+
+
+def _swapped(net: mlp.MLP):
+    twin = mlp.MLP.__new__(mlp.MLP)
+    twin.__dict__.update(net.__dict__, f_function=net.g_function, g_function=net.f_function)
+    return twin
+
+
+def _nyu_finite_differences(code, generator: torch.Generator) -> CheckOutcome:
+    parameters = dict(_net("tanh", "identity", generator).parameters)
+    x, y = randn(generator, 4, 3), randn(generator, 4, 2)
+    work = {name: t.clone() for name, t in parameters.items()}
+    net = _reference_net("tanh", "identity", parameters, x)
+    objective = lambda: F.mse_loss(_nyu_forward(net, x, **work)["y_hat"], y)  # noqa: E731
+    ran = _run(code, "tanh", "identity", parameters, x, mse_backward_reference(net.cache["y_hat"], y))
+    value = objective().item()
+    return first_failure("f=tanh, g=identity, mse: grads against central differences", [
+        outcome(f"dJd{name}", ran["grads"].get(f"dJd{name}"), numerical_gradient(objective, parameter), {},
+                       tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=value, what=f"dJd{name}") for name, parameter in work.items()])
+
+
+def _fields(table: theory.ForwardTable) -> dict:
+    """A forward table as data (the sandbox rebuilds the ``ForwardTable``)."""
+    return {field.name: getattr(table, field.name) for field in dataclasses.fields(table)}
+
+
+THEORY_CASES = (("5relu", "identity", "sse", "real"), ("tanh", "sigmoid", "sse", "binary"),
+                ("tanh", "sigmoid", "bce", "binary"))
+
+
+def check_numerator_layout(code) -> list[CheckOutcome]:
+    """Exercise 2.6: the six numerator-layout derivatives against autograd (three cases, the reference
+    Jacobians given) and the parameters' against central differences."""
+    outcomes = []
+    for seed, (f, g, loss, target) in enumerate(THEORY_CASES):
+        params, x, y = theory.random_problem(n=3, h=4, k=2, seed=(16, 13, 13)[seed], target=target)
+        table = theory.forward_table(params, x, y, f, g, loss)
+        jac = jacobians_reference(table, y, f, g, loss)
+        student = code.call("helpers.checks.nb02_mlp_sandbox:numerator_layout_gradients", params, _fields(table), jac)
+        expected = numerator_layout_gradients_reference(params, table, jac)
+        identity = {name: torch.eye(m.shape[0], dtype=m.dtype) for name, m in jac.items() if name != "dl/dy_hat"}
+
+        def without(jacobian, name):
+            return lambda r: numerator_layout_gradients_reference(params, table, {**jac, jacobian: identity[jacobian]})[name]
+        checks = [outcome(name, student.get(name) if isinstance(student, dict) else None, want, {
+            "not in numerator layout: this is the transpose (PyTorch's .grad layout)": lambda r: r.T,
+            "the Jacobian dy_hat/dz3 of g is missing from the chain": without("dy_hat/dz3", name),
+            "the Jacobian dz2/dz1 of f is missing from the chain": without("dz2/dz1", name),
+            "sign error": lambda r: -r}, what=name) for name, want in expected.items()]
+        outcomes.append(first_failure(f"f={f}, g={g}, {loss}: all six against autograd", checks))
+        if seed == 0 and isinstance(student, dict):
+            work = {name: p.clone() for name, p in params.items()}
+            value = lambda: theory.forward_table(work, x, y, f, g, loss).loss  # noqa: E731
+            outcomes.append(first_failure(f"f={f}, g={g}, {loss}: parameters against central differences", [
+                outcome(name, student.get(name), numerical_gradient(value, work[name]).T,
+                               {"not in numerator layout: this is the transpose": lambda r: r.T},
+                               tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=value().item(), what=name) for name in theory.PARAMETERS]))
+    return outcomes
+
+
+def check_jacobians_exercise(code) -> list[CheckOutcome]:
+    """Exercise 2.7: each activation's derivative, each loss's row gradient, then the assembled Jacobians."""
+    generator = seeded(27)
+    z = randn(generator, 6, 1)
+    z[0, 0] = 0.0  # a ReLU kink: derivative 0
+    outcomes = [first_failure("local_derivative of 5relu, relu, tanh, sigmoid, identity against autograd", [
+        outcome(name, code.call("helpers.two_layer_theory:local_derivative", name, z), local_derivative_reference(name, z), {
+            "the factor 5 of 5 ReLU is missing": lambda r: r / 5,
+            "returned the activation itself, not its derivative": lambda r, n=name: theory.ELEMENTWISE[n](z),
+            "sign error": lambda r: -r}, what=f"the derivative of {name}") for name in theory.ELEMENTWISE])]
+    y_hat, y = torch.sigmoid(randn(generator, 3, 1)), (randn(generator, 3, 1) > 0).double()
+    outcomes.append(first_failure("loss_row_gradient of sse and bce against autograd", [
+        outcome(loss, code.call("helpers.two_layer_theory:loss_row_gradient", loss, y_hat, y), loss_row_gradient_reference(loss, y_hat, y), {
+            "a column, not a row: numerator layout makes dl/dy_hat a (1, K) row": lambda r: r.T,
+            "the factor 2 of the square is missing": lambda r: r / 2,
+            "the 1/K of the BCE mean is missing": lambda r: r * len(y),
+            "sign error": lambda r: -r}, what=f"dl/dy_hat ({loss})") for loss in ("sse", "bce")]))
+    for f, g, loss, target in THEORY_CASES:
+        params, x, target_y = theory.random_problem(n=3, h=4, k=2, seed=70, target=target)
+        table = theory.forward_table(params, x, target_y, f, g, loss)
+        student = code.call("helpers.checks.nb02_mlp_sandbox:jacobians_on_reference_derivatives", _fields(table),
+                            target_y, f, g, loss)
+        expected = jacobians_reference(table, target_y, f, g, loss)
+        outcomes.append(first_failure(f"jacobians, f={f}, g={g}, {loss}: the three matrices against autograd", [
+            outcome(name, student.get(name) if isinstance(student, dict) else None, want, {
+                "an element-wise function's Jacobian kept as a vector: it is a (diagonal) matrix":
+                    lambda r: torch.diagonal(r)[:, None],
+                "an element-wise function's Jacobian kept as a row vector": lambda r: torch.diagonal(r)[None, :],
+                "a column, not a row": lambda r: r.T}, what=name) for name, want in expected.items()]))
+    return outcomes
+
+
+# =============================================================================================================
+# 3. The notebook's gradient-check demonstrations
+# =============================================================================================================
+
+DTYPE = torch.float64
+
+LAYER_CLASSES = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "identity": Identity}
+REFERENCE_LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy}
+
+
+@dataclass
+class LayerGradients:
+    """Analytic, autograd and central-difference gradients of one scalar ``f_value``, by tensor name."""
+    name: str
+    analytic: dict[str, torch.Tensor]
+    autograd: dict[str, torch.Tensor]
+    numerical: dict[str, torch.Tensor]
+    f_value: float  # the scalar differentiated: sets the finite differences' noise floor
+
+    def comparisons(self, reference: str) -> list[GradientComparison]:
+        """The analytic gradients against ``'autograd'`` or ``'numerical'``, under the one policy."""
+        if reference == "autograd":
+            return compare_gradients(self.analytic, self.autograd, AUTOGRAD_TOLERANCE)
+        return compare_gradients(self.analytic, self.numerical, FINITE_DIFFERENCE_TOLERANCE, self.f_value)
+
+    def max_error(self, reference: str) -> float:
+        return max(row.max_relative_error for row in self.comparisons(reference))
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for reference in ("autograd", "numerical") for row in self.comparisons(reference))
+
+
+def _randn(*shape, generator):
+    return torch.randn(*shape, dtype=DTYPE, generator=generator)
+
+
+def away_from_kinks(x: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
+    """``x`` with entries closer than ``margin`` to 0 pushed out to ``±margin`` (ReLU's kink)."""
+    return torch.where(x.abs() < margin, torch.where(x < 0, -margin, margin), x)
+
+
+def _autograd(f, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    leaves = {name: t.detach().clone().requires_grad_(True) for name, t in tensors.items()}
+    f(**leaves).backward()
+    return {name: leaf.grad for name, leaf in leaves.items()}
+
+
+def _numerical(f, tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], float]:
+    """Central differences of the scalar ``f()`` for every tensor, and ``f()`` itself."""
+    return {name: numerical_gradient(f, t) for name, t in tensors.items()}, float(f())
+
+
+def _layer_loss(layer: Layer, x: torch.Tensor, upstream: torch.Tensor):
+    """``L = sum(layer(x) * G)`` with the layer in eval mode (a pure function of x and the parameters)."""
+    def loss():
+        layer.eval()
+        out = layer.forward(x)
+        layer.train()
+        return (out * upstream).sum()
+    return loss
+
+
+def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) -> LayerGradients:
+    """``Linear`` (lr = 0, so backward leaves the parameters alone): dL/dx, dL/dweight, dL/dbias."""
+    layer = Linear(d_in, d_out, lr=0.0, dtype=DTYPE, generator=generator)
+    x, upstream = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
+    layer.forward(x)
+    analytic = {"x": layer.backward(upstream), "weight": layer.grad_weight, "bias": layer.grad_bias}
+    tensors = {"x": x, "weight": layer.weight, "bias": layer.bias}
+    reference = _autograd(lambda x, weight, bias: ((x @ weight + bias) * upstream).sum(), tensors)
+    return LayerGradients(f"Linear({d_in}, {d_out}), batch {batch}", analytic, reference,
+                          *_numerical(_layer_loss(layer, x, upstream), tensors))
+
+
+def check_activation(kind: str, batch: int, width: int, generator: torch.Generator) -> LayerGradients:
+    """An activation layer ('relu', 'sigmoid', 'tanh', 'identity'): dL/dx."""
+    layer = LAYER_CLASSES[kind]()
+    x = away_from_kinks(_randn(batch, width, generator=generator))
+    upstream = _randn(batch, width, generator=generator)
+    layer.forward(x)
+    analytic = {"x": layer.backward(upstream)}
+    reference = _autograd(lambda x: (TORCH_ACTIVATIONS[kind](x) * upstream).sum(), {"x": x})
+    return LayerGradients(f"{type(layer).__name__}, batch {batch}", analytic, reference,
+                          *_numerical(_layer_loss(layer, x, upstream), {"x": x}))
+
+
+def loss_inputs(kind: str, batch: int, width: int, generator: torch.Generator):
+    """Predictions and targets for a loss: any reals for 'mse'; probabilities in (0, 1) for 'bce'."""
+    if kind == "mse":
+        return _randn(batch, width, generator=generator), _randn(batch, width, generator=generator)
+    y_hat = torch.sigmoid(_randn(batch, width, generator=generator))
+    return y_hat, torch.rand(batch, width, dtype=DTYPE, generator=generator)
+
+
+def check_loss(kind: str, batch: int, width: int, generator: torch.Generator) -> LayerGradients:
+    """``MSELoss`` or ``BCELoss``: dJ/dy_hat against ``F.mse_loss`` / ``F.binary_cross_entropy``."""
+    loss = {"mse": MSELoss, "bce": BCELoss}[kind]()
+    y_hat, y = loss_inputs(kind, batch, width, generator)
+    loss.forward(y_hat, y)
+    analytic = {"y_hat": loss.backward()}
+    reference = _autograd(lambda y_hat: REFERENCE_LOSSES[kind](y_hat, y), {"y_hat": y_hat})
+
+    def value():
+        loss.eval()
+        return loss.forward(y_hat, y)
+    return LayerGradients(f"{type(loss).__name__}, batch {batch}", analytic, reference,
+                          *_numerical(value, {"y_hat": y_hat}))
+
+
+def check_layers_mlp(batch: int, d_in: int, hid_dim: int, d_out: int, generator: torch.Generator) -> LayerGradients:
+    """The course ``MLP`` under MSE, against its ``nn.Sequential`` twin: dL/dX and every parameter."""
+    model = MLP(d_in, d_out, hid_dim, lr=0.0, dtype=DTYPE, generator=generator)
+    x, y = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
+    twin = torch_twin(model)
+    loss_fn = MSELoss()
+    loss_fn.forward(model.forward(x), y)
+    analytic = {"X": model.backward(loss_fn.backward())}
+    for name in ("layer1", "layer2", "layer3"):
+        layer = getattr(model, name)
+        analytic.update({f"{name}.weight": layer.grad_weight, f"{name}.bias": layer.grad_bias})
+    x_leaf = x.clone().requires_grad_(True)
+    F.mse_loss(twin(x_leaf), y).backward()
+    reference = {"X": x_leaf.grad}
+    for name, twin_layer in zip(("layer1", "layer2", "layer3"), twin[::2]):
+        reference.update({f"{name}.weight": twin_layer.weight.grad.t(), f"{name}.bias": twin_layer.bias.grad})
+
+    def value():
+        model.eval()
+        out = loss_fn.forward(model.forward(x), y)
+        model.train()
+        return out
+    tensors = {"X": x, **model.parameters()}
+    return LayerGradients(f"MLP({d_in}, {d_out}, {hid_dim}), batch {batch}", analytic, reference,
+                          *_numerical(value, tensors))
+
+
+def nyu_reference(net: nyu.MLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> dict[str, torch.Tensor]:
+    """Autograd gradients (``dJdW1`` ...) of the NYU network's loss, built from ``F.linear`` and torch ops."""
+    f, g = TORCH_ACTIVATIONS[net.f_function], TORCH_ACTIVATIONS[net.g_function]
+
+    def objective(W1, b1, W2, b2):
+        y_hat = g(F.linear(f(F.linear(x, W1, b1)), W2, b2))
+        return REFERENCE_LOSSES[loss](y_hat, y)
+    grads = _autograd(objective, net.parameters)
+    return {f"dJd{name}": grad for name, grad in grads.items()}
+
+
+def check_nyu(f_function: str, g_function: str, loss: str, batch: int, sizes: tuple[int, int, int],
+              generator: torch.Generator) -> LayerGradients:
+    """The NYU ``MLP`` with activations ``f``, ``g`` under ``mse_loss`` or ``bce_loss`` (needs g = sigmoid)."""
+    in1, hidden, out2 = sizes
+    net = nyu.MLP(in1, hidden, f_function, hidden, out2, g_function, dtype=DTYPE, generator=generator)
+    x = _randn(batch, in1, generator=generator)
+    y = loss_inputs(loss, batch, out2, generator)[1]
+    loss_fn = {"mse": nyu.mse_loss, "bce": nyu.bce_loss}[loss]
+    net.clear_grad_and_cache()
+    _, dJdy_hat = loss_fn(y, net.forward(x))
+    net.backward(dJdy_hat)
+    analytic = dict(net.grads)
+    objective = lambda: loss_fn(y, net.forward(x))[0]  # noqa: E731 - re-evaluated at perturbed parameters
+    numerical = {f"dJd{name}": numerical_gradient(objective, p) for name, p in net.parameters.items()}
+    return LayerGradients(f"f={f_function}, g={g_function}, {loss}", analytic,
+                          nyu_reference(net, x, y, loss), numerical, float(objective()))
+
+
+def entry_table(check: LayerGradients, per_tensor: int = 2) -> str:
+    """cs231n style: a few entries of each gradient, analytic next to numerical, and the verdict.
+
+    Values are rounded to 4 significant digits; each entry's relative error (round-off level, so it varies
+    between machines) is shown as its verdict under the policy of :mod:`helpers.gradcheck`.
+    """
+    lines = [f"{'entry':<12}  {'analytic':>11}  {'numerical':>11}  relative error"]
+    for name, analytic in check.analytic.items():
+        numerical = check.numerical[name]
+        floor = error_floor(numerical, check.f_value)
+        for i in range(min(per_tensor, analytic.numel())):
+            a, n = analytic.reshape(-1)[i].item(), numerical.reshape(-1)[i].item()
+            error = abs(a - n) / max(abs(a) + abs(n), floor)
+            index = tuple(int(k) for k in np.unravel_index(i, tuple(analytic.shape)))
+            lines.append(f"{name + str(list(index)):<12}  {a:>11.4g}  {n:>11.4g}  "
+                         f"{verdict(error, FINITE_DIFFERENCE_TOLERANCE)}")
+    return "\n".join(lines)
+
+
+def summary_table(checks: list[LayerGradients]) -> str:
+    """One line per check, verdicts only (raw round-off errors vary between machines)."""
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'check':<{width}}  {'vs autograd':<13}  vs central differences"]
+    for c in checks:
+        auto = verdict(c.max_error("autograd"), AUTOGRAD_TOLERANCE)
+        num = verdict(c.max_error("numerical"), FINITE_DIFFERENCE_TOLERANCE)
+        lines.append(f"{c.name:<{width}}  {auto:<13}  {num}")
+    return "\n".join(lines)
+
+
+def check_formulas(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                   f: str, g: str, loss: str) -> list[GradientComparison]:
+    """The hand formulas (transposed to ``.grad``'s layout: W1 (h, n), b1 (h, 1), W2 (K, h), b2 (K, 1)) against
+    autograd and central differences under the bundle's gradient-check policy; float64 inputs shaped as for
+    :func:`forward_table`. Returns 8 comparisons: 4 against autograd, then 4 against central differences."""
+    table = theory.forward_table(params, x, y, f, g, loss)
+    ours = theory.as_autograd_layout(theory.numerator_layout_gradients(params, table, theory.jacobians(table, y, f, g, loss)))
+    leaves = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+    autograd = dict(zip(theory.PARAMETERS, torch.autograd.grad(theory.forward_table(leaves, x, y, f, g, loss).loss,
+                                                        [leaves[name] for name in theory.PARAMETERS])))
+    work = {name: p.detach().clone() for name, p in params.items()}
+    def current_loss():
+        return theory.forward_table(work, x, y, f, g, loss).loss
+    value = current_loss().item()
+    rows = [compare(f"{name} vs autograd", ours[name], autograd[name], AUTOGRAD_TOLERANCE) for name in theory.PARAMETERS]
+    rows += [compare(f"{name} vs central differences", ours[name], numerical_gradient(current_loss, work[name]),
+                     FINITE_DIFFERENCE_TOLERANCE, f_value=value) for name in theory.PARAMETERS]
+    return rows
+
+
+def check_jacobians(table: theory.ForwardTable, y: torch.Tensor, f: str, g: str, loss: str) -> list[GradientComparison]:
+    """The three Jacobians of :func:`helpers.two_layer_theory.jacobians` against ``torch.autograd.functional.jacobian`` of f at z1,
+    g at z3 and the loss at y_hat (flattened to vectors, so the Jacobians are plain matrices)."""
+    ours, reference = theory.jacobians(table, y, f, g, loss), jacobians_reference(table, y, f, g, loss)
+    return [compare(f"{name} vs autograd", ours[name], reference[name], AUTOGRAD_TOLERANCE) for name in ours]
+
+
+# =============================================================================================================
+# 4. The registry
+# =============================================================================================================
+
+def _diagnoses(*tables) -> tuple[str, ...]:
+    """The keys of mistake tables, in order, each once (what the exercise table lists)."""
+    return tuple(dict.fromkeys(key for table in tables for key in table))
+
+
+_ONE = torch.full((2, 2), 0.5, dtype=torch.float64)  # any input: only the tables' keys are read
+LINEAR_DIAGNOSES = _diagnoses(*_linear_mistakes(_ONE).values())
+ACTIVATION_DIAGNOSES = _diagnoses(*(_activation_mistakes(kind, _ONE, _ONE, _ONE) for kind in ACTIVATION_KINDS))
+LOSS_DIAGNOSES = _diagnoses(*(_loss_mistakes(_ONE, _ONE, kind) for kind in ("mse", "bce")))
+NYU_DIAGNOSES = _diagnoses(NYU_FORWARD_MISTAKES, _grad_mistakes("dJdW1", None, None))
 
 EXERCISES: tuple[Exercise, ...] = (
-    Exercise("2.1", "the linear layer's backward pass: loops, then vectorised", MLP,
-             "CSE 849 project 1, §2.3.1 and tip 1", 3, ("helpers/functional.py",),
-             ("linear_backward_loops", "linear_backward"), layer_checks.check_linear_backward,
-             ("weight gradient transposed", "averaged over the batch instead of summed (missing/extra 1/N)",
-              "bias gradient not summed over the batch", "bias gradient from the first example only",
-              "sign error", "grad_x not None when input_grad=False"), forbid=("autograd", "references")),
-    Exercise("2.2", "the activations' backward passes", MLP, "CSE 849 project 1, §2.3.1; NYU HW1 §2.1", 2,
-             ("helpers/functional.py",), ("relu_backward", "sigmoid_backward", "tanh_backward"),
-             layer_checks.check_activation_backward,
-             ("upstream gradient not multiplied in", "local derivative forgotten", "ReLU mask inverted",
-              "derivative evaluated at the output instead of the input", "tanh's derivative used for the sigmoid",
-              "sign error"), forbid=("autograd", "references")),
-    Exercise("2.3", "the losses' backward passes", MLP, "CSE 849 project 1, §2.3.1 and tip 3; NYU HW1 §2.1", 2,
-             ("helpers/functional.py",), ("mse_backward", "bce_backward"), layer_checks.check_loss_backward,
-             ("missing 1/N", "divided by the batch size instead of the number of entries", "factor 2 missing",
-              "sign error", "gradient at the logit instead of at y_hat", "BCE denominator not clamped"),
-             forbid=("autograd", "references")),
-    Exercise("2.4", "the SGD step inside Linear.backward", MLP, "CSE 849 project 1, §2.3.1", 1,
-             ("helpers/layers.py",), ("Linear.sgd_step",), layer_checks.check_sgd_step,
+    Exercise("2.1", "the linear layer's backward pass: loops, then vectorised", NOTEBOOK,
+             "CSE 849 project 1, §2.3.1 and tip 1", 3, ("helpers/layers.py",),
+             ("linear_backward_loops", "linear_backward"), check_linear_backward, LINEAR_DIAGNOSES,
+             forbid=("autograd", "references"),
+             stand_ins={"helpers.layers:linear_backward": (linear_backward_reference, "autograd of the linear layer"),
+                        "helpers.layers:linear_backward_loops": (linear_backward_loops_reference,
+                                                                 "autograd of the linear layer")}),
+    Exercise("2.2", "the activations' backward passes", NOTEBOOK, "CSE 849 project 1, §2.3.1; NYU HW1 §2.1", 2,
+             ("helpers/layers.py",), ("relu_backward", "sigmoid_backward", "tanh_backward"),
+             check_activation_backward, ACTIVATION_DIAGNOSES, forbid=("autograd", "references"),
+             stand_ins={f"helpers.layers:{kind}_backward": (BACKWARD_REFERENCES[kind], f"autograd of torch.{kind}")
+                        for kind in ACTIVATION_KINDS}),
+    Exercise("2.3", "the losses' backward passes", NOTEBOOK, "CSE 849 project 1, §2.3.1 and tip 3; NYU HW1 §2.1", 2,
+             ("helpers/layers.py",), ("mse_backward", "bce_backward"), check_loss_backward, LOSS_DIAGNOSES,
+             forbid=("autograd", "references"),
+             stand_ins={"helpers.layers:mse_backward": (mse_backward_reference, "autograd of F.mse_loss"),
+                        "helpers.layers:bce_backward": (bce_backward_reference,
+                                                        "autograd of F.binary_cross_entropy")}),
+    Exercise("2.4", "the SGD step inside Linear.backward", NOTEBOOK, "CSE 849 project 1, §2.3.1", 1,
+             ("helpers/layers.py",), ("Linear.sgd_step",), check_sgd_step,
              ("step in the wrong direction", "learning rate missing", "parameter not updated",
-              "parameters replaced instead of updated in place"), forbid=("torch.optim", "references")),
-    Exercise("2.5", "mlp.py: the MLP's forward and backward from the pieces", MLP, "NYU HW1 §2.1", 4,
-             ("helpers/mlp.py",), ("MLP.forward", "MLP.backward"), nyu_checks.check_nyu_mlp,
-             ("f and g swapped", "g not applied", "weight gradient not transposed to nn.Linear's layout",
-              "forgot g's local derivative", "forgot f's local derivative", "sign error",
-              "backward changed the parameters"), forbid=("autograd", "references")),
-    Exercise("2.6", "the backward pass in numerator layout (NYU 1.2 c)", MLP, "NYU HW1 §1.2 (c)", 3,
-             ("helpers/two_layer_theory.py",), ("numerator_layout_gradients",), nyu_checks.check_numerator_layout,
+              "parameters replaced instead of updated in place"), forbid=("torch.optim", "references"),
+             stand_ins={"helpers.layers:Linear.sgd_step": (sgd_step_reference, "torch's SGD step")}),
+    Exercise("2.5", "mlp.py: the MLP's forward and backward from the pieces", NOTEBOOK, "NYU HW1 §2.1", 4,
+             ("helpers/mlp.py",), ("MLP.forward", "MLP.backward"), check_nyu_mlp,
+             NYU_DIAGNOSES + ("backward changed the parameters",), forbid=("autograd", "references"),
+             stand_ins={"helpers.mlp:MLP.forward": (mlp_forward_reference, "torch's F.linear and activations"),
+                        "helpers.mlp:MLP.backward": (mlp_backward_reference, "autograd of the forward pass")}),
+    Exercise("2.6", "the backward pass in numerator layout (NYU 1.2 c)", NOTEBOOK, "NYU HW1 §1.2 (c)", 3,
+             ("helpers/two_layer_theory.py",), ("numerator_layout_gradients",), check_numerator_layout,
              ("transposed (autograd's layout, not numerator layout)", "Jacobian of g missing",
-              "Jacobian of f missing", "sign error"), forbid=("autograd", "references")),
-    Exercise("2.7", "the Jacobians of f, g and the loss (NYU 1.2 d, 1.3 a-b)", MLP, "NYU HW1 §1.2 (d), §1.3 (a)-(b)", 3,
+              "Jacobian of f missing", "sign error"), forbid=("autograd", "references"),
+             stand_ins={"helpers.two_layer_theory:numerator_layout_gradients": (
+                 numerator_layout_gradients_reference, "autograd of the linearised net")}),
+    Exercise("2.7", "the Jacobians of f, g and the loss (NYU 1.2 d, 1.3 a-b)", NOTEBOOK,
+             "NYU HW1 §1.2 (d), §1.3 (a)-(b)", 3,
              ("helpers/two_layer_theory.py",), ("local_derivative", "loss_row_gradient", "jacobians"),
-             nyu_checks.check_jacobians,
+             check_jacobians_exercise,
              ("factor 5 of 5 ReLU missing", "the activation instead of its derivative", "column instead of row",
               "factor 2 missing", "1/K of the BCE mean missing", "Jacobian kept as a vector, not a diagonal matrix",
-              "sign error"), forbid=("autograd", "references")),
+              "sign error"), forbid=("autograd", "references"),
+             stand_ins={"helpers.two_layer_theory:local_derivative": (local_derivative_reference,
+                                                                      "autograd of the activation"),
+                        "helpers.two_layer_theory:loss_row_gradient": (loss_row_gradient_reference,
+                                                                       "autograd of the loss"),
+                        "helpers.two_layer_theory:jacobians": (jacobians_reference,
+                                                               "torch.autograd.functional.jacobian")}),
 )

@@ -1,11 +1,11 @@
 """The layer walkthrough drawn: every a[l] and δ[l] as small heatmaps, and the current step's equations.
 
-:class:`LayerWalkthroughFigure` builds the steps of :func:`helpers.layer_walkthrough.build_layer_walkthrough`
+:class:`LayerWalkthroughFigure` builds the steps of :func:`helpers.plots.layer_walkthrough_steps.build_layer_walkthrough`
 and one figure for all of them. At the top, the overview: a[0..L] in a row (filled in as the forward pass
 computes them) and each δ[l] below its a[l] (filled in from the output back); the current one is framed.
 Below, the current step's equations, matrix by matrix with their names, shapes and numbers:
 a[l-1] · W[l] + b[l] = z[l] and f(z[l]) = a[l] forward; δ[l], dL/dW[l] and dL/db[l] backward (with the
-factors they are formed from in the instructor's edition only: see :mod:`helpers.layer_walkthrough`). Each
+factors they are formed from in the instructor's edition only: see :mod:`helpers.plots.layer_walkthrough_steps`). Each
 cell is one unit wide and high, so the inner sizes of a product line up. The caption says whether every number shown agrees with autograd (a float64 replay):
 a wrong backward is named at the step where it happens.
 
@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from helpers.layer_walkthrough import LayerStep, Panel, build_layer_walkthrough, key_frames
+from helpers.plots.layer_walkthrough_steps import LayerStep, Panel, build_layer_walkthrough, key_frames
 from helpers.plots.layer_walkthrough_layout import CELL_H_IN, CELL_W_IN, Placed, label_text, layout
 from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, PENDING, RenderedSteps
 
@@ -83,8 +83,8 @@ class LayerWalkthroughFigure(RenderedSteps):
     """One figure for all steps of a network's layer walkthrough; :meth:`show` updates it to a step.
 
     ``model``, ``x`` (N, n_0), ``y`` (N, n_L) and ``backpropagation`` as for
-    :func:`~helpers.layer_walkthrough.build_layer_walkthrough` (the model itself is not changed).
-    ``steps`` is the tuple of :class:`~helpers.layer_walkthrough.LayerStep`.
+    :func:`~helpers.plots.layer_walkthrough_steps.build_layer_walkthrough` (the model itself is not changed).
+    ``steps`` is the tuple of :class:`~helpers.plots.layer_walkthrough_steps.LayerStep`.
     """
 
     def __init__(self, model, x: torch.Tensor, y: torch.Tensor, backpropagation=None, large_font: bool = False):

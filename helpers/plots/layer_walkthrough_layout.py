@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpers.layer_walkthrough import LayerStep, Panel
+from helpers.plots.layer_walkthrough_steps import LayerStep, Panel
 
 CELL_W_IN, CELL_H_IN = 0.5, 0.22
 CHAR_IN = 0.07  # width of one character of an 8 pt label, in inches

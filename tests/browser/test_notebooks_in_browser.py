@@ -49,7 +49,7 @@ def nyu_walkthrough_shots() -> tuple[Shot, ...]:
 def layer_walkthrough_shots(layers: int, name: str) -> tuple[Shot, ...]:
     """A layer walkthrough of a network with ``layers`` layers: screenshots of its key forward and backward steps
     (which steps those are depends only on the number of layers)."""
-    from helpers.layer_walkthrough import LayerStep, key_frames
+    from helpers.plots.layer_walkthrough_steps import LayerStep, key_frames
     phases = ["start"] + ["forward"] * layers + ["backward"] * layers + ["end"]
     _, forward, backward, _ = key_frames(tuple(LayerStep(phase, 0, "", "", ()) for phase in phases))
     return Shot(forward, f"{name}_forward"), Shot(backward, f"{name}_backward")

@@ -1,5 +1,4 @@
-"""Sandbox side of notebook 02's checks (:mod:`helpers.checks.exercises_backprop`,
-:mod:`helpers.checks.exercises_nyu`): runs in the sandbox, builds the student's objects from data, runs the
+"""Sandbox side of notebook 02's checks (:mod:`helpers.checks.nb02_mlp`): runs in the sandbox, builds the student's objects from data, runs the
 exercise's code inside :func:`student_running` with the references in place of the other exercises' functions,
 and returns data only (tensors, numbers, dicts)."""
 from __future__ import annotations
@@ -15,9 +14,9 @@ def linear_backward_and_step(weight, bias, lr: float, x, grad_out):
     whether the layer still holds the same tensor object on the same storage (an in-place update)."""
     import torch
 
-    from helpers import backprop_references as reference
     from helpers import layers
-    layers.linear_backward = stand_in(reference.linear_backward)
+    from helpers.checks.nb02_mlp import linear_backward_reference
+    layers.linear_backward = stand_in(linear_backward_reference)
     d_in, d_out = weight.shape
     layer = layers.Linear(d_in, d_out, lr=lr, dtype=weight.dtype, generator=torch.Generator().manual_seed(0))
     layer.weight, layer.bias = weight.clone(), bias.clone()
@@ -37,12 +36,11 @@ def nyu_forward_backward(f: str, g: str, parameters: dict, x, dJdy_hat):
     passes in place of the student's (exercises 2.1, 2.2), so only the composition is judged.
 
     Returns ``y_hat``, the ``cache``, the ``grads`` and the ``parameters`` after backward."""
-    from helpers import backprop_references as reference
-    from helpers import functional, mlp
-    pieces = {name: (function, stand_in(getattr(reference, f"{name}_backward")) if name != "identity"
-                     else (lambda grad, y: grad))
-              for name, (function, _) in functional.ACTIVATIONS.items()}
-    mlp.linear_backward, mlp.ACTIVATIONS = stand_in(reference.linear_backward), pieces
+    from helpers import layers, mlp
+    from helpers.checks.nb02_mlp import BACKWARD_REFERENCES, linear_backward_reference
+    pieces = {name: (function, stand_in(BACKWARD_REFERENCES[name]) if name != "identity" else (lambda grad, y: grad))
+              for name, (function, _) in layers.ACTIVATIONS.items()}
+    mlp.linear_backward, mlp.ACTIVATIONS = stand_in(linear_backward_reference), pieces
     (out1, in1), (out2, in2) = parameters["W1"].shape, parameters["W2"].shape
     net = mlp.MLP(in1, out1, f, in2, out2, g, dtype=parameters["W1"].dtype)
     net.parameters = {name: tensor.clone() for name, tensor in parameters.items()}
@@ -73,8 +71,9 @@ def jacobians_on_reference_derivatives(table: dict, y, f: str, g: str, loss: str
     """Exercise 2.7's ``jacobians`` alone: the reference ``local_derivative`` and ``loss_row_gradient`` in place of
     the student's (checked on their own), on a ``ForwardTable`` built from ``table``'s fields."""
     from helpers import two_layer_theory as theory
-    theory.local_derivative = stand_in(theory.local_derivative_reference)
-    theory.loss_row_gradient = stand_in(theory.loss_row_gradient_reference)
+    from helpers.checks.nb02_mlp import local_derivative_reference, loss_row_gradient_reference
+    theory.local_derivative = stand_in(local_derivative_reference)
+    theory.loss_row_gradient = stand_in(loss_row_gradient_reference)
     forward = _table(table)
     with student_running():
         return theory.jacobians(forward, y, f, g, loss)
