@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import sys
+import threading
 import types
 from typing import Callable
 
@@ -88,19 +89,29 @@ class _Loader(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     """Wraps the loader of every ``helpers`` lesson module (not the checks) so its stubs are wrapped once run."""
 
+    _busy = threading.local()  # names being looked up: another wrapping finder (the sandbox's) that asks every
+                               # finder but itself, this one included, gets None from here instead of a cycle
+
     @staticmethod
     def find_spec(name, path, target=None):
         if not name.startswith("helpers.") or name.startswith("helpers.checks"):
             return None
-        for finder in sys.meta_path:
-            if finder is _Finder:
-                continue
-            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
-                return spec
-        return None
+        busy = _Finder._busy.__dict__.setdefault("names", set())
+        if name in busy:
+            return None
+        busy.add(name)
+        try:
+            for finder in sys.meta_path:
+                if finder is _Finder:
+                    continue
+                spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _Loader(spec.loader)
+                    return spec
+            return None
+        finally:
+            busy.discard(name)
 
 
 def _after_cell(*_) -> None:
