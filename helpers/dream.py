@@ -14,6 +14,11 @@ replaces them while they are undone (there is no library tool for a DeepDream st
 cells that need one start with ``if dream.ready("5.1", ...):``, which says which exercise to do first
 and skips the cell.
 
+The module reads top to bottom: the options and their defaults; the model's input (normalisation,
+jitter, a middle layer's output); the objectives (5.3); the optimisation (5.1, 5.2, and what
+``gradient_descent`` settles once before its first step); channel visualisation; probes of a
+classifier (probability, robustness, margin); which exercises are done.
+
 Public API:
 
 - :func:`normalize_and_jitter` -- roll the image by a random offset, then normalise it for the model
@@ -21,7 +26,7 @@ Public API:
   :func:`jitter_offsets` draws its offsets;
 - :func:`gradient_descent` -- optimise an image (values in [0, 1]); every improvement over plain
   gradient steps is a keyword option (see its docstring) and the pixel-sized ones scale with the
-  image (:mod:`helpers.dream_options`); returns the optimised image and, if you pass a ``history``
+  image (see *The options* below); returns the optimised image and, if you pass a ``history``
   list, appends one :class:`DreamStep` per iteration (objective, target probability);
   :func:`dream_step` is one of its updates;
 - :func:`forward_and_return_activation` -- the output of one module of the model during a forward
@@ -37,9 +42,7 @@ Public API:
 
 Defined elsewhere and importable from here too: the image operations (:func:`check_image`,
 :func:`gaussian_blur`, :func:`resize`, :func:`octave_sizes`, :func:`noise_image`, :func:`random_views`,
-:func:`roughness`) in :mod:`helpers.data.images`; ``normalize`` in :mod:`helpers.data.cifar`; the
-options in :mod:`helpers.dream_options`; :class:`LayerOutput`, :func:`target_probability`,
-:func:`robustness`, :func:`logit_margin` and the ImageNet statistics in :mod:`helpers.classifier_probes`.
+:func:`roughness`) in :mod:`helpers.data.images`; ``normalize`` in :mod:`helpers.data.cifar`.
 
 Any classifier works: an ``nn.Module`` taking normalised (N, 3, H, W) images. The model's ``mean``
 and ``std`` attributes are used when present (as for :class:`helpers.models.cnn.CifarCNN`); a model
@@ -61,25 +64,66 @@ or use a GPU (move the model and the start image there; everything follows the i
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
 
-from helpers.classifier_probes import (IMAGENET_MEAN, IMAGENET_STD, LayerOutput,  # noqa: F401 (re-exported)
-                                       Target, input_stats, logit_margin, robustness, target_labels,
-                                       target_probability)
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize  # noqa: F401 (re-exported)
 from helpers.data.images import (channel_stats, check_batch, check_image,  # noqa: F401 (re-exported)
                                  gaussian_blur, noise_image, octave_sizes, random_views, resize, roughness,
                                  seeded_generator)
-from helpers.dream_options import (DEFAULT_OPTIONS, PLAIN_OPTIONS, REFERENCE_SIZE,  # noqa: F401 (re-exported)
-                                   DreamPlan, DreamStep, checked_objective, plan_run, record_step, scaled_default)
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.runtime.progress import progress
-from helpers.runtime.validation import check_int
+from helpers.runtime.validation import check_int, check_real
+
+# A class label for every image: one int for all, or one per image.
+Target = int | Sequence[int] | torch.Tensor | None
+
+# The ImageNet channel statistics torchvision's pretrained models are trained with (RGB, images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# ----------------------------------------------------------------------------------------- the options
+#
+# Pixel-sized options (``jitter``, ``blur_sigma``, ``grad_blur_sigma``) have their defaults stated for a
+# REFERENCE_SIZE = 32-pixel image (CIFAR-10) and scaled with the image: for an image whose shorter side has
+# ``s`` pixels, the default is ``DEFAULT_OPTIONS[name] * s / 32`` (the jitter rounded to whole pixels). A
+# 224-pixel ImageNet image thus gets a jitter of 14 px, an image blur of 3.5 px and a gradient blur of 7 px:
+# the same blur and shift *relative to the image* that suit a 32-pixel one. A value passed explicitly is used
+# as given, in pixels.
+
+REFERENCE_SIZE = 32  # the image side, in pixels, for which DEFAULT_OPTIONS' pixel-sized values are stated
+PIXEL_OPTIONS = ("jitter", "blur_sigma", "grad_blur_sigma")  # measured in pixels: scaled with the image
+
+# gradient_descent's defaults, defined here once: the step size and every improvement switched on
+# (the pixel-sized ones for a REFERENCE_SIZE image).
+DEFAULT_OPTIONS = dict(lr=0.02, blur_sigma=0.5, jitter=2, blur_every=4, clamp=True, weight_decay=1e-3,
+                       grad_blur_sigma=1.0, normalize_step=True, octaves=3)
+# gradient_descent(..., **PLAIN_OPTIONS): plain gradient steps, every improvement switched off.
+PLAIN_OPTIONS = dict(jitter=0, blur_every=0, clamp=False, weight_decay=0.0, grad_blur_sigma=0.0,
+                     normalize_step=False, octaves=1)
 
 _DEFAULT = DEFAULT_OPTIONS  # a short name for gradient_descent's signature
+
+
+def scaled_default(name: str, height: int, width: int) -> int | float:
+    """The default of the pixel-sized option ``name`` for an (height, width) image: see the module docstring.
+
+    >>> scaled_default("jitter", 224, 224), scaled_default("blur_sigma", 224, 224)
+    (14, 3.5)
+    """
+    if name not in PIXEL_OPTIONS:
+        raise KeyError(f"{name!r} is not measured in pixels; those are {PIXEL_OPTIONS}")
+    value = DEFAULT_OPTIONS[name] * min(height, width) / REFERENCE_SIZE
+    return round(value) if name == "jitter" else value
+
+
+def pixel_options(height: int, width: int, **given: int | float | None) -> dict[str, int | float]:
+    """``given`` (jitter, blur_sigma, grad_blur_sigma) with each ``None`` replaced by its scaled default."""
+    return {name: scaled_default(name, height, width) if value is None else value for name, value in given.items()}
 
 
 # -------------------------------------------------------------------------------------- the input
@@ -91,15 +135,23 @@ def normalize_and_jitter(img: torch.Tensor, step: int | None = None, mean: Seque
     The offsets are drawn uniformly from ``-step .. step`` (one pair for the whole batch, from
     ``generator``); pixels that leave one edge come back at the other, so the jittered image holds
     exactly the same pixel values. ``step=0`` only normalises; ``step=None``: the default jitter
-    scaled to the image (2 px per 32 px, :mod:`helpers.dream_options`). Default mean/std: ImageNet's,
+    scaled to the image (2 px per 32 px, see *the options* above). Default mean/std: ImageNet's,
     as in the course (``gradient_descent`` passes the model's); any other: one finite entry per
     channel, std > 0. ``img`` must be float; ``step`` an int >= 0 or None.
     """
-    check_batch(img, name="img")
+    check_batch(img, name="img")  # type and shape only: no pass over the pixels
     step = scaled_default("jitter", *img.shape[-2:]) if step is None else step
     check_int("step", step)
-    mean, std = channel_stats(mean, std, channels=img.shape[1])
+    if not (_plain_stats(mean, img.shape[1]) and _plain_stats(std, img.shape[1], positive=True)):
+        mean, std = channel_stats(mean, std, channels=img.shape[1])  # converts, or names what is wrong
     return normalize(img.roll(shifts=jitter_offsets(step, generator), dims=(-2, -1)), mean, std)
+
+
+def _plain_stats(values, channels: int, positive: bool = False) -> bool:
+    """Whether ``values`` is already a tuple of ``channels`` finite floats (> 0 if ``positive``), as
+    ``gradient_descent`` passes them on every iteration: then no conversion is needed (a few Python compares)."""
+    return (type(values) is tuple and len(values) == channels
+            and all(type(v) is float and math.isfinite(v) and (v > 0 or not positive) for v in values))
 
 
 def jitter_offsets(step: int, generator: torch.Generator | None = None) -> tuple[int, int]:
@@ -118,6 +170,84 @@ def forward_and_return_activation(model: nn.Module, input: torch.Tensor, module:
     are skipped, the result is the same).
     """
     return LayerOutput(model, module)(input)
+
+
+def input_stats(model: nn.Module, mean: Sequence[float] | None = None,
+                std: Sequence[float] | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel (mean, std) ``model`` expects its input normalised with, as float tuples.
+
+    ``mean``/``std`` when given, else the model's ``mean``/``std`` attributes, else ImageNet's
+    (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`: what torchvision's pretrained models, e.g. the
+    course's VGG-13-BN, expect). A clear error unless each holds one finite number per channel with
+    every std > 0.
+    """
+    mean = getattr(model, "mean", IMAGENET_MEAN) if mean is None else mean
+    std = getattr(model, "std", IMAGENET_STD) if std is None else std
+    return channel_stats(mean, std)
+
+
+def target_labels(target: Target, batch: int, num_classes: int | None = None) -> torch.Tensor | None:
+    """``target`` as int64 labels (batch,), one int broadcast to every image (None stays None).
+
+    With ``num_classes`` the labels are also checked to lie in ``0 .. num_classes - 1``.
+    """
+    if target is None:
+        return None
+    labels = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+    if labels.numel() == 1:
+        labels = labels.expand(batch)
+    if labels.numel() != batch:
+        raise ValueError(f"target needs one label per image ({batch}), got {labels.numel()}")
+    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"target labels must lie in [0, {num_classes - 1}], got {labels.tolist()}")
+    return labels
+
+
+class LayerOutput(nn.Module):
+    """Wrap ``model`` so that calling it returns the output of its sub-module ``layer``.
+
+    ``layer`` is a name from ``model.named_modules()`` (e.g. ``"features.block2"``) or the sub-module
+    itself (e.g. ``model.features[20]``); a forward hook catches the activation and stops the forward
+    pass there (later layers are not computed). ``mean`` and ``std`` are passed through from ``model``.
+    """
+
+    class _Stop(Exception):
+        pass
+
+    def __init__(self, model: nn.Module, layer: str | nn.Module):
+        super().__init__()
+        modules = dict(model.named_modules())
+        if isinstance(layer, nn.Module):
+            names = [name for name, module in modules.items() if module is layer and name]
+            if not names:
+                raise KeyError(f"the {type(layer).__name__} given is not a sub-module of {type(model).__name__}")
+            layer = names[0]
+        if layer not in modules or layer == "":
+            names = [name for name in modules if name]
+            raise KeyError(f"{type(model).__name__} has no layer {layer!r}; its layers are: {', '.join(names)}")
+        self.model, self.layer = model, layer
+        self.module = modules[layer]
+        for attribute in ("mean", "std"):
+            if hasattr(model, attribute):
+                setattr(self, attribute, getattr(model, attribute))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        caught = []
+
+        def hook(module, inputs, output):
+            caught.append(output)
+            raise LayerOutput._Stop
+
+        handle = self.module.register_forward_hook(hook)
+        try:
+            self.model(x)
+        except LayerOutput._Stop:
+            pass
+        finally:
+            handle.remove()
+        if not caught:
+            raise RuntimeError(f"layer {self.layer!r} was not called during the forward pass")
+        return caught[0]
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -217,7 +347,7 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
 
     Improvements, each switchable (``**PLAIN_OPTIONS`` switches them all off, jitter included;
     ``DEFAULT_OPTIONS`` holds the defaults; ``jitter``, ``blur_sigma`` and ``grad_blur_sigma`` left at
-    None take their default scaled to the image, 2, 0.5 and 1 px per 32 px: see :mod:`helpers.dream_options`):
+    None take their default scaled to the image, 2, 0.5 and 1 px per 32 px: see *the options* above):
         blur_every, blur_sigma: after every ``blur_every``-th step (steps ``blur_every``, ``2 blur_every``,
             ...) blur the image with a Gaussian of ``blur_sigma`` pixels (0 = never): removes the high
             frequencies the model ignores.
@@ -264,6 +394,128 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     return resize(image.detach(), tuple(input.shape[-2:]))
 
 
+# ------------------------------------------- what gradient_descent settles once, before its first step
+
+def check_options(iterations: int, lr: float, jitter: int, blur_every: int, blur_sigma: float,
+                  grad_blur_sigma: float, weight_decay: float) -> None:
+    """The numeric options of ``gradient_descent``, each named in its error (octaves: :func:`octave_schedule`)."""
+    for name, value, minimum in (("iterations", iterations, 1), ("jitter", jitter, 0), ("blur_every", blur_every, 0)):
+        check_int(name, value, minimum)
+    for name, value in (("blur_sigma", blur_sigma), ("grad_blur_sigma", grad_blur_sigma)):
+        check_real(name, value)  # checked even where unused: a NaN sigma would silently switch its blur off
+    check_real("lr", lr, strict=True)  # inf would push every pixel to 0 or 1
+    check_real("weight_decay", weight_decay, below=1)
+
+
+def checked_objective(loss: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor,
+                      iteration: int) -> torch.Tensor:
+    """``loss(out)``, the quantity the image is optimised to raise, which must be a finite scalar."""
+    value = loss(out)
+    if not isinstance(value, torch.Tensor) or value.dim() != 0:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"loss must return a scalar tensor (e.g. tensor[0, label].mean()), got {shape}")
+    if not torch.isfinite(value):
+        raise FloatingPointError(f"loss became {value.item()} at iteration {iteration}: lower lr")
+    return value
+
+
+def octave_schedule(height: int, width: int, iterations: int, octaves: int,
+                    octave_scale: float) -> list[tuple[int, int]]:
+    """The image's (height, width) at each iteration: each octave for an equal share, aspect ratio kept."""
+    sizes = octave_sizes(height, octaves, octave_scale)
+    octave_of = [min(iteration * octaves // iterations, octaves - 1) for iteration in range(iterations)]
+    return [(sizes[octave], round(sizes[octave] * width / height)) for octave in octave_of]
+
+
+@dataclass(frozen=True)
+class DreamStep:
+    """One iteration of ``gradient_descent``: what ``loss`` returned and the target probability.
+
+    ``objective`` is the value of ``loss(model output)`` at that step, the quantity being raised (the
+    class logit for :func:`helpers.dream.class_loss`); ``probabilities`` holds each image's softmax
+    probability of its target class on the jittered input of that step (empty when no ``target``
+    was given); ``size`` is the side length the image had at that step (it grows with the octaves).
+    """
+    iteration: int
+    size: int
+    objective: float
+    probabilities: tuple[float, ...]
+
+    @property
+    def energy(self) -> float:
+        """``-objective``: the energy that gradient descent lowers (the course's term)."""
+        return -self.objective
+
+    @property
+    def loss(self) -> float:
+        """The same as :attr:`energy` (its minus is the objective, as ``plot_histories`` reads it)."""
+        return self.energy
+
+    @property
+    def probability(self) -> float:
+        """Mean target probability over the batch (NaN without a target)."""
+        return sum(self.probabilities) / len(self.probabilities) if self.probabilities else math.nan
+
+
+def history_entry(iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                  labels: torch.Tensor | None) -> DreamStep:
+    """The :class:`DreamStep` of one iteration: ``image`` (N, C, H, W) after the step, ``value`` the
+    objective, ``out`` (N, classes) the model output before it, ``labels`` (N,) the targets or None."""
+    probabilities = () if labels is None else tuple(
+        out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
+    return DreamStep(iteration, image.shape[-2], value.item(), probabilities)
+
+
+@dataclass(frozen=True)
+class DreamPlan:
+    """What ``gradient_descent`` settles before its first step, from its arguments (see :func:`plan_run`).
+
+    ``mean``, ``std``: the model's input normalisation, one float per channel; ``jitter``: the roll
+    range in pixels for ``normalize_and_jitter``; ``shapes``: the image's (height, width) at each
+    iteration (the octaves); ``generator``: the seeded source of the jitter offsets (None: torch's
+    global one); ``labels``: (N,) target classes or None; ``step_options``: the keyword arguments of
+    ``dream_step`` (``centre`` (1, C, 1, 1) among them).
+    """
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    jitter: int
+    shapes: list[tuple[int, int]]
+    generator: torch.Generator | None
+    labels: torch.Tensor | None
+    step_options: dict
+
+
+def plan_run(input: torch.Tensor, model: torch.nn.Module, iterations: int, *, lr: float, jitter: int | None,
+             blur_every: int, blur_sigma: float | None, clamp: bool, weight_decay: float,
+             grad_blur_sigma: float | None, normalize_step: bool, octaves: int, octave_scale: float,
+             target: Target, mean, std, seed: int | None) -> DreamPlan:
+    """Check ``gradient_descent``'s arguments (input (N, C, H, W) in [0, 1]) and settle its :class:`DreamPlan`."""
+    mean, std = input_stats(model, mean, std)
+    check_image(input, channels=len(mean), name="input")
+    height, width = input.shape[-2:]
+    sized = pixel_options(height, width, jitter=jitter, blur_sigma=blur_sigma, grad_blur_sigma=grad_blur_sigma)
+    check_options(iterations, lr, blur_every=blur_every, weight_decay=weight_decay, **sized)
+    shapes = octave_schedule(height, width, iterations, octaves, octave_scale)  # checks octaves, octave_scale
+    centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
+    step_options = dict(lr=lr, normalize_step=normalize_step, grad_blur_sigma=sized["grad_blur_sigma"],
+                        weight_decay=weight_decay, centre=centre, blur_every=blur_every,
+                        blur_sigma=sized["blur_sigma"], clamp=clamp)
+    return DreamPlan(mean, std, sized["jitter"], shapes, seeded_generator(seed), target_labels(target, input.shape[0]),
+                     step_options)
+
+
+def record_step(plan: DreamPlan, iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                history: list | None) -> None:
+    """After one step: check the new ``image`` (N, C, H, W) is finite and append its :class:`DreamStep`
+    (``value`` the objective, ``out`` (N, classes) the model output) to ``history`` when given."""
+    if iteration == 0 and plan.labels is not None:  # the class count is known once the model has run
+        target_labels(plan.labels, image.shape[0], out.shape[1])
+    if not torch.isfinite(image).all():
+        raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
+    if history is not None:
+        history.append(history_entry(iteration, image, value, out, plan.labels))
+
+
 # ------------------------------------------------------------------------- middle-layer channels
 
 def visualize_channels(model: nn.Module, layer: str | nn.Module, channels: Sequence[int], start: torch.Tensor,
@@ -283,6 +535,58 @@ def visualize_channels(model: nn.Module, layer: str | nn.Module, channels: Seque
     if start.dim() == 4 and start.shape[0] == 1:
         start = start.expand(len(channels), -1, -1, -1)
     return gradient_descent(start, wrapped, channel_loss(channels), iterations, **options)
+
+
+
+# ------------------------------------------------------------------ probes of a trained classifier
+
+@torch.no_grad()
+def target_probability(image: torch.Tensor, model: nn.Module, target: Target,
+                       mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
+    """Softmax probability of each image's target class, (N,), on the image as it is."""
+    mean, std = input_stats(model, mean, std)
+    check_image(image, channels=len(mean))
+    model.eval()
+    out = model(normalize(image, mean, std))
+    labels = target_labels(target, image.shape[0], out.shape[1]).to(out.device)
+    return out.softmax(1).gather(1, labels[:, None]).squeeze(1)
+
+
+@torch.no_grad()
+def robustness(image: torch.Tensor, model: nn.Module, target: Target, views: int = 32, seed: int = 0,
+               mean: Sequence[float] | None = None, std: Sequence[float] | None = None, **view_options) -> torch.Tensor:
+    """Mean target probability over ``views`` random shifts/zooms/flips of each image, (N,).
+
+    Near 1: the model sees the class in the image however it is framed; an adversarial speck
+    scores high on :func:`target_probability` but falls apart here. ``view_options`` go to
+    :func:`helpers.data.images.random_views` (defaults: shifts up to 10 %, zoom 0.9-1.1, flips).
+    """
+    mean, std = input_stats(model, mean, std)
+    check_image(image, channels=len(mean))
+    model.eval()
+    batch = random_views(image, views, seed=seed, **view_options)
+    out = model(normalize(batch.flatten(0, 1), mean, std))
+    labels = target_labels(target, image.shape[0], out.shape[1]).to(out.device).repeat(views)
+    probabilities = out.softmax(1).gather(1, labels[:, None]).view(views, image.shape[0])
+    return probabilities.mean(0)
+
+
+@torch.no_grad()
+def logit_margin(image: torch.Tensor, model: nn.Module, target: Target,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
+    """Target logit minus the largest other logit, per image: (N,), on the image as it is.
+
+    Positive when the model picks the target class; unlike the probability it does not saturate at 1,
+    so it still says *how much* more the model sees the target than its runner-up.
+    """
+    mean, std = input_stats(model, mean, std)
+    check_image(image, channels=len(mean))
+    model.eval()
+    out = model(normalize(image, mean, std))
+    labels = target_labels(target, image.shape[0], out.shape[1]).to(out.device)
+    target_logit = out.gather(1, labels[:, None]).squeeze(1)
+    others = out.scatter(1, labels[:, None], float("-inf"))
+    return target_logit - others.max(dim=1).values
 
 
 # ------------------------------------------------------------------------- which exercises are done

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from helpers.checks.nb02_mlp import torch_sgd
-from helpers.runtime.exercises import reference_until_done
 
 START_BOX = 5.0  # x0 is drawn uniformly from [-5, 5]^2, as the course asks
 # float16 and bfloat16 keep about 3 and 2 significant digits: y, its gradient and every step would be silently
@@ -55,24 +53,6 @@ def spiral(x) -> torch.Tensor:
     return r * r * (torch.sin(6 * _theta(x1, x2) + 2 * r) ** 2 + 1)
 
 
-def spiral_grad_reference(x) -> torch.Tensor:
-    """dy/dx by torch autograd of the spiral written with ``atan2`` and a guarded square root (the stand-in
-    while exercise 1.1 is not done, and the checks' reference).  x: (..., 2)  ->  (..., 2).
-
-    ``atan2`` has the true derivative on the line x1 = 0 (the branch ``spiral`` takes there has none), and
-    the guard keeps the origin's derivative finite (0) where autograd of ``sqrt`` would give NaN.
-    """
-    x = _as_points(x).detach().clone().requires_grad_(True)
-    squared_radius = (x * x).sum(-1)
-    safe_radius = torch.sqrt(torch.where(squared_radius > 0, squared_radius, torch.ones_like(squared_radius)))
-    radius = torch.where(squared_radius > 0, safe_radius, torch.zeros_like(squared_radius))
-    angle = torch.atan2(x[..., 1], x[..., 0])
-    y = squared_radius * (torch.sin(6 * angle + 2 * radius) ** 2 + 1)
-    (gradient,) = torch.autograd.grad(y.sum(), x)
-    return gradient
-
-
-@reference_until_done(spiral_grad_reference, "torch autograd of the spiral")
 def spiral_grad(x) -> torch.Tensor:
     """Exercise 1.1: dy/dx by the chain rule, written by hand (no autograd).  x: (..., 2)  ->  (..., 2).
 
@@ -169,19 +149,6 @@ def _descend(x0: torch.Tensor, n_steps: int, max_radius: float, step) -> Descent
     return DescentResult(trajectory, gradients, spiral(trajectory), diverged, reason)
 
 
-def gradient_descent_reference(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
-    """:func:`gradient_descent` with each step taken by torch's SGD (``torch.optim.sgd.sgd``) (the stand-in while exercise 1.2 is
-    not done, and the checks' reference). Same arguments and result."""
-    x0 = _check_descent(x0, lr, n_steps, max_radius)
-
-    def sgd_step(x):
-        gradient, parameter = spiral_grad(x), x.clone()
-        torch_sgd([parameter], [gradient], lr)
-        return gradient, parameter
-    return _descend(x0, n_steps, max_radius, sgd_step)
-
-
-@reference_until_done(gradient_descent_reference, "torch's SGD step")
 def gradient_descent(x0, lr: float, n_steps: int, max_radius: float = 1e3) -> DescentResult:
     """Exercise 1.2: x_t = x_{t-1} - lr * dy/dx(x_{t-1}) for t = 1..n_steps, stopping with a flag on divergence.
 

@@ -1,4 +1,4 @@
-"""One planted bug per exercise of notebook 05, for the nbgrader end-to-end test (and tests/test_exercises_dream.py).
+"""One planted bug per exercise of notebook 05, for the nbgrader end-to-end test (and tests/test_nb05_dream.py).
 
 ``PLANTED_BUGS[id] = (file, exact line inside that exercise's solution block, the line with one typical mistake,
 a phrase the check's diagnosis prints)``; each old line occurs exactly once in its file.

@@ -1,17 +1,23 @@
-"""helpers.dream: jitter, the input optimisation and each of its options, hooks, robustness, errors.
+"""helpers.dream: jitter, the input optimisation and each of its options, hooks, robustness, errors; the NYU
+course's DeepDream contract (homework 1, section 2.2); bad input refused with an error naming the argument,
+before any work (issue 12, item 4).
 
 Everything runs on small random-weight networks (milliseconds); the trained CIFAR-10 CNN is only
 needed by the notebook.
 """
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from helpers import classifier_probes, dream
+from helpers import dream
 from helpers.data import images as image_ops
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD, normalize
+
+
+# -- the lesson module ---------------------------------------------------------------------------------
 
 PLAIN = dream.PLAIN_OPTIONS
 
@@ -219,8 +225,8 @@ def test_a_module_without_mean_and_std_gets_imagenet_normalisation():
     cifar = dream.gradient_descent(start_image(), model, dream.class_loss(1), 3, mean=CIFAR_MEAN, std=CIFAR_STD)
     assert implicit.shape == (1, 3, 16, 16)
     assert torch.equal(implicit, imagenet) and not torch.equal(implicit, cifar)
-    assert classifier_probes.input_stats(model) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    assert classifier_probes.input_stats(TinyNet()) == (CIFAR_MEAN, CIFAR_STD)  # a model's own statistics win
+    assert dream.input_stats(model) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert dream.input_stats(TinyNet()) == (CIFAR_MEAN, CIFAR_STD)  # a model's own statistics win
 
 
 # --------------------------------------------------------------------------- hooks, channels
@@ -373,6 +379,306 @@ def test_leaving_options_out_equals_passing_the_defaults_scaled_to_the_image(siz
 def test_helpers_defined_elsewhere_stay_importable_from_dream():
     for name in ("check_image", "gaussian_blur", "resize", "noise_image", "random_views", "roughness"):
         assert getattr(dream, name) is getattr(image_ops, name), name
-    for name in ("LayerOutput", "target_probability", "robustness", "logit_margin", "IMAGENET_MEAN", "IMAGENET_STD"):
-        assert getattr(dream, name) is getattr(classifier_probes, name), name
     assert dream.normalize is normalize and (dream.CIFAR_MEAN, dream.CIFAR_STD) == (CIFAR_MEAN, CIFAR_STD)
+
+
+# -- the course's contract --------------------------------------------------------------------------
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics, written out independently
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class SmallVGGStyle(nn.Module):
+    """torchvision's VGG layout in miniature: (N, 3, 224, 224) -> (N, 1000) logits, no mean/std."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(16, 1000)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def course_start_image() -> torch.Tensor:
+    """The driver's start: N(128, 8²) pixel values scaled to [0, 1], channels-last, then permuted."""
+    image = ((torch.randn(1, 224, 224, 3) * 8 + 128) / 255).permute(0, 3, 1, 2)
+    image.requires_grad_()
+    return image
+
+
+def test_the_course_driver_raises_each_label_with_the_defaults():
+    torch.manual_seed(0)
+    model = SmallVGGStyle().eval()
+    assert not hasattr(model, "mean") and not hasattr(model, "std")
+    printed = []
+    for label in (0, 12, 954):
+        image = course_start_image()
+        start = image.detach().clone()
+        image = dream.gradient_descent(image, model, lambda tensor: tensor[0, label].mean())
+        answer = model(image).softmax(1)[0, label].item()
+        printed.append(f"ANSWER_FOR_LABEL_{label}: {answer}")
+        assert image.shape == (1, 3, 224, 224) and 0 <= image.min() and image.max() <= 1
+        with torch.no_grad():
+            # what the driver prints (the raw image) and what the model was optimised on (ImageNet-normalised)
+            assert answer > model(start).softmax(1)[0, label].item()
+            normalised = [model(dream.normalize(x, IMAGENET_MEAN, IMAGENET_STD))[0, label].item() for x in (start, image)]
+        assert normalised[1] > normalised[0] + 0.01, (label, normalised)
+    assert [line.split(":")[0] for line in printed] == ["ANSWER_FOR_LABEL_0", "ANSWER_FOR_LABEL_12",
+                                                        "ANSWER_FOR_LABEL_954"]
+
+
+def test_the_loss_is_raised_not_lowered():
+    """A loss of the course's form raises that logit, and its negative lowers it: one convention."""
+    torch.manual_seed(1)
+    model = SmallVGGStyle().eval()
+    start = course_start_image()[..., :64, :64].detach()
+    logit = lambda x: model(dream.normalize(x, IMAGENET_MEAN, IMAGENET_STD))[0, 7].item()  # noqa: E731
+    with torch.no_grad():
+        before = logit(start)
+    raised = dream.gradient_descent(start, model, lambda tensor: tensor[0, 7].mean(), 8)
+    lowered = dream.gradient_descent(start, model, lambda tensor: -tensor[0, 7].mean(), 8)
+    with torch.no_grad():
+        assert logit(raised) > before > logit(lowered)
+    # class_loss is the same objective: the same image
+    assert torch.equal(dream.gradient_descent(start, model, dream.class_loss(7), 8), raised)
+
+
+def test_a_model_without_mean_and_std_is_fed_imagenet_normalised_images():
+    seen = []
+
+    class Recorder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 2)
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return self.linear(x.mean(dim=(2, 3)))
+
+    image = torch.full((1, 3, 8, 8), 0.5)
+    dream.gradient_descent(image, Recorder(), dream.class_loss(0), 1, jitter=0, octaves=1)
+    expected = torch.tensor([(0.5 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]).view(1, 3, 1, 1)
+    torch.testing.assert_close(seen[0], expected.expand(1, 3, 8, 8))
+
+
+def jitter_offset(out: torch.Tensor, image: torch.Tensor) -> tuple[int, int]:
+    """The roll (dy, dx) that ``normalize_and_jitter`` applied: where pixel (0, 0) of ``image`` went."""
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    restored = out * std + mean
+    height, width = image.shape[-2:]
+    where = int((restored[0, 0] - image[0, 0, 0, 0]).abs().argmin())
+    dy, dx = where // width, where % width
+    return (dy + height // 2) % height - height // 2, (dx + width // 2) % width - width // 2
+
+
+def test_normalize_and_jitter_the_courses_way():
+    """``normalize_and_jitter(img, step=32)``: ImageNet-normalised, rolled by at most ``step`` pixels."""
+    # every pixel value distinct, so a pixel's new position gives the roll
+    image = torch.randperm(3 * 224 * 224, generator=torch.Generator().manual_seed(0)).float().view(1, 3, 224, 224)
+    image = image / image.max()
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    normalised = (image - mean) / std
+    torch.manual_seed(0)
+    offsets = []
+    for _ in range(12):
+        out = dream.normalize_and_jitter(image, step=32)
+        offsets.append(jitter_offset(out, image))
+        assert max(map(abs, offsets[-1])) <= 32
+        torch.testing.assert_close(out, normalised.roll(offsets[-1], dims=(-2, -1)))
+    assert len(set(offsets)) > 1  # random offsets
+    torch.testing.assert_close(dream.normalize_and_jitter(image, step=0), normalised)
+    # without a step: the default jitter scaled to the image, 2 px per 32 px, i.e. at most 14 px at 224
+    for _ in range(12):
+        out = dream.normalize_and_jitter(image)
+        assert max(map(abs, jitter_offset(out, image))) <= 14
+        torch.testing.assert_close(out, normalised.roll(jitter_offset(out, image), dims=(-2, -1)))
+
+
+def test_forward_and_return_activation_returns_the_modules_output():
+    torch.manual_seed(2)
+    model = SmallVGGStyle().eval()
+    x = torch.randn(2, 3, 32, 32)
+    activation = dream.forward_and_return_activation(model, x, model.features[2])
+    torch.testing.assert_close(activation, model.features[:3](x))
+    assert activation.shape == (2, 16, 8, 8)
+    assert not model.features[2]._forward_hooks  # no hook left behind
+    torch.testing.assert_close(dream.forward_and_return_activation(model, x, "features.2"), activation)
+    with pytest.raises(KeyError, match="not a sub-module"):
+        dream.forward_and_return_activation(model, x, nn.ReLU())
+
+
+def test_a_middle_layer_channel_is_raised_through_the_courses_door():
+    torch.manual_seed(3)
+    model = SmallVGGStyle().eval()
+    layer = model.features[3]
+    start = torch.full((1, 3, 32, 32), 0.5) + 0.05 * torch.rand(1, 3, 32, 32)
+
+    def channel_mean(x):
+        with torch.no_grad():
+            return dream.forward_and_return_activation(
+                model, dream.normalize(x, IMAGENET_MEAN, IMAGENET_STD), layer)[0].mean(dim=(1, 2))
+
+    channel = int(channel_mean(start).argmax())
+    wrapped = dream.LayerOutput(model, layer)
+    image = dream.gradient_descent(start, wrapped, lambda tensor: tensor[0, channel].mean(), 16)
+    assert channel_mean(image)[channel] > channel_mean(start)[channel]
+
+
+@pytest.mark.parametrize("size, jitter, blur, grad_blur", [(32, 2, 0.5, 1.0), (224, 14, 3.5, 7.0), (64, 4, 1.0, 2.0)])
+def test_pixel_sized_defaults_scale_with_the_image(size, jitter, blur, grad_blur):
+    assert [dream.scaled_default(name, size, size) for name in ("jitter", "blur_sigma", "grad_blur_sigma")] == \
+        [jitter, blur, grad_blur]
+    assert dream.scaled_default("jitter", size, 2 * size) == jitter  # the shorter side counts
+    with pytest.raises(KeyError, match="not measured in pixels"):
+        dream.scaled_default("lr", size, size)
+
+
+# -- bad input --------------------------------------------------------------------------
+
+NAN, INF = math.nan, math.inf
+
+
+def image(*shape):
+    return torch.rand(*(shape or (2, 3, 8, 8)), generator=torch.Generator().manual_seed(0))
+
+
+# ---------------------------------------------------------------------------- normalize_and_jitter
+
+@pytest.mark.parametrize("bad, error, message", [
+    ((image() * 255).to(torch.uint8), TypeError, r"img must be a float tensor.*torch\.uint8.*float\(\) / 255"),
+    (image(8, 8), ValueError, r"img must have shape \(N, C, H, W\), got \(8, 8\).*image\[None, None\]"),
+    (image(3, 8, 8), ValueError, r"img must have shape \(N, C, H, W\), got \(3, 8, 8\).*unsqueeze\(0\)"),
+    (image(1, 3, 1, 8, 8), ValueError, r"img must have shape \(N, C, H, W\), got \(1, 3, 1, 8, 8\)"),
+    (image().to(torch.complex64), TypeError, r"img must be a float tensor.*complex64"),
+    (image().tolist(), TypeError, "img must be a torch.Tensor"),
+])
+def test_jitter_refuses_images_that_are_not_float_batches(bad, error, message):
+    with pytest.raises(error, match=message):
+        dream.normalize_and_jitter(bad, 1)
+
+
+@pytest.mark.parametrize("step, error", [(2.0, TypeError), (True, TypeError), ("2", TypeError), (-1, ValueError)])
+def test_jitter_step_must_be_a_non_negative_int(step, error):
+    with pytest.raises(error, match=f"step must be an int >= 0, got {step!r}"):
+        dream.normalize_and_jitter(image(), step)
+
+
+@pytest.mark.parametrize("stats, error, message", [
+    (dict(std=(0.2, 0.0, 0.2)), ValueError, r"std must hold finite numbers > 0, got \(0.2, 0.0, 0.2\)"),
+    (dict(std=(0.2, -0.1, 0.2)), ValueError, "std must hold finite numbers > 0"),
+    (dict(std=(0.2, INF, 0.2)), ValueError, "std must hold finite numbers > 0"),
+    (dict(mean=(0.5, NAN, 0.5)), ValueError, r"mean must hold finite numbers, got \(0.5, nan, 0.5\)"),
+    (dict(mean=(0.5, 0.5)), ValueError, r"one entry per channel \(the image has 3\), got 2 and 3"),
+    (dict(std=(0.2,) * 4), ValueError, r"one entry per channel \(the image has 3\), got 3 and 4"),
+    (dict(mean=0.5), TypeError, "mean must be a sequence of numbers, one per channel, got 0.5"),
+    (dict(std=[[0.2], [0.2], [0.2]]), TypeError, "std must be a sequence of numbers"),
+    (dict(mean="abc"), TypeError, "mean must be a sequence of numbers"),
+    (dict(mean=None), TypeError, "mean must be a sequence of numbers"),
+])
+def test_jitter_mean_and_std_need_one_finite_entry_per_channel(stats, error, message):
+    with pytest.raises(error, match=message):
+        dream.normalize_and_jitter(image(), 1, **stats)
+
+
+def test_jitter_still_takes_its_arguments_positionally_and_numbers_of_any_kind():
+    img = image()
+    reference = dream.normalize_and_jitter(img, 2, CIFAR_MEAN, CIFAR_STD, torch.Generator().manual_seed(3))
+    assert torch.equal(dream.normalize_and_jitter(img, step=2, mean=CIFAR_MEAN, std=CIFAR_STD,
+                                                  generator=torch.Generator().manual_seed(3)), reference)
+    same = dream.normalize_and_jitter(img, np.int64(2), np.array(CIFAR_MEAN),
+                                      torch.tensor(CIFAR_STD, dtype=torch.float64), torch.Generator().manual_seed(3))
+    assert torch.equal(same, reference)
+    expected = (img - torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    assert torch.equal(dream.normalize_and_jitter(img, 0, CIFAR_MEAN, CIFAR_STD), expected)
+    one_channel = dream.normalize_and_jitter(img[:, :1], 0, [0.5], [0.25])  # any channel count, given its stats
+    assert torch.equal(one_channel, (img[:, :1] - 0.5) / 0.25)
+
+
+# ------------------------------------------------------------------------------- gradient_descent
+
+class CountingNet(TinyNet):
+    """TinyNet that counts its forward passes: a refused option must stop before the first one."""
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("name, value, error, message", [
+    ("lr", INF, ValueError, "lr must be a finite number > 0, got inf"),
+    ("lr", NAN, ValueError, "lr must be a finite number > 0, got nan"),
+    ("lr", 0, ValueError, "lr must be a finite number > 0, got 0.0"),
+    ("lr", -0.1, ValueError, "lr must be a finite number > 0"),
+    ("lr", True, TypeError, "lr must be a finite number > 0, got True"),
+    ("lr", "0.1", TypeError, "lr must be a finite number > 0, got '0.1'"),
+    ("blur_sigma", NAN, ValueError, "blur_sigma must be a finite number >= 0, got nan"),
+    ("blur_sigma", INF, ValueError, "blur_sigma must be a finite number >= 0, got inf"),
+    ("blur_sigma", -0.5, ValueError, "blur_sigma must be a finite number >= 0"),
+    ("grad_blur_sigma", NAN, ValueError, "grad_blur_sigma must be a finite number >= 0, got nan"),
+    ("grad_blur_sigma", -1.0, ValueError, "grad_blur_sigma must be a finite number >= 0"),
+    ("iterations", 4.0, TypeError, "iterations must be an int >= 1, got 4.0"),
+    ("iterations", True, TypeError, "iterations must be an int >= 1, got True"),
+    ("iterations", 0, ValueError, "iterations must be an int >= 1, got 0"),
+    ("octaves", 2.0, TypeError, "octaves must be an int >= 1, got 2.0"),
+    ("octaves", 0, ValueError, "octaves must be an int >= 1, got 0"),
+    ("octave_scale", NAN, ValueError, "octave_scale must be a finite number >= 1, got nan"),
+    ("octave_scale", INF, ValueError, "octave_scale must be a finite number >= 1, got inf"),
+    ("octave_scale", 0.5, ValueError, "octave_scale must be a finite number >= 1, got 0.5"),
+    ("weight_decay", NAN, ValueError, r"weight_decay must be a finite number in \[0, 1\), got nan"),
+    ("weight_decay", -0.1, ValueError, r"weight_decay must be a finite number in \[0, 1\)"),
+    ("weight_decay", 1, ValueError, r"weight_decay must be a finite number in \[0, 1\), got 1.0"),
+    ("blur_every", 1.5, TypeError, "blur_every must be an int >= 0, got 1.5"),
+    ("blur_every", -1, ValueError, "blur_every must be an int >= 0, got -1"),
+    ("jitter", 1.0, TypeError, "jitter must be an int >= 0, got 1.0"),
+    ("jitter", -2, ValueError, "jitter must be an int >= 0, got -2"),
+    ("mean", (0.5, NAN, 0.5), ValueError, "mean must hold finite numbers"),
+    ("std", (0.2, 0.0, 0.2), ValueError, "std must hold finite numbers > 0"),
+    ("std", (0.2, INF, 0.2), ValueError, "std must hold finite numbers > 0"),
+])
+def test_gradient_descent_refuses_each_bad_numeric_option_before_any_step(name, value, error, message):
+    model = CountingNet()
+    with pytest.raises(error, match=message):
+        dream.gradient_descent(start_image(), model, dream.class_loss(0), **{"iterations": 4, name: value})
+    assert model.calls == 0
+
+
+def test_a_nan_sigma_is_refused_even_where_its_blur_is_off():
+    # blur_every=0 never blurs the image, grad_blur_sigma NaN used to fail `> 0` and switch the blur off
+    for options in (dict(blur_every=0, blur_sigma=NAN), dict(grad_blur_sigma=NAN)):
+        with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got nan"):
+            dream.gradient_descent(start_image(), TinyNet(), dream.class_loss(0), 2, **options)
+
+
+def test_numbers_of_any_numeric_kind_give_the_same_image():
+    start, model = start_image(2), TinyNet()
+    options = dict(lr=0.05, jitter=1, blur_every=2, blur_sigma=0.7, octaves=2, octave_scale=1.5, weight_decay=0.01)
+    reference = dream.gradient_descent(start, model, dream.class_loss(1), 6, **options)
+    as_numpy = {k: (np.int64(v) if isinstance(v, int) else np.float64(v)) for k, v in options.items()}
+    assert torch.equal(dream.gradient_descent(start, model, dream.class_loss(1), np.int64(6), **as_numpy), reference)
+
+
+# ------------------------------------------------------------------------- the checks at their root
+
+def test_octave_sizes_check_their_arguments():
+    assert dream.octave_sizes(32, 3, 1.4) == [16, 23, 32]
+    assert dream.octave_sizes(np.int64(32), np.int64(2), np.float32(2)) == [16, 32]
+    with pytest.raises(ValueError, match="octave_scale must be a finite number >= 1, got nan"):
+        dream.octave_sizes(32, 2, NAN)
+    with pytest.raises(TypeError, match="octaves must be an int >= 1, got 2.5"):
+        dream.octave_sizes(32, 2.5, 1.4)
+
+
+def test_model_stats_are_checked_for_the_probes_too():
+    class NanStd(TinyNet):
+        std = (0.2, NAN, 0.2)
+
+    with pytest.raises(ValueError, match="std must hold finite numbers > 0"):
+        dream.target_probability(start_image(), NanStd(), 0)
+    with pytest.raises(ValueError, match="mean must hold finite numbers"):
+        dream.robustness(start_image(), TinyNet(), 0, mean=(0.5, 0.5, INF))
+    assert dream.input_stats(TinyNet(), np.array([0.5, 0.5, 0.5]), torch.tensor([0.25] * 3)) == \
+        ((0.5,) * 3, (0.25,) * 3)

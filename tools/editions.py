@@ -11,7 +11,7 @@ tagged ``answer`` become an empty answer box. Two files are written for the edit
 (``tools/``) is not part of a student copy, and the instructor's files are never modified. The references
 the checks of notebook 05 compute their expected values from (:data:`INSTRUCTOR_ONLY`) are left out: the
 student edition gets their results for fixed inputs instead (``helpers/checks/expected_dream.pt``, see
-:mod:`helpers.checks.dream_expected`).
+:mod:`helpers.checks.nb05_dream`).
 
 ``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
 see :mod:`tools.workspace`.
@@ -190,7 +190,7 @@ STAND_INS = ("\n\n# Student edition: while an exercise is a stub, a labelled ref
 
 
 # Complete solutions of exercises (the references of notebook 05's checks): never in a student edition.
-INSTRUCTOR_ONLY = ("helpers/dream_references.py",)
+INSTRUCTOR_ONLY = ("helpers/checks/nb05_dream_references.py",)
 EXPECTED_DREAM = "helpers/checks/expected_dream.pt"  # their results for the shipped inputs, written instead
 
 
@@ -211,7 +211,7 @@ def student_files(root: Path = PROJECT_ROOT) -> dict[str, bytes]:
             continue
         text = STUDENT_EDITION if relative == EDITION_FILE else strip_solutions(source.read_text(), str(source), relative)
         files[relative] = (text.rstrip("\n") + STAND_INS if relative == PACKAGE_INIT else text).encode()
-    if (root / "helpers" / "dream_references.py").is_file():  # this bundle (not a project without notebook 05)
+    if (root / INSTRUCTOR_ONLY[0]).is_file():  # this bundle (not a project without notebook 05)
         files[EXPECTED_DREAM] = _expected_dream()
     for source in sorted((root / "notebooks").glob("*.ipynb")):
         files[source.name] = nbformat.writes(student_notebook(source)).encode() + b"\n"
@@ -226,9 +226,9 @@ _expected_cache: dict[str, bytes] = {}
 
 
 def _expected_dream() -> bytes:
-    """:func:`helpers.checks.dream_expected.expected_file_bytes`, computed once per process (a few seconds)."""
+    """:func:`helpers.checks.nb05_dream.expected_file_bytes`, computed once per process (a few seconds)."""
     if "bytes" not in _expected_cache:
-        from helpers.checks.dream_expected import expected_file_bytes
+        from helpers.checks.nb05_dream import expected_file_bytes
         _expected_cache["bytes"] = expected_file_bytes()
     return _expected_cache["bytes"]
 

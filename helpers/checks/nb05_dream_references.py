@@ -1,11 +1,11 @@
 """Reference results for notebook 05's exercises while they are not done yet, each computed another way.
 
-An exercise function of :mod:`helpers.dream` wrapped in :func:`helpers.runtime.exercises.reference_until_done`
-returns one of these while its body is still a stub, so that the student's notebook runs to the end with
-clearly labelled stand-ins: the update as ``torch.optim.SGD`` computes it (``torch.lerp`` for the decay), the
+The checks of notebook 05 (:mod:`helpers.checks.nb05_dream`) compute their expected values from these
+complete solutions, each computed another way than the lesson's: the update as ``torch.optim.SGD`` computes it (``torch.lerp`` for the decay), the
 input gradient at the jittered input rolled back by hand (no autograd through the roll), a channel's
 objective one image at a time. Each takes the same arguments as its exercise function and returns the
-same thing. The exercise checks (:mod:`helpers.checks.exercises_dream`) compare against them too.
+same thing. Instructor only: the student edition leaves this file out (``tools.editions.INSTRUCTOR_ONLY``) and
+gets the expected values for its own inputs instead.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from helpers import dream
 from helpers.data.cifar import normalize
 from helpers.data.images import gaussian_blur, resize
-from helpers.dream_options import checked_objective, plan_run, record_step
+from helpers.dream import checked_objective, plan_run, record_step
 
 
 def step_by_add_and_lerp(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float,
@@ -66,7 +67,6 @@ def descent_undoing_jitter_by_hand(*args, **kwargs) -> torch.Tensor:
     generator) and undone by :func:`energy_gradient_at_jittered_input`; the update is
     :func:`helpers.dream.dream_step`.
     """
-    from helpers import dream  # the exercise module wraps its functions with these references
     arguments = inspect.signature(dream.gradient_descent).bind(*args, **kwargs)
     arguments.apply_defaults()
     given = arguments.arguments

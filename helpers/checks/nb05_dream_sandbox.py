@@ -1,4 +1,4 @@
-"""Sandbox side of notebook 05's checks (:mod:`helpers.checks.exercises_dream`, :mod:`.exercises_dream_loop`):
+"""Sandbox side of notebook 05's checks (:mod:`helpers.checks.nb05_dream`):
 runs in the sandbox, calls the student's ``helpers/dream.py`` and returns data only.
 
 The trusted side sends data (tensors, numbers, a model's ``state_dict``, the objective as a small spec) and
@@ -14,7 +14,7 @@ from helpers.checks.sandbox_worker import stand_in, student_running
 
 def classifier_architecture() -> nn.Module:
     """The check's tiny CNN without weights drawn on purpose: (N, 3, H, W) -> (N, 5), float64, eval mode.
-    The trusted side seeds it (:func:`helpers.checks.exercises_dream_loop.tiny_classifier`) and sends its
+    The trusted side seeds it (:func:`helpers.checks.nb05_dream.tiny_classifier`) and sends its
     ``state_dict``; :func:`classifier` rebuilds it here."""
     model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.Tanh(), nn.Conv2d(6, 8, 3, stride=2, padding=1),
                           nn.Tanh(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 5))

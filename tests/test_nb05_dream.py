@@ -1,30 +1,34 @@
-"""The exercises of notebook 05 (helpers.checks.exercises_dream): the instructor's code passes every check,
-each planted bug (tests/exercise_bugs_dream.py) and each further common mistake, applied to a copy of
-helpers/dream.py's source, fails exactly its own exercise with the expected diagnosis (each run from a workspace copy of ``helpers/``
-in the sandbox), the student edition's stubs report "not done yet", its notebook skips what needs an undone exercise (no reference
-stands in), the references the instructor-side checks compute from return what the solution returns (to 1e-12 in
-float64; the loop bit for bit), and the student edition's self-checks, which compare with stored expected values
-instead, give the instructor-side checks' verdicts on the same code; values hard-coded for the stored inputs pass
-the self-check and fail grading (other inputs)."""
+"""Notebook 05's check module (helpers.checks.nb05_dream): the instructor's code passes every check, each planted
+bug (tests/exercise_bugs_dream.py) and each further common mistake fails exactly its own exercise with the expected
+diagnosis, the student edition's stubs report "not done yet" and its notebook skips what needs an undone exercise,
+the references return what the solution returns; and the student edition's checks, which hold no reference,
+compare with the expected values the edition tool stored for their own inputs.
+"""
+import ast
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
 import torch
 import torch.nn as nn
 
-from helpers import dream, dream_references as references
+from helpers import dream
+from helpers.checks import nb05_dream_references as references
 from helpers.checks.exercises import all_exercises, run_checks
-from helpers.checks.nb05_dream import EXERCISES
-from helpers.checks.exercises_dream_loop import course_start, tiny_classifier
+from helpers.checks.nb05_dream import (EXERCISES, EXPECTED_FILE, HIDDEN_INPUTS, SHIPPED_INPUTS, course_start,
+                                       stored_only, tiny_classifier)
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_dream import PLANTED_BUGS
 from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
-from tools.editions import enclosing_function, strip_solutions
+from tests.test_leaks import normalised, student_corpus, without_comments
+from tools.editions import EXPECTED_DREAM, enclosing_function, strip_solutions, student_files
+
+
 
 IDS = [exercise.id for exercise in EXERCISES]
 SOURCE = (PROJECT_ROOT / "helpers/dream.py").read_text()
@@ -39,11 +43,11 @@ MISTAKES = [
      "towards 0"),
     ("5.1", [("image = image - lr * energy_grad  #", "image = image.sub_(lr * energy_grad)  #")], "in place"),
     ("5.1", [(".clamp_min(1e-12)\n", "\n")], "divides by zero"),
-    ("5.1", [("    if grad_blur_sigma > 0:\n", "    from helpers import dream_references as references\n"
+    ("5.1", [("    if grad_blur_sigma > 0:\n", "    from helpers.checks import nb05_dream_references as references\n"
               "    return references.step_by_add_and_lerp(image, energy_grad, iteration, lr=lr, "
               "normalize_step=normalize_step, grad_blur_sigma=grad_blur_sigma, weight_decay=weight_decay, centre=centre, "
               "blur_every=blur_every, blur_sigma=blur_sigma, clamp=clamp)\n    if grad_blur_sigma > 0:\n")],
-     "without helpers.dream_references.step_by_add_and_lerp"),
+     "without helpers.checks.nb05_dream_references.step_by_add_and_lerp"),
     ("5.2", [("        out = model(normalize_and_jitter(image, plan.jitter, plan.mean, plan.std, plan.generator))",
               "        jittered = normalize_and_jitter(image.detach(), plan.jitter, plan.mean, plan.std, "
               "plan.generator).requires_grad_(True)\n        out = model(jittered)"),
@@ -240,3 +244,111 @@ def test_each_check_is_fast_and_its_model_is_the_courses_kind():
     assert not hasattr(model, "mean") and model(torch.rand(1, 3, 32, 32, dtype=torch.float64)).shape == (1, 5)
     assert [e.points for e in EXERCISES] == [3, 4, 1] and all(e.id in all_exercises() for e in EXERCISES)
     assert all(e.diagnoses for e in EXERCISES)
+
+
+# -- the student edition's checks: stored expected values ----------------------------------------------
+
+STORED = student_workspace() / EXPECTED_DREAM
+
+
+def verdicts(workspace) -> dict:
+    """{exercise: (passed, not done, [(check, passed, diagnosis)])}."""
+    found = {}
+    for exercise_id in IDS:
+        result = run_checks(exercise_id, workspace)
+        found[exercise_id] = (result.passed, result.not_done is not None,
+                              [(o.name, o.passed, o.diagnosis) for o in result.outcomes])
+    return found
+
+
+def test_the_student_edition_holds_no_reference_and_its_expected_values():
+    files = student_files()
+    assert "helpers/checks/nb05_dream_references.py" not in files
+    # No function of the references, nor the body of one (normalised as tests/test_leaks.py does), anywhere.
+    module = (PROJECT_ROOT / "helpers/checks/nb05_dream_references.py").read_text()
+    functions = [node for node in ast.parse(module).body if isinstance(node, ast.FunctionDef)]
+    assert len(functions) == 4
+    corpus = student_corpus()
+    for function in functions:
+        body = normalised(without_comments(textwrap.dedent(
+            "\n".join(module.splitlines()[function.body[1].lineno - 1:function.end_lineno]))))
+        assert len(body) > 40 and not any(body in text for text in corpus.values()), function.name
+        assert not any(f"def {function.name}".encode() in content for content in files.values())
+    stored = torch.load(STORED, weights_only=True)
+    assert sorted(stored) == IDS and EXPECTED_DREAM not in [p.relative_to(EXPECTED_FILE.parents[2]).as_posix()
+                                                            for p in EXPECTED_FILE.parent.glob("*.pt")]
+
+
+def test_the_self_check_and_the_instructor_side_agree_on_solution_and_stub(tmp_path):
+    solution = copy_helpers(tmp_path / "solution")
+    instructor = verdicts(solution)
+    assert all(passed for passed, _, _ in instructor.values())
+    with stored_only(STORED):
+        assert verdicts(solution) == instructor
+        stubbed = verdicts(student_workspace())
+    assert all(not passed and not_done for passed, not_done, _ in stubbed.values())
+    assert verdicts(student_workspace()) == stubbed
+
+
+@pytest.mark.parametrize("exercise_id", sorted(PLANTED_BUGS))
+def test_the_self_check_and_the_instructor_side_agree_on_each_planted_bug(tmp_path, exercise_id):
+    workspace, _ = planted(tmp_path, exercise_id)
+    instructor = verdicts(workspace)
+    with stored_only(STORED):
+        student = verdicts(workspace)
+    assert student == instructor
+    assert {i for i, (passed, _, _) in student.items() if not passed} == {exercise_id}
+    phrase = PLANTED_BUGS[exercise_id][3]
+    assert any(phrase in diagnosis for _, passed, diagnosis in student[exercise_id][2] if not passed)
+
+
+HARD_CODED = '''
+
+def dream_step(image, energy_grad, iteration, *, lr, **options):
+    """Returns the stored expected values for the self-check's inputs (no DeepDream step)."""
+    import torch
+    from pathlib import Path
+    from helpers.checks import nb05_dream as checks
+    stored = torch.load(Path(checks.__file__).with_name("expected_dream.pt"), weights_only=True)["5.1"]
+    options = dict(options, lr=lr)
+    options.pop("centre", None)
+    if options == checks._ZERO_OPTIONS and not energy_grad[1].any():
+        return stored["zero_gradient"].clone()
+    for (_, case_options, iterations), case in zip(checks._STEP_CASES, stored["cases"]):
+        if case_options == options:
+            return case["reference"][iterations.index(iteration)].clone()
+    return image.clone()
+'''
+
+
+def test_stored_values_returned_for_the_stored_inputs_pass_the_self_check_and_fail_grading(tmp_path):
+    workspace = copy_helpers(tmp_path / "cheat")
+    (workspace / EXPECTED_DREAM).write_bytes(STORED.read_bytes())
+    source = (workspace / "helpers/dream.py").read_text()
+    (workspace / "helpers/dream.py").write_text(source + HARD_CODED)  # replaces the module's dream_step
+    with stored_only(STORED):
+        assert run_checks("5.1", workspace).passed
+    graded = run_checks("5.1", workspace)
+    assert not graded.passed and HIDDEN_INPUTS != SHIPPED_INPUTS
+
+
+def test_the_student_edition_checks_itself_without_the_references(tmp_path):
+    # The trusted side is the student edition's own helpers/checks (another process): stubs are "not done",
+    # the solution's helpers/dream.py passes, from the stored values only.
+    workspace = tmp_path / "student"
+    import shutil
+    shutil.copytree(student_workspace(), workspace)
+    script = ("import sys\nfrom helpers.checks.exercises import run_checks\n"
+              "from helpers.checks.nb05_dream import references_available\n"
+              "assert not references_available()\n"
+              "print([(i, run_checks(i).passed, run_checks(i).not_done is not None) for i in ('5.1', '5.2', '5.3')])\n")
+    environment = {**os.environ, "PYTHONPATH": str(workspace), "MPLBACKEND": "Agg"}
+    run = subprocess.run([sys.executable, "-c", script], cwd=workspace, env=environment, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[('5.1', False, True), ('5.2', False, True), ('5.3', False, True)]" in run.stdout
+    (workspace / "helpers/dream.py").write_text((PROJECT_ROOT / "helpers/dream.py").read_text())
+    run = subprocess.run([sys.executable, "-c", script], cwd=workspace, env=environment, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[('5.1', True, False), ('5.2', True, False), ('5.3', True, False)]" in run.stdout
