@@ -10,13 +10,13 @@ Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..
 
 Exercise 3.1 writes :func:`backpropagation` (δ[L] from the loss, δ[l] from δ[l+1], then the parameter
 gradients, each shaped like its parameter); exercise 3.2 the plain gradient-descent step
-:func:`manual_sgd_step`. Until they are written, callers get a labelled reference result from
-:mod:`helpers.training_references` (autograd, ``torch.optim.SGD``).
+:func:`manual_sgd_step`.
 
 :func:`backpropagation` reads only ``L``, ``z``, ``a``, ``df`` and ``fc`` of the model, so it works on
-any model exposing that structure (external graders build their own). A :class:`MyNet` also records its
-forward pass, so that backpropagation refuses one made stale by an in-place change (an input edited, an
-SGD step) instead of mixing the new values with the old activations.
+any model exposing that structure (external graders build their own). The end of this module (not part of
+the exercise) holds the checks of what a caller passes in, and the stale-state guard: a :class:`MyNet`
+notes what its forward pass used, so that backpropagation refuses a pass made stale by an in-place change
+(an input edited, an SGD step) instead of mixing the new values with the old activations.
 """
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from helpers.training_references import backpropagation_by_autograd, gradient_step_by_torch_optim
-from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.validation import ForwardRecord
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
@@ -115,53 +113,70 @@ class MyNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, ...) with n_0 features per sample once flattened -> a[L]: (N, n_L); fills z and a."""
-        weight = self.fc["1"].weight
-        if not isinstance(x, torch.Tensor) or x.dim() < 2:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"MyNet expects a batch of shape (N, {self.n_l[0]}) (or (N, ...) flattening to "
-                             f"{self.n_l[0]} features), got {shape}; for one sample use x.unsqueeze(0)")
-        x = torch.flatten(x, start_dim=1)
-        if x.shape[1] != self.n_l[0]:
-            raise ValueError(f"MyNet expects {self.n_l[0]} input features per sample, got {x.shape[1]} "
-                             f"(input flattened to {tuple(x.shape)})")
-        if x.dtype != weight.dtype or x.device != weight.device:
-            raise TypeError(f"input is {x.dtype} on {x.device} but the model is {weight.dtype} on "
-                            f"{weight.device}; convert one of them, e.g. x.to(model.fc['1'].weight)")
+        x = _checked_input(self, x)
         self.a[0] = x
         for l in range(1, self.L + 1):
             self.z[l] = self.fc[str(l)](self.a[l - 1])
             self.a[l] = self.f[l](self.z[l])
-        self._forward_record = ForwardRecord(*_forward_tensors(self))
+        _record_forward(self)
         return self.a[self.L]
-
-    def __getstate__(self):
-        # copy.deepcopy and pickle: keep the stored forward pass, detached (graph tensors cannot be copied).
-        state = self.__dict__.copy()
-        for name in ("z", "a"):
-            state[name] = {l: None if t is None else t.detach() for l, t in state[name].items()}
-        # The record holds graph tensors too: the copy records its own copies if the pass was still current,
-        # and drops a stale pass (its backpropagation then asks for a new forward pass).
-        record = state.pop("_forward_record", None)
-        state["_forward_current"] = record is not None and record.is_current(_forward_tensors(self)[1])
-        if record is not None and not state["_forward_current"]:
-            state["z"], state["a"] = dict.fromkeys(self.z), dict.fromkeys(self.a)
-        return state
-
-    def __setstate__(self, state):
-        current = state.pop("_forward_current", False)
-        super().__setstate__(state)
-        self._forward_record = ForwardRecord(*_forward_tensors(self)) if current else None
 
     def extra_repr(self) -> str:
         return f"n_l={self.n_l}, activation={self.activations}"
 
 
-def _forward_tensors(model: nn.Module) -> tuple[tuple[str, ...], tuple]:
-    """Names and tensors of what backpropagation reads: every a[l], z[l] and parameter of the model."""
-    named = [(f"a[{l}]", model.a[l]) for l in range(model.L + 1)]
-    named += [(f"z[{l}]", model.z[l]) for l in range(1, model.L + 1)]
-    named += [(f"parameter fc.{name}", p) for name, p in model.fc.named_parameters()]
-    return tuple(name for name, _ in named), tuple(t for _, t in named)
+def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Fill ``model.dL_dw[l]`` and ``model.dL_db[l]`` (l = 1..L) for loss = Σ (y_true - y_pred)².
+
+    Args:
+        model: exposes ``L``, ``z``, ``a``, ``df`` and ``fc`` (see :class:`MyNet`), after a forward pass.
+        y_true: targets, floating or integer, of shape (N, n_L) or any shape that broadcasts to it
+            without enlarging it, exactly what ``torch.nn.MSELoss`` accepts (e.g. (N, 1) or (1, 1): every
+            output compared with the same target); dtypes are promoted as MSELoss promotes them. Bool and
+            complex targets are refused, and so is a shape that would enlarge the output's, such as (N,)
+            against (N, 1) (MSELoss would compare every target with every sample: (N, N)).
+        y_pred: ``model(x)``, the output of the latest forward pass, (N, n_L).
+
+    The gradients are those of ``torch.nn.MSELoss(reduction="none")(y_pred, y_true).sum()``, the same as
+    ``reduction="sum"``. Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no
+    detach), so an optimiser can step with these gradients afterwards.
+    """
+    _check_inputs(model, y_true, y_pred)
+    deltas: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        y_true = y_true.expand_as(y_pred)  # the broadcast MSELoss does: every output gets its target
+        common = torch.result_type(y_pred, y_true)  # MSELoss's dtype promotion (float32 targets, float64 net: f64)
+        ### BEGIN SOLUTION
+        # The delta rule in matrix form, batch in the rows:
+        #   δ[L] = e' ⊙ f'[L](z[L]),  e' = ∂loss/∂ŷ = 2 (ŷ - y)          (4)
+        #   δ[l] = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                         (5)
+        #   ∂loss/∂W[l] = δ[l]ᵀ a[l-1],   ∂loss/∂b[l] = Σ_samples δ[l]    (6), (7)
+        # e' in the promoted dtype, then in the network's; `upstream` is ∂loss/∂a[l]
+        upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)
+        for l in range(model.L, 0, -1):
+            delta = upstream * model.df[l](model.z[l])
+            model.dL_dw[l] = delta.T @ model.a[l - 1]
+            model.dL_db[l] = delta.sum(dim=0)
+            upstream = delta @ model.fc[str(l)].weight
+            deltas[l] = delta
+        ### END SOLUTION
+    return deltas
+
+
+def manual_sgd_step(model: nn.Module, lr: float) -> None:
+    """One gradient-descent step (course equation (3)) of every ``fc[str(l)]`` weight and bias, in place.
+
+    Uses the gradients :func:`backpropagation` stored in ``model.dL_dw[l]`` (n_l, n_(l-1)) and
+    ``model.dL_db[l]`` (n_l,); must agree bit for bit with ``torch.optim.SGD(lr=lr)`` given those gradients.
+    """
+    with torch.no_grad():
+        for l in range(1, model.L + 1):
+            layer = model.fc[str(l)]
+            ### BEGIN SOLUTION
+            # θ ← θ - lr ∇θ, written as torch.optim.SGD writes it (add_ with alpha) to match its bits
+            layer.weight.add_(model.dL_dw[l], alpha=-lr)
+            layer.bias.add_(model.dL_db[l], alpha=-lr)
+            ### END SOLUTION
 
 
 def named_gradients(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -170,6 +185,32 @@ def named_gradients(model: nn.Module) -> dict[str, torch.Tensor]:
     for l in range(1, model.L + 1):
         grads[f"fc.{l}.weight"], grads[f"fc.{l}.bias"] = model.dL_dw[l], model.dL_db[l]
     return grads
+
+# ---------------------------------------------------------------------------------------------------------
+# Not part of the exercise: what the entry points check, and the stale-state guard.
+# MyNet.forward and backpropagation call these once per call; nothing here runs inside their loops.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _checked_input(model: MyNet, x) -> torch.Tensor:
+    """``x`` flattened to (N, n_0), or a clear error for a batch of the wrong shape, dtype or device."""
+    weight = model.fc["1"].weight
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"MyNet expects a batch of shape (N, {model.n_l[0]}) (or (N, ...) flattening to "
+                         f"{model.n_l[0]} features), got {shape}; for one sample use x.unsqueeze(0)")
+    x = torch.flatten(x, start_dim=1)
+    if x.shape[1] != model.n_l[0]:
+        raise ValueError(f"MyNet expects {model.n_l[0]} input features per sample, got {x.shape[1]} "
+                         f"(input flattened to {tuple(x.shape)})")
+    if x.dtype != weight.dtype or x.device != weight.device:
+        raise TypeError(f"input is {x.dtype} on {x.device} but the model is {weight.dtype} on "
+                        f"{weight.device}; convert one of them, e.g. x.to(model.fc['1'].weight)")
+    return x
+
+
+def _record_forward(model: MyNet) -> None:
+    model._forward_record = ForwardRecord(*_forward_tensors(model))
 
 
 def _broadcasts_without_enlarging(target: torch.Size, output: torch.Size) -> bool:
@@ -219,57 +260,32 @@ def _check_inputs(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) 
         record.check("backpropagation()", _forward_tensors(model)[1])
 
 
-@reference_until_done(backpropagation_by_autograd, "torch autograd's gradients of the same loss")
-def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[int, torch.Tensor]:
-    """Fill ``model.dL_dw[l]`` and ``model.dL_db[l]`` (l = 1..L) for loss = Σ (y_true - y_pred)².
-
-    Args:
-        model: exposes ``L``, ``z``, ``a``, ``df`` and ``fc`` (see :class:`MyNet`), after a forward pass.
-        y_true: targets, floating or integer, of shape (N, n_L) or any shape that broadcasts to it
-            without enlarging it, exactly what ``torch.nn.MSELoss`` accepts (e.g. (N, 1) or (1, 1): every
-            output compared with the same target); dtypes are promoted as MSELoss promotes them. Bool and
-            complex targets are refused, and so is a shape that would enlarge the output's, such as (N,)
-            against (N, 1) (MSELoss would compare every target with every sample: (N, N)).
-        y_pred: ``model(x)``, the output of the latest forward pass, (N, n_L).
-
-    The gradients are those of ``torch.nn.MSELoss(reduction="none")(y_pred, y_true).sum()``, the same as
-    ``reduction="sum"``. Returns the local gradients ``{l: δ[l]}``, each (N, n_l). Parameters are only read (no update, no
-    detach), so an optimiser can step with these gradients afterwards.
-    """
-    _check_inputs(model, y_true, y_pred)
-    deltas: dict[int, torch.Tensor] = {}
-    with torch.no_grad():
-        y_true = y_true.expand_as(y_pred)  # the broadcast MSELoss does: every output gets its target
-        common = torch.result_type(y_pred, y_true)  # MSELoss's dtype promotion (float32 targets, float64 net: f64)
-        ### BEGIN SOLUTION
-        # The delta rule in matrix form, batch in the rows:
-        #   δ[L] = e' ⊙ f'[L](z[L]),  e' = ∂loss/∂ŷ = 2 (ŷ - y)          (4)
-        #   δ[l] = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                         (5)
-        #   ∂loss/∂W[l] = δ[l]ᵀ a[l-1],   ∂loss/∂b[l] = Σ_samples δ[l]    (6), (7)
-        # e' in the promoted dtype, then in the network's; `upstream` is ∂loss/∂a[l]
-        upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)
-        for l in range(model.L, 0, -1):
-            delta = upstream * model.df[l](model.z[l])
-            model.dL_dw[l] = delta.T @ model.a[l - 1]
-            model.dL_db[l] = delta.sum(dim=0)
-            upstream = delta @ model.fc[str(l)].weight
-            deltas[l] = delta
-        ### END SOLUTION
-    return deltas
+def _forward_tensors(model: nn.Module) -> tuple[tuple[str, ...], tuple]:
+    """Names and tensors of what backpropagation reads: every a[l], z[l] and parameter of the model."""
+    named = [(f"a[{l}]", model.a[l]) for l in range(model.L + 1)]
+    named += [(f"z[{l}]", model.z[l]) for l in range(1, model.L + 1)]
+    named += [(f"parameter fc.{name}", p) for name, p in model.fc.named_parameters()]
+    return tuple(name for name, _ in named), tuple(t for _, t in named)
 
 
-@reference_until_done(gradient_step_by_torch_optim, "torch.optim.SGD stepping with dL_dw and dL_db")
-def manual_sgd_step(model: nn.Module, lr: float) -> None:
-    """One gradient-descent step (course equation (3)) of every ``fc[str(l)]`` weight and bias, in place.
+def _getstate(self):
+    # copy.deepcopy and pickle: keep the stored forward pass, detached (graph tensors cannot be copied).
+    state = self.__dict__.copy()
+    for name in ("z", "a"):
+        state[name] = {l: None if t is None else t.detach() for l, t in state[name].items()}
+    # The record holds graph tensors too: the copy records its own copies if the pass was still current,
+    # and drops a stale pass (its backpropagation then asks for a new forward pass).
+    record = state.pop("_forward_record", None)
+    state["_forward_current"] = record is not None and record.is_current(_forward_tensors(self)[1])
+    if record is not None and not state["_forward_current"]:
+        state["z"], state["a"] = dict.fromkeys(self.z), dict.fromkeys(self.a)
+    return state
 
-    Uses the gradients :func:`backpropagation` stored in ``model.dL_dw[l]`` (n_l, n_(l-1)) and
-    ``model.dL_db[l]`` (n_l,); must agree bit for bit with ``torch.optim.SGD(lr=lr)`` given those gradients.
-    """
-    with torch.no_grad():
-        for l in range(1, model.L + 1):
-            layer = model.fc[str(l)]
-            ### BEGIN SOLUTION
-            # θ ← θ - lr ∇θ, written as torch.optim.SGD writes it (add_ with alpha) to match its bits
-            layer.weight.add_(model.dL_dw[l], alpha=-lr)
-            layer.bias.add_(model.dL_db[l], alpha=-lr)
-            ### END SOLUTION
+def _setstate(self, state):
+    current = state.pop("_forward_current", False)
+    nn.Module.__setstate__(self, state)
+    self._forward_record = ForwardRecord(*_forward_tensors(self)) if current else None
+
+
+# copy.deepcopy and pickle keep the stored forward pass, detached (graph tensors cannot be copied)
+MyNet.__getstate__, MyNet.__setstate__ = _getstate, _setstate

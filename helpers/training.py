@@ -6,26 +6,22 @@ with the same seed, initialisation and batches both loops give bit-for-bit ident
 losses (float64 and float32, on the CPU).
 
 Exercises of notebook 04: ``MyMLP.forward`` (4.2), :func:`training_step`, the batch step of :func:`train`
-(4.3), and :func:`sgd_step`, the manual update (4.4). Until they are written, callers get a labelled
-reference result from :mod:`helpers.training_references` (``torch.nn.functional``, ``torch.optim.SGD``).
+(4.3), and :func:`sgd_step`, the manual update (4.4). Then the trained model's outputs (:func:`logits`,
+:func:`predict`, :func:`accuracy`), and at the end, not part of the exercises, what the two loops refuse:
+the settings are checked once, where :func:`train` and :func:`train_manual_update` are called.
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from helpers.predictions import accuracy, logits, predict  # noqa: F401 - public here too
-from helpers.training_references import (mlp_forward_by_functional, sgd_step_by_torch_optim,
-                                       training_step_by_autograd_grad)
-from helpers.runtime.exercises import reference_until_done
 from helpers.runtime.progress import progress
 from helpers.runtime.torch_settings import default_dtype, torch_threads  # noqa: F401 - public here too
-from helpers.training_settings import check_hyperparameters, check_n_epochs, check_optimizer, epoch_lr
 
 EpochCallback = Callable[[int, nn.Module, float], None]
 
@@ -44,7 +40,6 @@ class MyMLP(nn.Module):
         self.fc2 = nn.Linear(sizes[1], sizes[2])
         self.fc3 = nn.Linear(sizes[2], n_classes)
 
-    @reference_until_done(mlp_forward_by_functional, "torch.nn.functional on the model's own layers")
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 3, 16, 16) or (N, n_inputs) -> logits (N, n_classes), through fc1, fc2 and fc3."""
         dtype = self.fc1.weight.dtype
@@ -75,32 +70,33 @@ def _batches(model: nn.Module, train_loader: Iterable, epoch: int):
         raise ValueError(f"train_loader gave no batches in epoch {epoch + 1}")
 
 
-def _checked_loss(loss_fn: Callable, output: torch.Tensor, target: torch.Tensor, *, epoch: int,
-                  batch: int) -> torch.Tensor:
-    """``loss_fn(output, target)``, raising before any backward pass or update when it is not finite."""
-    loss = loss_fn(output, target)
-    if not math.isfinite(loss.item()):
-        raise FloatingPointError(f"training diverged: loss = {loss.item()} at epoch {epoch + 1}, batch {batch + 1}; "
-                                 "lower the learning rate (or the momentum)")
-    return loss
+class _FiniteLoss:
+    """``loss_fn``, raising before any backward pass or update when a batch's loss is NaN or infinite."""
+
+    def __init__(self, loss_fn: Callable):
+        self.loss_fn, self.epoch, self.batch = loss_fn, 0, 0
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_fn(output, target)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"training diverged: loss = {loss.item()} at epoch {self.epoch + 1}, batch "
+                                     f"{self.batch + 1}; lower the learning rate (or the momentum)")
+        return loss
 
 
-BatchStep = Callable[[torch.Tensor, torch.Tensor, Callable], torch.Tensor]
-
-
-def _run(n_epochs: int, model: nn.Module, loss_fn: Callable, train_loader: Iterable,
-         epoch_step: Callable[[int], BatchStep], callback: EpochCallback | None, desc: str) -> list[float]:
-    """The loop both trainers share: ``epoch_step(epoch)(x, y, loss_fn)`` per batch; mean loss per epoch.
-
-    The batch step gets a loss function that raises on a NaN or infinite loss, before that batch's update."""
+def _run(n_epochs: int, model: nn.Module, loss_fn: _FiniteLoss, train_loader: Iterable,
+         batch_step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], callback: EpochCallback | None,
+         desc: str, start_epoch: Callable[[int], None] | None = None) -> list[float]:
+    """The loop both trainers share: ``batch_step(x, y)`` per batch; the mean loss of each epoch."""
     model.train()
     epoch_losses = []
     for epoch in progress(range(n_epochs), desc=desc, leave=False):
-        batch_step = epoch_step(epoch)  # before any batch: a bad setting for this epoch stops with the model unchanged
-        total, n_batches = 0.0, 0
+        if start_epoch is not None:
+            start_epoch(epoch)  # before any batch: a bad setting for this epoch stops with the model unchanged
+        loss_fn.epoch, total, n_batches = epoch, 0.0, 0
         for batch, (x, y) in enumerate(_batches(model, train_loader, epoch)):
-            checked_loss_fn = functools.partial(_checked_loss, loss_fn, epoch=epoch, batch=batch)
-            total += batch_step(x, y, checked_loss_fn).item()
+            loss_fn.batch = batch
+            total += batch_step(x, y).item()
             n_batches += 1
         epoch_losses.append(total / n_batches)
         if callback is not None:
@@ -119,17 +115,17 @@ def train(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module, los
     trainable parameter of ``model``. Raises ``FloatingPointError`` as soon as a loss is NaN or infinite,
     before that batch's update: the model keeps the parameters that gave that loss.
     """
-    check_n_epochs(n_epochs)
-    check_optimizer(optimizer, model)
+    _check_n_epochs(n_epochs)
+    _check_optimizer(optimizer, model)
+    finite_loss = _FiniteLoss(loss_fn)
 
-    def batch_step(x, y, checked_loss_fn):
-        return training_step(model, checked_loss_fn, optimizer, x, y)
+    def batch_step(x, y):
+        return training_step(model, finite_loss, optimizer, x, y)
 
     optimizer.zero_grad()
-    return _run(n_epochs, model, loss_fn, train_loader, lambda epoch: batch_step, callback, "train (torch.optim.SGD)")
+    return _run(n_epochs, model, finite_loss, train_loader, batch_step, callback, "train (torch.optim.SGD)")
 
 
-@reference_until_done(training_step_by_autograd_grad, "torch.autograd.grad, then optimizer.step()")
 def training_step(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   y: torch.Tensor) -> torch.Tensor:
     """One optimisation step of ``model`` on the batch x (N, ...), y (N,); returns the batch's loss (0-d).
@@ -146,7 +142,6 @@ def training_step(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Op
     return loss
 
 
-@reference_until_done(sgd_step_by_torch_optim, "torch.optim.SGD with the same settings")
 def sgd_step(params: Sequence[torch.Tensor], momentum_buffers: list[torch.Tensor | None], lr: float,
              momentum: float = 0.0, weight_decay: float = 0.0, dampening: float = 0.0,
              nesterov: bool = False) -> None:
@@ -155,9 +150,9 @@ def sgd_step(params: Sequence[torch.Tensor], momentum_buffers: list[torch.Tensor
     params: tensors of any shapes, each with its ``.grad`` of the same shape (None: left alone).
     momentum_buffers: one entry per parameter, None before the first step; filled and updated here.
     Must equal ``torch.optim.SGD``'s step with the same settings bit for bit (its single-tensor path, used
-    on the CPU, where floating-point results depend on the order of the operations).
+    on the CPU, where floating-point results depend on the order of the operations). The settings are those
+    :func:`train_manual_update` checked once, before its first batch.
     """
-    check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov)
     with torch.no_grad():
         for i, p in enumerate(params):
             if p.grad is None:
@@ -192,27 +187,29 @@ def train_manual_update(n_epochs: int, lr: float, model: nn.Module, loss_fn: Cal
     ``lr`` during that epoch (0-based; a factor >= 0), like ``LambdaLR`` stepped once per epoch.
     Returns the mean training loss of each epoch.
     """
-    check_n_epochs(n_epochs)
-    check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov)
+    _check_n_epochs(n_epochs)
+    _check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov)
     if lr_schedule is not None and not callable(lr_schedule):
         raise ValueError(f"lr_schedule must be a function epoch -> lr factor, got {type(lr_schedule).__name__}")
     params = list(model.parameters())
     if not params:
         raise ValueError("model has no parameters to train")
     momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
+    finite_loss = _FiniteLoss(loss_fn)
+    epoch_lr = lr
+
+    def start_epoch(epoch):
+        nonlocal epoch_lr
+        epoch_lr = _epoch_lr(lr, lr_schedule, epoch)
+
+    def batch_step(x, y):
+        loss = finite_loss(model(x), y)
+        loss.backward()  # autograd's gradients; the update is sgd_step's
+        sgd_step(params, momentum_buffers, epoch_lr, momentum, weight_decay, dampening, nesterov)
+        return loss
+
     model.zero_grad()
-
-    def epoch_step(epoch):
-        this_epoch_lr = epoch_lr(lr, lr_schedule, epoch)
-
-        def batch_step(x, y, checked_loss_fn):
-            loss = checked_loss_fn(model(x), y)
-            loss.backward()  # autograd's gradients; the update is sgd_step's
-            sgd_step(params, momentum_buffers, this_epoch_lr, momentum, weight_decay, dampening, nesterov)
-            return loss
-        return batch_step
-
-    return _run(n_epochs, model, loss_fn, train_loader, epoch_step, callback, "train_manual_update")
+    return _run(n_epochs, model, finite_loss, train_loader, batch_step, callback, "train_manual_update", start_epoch)
 
 
 @dataclass(frozen=True)
@@ -248,3 +245,92 @@ def compare_with_torch_sgd(make_model: Callable[[], nn.Module], make_loader: Cal
 def cosine_schedule(n_epochs: int) -> Callable[[int], float]:
     """``epoch -> ½(1 + cos(π · epoch / n_epochs))``: the lr factor falls from 1 towards 0 (an ``lr_schedule``)."""
     return lambda epoch: 0.5 * (1 + math.cos(math.pi * epoch / n_epochs))
+
+
+# -- a trained classifier's outputs (in evaluation mode) --------------------------------------------------
+
+
+@torch.no_grad()
+def logits(model: nn.Module, images: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """The model's outputs (N, n_classes) for ``images`` (N, ...), in evaluation mode, on the CPU.
+
+    Inputs are moved to the model's device and dtype chunk by chunk, so a GPU model works unchanged.
+    """
+    parameter = next(model.parameters())
+    model.eval()
+    return torch.cat([model(chunk.to(device=parameter.device, dtype=parameter.dtype)).cpu()
+                      for chunk in images.split(batch_size)])
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Predicted class (N,) int64 of each input in ``images`` (N, ...): the largest logit."""
+    return logits(model, images, batch_size).argmax(dim=1)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` (N, ...) whose predicted class equals ``labels`` (N,)."""
+    return (predict(model, images) == labels.cpu()).double().mean().item()
+
+# ---------------------------------------------------------------------------------------------------------
+# Not part of the exercises: what the two training loops refuse (nonsense settings, a foreign optimizer),
+# checked once where train / train_manual_update are called (the lr factor once per epoch), never per batch.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_n_epochs(n_epochs) -> None:
+    if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive int, got {n_epochs!r}")
+
+
+def _is_finite_nonnegative(value) -> bool:
+    """An int or float (NumPy scalars too), finite and >= 0; not a bool, which Python counts as an int."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return real and math.isfinite(value) and value >= 0
+
+
+def _check_hyperparameters(lr, momentum, weight_decay, dampening, nesterov) -> None:
+    """What ``torch.optim.SGD`` refuses, refused with the same meaning, and what it accepts but makes nonsense."""
+    # torch refuses lr, momentum, weight_decay < 0. It lets NaN through (NaN < 0 is False) and inf: either makes
+    # the parameters non-finite at the first step. It takes bools as numbers: True is almost surely an argument out of
+    # place. It checks no dampening τ (buffer ← μ buffer + (1 − τ) g): τ < 0 amplifies the gradient.
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay), ("dampening", dampening)):
+        if not _is_finite_nonnegative(value):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    # μ >= 1: past gradients never fade (μ = 1) or grow (μ > 1) in the buffer, so the steps grow without bound.
+    if momentum >= 1:
+        raise ValueError(f"momentum must be < 1 (0.9 is typical), got {momentum!r}: with momentum >= 1 past "
+                         "gradients never fade and the steps grow without bound")
+    # τ > 1 flips the sign of each new gradient (gradient ascent); τ = 1 ignores every gradient after the first.
+    if dampening >= 1:
+        raise ValueError(f"dampening must be < 1 (it scales each new gradient by 1 - dampening), got {dampening!r}")
+    if not isinstance(nesterov, bool):
+        raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0 (as in torch.optim.SGD)")
+
+
+def _check_optimizer(optimizer, model: nn.Module) -> None:
+    """Every trainable parameter of ``model`` must be one the optimizer updates (else it never moves)."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("model has no trainable parameters (none with requires_grad=True)")
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    missing = [name for name, p in trainable if id(p) not in held]
+    if missing:
+        which = ("none of the model's parameters" if len(missing) == len(trainable) else
+                 f"{len(missing)} of the model's {len(trainable)} trainable parameters (missing: {', '.join(missing)})")
+        raise ValueError(f"the optimizer updates {which}: build it over model.parameters() of the model you "
+                         "train (not another instance), or set requires_grad=False on parameters to freeze")
+
+
+def _epoch_lr(lr: float, lr_schedule: Callable[[int], float] | None, epoch: int) -> float:
+    """lr times ``lr_schedule(epoch)``, the factor checked: a negative one would climb the loss (ascent)."""
+    if lr_schedule is None:
+        return lr
+    factor = lr_schedule(epoch)
+    if not _is_finite_nonnegative(factor):
+        raise ValueError(f"lr_schedule({epoch}) must return a finite number >= 0 (the lr factor of epoch "
+                         f"{epoch + 1}), got {factor!r}: a negative factor would climb the loss")
+    return lr * factor

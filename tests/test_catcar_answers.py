@@ -7,6 +7,9 @@ import pytest
 import torch
 
 from helpers.experiments import catcar_answers as answers
+from helpers.runtime import edition
+from tests.exercise_bugs_training import ROOT, _module_from
+from tools.editions import strip_solutions
 from helpers.experiments.catcar_extension import ablation_configs
 from helpers.experiments.catcar_sweep import SGDConfig, SweepRun, SelectedAndTested
 
@@ -85,3 +88,16 @@ def test_g_weighs_the_test_gap_and_reports_the_manual_twin():
     assert "+ augmentation + cosine lr reaches 93.00% on validation" in g
     far = answers.answer_g(GRID, SelectedAndTested(GRID[2], PREDICTIONS, 0.85), 1e-9, ABLATION)
     assert "more than two standard errors" in far and "NOT identical (largest parameter difference 1e-09)" in far
+
+
+def test_the_student_edition_hides_the_report_answers_but_poses_the_questions(monkeypatch):
+    path = ROOT / "helpers/experiments/catcar_answers.py"
+    stripped = strip_solutions(path.read_text(encoding="utf-8"))
+    student = _module_from(stripped, answers.__name__, path)
+    full = {"a": answers.answer_a(), "c": answers.answer_c(), "b": answers.answer_b(["x ok"])}
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)  # what the student edition's edition.py says
+    for letter, hidden in (("a", student.answer_a()), ("c", student.answer_c()), ("b", student.answer_b(["x ok"]))):
+        full_answer = full[letter]
+        assert hidden.startswith(f"**({letter}) ") and hidden.endswith(student.HIDDEN)
+        assert full_answer.split("\n\n")[0] == hidden.split("\n\n")[0] and student.HIDDEN not in full_answer
+    assert "loss.backward()" not in stripped and "optimizer.step()`" not in stripped

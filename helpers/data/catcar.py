@@ -23,7 +23,6 @@ from helpers.data.cache import cached_tensors
 from helpers.data.cifar import CLASSES as CIFAR_CLASSES
 from helpers.data.cifar import load_cifar10, normalize
 from helpers.data.paths import cache_dir
-from helpers.runtime.exercises import reference_until_done
 
 CLASS_NAMES = ("cat", "car")
 CIFAR_LABELS = (CIFAR_CLASSES.index("cat"), CIFAR_CLASSES.index("automobile"))  # (3, 1)
@@ -112,19 +111,6 @@ def _load_subset() -> dict[str, torch.Tensor]:
                           lambda: {**_select_classes("train"), **_select_classes("test")}, _CACHE_SPEC)
 
 
-def _split_by_grouping(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference result for :func:`stratified_split` while exercise 4.1 is not done: the same indices,
-    found by one stable sort of the labels instead of a search per class (shapes as there)."""
-    generator = torch.Generator().manual_seed(seed)
-    by_class = torch.argsort(labels, stable=True).split(torch.bincount(labels)[torch.unique(labels)].tolist())
-    drawn = [group[torch.randperm(len(group), generator=generator)] for group in by_class]
-    sizes = [round(val_fraction * len(group)) for group in drawn]
-    val = torch.cat([group[:size] for group, size in zip(drawn, sizes)])
-    train = torch.cat([group[size:] for group, size in zip(drawn, sizes)])
-    return torch.sort(train).values, torch.sort(val).values
-
-
-@reference_until_done(_split_by_grouping, "a stable sort of the labels, the same seeded draws")
 def stratified_split(labels: torch.Tensor, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (train, val) into ``labels`` (N,) int64 >= 0: two sorted int64 tensors that together hold
     every index once, with ``round(val_fraction * n_c)`` of the n_c images of every class c in val, drawn at

@@ -2,47 +2,47 @@
 
 Each function returns one question in bold followed by its answer; the numbers come from the arguments
 (the grid of recipe runs, the selected model's test evaluation, the extension's ablation), never typed in.
-The answers' prose sits in solution blocks: in the student edition each function returns its question and
-"answer hidden: write yours" (the student answers in the notebook's answer cell), never a traceback.
+The answers' prose sits in solution blocks, so the student edition's copy of this file does not hold it; there
+(``edition.SHOWS_ANSWERS`` is False) each function returns its question and a prompt to write the answer in
+the notebook's answer cell.
 """
 from __future__ import annotations
 
-import functools
 import math
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from helpers.data.catcar import DEFAULT_SPLIT_SEED
 from helpers.experiments.catcar_sweep import SweepRun, SelectedAndTested, accuracy_text, loss_text
-from helpers.runtime.exercises import ExerciseNotDone
+from helpers.runtime import edition
 
 HIDDEN = "*answer hidden: write yours in the answer cell below, with the numbers of your runs above.*"
 
 
-def _pose(letter: str, question: str, answer: str) -> str:
-    return f"**({letter}) {question}**\n\n{answer}"
+QUESTIONS = {  # letter -> the question, in our words
+    "a": "Which PyTorch calls do the work of the hand-written `backpropagation`?",
+    "b": ("How can we test whether a computed gradient is right, and how would we apply that to section 2's "
+          "`backpropagation`?"),
+    "c": "Which PyTorch calls does `train_manual_update` replace?",
+    "d": "What is momentum for?",
+    "e": "What is regularisation for?",
+    "f": "Which settings did we train, which one did validation select, and how does it do on the test set?",
+    "g": "What do the results say, and why might someone else's differ?",
+}
 
 
-def _question(letter: str, question: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Decorator: the answer function returns its prose; posed under the question, or :data:`HIDDEN`
-    while that prose is a stub (the student edition)."""
-    def decorate(compose: Callable[..., str]) -> Callable[..., str]:
-        @functools.wraps(compose)
-        def posed(*args, **kwargs) -> str:
-            try:
-                return _pose(letter, question, compose(*args, **kwargs))
-            except ExerciseNotDone:
-                return _pose(letter, question, HIDDEN)
-        return posed
-    return decorate
+def _posed(letter: str, answer: str | None = None) -> str:
+    """Question ``letter`` in bold, then ``answer``; without one (the student edition), a prompt to write yours."""
+    return f"**({letter}) {QUESTIONS[letter]}**\n\n{HIDDEN if answer is None else answer}"
 
 
-@_question("a", "Which PyTorch calls do the work of the hand-written `backpropagation`?")
 def answer_a() -> str:
     """(a): the PyTorch counterpart of the hand-written backpropagation of the course's section 2."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("a")
     ### BEGIN SOLUTION
-    return ("`loss.backward()` (the same as `torch.autograd.backward(loss)`): autograd walks the graph "
+    return _posed("a", "`loss.backward()` (the same as `torch.autograd.backward(loss)`): autograd walks the graph "
             "recorded during the forward pass from the loss back to the inputs, applies the chain rule at "
             "every operation and adds ∂L/∂w and ∂L/∂b into each parameter's `.grad`, i.e. what "
             "`backpropagation` writes into `model.dL_dw[l]` and `model.dL_db[l]` sits in "
@@ -52,12 +52,12 @@ def answer_a() -> str:
     ### END SOLUTION
 
 
-@_question("b", "How can we test whether a computed gradient is right, and how would we apply that to "
-               "section 2's `backpropagation`?")
 def answer_b(gradient_verdicts: Sequence[str]) -> str:
     """(b): gradient checking. ``gradient_verdicts``: this notebook's verdicts, one per parameter tensor."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("b")
     ### BEGIN SOLUTION
-    return ("Gradient checking with finite differences. Nudge one parameter $w$ by $\\pm h$, recompute the "
+    return _posed("b", "Gradient checking with finite differences. Nudge one parameter $w$ by $\\pm h$, recompute the "
             "loss, and compare the slope $\\big(L(w + h) - L(w - h)\\big)/2h$ (central differences, error "
             "of order $h^2$) with the computed $\\partial L/\\partial w$ through the relative error "
             "$|a - n| / (|a| + |n|)$, in float64 so that rounding does not drown the comparison. For "
@@ -71,11 +71,12 @@ def answer_b(gradient_verdicts: Sequence[str]) -> str:
     ### END SOLUTION
 
 
-@_question("c", "Which PyTorch calls does `train_manual_update` replace?")
 def answer_c() -> str:
     """(c): the PyTorch counterpart of section 3's manual update."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("c")
     ### BEGIN SOLUTION
-    return ("`optimizer.step()` of `torch.optim.SGD(model.parameters(), lr, momentum=…, weight_decay=…)`, "
+    return _posed("c", "`optimizer.step()` of `torch.optim.SGD(model.parameters(), lr, momentum=…, weight_decay=…)`, "
             "which moves every parameter against its `.grad`, and `optimizer.zero_grad()` (or "
             "`model.zero_grad()`), which clears the gradients so the next `backward()` does not add to "
             "them. `train_manual_update` does both itself in `sgd_step`: a loop over `model.parameters()` "
@@ -92,16 +93,17 @@ def _grid(runs: Sequence[SweepRun]) -> dict[tuple[float, float, float], SweepRun
     return {(r.config.lr, r.config.momentum, r.config.weight_decay): r for r in runs}
 
 
-@_question("d", "What is momentum for?")
 def answer_d(runs: Sequence[SweepRun]) -> str:
     """(d): what momentum is for, with the grid's runs that differ in momentum alone."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("d")
     grid = _grid(runs)
     evidence = "; ".join(
         f"at lr={lr:g}, wd={wd:g}: training loss {loss_text(grid[lr, 0.0, wd])} → {loss_text(grid[lr, m, wd])}, "
         f"validation accuracy {accuracy_text(grid[lr, 0.0, wd])} → {accuracy_text(grid[lr, m, wd])} with μ = {m:g}"
         for (lr, m, wd) in grid if m > 0 and (lr, 0.0, wd) in grid)
     ### BEGIN SOLUTION
-    return ("Momentum keeps a running sum of past gradients, $b_t = \\mu b_{t-1} + g_t$, and steps along "
+    return _posed("d", "Momentum keeps a running sum of past gradients, $b_t = \\mu b_{t-1} + g_t$, and steps along "
             "it. Where successive gradients agree (the floor of a long valley) the steps grow, up to "
             "$1/(1-\\mu)$ times a single gradient (10× for μ = 0.9); where they flip sign (across a narrow "
             "valley, or from batch to batch) they cancel. Training goes faster and zig-zags less, and "
@@ -109,10 +111,11 @@ def answer_d(runs: Sequence[SweepRun]) -> str:
     ### END SOLUTION
 
 
-@_question("e", "What is regularisation for?")
 def answer_e(runs: Sequence[SweepRun], ablation: Sequence[SweepRun]) -> str:
     """(e): what L2 regularisation (weight decay) is for, with the grid's runs that differ in it alone,
     and the extension's augmentation as the other regulariser (``ablation``: baseline, + augmentation, ...)."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("e")
     grid = _grid(runs)
     evidence = "; ".join(
         f"lr={lr:g}, m={m:g}: ‖θ‖ {grid[lr, m, 0.0].weight_norm:.2f} → {grid[lr, m, wd].weight_norm:.2f}, "
@@ -120,7 +123,7 @@ def answer_e(runs: Sequence[SweepRun], ablation: Sequence[SweepRun]) -> str:
         for (lr, m, wd) in grid if wd > 0 and (lr, m, 0.0) in grid)
     baseline, augmented = ablation[0], ablation[1]
     ### BEGIN SOLUTION
-    return ("To keep the network from fitting the training images' accidents (overfitting). L2 "
+    return _posed("e", "To keep the network from fitting the training images' accidents (overfitting). L2 "
             "regularisation adds $\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ to the loss, i.e. "
             "$\\lambda\\theta$ to every gradient (the `weight_decay` term): each step shrinks every weight "
             "by the factor $1 - \\eta\\lambda$, so only weights the data keeps pushing stay large, and "
@@ -147,12 +150,13 @@ def mean_change(runs: Sequence[SweepRun], factor: str) -> float:
     return sum(changes) / len(changes) if changes else float("nan")
 
 
-@_question("f", "Which settings did we train, which one did validation select, and how does it do on the test set?")
 def answer_f(runs: Sequence[SweepRun], selection: SelectedAndTested, matrix: torch.Tensor,
              scores: dict[str, dict[str, float]]) -> str:
     """(f): every configuration tried, the one selected, and its test evaluation.
 
     matrix: (2, 2) test confusion matrix (row = true cat, car); scores: precision and recall per class name."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("f")
     rows = "\n".join(f"| {r.config.lr:g} | {r.config.momentum:g} | {r.config.weight_decay:g} | "
                      f"{loss_text(r)} | {accuracy_text(r)} | {'**selected**' if r is selection.run else ''} |"
                      for r in runs)
@@ -160,7 +164,7 @@ def answer_f(runs: Sequence[SweepRun], selection: SelectedAndTested, matrix: tor
     per_class = ", ".join(f"{name}: precision {s['precision']:.2%}, recall {s['recall']:.2%}"
                           for name, s in scores.items())
     ### BEGIN SOLUTION
-    return (f"All with `train` and `torch.optim.SGD`, {len(best.train_losses)} epochs, batches of 64, "
+    return _posed("f", f"All with `train` and `torch.optim.SGD`, {len(best.train_losses)} epochs, batches of 64, "
             "the course's recipe:\n\n| lr | momentum | weight decay | final training loss | validation "
             f"accuracy | |\n|---|---|---|---|---|---|\n{rows}\n\nSelected on validation accuracy: "
             f"**{best.config.label}** ({best.final_val_accuracy:.2%}). On the {int(matrix.sum()):,} test "
@@ -169,12 +173,13 @@ def answer_f(runs: Sequence[SweepRun], selection: SelectedAndTested, matrix: tor
     ### END SOLUTION
 
 
-@_question("g", "What do the results say, and why might someone else's differ?")
 def answer_g(runs: Sequence[SweepRun], selection: SelectedAndTested, twin_difference: float,
              ablation: Sequence[SweepRun]) -> str:
     """(g): comments on the results, and why another run of this project could give other numbers.
 
     twin_difference: largest parameter difference between the selected run and its ``train_manual_update`` twin."""
+    if not edition.SHOWS_ANSWERS:
+        return _posed("g")
     best = selection.run
     gap = 100 * (selection.accuracy - best.final_val_accuracy)
     ### BEGIN SOLUTION
@@ -188,7 +193,7 @@ def answer_g(runs: Sequence[SweepRun], selection: SelectedAndTested, twin_differ
               "test set played no part in any choice" if abs(gap) <= 2 * standard_error else
               f"more than two standard errors (±{standard_error:.2f} points) apart: validation was a poor guide "
               "here, a sign that the validation set is too small or unlike the test set")
-    return (f"The selected MLP is right on {selection.accuracy:.2%} of the test images, {gap:+.2f} "
+    return _posed("g", f"The selected MLP is right on {selection.accuracy:.2%} of the test images, {gap:+.2f} "
             f"percentage points from its validation accuracy, {honest}. Retrained with `train_manual_update`, "
             "the selected "
             f"configuration comes out {twin}, as the course expects. Switching momentum on changed validation "

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.checks.delta_rule_grader import CHECKS, GradingReport
+from helpers.checks.nb03_delta_rule import CHECKS, GradingReport
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, verdict
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step
 

@@ -1,0 +1,168 @@
+"""Notebook 04's check module (helpers.checks.nb04_catcar): exercises 4.1-4.4 pass for the instructor's code;
+each planted bug (tests/exercise_bugs_training.py) fails exactly its exercise with the diagnosis naming it; the
+student edition's stubs report "not done yet"; the references equal the solutions."""
+
+import pytest
+import torch
+
+from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.nb03_delta_rule import EXERCISES as NB03_EXERCISES
+from helpers.checks.nb04_catcar import EXERCISES as NB04_EXERCISES
+from helpers.checks.nb04_catcar import (mlp_forward_reference, sgd_step_reference, stratified_split_reference,
+                                       training_step_reference)
+from helpers.data import catcar
+from helpers.training import MyMLP, sgd_step, training_step
+from tests.exercise_bugs_training import (FAIR_SOLUTIONS, FURTHER_MISTAKES, IN_PLACE, PLANTED_BUGS, ROOT, TARGETS,
+                                        _module_from, _replacing, _workspace_with)
+from tests.sandbox_workspaces import planted, student_workspace
+
+EXERCISES = NB04_EXERCISES
+IDS = [exercise.id for exercise in EXERCISES]
+EXPECTED_IDS = ["4.1", "4.2", "4.3", "4.4"]
+ALL_IDS = [exercise.id for exercise in NB03_EXERCISES + NB04_EXERCISES]  # a planted bug fails its exercise only
+MISTAKES = [case for case in FURTHER_MISTAKES if case[0] in IDS]
+FAIR = [case for case in FAIR_SOLUTIONS if case[0] in IDS]
+IN_PLACE_CASES = [case for case in IN_PLACE if case[0] in IDS]
+
+
+def test_the_exercises_are_registered_in_notebook_order_with_points_and_diagnoses():
+    registered = all_exercises()
+    assert IDS == EXPECTED_IDS
+    for exercise in EXERCISES:
+        assert registered[exercise.id] is exercise
+        assert 1 <= exercise.points <= 4 and exercise.diagnoses and exercise.handout.startswith("INF265")
+        for file in exercise.files:
+            assert (ROOT / file).is_file()
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_instructor_solution_passes_every_check(exercise_id):
+    result = run_checks(exercise_id)
+    assert result.passed, "\n".join(result.lines())
+    assert len(result.outcomes) >= 3
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_planted_bug_fails_exactly_its_exercise_and_is_diagnosed(exercise_id, tmp_path):
+    path, line, mutated, phrase = PLANTED_BUGS[exercise_id]
+    assert path == TARGETS[exercise_id][0].replace(".", "/") + ".py"
+    assert (ROOT / path).read_text(encoding="utf-8").count(line + "\n") == 1
+    workspace, _ = planted(tmp_path, exercise_id)
+    assert (workspace / path).read_text(encoding="utf-8").count(mutated + "\n") == 1
+    results = {other: run_checks(other, workspace) for other in ALL_IDS}
+    assert not results[exercise_id].passed
+    assert phrase in "\n".join(results[exercise_id].lines()), "\n".join(results[exercise_id].lines())
+    assert "not done yet" not in results[exercise_id].summary()
+    for other in ALL_IDS:
+        if other != exercise_id:
+            assert results[other].passed, (other, "\n".join(results[other].lines()))
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_student_stub_reports_not_done_yet(exercise_id):
+    result = run_checks(exercise_id, student_workspace())
+    assert result.not_done is not None and not result.passed
+    assert "not done yet" in result.summary()
+
+
+@pytest.mark.parametrize("exercise_id, line, mistaken, phrase", MISTAKES,
+                         ids=[f"{m[0]}-{m[3]}" for m in MISTAKES])
+def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, tmp_path):
+    source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    assert source.count(line) == 1, line
+    workspace = _workspace_with(tmp_path, exercise_id, lambda text: text.replace(line, mistaken))
+    result = run_checks(exercise_id, workspace)
+    assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
+
+
+
+@pytest.mark.parametrize("exercise_id, change, wrong_diagnosis", FAIR,
+                         ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR)])
+def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis,
+                                                                               tmp_path):
+    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, change))
+    text = "\n".join(result.lines())
+    assert result.passed, text
+    assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
+
+
+
+@pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE_CASES, ids=[m[0] for m in IN_PLACE_CASES])
+def test_modifying_an_input_in_place_fails(exercise_id, line, changed, tmp_path):
+    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, _replacing((line, changed))))
+    assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()
+
+
+def test_forbid_is_set_per_exercise():
+    assert {exercise.id: exercise.forbid for exercise in EXERCISES} == {
+        "4.1": ("references",), "4.2": ("references",), "4.3": ("references",), "4.4": ("torch.optim", "references")}
+
+
+# --- the references equal the solutions ---------------------------------------------------------------
+
+@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9, weight_decay=0.01, dampening=0.2),
+                                      dict(lr=0.05, momentum=0.8, nesterov=True)])
+def test_the_torch_optim_reference_equals_sgd_step_bit_for_bit_buffers_included(settings):
+    generator = torch.Generator().manual_seed(3)
+    start = [torch.randn(4, 3, generator=generator, dtype=torch.float64), torch.randn(4, generator=generator,
+                                                                                      dtype=torch.float64)]
+    runs = []
+    for step in (sgd_step, sgd_step_reference):
+        params, buffers = [p.clone() for p in start], [None, None]
+        gradients = torch.Generator().manual_seed(4)
+        for _ in range(4):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gradients, dtype=torch.float64)
+            step(params, buffers, **settings)
+            assert all(p.grad is None for p in params)
+        runs.append((params, buffers))
+    (ours, our_buffers), (theirs, their_buffers) = runs
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(our_buffers, their_buffers))
+
+
+def test_the_functional_reference_equals_mymlp_forward_bit_for_bit():
+    torch.manual_seed(5)
+    model = MyMLP().double()
+    x = torch.randn(9, 3, 16, 16, dtype=torch.float64)
+    assert torch.equal(MyMLP.forward(model, x), mlp_forward_reference(model, x))
+
+
+def test_the_autograd_grad_reference_equals_training_step_bit_for_bit():
+    results = []
+    for step in (training_step, training_step_reference):
+        torch.manual_seed(6)
+        model = MyMLP(n_inputs=12, n_hidden=(5, 4)).double()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+        generator = torch.Generator().manual_seed(7)
+        losses = [step(model, torch.nn.functional.cross_entropy, optimizer,
+                       torch.randn(5, 12, generator=generator, dtype=torch.float64),
+                       torch.randint(0, 2, (5,), generator=generator)).item() for _ in range(3)]
+        assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+        results.append((losses, [p.detach().clone() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_the_grouping_reference_gives_the_same_split():
+    labels = torch.randint(0, 4, (257,), generator=torch.Generator().manual_seed(8))
+    for fraction, seed in ((0.2, 265), (0.35, 1)):
+        solution = catcar.stratified_split(labels, fraction, seed)
+        reference = stratified_split_reference(labels, fraction, seed)
+        assert all(torch.equal(a, b) for a, b in zip(solution, reference))
+
+
+def test_a_sgd_step_that_differs_by_rounding_is_named_as_such(tmp_path):
+    workspace = _workspace_with(tmp_path, "4.4", _replacing(("p.add_(grad, alpha=-lr)", "p.sub_(grad / (1 / lr))")))
+    result = run_checks("4.4", workspace)
+    assert result.passed and any("ulp" in o.name for o in result.outcomes), result.lines()
+
+
+def test_training_step_passes_while_the_forward_pass_is_not_done(tmp_path):
+    solution = "        hidden = torch.relu(self.fc2(torch.relu(self.fc1(x))))\n        scores = self.fc3(hidden)\n"
+    stub = ("        from helpers.runtime.exercises import ExerciseNotDone\n"
+            "        raise ExerciseNotDone('MyMLP.forward', '<source>')\n")
+    workspace = _workspace_with(tmp_path, "4.2", _replacing((solution, stub)))
+    assert run_checks("4.2", workspace).not_done is not None
+    result = run_checks("4.3", workspace)
+    assert result.passed, result.lines()
