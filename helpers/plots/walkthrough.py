@@ -26,7 +26,7 @@ from matplotlib.patches import FancyArrowPatch, PathPatch
 from helpers.plots.graph_drawing import CHAR_WIDTH_IN, EDGE_COLOUR, draw_graph, layered_layout, value_graph
 from helpers.plots.style import PALETTE
 from helpers.scalar_autodiff import Value
-from helpers.scalar_primitives import format_number
+from helpers.scalar_autodiff import format_number
 from helpers.plots.walkthrough_text import caption, node_label, sum_text, table_lines
 from helpers.walkthrough import Step, build_walkthrough, key_frames
 

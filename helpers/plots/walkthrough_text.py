@@ -5,7 +5,7 @@ Pure text from :mod:`helpers.walkthrough`'s steps (no drawing), used by :mod:`he
 from __future__ import annotations
 
 from helpers.chain_rule import _factor as as_factor  # one way to write a factor: 6·(-1)
-from helpers.scalar_primitives import format_number
+from helpers.scalar_autodiff import format_number
 from helpers.walkthrough import Step, Walkthrough
 
 
