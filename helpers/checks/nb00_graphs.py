@@ -32,13 +32,13 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from helpers import custom_functions, graph_derivations
+from helpers import custom_functions
 from helpers.checks.sandbox import ForbiddenToolUsed
 from helpers.checks.toolkit import CheckOutcome, Exercise, as_float64, close, outcome
 from helpers.custom_functions import quadratic_form, sigmoid, sin_over_x, sin_over_x_value, softplus, stable_logistic
 from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FD_STEP, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
                                numerical_gradient, numerical_jacobian)
-from helpers.graph_derivations import (V1, V2, logistic_adjoints, quadratic_form_adjoints, sin_over_x_adjoints,
+from helpers.graph_derivations import (V1, V2, V3, V4, V5, V6, V7, logistic_adjoints, quadratic_form_adjoints, sin_over_x_adjoints,
                                        softplus_adjoints)
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.scalar_autodiff import post_order
@@ -532,8 +532,14 @@ def _central_differences_agree(code, cases) -> CheckOutcome:
         value = lambda *t: torch.tensor(value_at[tuple(x.item() for x in t)], dtype=torch.float64)
         for point, (_, *grads) in zip(points, rows):
             estimate = numerical_jacobian(value, *(torch.tensor([c], dtype=torch.float64) for c in point))
-            if not close(torch.tensor(grads, dtype=torch.float64), estimate.reshape(-1), FINITE_DIFFERENCE_TOLERANCE,
-                         value_at[tuple(point)]):
+            student = torch.tensor(grads, dtype=torch.float64)
+            if student.shape != (len(point),):
+                wrong.append(attribute)
+                continue
+            # gradcheck's policy; a gradient within the differences' round-off of 0 (σ' at 40) cannot be judged
+            verdict = compare(attribute, student, estimate.reshape(-1), FINITE_DIFFERENCE_TOLERANCE,
+                              value_at[tuple(point)])
+            if not (verdict.passed or verdict.unresolvable_below is not None):
                 wrong.append(attribute)
     wrong = sorted(set(wrong))
     return CheckOutcome("local gradients agree with central differences of your values", not wrong,
@@ -779,7 +785,7 @@ def check_sigmoid_neuron(code) -> list[CheckOutcome]:
              "sign error in ∂L/∂y": lambda g: {"y": -g["y"]}}
 
     def check() -> CheckOutcome:
-        reference = {k: v for k, v in adjoints_by_autograd(graph_derivations.neuron_loss_nodes)(w, x, b, y).items()
+        reference = {k: v for k, v in adjoints_by_autograd(neuron_loss_nodes)(w, x, b, y).items()
                      if k != "L"}
         student = code.call(f"{DERIVATIONS}:sigmoid_neuron_gradients", w, x, b, y)
         return dict_outcome("∂L/∂w, ∂L/∂x, ∂L/∂b, ∂L/∂y vs torch autograd at 4 points", student, reference,
@@ -795,7 +801,7 @@ def check_sin_over_x(code) -> list[CheckOutcome]:
     near = x.abs() < custom_functions.SINC_TAYLOR_THRESHOLD
 
     def derivative() -> CheckOutcome:
-        expected = custom_functions.sin_over_x_slope_by_vjp(x)
+        expected = sin_over_x_derivative_reference(x)
         safe = torch.where(x == 0, torch.ones_like(x), x)
         return outcome("sin_over_x_derivative at 9 points, both branches and x = 0 (vs torch.func.vjp)",
                        code.call("helpers.custom_functions:sin_over_x_derivative", x), expected,
