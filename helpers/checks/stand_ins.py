@@ -91,19 +91,25 @@ class _Loader(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     """Wraps the loader of every ``helpers`` lesson module (not the checks) so its stubs are wrapped once run."""
 
+    searching: set = set()  # names being looked up: another finder that asks the meta path again (the sandbox's)
+
     @staticmethod
     def find_spec(name, path, target=None):
-        if not name.startswith("helpers.") or name.startswith("helpers.checks"):
+        if not name.startswith("helpers.") or name.startswith("helpers.checks") or name in _Finder.searching:
             return None
-        for finder in sys.meta_path:
-            if finder is _Finder:
-                continue
-            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
-                return spec
-        return None
+        _Finder.searching.add(name)
+        try:
+            for finder in sys.meta_path:
+                if finder is _Finder:
+                    continue
+                spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _Loader(spec.loader)
+                    return spec
+            return None
+        finally:
+            _Finder.searching.discard(name)
 
 
 def _after_cell(*_) -> None:
