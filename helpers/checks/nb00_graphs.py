@@ -1057,7 +1057,9 @@ BY_GRAPH = "torch autograd of the same graph"
 BY_VJP = "torch.func.vjp of the forward"
 PRIMITIVE_OPERATIONS = {"ADD": lambda a, b: a + b, "SUB": lambda a, b: a - b, "MUL": lambda a, b: a * b,
                         "DIV": lambda a, b: a / b, "NEG": lambda a: -a, "EXP": torch.exp, "LOG": torch.log,
-                        "SIN": torch.sin, "COS": torch.cos, "SIGMOID": torch.sigmoid, "TANH": torch.tanh,
+                        "SIN": torch.sin, "COS": torch.cos, "TANH": torch.tanh,
+                        # σ written so that its autograd keeps the tiny slope far out (torch.sigmoid's rounds to 0)
+                        "SIGMOID": lambda a: 1 / (1 + (-a).exp()) if a >= 0 else a.exp() / (1 + a.exp()),
                         "POW": lambda a, b: a ** b}
 
 EXERCISES = (
