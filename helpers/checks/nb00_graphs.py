@@ -131,8 +131,9 @@ def local_gradients_reference(torch_operation: Callable) -> Callable[..., tuple[
     """
     def reference(*operands):
         leaves = [torch.tensor(float(o), dtype=torch.float64, requires_grad=True) for o in operands]
-        value = torch_operation(*leaves)
-        gradients = torch.autograd.grad(value, leaves, allow_unused=True)
+        with torch.enable_grad():  # also when called under no_grad (central differences of a replayed graph)
+            value = torch_operation(*leaves)
+            gradients = torch.autograd.grad(value, leaves, allow_unused=True)
         return value.item(), tuple(0.0 if g is None else g.item() for g in gradients)
     return reference
 
