@@ -1,4 +1,4 @@
-"""One planted bug per exercise of notebook 00 (for the nbgrader end-to-end test and tests/test_exercises_scalar.py):
+"""One planted bug per exercise of notebook 00 (for the nbgrader end-to-end test and tests/test_nb00_graphs.py):
 exercise id -> (file, a line of that exercise's solution block, the line with one typical mistake, a phrase the
 check's diagnosis prints)."""
 NOTEBOOK = "notebooks/00_computational_graphs.ipynb"
