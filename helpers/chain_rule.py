@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
-from helpers.runtime.exercises import reference_until_done
-from helpers.scalar_autodiff import Value, input_gradients, inputs_of, node_names, topological_order
-from helpers.scalar_numerics import numerical_gradients
-from helpers.scalar_primitives import Primitive, format_number
+from helpers.scalar_autodiff import (Primitive, Value, format_number, input_gradients, inputs_of, node_names,
+                                     numerical_gradients, topological_order)
 
 # Precedences for printing expansions with as few parentheses as the maths needs.
 ADD_PREC, MUL_PREC, NEG_PREC, POW_PREC, ATOM_PREC = 1, 2, 3, 4, 5
@@ -73,7 +71,6 @@ def _power_text(base: str, exponent: float) -> str:
     return f"{base}^{exponent:g}"
 
 
-@reference_until_done(lambda primitive: (), "numbers only, no formulas")
 def local_gradient_formulas(primitive: Primitive) -> tuple[str, ...]:
     """Exercise 0.2, for the tables: ``primitive``'s local gradients as text, one ``str.format`` template per
     operand over ``{0}``, ``{1}`` (the operands' names) and ``{out}`` (the result's name)."""

@@ -7,8 +7,7 @@
 * :func:`sigmoid` — σ(x), finite for every float; its backward is written with Functions of this module, so
   derivatives of any order work (``create_graph=True``).
 
-The backward passes are exercises 0.8–0.10 (notebook 00 §3); while one is not done yet, autograd of the
-forward (``torch.func.vjp``) stands in for it.
+The backward passes are exercises 0.8–0.10 (notebook 00 §3).
 
 Every backward is written with differentiable torch operations on the saved inputs, so autograd can
 differentiate the backward itself (``gradgradcheck``). All functions work element-wise on tensors of
@@ -18,11 +17,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable
 
 import torch
 
-from helpers.runtime.exercises import reference_until_done
 
 # Below this |x|, sin(x)/x and its derivative come from their Taylor series: at |x| = 0.5 the
 # derivative's closed form has lost ~3·eps/x² ≈ 1e-15 relative to cancellation, while the series,
@@ -59,23 +56,6 @@ def sin_over_x_value(x: torch.Tensor) -> torch.Tensor:
     return torch.where(near_zero, _series_in_x_squared(x, _VALUE_COEFFICIENTS), torch.sin(safe) / safe)
 
 
-def vjp_of(forward: Callable[..., torch.Tensor]) -> Callable:
-    """The reference for a Function's ``backward``: ``torch.func.vjp`` of the plain-torch ``forward`` at the
-    saved tensors (differentiable, so double backward works). Shapes: each gradient has its input's shape;
-    extra ``None``s for non-tensor inputs are appended by the caller."""
-    def backward(ctx, grad_output):
-        _, pullback = torch.func.vjp(forward, *ctx.saved_tensors)
-        return pullback(grad_output)
-    return backward
-
-
-def sin_over_x_slope_by_vjp(x: torch.Tensor) -> torch.Tensor:
-    """The reference for :func:`sin_over_x_derivative`: ``torch.func.vjp`` of the forward (shape of x)."""
-    _, pullback = torch.func.vjp(sin_over_x_value, x)
-    return pullback(torch.ones_like(x))[0]
-
-
-@reference_until_done(sin_over_x_slope_by_vjp, "torch.func.vjp of sin_over_x_value")
 def sin_over_x_derivative(x: torch.Tensor) -> torch.Tensor:
     """d/dx sin(x)/x element-wise (exercise 0.8): the closed form away from 0, the Taylor series
     (``_SLOPE_COEFFICIENTS``) where |x| < 0.5, 0 at 0; differentiable torch operations. Shape of x."""
@@ -96,7 +76,6 @@ class SinOverX(torch.autograd.Function):
         return sin_over_x_value(x)
 
     @staticmethod
-    @reference_until_done(vjp_of(sin_over_x_value), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
         """grad_output × dy/dx (exercise 0.8); shape of x."""
         (x,) = ctx.saved_tensors
@@ -115,7 +94,6 @@ class QuadraticForm(torch.autograd.Function):
         return a * x * x + b * x * y + c * y * y
 
     @staticmethod
-    @reference_until_done(lambda ctx, grad_output: _quadratic_form_vjp(ctx, grad_output), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
         """(∂f/∂x, ∂f/∂y) × grad_output, each of x's shape, None where an input needs no gradient, and None
         for a, b, c (exercise 0.9)."""
@@ -129,13 +107,6 @@ class QuadraticForm(torch.autograd.Function):
             grad_y = grad_output * (b * x + 2 * c * y)
         ### END SOLUTION
         return grad_x, grad_y, None, None, None
-
-
-def _quadratic_form_vjp(ctx, grad_output):
-    a, b, c = ctx.coefficients
-    gradients = vjp_of(lambda x, y: a * x * x + b * x * y + c * y * y)(ctx, grad_output)
-    wanted = tuple(g if needed else None for g, needed in zip(gradients, ctx.needs_input_grad))
-    return (*wanted, None, None, None)
 
 
 def stable_logistic(x: torch.Tensor) -> torch.Tensor:
@@ -156,7 +127,6 @@ class Sigmoid(torch.autograd.Function):
         return stable_logistic(x)
 
     @staticmethod
-    @reference_until_done(vjp_of(stable_logistic), "torch.func.vjp of the forward")
     def backward(ctx, grad_output):
         """grad_output × σ'(x) (exercise 0.10); shape of x."""
         (x,) = ctx.saved_tensors
@@ -175,8 +145,6 @@ class Softplus(torch.autograd.Function):
         return x.clamp_min(0) + torch.log1p(torch.exp(-x.abs()))
 
     @staticmethod
-    @reference_until_done(lambda ctx, grad_output: grad_output * stable_logistic(ctx.saved_tensors[0]),
-                          "the logistic in plain torch")
     def backward(ctx, grad_output):
         """grad_output × d/dx ln(1 + eˣ) (exercise 0.10), differentiable to any order; shape of x."""
         (x,) = ctx.saved_tensors

@@ -6,7 +6,7 @@ naming every intermediate value (a, b, c or v₁, v₂, ...) so that the drawing
 (:func:`helpers.plots.graph_drawing.draw_graph`) and the chain-rule table show the same names as the
 derivation. Each ``*_adjoints`` function is that derivation written out: ∂f/∂(node) for every named node,
 computed from the formulas derived by hand, never from the graph. :func:`compare_adjoints` puts the two
-side by side; :mod:`helpers.checks.derivation_checks` checks the input gradients against the custom
+side by side; the checks (:mod:`helpers.checks.nb00_graphs`) check the input gradients against the custom
 autograd Functions of :mod:`helpers.custom_functions`, autograd and central differences.
 
 All ``*_adjoints`` functions take scalars or float64 tensors of any (common) shape and return a dict
@@ -14,14 +14,11 @@ All ``*_adjoints`` functions take scalars or float64 tensors of any (common) sha
 """
 from __future__ import annotations
 
-import inspect
-from typing import Callable, Mapping
+from typing import Mapping
 
 import torch
 
-from helpers.runtime.exercises import reference_until_done
-from helpers.scalar_autodiff import Value, exp, log, node_names, sin, topological_order
-from helpers.scalar_primitives import format_number
+from helpers.scalar_autodiff import Value, exp, format_number, log, node_names, sin, topological_order
 
 V1, V2, V3, V4, V5, V6, V7 = (f"v{digit}" for digit in "₁₂₃₄₅₆₇")
 
@@ -42,62 +39,6 @@ def _as_float64(*values) -> tuple[torch.Tensor, ...]:
     return tuple(torch.as_tensor(v, dtype=torch.float64) for v in values)
 
 
-def adjoints_by_autograd(build: Callable[..., dict]) -> Callable[..., dict]:
-    """The reference for a ``*_adjoints`` derivation: torch autograd of the same graph written in torch.
-
-    ``build(*inputs)`` maps float64 tensors (the inputs, broadcast) to {node name: tensor}, the output first;
-    the returned function takes the derivation's arguments and gives {node name: ∂output/∂node}, each of the
-    broadcast inputs' shape (element-wise graphs: the output is summed before differentiating).
-    """
-    def reference(*arguments, **named):
-        arguments = inspect.signature(build).bind(*arguments, **named).args
-        tensors = [t.detach().clone().requires_grad_() for t in torch.broadcast_tensors(*_as_float64(*arguments))]
-        nodes = build(*tensors)
-        output = next(iter(nodes.values()))
-        grads = torch.autograd.grad(output.sum(), list(nodes.values()), allow_unused=True, materialize_grads=True)
-        return {name: gradient.detach() for name, gradient in zip(nodes, grads)}
-    return reference
-
-
-# The graphs again in plain torch, {node name: tensor} with the output first (the derivations' references).
-
-def nyu_nodes(x, y, z, o):
-    a, b = x + y, z * o
-    c = a * b
-    return {"w": c + z, "c": c, "a": a, "b": b, "x": x, "y": y, "z": z, "o": o}
-
-
-def sin_over_x_nodes(x):
-    v1, v2 = 1 / x, torch.sin(x)
-    return {"f": v1 * v2, V1: v1, V2: v2, "x": x}
-
-
-def quadratic_nodes(a, b, c):
-    def build(x, y):
-        v1, v2, v3 = x * x, x * y, y * y
-        v4, v5, v6 = a * v1, b * v2, c * v3
-        v7 = v4 + v5
-        return {"f": v7 + v6, V7: v7, V6: v6, V5: v5, V4: v4, V3: v3, V2: v2, V1: v1, "x": x, "y": y}
-    return build
-
-
-def softplus_nodes(x):
-    v1 = torch.exp(x)
-    v2 = 1 + v1
-    return {"f": torch.log(v2), V2: v2, V1: v1, "x": x}
-
-
-def logistic_nodes(x):
-    v1 = torch.exp(x)
-    v2 = v1 + 1
-    v3 = 1 / v2
-    return {"g": v1 * v3, V3: v3, V2: v2, V1: v1, "x": x}
-
-
-def neuron_loss_nodes(w, x, b, y):
-    return {"L": (torch.sigmoid(w * x + b) - y) ** 2, "w": w, "x": x, "b": b, "y": y}
-
-
 # ---- NYU 1.4 (b): a = x + y, b = z·o, c = a·b, w = c + z -------------------------------------------
 
 def nyu_graph(x: float, y: float, z: float, o: float) -> Value:
@@ -110,7 +51,6 @@ def nyu_graph(x: float, y: float, z: float, o: float) -> Value:
     return _named(c + zv, "w")
 
 
-@reference_until_done(adjoints_by_autograd(nyu_nodes), "torch autograd of the same graph")
 def nyu_adjoints(x, y, z, o) -> dict[str, torch.Tensor]:
     """∂w/∂(node) derived by hand for every named node w, c, a, b, x, y, z, o (exercise 0.11).
     Shapes: every entry has the shape of the (broadcast) inputs."""
@@ -134,7 +74,6 @@ def sin_over_x_graph(x: float) -> Value:
     return _named(v1 * v2, "f")
 
 
-@reference_until_done(adjoints_by_autograd(sin_over_x_nodes), "torch autograd of the same graph")
 def sin_over_x_adjoints(x) -> dict[str, torch.Tensor]:
     """∂f/∂(node) derived by hand for f, v₁, v₂ and x of :func:`sin_over_x_graph` (exercise 0.8; x ≠ 0).
     Shapes: every entry has the shape of x."""
@@ -157,11 +96,6 @@ def quadratic_form_graph(x: float, y: float, a: float, b: float, c: float) -> Va
     return _named(v7 + v6, "f")
 
 
-def _quadratic_reference(x, y, a, b, c):
-    return adjoints_by_autograd(quadratic_nodes(a, b, c))(x, y)
-
-
-@reference_until_done(_quadratic_reference, "torch autograd of the same graph")
 def quadratic_form_adjoints(x, y, a: float, b: float, c: float) -> dict[str, torch.Tensor]:
     """∂f/∂(node) derived by hand for f, v₁ … v₇, x and y of :func:`quadratic_form_graph` (exercise 0.9;
     a, b, c numbers). Shapes: every entry has the shape of the (broadcast) x and y."""
@@ -182,7 +116,6 @@ def softplus_graph(x: float) -> Value:
     return _named(log(v2), "f")
 
 
-@reference_until_done(adjoints_by_autograd(softplus_nodes), "torch autograd of the same graph")
 def softplus_adjoints(x) -> dict[str, torch.Tensor]:
     """∂f/∂(node) derived by hand for f, v₂, v₁ and x of :func:`softplus_graph` (exercise 0.10).
     Shapes: every entry has the shape of x."""
@@ -205,7 +138,6 @@ def logistic_graph(x: float) -> Value:
     return _named(v1 * v3, "g")
 
 
-@reference_until_done(adjoints_by_autograd(logistic_nodes), "torch autograd of the same graph")
 def logistic_adjoints(x) -> dict[str, torch.Tensor]:
     """∂g/∂(node) derived by hand for g, v₃, v₂, v₁ and x of :func:`logistic_graph` (exercise 0.10): its
     ``x`` entry is the second derivative of ln(1 + eˣ). Shapes: every entry has the shape of x."""
@@ -230,12 +162,6 @@ def logistic_second_derivative(x) -> torch.Tensor:
 
 # ---- CS475 task 0: ∂L/∂b of L = [σ(wx + b) - y]² by direct differentiation ------------------------
 
-def _neuron_reference(w, x, b, y):
-    gradients = adjoints_by_autograd(neuron_loss_nodes)(w, x, b, y)
-    return {name: gradients[name] for name in ("w", "x", "b", "y")}
-
-
-@reference_until_done(_neuron_reference, "torch autograd of the loss")
 def sigmoid_neuron_gradients(w, x, b, y) -> dict[str, torch.Tensor]:
     """∂L/∂w, ∂L/∂x, ∂L/∂b and ∂L/∂y of L = [σ(wx + b) - y]², differentiated by hand (exercise 0.6), with
     σ itself from ``torch.sigmoid``. Shapes: every entry has the shape of the (broadcast) inputs."""

@@ -1,4 +1,4 @@
-"""One planted bug per exercise of notebook 00 (for the nbgrader end-to-end test and tests/test_exercises_scalar.py):
+"""One planted bug per exercise of notebook 00 (for the nbgrader end-to-end test and tests/test_nb00_graphs.py):
 exercise id -> (file, a line of that exercise's solution block, the line with one typical mistake, a phrase the
 check's diagnosis prints)."""
 NOTEBOOK = "notebooks/00_computational_graphs.ipynb"
@@ -6,7 +6,7 @@ NOTEBOOK = "notebooks/00_computational_graphs.ipynb"
 PLANTED_BUGS = {
     "0.1": (NOTEBOOK, "        loss = ((W * x + b - y) ** 2).mean()",
             "        loss = ((W * x + b - y) ** 2).sum()", "the 1/N is missing"),
-    "0.2": ("helpers/scalar_primitives.py", "    return math.sin(a), (math.cos(a),)",
+    "0.2": ("helpers/scalar_autodiff.py", "    return math.sin(a), (math.cos(a),)",
             "    return math.sin(a), (-math.cos(a),)", "sign error in the local gradient"),
     "0.3": ("helpers/scalar_autodiff.py",
             "                operand.grad += local * node.grad  # += : a node used twice sums its paths",

@@ -8,7 +8,7 @@ import mpmath
 import pytest
 import torch
 
-from helpers.checks.derivation_checks import check_derivation, cs587_derivations
+from helpers.checks.nb00_graphs import check_derivation, cs587_derivations
 from helpers.graph_derivations import (compare_adjoints, engine_adjoints, logistic_adjoints, logistic_graph,
                                        logistic_second_derivative, nyu_adjoints, nyu_graph, quadratic_form_adjoints,
                                        quadratic_form_graph, sigmoid_neuron_gradients, sin_over_x_adjoints,

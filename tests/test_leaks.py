@@ -188,8 +188,8 @@ def diagnosis_strings() -> dict[str, list[str]]:
 
 def test_the_diagnoses_are_found():
     texts = diagnosis_strings()
-    assert "sign error in the local gradient" in texts["exercises_scalar_engine.py"]
-    assert any("the factor 2 from the square is missing" in t for t in texts["exercises_scalar_notebook.py"])
+    assert "sign error in the local gradient" in texts["nb00_graphs.py"]
+    assert any("the factor 2 from the square is missing" in t for t in texts["nb00_graphs.py"])
     assert sum(map(len, texts.values())) > 300
 
 

@@ -9,14 +9,12 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from helpers import scalar_primitives
+from helpers import scalar_autodiff
 from helpers.chain_rule import (ChainRuleCosts, chain_rule_costs, chain_rule_table, compare_with_closed_form,
                                 expansions, notation)
 from helpers.gradcheck import relative_error
-from helpers.scalar_autodiff import (Value, cos, exp, input_gradients, inputs_of, log, node_names, sigmoid, sin, tanh,
-                                     topological_order)
-from helpers.scalar_numerics import numerical_gradients, replay
-from helpers.scalar_primitives import Primitive
+from helpers.scalar_autodiff import (Value, cos, exp, input_gradients, inputs_of, log, node_names,
+                                     numerical_gradients, replay, sigmoid, sin, tanh, topological_order)
 
 N_INPUTS = 3
 UNARY = ("neg", "exp", "log", "sin", "cos", "sigmoid", "tanh", "square", "cube", "reciprocal", "sqrt")
@@ -250,11 +248,12 @@ def test_powers_by_a_number_are_written_with_their_exponent():
 
 
 def test_every_primitive_has_a_notation_with_one_local_formula_per_operand():
-    primitives = [p for p in vars(scalar_primitives).values() if isinstance(p, Primitive)]
+    primitives = list(scalar_autodiff.PRIMITIVES.values())
     assert {p.name for p in primitives} == {"add", "sub", "mul", "div", "neg", "pow",
                                             "exp", "log", "sin", "cos", "sigmoid", "tanh"}
-    for primitive in primitives + [scalar_primitives.power_by(3.0)]:
-        n_operands = primitive.compute.exercise_function.__code__.co_argcount
+    for primitive in primitives + [scalar_autodiff.power_by(3.0)]:
+        function = getattr(scalar_autodiff, primitive.function)
+        n_operands = function.__code__.co_argcount - (primitive.exponent is not None)
         written = notation(primitive)
         assert len(written.local_formulas) == n_operands, primitive.name
         breakdown = written.breakdown.format(*("⟨a⟩", "⟨b⟩")[:n_operands])

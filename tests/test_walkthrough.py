@@ -1,4 +1,4 @@
-"""The walkthrough's steps (helpers.walkthrough): every number a step shows against torch autograd on an
+"""The walkthrough's steps (helpers.plots.walkthrough_steps): every number a step shows against torch autograd on an
 independent float64 replay of the graph, against the engine and against central differences."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from helpers.chain_rule import chain_rule_table
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, compare, numerical_input_gradients
 from helpers.graph_derivations import logistic_graph, nyu_graph, quadratic_form_graph
 from helpers.scalar_autodiff import Value, exp, log, node_names, sigmoid, topological_order
-from helpers.walkthrough import build_walkthrough, key_frames
+from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
 
 TORCH_OPS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "neg": torch.neg,
              "exp": torch.exp, "log": torch.log, "sin": torch.sin, "cos": torch.cos, "sigmoid": torch.sigmoid,
@@ -212,7 +212,7 @@ def test_the_walkthrough_steps_through_the_engines_own_backward_pass(monkeypatch
     path, line, planted, _ = PLANTED_BUGS["0.3"]  # the planted bug of exercise 0.3: one path only
     mutated = {}
     exec(compile(mutate((PROJECT_ROOT / path).read_text(), line, planted, path), path, "exec"), mutated)
-    planted_backward = mutated["Value"].backward.exercise_function
+    planted_backward = mutated["Value"].backward
     one_path_only = types.FunctionType(planted_backward.__code__, vars(engine))  # the engine's own Value
 
     x, y = Value(1.5, "x"), Value(-2.0, "y")

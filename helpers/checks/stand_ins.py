@@ -67,9 +67,12 @@ def _wrap_stubs(namespace: dict, owner: str) -> None:
             namespace[name] = _wrapped(value, f"{label}:{name}")
         elif isinstance(value, type):
             for attribute, member in list(vars(value).items()):
-                if isinstance(member, types.FunctionType) and _holds_stub(member.__code__) \
-                        and not hasattr(member, "__stand_in_for__"):
-                    setattr(value, attribute, _wrapped(member, f"{label}:{name}.{attribute}"))
+                static = isinstance(member, staticmethod)  # a torch.autograd.Function's backward
+                function = member.__func__ if static else member
+                if isinstance(function, types.FunctionType) and _holds_stub(function.__code__) \
+                        and not hasattr(function, "__stand_in_for__"):
+                    wrapped = _wrapped(function, f"{label}:{name}.{attribute}")
+                    setattr(value, attribute, staticmethod(wrapped) if static else wrapped)
 
 
 def _after_cell(*_) -> None:

@@ -23,7 +23,7 @@ from matplotlib.colors import to_rgba
 from helpers.plots.graph_layout import Layout, count_crossings, layered_layout  # noqa: F401 (re-exported)
 from helpers.plots.style import PALETTE
 from helpers.scalar_autodiff import Value, node_names, post_order, topological_order
-from helpers.scalar_primitives import format_number
+from helpers.scalar_autodiff import format_number
 
 EDGE_COLOUR = "#666666"
 STYLES = {  # kind of node -> (face colour, edge colour, box style)

@@ -2,7 +2,7 @@
 
 :class:`WalkthroughFigure` draws an expression once with :func:`helpers.plots.graph_drawing.draw_graph`
 (sized for its fullest labels), adds the chain-rule table on the right, then shows any step of
-:func:`helpers.walkthrough.build_walkthrough` by *updating* the artists it keeps (texts, box colours, edge
+:func:`helpers.plots.walkthrough_steps.build_walkthrough` by *updating* the artists it keeps (texts, box colours, edge
 colours, one highlight bar), never rebuilding them: a step costs one Agg render. Forward steps fill in
 values as they are computed; a backward step labels each edge from its node to the node's consumers with
 upstream × local = contribution, and a node reached by several paths shows its contributions adding up.
@@ -26,9 +26,9 @@ from matplotlib.patches import FancyArrowPatch, PathPatch
 from helpers.plots.graph_drawing import CHAR_WIDTH_IN, EDGE_COLOUR, draw_graph, layered_layout, value_graph
 from helpers.plots.style import PALETTE
 from helpers.scalar_autodiff import Value
-from helpers.scalar_primitives import format_number
+from helpers.scalar_autodiff import format_number
 from helpers.plots.walkthrough_text import caption, node_label, sum_text, table_lines
-from helpers.walkthrough import Step, build_walkthrough, key_frames
+from helpers.plots.walkthrough_steps import Step, build_walkthrough, key_frames
 
 LARGE_FONT_SCALE = 1.5
 HIGHLIGHT = PALETTE[3]  # the node, edges and table row of the current step
@@ -68,7 +68,7 @@ class RenderedSteps:
 class WalkthroughFigure(RenderedSteps):
     """One figure for all steps of ``output``'s walkthrough; :meth:`show` updates it to a step.
 
-    Runs ``output.backward()``. ``steps`` is the tuple of :class:`~helpers.walkthrough.Step`.
+    Runs ``output.backward()``. ``steps`` is the tuple of :class:`~helpers.plots.walkthrough_steps.Step`.
     """
 
     def __init__(self, output: Value, large_font: bool = False):

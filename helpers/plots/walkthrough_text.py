@@ -1,12 +1,12 @@
 """What the walkthrough writes: the table panel's lines, each box's label, the caption of each step.
 
-Pure text from :mod:`helpers.walkthrough`'s steps (no drawing), used by :mod:`helpers.plots.walkthrough`.
+Pure text from :mod:`helpers.plots.walkthrough_steps`'s steps (no drawing), used by :mod:`helpers.plots.walkthrough`.
 """
 from __future__ import annotations
 
 from helpers.chain_rule import _factor as as_factor  # one way to write a factor: 6·(-1)
-from helpers.scalar_primitives import format_number
-from helpers.walkthrough import Step, Walkthrough
+from helpers.scalar_autodiff import format_number
+from helpers.plots.walkthrough_steps import Step, Walkthrough
 
 
 def table_lines(walk: Walkthrough) -> list[tuple[str, str | None, int | None]]:

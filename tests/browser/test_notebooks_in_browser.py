@@ -41,7 +41,7 @@ def nyu_walkthrough_shots() -> tuple[Shot, ...]:
     """Notebook 00's walkthrough is the NYU 1.4 (b) graph: screenshots of the middle forward step and of the
     backward step where z's two paths add up (the steps' order depends on the graph, not on the point)."""
     from helpers.graph_derivations import nyu_graph
-    from helpers.walkthrough import build_walkthrough, key_frames
+    from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
     _, forward, backward, _ = key_frames(build_walkthrough(nyu_graph(x=1.0, y=2.0, z=-1.5, o=0.5)).steps)
     return Shot(forward, "walkthrough_forward"), Shot(backward, "walkthrough_backward")
 

@@ -1,5 +1,4 @@
-"""Sandbox side of notebook 00's checks (:mod:`helpers.checks.exercises_scalar_notebook`,
-:mod:`.exercises_scalar_engine`, :mod:`.exercises_scalar_functions`): runs in the sandbox, builds the objects
+"""Sandbox side of notebook 00's checks (:mod:`helpers.checks.nb00_graphs`): runs in the sandbox, builds the objects
 the student's code works on (Values, graphs, custom Functions) from data, calls the student's code inside
 :func:`student_running` and returns plain data only. No verdict is made here: the trusted process compares
 what comes back with its own references.
@@ -17,26 +16,14 @@ import sys
 
 import torch
 
-from helpers.checks.sandbox_worker import (NOTEBOOK_PRELUDE, _guard, _GuardingFinder, _guard_references_of,
-                                          student_running)
+from helpers.checks.sandbox_worker import NOTEBOOK_PRELUDE, _guard, student_running
 
 # ---- notebook cells (0.1, 0.4, 0.5, 0.7) -------------------------------------------------------------------
 
-NOTEBOOK_REFERENCES = ("fit_line_reference", "line_loss_reference", "exp_log_reference", "two_neuron_reference")
-
-
 def prepare_notebook() -> None:
-    """Give the notebook's solution cells the names its first cell imports (``torch``, ``math``,
-    ``reference_until_done`` and the four ``*_reference`` stand-ins), in the ``__notebook__`` module the
-    sandbox runs them in (``NOTEBOOK_PRELUDE``), before it is first loaded. Under ``forbid=("references",)`` the stand-ins are
-    guarded (the check process runs with no stand-in anyway)."""
-    from helpers import scalar_references
-    from helpers.runtime.exercises import reference_until_done
-    if _GuardingFinder in sys.meta_path:
-        _guard_references_of(scalar_references)
-    names = {"torch": torch, "math": math, "reference_until_done": reference_until_done,
-             **{name: getattr(scalar_references, name) for name in NOTEBOOK_REFERENCES}}
-    NOTEBOOK_PRELUDE.update(names)
+    """Give the notebook's solution cells the names its first cell imports that they use (``torch``, ``math``), in
+    the ``__notebook__`` module the sandbox runs them in (``NOTEBOOK_PRELUDE``), before it is first loaded."""
+    NOTEBOOK_PRELUDE.update({"torch": torch, "math": math})
 
 
 def _notebook_function(name: str):
@@ -66,39 +53,37 @@ def fit_line_parameters(x, y, steps: int, learning_rate: float, zero_grad: bool)
 
 def primitive_values(attribute: str, points) -> list[list[float]]:
     """Exercise 0.2: ``[value, *local gradients]`` of the student's primitive at each point (lists of numbers).
-    ``attribute``: ``"MUL"`` or ``"power_by(3)"``."""
-    from helpers import scalar_primitives
+    ``attribute``: ``"MUL"`` (the function of :mod:`helpers.scalar_autodiff`) or ``"power_by(3)"``."""
+    from helpers import scalar_autodiff
     with student_running():
         if attribute.startswith("power_by("):
-            primitive = scalar_primitives.power_by(float(attribute[9:-1]))
+            compute = scalar_autodiff.power_by(float(attribute[9:-1])).compute
         else:
-            primitive = getattr(scalar_primitives, attribute)
+            compute = getattr(scalar_autodiff, attribute)
         rows = []
         for point in points:
-            value, grads = primitive.compute(*point)
+            value, grads = compute(*point)
             rows.append([float(value), *(float(g) for g in grads)])
     return rows
 
 
 # ---- 0.3: reverse mode ----------------------------------------------------------------------------------------
 
-GRAPH_WALK = "the engine's own graph walk (post_order, topological_order_by_search): write the order yourself"
+GRAPH_WALK = "the engine's own graph walk (post_order): write the order yourself"
 
 
 def _guard_graph_walk() -> None:
-    """``post_order`` and the reference walk are public in the student's module: exercise 0.3 is to write the
-    walk, so they are refused while the student's code runs."""
+    """``post_order`` is public in the student's module: exercise 0.3 is to write the walk, so it is refused
+    while the student's code runs."""
     from helpers import scalar_autodiff
-    for name in ("post_order", "topological_order_by_search", "backward_by_torch"):
-        function = getattr(scalar_autodiff, name, None)
-        if function is not None and not hasattr(function, "__wrapped__"):
-            setattr(scalar_autodiff, name, _guard(function, f"scalar_autodiff.{name}", GRAPH_WALK))
+    if not hasattr(scalar_autodiff.post_order, "__wrapped__"):
+        scalar_autodiff.post_order = _guard(scalar_autodiff.post_order, "scalar_autodiff.post_order", GRAPH_WALK)
 
 
 def _given(Value, value: float, label: str, operands, local) -> object:
-    from helpers.scalar_primitives import Primitive
+    from helpers.scalar_autodiff import Primitive
     node = Value(value, label)
-    node.primitive, node.operands, node.local_grads = Primitive("given", "?", compute=None), tuple(operands), \
+    node.primitive, node.operands, node.local_grads = Primitive("given", "?", "given"), tuple(operands), \
         tuple(float(g) for g in local)
     return node
 

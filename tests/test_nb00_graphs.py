@@ -13,15 +13,13 @@ import types
 import pytest
 import torch
 
-from helpers import custom_functions, graph_derivations, scalar_autodiff, scalar_primitives
-from helpers.checks import exercises_scalar_engine as engine_checks
-from helpers import scalar_references
-from helpers.checks.exercises import all_exercises
-from helpers.checks.exercises import run_checks
-from helpers.checks.exercises_scalar import EXERCISES
+from helpers import chain_rule, custom_functions, graph_derivations, scalar_autodiff
+from helpers.checks import nb00_graphs
+from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.nb00_graphs import EXERCISES
+from helpers.checks.stand_ins import _wrap_stubs
 from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime import exercises as exercises_runtime
-from helpers.runtime.exercises import reference_until_done
 from helpers.scalar_autodiff import Value
 from tests.exercise_bugs_scalar import NOTEBOOK, PLANTED_BUGS
 from tests.sandbox_workspaces import cells_for, planted, student_cells, student_workspace
@@ -31,8 +29,8 @@ IDS = [e.id for e in EXERCISES]
 NOTEBOOK_FUNCTIONS = {"0.1": "fit_line", "0.4": "line_loss_gradients", "0.5": "exp_log_gradients",
                       "0.7": "two_neuron_gradients"}
 # what each helper exercise replaces in the real modules (for the references' test): module, attribute paths
-PATCHED = {"0.2": (scalar_primitives, ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID",
-                                       "TANH", "POW", "power_by")),
+PATCHED = {"0.2": (scalar_autodiff, ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID",
+                                     "TANH", "POW", "POWER")),
            "0.3": (scalar_autodiff, ("Value.backward", "topological_order")),
            "0.6": (graph_derivations, ("sigmoid_neuron_gradients",)),
            "0.8": (custom_functions, ("sin_over_x_derivative", "SinOverX.backward")),
@@ -49,21 +47,21 @@ def solution_cell(name: str) -> str:
 
 def notebook_function(name: str, source: str | None = None):
     """The function a solution cell defines, run with what the notebook's first cell imports."""
-    namespace = {"torch": torch, "math": math, "reference_until_done": reference_until_done,
-                 **{n: getattr(scalar_references, n) for n in ("fit_line_reference", "line_loss_reference",
-                                                             "exp_log_reference", "two_neuron_reference")}}
+    namespace = {"torch": torch, "math": math, "__name__": "__main__"}
     exec(compile(source or solution_cell(name), NOTEBOOK, "exec"), namespace)
+    _wrap_stubs(namespace, "__main__")  # as in the student's notebook: a stub gets its stand-in
     return namespace[name]
 
 
 def load_variant(monkeypatch, exercise_id: str, source: str):
-    """Put the attributes of exercise ``exercise_id`` from ``source`` (a variant of its module's text) in place
-    (only for the references' test below: the checks never run this process's code)."""
+    """Put the attributes of exercise ``exercise_id`` from ``source`` (a variant of its module's text, its stubs
+    wrapped with their stand-ins as in the student edition) in place (only for the references' test below: the
+    checks never run this process's code)."""
     module, attributes = PATCHED[exercise_id]
-    variant = types.ModuleType(module.__name__ + "_variant")
+    variant = types.ModuleType(module.__name__)  # the module's name: the stand-ins are registered under it
     variant.__file__ = module.__file__
-    monkeypatch.setitem(sys.modules, variant.__name__, variant)
     exec(compile(source, module.__file__, "exec"), variant.__dict__)
+    _wrap_stubs(variant.__dict__, module.__name__)
     owners = set()
     for path in attributes:
         owner_name, _, attribute = path.rpartition(".")
@@ -141,15 +139,15 @@ def _derivations_probe():
 
 
 def _primitives_probe():
-    cases = engine_checks.PRIMITIVE_CASES + tuple(engine_checks.power_cases())
+    cases = nb00_graphs.PRIMITIVE_CASES + tuple(nb00_graphs.power_cases())
     return torch.tensor([value for attribute, _, points, _ in cases for point in points
-                         for value in _flat(_primitive_named(attribute).compute(*point))], dtype=torch.float64)
+                         for value in _flat(_primitive_named(attribute)(*point))], dtype=torch.float64)
 
 
 def _primitive_named(attribute: str):
     if attribute.startswith("power_by("):
-        return scalar_primitives.power_by(float(attribute[9:-1]))
-    return getattr(scalar_primitives, attribute)
+        return scalar_autodiff.power_by(float(attribute[9:-1])).compute
+    return getattr(scalar_autodiff, attribute)
 
 
 def _flat(result):
@@ -157,13 +155,17 @@ def _flat(result):
     return [value, *local]
 
 
-PROBES = {scalar_primitives: _primitives_probe, scalar_autodiff: _engine_probe, custom_functions: _functions_probe,
+def _engine_with_primitives_probe():
+    return torch.cat([_primitives_probe(), _engine_probe()])
+
+
+PROBES = {scalar_autodiff: _engine_with_primitives_probe, custom_functions: _functions_probe,
           graph_derivations: _derivations_probe}
 
 
-@pytest.mark.parametrize("module", [scalar_primitives, scalar_autodiff, custom_functions, graph_derivations],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [scalar_autodiff, custom_functions, graph_derivations], ids=lambda m: m.__name__)
 def test_the_references_give_the_solutions_results(module, monkeypatch, capsys):
+    """The stand-ins the registry names (wrapped around the student edition's stubs) give the solution's results."""
     probe = PROBES[module]
     solution = probe()
     for exercise_id, (patched_module, _) in PATCHED.items():
@@ -195,18 +197,14 @@ def test_the_notebook_references_give_the_solutions_results(exercise_id, capsys)
     assert all(math.isclose(mine[k], theirs[k], rel_tol=1e-12) for k in mine)
 
 
-def _stand_in_source() -> str:
-    """The text of the module notebook 00's first cell imports the notebook exercises' stand-ins from."""
-    import ast
-    import importlib.util
-    import re
+def _stand_in_source(exercise_id: str) -> str:
+    """The source of the stand-in the registry names for a notebook exercise, with the helpers it calls."""
+    import inspect
 
-    first = next("".join(c["source"]) for c in json.loads((PROJECT_ROOT / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
-                 if c["cell_type"] == "code")
-    (module,) = [node.module for node in ast.walk(ast.parse(first)) if isinstance(node, ast.ImportFrom)
-                 and any(alias.name == "fit_line_reference" for alias in node.names)]
-    source = open(importlib.util.find_spec(module).origin, encoding="utf-8").read()
-    return re.sub(r"(?m)^from __future__ import .*$", "", source)
+    (reference, _), = all_exercises()[exercise_id].stand_ins.values()
+    helpers = [nb00_graphs.autograd_floats, nb00_graphs.line_loss, nb00_graphs.exp_log, nb00_graphs.two_neurons]
+    names = "TWO_NEURON_NAMES = " + repr(nb00_graphs.TWO_NEURON_NAMES) + "\n\n"
+    return names + "\n\n".join(inspect.getsource(f) for f in [*helpers, reference])
 
 
 STAND_INS = {"0.1": "fit_line_reference", "0.4": "line_loss_reference", "0.5": "exp_log_reference",
@@ -216,9 +214,9 @@ STAND_INS = {"0.1": "fit_line_reference", "0.4": "line_loss_reference", "0.5": "
 @pytest.mark.parametrize("exercise_id", sorted(STAND_INS))
 def test_a_stand_in_the_student_can_read_is_no_answer(exercise_id):
     """A stand-in uses the library tool its exercise replaces (torch.optim.SGD for fit_line, autograd for the
-    derivations by hand): the stand-in's module, pasted into the solution cell, fails the exercise's check."""
+    derivations by hand): the stand-in's code, pasted into the solution cell, fails the exercise's check."""
     name = NOTEBOOK_FUNCTIONS[exercise_id]
-    pasted = _stand_in_source() + f"\n\n{name} = {STAND_INS[exercise_id]}\n"
+    pasted = _stand_in_source(exercise_id) + f"\n\n{name} = {STAND_INS[exercise_id]}\n"
     cells = tuple(pasted if f"def {name}(" in cell else cell for cell in cells_for(exercise_id))
     assert pasted in cells
     result = run_checks(exercise_id, notebook_cells=cells)
