@@ -181,18 +181,33 @@ def _definitions(pattern: str, modules=MODULES) -> list[str]:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and re.fullmatch(pattern, node.name)]
 
 
+CENTRAL_DIFFERENCE = re.compile(r"\)\s*/\s*\(?\s*2\s*\*\s*\w+\s*\)")  # "(f(x + h) - f(x - h)) / (2 * h)"
+
+
 def test_closeness_central_differences_and_the_check_record_each_exist_once():
     assert _definitions(r"_?(close|matches|agrees|allclose)") == ["helpers.checks.toolkit.close"]
-    assert sorted(_definitions(r"_?(numerical|central_difference|finite_difference)\w*")) == sorted(
-        f"helpers.gradcheck.{name}" for name in ("numerical_gradient", "numerical_input_gradients",
-                                                 "numerical_jacobian", "numerical_parameter_gradients",
-                                                 "finite_difference_noise", "finite_difference_check"))
-    assert _definitions(r"\w*(Outcome|Result|Record)", sorted(HELPERS.glob("checks/*.py"))) == [
-        "helpers.checks.toolkit.CheckOutcome", "helpers.checks.exercises.ExerciseResult"]
+    own_rules = [f"{module_name(p)}:{n}" for p in sorted(HELPERS.glob("checks/*.py"))
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\b(allclose|isclose)\(", line)]
+    assert not own_rules, "closeness decided outside toolkit.close: " + ", ".join(own_rules)
+    arithmetic = [f"{module_name(p)}:{n}" for p in MODULES for n, line in enumerate(p.read_text().splitlines(), 1)
+                  if CENTRAL_DIFFERENCE.search(line)]
+    assert [place.split(":")[0] for place in arithmetic] == ["helpers.gradcheck"] * 2, arithmetic
+    assert sorted(_definitions(r"\w*(Outcome|Result|Record|Report)", sorted(HELPERS.glob("checks/*.py")))) == [
+        "helpers.checks.exercises.ExerciseResult", "helpers.checks.toolkit.CheckOutcome"]
+
+
+def test_the_central_difference_rule_recognises_the_formula():
+    assert CENTRAL_DIFFERENCE.search("grad[i] = (plus - minus) / (2 * h)")
+    assert CENTRAL_DIFFERENCE.search("return (f(x + eps) - f(x - eps)) / (2*eps)")
+    assert not CENTRAL_DIFFERENCE.search("mean = total / count")
+
+
+# A check module's sandbox side and notebook 05's instructor-only references are tested through its check module.
+UNTESTED_ALONE = ("_sandbox", "_references")
 
 
 def test_every_lesson_and_check_module_has_its_test_module():
     tests = {p.stem for p in (PROJECT_ROOT / "tests").glob("test_*.py")}
     missing = [f"tests/test_{p.stem}.py" for p in LESSON_MODULES + CHECK_MODULES
-               if f"test_{p.stem}" not in tests and not p.stem.endswith("_sandbox")]
+               if f"test_{p.stem}" not in tests and not p.stem.endswith(UNTESTED_ALONE)]
     assert not missing, "lesson or check modules without a test module: " + ", ".join(missing)

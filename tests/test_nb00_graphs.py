@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import types
 
 import pytest
 import torch
 
-from helpers import chain_rule, custom_functions, graph_derivations, scalar_autodiff
+from helpers import custom_functions, graph_derivations, scalar_autodiff
 from helpers.checks import nb00_graphs
 from helpers.checks.exercises import all_exercises, run_checks
 from helpers.checks.nb00_graphs import EXERCISES

@@ -13,7 +13,7 @@ from helpers.checks.nb04_catcar import (mlp_forward_reference, sgd_step_referenc
 from helpers.data import catcar
 from helpers.training import MyMLP, sgd_step, training_step
 from tests.exercise_bugs_training import (FAIR_SOLUTIONS, FURTHER_MISTAKES, IN_PLACE, PLANTED_BUGS, ROOT, TARGETS,
-                                        _module_from, _replacing, _workspace_with)
+                                        _replacing, _workspace_with)
 from tests.sandbox_workspaces import planted, student_workspace
 
 EXERCISES = NB04_EXERCISES

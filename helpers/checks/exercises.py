@@ -28,7 +28,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from helpers.checks import nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream
 from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation, remove_copy,
@@ -122,7 +121,7 @@ def _notebook_cells(chosen: Exercise) -> tuple[str, ...]:
     cells = []
     for name in chosen.functions:
         function = namespace.get(name)
-        try:  # the cell that defined it (past decorators such as reference_until_done)
+        try:  # the cell that defined it (past the student edition's stand-in wrapper)
             filename = inspect.getsourcefile(inspect.unwrap(function))
         except (TypeError, ValueError):
             continue

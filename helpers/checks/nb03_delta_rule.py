@@ -90,24 +90,6 @@ def manual_sgd_step_reference(model: nn.Module, lr: float) -> None:
     _step_with(parameters, gradients, lambda params: torch.optim.SGD(params, lr=lr, foreach=False))
 
 
-def manual_sgd_step_reference(model: nn.Module, lr: float) -> None:
-    """Stand-in for :func:`helpers.mynet.manual_sgd_step`: ``torch.optim.SGD(lr)`` with ``dL_dw``, ``dL_db``.
-
-    Shapes: every ``fc[str(l)]`` weight (n_l, n_(l-1)) and bias (n_l,) updated in place; ``p.grad`` untouched.
-    """
-    layers = [model.fc[str(l)] for l in range(1, model.L + 1)]
-    parameters = [p for layer in layers for p in (layer.weight, layer.bias)]
-    gradients = [g for l in range(1, model.L + 1) for g in (model.dL_dw[l], model.dL_db[l])]
-    saved = [p.grad for p in parameters]
-    for p, g in zip(parameters, gradients):
-        p.grad = g
-    try:
-        torch.optim.SGD(parameters, lr=lr, foreach=False).step()
-    finally:
-        for p, g in zip(parameters, saved):
-            p.grad = g
-
-
 # == Exercise 3.1's checks ====================================================================================
 
 

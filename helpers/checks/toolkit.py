@@ -196,14 +196,3 @@ def replaced(module, **functions):
     finally:
         for name, function in saved.items():
             setattr(module, name, function)
-
-
-# Until every check module uses close (then deleted):
-def matches(student: torch.Tensor, reference: torch.Tensor, tolerance: float = 1e-8) -> bool:
-    """Whether ``student`` equals ``reference`` in shape and, elementwise, to ``tolerance`` relative to
-    the reference's largest entry (float64 checks; shapes: any, equal)."""
-    student, reference = torch.as_tensor(student), torch.as_tensor(reference)
-    if student.shape != reference.shape or not torch.isfinite(student).all():
-        return False
-    scale = max(reference.abs().max().item() if reference.numel() else 0.0, 1e-12)
-    return (student.double() - reference.double()).abs().max().item() <= tolerance * scale

@@ -2,20 +2,17 @@
 
 The student edition (``python -m tools.editions``) replaces each solution block by a stub that raises
 :class:`ExerciseNotDone`, naming the function to implement and the file to open. So that a student
-notebook still runs top to bottom before every exercise is done, an exercise function is wrapped in
-:func:`reference_until_done`: while its body is a stub, callers get a *reference result* computed another way
-(torch's autograd, ``torch.optim``), and the cell says so once. The checks run the student's code in a sandbox
-process that calls :func:`no_stand_ins` first, so no reference stands in there: an unfinished exercise fails
-its checks.
-In the instructor edition the body never raises, and the wrapper only passes the call through.
+notebook still runs top to bottom before every exercise is done, a *reference result* computed another way
+(torch's autograd, ``torch.optim``) stands in meanwhile, and the cell says so once
+(:mod:`helpers.checks.stand_ins`, which reads the references from the exercise registry). The checks run the
+student's code in a sandbox process that calls :func:`no_stand_ins` first, so no reference stands in there: an
+unfinished exercise fails its checks.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import os
-from typing import Callable
 
 from helpers.runtime.headless import NBGRADER_ENV
 
@@ -84,26 +81,3 @@ def announce_stand_in(not_done: ExerciseNotDone, reference_name: str) -> None:
         _announced.add(key)
         print(f"[not done yet] `{not_done.function}` in {not_done.path}: this cell uses a reference result "
               f"({reference_name}) instead of your code until you implement it.")
-
-
-def reference_until_done(reference: Callable, reference_name: str) -> Callable[[Callable], Callable]:
-    """Decorator for an exercise function: while its body is a stub, return ``reference(*args, **kwargs)``.
-
-    Shapes: those of the decorated function (``reference`` takes and returns the same). ``reference_name``
-    says how the stand-in is computed ("torch autograd's gradient", "torch.optim.SGD"); it is printed once
-    per notebook cell. Inside :func:`student_code_only` the stub's :class:`ExerciseNotDone` propagates.
-    The undecorated function stays reachable as ``.exercise_function`` (for checks and planted bugs).
-    """
-    def decorate(function: Callable) -> Callable:
-        @functools.wraps(function)
-        def exercise(*args, **kwargs):
-            try:
-                return function(*args, **kwargs)
-            except ExerciseNotDone as not_done:
-                if not _references_allowed.get():
-                    raise
-                announce_stand_in(not_done, reference_name)
-                return reference(*args, **kwargs)
-        exercise.exercise_function = function
-        return exercise
-    return decorate
