@@ -79,6 +79,14 @@ def test_the_instructor_code_passes_every_check(exercise_id):
     assert result.passed, "\n".join(result.lines())
 
 
+def test_the_registry_lists_the_checks_own_diagnoses_once_each():
+    for exercise in EXERCISES:
+        assert len(exercise.diagnoses) == len(set(exercise.diagnoses)) >= 2, exercise.id
+        assert PLANTED_BUGS[exercise.id][3] in " ".join(exercise.diagnoses), exercise.id
+    assert EXERCISES[1].diagnoses[:2] == (nb00_graphs.LOCAL_SIGN, nb00_graphs.NO_MINUS)  # the primitives' table's keys
+    assert set(nb00_graphs.NYU_PATHS) == set(EXERCISES[-1].diagnoses)
+
+
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_a_planted_bug_fails_its_exercise_only_and_is_diagnosed(exercise_id, tmp_path):
     path, old, _, phrase = PLANTED_BUGS[exercise_id]

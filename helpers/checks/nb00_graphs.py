@@ -337,24 +337,27 @@ def central_difference_outcome(name: str, student: Mapping, function: Callable[.
 # ---- 0.1: linear regression with autograd (a notebook cell) ----------------------------------------------
 
 FIT_TOLERANCE = 1e-5  # float32 round-off of 100 steps (operation order inside torch.optim.SGD differs)
+NEVER_ZEROED = "gradients never zeroed: every step follows the running sum of past gradients"
+ASCENT = "the step goes in the wrong direction (gradient ascent)"
+SUMMED = "sum of squared errors instead of their mean (the 1/N is missing)"
+LOSS_AFTER = "the loss is recorded after the update instead of before it"
+RECORDED = "the update was recorded in the graph: update inside torch.no_grad(), in place"
+FIT_MISTAKES = (NEVER_ZEROED, ASCENT, SUMMED, LOSS_AFTER, RECORDED)
 
 
 def _fit_case(fit_line, x, y, steps, learning_rate, zero_grad, title) -> list[CheckOutcome]:
     W, b, losses = fit_line(x, y, steps=steps, learning_rate=learning_rate, zero_grad=zero_grad)
     run = lambda **mistake: fit_line_reference(x, y, steps, learning_rate, zero_grad, **mistake)
     final = lambda result: torch.stack([result[0].detach(), result[1].detach()])
-    mistakes = {"gradients never zeroed: every step follows the running sum of past gradients":
-                    lambda _: final(fit_line_reference(x, y, steps, learning_rate, False)),
-                "the step goes in the wrong direction (gradient ascent)": lambda _: final(run(ascent=True)),
-                "sum of squared errors instead of their mean (the 1/N is missing)": lambda _: final(run(reduction="sum"))}
+    mistakes = {NEVER_ZEROED: lambda _: final(fit_line_reference(x, y, steps, learning_rate, False)),
+                ASCENT: lambda _: final(run(ascent=True)), SUMMED: lambda _: final(run(reduction="sum"))}
     reference = run()
     results = [outcome(f"{title}: W and b vs torch.optim.SGD", final((W, b)), final(reference), mistakes,
                        "(W, b)", FIT_TOLERANCE)]
     shifted = fit_line_reference(x, y, steps + 1, learning_rate, zero_grad)[2][1:]
     results.append(outcome(f"{title}: the loss before every step", torch.tensor(losses, dtype=torch.float64),
                            torch.tensor(reference[2], dtype=torch.float64),
-                           {"the loss is recorded after the update instead of before it":
-                                lambda _: torch.tensor(shifted, dtype=torch.float64)}, "the list of losses",
+                           {LOSS_AFTER: lambda _: torch.tensor(shifted, dtype=torch.float64)}, "the list of losses",
                            FIT_TOLERANCE))
     return results
 
@@ -381,12 +384,26 @@ def check_fit_line(code) -> list[CheckOutcome]:
         facts = code.call(f"{SANDBOX}:fit_line_parameters", x, y, 2, 0.01, True)
         ok = all(facts[p]["tensor"] and facts[p]["is_leaf"] and facts[p]["requires_grad"] for p in ("W", "b"))
         return CheckOutcome("W and b stay leaves that require grad (the updates are not recorded)", ok,
-                            "" if ok else "the update was recorded in the graph: update inside torch.no_grad(), "
-                                          "in place")
+                            "" if ok else RECORDED)
     return outcomes + [guarded("leaves", leaves)]
 
 
 # ---- CS475 by hand -------------------------------------------------------------------------------------
+
+NO_FACTOR_2 = "the factor 2 from the square is missing"
+RESIDUAL_SIGN = "sign error (the residual written as y - (wx + b))"
+NO_INNER = "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)"
+LINE_LOSS_MISTAKES = (NO_FACTOR_2, RESIDUAL_SIGN, NO_INNER)
+# {mistake: (the cut that makes it, the gradient it changes)} (see _exp_log)
+EXP_LOG_MISTAKES = {"∂f/∂w keeps only the path through exp(bx)": ("w:log", "w"),
+                    "∂f/∂w keeps only the path through ln(wx)": ("w:exp", "w"),
+                    "∂f/∂x keeps only the path through exp(bx)": ("x:log", "x"),
+                    "∂f/∂x keeps only the path through ln(wx)": ("x:exp", "x"),
+                    "∂f/∂b misses a term of the product rule": ("b:outer", "b")}
+NO_DECAY = "the weight-decay term is missing from ∂f/∂w"
+NO_DECAY_FACTOR_2 = "the weight decay's factor 2 is missing"
+NO_HIDDEN_SLOPE = "the hidden unit's σ' is missing (δ₁ without its local gradient)"
+TWO_NEURON_MISTAKES = (NO_DECAY, NO_DECAY_FACTOR_2, NO_HIDDEN_SLOPE)
 
 def _exp_log(x, b, w, cut=""):
     first = w * torch.exp(b * (x.detach() if cut == "x:exp" else x))
@@ -416,9 +433,9 @@ def check_line_loss_gradients(code) -> list[CheckOutcome]:
     points = ({"w": 0.5, "x": 2.0, "b": -0.3, "y": 1.2}, {"w": -1.5, "x": 0.4, "b": 2.0, "y": -0.7})
 
     def mistakes(point):
-        return {"the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
-                "sign error (the residual written as y - (wx + b))": lambda g: {k: -v for k, v in g.items()},
-                "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]}}
+        return {NO_FACTOR_2: lambda g: {k: v / 2 for k, v in g.items()},
+                RESIDUAL_SIGN: lambda g: {k: -v for k, v in g.items()},
+                NO_INNER: lambda g: {"w": g["b"], "x": g["b"]}}
     return _hand_gradients_check(line_loss_gradients, line_loss, points, mistakes)
 
 
@@ -429,11 +446,8 @@ def check_exp_log_gradients(code) -> list[CheckOutcome]:
 
     def mistakes(point):
         cut = lambda which, name: autograd_dict(lambda **t: _exp_log(**t, cut=which), **point)[name]
-        return {"∂f/∂w keeps only the path through exp(bx)": lambda g: {"w": cut("w:log", "w")},
-                "∂f/∂w keeps only the path through ln(wx)": lambda g: {"w": cut("w:exp", "w")},
-                "∂f/∂x keeps only the path through exp(bx)": lambda g: {"x": cut("x:log", "x")},
-                "∂f/∂x keeps only the path through ln(wx)": lambda g: {"x": cut("x:exp", "x")},
-                "∂f/∂b misses a term of the product rule": lambda g: {"b": cut("b:outer", "b")}}
+        return {mistake: (lambda g, which=which, name=name: {name: cut(which, name)})
+                for mistake, (which, name) in EXP_LOG_MISTAKES.items()}
     return _hand_gradients_check(exp_log_gradients, _exp_log, points, mistakes)
 
 
@@ -454,10 +468,9 @@ def check_two_neuron_gradients(code) -> list[CheckOutcome]:
     def mistakes(point):
         variant = lambda **options: rename(autograd_dict(lambda **t: _two_neurons(**t, **options), **point))
         weights = lambda g: {k: g[k] for k in ("w₁", "w₂")}
-        return {"the weight-decay term is missing from ∂f/∂w": lambda g: weights(variant(decay_scale=0.0)),
-                "the weight decay's factor 2 is missing": lambda g: weights(variant(decay_scale=0.5)),
-                "the hidden unit's σ' is missing (δ₁ without its local gradient)":
-                    lambda g: {k: v for k, v in variant(hidden_slope=False).items() if k in ("w₁", "b₁", "x")}}
+        return {NO_DECAY: lambda g: weights(variant(decay_scale=0.0)),
+                NO_DECAY_FACTOR_2: lambda g: weights(variant(decay_scale=0.5)),
+                NO_HIDDEN_SLOPE: lambda g: {k: v for k, v in variant(hidden_slope=False).items() if k in ("w₁", "b₁", "x")}}
     outcomes = []
     for k, point in enumerate(points, 1):
         student = two_neuron_gradients({TWO_NEURON_NAMES[n]: v for n, v in point.items()})
@@ -473,27 +486,34 @@ LOCAL_SIGN = "sign error in the local gradient"
 SWAPPED = "the two operands' local gradients are swapped"
 NOT_LOWERED = "power rule: the derivative has the wrong power"
 OWN_VALUE = "wrote the function itself instead of its derivative"
+NO_MINUS = "the minus sign of the second operand is missing"
+QUOTIENT = "quotient rule: the derivative with respect to the divisor is wrong"
+SIGMOID_AS_VALUE = "σ' written as σ alone"
+TANH_SLOPE = "the derivative of tanh is wrong"
+EXPONENT_FACTOR = "∂(aᵇ)/∂b is missing a factor"
+POWER_FACTOR = "power rule: a factor is missing"
+DISAGREE = "value and local gradient disagree (central differences)"
 
 # function of helpers.scalar_autodiff, torch operation, points, {mistake: wrong local gradients at a point}
 PRIMITIVE_CASES = (
     ("ADD", lambda a, b: a + b, ((1.5, -2.0), (0.3, 4.0)), {LOCAL_SIGN: lambda a, b: (-1.0, -1.0)}),
     ("SUB", lambda a, b: a - b, ((1.5, -2.0), (0.3, 4.0)),
-     {"the minus sign of the second operand is missing": lambda a, b: (1.0, 1.0), SWAPPED: lambda a, b: (-1.0, 1.0)}),
+     {NO_MINUS: lambda a, b: (1.0, 1.0), SWAPPED: lambda a, b: (-1.0, 1.0)}),
     ("MUL", lambda a, b: a * b, ((1.5, -2.0), (0.3, 4.0)), {SWAPPED: lambda a, b: (a, b)}),
     ("DIV", lambda a, b: a / b, ((1.5, -2.0), (0.3, 4.0)),
-     {"quotient rule: the derivative with respect to the divisor is wrong": lambda a, b: (1 / b, -a / b), LOCAL_SIGN: lambda a, b: (-1 / b, a / b ** 2)}),
+     {QUOTIENT: lambda a, b: (1 / b, -a / b), LOCAL_SIGN: lambda a, b: (-1 / b, a / b ** 2)}),
     ("NEG", lambda a: -a, ((1.5,), (-0.3,)), {LOCAL_SIGN: lambda a: (1.0,)}),
     ("EXP", lambda a: a.exp(), ((0.7,), (-1.2,)), {NOT_LOWERED: lambda a: (a * math.exp(a),)}),
     ("LOG", lambda a: a.log(), ((0.7,), (2.5,)), {OWN_VALUE: lambda a: (math.log(a),), LOCAL_SIGN: lambda a: (-1 / a,)}),
     ("SIN", lambda a: a.sin(), ((0.7,), (-2.0,)), {OWN_VALUE: lambda a: (math.sin(a),), LOCAL_SIGN: lambda a: (-math.cos(a),)}),
     ("COS", lambda a: a.cos(), ((0.7,), (-2.0,)), {LOCAL_SIGN: lambda a: (math.sin(a),), OWN_VALUE: lambda a: (math.cos(a),)}),
     ("SIGMOID", lambda a: a.sigmoid(), ((0.7,), (-2.0,), (40.0,)),
-     {"σ' written as σ alone": lambda a: (1 / (1 + math.exp(-a)),)}),
+     {SIGMOID_AS_VALUE: lambda a: (1 / (1 + math.exp(-a)),)}),
     ("TANH", lambda a: a.tanh(), ((0.7,), (-2.0,)),
-     {"the derivative of tanh is wrong": lambda a: (1 - math.tanh(a),), OWN_VALUE: lambda a: (math.tanh(a),)}),
+     {TANH_SLOPE: lambda a: (1 - math.tanh(a),), OWN_VALUE: lambda a: (math.tanh(a),)}),
     ("POW", lambda a, b: a ** b, ((1.5, 2.5), (0.7, -1.5)),
      {NOT_LOWERED: lambda a, b: (b * a ** b, a ** b * math.log(a)),
-      "∂(aᵇ)/∂b is missing a factor": lambda a, b: (b * a ** (b - 1), a ** b)}),
+      EXPONENT_FACTOR: lambda a, b: (b * a ** (b - 1), a ** b)}),
 )
 POWERS = (3.0, -1.0, 0.5)  # power_by(n): the exponents checked, at a = 1.3 and a = 0.6
 
@@ -501,7 +521,11 @@ POWERS = (3.0, -1.0, 0.5)  # power_by(n): the exponents checked, at a = 1.3 and 
 def power_cases():
     for n in POWERS:
         yield (f"power_by({n:g})", lambda a, n=n: a ** n, ((1.3,), (0.6,)),
-               {NOT_LOWERED: lambda a, n=n: (n * a ** n,), "power rule: a factor is missing": lambda a, n=n: (a ** (n - 1),)})
+               {NOT_LOWERED: lambda a, n=n: (n * a ** n,), POWER_FACTOR: lambda a, n=n: (a ** (n - 1),)})
+
+
+PRIMITIVE_MISTAKES = (*dict.fromkeys(mistake for case in (*PRIMITIVE_CASES, *power_cases()) for mistake in case[3]),
+                      DISAGREE)
 
 
 def _student_values(code, attribute: str, points) -> torch.Tensor:
@@ -544,7 +568,7 @@ def _central_differences_agree(code, cases) -> CheckOutcome:
                 wrong.append(attribute)
     wrong = sorted(set(wrong))
     return CheckOutcome("local gradients agree with central differences of your values", not wrong,
-                        f"value and local gradient disagree in: {', '.join(wrong)}" if wrong else "")
+                        f"{DISAGREE} in: {', '.join(wrong)}" if wrong else "")
 
 
 def check_primitives(code) -> list[CheckOutcome]:
@@ -602,37 +626,52 @@ def torch_gradients(spec, inputs, cut=(), linear=False) -> torch.Tensor:
     return torch.stack(torch.autograd.grad(output, list(tensors.values()), allow_unused=True, materialize_grads=True))
 
 
+NOT_A_LIST = "topological_order must return a list of the graph's Values"
+REPEATED = "a node appears more than once: mark nodes as visited"
+INCOMPLETE = "some nodes of the graph are missing (or foreign nodes are included)"
+OUTPUT_NOT_LAST = "the output must come last"
+OPERAND_AFTER = "an operand comes after the result that uses it"
+NOT_SEEDED = "the output's own gradient is never set to 1 before the sweep"
+WRONG_ORDER = ("nodes visited in the wrong order (operands before results): a gradient is passed on before it is "
+               "complete")
+NO_LOCAL = "a local gradient is missing: the upstream gradient is passed on unchanged"
+ASSIGNED = "`=` instead of `+=`: a node used by two primitives keeps only one path"  # the edge it loses follows
+NOT_RESET = "gradients are not reset to 0 before the sweep: a second backward() adds to the first"
+TOO_DEEP = "recursion is too deep: walk the graph with an explicit stack"
+LONG_CHAIN = "the order or the gradient is wrong on a long chain"
+REVERSE_MODE_MISTAKES = (NOT_A_LIST, REPEATED, INCOMPLETE, OUTPUT_NOT_LAST, OPERAND_AFTER, NOT_SEEDED, WRONG_ORDER,
+                         NO_LOCAL, ASSIGNED, NOT_RESET, TOO_DEEP, LONG_CHAIN)
+
+
 def _order_problem(order, spec, inputs) -> str:
     """What is wrong with ``order`` (node indices: the inputs, then ``spec``'s nodes; a foreign Value is
     negative, anything else None) as a topological order of the graph, output last, or ''."""
     names = list(inputs) + [name for name, _, _ in spec]
     if not isinstance(order, list) or not all(isinstance(n, int) for n in order):
-        return "topological_order must return a list of the graph's Values"
+        return NOT_A_LIST
     if len(set(order)) != len(order):
-        return "a node appears more than once: mark nodes as visited"
+        return REPEATED
     if set(order) != set(range(len(names))):
-        return "some nodes of the graph are missing (or foreign nodes are included)"
+        return INCOMPLETE
     if order[-1] != len(names) - 1:
-        return "the output must come last"
+        return OUTPUT_NOT_LAST
     position = {n: k for k, n in enumerate(order)}
     operands = {names.index(name): [names.index(o) for o in operand_names] for name, _, operand_names in spec}
     if any(position[o] > position[n] for n in order for o in operands.get(n, ())):
-        return "an operand comes after the result that uses it"
+        return OPERAND_AFTER
     return ""
 
 
 def _backward_mistakes(spec, inputs) -> dict:
     edges = [(name, o) for name, _, operands in spec for o in operands]
     output = spec[-1][0]
-    mistakes = {"the output's own gradient is never set to 1 before the sweep": lambda g: 0 * g,
-                "nodes visited in the wrong order (operands before results): a gradient is passed on before it is "
-                "complete": lambda g: torch_gradients(spec, inputs, cut=[e for e in edges if e[0] != output]),
-                "a local gradient is missing: the upstream gradient is passed on unchanged":
-                    lambda g: torch_gradients(spec, inputs, linear=True)}
+    mistakes = {NOT_SEEDED: lambda g: 0 * g,
+                WRONG_ORDER: lambda g: torch_gradients(spec, inputs, cut=[e for e in edges if e[0] != output]),
+                NO_LOCAL: lambda g: torch_gradients(spec, inputs, linear=True)}
     for result, operand in edges:  # `=` instead of `+=`: a node used twice keeps the path written last
         if sum(o == operand for _, o in edges) > 1:
-            mistakes[f"`=` instead of `+=`: {operand} is used by two primitives and keeps only one path "
-                     f"({result} is missing)"] = lambda g, edge=(result, operand): torch_gradients(spec, inputs, [edge])
+            mistakes[f"{ASSIGNED} ({operand}'s path through {result} is missing)"] = \
+                lambda g, edge=(result, operand): torch_gradients(spec, inputs, [edge])
     return mistakes
 
 
@@ -648,8 +687,7 @@ def _check_graph(code, title: str, spec, inputs) -> list[CheckOutcome]:
                            mistakes, what="the gradients"))
     second = torch.tensor(run["second"], dtype=torch.float64)
     results.append(outcome(f"{title}: a second backward() gives the same gradients", second, first,
-                           {"gradients are not reset to 0 before the sweep: a second backward() adds to the "
-                            "first": lambda g: 2 * g}, what="the gradients"))
+                           {NOT_RESET: lambda g: 2 * g}, what="the gradients"))
     return results
 
 
@@ -661,7 +699,7 @@ def _deep_chain_outcome(code) -> CheckOutcome:
     run = code.call(f"{SANDBOX}:deep_chain", DEPTH)
     ok = run["length"] == DEPTH + 1 and run["first_is_x"] is True and run["x_grad"] == 1.0
     return CheckOutcome(f"a chain {DEPTH} nodes deep (deeper than Python's recursion limit)", ok,
-                        "" if ok else "the order or the gradient is wrong on a long chain")
+                        "" if ok else LONG_CHAIN)
 
 
 def check_reverse_mode(code) -> list[CheckOutcome]:
@@ -678,7 +716,7 @@ def check_reverse_mode(code) -> list[CheckOutcome]:
                                          f"your code raised {type(error).__name__}: {error}"))
     deep = guarded("deep chain", lambda: _deep_chain_outcome(code))
     if "RecursionError" in deep.diagnosis:
-        deep = CheckOutcome(deep.name, False, "recursion is too deep: walk the graph with an explicit stack")
+        deep = CheckOutcome(deep.name, False, TOO_DEEP)
     return outcomes + [deep]
 
 
@@ -686,6 +724,9 @@ def check_reverse_mode(code) -> list[CheckOutcome]:
 
 SIGN = "sign error"
 NOT_SCALED = "backward ignores grad_output (the upstream gradient must multiply the local one)"
+GRADCHECK_FAILS = "the backward disagrees with central differences"
+GRADGRADCHECK_FAILS = "the backward's own derivative (double backward) disagrees with central differences"
+FUNCTION_MISTAKES = (NOT_SCALED, GRADCHECK_FAILS, GRADGRADCHECK_FAILS)  # every custom Function's
 
 
 def _points(*values) -> torch.Tensor:
@@ -715,9 +756,9 @@ def _reference_backward(reference_function, count: int):
     return backward
 
 
-def _jacobian_outcome(name: str, student, numerical: torch.Tensor, what: str) -> CheckOutcome:
+def _jacobian_outcome(name: str, student, numerical: torch.Tensor, diagnosis: str) -> CheckOutcome:
     ok = close(student, numerical, FINITE_DIFFERENCE_TOLERANCE)
-    return CheckOutcome(name, ok, "" if ok else f"the {what} disagrees with central differences")
+    return CheckOutcome(name, ok, "" if ok else diagnosis)
 
 
 def _function_checks(code, title, name, inputs, reference_function, mistakes, coefficients=(),
@@ -756,13 +797,13 @@ def _function_checks(code, title, name, inputs, reference_function, mistakes, co
     def by_gradcheck() -> CheckOutcome:
         numerical = numerical_jacobian(reference_function, *inputs)
         return _jacobian_outcome(f"{title}: gradcheck (the Jacobian through your backward vs central differences)",
-                                 run()["jacobian"], numerical, "backward")
+                                 run()["jacobian"], numerical, GRADCHECK_FAILS)
 
     def by_gradgradcheck() -> CheckOutcome:
         numerical = numerical_jacobian(_reference_backward(reference_function, len(inputs)),
                                        *inputs, second_upstream)
         return _jacobian_outcome(f"{title}: gradgradcheck (the Jacobian of your backward vs central differences)",
-                                 run()["second"], numerical, "backward's own derivative (double backward)")
+                                 run()["second"], numerical, GRADGRADCHECK_FAILS)
     checks = {"first": first, "scaled": scaled, "gradcheck": by_gradcheck, "gradgradcheck": by_gradgradcheck}
     return [guarded(key, checks[key]) for key in which]
 
@@ -775,15 +816,18 @@ def cut(tensor: torch.Tensor) -> torch.Tensor:
 
 # ---- 0.6: CS475 tasks 0 and 4 --------------------------------------------------------------------------
 
+Y_SIGN = "sign error in ∂L/∂y"
+NEURON_MISTAKES = (SIGMOID_AS_VALUE, NO_FACTOR_2, NO_INNER, Y_SIGN)
+
 def check_sigmoid_neuron(code) -> list[CheckOutcome]:
     """Exercise 0.6: ``graph_derivations.sigmoid_neuron_gradients(w, x, b, y)`` at four points at once."""
     w, x, b, y = _points(0.8, -1.2, 2.0, 0.1), _points(1.5, 0.3, -0.7, 4.0), _points(-0.4, 0.9, 0.2, -1.0), \
         _points(1.0, 0.0, 0.5, -0.3)
     s = torch.sigmoid(w * x + b)
-    extra = {"σ' written as σ alone": lambda g: {k: g[k] / (1 - s) for k in "wxb"},
-             "the factor 2 from the square is missing": lambda g: {k: v / 2 for k, v in g.items()},
-             "the inner derivative is missing (in ∂L/∂w and ∂L/∂x)": lambda g: {"w": g["b"], "x": g["b"]},
-             "sign error in ∂L/∂y": lambda g: {"y": -g["y"]}}
+    extra = {SIGMOID_AS_VALUE: lambda g: {k: g[k] / (1 - s) for k in "wxb"},
+             NO_FACTOR_2: lambda g: {k: v / 2 for k, v in g.items()},
+             NO_INNER: lambda g: {"w": g["b"], "x": g["b"]},
+             Y_SIGN: lambda g: {"y": -g["y"]}}
 
     def check() -> CheckOutcome:
         reference = {k: v for k, v in adjoints_by_autograd(neuron_loss_nodes)(w, x, b, y).items()
@@ -796,6 +840,13 @@ def check_sigmoid_neuron(code) -> list[CheckOutcome]:
 
 # ---- 0.8: sin(x)/x --------------------------------------------------------------------------------------
 
+DENOMINATOR = "the closed form's denominator is wrong"
+SERIES = "the series near 0 is off by a factor"
+SIN_OVER_X_PATHS = {"∂f/∂x keeps only the path through v₁": True,  # {mistake: the path kept goes through v₁}
+                    "∂f/∂x keeps only the path through v₂": False}
+ADJOINTS_SWAPPED = "∂f/∂v₁ and ∂f/∂v₂ are swapped"
+SIN_OVER_X_MISTAKES = (SIGN, DENOMINATOR, SERIES, *FUNCTION_MISTAKES, *SIN_OVER_X_PATHS, ADJOINTS_SWAPPED)
+
 def check_sin_over_x(code) -> list[CheckOutcome]:
     """Exercise 0.8: ``sin_over_x_derivative``, ``SinOverX.backward`` and ``sin_over_x_adjoints``."""
     x = _points(-7.0, -2.0, -0.6, -0.3, 1e-3, 0.0, 0.2, 0.5, 3.0)
@@ -806,18 +857,16 @@ def check_sin_over_x(code) -> list[CheckOutcome]:
         safe = torch.where(x == 0, torch.ones_like(x), x)
         return outcome("sin_over_x_derivative at 9 points, both branches and x = 0 (vs torch.func.vjp)",
                        code.call("helpers.custom_functions:sin_over_x_derivative", x), expected,
-                       {SIGN: lambda g: -g, "the closed form's denominator is wrong":
-                            lambda g: torch.where(near, g, g * x),
-                        "the series near 0 is off by a factor": lambda g: torch.where(near, g / safe, g)},
+                       {SIGN: lambda g: -g, DENOMINATOR: lambda g: torch.where(near, g, g * x),
+                        SERIES: lambda g: torch.where(near, g / safe, g)},
                        "the derivative")
     def only_through(first: bool):
         def build(t):
             v1, v2 = (1 / t, cut(torch.sin(t))) if first else (cut(1 / t), torch.sin(t))
             return {"f": v1 * v2, V1: v1, V2: v2, "x": t}
         return build
-    variants = {"∂f/∂x keeps only the path through v₁": only_through(True),
-                "∂f/∂x keeps only the path through v₂": only_through(False)}
-    swapped = {"∂f/∂v₁ and ∂f/∂v₂ are swapped": lambda g: {V1: g[V2], V2: g[V1]}}
+    variants = {mistake: only_through(first) for mistake, first in SIN_OVER_X_PATHS.items()}
+    swapped = {ADJOINTS_SWAPPED: lambda g: {V1: g[V2], V2: g[V1]}}
     return [guarded("derivative", derivative),
             *_function_checks(code, "sin_over_x", "sin_over_x", (x,), sin_over_x_value, {SIGN: lambda g: -g}),
             guarded("adjoints", lambda: _adjoint_check("sin_over_x_adjoints",
@@ -828,6 +877,15 @@ def check_sin_over_x(code) -> list[CheckOutcome]:
 
 # ---- 0.9: ax² + bxy + cy² ----------------------------------------------------------------------------------
 
+NO_SQUARES_FACTOR_2 = "the factor 2 of x² and y² is missing"
+NO_X_SQUARED_FACTOR_2 = "the factor 2 of x² is missing in ∂f/∂x"
+XY_SWAPPED = "∂f/∂x and ∂f/∂y are swapped"
+QUADRATIC_PATHS = {  # {mistake: the path cut is the one through x² (else the one through xy)}
+    "∂f/∂x keeps only the path through xy (the one through x² is missing)": True,
+    "x and y keep only the paths through their squares (the one through xy is missing)": False}
+QUADRATIC_MISTAKES = (NO_SQUARES_FACTOR_2, NO_X_SQUARED_FACTOR_2, XY_SWAPPED, SIGN, *FUNCTION_MISTAKES,
+                      *QUADRATIC_PATHS)
+
 def check_quadratic_form(code) -> list[CheckOutcome]:
     """Exercise 0.9: ``QuadraticForm.backward`` and ``quadratic_form_adjoints``."""
     generator = torch.Generator().manual_seed(9)
@@ -836,9 +894,8 @@ def check_quadratic_form(code) -> list[CheckOutcome]:
     plain = lambda a, b, c: (lambda x, y: a * x * x + b * x * y + c * y * y)
     half = torch.cat(autograd_gradients(plain(a / 2, b, c / 2), x, y))
     half_x = torch.cat([autograd_gradients(plain(a / 2, b, c), x, y)[0], autograd_gradients(plain(a, b, c), x, y)[1]])
-    mistakes = {"the factor 2 of x² and y² is missing": lambda g: half,
-                "the factor 2 of x² is missing in ∂f/∂x": lambda g: half_x,
-                "∂f/∂x and ∂f/∂y are swapped": lambda g: g.reshape(2, -1).flip(0).reshape(-1), SIGN: lambda g: -g}
+    mistakes = {NO_SQUARES_FACTOR_2: lambda g: half, NO_X_SQUARED_FACTOR_2: lambda g: half_x,
+                XY_SWAPPED: lambda g: g.reshape(2, -1).flip(0).reshape(-1), SIGN: lambda g: -g}
 
     def only_x() -> CheckOutcome:
         student = code.call(f"{SANDBOX}:quadratic_only_x", x, y, a, b, c)
@@ -856,8 +913,7 @@ def check_quadratic_form(code) -> list[CheckOutcome]:
             return {"f": v7 + v6, "v₇": v7, "v₆": v6, "v₅": v5, "v₄": v4, "v₃": v3, "v₂": v2, "v₁": v1, "x": tx,
                     "y": ty}
         return build
-    variants = {"∂f/∂x keeps only the path through xy (the one through x² is missing)": variant(True),
-                "x and y keep only the paths through their squares (the one through xy is missing)": variant(False)}
+    variants = {mistake: variant(cut_square) for mistake, cut_square in QUADRATIC_PATHS.items()}
     return [*_function_checks(code, "quadratic_form", "quadratic_form", (x, y), plain(a, b, c), mistakes, (a, b, c)),
             guarded("only x", only_x),
             guarded("adjoints", lambda: _adjoint_check(
@@ -867,6 +923,14 @@ def check_quadratic_form(code) -> list[CheckOutcome]:
 
 
 # ---- 0.10: softplus, the logistic and the second derivative ------------------------------------------------
+
+CANCELLATION = "the derivative loses every digit for large x (a difference that rounds to 0)"
+NOT_DIFFERENTIABLE = "the backward is not differentiable (built from detached numbers)"
+OVERFLOW = "the derivative of ln(1 + eˣ) taken as eˣ (it overflows)"
+LOGISTIC_PATHS = {  # {mistake: only the direct path g = v₁·v₃ is kept (else only the one through v₂)}
+    "∂g/∂v₁ keeps only its direct path (the one through v₂ is missing)": True,
+    "∂g/∂v₁ keeps only the path through v₂": False}
+SOFTPLUS_MISTAKES = (SIGMOID_AS_VALUE, CANCELLATION, NOT_DIFFERENTIABLE, OVERFLOW, *FUNCTION_MISTAKES, *LOGISTIC_PATHS)
 
 def _logistic_variant(direct: bool):
     """The graph of g = eˣ/(1 + eˣ) with one of v₁'s two paths cut (``direct``: only g = v₁·v₃ is kept)."""
@@ -897,23 +961,21 @@ def check_softplus(code) -> list[CheckOutcome]:
     def sigmoid_slope() -> CheckOutcome:
         return outcome("Sigmoid: first derivative for x from -800 to 800 (relative precision)",
                        derivatives("sigmoid", 1), derivatives(logistic, 1),
-                       {"σ' written as σ alone": lambda g: logistic(extreme),
-                        "the derivative loses every digit for large x (a difference that rounds to 0)":
-                            lambda g: torch.where(large & (extreme > 0), 0 * g, g)}, "σ'")
+                       {SIGMOID_AS_VALUE: lambda g: logistic(extreme),
+                        CANCELLATION: lambda g: torch.where(large & (extreme > 0), 0 * g, g)}, "σ'")
 
     def second(name, function, order, logistic_order) -> CheckOutcome:
         return outcome(f"{name}: derivative {order} by double backward (create_graph=True)",
                        derivatives(function, order), derivatives(logistic, logistic_order),
-                       {"the backward is not differentiable (built from detached numbers)": lambda g: 0 * g},
+                       {NOT_DIFFERENTIABLE: lambda g: 0 * g},
                        "the derivative")
 
     def softplus_slope() -> CheckOutcome:
         return outcome("Softplus: first derivative for x from -800 to 800 (finite, relative precision)",
                        derivatives("softplus", 1), logistic(extreme),
-                       {"the derivative of ln(1 + eˣ) taken as eˣ (it overflows)": lambda g: extreme.exp()}, "the slope")
+                       {OVERFLOW: lambda g: extreme.exp()}, "the slope")
 
-    variants = {"∂g/∂v₁ keeps only its direct path (the one through v₂ is missing)": _logistic_variant(True),
-                "∂g/∂v₁ keeps only the path through v₂": _logistic_variant(False)}
+    variants = {mistake: _logistic_variant(direct) for mistake, direct in LOGISTIC_PATHS.items()}
     points = (_points(-3.0, -1.0, 0.0, 1.5, 3.0),)
     return [guarded("sigmoid", sigmoid_slope),
             guarded("sigmoid 2", lambda: second("Sigmoid", "sigmoid", 2, 2)),
@@ -932,6 +994,9 @@ def check_softplus(code) -> list[CheckOutcome]:
 
 # ---- 0.11: NYU 1.4 (b) -------------------------------------------------------------------------------------
 
+NYU_PATHS = {"∂w/∂z keeps only the path through b (the direct one, w = c + z, is missing)": True,
+             "∂w/∂z keeps only the direct path (the one through b is missing)": False}  # {mistake: through b}
+
 def check_nyu_graph(code) -> list[CheckOutcome]:
     """Exercise 0.11: ``graph_derivations.nyu_adjoints(x, y, z, o)`` at three points at once."""
     points = (_points(1.0, -0.4, 2.5), _points(2.0, 0.3, -1.0), _points(-1.5, 0.8, 0.7), _points(0.5, -2.0, 1.1))
@@ -942,8 +1007,7 @@ def check_nyu_graph(code) -> list[CheckOutcome]:
             c = a * b
             return {"w": c + (cut(z) if through_b else z), "c": c, "a": a, "b": b, "x": x, "y": y, "z": z, "o": o}
         return build
-    variants = {"∂w/∂z keeps only the path through b (the direct one, w = c + z, is missing)": one_path(True),
-                "∂w/∂z keeps only the direct path (the one through b is missing)": one_path(False)}
+    variants = {mistake: one_path(through_b) for mistake, through_b in NYU_PATHS.items()}
     return [guarded("nyu", lambda: _adjoint_check("nyu_adjoints", code.function(f"{DERIVATIONS}:nyu_adjoints"),
                                                   nyu_nodes, points, variants))]
 
@@ -1047,11 +1111,6 @@ HAND = ("autograd", "references")
 FORBID_REVERSE_MODE = HAND
 
 
-def _diagnoses(*groups) -> tuple[str, ...]:
-    """The mistake descriptions named in ``groups`` (strings), in order, each once."""
-    return tuple(dict.fromkeys(groups))
-
-
 ENGINE = "helpers.scalar_autodiff"
 AUTOGRAD_LOCAL = "torch autograd's local gradients"
 BY_GRAPH = "torch autograd of the same graph"
@@ -1065,20 +1124,13 @@ PRIMITIVE_OPERATIONS = {"ADD": lambda a, b: a + b, "SUB": lambda a, b: a - b, "M
 
 EXERCISES = (
     Exercise("0.1", "linear regression with autograd", NOTEBOOK, "CS-587 A", 2, (NOTEBOOK_FILE,), ("fit_line",),
-             check_fit_line,
-             _diagnoses("gradients never zeroed", "step in the wrong direction (gradient ascent)",
-                        "sum instead of mean (missing 1/N)", "loss recorded after the update",
-                        "update recorded in the graph (not inside torch.no_grad())"), forbid=FORBID_FIT_LINE,
+             check_fit_line, FIT_MISTAKES, forbid=FORBID_FIT_LINE,
              stand_ins={"__notebook__:fit_line": (fit_line_reference, "torch.optim.SGD")}),
     Exercise("0.2", "the primitives' local gradients", NOTEBOOK, "CS475 (primitives of every table)", 2,
              ("helpers/scalar_autodiff.py", "helpers/chain_rule.py"),
              ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID", "TANH", "POW", "POWER",
               "local_gradient_formulas (text, not graded)"),
-             check_primitives,
-             _diagnoses(LOCAL_SIGN, SWAPPED, NOT_LOWERED, OWN_VALUE,
-                        "minus sign of the subtrahend missing", "quotient rule: the derivative with respect to the divisor wrong",
-                        "σ' written as σ", "tanh's derivative wrong", "∂(aᵇ)/∂b missing a factor", "power rule: a factor missing",
-                        "value and local gradient disagree (central differences)"), forbid=HAND,
+             check_primitives, PRIMITIVE_MISTAKES, forbid=HAND,
              stand_ins={**{f"{ENGINE}:{name}": (local_gradients_reference(operation), AUTOGRAD_LOCAL)
                            for name, operation in PRIMITIVE_OPERATIONS.items()},
                         f"{ENGINE}:POWER": (power_reference, AUTOGRAD_LOCAL),
@@ -1086,37 +1138,29 @@ EXERCISES = (
                                                                         "numbers only, no formulas")}),
     Exercise("0.3", "reverse mode: topological order and the backward sweep", NOTEBOOK, "CS475 task 6, micrograd",
              3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
-             check_reverse_mode,
-             _diagnoses("node listed twice / missing / output not last / operand after its result",
-                        "output gradient not seeded with 1", "wrong visiting order", "local gradient missing",
-                        "`=` instead of `+=` (one path only)", "gradients not reset before the sweep",
-                        "recursion too deep (no explicit stack)"), forbid=FORBID_REVERSE_MODE,
+             check_reverse_mode, REVERSE_MODE_MISTAKES, forbid=FORBID_REVERSE_MODE,
              stand_ins={f"{ENGINE}:topological_order": (topological_order_reference, "the depth-first search of post_order"),
                         f"{ENGINE}:Value.backward": (backward_reference, "torch autograd of the recorded graph")}),
     Exercise("0.4", "CS475 task 1: the squared error of a line by hand", NOTEBOOK, "CS475 task 1", 1,
              (NOTEBOOK_FILE,), ("line_loss_gradients",), check_line_loss_gradients,
-             _diagnoses("factor 2 missing", "sign error", "inner derivative missing"), forbid=HAND,
+             LINE_LOSS_MISTAKES, forbid=HAND,
              stand_ins={"__notebook__:line_loss_gradients": (line_loss_reference, "torch autograd")}),
     Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", NOTEBOOK, "CS475 task 2", 2, (NOTEBOOK_FILE,),
              ("exp_log_gradients",), check_exp_log_gradients,
-             _diagnoses("one of two paths missing (w, x)", "product rule term missing (b)"), forbid=HAND,
+             tuple(EXP_LOG_MISTAKES), forbid=HAND,
              stand_ins={"__notebook__:exp_log_gradients": (exp_log_reference, "torch autograd")}),
     Exercise("0.6", "CS475 tasks 0 and 4: one sigmoid neuron by hand", NOTEBOOK, "CS475 tasks 0, 4", 1,
              ("helpers/graph_derivations.py",), ("sigmoid_neuron_gradients",), check_sigmoid_neuron,
-             _diagnoses("σ' written as σ", "factor 2 missing", "inner derivative missing", "sign error in ∂L/∂y"),
-             forbid=HAND,
+             NEURON_MISTAKES, forbid=HAND,
              stand_ins={f"{DERIVATIONS}:sigmoid_neuron_gradients": (sigmoid_neuron_gradients_reference, "torch autograd of the loss")}),
     Exercise("0.7", "CS475 task 5: two neurons with weight decay by hand", NOTEBOOK, "CS475 task 5", 2,
              (NOTEBOOK_FILE,), ("two_neuron_gradients",), check_two_neuron_gradients,
-             _diagnoses("weight decay missing", "weight decay's factor 2 missing", "hidden unit's σ' missing"),
-             forbid=HAND,
+             TWO_NEURON_MISTAKES, forbid=HAND,
              stand_ins={"__notebook__:two_neuron_gradients": (two_neuron_reference, "torch autograd")}),
     Exercise("0.8", "custom Function sin(x)/x and its graph", NOTEBOOK, "CS-587 B (one variable)", 3,
              ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("sin_over_x_derivative", "SinOverX.backward", "sin_over_x_adjoints"), check_sin_over_x,
-             _diagnoses("sign error", "closed form's denominator wrong", "series near 0 off by a factor",
-                        NOT_SCALED, "one of x's two paths missing", "∂f/∂v₁, ∂f/∂v₂ swapped",
-                        "gradcheck / gradgradcheck fail"), forbid=HAND,
+             SIN_OVER_X_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:sin_over_x_derivative": (sin_over_x_derivative_reference,
                                                                           "torch.func.vjp of sin_over_x_value"),
                         "helpers.custom_functions:SinOverX.backward": (backward_by_vjp(sin_over_x_value), BY_VJP),
@@ -1124,18 +1168,13 @@ EXERCISES = (
     Exercise("0.9", "custom Function ax² + bxy + cy² and its graph", NOTEBOOK, "CS-587 B (two variables)", 2,
              ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("QuadraticForm.backward", "quadratic_form_adjoints"), check_quadratic_form,
-             _diagnoses("factor 2 of the squares missing", "∂f/∂x and ∂f/∂y swapped", "sign error",
-                        NOT_SCALED, "a path through x² or xy missing", "gradcheck / gradgradcheck fail"),
-             forbid=HAND,
+             QUADRATIC_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:QuadraticForm.backward": (quadratic_form_backward_reference, BY_VJP),
                         f"{DERIVATIONS}:quadratic_form_adjoints": (quadratic_form_adjoints_reference, BY_GRAPH)}),
     Exercise("0.10", "softplus, the logistic and the second derivative", NOTEBOOK, "CS-587 B (softplus, second order)",
              3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("Sigmoid.backward", "Softplus.backward", "softplus_adjoints", "logistic_adjoints"),
-             check_softplus,
-             _diagnoses("σ' written as σ", "the derivative loses its digits for large x (cancellation)", "backward not differentiable",
-                        "softplus' derivative taken as eˣ (overflow)", "one of v₁'s two paths missing",
-                        NOT_SCALED, "gradcheck / gradgradcheck fail"), forbid=HAND,
+             check_softplus, SOFTPLUS_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:Sigmoid.backward": (backward_by_vjp(stable_logistic), BY_VJP),
                         "helpers.custom_functions:Softplus.backward": (softplus_backward_reference,
                                                                        "the logistic in plain torch"),
@@ -1143,6 +1182,6 @@ EXERCISES = (
                         f"{DERIVATIONS}:logistic_adjoints": (adjoints_by_autograd(logistic_nodes), BY_GRAPH)}),
     Exercise("0.11", "the graph of a = x + y, b = z·o, c = a·b, w = c + z", NOTEBOOK, "NYU HW1 §1.4 (b)", 1,
              ("helpers/graph_derivations.py",), ("nyu_adjoints",), check_nyu_graph,
-             _diagnoses("one of z's two paths missing"), forbid=HAND,
+             tuple(NYU_PATHS), forbid=HAND,
              stand_ins={f"{DERIVATIONS}:nyu_adjoints": (adjoints_by_autograd(nyu_nodes), BY_GRAPH)}),
 )
