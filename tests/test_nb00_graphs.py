@@ -2,11 +2,15 @@
 applied as a text mutation of a copy of the instructor's file or notebook cell, like a student's edit; the checks
 run it in the sandbox, tests/sandbox_workspaces.py) fails exactly its exercise with the diagnosis naming the
 mistake; a stubbed exercise (the student edition's text) reports "not done yet"; the references that stand in
-meanwhile give the solution's results."""
+meanwhile give the solution's results.
+
+Notebook 00's own text: it poses every question of CS-587 and CS475 (and NYU 1.4 a-c) as a numbered question
+followed by its answer, and its closing table says where each one is."""
 from __future__ import annotations
 
 import json
 import math
+import re
 import types
 
 import pytest
@@ -15,7 +19,7 @@ import torch
 from helpers import custom_functions, graph_derivations, scalar_autodiff
 from helpers.checks import nb00_graphs
 from helpers.checks.exercises import all_exercises, run_checks
-from helpers.checks.nb00_graphs import EXERCISES
+from helpers.checks.nb00_graphs import EXERCISES, check_derivation, cs587_derivations
 from helpers.checks.stand_ins import _wrap_stubs
 from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime import exercises as exercises_runtime
@@ -228,3 +232,61 @@ def test_a_stand_in_the_student_can_read_is_no_answer(exercise_id):
     assert pasted in cells
     result = run_checks(exercise_id, notebook_cells=cells)
     assert not result.passed and "allowed tools" in "\n".join(result.lines()), "\n".join(result.lines())
+
+
+# ---- the CS-587 part B derivations as the notebook reports them (check_derivation) ------------------------------
+
+@pytest.mark.parametrize("name", ["sin(x)/x", "ax² + bxy + cy²", "ln(1 + eˣ)", "eˣ/(1 + eˣ)"])
+def test_every_cs587_derivation_passes_all_its_checks(name):
+    rows = cs587_derivations()[name].check()
+    assert len(rows) >= 3 and all(row.passed for row in rows), [(r.name, r.verdict) for r in rows]
+
+
+def test_a_wrong_derivation_fails_against_every_reference():
+    x = torch.tensor([0.3, 0.7, 3.0], dtype=torch.float64)
+    wrong = (x * torch.cos(x) + torch.sin(x)) / x ** 2  # sign slip in the product rule
+    rows = check_derivation([wrong], {"autograd": lambda t: torch.sin(t) / t}, [x], ["x"])
+    assert [row.passed for row in rows] == [False, False]
+
+
+def test_check_derivation_refuses_bad_arguments_with_what_was_expected():
+    with pytest.raises(TypeError, match="float64"):
+        check_derivation([torch.zeros(2)], {"f": torch.sin}, [torch.zeros(2)], ["x"])
+    with pytest.raises(ValueError, match="one entry per input"):
+        check_derivation([], {"f": torch.sin}, [torch.zeros(2, dtype=torch.float64)], ["x"])
+
+
+# ---- the notebook's questions: numbered, each answered, each listed ---------------------------------------------
+
+QUESTION = re.compile(r"\*\*Question (\d+)\*\* \(([^)]*)\)")
+TASKS = {"CS475": {"task 0", "task 1", "task 2", "task 3", "task 4", "task 5", "task 6"},
+         "CS-587 A": {"results", "discussion 1", "discussion 2", "discussion 3", "discussion 4"},
+         "NYU": {"1.4 a", "1.4 b", "1.4 c"}}
+
+
+def markdown_cells():
+    cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+    return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+
+
+def test_questions_are_numbered_consecutively_and_each_is_answered_after_it_is_posed():
+    text = "\n".join(markdown_cells())
+    found = [(int(m.group(1)), m.start()) for m in QUESTION.finditer(text)]
+    assert [number for number, _ in found] == list(range(1, len(found) + 1))
+    for (number, start), (_, following) in zip(found, found[1:] + [(None, len(text))]):
+        assert "**Answer.**" in text[start:following], f"question {number} has no answer before the next question"
+
+
+def test_every_task_of_the_handouts_has_a_question():
+    sources = " ; ".join(m.group(2) for m in QUESTION.finditer("\n".join(markdown_cells())))
+    for handout, tasks in TASKS.items():
+        for task in tasks:
+            assert re.search(rf"{re.escape(handout)}[^;]*\b{re.escape(task)}\b", sources), (handout, task)
+    assert len(re.findall(r"CS-587 B", sources)) == 4  # sin(x)/x, ax² + bxy + cy², ln(1 + eˣ), second order
+
+
+def test_the_closing_table_lists_every_question_once():
+    table = next(cell for cell in markdown_cells() if cell.startswith("## Where each question"))
+    listed = [int(n) for n in re.findall(r"question (\d+) \|", table)]
+    total = len(QUESTION.findall("\n".join(markdown_cells())))
+    assert sorted(listed) == list(range(1, total + 1))
