@@ -1,5 +1,6 @@
 """The exercise machinery: references while a stub stands, the checks' verdicts and diagnoses, the sandbox the
 student's code runs in, the editions' grading metadata, and the nbgrader course folder."""
+import importlib
 import json
 import os
 import sys
@@ -310,6 +311,7 @@ def test_after_import_runs_its_hook_before_any_importer_sees_the_module(tmp_path
     try:
         from bp_lab_probe import f
         assert f() == 2 and seen == ["bp_lab_probe"]
+        importlib.invalidate_caches()  # the hook's finder on sys.meta_path does not break it
     finally:
         sys.modules.pop("bp_lab_probe", None)
         sys.meta_path.remove(imports._Finder)
