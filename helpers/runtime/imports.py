@@ -44,6 +44,10 @@ class _Finder(importlib.abc.MetaPathFinder):
                 return spec
         return None
 
+    @staticmethod
+    def invalidate_caches():
+        """Nothing cached (the class itself sits in ``sys.meta_path``: importlib calls this unbound)."""
+
 
 def after_import(accepts: Callable[[str], bool], callback: Callable) -> None:
     """Call ``callback(module)`` on every module whose name ``accepts`` takes, right after it runs (before any
