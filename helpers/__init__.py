@@ -9,7 +9,7 @@ exercise between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers with its 
 * 01 spiral: ``spiral`` (``spiral_grad``, ``gradient_descent``); ``gradcheck``, the course's one gradient-check
   policy (closeness and central differences, used by every notebook and every check).
 * 02 manual-backprop MLP: ``layers`` (each op's forward and backward, the CSE 849 layer classes, the losses),
-  ``mlp`` (the NYU API), ``two_layer_theory`` and ``linear_vs_nonlinear`` (the NYU theory questions).
+  ``mlp`` (the NYU API), ``two_layer_theory`` (the NYU theory questions).
 * 03 delta rule: ``mynet`` (``MyNet``, ``backpropagation``, ``manual_sgd_step``).
 * 04 CIFAR-10 cat vs car: ``training`` (``MyMLP``, ``train``, ``sgd_step``, ``train_manual_update``, predictions).
 * 05 DeepDream: ``dream`` (options, ``normalize_and_jitter``, objectives, ``dream_step``, ``gradient_descent``,
