@@ -12,50 +12,18 @@ import torch
 
 from helpers import layers, mlp, two_layer_theory as theory
 from helpers.checks import nb02_mlp as reference
-from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.exercises import run_checks
 from helpers.checks.nb01_spiral import EXERCISES as NB01_EXERCISES
 from helpers.checks.nb02_mlp import (EXERCISES, ThreeGradients, all_pass, check_linear, entry_table, max_error,
                                      summary_table)
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_mlp import PLANTED_BUGS
-from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
+from tests.sandbox_workspaces import copy_helpers
 
 IDS = [exercise.id for exercise in EXERCISES]
 # a planted bug must fail its exercise and no other, notebook 01's included (they share the planted copy)
 ALL_IDS = [exercise.id for exercise in NB01_EXERCISES] + IDS
 
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_instructor_solution_passes_every_check(exercise_id):
-    result = run_checks(exercise_id)
-    assert result.passed and len(result.outcomes) >= 3, result.lines()
-
-
-def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
-    assert sorted(key for key in PLANTED_BUGS if not key.startswith("1.")) == sorted(IDS)
-    for exercise_id in IDS:
-        path, old, new, _ = PLANTED_BUGS[exercise_id]
-        source = (PROJECT_ROOT / path).read_text()
-        assert old != new and source.count(old) == 1
-        before = source[:source.index(old)]
-        assert before.rfind("### BEGIN SOLUTION") > before.rfind("### END SOLUTION"), exercise_id
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id):
-    workspace, _ = planted(tmp_path, exercise_id)
-    failed = {other for other in ALL_IDS if not run_checks(other, workspace).passed}
-    assert failed == {exercise_id}
-    diagnoses = [o.diagnosis for o in run_checks(exercise_id, workspace).outcomes if not o.passed]
-    assert any(PLANTED_BUGS[exercise_id][3] in diagnosis for diagnosis in diagnoses), diagnoses
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_a_stub_reports_not_done_yet(exercise_id):
-    exercise = all_exercises()[exercise_id]
-    result = run_checks(exercise_id, student_workspace())
-    assert result.not_done is not None and not result.passed
-    assert "not done yet" in result.summary() and exercise.functions[0] in result.summary()
 
 
 AUTOGRAD_LINEAR_BACKWARD = """\
