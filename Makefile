@@ -35,8 +35,9 @@ report: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -rs -n $(TEST_JOBS) --dist loadfile tests notebooks $(PYTEST_NBVAL)
 
+# The quick loop (≤ 2 minutes): every test but the end-to-end ones (tests/conftest.py, END_TO_END).
 unit: $(STAMP)
-	$(PY) -m pytest -rs tests
+	$(PY) -m pytest -rs -n $(TEST_JOBS) -m "not end_to_end" tests
 
 nbval: $(STAMP)
 	$(PY) -m pytest notebooks $(PYTEST_NBVAL)

@@ -14,10 +14,11 @@ replaces them while they are undone (there is no library tool for a DeepDream st
 cells that need one start with ``if dream.ready("5.1", ...):``, which says which exercise to do first
 and skips the cell.
 
-The module reads top to bottom: the options and their defaults; the model's input (normalisation,
-jitter, a middle layer's output); the objectives (5.3); the optimisation (5.1, 5.2, and what
-``gradient_descent`` settles once before its first step); channel visualisation; probes of a
-classifier (probability, robustness, margin); which exercises are done.
+The module reads top to bottom: the options (their defaults, and the :class:`DreamPlan` that
+``gradient_descent`` settles from its arguments once, at its entry: :func:`plan_run`); the model's input
+(normalisation, jitter, a middle layer's output); the objectives (5.3); the step (5.1); the loop (5.2, and
+what it records per iteration); channel visualisation; probes of a classifier (probability, robustness,
+margin); which exercises are done.
 
 Public API:
 
@@ -66,7 +67,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -124,6 +125,68 @@ def scaled_default(name: str, height: int, width: int) -> int | float:
 def pixel_options(height: int, width: int, **given: int | float | None) -> dict[str, int | float]:
     """``given`` (jitter, blur_sigma, grad_blur_sigma) with each ``None`` replaced by its scaled default."""
     return {name: scaled_default(name, height, width) if value is None else value for name, value in given.items()}
+
+
+def check_options(iterations: int, lr: float, jitter: int, blur_every: int, blur_sigma: float,
+                  grad_blur_sigma: float, weight_decay: float) -> None:
+    """The numeric options of ``gradient_descent``, each named in its error (octaves: :func:`octave_schedule`)."""
+    for name, value, minimum in (("iterations", iterations, 1), ("jitter", jitter, 0), ("blur_every", blur_every, 0)):
+        check_int(name, value, minimum)
+    for name, value in (("blur_sigma", blur_sigma), ("grad_blur_sigma", grad_blur_sigma)):
+        check_real(name, value)  # checked even where unused: a NaN sigma would silently switch its blur off
+    check_real("lr", lr, strict=True)  # inf would push every pixel to 0 or 1
+    check_real("weight_decay", weight_decay, below=1)
+
+
+def octave_schedule(height: int, width: int, iterations: int, octaves: int,
+                    octave_scale: float) -> list[tuple[int, int]]:
+    """The image's (height, width) at each iteration: each octave for an equal share, aspect ratio kept."""
+    sizes = octave_sizes(height, octaves, octave_scale)
+    octave_of = [min(iteration * octaves // iterations, octaves - 1) for iteration in range(iterations)]
+    return [(sizes[octave], round(sizes[octave] * width / height)) for octave in octave_of]
+
+
+@dataclass(frozen=True)
+class DreamPlan:
+    """What ``gradient_descent`` settles before its first step, from its arguments (:func:`plan_run`).
+
+    ``mean``, ``std``: the model's input normalisation, one float per channel; ``jitter``: the roll
+    range in pixels for ``normalize_and_jitter``; ``shapes``: the image's (height, width) at each
+    iteration (the octaves); ``generator``: the seeded source of the jitter offsets (None: torch's
+    global one); ``labels``: (N,) target classes or None; ``step_options``: the keyword arguments of
+    ``dream_step`` (``centre`` (1, C, 1, 1) among them).
+    """
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    jitter: int
+    shapes: list[tuple[int, int]]
+    generator: torch.Generator | None
+    labels: torch.Tensor | None
+    step_options: dict
+
+
+def plan_run(arguments: Mapping[str, object]) -> DreamPlan:
+    """Check ``gradient_descent``'s arguments once, at its entry, and settle its :class:`DreamPlan`.
+
+    ``arguments``: gradient_descent's arguments by name (input (N, C, H, W) in [0, 1], model, iterations and
+    the keyword options), as its first line hands them over; each bad one gets an error naming it.
+    """
+    input, model, iterations = arguments["input"], arguments["model"], arguments["iterations"]
+    options = {name: arguments[name] for name in DEFAULT_OPTIONS}
+    mean, std = input_stats(model, arguments["mean"], arguments["std"])
+    check_image(input, channels=len(mean), name="input")
+    height, width = input.shape[-2:]
+    options.update(pixel_options(height, width, **{name: options[name] for name in PIXEL_OPTIONS}))
+    check_options(iterations, options["lr"], options["jitter"], options["blur_every"], options["blur_sigma"],
+                  options["grad_blur_sigma"], options["weight_decay"])
+    shapes = octave_schedule(height, width, iterations, options["octaves"], arguments["octave_scale"])
+    centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
+    step_options = dict(lr=options["lr"], normalize_step=options["normalize_step"],
+                        grad_blur_sigma=options["grad_blur_sigma"], weight_decay=options["weight_decay"],
+                        centre=centre, blur_every=options["blur_every"], blur_sigma=options["blur_sigma"],
+                        clamp=options["clamp"])
+    return DreamPlan(mean, std, options["jitter"], shapes, seeded_generator(arguments["seed"]),
+                     target_labels(arguments["target"], input.shape[0]), step_options)
 
 
 # -------------------------------------------------------------------------------------- the input
@@ -250,7 +313,7 @@ class LayerOutput(nn.Module):
         return caught[0]
 
 
-# ---------------------------------------------------------------------------------------- losses
+# ------------------------------------------------------------------------------------ the objectives
 
 def class_loss(target: Target) -> Callable[[torch.Tensor], torch.Tensor]:
     """``out -> sum_i out[i, target_i]``: the target logits, to be raised (the course's convention).
@@ -289,7 +352,19 @@ def channel_objective(activation: torch.Tensor, channels: torch.Tensor) -> torch
     ### END SOLUTION
 
 
-# ------------------------------------------------------------------------------ the optimisation
+def checked_objective(loss: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor,
+                      iteration: int) -> torch.Tensor:
+    """``loss(out)``, the quantity the image is optimised to raise, which must be a finite scalar."""
+    value = loss(out)
+    if not isinstance(value, torch.Tensor) or value.dim() != 0:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"loss must return a scalar tensor (e.g. tensor[0, label].mean()), got {shape}")
+    if not torch.isfinite(value):
+        raise FloatingPointError(f"loss became {value.item()} at iteration {iteration}: lower lr")
+    return value
+
+
+# -------------------------------------------------------------------------------------- the step
 
 def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *, lr: float,
                normalize_step: bool = False, grad_blur_sigma: float = 0.0, weight_decay: float = 0.0,
@@ -319,6 +394,59 @@ def dream_step(image: torch.Tensor, energy_grad: torch.Tensor, iteration: int, *
         image = image.clamp(0, 1)
     ### END SOLUTION
     return image
+
+
+# -------------------------------------------------------------------------------------- the loop
+
+@dataclass(frozen=True)
+class DreamStep:
+    """One iteration of ``gradient_descent``: what ``loss`` returned and the target probability.
+
+    ``objective`` is the value of ``loss(model output)`` at that step, the quantity being raised (the
+    class logit for :func:`helpers.dream.class_loss`); ``probabilities`` holds each image's softmax
+    probability of its target class on the jittered input of that step (empty when no ``target``
+    was given); ``size`` is the side length the image had at that step (it grows with the octaves).
+    """
+    iteration: int
+    size: int
+    objective: float
+    probabilities: tuple[float, ...]
+
+    @property
+    def energy(self) -> float:
+        """``-objective``: the energy that gradient descent lowers (the course's term)."""
+        return -self.objective
+
+    @property
+    def loss(self) -> float:
+        """The same as :attr:`energy` (its minus is the objective, as ``plot_histories`` reads it)."""
+        return self.energy
+
+    @property
+    def probability(self) -> float:
+        """Mean target probability over the batch (NaN without a target)."""
+        return sum(self.probabilities) / len(self.probabilities) if self.probabilities else math.nan
+
+
+def history_entry(iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                  labels: torch.Tensor | None) -> DreamStep:
+    """The :class:`DreamStep` of one iteration: ``image`` (N, C, H, W) after the step, ``value`` the
+    objective, ``out`` (N, classes) the model output before it, ``labels`` (N,) the targets or None."""
+    probabilities = () if labels is None else tuple(
+        out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
+    return DreamStep(iteration, image.shape[-2], value.item(), probabilities)
+
+
+def record_step(plan: DreamPlan, iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
+                history: list | None) -> None:
+    """After one step: check the new ``image`` (N, C, H, W) is finite and append its :class:`DreamStep`
+    (``value`` the objective, ``out`` (N, classes) the model output) to ``history`` when given."""
+    if iteration == 0 and plan.labels is not None:  # the class count is known once the model has run
+        target_labels(plan.labels, image.shape[0], out.shape[1])
+    if not torch.isfinite(image).all():
+        raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
+    if history is not None:
+        history.append(history_entry(iteration, image, value, out, plan.labels))
 
 
 def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torch.Tensor], torch.Tensor],
@@ -374,10 +502,7 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
     ``clamp``; without it pixels may leave that range). Raises
     ``FloatingPointError`` if the loss or the image becomes NaN or inf (lower ``lr``).
     """
-    plan = plan_run(input, model, iterations, lr=lr, jitter=jitter, blur_every=blur_every, blur_sigma=blur_sigma,
-                    clamp=clamp, weight_decay=weight_decay, grad_blur_sigma=grad_blur_sigma,
-                    normalize_step=normalize_step, octaves=octaves, octave_scale=octave_scale, target=target,
-                    mean=mean, std=std, seed=seed)
+    plan = plan_run(locals())  # the arguments above, by name: checked once, settled into what the loop needs
     model.eval()
     image = input.detach()
     for iteration in progress(range(iterations), desc="dreaming") if show_progress else range(iterations):
@@ -392,128 +517,6 @@ def gradient_descent(input: torch.Tensor, model: nn.Module, loss: Callable[[torc
         ### END SOLUTION
         record_step(plan, iteration, image, value, out, history)
     return resize(image.detach(), tuple(input.shape[-2:]))
-
-
-# ------------------------------------------- what gradient_descent settles once, before its first step
-
-def check_options(iterations: int, lr: float, jitter: int, blur_every: int, blur_sigma: float,
-                  grad_blur_sigma: float, weight_decay: float) -> None:
-    """The numeric options of ``gradient_descent``, each named in its error (octaves: :func:`octave_schedule`)."""
-    for name, value, minimum in (("iterations", iterations, 1), ("jitter", jitter, 0), ("blur_every", blur_every, 0)):
-        check_int(name, value, minimum)
-    for name, value in (("blur_sigma", blur_sigma), ("grad_blur_sigma", grad_blur_sigma)):
-        check_real(name, value)  # checked even where unused: a NaN sigma would silently switch its blur off
-    check_real("lr", lr, strict=True)  # inf would push every pixel to 0 or 1
-    check_real("weight_decay", weight_decay, below=1)
-
-
-def checked_objective(loss: Callable[[torch.Tensor], torch.Tensor], out: torch.Tensor,
-                      iteration: int) -> torch.Tensor:
-    """``loss(out)``, the quantity the image is optimised to raise, which must be a finite scalar."""
-    value = loss(out)
-    if not isinstance(value, torch.Tensor) or value.dim() != 0:
-        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(f"loss must return a scalar tensor (e.g. tensor[0, label].mean()), got {shape}")
-    if not torch.isfinite(value):
-        raise FloatingPointError(f"loss became {value.item()} at iteration {iteration}: lower lr")
-    return value
-
-
-def octave_schedule(height: int, width: int, iterations: int, octaves: int,
-                    octave_scale: float) -> list[tuple[int, int]]:
-    """The image's (height, width) at each iteration: each octave for an equal share, aspect ratio kept."""
-    sizes = octave_sizes(height, octaves, octave_scale)
-    octave_of = [min(iteration * octaves // iterations, octaves - 1) for iteration in range(iterations)]
-    return [(sizes[octave], round(sizes[octave] * width / height)) for octave in octave_of]
-
-
-@dataclass(frozen=True)
-class DreamStep:
-    """One iteration of ``gradient_descent``: what ``loss`` returned and the target probability.
-
-    ``objective`` is the value of ``loss(model output)`` at that step, the quantity being raised (the
-    class logit for :func:`helpers.dream.class_loss`); ``probabilities`` holds each image's softmax
-    probability of its target class on the jittered input of that step (empty when no ``target``
-    was given); ``size`` is the side length the image had at that step (it grows with the octaves).
-    """
-    iteration: int
-    size: int
-    objective: float
-    probabilities: tuple[float, ...]
-
-    @property
-    def energy(self) -> float:
-        """``-objective``: the energy that gradient descent lowers (the course's term)."""
-        return -self.objective
-
-    @property
-    def loss(self) -> float:
-        """The same as :attr:`energy` (its minus is the objective, as ``plot_histories`` reads it)."""
-        return self.energy
-
-    @property
-    def probability(self) -> float:
-        """Mean target probability over the batch (NaN without a target)."""
-        return sum(self.probabilities) / len(self.probabilities) if self.probabilities else math.nan
-
-
-def history_entry(iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
-                  labels: torch.Tensor | None) -> DreamStep:
-    """The :class:`DreamStep` of one iteration: ``image`` (N, C, H, W) after the step, ``value`` the
-    objective, ``out`` (N, classes) the model output before it, ``labels`` (N,) the targets or None."""
-    probabilities = () if labels is None else tuple(
-        out.detach().softmax(1).gather(1, labels[:, None].to(out.device)).squeeze(1).tolist())
-    return DreamStep(iteration, image.shape[-2], value.item(), probabilities)
-
-
-@dataclass(frozen=True)
-class DreamPlan:
-    """What ``gradient_descent`` settles before its first step, from its arguments (see :func:`plan_run`).
-
-    ``mean``, ``std``: the model's input normalisation, one float per channel; ``jitter``: the roll
-    range in pixels for ``normalize_and_jitter``; ``shapes``: the image's (height, width) at each
-    iteration (the octaves); ``generator``: the seeded source of the jitter offsets (None: torch's
-    global one); ``labels``: (N,) target classes or None; ``step_options``: the keyword arguments of
-    ``dream_step`` (``centre`` (1, C, 1, 1) among them).
-    """
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    jitter: int
-    shapes: list[tuple[int, int]]
-    generator: torch.Generator | None
-    labels: torch.Tensor | None
-    step_options: dict
-
-
-def plan_run(input: torch.Tensor, model: torch.nn.Module, iterations: int, *, lr: float, jitter: int | None,
-             blur_every: int, blur_sigma: float | None, clamp: bool, weight_decay: float,
-             grad_blur_sigma: float | None, normalize_step: bool, octaves: int, octave_scale: float,
-             target: Target, mean, std, seed: int | None) -> DreamPlan:
-    """Check ``gradient_descent``'s arguments (input (N, C, H, W) in [0, 1]) and settle its :class:`DreamPlan`."""
-    mean, std = input_stats(model, mean, std)
-    check_image(input, channels=len(mean), name="input")
-    height, width = input.shape[-2:]
-    sized = pixel_options(height, width, jitter=jitter, blur_sigma=blur_sigma, grad_blur_sigma=grad_blur_sigma)
-    check_options(iterations, lr, blur_every=blur_every, weight_decay=weight_decay, **sized)
-    shapes = octave_schedule(height, width, iterations, octaves, octave_scale)  # checks octaves, octave_scale
-    centre = torch.tensor(mean, dtype=input.dtype, device=input.device).view(1, -1, 1, 1)
-    step_options = dict(lr=lr, normalize_step=normalize_step, grad_blur_sigma=sized["grad_blur_sigma"],
-                        weight_decay=weight_decay, centre=centre, blur_every=blur_every,
-                        blur_sigma=sized["blur_sigma"], clamp=clamp)
-    return DreamPlan(mean, std, sized["jitter"], shapes, seeded_generator(seed), target_labels(target, input.shape[0]),
-                     step_options)
-
-
-def record_step(plan: DreamPlan, iteration: int, image: torch.Tensor, value: torch.Tensor, out: torch.Tensor,
-                history: list | None) -> None:
-    """After one step: check the new ``image`` (N, C, H, W) is finite and append its :class:`DreamStep`
-    (``value`` the objective, ``out`` (N, classes) the model output) to ``history`` when given."""
-    if iteration == 0 and plan.labels is not None:  # the class count is known once the model has run
-        target_labels(plan.labels, image.shape[0], out.shape[1])
-    if not torch.isfinite(image).all():
-        raise FloatingPointError(f"the image became NaN or inf at iteration {iteration}: lower lr")
-    if history is not None:
-        history.append(history_entry(iteration, image, value, out, plan.labels))
 
 
 # ------------------------------------------------------------------------- middle-layer channels

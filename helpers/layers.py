@@ -199,6 +199,30 @@ def init_bias(d_out: int, dtype=None, device=None, generator=None) -> torch.Tens
 # 2. The layer classes (the course's interface)
 # =============================================================================================================
 
+# Guards at the entry point only: while a Sequential runs its layers, the first checks the input and the last the
+# upstream gradient; the ones between receive what our own code produced, so they skip the re-checks. Before its
+# backward pass the Sequential checks every layer's saved state at once (a stale input or weight is refused before
+# the first SGD step), so the layers do not check it again one by one.
+_between_checked_layers = False
+_saved_state_checked = False
+
+
+def _run_layers(layers, value, method: str):
+    """``value`` through ``getattr(layer, method)`` of each layer in order, guards at the ends only."""
+    global _between_checked_layers, _saved_state_checked
+    outer = _between_checked_layers, _saved_state_checked
+    last = len(layers) - 1
+    try:
+        for index, layer in enumerate(layers):
+            # only our own layers skip their check: a course's layer may drive sub-layers of its own
+            _between_checked_layers = 0 < index < last
+            _saved_state_checked = method == "backward" and isinstance(layer, (Linear, Activation))
+            value = getattr(layer, method)(value)
+    finally:
+        _between_checked_layers, _saved_state_checked = outer
+    return value
+
+
 class Layer:
     """Base class: ``Layer(lr)`` takes the learning rate first, as the course's does (``None`` for layers without
     parameters); ``layer(x)`` is ``layer.forward(x)``. ``forward`` keeps what ``backward`` needs, in training
@@ -283,7 +307,8 @@ class Layer:
             check_unchanged(f"{name}.backward()", self._saved_names, self._saved, self._versions)
 
     def _take_saved(self) -> tuple:
-        self._check_saved()
+        if not _saved_state_checked:
+            self._check_saved()
         saved, self._saved = self._saved, None
         return saved
 
@@ -313,14 +338,16 @@ class Linear(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, d_in) -> (batch, d_out)."""
-        check_tensor("Linear.forward x", x, (None, self.d_in), self.weight.dtype, self.weight.device)
+        if not _between_checked_layers:
+            check_tensor("Linear.forward x", x, (None, self.d_in), self.weight.dtype, self.weight.device)
         self._save(x, self.weight, self.bias)
         return linear_forward(x, self.weight, self.bias)
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """grad: dL/d(out), (batch, d_out) -> dL/dx, (batch, d_in); updates weight and bias."""
         x, _, _ = self._take_saved()
-        check_tensor("Linear.backward grad", grad, (x.shape[0], self.d_out), self.weight.dtype)
+        if not _between_checked_layers:
+            check_tensor("Linear.backward grad", grad, (x.shape[0], self.d_out), self.weight.dtype)
         grad_x, self.grad_weight, self.grad_bias = linear_backward(grad, x, self.weight)
         self.sgd_step()
         return grad_x
@@ -350,14 +377,16 @@ class Activation(Layer):
     _saved_names = ("its output y",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(f"{type(self).__name__}.forward x", x, (None,) * getattr(x, "ndim", 1))
+        if not _between_checked_layers:
+            check_tensor(f"{type(self).__name__}.forward x", x, (None,) * getattr(x, "ndim", 1))
         y = ACTIVATIONS[self.kind][0](x)
         self._save(y)
         return y
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         (y,) = self._take_saved()
-        check_tensor(f"{type(self).__name__}.backward grad", grad, tuple(y.shape), y.dtype)
+        if not _between_checked_layers:
+            check_tensor(f"{type(self).__name__}.backward grad", grad, tuple(y.shape), y.dtype)
         return ACTIVATIONS[self.kind][1](grad, y)
 
 
@@ -391,19 +420,15 @@ class Sequential(Layer):
 
     @property
     def layers(self) -> tuple[Layer, ...]:
-        return tuple(getattr(self, name) for name in self.layer_names)
+        return tuple(map(vars(self).__getitem__, self.layer_names))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        return _run_layers(self.layers, x, "forward")
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """dL/d(output) -> dL/d(input); every Linear applies its SGD step on the way."""
         self._check_saved()  # every layer's, before the first SGD step: a refusal leaves all unchanged
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
+        return _run_layers(self.layers[::-1], grad, "backward")
 
     def _check_saved(self) -> None:
         if self.eval_mode:

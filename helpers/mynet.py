@@ -56,7 +56,7 @@ def _didentity(z: torch.Tensor) -> torch.Tensor:
 
 
 # name -> (f, f'): each activation with its derivative as a function of the pre-activation z (the delta
-# rule multiplies by f'(z[l])). helpers.functional.ACTIVATIONS differs: its backward takes the output.
+# rule multiplies by f'(z[l])). helpers.layers.ACTIVATIONS differs: its backward takes the output.
 ACTIVATION_DERIVATIVES: dict[str, tuple[Activation, Activation]] = {
     "tanh": (torch.tanh, _dtanh),
     "sigmoid": (torch.sigmoid, _dsigmoid),

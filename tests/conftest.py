@@ -2,3 +2,18 @@
 import matplotlib
 
 matplotlib.use("Agg")
+
+
+# Tests that run notebooks, nbgrader, a browser, a student workspace or the sandbox for every exercise: `make test`
+# runs them, `make unit` (the quick loop) leaves them out.
+END_TO_END = {"test_grading", "test_grading_exploits", "test_student_edition_runs", "test_student_workspace",
+              "test_student", "test_leaks", "test_exercise_variants", "test_report_faults", "test_refresh",
+              "test_browser_widgets", "test_notebooks_in_browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+    for item in items:
+        stem = item.path.stem
+        if stem in END_TO_END or stem.startswith("test_nb0") or item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.end_to_end)

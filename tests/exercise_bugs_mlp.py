@@ -1,5 +1,5 @@
 """One planted bug per exercise of notebooks 01 and 02, for the nbgrader end-to-end test (issue 14) and
-tests/test_exercises_mlp.py.
+tests/test_nb01_spiral.py and tests/test_nb02_mlp.py.
 
 ``PLANTED_BUGS[id] = (file relative to the project root, one exact line of that exercise's solution block, the
 same line with one typical mistake, a phrase the check's diagnosis prints)``; each old line occurs exactly once

@@ -409,15 +409,22 @@ def course_start_image() -> torch.Tensor:
     return image
 
 
+# The driver's call for each of its labels; the last label (the last class: an off-by-one shows there) with every
+# default (256 iterations), the others, whose only difference is the label, with 24 iterations (octaves included).
+DRIVER_ITERATIONS = {0: 24, 12: 24, 954: None}
+
+
 def test_the_course_driver_raises_each_label_with_the_defaults():
     torch.manual_seed(0)
     model = SmallVGGStyle().eval()
     assert not hasattr(model, "mean") and not hasattr(model, "std")
     printed = []
-    for label in (0, 12, 954):
+    for label, iterations in DRIVER_ITERATIONS.items():
         image = course_start_image()
         start = image.detach().clone()
-        image = dream.gradient_descent(image, model, lambda tensor: tensor[0, label].mean())
+        objective = lambda tensor: tensor[0, label].mean()  # noqa: E731 - the driver's objective
+        image = (dream.gradient_descent(image, model, objective) if iterations is None  # the driver's call, as written
+                 else dream.gradient_descent(image, model, objective, iterations))
         answer = model(image).softmax(1)[0, label].item()
         printed.append(f"ANSWER_FOR_LABEL_{label}: {answer}")
         assert image.shape == (1, 3, 224, 224) and 0 <= image.min() and image.max() <= 1

@@ -5,7 +5,7 @@ four submissions: the instructor's solutions score full marks; the untouched stu
 submissions that between them plant every exercise's bug once (alternating within each notebook) each
 lose exactly the points of their bugged exercises and keep every other exercise's. (That each planted bug
 alone fails its own exercise and no other, with its diagnosis, is tested per topic in
-``tests/test_exercises_*.py``; submissions that attack the grading in ``tests/test_grading_exploits.py``.)
+``tests/test_exercises.py`` and ``tests/test_nb0*.py``; submissions that attack the grading in ``tests/test_grading_exploits.py``.)
 The grading kernel runs the check cells only: no demonstration cell, no code of the student's.
 """
 import nbformat

@@ -1,19 +1,36 @@
-"""The layer walkthrough (helpers.plots.layer_walkthrough_steps, helpers.plots.layer_walkthrough_steps): every number a step shows against the
+"""The layer walkthrough: its steps (helpers.plots.layer_walkthrough_steps) checked number by number against the
 model's own forward and backward and against torch autograd on an nn twin in float64, on networks of
-helpers.layers and on MyNets of two and three layers, batch 1 and batch > 1."""
+helpers.layers and on MyNets of two and three layers, batch 1 and batch > 1; the same steps in the student
+edition (helpers.runtime.edition.SHOWS_ANSWERS False: each backward step shows the model's own δ[l], dL/dW[l]
+and dL/db[l] with names, shapes and autograd's verdict, but neither the factors they are formed from nor the
+rule of exercises 2.1 and 3.1, and the student's copy of the module holds none of those formulas either); and
+the walkthrough drawn (helpers.plots.layer_walkthrough) and driven by the shared control
+(helpers.plots.walkthrough_widget).
+"""
 from __future__ import annotations
 
 import copy
+import sys
+import types
 
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import helpers.plots.layer_walkthrough_steps as layer_walkthrough
+from helpers.data.paths import PROJECT_ROOT
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
-from helpers.layers import MLP, Linear, MSELoss, ReLU, Sequential, Sigmoid, Tanh
-from helpers.layers import Layer
-from helpers.plots.layer_walkthrough_steps import build_layer_walkthrough, key_frames
+from helpers.layers import MLP, Layer, Linear, MSELoss, ReLU, Sequential, Sigmoid, Tanh
 from helpers.mynet import MyNet, backpropagation
+from helpers.plots.layer_walkthrough import DISAGREES, LayerWalkthroughFigure
+from helpers.plots.layer_walkthrough_steps import build_layer_walkthrough, key_frames
+from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, key_frame_strip
+from helpers.plots.walkthrough_widget import build_controls, layer_walkthrough_widget
+from helpers.runtime import edition
+from tools.editions import strip_solutions
 
 F64 = torch.float64
 
@@ -277,3 +294,187 @@ def test_bad_input_says_what_was_expected():
         build_layer_walkthrough(net, x, y, lambda model, y_true, y_pred: None)
     with pytest.raises(TypeError, match="backpropagation must be a function"):
         build_layer_walkthrough(net, x, y, "backpropagation")
+
+
+# =========================================================================== the student edition
+
+# Spellings of the answers: the factors' product (either layout), the rule's ⊙ and the sum over the batch.
+ANSWER_MARKS = ("⊙", "Σ", "ᵀ", "·", "W[{l + 1}]", "sum over")
+
+
+@pytest.fixture
+def student_edition(monkeypatch):
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_backward_steps_show_only_the_models_results_and_autograds_verdict(name, student_edition):
+    model, x, y = NETWORKS[name]()
+    walk, twin = layer_walkthrough.build_layer_walkthrough(model, x, y), autograd_twin(model, x, y)
+    for step in (s for s in walk.steps if s.phase == "backward"):
+        l = step.layer
+        assert [p.name for p in step.panels] == [f"δ[{l}]", f"dL/db[{l}]", f"dL/dW[{l}]"]
+        assert not [item for row in step.equations for item in row if isinstance(item, str)]  # no operators
+        assert not [mark for mark in ANSWER_MARKS if mark in step.formula], step.formula
+        for panel in step.panels:
+            assert panel.shape_text in step.formula and panel.reference is not None
+        assert same(shown(step, f"δ[{l}]"), twin["delta"][l - 1])
+        assert same(shown(step, f"dL/dW[{l}]"), twin["dW"][l - 1]) and same(shown(step, f"dL/db[{l}]"), twin["db"][l - 1])
+        assert step.agrees
+
+
+def test_a_wrong_backward_still_shows_at_its_step(student_edition):
+    net, x, y = mynet([2, 3, 3, 2], "tanh", 4)
+    steps = layer_walkthrough.build_layer_walkthrough(net, x, y, forgets_the_slope_in_hidden_layers).steps
+    assert [(s.phase, s.layer) for s in steps if not s.agrees] == [("backward", 2), ("backward", 1)]
+    second = next(s for s in steps if s.phase == "backward" and s.layer == 2)
+    assert {p.name for p in second.panels if not p.agrees} == {"δ[2]", "dL/dW[2]", "dL/db[2]"}
+
+
+def test_the_students_copy_of_the_module_has_no_formula_and_walks_the_same(student_edition, monkeypatch):
+    path = PROJECT_ROOT / "helpers" / "plots" / "layer_walkthrough_steps.py"
+    source = strip_solutions(path.read_text(), str(path))
+    assert "student edition:" not in source  # the one mechanism: _with_factors runs only if SHOWS_ANSWERS
+    student = types.ModuleType("student_layer_walkthrough")
+    monkeypatch.setitem(sys.modules, student.__name__, student)  # dataclasses look their module up
+    exec(compile(source, str(path), "exec"), student.__dict__)
+    model, x, y = NETWORKS["MyNet [2, 3, 2] tanh, batch 4"]()
+    ours, theirs = (module.build_layer_walkthrough(model, x, y).steps for module in (layer_walkthrough, student))
+    assert [(s.title, s.formula, [p.name for p in s.panels]) for s in ours] == \
+        [(s.title, s.formula, [p.name for p in s.panels]) for s in theirs]
+
+
+def test_the_instructors_edition_still_draws_the_factors():
+    model, x, y = NETWORKS["MyNet [2, 3, 2] tanh, batch 4"]()
+    step = next(s for s in layer_walkthrough.build_layer_walkthrough(model, x, y).steps if s.phase == "backward")
+    assert "⊙" in step.formula and [p.name for p in step.equations[1] if not isinstance(p, str)][:2] == ["δ[2]ᵀ", "a[1]"]
+
+
+def test_the_student_figure_draws_the_results_without_operators(student_edition):
+    from helpers.plots.layer_walkthrough import LayerWalkthroughFigure
+    model, x, y = NETWORKS["layers.MLP, 3 layers, batch 4"]()
+    figure = LayerWalkthroughFigure(model, x, y)
+    for index, step in enumerate(figure.steps):
+        figure.rgba(index)
+        labels = [m.label.get_text() for row in figure.matrix_pool for m in row if m.label.get_visible()]
+        operators = [t.get_text() for row in figure.operator_pool for t in row if t.get_visible()]
+        assert sorted(labels) == sorted(f"{p.name}  {p.shape_text}" for p in step.panels)
+        if step.phase == "backward":
+            assert operators == [] and figure.caption[1].get_text() == step.formula
+            assert "agrees with autograd" in figure.caption[2].get_text()
+
+
+# =========================================================================== the drawing and its control
+
+def drawn_course_mlp():
+    generator = torch.Generator().manual_seed(0)
+    return (MLP(2, 1, 3, lr=0.1, dtype=F64, generator=generator), torch.randn(4, 2, dtype=F64, generator=generator),
+            torch.randn(4, 1, dtype=F64, generator=generator))
+
+
+@pytest.fixture(scope="module")
+def mlp_figure():
+    return LayerWalkthroughFigure(*drawn_course_mlp())
+
+
+def visible_labels(figure: LayerWalkthroughFigure) -> list[str]:
+    return [m.label.get_text() for row in figure.matrix_pool for m in row if m.label.get_visible()]
+
+
+def test_every_step_changes_the_picture(mlp_figure):
+    frames = [mlp_figure.rgba(i) for i in range(len(mlp_figure.steps))]
+    assert all(frame.shape == frames[0].shape for frame in frames)  # a fixed size: nothing jumps
+    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+
+
+def test_each_step_labels_its_matrices_with_their_names_and_shapes(mlp_figure):
+    for index, step in enumerate(mlp_figure.steps):
+        mlp_figure.show(index)
+        expected = [f"{p.name}  {'×'.join(map(str, p.values.shape))}" for p in step.panels]
+        assert sorted(visible_labels(mlp_figure)) == sorted(expected), step.title
+        assert mlp_figure.caption[1].get_text() == step.formula
+
+
+def test_the_current_layer_is_framed_in_the_overview(mlp_figure):
+    backward_2 = next(i for i, s in enumerate(mlp_figure.steps) if s.phase == "backward" and s.layer == 2)
+    mlp_figure.show(backward_2)
+    framed = [m.label.get_text() for m in mlp_figure.overview if m.frame.get_linewidth() > 1]
+    assert framed == ["δ[2]  4×3"]
+    assert mlp_figure.overview[-2].frame.get_edgecolor()[:3] == pytest.approx(plt.matplotlib.colors.to_rgb(HIGHLIGHT))
+    hidden = [m.label.get_text() for m in mlp_figure.overview if not m.image.get_visible()]
+    assert hidden == ["δ[1]  4×3"]  # not reached yet: drawn as an empty outline
+
+
+def test_the_numbers_are_stamped_in_the_cells(mlp_figure):
+    forward_1 = next(i for i, s in enumerate(mlp_figure.steps) if s.phase == "forward")
+    mlp_figure.show(forward_1)
+    z = next(p for p in mlp_figure.steps[forward_1].panels if p.name == "z[1]")
+    texts = [text for _, _, text in mlp_figure.numbers]
+    assert f"{z.values[0, 0].item():.3g}" in texts
+    stamped, plain = mlp_figure.rgba(forward_1), super(LayerWalkthroughFigure, mlp_figure).rgba(forward_1)
+    assert not np.array_equal(stamped, plain)
+
+
+def test_a_wrong_backward_is_named_in_red_at_its_step():
+    def halves_the_hidden_weight_gradient(model, y_true, y_pred):
+        from helpers.mynet import backpropagation
+        deltas = backpropagation(model, y_true, y_pred)
+        model.dL_dw[1] = model.dL_dw[1] / 2
+        return deltas
+
+    torch.manual_seed(0)
+    figure = LayerWalkthroughFigure(MyNet([2, 3, 2]).double(), torch.randn(4, 2, dtype=F64),
+                                    torch.randn(4, 2, dtype=F64), halves_the_hidden_weight_gradient)
+    for index, step in enumerate(figure.steps):
+        figure.show(index)
+        wrong = step.phase == "backward" and step.layer == 1
+        assert ("differs from autograd: dL/dW[1]" in figure.caption[2].get_text()) == wrong
+        red = [m.label.get_text() for row in figure.matrix_pool for m in row
+               if m.label.get_visible() and m.label.get_color() == DISAGREES]
+        assert red == (["dL/dW[1]  3×2"] if wrong else [])
+
+
+def test_large_font_scales_figure_and_text():
+    small = LayerWalkthroughFigure(*drawn_course_mlp())
+    large = LayerWalkthroughFigure(*drawn_course_mlp(), large_font=True)
+    assert large.figure.get_size_inches() == pytest.approx(small.figure.get_size_inches() * LARGE_FONT_SCALE)
+    assert large.overview[0].label.get_fontsize() == pytest.approx(small.overview[0].label.get_fontsize()
+                                                                    * LARGE_FONT_SCALE)
+    assert large.number_font.size > small.number_font.size
+
+
+def test_a_step_out_of_range_is_refused(mlp_figure):
+    with pytest.raises(IndexError, match=r"step index must be in \[0, 7\]"):
+        mlp_figure.show(8)
+
+
+def test_a_batch_too_large_to_draw_is_refused_with_advice():
+    model, _, _ = drawn_course_mlp()
+    x, y = torch.zeros(17, 2, dtype=F64), torch.zeros(17, 1, dtype=F64)
+    with pytest.raises(ValueError, match=r"a batch of at most 16 .* side of 17 \(take a few samples"):
+        LayerWalkthroughFigure(model, x, y)
+
+
+def test_headless_gives_the_four_key_frames(monkeypatch, mlp_figure):
+    monkeypatch.setenv("BACKPROP_LAB_HEADLESS", "1")
+    fig = layer_walkthrough_widget(*drawn_course_mlp(), title="layers.MLP")
+    assert len(fig.axes) == 4 and all(ax.images for ax in fig.axes)
+    plt.close(fig)
+    strip = key_frame_strip(mlp_figure)
+    frames = [ax.images[0].get_array() for ax in strip.axes]
+    expected = [mlp_figure.rgba(i) for i in mlp_figure.key_frames()]
+    assert all(np.array_equal(np.asarray(a), b) for a, b in zip(frames, expected))
+    plt.close(strip)
+
+
+def test_the_shared_controls_step_through_every_frame(mlp_figure):
+    box = build_controls(mlp_figure, ipywidgets)
+    assert "walkthrough" in box._dom_classes
+    pictures = [box.picture.value]
+    for _ in range(len(mlp_figure.steps) - 1):
+        box.buttons["next"].click()
+        pictures.append(box.picture.value)
+    assert box.slider.value == len(mlp_figure.steps) - 1
+    assert len(set(pictures)) == len(pictures)
+    box.buttons["reset"].click()
+    assert box.slider.value == 0 and box.picture.value == pictures[0]

@@ -1,13 +1,13 @@
-"""helpers.linear_vs_nonlinear: the four maps are what their names say, stacked linear layers collapse to one
-matrix, and XOR separates what an affine model can do from what two ReLU units do."""
+"""helpers.experiments.linear_vs_nonlinear: the four maps are what their names say, stacked linear layers
+collapse to one matrix, and XOR separates what an affine model can do from what two ReLU units do."""
 import math
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from helpers.linear_vs_nonlinear import (LINEAR_MAPS, XOR_INPUTS, XOR_TARGETS, best_affine_fit, collapse,
-                                         xor_relu_net)
+from helpers.experiments.linear_vs_nonlinear import (LINEAR_MAPS, XOR_INPUTS, XOR_TARGETS, best_affine_fit,
+                                                  collapse, xor_relu_net)
 from helpers.plots.linear_maps import plot_linear_maps
 
 E1, E2 = torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)
@@ -61,7 +61,7 @@ def test_mismatched_layers_and_targets_get_a_clear_error():
 def test_the_student_edition_names_the_maps_neutrally(monkeypatch):
     import importlib
 
-    import helpers.linear_vs_nonlinear as module
+    import helpers.experiments.linear_vs_nonlinear as module
     from helpers.runtime import edition
     from tools.editions import strip_solutions
     instructor = dict(LINEAR_MAPS)

@@ -12,7 +12,7 @@ Sections, top to bottom:
    :class:`helpers.checks.sandbox.StudentCode`), where :mod:`helpers.checks.nb02_mlp_sandbox` builds the
    student's objects with the references in place of the other exercises' functions, so a mistake of one
    exercise never fails another. Every input is float64 from a fixed seed;
-3. the notebook's gradient-check demonstrations (:class:`LayerGradients`, ``check_linear`` ...,
+3. the notebook's gradient-check demonstrations (:class:`ThreeGradients`, ``check_linear`` ...,
    ``check_formulas``, ``check_jacobians``) and their tables;
 4. the registry entries (``EXERCISES``), whose diagnoses are the keys of the mistake tables.
 """
@@ -328,6 +328,22 @@ def check_loss_backward(code) -> list[CheckOutcome]:
     return outcomes
 
 
+def _sgd_mistakes(name: str, start: torch.Tensor, gradient: torch.Tensor, lr: float) -> dict:
+    """The SGD step's mistakes for one parameter (``start``: before the step; ``gradient``: shaped like it)."""
+    return {"step in the wrong direction (+lr·grad)": lambda r: start + lr * gradient,
+            "the learning rate is missing (the whole gradient subtracted)": lambda r: start - gradient,
+            f"the {name} is not updated": lambda r: start}
+
+
+NOT_IN_PLACE = ("the parameters were replaced by new tensors: update them in place, so every holder of a "
+                "reference (optimisers, snapshots) sees the step")
+
+
+def _stepped_grad_x_mistakes(grad_out: torch.Tensor, x: torch.Tensor, stepped_weight: torch.Tensor) -> dict:
+    return {"dL/dx was computed with the weight after the step":
+            lambda r: linear_backward_reference(grad_out, x, stepped_weight)[0]}
+
+
 def check_sgd_step(code) -> list[CheckOutcome]:
     """Exercise 2.4: ``Linear.backward``'s SGD step against ``torch.optim.SGD`` (to a few ulp: another order of
     operations, ``w -= lr * g``, is as right), in place; the student's layer runs in the sandbox."""
@@ -341,20 +357,14 @@ def check_sgd_step(code) -> list[CheckOutcome]:
     torch_sgd(list(stepped.values()), [grad_weight, grad_bias], lr)
     outcomes = []
     for name, gradient in (("weight", grad_weight), ("bias", grad_bias)):
-        start = before[name]
-        mistakes = {"step in the wrong direction (+lr·grad)": lambda r, s=start, g=gradient: s + lr * g,
-                    "the learning rate is missing (the whole gradient subtracted)": lambda r, s=start, g=gradient: s - g,
-                    f"the {name} is not updated": lambda r, s=start: s}
         outcomes.append(exact_outcome(f"{name} after backward: as torch.optim.SGD", ran[name], stepped[name],
-                                      mistakes, f"the {name}"))
+                                      _sgd_mistakes(name, before[name], gradient, lr), f"the {name}"))
     in_place = bool(ran["weight_kept"]) and bool(ran["bias_kept"])
     outcomes.append(CheckOutcome("in place: the layer keeps its weight and bias tensors", in_place,
-                                 "" if in_place else "the parameters were replaced by new tensors: update them in "
-                                 "place, so every holder of a reference (optimisers, snapshots) sees the step"))
+                                 "" if in_place else NOT_IN_PLACE))
     expected_x = linear_backward_reference(grad_out, x, weight)[0]
     outcomes.append(outcome("backward returns dL/dx from the weight before the step", ran["grad_x"], expected_x,
-                                   {"dL/dx was computed with the weight after the step": lambda r: linear_backward_reference(
-                                       grad_out, x, stepped["weight"])[0]}, what="dL/dx"))
+                            _stepped_grad_x_mistakes(grad_out, x, stepped["weight"]), what="dL/dx"))
     return outcomes
 
 
@@ -409,6 +419,9 @@ NYU_FORWARD_MISTAKES = {"f and g are swapped": lambda swapped, expected: swapped
 the mistake's model."""
 
 
+BACKWARD_STEPPED = "backward changed the parameters: it only fills grads and takes no step"
+
+
 def check_nyu_mlp(code) -> list[CheckOutcome]:
     """Exercise 2.5: forward and cache against torch, backward against autograd (three f, g, loss cases), and
     central differences of the MSE case; the student's ``MLP`` runs in the sandbox."""
@@ -437,7 +450,7 @@ def check_nyu_mlp(code) -> list[CheckOutcome]:
         unchanged = all(isinstance(after.get(name), torch.Tensor) and torch.equal(parameters[name], after[name])
                         for name in parameters)
         outcomes.append(CheckOutcome(f"f={f}, g={g}: backward leaves the parameters alone", unchanged,
-                                     "" if unchanged else "backward only fills grads; it takes no step"))
+                                     "" if unchanged else BACKWARD_STEPPED))
     outcomes.append(_nyu_finite_differences(code, generator))
     return outcomes
 
@@ -470,6 +483,23 @@ THEORY_CASES = (("5relu", "identity", "sse", "real"), ("tanh", "sigmoid", "sse",
                 ("tanh", "sigmoid", "bce", "binary"))
 
 
+def _layout_mistakes(name: str, params: dict, table: theory.ForwardTable, jac: dict) -> dict:
+    """The numerator-layout mistakes for the derivative ``name`` (each recomputes the reference with one
+    Jacobian replaced by the identity, or transposes or negates it)."""
+    def without(jacobian):
+        def mistake(r):
+            identity = torch.eye(jac[jacobian].shape[0], dtype=jac[jacobian].dtype)
+            return numerator_layout_gradients_reference(params, table, {**jac, jacobian: identity})[name]
+        return mistake
+    return {"not in numerator layout: this is the transpose (PyTorch's .grad layout)": lambda r: r.T,
+            "the Jacobian dy_hat/dz3 of g is missing from the chain": without("dy_hat/dz3"),
+            "the Jacobian dz2/dz1 of f is missing from the chain": without("dz2/dz1"),
+            "sign error": lambda r: -r}
+
+
+LAYOUT_DIFFERENCE_MISTAKES = {"not in numerator layout: this is the transpose": lambda r: r.T}
+
+
 def check_numerator_layout(code) -> list[CheckOutcome]:
     """Exercise 2.6: the six numerator-layout derivatives against autograd (three cases, the reference
     Jacobians given) and the parameters' against central differences."""
@@ -480,24 +510,35 @@ def check_numerator_layout(code) -> list[CheckOutcome]:
         jac = jacobians_reference(table, y, f, g, loss)
         student = code.call("helpers.checks.nb02_mlp_sandbox:numerator_layout_gradients", params, _fields(table), jac)
         expected = numerator_layout_gradients_reference(params, table, jac)
-        identity = {name: torch.eye(m.shape[0], dtype=m.dtype) for name, m in jac.items() if name != "dl/dy_hat"}
-
-        def without(jacobian, name):
-            return lambda r: numerator_layout_gradients_reference(params, table, {**jac, jacobian: identity[jacobian]})[name]
-        checks = [outcome(name, student.get(name) if isinstance(student, dict) else None, want, {
-            "not in numerator layout: this is the transpose (PyTorch's .grad layout)": lambda r: r.T,
-            "the Jacobian dy_hat/dz3 of g is missing from the chain": without("dy_hat/dz3", name),
-            "the Jacobian dz2/dz1 of f is missing from the chain": without("dz2/dz1", name),
-            "sign error": lambda r: -r}, what=name) for name, want in expected.items()]
+        checks = [outcome(name, student.get(name) if isinstance(student, dict) else None, want,
+                          _layout_mistakes(name, params, table, jac), what=name) for name, want in expected.items()]
         outcomes.append(first_failure(f"f={f}, g={g}, {loss}: all six against autograd", checks))
         if seed == 0 and isinstance(student, dict):
             work = {name: p.clone() for name, p in params.items()}
             value = lambda: theory.forward_table(work, x, y, f, g, loss).loss  # noqa: E731
             outcomes.append(first_failure(f"f={f}, g={g}, {loss}: parameters against central differences", [
-                outcome(name, student.get(name), numerical_gradient(value, work[name]).T,
-                               {"not in numerator layout: this is the transpose": lambda r: r.T},
+                outcome(name, student.get(name), numerical_gradient(value, work[name]).T, LAYOUT_DIFFERENCE_MISTAKES,
                                tolerance=FINITE_DIFFERENCE_TOLERANCE, f_value=value().item(), what=name) for name in theory.PARAMETERS]))
     return outcomes
+
+
+def _derivative_mistakes(name: str, z: torch.Tensor) -> dict:
+    return {"the factor 5 of 5 ReLU is missing": lambda r: r / 5,
+            "returned the activation itself, not its derivative": lambda r: theory.ELEMENTWISE[name](z),
+            "sign error": lambda r: -r}
+
+
+def _row_gradient_mistakes(y: torch.Tensor) -> dict:
+    return {"a column, not a row: numerator layout makes dl/dy_hat a (1, K) row": lambda r: r.T,
+            "the factor 2 of the square is missing": lambda r: r / 2,
+            "the 1/K of the BCE mean is missing": lambda r: r * len(y),
+            "sign error": lambda r: -r}
+
+
+JACOBIAN_MISTAKES = {"an element-wise function's Jacobian kept as a vector: it is a (diagonal) matrix":
+                     lambda r: torch.diagonal(r)[:, None],
+                     "an element-wise function's Jacobian kept as a row vector": lambda r: torch.diagonal(r)[None, :],
+                     "a column, not a row": lambda r: r.T}
 
 
 def check_jacobians_exercise(code) -> list[CheckOutcome]:
@@ -506,17 +547,14 @@ def check_jacobians_exercise(code) -> list[CheckOutcome]:
     z = randn(generator, 6, 1)
     z[0, 0] = 0.0  # a ReLU kink: derivative 0
     outcomes = [first_failure("local_derivative of 5relu, relu, tanh, sigmoid, identity against autograd", [
-        outcome(name, code.call("helpers.two_layer_theory:local_derivative", name, z), local_derivative_reference(name, z), {
-            "the factor 5 of 5 ReLU is missing": lambda r: r / 5,
-            "returned the activation itself, not its derivative": lambda r, n=name: theory.ELEMENTWISE[n](z),
-            "sign error": lambda r: -r}, what=f"the derivative of {name}") for name in theory.ELEMENTWISE])]
+        outcome(name, code.call("helpers.two_layer_theory:local_derivative", name, z),
+                local_derivative_reference(name, z), _derivative_mistakes(name, z), what=f"the derivative of {name}")
+        for name in theory.ELEMENTWISE])]
     y_hat, y = torch.sigmoid(randn(generator, 3, 1)), (randn(generator, 3, 1) > 0).double()
     outcomes.append(first_failure("loss_row_gradient of sse and bce against autograd", [
-        outcome(loss, code.call("helpers.two_layer_theory:loss_row_gradient", loss, y_hat, y), loss_row_gradient_reference(loss, y_hat, y), {
-            "a column, not a row: numerator layout makes dl/dy_hat a (1, K) row": lambda r: r.T,
-            "the factor 2 of the square is missing": lambda r: r / 2,
-            "the 1/K of the BCE mean is missing": lambda r: r * len(y),
-            "sign error": lambda r: -r}, what=f"dl/dy_hat ({loss})") for loss in ("sse", "bce")]))
+        outcome(loss, code.call("helpers.two_layer_theory:loss_row_gradient", loss, y_hat, y),
+                loss_row_gradient_reference(loss, y_hat, y), _row_gradient_mistakes(y), what=f"dl/dy_hat ({loss})")
+        for loss in ("sse", "bce")]))
     for f, g, loss, target in THEORY_CASES:
         params, x, target_y = theory.random_problem(n=3, h=4, k=2, seed=70, target=target)
         table = theory.forward_table(params, x, target_y, f, g, loss)
@@ -524,11 +562,8 @@ def check_jacobians_exercise(code) -> list[CheckOutcome]:
                             target_y, f, g, loss)
         expected = jacobians_reference(table, target_y, f, g, loss)
         outcomes.append(first_failure(f"jacobians, f={f}, g={g}, {loss}: the three matrices against autograd", [
-            outcome(name, student.get(name) if isinstance(student, dict) else None, want, {
-                "an element-wise function's Jacobian kept as a vector: it is a (diagonal) matrix":
-                    lambda r: torch.diagonal(r)[:, None],
-                "an element-wise function's Jacobian kept as a row vector": lambda r: torch.diagonal(r)[None, :],
-                "a column, not a row": lambda r: r.T}, what=name) for name, want in expected.items()]))
+            outcome(name, student.get(name) if isinstance(student, dict) else None, want, JACOBIAN_MISTAKES, what=name)
+            for name, want in expected.items()]))
     return outcomes
 
 
@@ -543,8 +578,10 @@ REFERENCE_LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy}
 
 
 @dataclass
-class LayerGradients:
-    """Analytic, autograd and central-difference gradients of one scalar ``f_value``, by tensor name."""
+class ThreeGradients:
+    """The data of one row of the notebook's gradient tables: the analytic, autograd and central-difference
+    gradients of one scalar ``f_value``, by tensor name. Its verdicts are :class:`helpers.gradcheck.GradientComparison`
+    rows (:meth:`comparisons`), the lesson's one comparison type."""
     name: str
     analytic: dict[str, torch.Tensor]
     autograd: dict[str, torch.Tensor]
@@ -557,12 +594,16 @@ class LayerGradients:
             return compare_gradients(self.analytic, self.autograd, AUTOGRAD_TOLERANCE)
         return compare_gradients(self.analytic, self.numerical, FINITE_DIFFERENCE_TOLERANCE, self.f_value)
 
-    def max_error(self, reference: str) -> float:
-        return max(row.max_relative_error for row in self.comparisons(reference))
 
-    @property
-    def passed(self) -> bool:
-        return all(row.passed for reference in ("autograd", "numerical") for row in self.comparisons(reference))
+def max_error(checks: list[ThreeGradients], reference: str) -> float:
+    """The worst relative error of the analytic gradients against ``'autograd'`` or ``'numerical'``."""
+    return max(row.max_relative_error for check in checks for row in check.comparisons(reference))
+
+
+def all_pass(checks: list[ThreeGradients]) -> bool:
+    """Every comparison of every check, against autograd and against central differences, passes."""
+    return all(row.passed for check in checks for reference in ("autograd", "numerical")
+               for row in check.comparisons(reference))
 
 
 def _randn(*shape, generator):
@@ -580,7 +621,7 @@ def _autograd(f, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: leaf.grad for name, leaf in leaves.items()}
 
 
-def _numerical(f, tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], float]:
+def _differenced(f, tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], float]:
     """Central differences of the scalar ``f()`` for every tensor, and ``f()`` itself."""
     return {name: numerical_gradient(f, t) for name, t in tensors.items()}, float(f())
 
@@ -595,7 +636,7 @@ def _layer_loss(layer: Layer, x: torch.Tensor, upstream: torch.Tensor):
     return loss
 
 
-def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) -> LayerGradients:
+def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) -> ThreeGradients:
     """``Linear`` (lr = 0, so backward leaves the parameters alone): dL/dx, dL/dweight, dL/dbias."""
     layer = Linear(d_in, d_out, lr=0.0, dtype=DTYPE, generator=generator)
     x, upstream = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
@@ -603,11 +644,11 @@ def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) 
     analytic = {"x": layer.backward(upstream), "weight": layer.grad_weight, "bias": layer.grad_bias}
     tensors = {"x": x, "weight": layer.weight, "bias": layer.bias}
     reference = _autograd(lambda x, weight, bias: ((x @ weight + bias) * upstream).sum(), tensors)
-    return LayerGradients(f"Linear({d_in}, {d_out}), batch {batch}", analytic, reference,
-                          *_numerical(_layer_loss(layer, x, upstream), tensors))
+    return ThreeGradients(f"Linear({d_in}, {d_out}), batch {batch}", analytic, reference,
+                          *_differenced(_layer_loss(layer, x, upstream), tensors))
 
 
-def check_activation(kind: str, batch: int, width: int, generator: torch.Generator) -> LayerGradients:
+def check_activation(kind: str, batch: int, width: int, generator: torch.Generator) -> ThreeGradients:
     """An activation layer ('relu', 'sigmoid', 'tanh', 'identity'): dL/dx."""
     layer = LAYER_CLASSES[kind]()
     x = away_from_kinks(_randn(batch, width, generator=generator))
@@ -615,8 +656,8 @@ def check_activation(kind: str, batch: int, width: int, generator: torch.Generat
     layer.forward(x)
     analytic = {"x": layer.backward(upstream)}
     reference = _autograd(lambda x: (TORCH_ACTIVATIONS[kind](x) * upstream).sum(), {"x": x})
-    return LayerGradients(f"{type(layer).__name__}, batch {batch}", analytic, reference,
-                          *_numerical(_layer_loss(layer, x, upstream), {"x": x}))
+    return ThreeGradients(f"{type(layer).__name__}, batch {batch}", analytic, reference,
+                          *_differenced(_layer_loss(layer, x, upstream), {"x": x}))
 
 
 def loss_inputs(kind: str, batch: int, width: int, generator: torch.Generator):
@@ -627,7 +668,7 @@ def loss_inputs(kind: str, batch: int, width: int, generator: torch.Generator):
     return y_hat, torch.rand(batch, width, dtype=DTYPE, generator=generator)
 
 
-def check_loss(kind: str, batch: int, width: int, generator: torch.Generator) -> LayerGradients:
+def check_loss(kind: str, batch: int, width: int, generator: torch.Generator) -> ThreeGradients:
     """``MSELoss`` or ``BCELoss``: dJ/dy_hat against ``F.mse_loss`` / ``F.binary_cross_entropy``."""
     loss = {"mse": MSELoss, "bce": BCELoss}[kind]()
     y_hat, y = loss_inputs(kind, batch, width, generator)
@@ -638,11 +679,11 @@ def check_loss(kind: str, batch: int, width: int, generator: torch.Generator) ->
     def value():
         loss.eval()
         return loss.forward(y_hat, y)
-    return LayerGradients(f"{type(loss).__name__}, batch {batch}", analytic, reference,
-                          *_numerical(value, {"y_hat": y_hat}))
+    return ThreeGradients(f"{type(loss).__name__}, batch {batch}", analytic, reference,
+                          *_differenced(value, {"y_hat": y_hat}))
 
 
-def check_layers_mlp(batch: int, d_in: int, hid_dim: int, d_out: int, generator: torch.Generator) -> LayerGradients:
+def check_layers_mlp(batch: int, d_in: int, hid_dim: int, d_out: int, generator: torch.Generator) -> ThreeGradients:
     """The course ``MLP`` under MSE, against its ``nn.Sequential`` twin: dL/dX and every parameter."""
     model = MLP(d_in, d_out, hid_dim, lr=0.0, dtype=DTYPE, generator=generator)
     x, y = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
@@ -665,8 +706,8 @@ def check_layers_mlp(batch: int, d_in: int, hid_dim: int, d_out: int, generator:
         model.train()
         return out
     tensors = {"X": x, **model.parameters()}
-    return LayerGradients(f"MLP({d_in}, {d_out}, {hid_dim}), batch {batch}", analytic, reference,
-                          *_numerical(value, tensors))
+    return ThreeGradients(f"MLP({d_in}, {d_out}, {hid_dim}), batch {batch}", analytic, reference,
+                          *_differenced(value, tensors))
 
 
 def nyu_reference(net: nyu.MLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> dict[str, torch.Tensor]:
@@ -681,7 +722,7 @@ def nyu_reference(net: nyu.MLP, x: torch.Tensor, y: torch.Tensor, loss: str) -> 
 
 
 def check_nyu(f_function: str, g_function: str, loss: str, batch: int, sizes: tuple[int, int, int],
-              generator: torch.Generator) -> LayerGradients:
+              generator: torch.Generator) -> ThreeGradients:
     """The NYU ``MLP`` with activations ``f``, ``g`` under ``mse_loss`` or ``bce_loss`` (needs g = sigmoid)."""
     in1, hidden, out2 = sizes
     net = nyu.MLP(in1, hidden, f_function, hidden, out2, g_function, dtype=DTYPE, generator=generator)
@@ -694,11 +735,11 @@ def check_nyu(f_function: str, g_function: str, loss: str, batch: int, sizes: tu
     analytic = dict(net.grads)
     objective = lambda: loss_fn(y, net.forward(x))[0]  # noqa: E731 - re-evaluated at perturbed parameters
     numerical = {f"dJd{name}": numerical_gradient(objective, p) for name, p in net.parameters.items()}
-    return LayerGradients(f"f={f_function}, g={g_function}, {loss}", analytic,
+    return ThreeGradients(f"f={f_function}, g={g_function}, {loss}", analytic,
                           nyu_reference(net, x, y, loss), numerical, float(objective()))
 
 
-def entry_table(check: LayerGradients, per_tensor: int = 2) -> str:
+def entry_table(check: ThreeGradients, per_tensor: int = 2) -> str:
     """cs231n style: a few entries of each gradient, analytic next to numerical, and the verdict.
 
     Values are rounded to 4 significant digits; each entry's relative error (round-off level, so it varies
@@ -717,13 +758,13 @@ def entry_table(check: LayerGradients, per_tensor: int = 2) -> str:
     return "\n".join(lines)
 
 
-def summary_table(checks: list[LayerGradients]) -> str:
+def summary_table(checks: list[ThreeGradients]) -> str:
     """One line per check, verdicts only (raw round-off errors vary between machines)."""
     width = max(len(c.name) for c in checks)
     lines = [f"{'check':<{width}}  {'vs autograd':<13}  vs central differences"]
     for c in checks:
-        auto = verdict(c.max_error("autograd"), AUTOGRAD_TOLERANCE)
-        num = verdict(c.max_error("numerical"), FINITE_DIFFERENCE_TOLERANCE)
+        auto = verdict(max_error([c], "autograd"), AUTOGRAD_TOLERANCE)
+        num = verdict(max_error([c], "numerical"), FINITE_DIFFERENCE_TOLERANCE)
         lines.append(f"{c.name:<{width}}  {auto:<13}  {num}")
     return "\n".join(lines)
 
@@ -769,6 +810,10 @@ LINEAR_DIAGNOSES = _diagnoses(*_linear_mistakes(_ONE).values())
 ACTIVATION_DIAGNOSES = _diagnoses(*(_activation_mistakes(kind, _ONE, _ONE, _ONE) for kind in ACTIVATION_KINDS))
 LOSS_DIAGNOSES = _diagnoses(*(_loss_mistakes(_ONE, _ONE, kind) for kind in ("mse", "bce")))
 NYU_DIAGNOSES = _diagnoses(NYU_FORWARD_MISTAKES, _grad_mistakes("dJdW1", None, None))
+SGD_DIAGNOSES = _diagnoses(*(_sgd_mistakes(name, _ONE, _ONE, 0.1) for name in ("weight", "bias")),
+                           _stepped_grad_x_mistakes(_ONE, _ONE, _ONE)) + (NOT_IN_PLACE,)
+LAYOUT_DIAGNOSES = _diagnoses(_layout_mistakes("dl/dW1", None, None, None), LAYOUT_DIFFERENCE_MISTAKES)
+JACOBIANS_DIAGNOSES = _diagnoses(_derivative_mistakes("relu", _ONE), _row_gradient_mistakes(_ONE), JACOBIAN_MISTAKES)
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("2.1", "the linear layer's backward pass: loops, then vectorised", NOTEBOOK,
@@ -791,27 +836,22 @@ EXERCISES: tuple[Exercise, ...] = (
                                                         "autograd of F.binary_cross_entropy")}),
     Exercise("2.4", "the SGD step inside Linear.backward", NOTEBOOK, "CSE 849 project 1, §2.3.1", 1,
              ("helpers/layers.py",), ("Linear.sgd_step",), check_sgd_step,
-             ("step in the wrong direction", "learning rate missing", "parameter not updated",
-              "parameters replaced instead of updated in place"), forbid=("torch.optim", "references"),
+             SGD_DIAGNOSES, forbid=("torch.optim", "references"),
              stand_ins={"helpers.layers:Linear.sgd_step": (sgd_step_reference, "torch's SGD step")}),
     Exercise("2.5", "mlp.py: the MLP's forward and backward from the pieces", NOTEBOOK, "NYU HW1 §2.1", 4,
              ("helpers/mlp.py",), ("MLP.forward", "MLP.backward"), check_nyu_mlp,
-             NYU_DIAGNOSES + ("backward changed the parameters",), forbid=("autograd", "references"),
+             NYU_DIAGNOSES + (BACKWARD_STEPPED,), forbid=("autograd", "references"),
              stand_ins={"helpers.mlp:MLP.forward": (mlp_forward_reference, "torch's F.linear and activations"),
                         "helpers.mlp:MLP.backward": (mlp_backward_reference, "autograd of the forward pass")}),
     Exercise("2.6", "the backward pass in numerator layout (NYU 1.2 c)", NOTEBOOK, "NYU HW1 §1.2 (c)", 3,
              ("helpers/two_layer_theory.py",), ("numerator_layout_gradients",), check_numerator_layout,
-             ("transposed (autograd's layout, not numerator layout)", "Jacobian of g missing",
-              "Jacobian of f missing", "sign error"), forbid=("autograd", "references"),
+             LAYOUT_DIAGNOSES, forbid=("autograd", "references"),
              stand_ins={"helpers.two_layer_theory:numerator_layout_gradients": (
                  numerator_layout_gradients_reference, "autograd of the linearised net")}),
     Exercise("2.7", "the Jacobians of f, g and the loss (NYU 1.2 d, 1.3 a-b)", NOTEBOOK,
              "NYU HW1 §1.2 (d), §1.3 (a)-(b)", 3,
              ("helpers/two_layer_theory.py",), ("local_derivative", "loss_row_gradient", "jacobians"),
-             check_jacobians_exercise,
-             ("factor 5 of 5 ReLU missing", "the activation instead of its derivative", "column instead of row",
-              "factor 2 missing", "1/K of the BCE mean missing", "Jacobian kept as a vector, not a diagonal matrix",
-              "sign error"), forbid=("autograd", "references"),
+             check_jacobians_exercise, JACOBIANS_DIAGNOSES, forbid=("autograd", "references"),
              stand_ins={"helpers.two_layer_theory:local_derivative": (local_derivative_reference,
                                                                       "autograd of the activation"),
                         "helpers.two_layer_theory:loss_row_gradient": (loss_row_gradient_reference,

@@ -14,7 +14,9 @@ Sections, in order:
   the same gradients, compared bit for bit (a few ulp pass too: another order of operations).
 * **The registry** :data:`EXERCISES` (see :mod:`helpers.checks.exercises`).
 * **The INF265 test procedure** (:func:`run_procedure`, :func:`check_sample`, the course's two cells) and
-  **the grader's procedure** (:func:`grade_backpropagation`), which the notebook runs by name.
+  **the grader's procedure** (:func:`grade_backpropagation`), which the notebook runs by name. Both give
+  :class:`CheckOutcome` lists (one per sample, one per step); the tables the notebook prints are functions of
+  those (:func:`procedure_summary`, :func:`grading_summary`, :func:`error_tables`).
 
 The student's code runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`, through
 :mod:`helpers.checks.nb03_delta_rule_sandbox`); every reference and verdict is computed here.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -233,10 +234,10 @@ def _course_procedure(code, cell, title: str, finite_differences: bool) -> Check
             model.dL_dw[l], model.dL_db[l] = grads[f"fc.{l}.weight"], grads[f"fc.{l}.bias"]
 
     optimiser = torch.optim.SGD(model.parameters(), lr=0.01)
-    for index, (x, y) in enumerate(samples):
-        result = check_sample(sandboxed, model, x, y, index, finite_differences=finite_differences)
-        if not result.passed:
-            return CheckOutcome(title, False, f"the course's procedure reports: {result.failure}")
+    for x, y in samples:
+        reason = failure(check_sample(sandboxed, model, x, y, finite_differences=finite_differences))
+        if reason is not None:
+            return CheckOutcome(title, False, f"the course's procedure reports: {reason}")
         optimiser.step()  # with autograd's gradients, as the course does
         optimiser.zero_grad(set_to_none=True)
     return CheckOutcome(title, True)
@@ -368,11 +369,12 @@ EXERCISES = (
 #
 # The targets are used as the course passes them: ``torch.nn.MSELoss`` broadcasts a (1, 1) label against a
 # (1, 10) output, so the loss compares every output with that label. torch warns about the size difference;
-# that broadcast is the one intended here, so :func:`run_procedure` silences exactly that warning.
+# that broadcast is the one intended here, so :func:`course_loss` silences exactly that warning.
 #
 # A wrong candidate is reported, never raised: an exception it throws, or gradients of the wrong shape, fail
-# that sample with a message; :attr:`SampleResult.autograd` and ``.finite_differences`` hold one
-# :class:`~helpers.gradcheck.GradientComparison` per parameter tensor.
+# that sample with a message. Each sample's result is a list of :class:`CheckOutcome`, one per check of
+# PROCEDURE_CHECKS that was due (finite differences only on the samples asked for); :func:`failure` says why a
+# sample failed, :func:`procedure_summary` prints the table over all samples.
 
 
 PROCEDURE_CHECKS = (
@@ -390,76 +392,29 @@ def course_loss(y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nn.MSELoss(reduction="none")(y_pred, y).sum()
 
 
-@dataclass(frozen=True)
-class SampleResult:
-    """One sample's checks: the comparisons per parameter tensor, or why there are none."""
-    sample: int
-    autograd: tuple[GradientComparison, ...] = ()
-    finite_differences: tuple[GradientComparison, ...] = ()
-    problem: str | None = None  # an exception the candidate raised, or gradients of the wrong shape
-    finite_differences_due: bool = True  # False on the samples run_procedure spares that slow check
-
-    @property
-    def ran(self) -> bool:
-        return self.problem is None
-
-    @property
-    def autograd_passed(self) -> bool:
-        return self.ran and bool(self.autograd) and all(row.passed for row in self.autograd)
-
-    @property
-    def finite_differences_passed(self) -> bool:
-        return self.ran and bool(self.finite_differences) and all(row.passed for row in self.finite_differences)
-
-    @property
-    def passed(self) -> bool:
-        return self.autograd_passed and (self.finite_differences_passed or not self.finite_differences_due)
-
-    @property
-    def failure(self) -> str | None:
-        """Why this sample failed (its problem, or the first comparison that failed); None if it passed."""
-        return None if self.passed else _first_failure(self)
+def failure(outcomes: Sequence[CheckOutcome]) -> str | None:
+    """Why a sample (or step) failed: the first failed outcome's diagnosis; None if every outcome passed."""
+    return next((each.diagnosis for each in outcomes if not each.passed), None)
 
 
-@dataclass
-class ProcedureReport:
-    """Every sample's :class:`SampleResult`, and a compact pass/fail table of them."""
-    samples: list[SampleResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.samples) and all(s.passed for s in self.samples)
-
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """Per check: (samples that passed it, samples it was due on)."""
-        due = [s for s in self.samples if s.finite_differences_due]
-        return {PROCEDURE_CHECKS[0]: (sum(s.ran for s in self.samples), len(self.samples)),
-                PROCEDURE_CHECKS[1]: (sum(s.autograd_passed for s in self.samples), len(self.samples)),
-                PROCEDURE_CHECKS[2]: (sum(s.finite_differences_passed for s in due), len(due))}
-
-    def summary(self, title: str = "") -> str:
-        """Check, samples passed, PASS/FAIL; then the first problem, if any (verdicts only, no round-off)."""
-        n, width = len(self.samples), max(len(check) for check in PROCEDURE_CHECKS)
-        lines = [title] if title else []
-        lines.append(f"{'check':<{width}}  {'passed':>7}  result")
-        for check, (count, due) in self.counts().items():
-            lines.append(f"{check:<{width}}  {f'{count}/{due}':>7}  {'PASS' if due and count == due else 'FAIL'}")
-        lines.append(f"{'PASSED' if self.passed else 'FAILED'}: {sum(s.passed for s in self.samples)}/{n} "
-                     "samples passed every check")
-        failed = next((s for s in self.samples if not s.passed), None)
-        if failed is not None:
-            lines.append(f"first failure, sample {failed.sample}: {failed.failure}")
-        return "\n".join(lines)
-
-
-def _first_failure(result: SampleResult) -> str:
-    if result.problem is not None:
-        return result.problem
-    for reference, rows in (("autograd", result.autograd), ("finite differences", result.finite_differences)):
-        for row in rows:
-            if not row.passed:
-                return f"{row.name} against {reference}: {row.verdict}"
-    return "no comparison ran"
+def procedure_summary(samples: Sequence[Sequence[CheckOutcome]], title: str = "") -> str:
+    """Check, samples passed / samples it was due on, PASS/FAIL; then the first failure, if any (verdicts only,
+    no round-off). ``samples``: what :func:`run_procedure` returns."""
+    width = max(len(check) for check in PROCEDURE_CHECKS)
+    lines = [title] if title else []
+    lines.append(f"{'check':<{width}}  {'passed':>7}  result")
+    for check in PROCEDURE_CHECKS:
+        due = [each.passed for sample in samples for each in sample if each.name == check]
+        count = sum(due)
+        lines.append(f"{check:<{width}}  {f'{count}/{len(due)}':>7}  {'PASS' if due and count == len(due) else 'FAIL'}")
+    failures = [failure(sample) for sample in samples]
+    passed = sum(reason is None for reason in failures)
+    lines.append(f"{'PASSED' if samples and passed == len(samples) else 'FAILED'}: {passed}/{len(samples)} "
+                 "samples passed every check")
+    first = next((index for index, reason in enumerate(failures) if reason is not None), None)
+    if first is not None:
+        lines.append(f"first failure, sample {first}: {failures[first]}")
+    return "\n".join(lines)
 
 
 def _shape_problem(model: nn.Module, grads: dict[str, object]) -> str | None:
@@ -484,9 +439,15 @@ def _repeated_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, y_pred: t
     return lambda: nn.functional.mse_loss(model(x), target, reduction="none").sum()
 
 
-def check_sample(backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 index: int = 0, finite_differences: bool = True) -> SampleResult:
-    """Steps 1-4 for one sample; leaves autograd's gradients in ``p.grad`` for the optimiser step."""
+def sample_comparisons(backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                       finite_differences: bool = True
+                       ) -> tuple[str | None, list[GradientComparison], list[GradientComparison]]:
+    """Steps 1-4 for one sample: ``(problem, against autograd, against finite differences)``.
+
+    ``problem``: the exception the candidate raised, or its first gradient of the wrong shape (then no
+    comparison ran); else one :class:`~helpers.gradcheck.GradientComparison` per parameter tensor for each
+    reference (none for finite differences unless ``finite_differences``). Leaves autograd's gradients in
+    ``p.grad`` for the optimiser step."""
     for p in model.parameters():
         p.grad = None
     for l in range(1, model.L + 1):  # a previous sample's gradients must not pass for this one's
@@ -497,24 +458,47 @@ def check_sample(backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y
         backprop(model, y, y_pred)
         grads = named_gradients(model)
     except Exception as error:  # noqa: BLE001 - the procedure reports a crash as a failed sample
-        return SampleResult(index, problem=f"{type(error).__name__}: {error}",
-                            finite_differences_due=finite_differences)
+        return f"{type(error).__name__}: {error}", [], []
     problem = _shape_problem(model, grads)
     if problem is not None:
-        return SampleResult(index, problem=problem, finite_differences_due=finite_differences)
+        return problem, [], []
     grads = {name: g.detach().clone() for name, g in grads.items()}
     autograd = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
-    rows = tuple(compare_gradients(grads, autograd, AUTOGRAD_TOLERANCE))
-    fd_rows = ()
+    rows = compare_gradients(grads, autograd, AUTOGRAD_TOLERANCE)
+    fd_rows = finite_difference_check(model, _repeated_loss(model, x, y, y_pred), grads) if finite_differences else []
+    return None, rows, fd_rows
+
+
+def _agreement(check: str, reference: str, rows: list[GradientComparison]) -> CheckOutcome:
+    wrong = next((row for row in rows if not row.passed), None)
+    if not rows or wrong is not None:
+        return CheckOutcome(check, False, "no comparison ran" if not rows else
+                            f"{wrong.name} against {reference}: {wrong.verdict}")
+    return CheckOutcome(check, True)
+
+
+def check_sample(backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 finite_differences: bool = True) -> list[CheckOutcome]:
+    """One sample's checks (PROCEDURE_CHECKS, finite differences only when ``finite_differences``), from
+    :func:`sample_comparisons`; a problem fails each of them with its message."""
+    ran, autograd, fd = PROCEDURE_CHECKS
+    problem, rows, fd_rows = sample_comparisons(backprop, model, x, y, finite_differences)
+    due = [ran, autograd, fd] if finite_differences else [ran, autograd]
+    if problem is not None:
+        return [CheckOutcome(check, False, problem) for check in due]
+    outcomes = [CheckOutcome(ran, True), _agreement(autograd, "autograd", rows)]
     if finite_differences:
-        fd_rows = tuple(finite_difference_check(model, _repeated_loss(model, x, y, y_pred), grads))
-    return SampleResult(index, rows, fd_rows, finite_differences_due=finite_differences)
+        outcomes.append(_agreement(fd, "finite differences", fd_rows))
+    return outcomes
 
 
 def run_procedure(backprop: Backpropagation, model: nn.Module,
                   samples: Iterable[tuple[torch.Tensor, torch.Tensor]], lr: float = 0.01,
-                  finite_difference_every: int = 1) -> ProcedureReport:
+                  finite_difference_every: int = 1) -> list[list[CheckOutcome]]:
     """The whole procedure over ``samples``, pairs ``(x, y)`` each a batch of one, as the course feeds them.
+
+    Returns one list of :class:`CheckOutcome` per sample (:func:`check_sample`); print them with
+    :func:`procedure_summary`.
 
     Args:
         backprop: the candidate, called as ``backprop(model, y, y_pred)``.
@@ -532,14 +516,13 @@ def run_procedure(backprop: Backpropagation, model: nn.Module,
     dtypes = {str(p.dtype) for p in model.parameters()}
     if dtypes != {"torch.float64"}:
         raise ValueError(f"the procedure needs a float64 model (call model.double()), got {sorted(dtypes)}")
-    report = ProcedureReport()
+    checked = []
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
     for index, (x, y) in enumerate(samples):
-        report.samples.append(check_sample(backprop, model, x, y, index,
-                                           finite_differences=index % finite_difference_every == 0))
+        checked.append(check_sample(backprop, model, x, y, finite_differences=index % finite_difference_every == 0))
         optimiser.step()  # with autograd's gradients: a wrong candidate does not change the path
         optimiser.zero_grad(set_to_none=True)
-    return report
+    return checked
 
 
 # --- the course's two cells, with data we can make here ----------------------------------------------
@@ -588,7 +571,12 @@ def mnist_standin_cell(n_samples: int = 4, seed: int = 0) -> tuple[nn.Module, li
 #    round-off).
 #
 # The optimiser steps also train the model, so later steps check other weights than the first.
-# An exception raised by the candidate fails every check of that step and is kept in ``errors``.
+# An exception raised by the candidate fails every check of that step, with the exception as the diagnosis.
+#
+# :func:`grade_backpropagation` returns plain data, a dict: ``"steps"``, one list of :class:`CheckOutcome` per
+# step (named by CHECKS), and ``"autograd"`` / ``"finite differences"``, the worst
+# :class:`~helpers.gradcheck.GradientComparison` per parameter tensor over all steps. The functions after it
+# read that dict: :func:`checks_passed`, :func:`worst_error`, :func:`grading_summary`, :func:`error_tables`.
 
 
 CHECKS = (
@@ -599,6 +587,8 @@ CHECKS = (
     f"finite differences agree (rel. error ≤ {format_tolerance(FINITE_DIFFERENCE_TOLERANCE)})",
     "an SGD step moves the weights by -lr grad",
 )
+REFERENCES = ("autograd", "finite differences")  # the grading's worst errors, one table each
+RAISED = "backpropagation raised "  # the diagnosis of every check of a step on which the candidate raised
 
 
 def sum_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -606,81 +596,14 @@ def sum_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tenso
     return ((y_true - y_pred) ** 2).sum()
 
 
-def _max_keeping_nan(values) -> float:
-    """max(), except that a NaN anywhere (a gradient that went NaN) is the answer, not skipped."""
-    values = list(values)
-    if not values or any(math.isnan(v) for v in values):
-        return float("nan")
-    return max(values)
-
-
-@dataclass
-class GradingReport:
-    """Outcome of :func:`grade_backpropagation`: passes per check and worst errors per tensor."""
-    steps: int = 0
-    runs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
-    passes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
-    worst_autograd: dict[str, GradientComparison] = field(default_factory=dict)  # per tensor, over all steps
-    worst_finite_difference: dict[str, GradientComparison] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)  # exceptions the candidate raised, one per step
-
-    @property
-    def passed(self) -> bool:
-        return self.checks_passed == len(CHECKS)
-
-    @property
-    def checks_passed(self) -> int:
-        """How many checks passed every time they ran (and ran at least once)."""
-        return sum(0 < self.passes[check] == self.runs[check] for check in CHECKS)
-
-    def _record(self, check: str, ok: bool) -> None:
-        self.runs[check] += 1
-        self.passes[check] += bool(ok)
-
-    @staticmethod
-    def _record_worst(worst: dict[str, GradientComparison], rows: list[GradientComparison]) -> None:
-        for row in rows:
-            kept = worst.get(row.name)
-            # A NaN error replaces any number and is never replaced (a gradient that went NaN stays reported).
-            if kept is None or math.isnan(row.max_relative_error) or row.max_relative_error > kept.max_relative_error:
-                worst[row.name] = row
-
-    def max_autograd_error(self) -> float:
-        """Worst relative error against autograd over every tensor and step (NaN if never run)."""
-        return _max_keeping_nan(row.max_relative_error for row in self.worst_autograd.values())
-
-    def max_finite_difference_error(self) -> float:
-        """Worst relative error against finite differences over every tensor and step (NaN if never run)."""
-        return _max_keeping_nan(row.max_relative_error for row in self.worst_finite_difference.values())
-
-    def summary(self, title: str = "") -> str:
-        """The pass/fail table; errors as verdicts against the tolerances (stable across machines)."""
-        width = max(len(check) for check in CHECKS)
-        lines = [title] if title else []
-        lines.append(f"{'check':<{width}}  {'passed':>7}  result")
-        for check in CHECKS:
-            verdict = "PASS" if 0 < self.passes[check] == self.runs[check] else "FAIL"
-            lines.append(f"{check:<{width}}  {f'{self.passes[check]}/{self.runs[check]}':>7}  {verdict}")
-        lines.append(f"{'ALL CHECKS PASSED' if self.passed else 'SOME CHECKS FAILED'}: {self.checks_passed}/"
-                     f"{len(CHECKS)} checks passed every time, over {self.steps} steps")
-        if self.errors:
-            lines.append(f"the candidate raised an exception on {len(self.errors)} steps, first on {self.errors[0]}")
-        return "\n".join(lines)
-
-    def error_tables(self) -> str:
-        """Worst relative error per parameter tensor over all steps, against autograd and finite differences."""
-        return "\n\n".join([
-            format_report(list(self.worst_autograd.values()), "against autograd:", stable=True),
-            format_report(list(self.worst_finite_difference.values()), "against finite differences:", stable=True)])
-
-
-def _shapes_match(model: nn.Module) -> bool:
+def _shape_mistake(model: nn.Module) -> str | None:
     for l in range(1, model.L + 1):
         layer = model.fc[str(l)]
-        for grad, param in ((model.dL_dw.get(l), layer.weight), (model.dL_db.get(l), layer.bias)):
+        for what, grad, param in (("dL_dw", model.dL_dw.get(l), layer.weight), ("dL_db", model.dL_db.get(l), layer.bias)):
             if not isinstance(grad, torch.Tensor) or grad.shape != param.shape:
-                return False
-    return True
+                got = tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__
+                return f"{what}[{l}] is {got}, expected {tuple(param.shape)}"
+    return None
 
 
 def _moved_by(after: torch.Tensor, before: torch.Tensor, step: torch.Tensor) -> bool:
@@ -690,9 +613,17 @@ def _moved_by(after: torch.Tensor, before: torch.Tensor, step: torch.Tensor) -> 
     return exact and (not step.any() or not torch.equal(after, before))
 
 
-def _grade_step(report: GradingReport, backprop: Backpropagation, model: nn.Module,
-                x: torch.Tensor, y: torch.Tensor, optimiser: torch.optim.Optimizer,
-                finite_differences: bool) -> None:
+def _keep_worst(worst: dict[str, GradientComparison], rows: list[GradientComparison]) -> None:
+    for row in rows:
+        kept = worst.get(row.name)
+        # A NaN error replaces any number and is never replaced (a gradient that went NaN stays reported).
+        if kept is None or math.isnan(row.max_relative_error) or row.max_relative_error > kept.max_relative_error:
+            worst[row.name] = row
+
+
+def _grade_step(grading: dict, backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                optimiser: torch.optim.Optimizer, finite_differences: bool) -> list[CheckOutcome]:
+    shapes, unchanged, leaves, autograd, fd, stepped = CHECKS
     originals = dict(model.named_parameters())
     before = {name: p.detach().clone() for name, p in originals.items()}
     for l in range(1, model.L + 1):  # stale gradients from the previous step must not pass the checks
@@ -701,34 +632,31 @@ def _grade_step(report: GradingReport, backprop: Backpropagation, model: nn.Modu
     try:
         backprop(model, y, model(x))
     except Exception as error:  # noqa: BLE001 - a grader reports a crash as a failed step, with its message
-        report.errors.append(f"step {report.steps + 1}: {type(error).__name__}: {error}")
-        for check in CHECKS:
-            report._record(check, False)
-        return
+        return [CheckOutcome(check, False, f"{RAISED}{type(error).__name__}: {error}") for check in CHECKS]
 
     params = dict(model.named_parameters())
-    report._record(CHECKS[1], params.keys() == before.keys() and all(
-        torch.equal(p.detach(), before[name]) for name, p in params.items()))
+    outcomes = [CheckOutcome(unchanged, params.keys() == before.keys() and all(
+        torch.equal(p.detach(), before[name]) for name, p in params.items()),
+        "backpropagation changed a parameter: it must only read them")]
     # The same Parameter objects (the optimiser holds those), still leaves that require grad.
     same_leaves = params.keys() == originals.keys() and all(
         p is originals[name] and p.is_leaf and p.requires_grad for name, p in params.items())
-    report._record(CHECKS[2], same_leaves)
-    shapes_ok = _shapes_match(model)
-    report._record(CHECKS[0], shapes_ok)
-    if not (shapes_ok and same_leaves):  # the gradient checks need well-formed gradients and parameters
-        for check in CHECKS[3:]:
-            report._record(check, False)
-        return
+    outcomes.append(CheckOutcome(leaves, same_leaves, "a parameter was replaced, detached or frozen"))
+    shape_mistake = _shape_mistake(model)
+    outcomes.append(CheckOutcome(shapes, shape_mistake is None, shape_mistake or ""))
+    if shape_mistake is not None or not same_leaves:  # the gradient checks need well-formed gradients and parameters
+        return outcomes + [CheckOutcome(check, False, "not run: malformed gradients or parameters")
+                           for check in CHECKS[3:]]
     grads = {name: g.detach().clone() for name, g in named_gradients(model).items()}
     loss = lambda: sum_squared_error(y, model(x))  # noqa: E731 - re-evaluated at perturbed parameters
 
     autograd_rows = autograd_check(model, loss, grads)
-    report._record_worst(report.worst_autograd, autograd_rows)
-    report._record(CHECKS[3], all(row.passed for row in autograd_rows))
+    _keep_worst(grading["autograd"], autograd_rows)
+    outcomes.append(_agreement(autograd, "autograd", autograd_rows))
     if finite_differences:
         fd_rows = finite_difference_check(model, loss, grads)
-        report._record_worst(report.worst_finite_difference, fd_rows)
-        report._record(CHECKS[4], all(row.passed for row in fd_rows))
+        _keep_worst(grading["finite differences"], fd_rows)
+        outcomes.append(_agreement(fd, "finite differences", fd_rows))
 
     optimiser.zero_grad(set_to_none=True)
     before_step = {name: p.detach().clone() for name, p in params.items()}
@@ -736,15 +664,20 @@ def _grade_step(report: GradingReport, backprop: Backpropagation, model: nn.Modu
         p.grad = grads[name].clone()
     optimiser.step()
     lr = optimiser.param_groups[0]["lr"]
-    report._record(CHECKS[5], all(_moved_by(p.detach(), before_step[name], -lr * grads[name])
-                                  for name, p in params.items()))
+    outcomes.append(CheckOutcome(stepped, all(_moved_by(p.detach(), before_step[name], -lr * grads[name])
+                                              for name, p in params.items()),
+                                 "an SGD step with these gradients did not move the weights by -lr grad"))
     optimiser.zero_grad(set_to_none=True)
+    return outcomes
 
 
 def grade_backpropagation(backprop: Backpropagation, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                           epochs: int = 3, batch_size: int = 8, lr: float = 0.05, seed: int = 0,
-                          finite_difference_every: int = 1) -> GradingReport:
+                          finite_difference_every: int = 1) -> dict:
     """Run the six checks on every mini-batch step of ``epochs`` passes over ``(x, y)``.
+
+    Returns ``{"steps": [[CheckOutcome, ...] per step], "autograd": {tensor: worst comparison},
+    "finite differences": {tensor: worst comparison}}`` (see the section's comment).
 
     Args:
         backprop: the candidate, called as ``backprop(model, y_true, y_pred)``; it fills
@@ -764,12 +697,57 @@ def grade_backpropagation(backprop: Backpropagation, model: nn.Module, x: torch.
     if min(epochs, batch_size, finite_difference_every) < 1:
         raise ValueError(f"epochs, batch_size and finite_difference_every must be >= 1, "
                          f"got {epochs}, {batch_size} and {finite_difference_every}")
-    report = GradingReport()
+    grading = {"steps": [], "autograd": {}, "finite differences": {}}
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         for batch in torch.randperm(x.shape[0], generator=generator).split(batch_size):
-            _grade_step(report, backprop, model, x[batch], y[batch], optimiser,
-                        finite_differences=report.steps % finite_difference_every == 0)
-            report.steps += 1
-    return report
+            due = len(grading["steps"]) % finite_difference_every == 0
+            grading["steps"].append(_grade_step(grading, backprop, model, x[batch], y[batch], optimiser, due))
+    return grading
+
+
+def tally(grading: dict) -> dict[str, tuple[int, int]]:
+    """Per check of CHECKS: (steps it passed on, steps it ran on)."""
+    outcomes = [each for step in grading["steps"] for each in step]
+    return {check: (sum(each.passed for each in outcomes if each.name == check),
+                    sum(each.name == check for each in outcomes)) for check in CHECKS}
+
+
+def checks_passed(grading: dict) -> int:
+    """How many checks passed every time they ran (and ran at least once); all of CHECKS: the grading passed."""
+    return sum(0 < passes == runs for passes, runs in tally(grading).values())
+
+
+def worst_error(worst: dict[str, GradientComparison]) -> float:
+    """Worst relative error over the tensors of ``grading["autograd"]`` or ``grading["finite differences"]``;
+    a NaN anywhere (a gradient that went NaN) is the answer, not skipped; NaN if never run."""
+    values = [row.max_relative_error for row in worst.values()]
+    if not values or any(math.isnan(v) for v in values):
+        return float("nan")
+    return max(values)
+
+
+def grading_summary(grading: dict, title: str = "") -> str:
+    """The pass/fail table; errors as verdicts against the tolerances (stable across machines)."""
+    width = max(len(check) for check in CHECKS)
+    lines = [title] if title else []
+    lines.append(f"{'check':<{width}}  {'passed':>7}  result")
+    for check, (passes, runs) in tally(grading).items():
+        lines.append(f"{check:<{width}}  {f'{passes}/{runs}':>7}  {'PASS' if 0 < passes == runs else 'FAIL'}")
+    passed = checks_passed(grading)
+    lines.append(f"{'ALL CHECKS PASSED' if passed == len(CHECKS) else 'SOME CHECKS FAILED'}: {passed}/"
+                 f"{len(CHECKS)} checks passed every time, over {len(grading['steps'])} steps")
+    raised = [(index, failure(step)) for index, step in enumerate(grading["steps"], 1)
+              if (failure(step) or "").startswith(RAISED)]
+    if raised:
+        first, message = raised[0]
+        lines.append(f"the candidate raised an exception on {len(raised)} steps, first on step {first}: "
+                     f"{message[len(RAISED):]}")
+    return "\n".join(lines)
+
+
+def error_tables(grading: dict) -> str:
+    """Worst relative error per parameter tensor over all steps, against autograd and finite differences."""
+    return "\n\n".join(format_report(list(grading[reference].values()), f"against {reference}:", stable=True)
+                       for reference in REFERENCES)

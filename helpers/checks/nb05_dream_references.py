@@ -70,7 +70,7 @@ def descent_undoing_jitter_by_hand(*args, **kwargs) -> torch.Tensor:
     arguments = inspect.signature(dream.gradient_descent).bind(*args, **kwargs)
     arguments.apply_defaults()
     given = arguments.arguments
-    plan = plan_run(**{name: given[name] for name in inspect.signature(plan_run).parameters})
+    plan = plan_run(given)
     image, model = given["input"].detach(), given["model"].eval()
     for iteration in range(given["iterations"]):
         image = resize(image, plan.shapes[iteration])

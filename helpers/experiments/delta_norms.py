@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.checks.nb03_delta_rule import CHECKS, GradingReport
+from helpers.checks.nb03_delta_rule import CHECKS, checks_passed, worst_error
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, verdict
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step
 
@@ -126,23 +126,25 @@ def train_with_delta_rule(model: MyNet, x: torch.Tensor, y: torch.Tensor, lr: fl
     return losses
 
 
-def observations(report: GradingReport, deep_reports: list[GradingReport], broken: GradingReport,
+def observations(report: dict, deep_reports: list[dict], broken: dict,
                  kink: tuple[float, float], shrinkage: dict[tuple[str, str], float], losses: list[float]) -> str:
     """Notebook 03's findings as Markdown bullets, every number taken from its results.
 
-    ``report``/``deep_reports``: the grader on the course network and on deeper ones; ``broken``: the grader on
-    a variant that forgets the factor 2; ``kink``: (delta rule, central difference) of dL/db at ReLU's kink;
+    ``report``/``deep_reports``: what the grader (:func:`helpers.checks.nb03_delta_rule.grade_backpropagation`)
+    returned on the course network and on deeper ones; ``broken``: the grader's on a variant that forgets the
+    factor 2; ``kink``: (delta rule, central difference) of dL/db at ReLU's kink;
     ``shrinkage``: ‖δ[1]‖ / ‖δ[L]‖ per (activation, init); ``losses``: :func:`train_with_delta_rule`'s.
     """
     every = [report, *deep_reports]
-    worst_autograd = max(r.max_autograd_error() for r in every)
-    worst_fd = max(r.max_finite_difference_error() for r in every)
+    worst_autograd = max(worst_error(r["autograd"]) for r in every)
+    worst_fd = max(worst_error(r["finite differences"]) for r in every)
     factor = {key: f"{1 / value:.3g}" for key, value in shrinkage.items()}
     return (
-        f"- The grader's six checks passed on every step for the course network ({report.checks_passed}/"
-        f"{len(CHECKS)} over {report.steps} steps) and for {sum(r.passed for r in deep_reports)} of "
+        f"- The grader's six checks passed on every step for the course network ({checks_passed(report)}/"
+        f"{len(CHECKS)} over {len(report['steps'])} steps) and for "
+        f"{sum(checks_passed(r) == len(CHECKS) for r in deep_reports)} of "
         f"{len(deep_reports)} deeper or different networks; a variant that forgets the factor 2 fails "
-        f"{len(CHECKS) - broken.checks_passed} of them.\n"
+        f"{len(CHECKS) - checks_passed(broken)} of them.\n"
         f"- Worst relative error over all runs: {verdict(worst_autograd, AUTOGRAD_TOLERANCE)} against autograd, "
         f"{verdict(worst_fd, FINITE_DIFFERENCE_TOLERANCE)} against central finite differences.\n"
         f"- At ReLU's kink the delta rule gives {kink[0]:.4g} (as autograd) and a central difference "

@@ -46,7 +46,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
     @staticmethod
     def invalidate_caches():
-        """Nothing cached; importlib.invalidate_caches() calls this on every entry of sys.meta_path (the class)."""
+        """Nothing cached (the class itself sits in ``sys.meta_path``: importlib calls this unbound)."""
 
 
 def after_import(accepts: Callable[[str], bool], callback: Callable) -> None:

@@ -1,58 +1,29 @@
-"""The exercises of notebooks 01 and 02 (helpers.checks.exercises_mlp): the instructor's code passes every check,
-each planted bug (tests/exercise_bugs_mlp.py, applied to a copy of the module's source) fails exactly its own
-exercise with the expected diagnosis, a stub reports "not done yet", and every reference the student notebooks
-fall back on returns what the solution returns."""
+"""Notebook 02's check module (helpers.checks.nb02_mlp): the instructor's code passes every check, each planted
+bug (tests/exercise_bugs_mlp.py, applied to a copy of the module's source) fails exactly its own exercise with
+the expected diagnosis, a stub reports "not done yet", a forbidden tool fails its exercise, the references the
+student notebooks fall back on return what the solutions return, each exercise is posed then checked in the
+notebook; and the gradient-check tables the notebook prints (the policy applied to layer gradients, the
+verdicts, a wrong gradient fails)."""
 import importlib
 import json
 
 import pytest
 import torch
 
+from helpers import layers, mlp, two_layer_theory as theory
 from helpers.checks import nb02_mlp as reference
-from helpers import layers, mlp, spiral, two_layer_theory as theory
-from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.exercises import run_checks
 from helpers.checks.nb01_spiral import EXERCISES as NB01_EXERCISES
-from helpers.checks.nb02_mlp import EXERCISES as NB02_EXERCISES
-EXERCISES = NB01_EXERCISES + NB02_EXERCISES
+from helpers.checks.nb02_mlp import (EXERCISES, ThreeGradients, all_pass, check_linear, entry_table, max_error,
+                                     summary_table)
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_mlp import PLANTED_BUGS
-from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
+from tests.sandbox_workspaces import copy_helpers
 
 IDS = [exercise.id for exercise in EXERCISES]
-MODULES = {"helpers/spiral.py": spiral, "helpers/layers.py": layers,
-           "helpers/mlp.py": mlp, "helpers/two_layer_theory.py": theory}
+# a planted bug must fail its exercise and no other, notebook 01's included (they share the planted copy)
+ALL_IDS = [exercise.id for exercise in NB01_EXERCISES] + IDS
 
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_the_instructor_solution_passes_every_check(exercise_id):
-    result = run_checks(exercise_id)
-    assert result.passed and len(result.outcomes) >= 3, result.lines()
-
-
-def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
-    assert sorted(PLANTED_BUGS) == sorted(IDS)
-    for exercise_id, (path, old, new, _) in PLANTED_BUGS.items():
-        source = (PROJECT_ROOT / path).read_text()
-        assert old != new and source.count(old) == 1
-        before = source[:source.index(old)]
-        assert before.rfind("### BEGIN SOLUTION") > before.rfind("### END SOLUTION"), exercise_id
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id):
-    workspace, _ = planted(tmp_path, exercise_id)
-    failed = {other for other in IDS if not run_checks(other, workspace).passed}
-    assert failed == {exercise_id}
-    diagnoses = [o.diagnosis for o in run_checks(exercise_id, workspace).outcomes if not o.passed]
-    assert any(PLANTED_BUGS[exercise_id][3] in diagnosis for diagnosis in diagnoses), diagnoses
-
-
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_a_stub_reports_not_done_yet(exercise_id):
-    exercise = all_exercises()[exercise_id]
-    result = run_checks(exercise_id, student_workspace())
-    assert result.not_done is not None and not result.passed
-    assert "not done yet" in result.summary() and exercise.functions[0] in result.summary()
 
 
 AUTOGRAD_LINEAR_BACKWARD = """\
@@ -82,17 +53,6 @@ def test_a_forbidden_tool_fails_the_exercise_naming_it(tmp_path):
 
 def _draw(*shape, seed=0):
     return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-
-
-def test_the_spiral_references_return_what_the_solutions_return():
-    points = torch.cat([_draw(200, 2) * 3, torch.tensor([[0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)])
-    torch.testing.assert_close(spiral.spiral_grad_reference(points), spiral.spiral_grad.exercise_function(points),
-                               rtol=1e-12, atol=1e-12)
-    for lr in (1e-2, 1.0):  # converging and diverging: the same result, bit for bit
-        ours = spiral.gradient_descent.exercise_function(spiral.random_start(3), lr, 200)
-        theirs = spiral.gradient_descent_reference(spiral.random_start(3), lr, 200)
-        assert torch.equal(ours.trajectory, theirs.trajectory) and torch.equal(ours.gradients, theirs.gradients)
-        assert ours.diverged == theirs.diverged and ours.reason == theirs.reason
 
 
 def test_the_layer_references_return_what_the_solutions_return():
@@ -156,14 +116,12 @@ def test_the_theory_references_return_what_the_solutions_return(f, g, loss, targ
                                    reference.local_derivative_reference(name, z), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("notebook, prefix", [("01_spiral_gradient_descent", "1."), ("02_manual_backprop_mlp", "2.")])
-def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order(notebook, prefix):
-    cells = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order():
+    cells = json.loads((PROJECT_ROOT / "notebooks" / "02_manual_backprop_mlp.ipynb").read_text())["cells"]
     tags = [tag for cell in cells for tag in cell.get("metadata", {}).get("tags", [])]
     posed = [tag.split(":", 1)[1] for tag in tags if tag.startswith("exercise:")]
-    ours = [i for i in IDS if i.startswith(prefix)]
-    assert posed == ours
-    for exercise_id in ours:
+    assert posed == IDS and all(i.startswith("2.") for i in IDS)
+    for exercise_id in IDS:
         check = [cell for cell in cells if f"check:{exercise_id}" in cell.get("metadata", {}).get("tags", [])]
         assert len(check) == 1 and "".join(check[0]["source"]) == (
             f'from helpers.checks.exercises import check_exercise\ncheck_exercise("{exercise_id}")')
@@ -171,4 +129,48 @@ def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order(notebook, 
 
 
 def test_the_checks_import_without_the_student_solutions():
-    assert importlib.import_module("helpers.checks.nb02_mlp").EXERCISES == NB02_EXERCISES
+    assert importlib.import_module("helpers.checks.nb02_mlp").EXERCISES == EXERCISES
+
+
+def test_the_registry_lists_the_diagnoses_the_checks_print():
+    """Written once: each exercise's diagnoses are its mistake tables' keys, among them its planted bug's."""
+    listed = {exercise.id: exercise.diagnoses for exercise in EXERCISES}
+    assert listed["2.4"] == reference.SGD_DIAGNOSES and listed["2.6"] == reference.LAYOUT_DIAGNOSES
+    assert listed["2.7"] == reference.JACOBIANS_DIAGNOSES and reference.BACKWARD_STEPPED in listed["2.5"]
+    for exercise_id, diagnoses in listed.items():
+        assert len(set(diagnoses)) == len(diagnoses) >= 3, exercise_id
+        assert any(PLANTED_BUGS[exercise_id][3] in diagnosis for diagnosis in diagnoses), exercise_id
+
+
+# --- the notebook's gradient-check tables ---------------------------------------------------------------------
+
+def test_tiny_entries_are_judged_at_the_tensor_scale():
+    analytic = {"w": torch.tensor([2.0, 1e-9], dtype=torch.float64)}
+    autograd = {"w": torch.tensor([2.0, 1e-9 + 1e-15], dtype=torch.float64)}   # round-off in a cancelling sum
+    numerical = {"w": torch.tensor([2.0, 1e-9 + 1e-10], dtype=torch.float64)}  # finite-difference noise
+    check = ThreeGradients("toy", analytic, autograd, numerical, f_value=1.0)
+    assert max_error([check], "autograd") <= 1e-12 and max_error([check], "numerical") <= 1e-7
+    assert all_pass([check])
+
+
+def test_a_zero_gradient_never_passes():
+    reference = {"w": torch.tensor([2.0, 1e-9], dtype=torch.float64)}
+    check = ThreeGradients("zero", {"w": torch.zeros(2, dtype=torch.float64)}, reference, reference, f_value=1.0)
+    assert max_error([check], "autograd") == 1.0 and not all_pass([check])
+
+
+def test_summary_table_shows_verdicts_only():
+    good = check_linear(3, 2, 2, torch.Generator().manual_seed(0))
+    bad = ThreeGradients("bad", {"w": torch.ones(1)}, {"w": -torch.ones(1)}, {"w": -torch.ones(1)}, f_value=1.0)
+    lines = summary_table([good, bad]).splitlines()
+    assert len(lines) == 3 and "vs autograd" in lines[0]
+    assert lines[1].split()[-6:] == ["≤", "1e-10:", "ok", "≤", "1e-6:", "ok"]
+    assert lines[2].count(": FAIL") == 2
+
+
+def test_entry_table_flags_a_wrong_entry():
+    check = check_linear(2, 3, 2, torch.Generator().manual_seed(1))
+    assert all(line.endswith("≤ 1e-6: ok") for line in entry_table(check).splitlines()[1:])
+    check.analytic["bias"] = check.analytic["bias"] * 1.01
+    bias_lines = [line for line in entry_table(check).splitlines() if line.startswith("bias")]
+    assert bias_lines and all(line.endswith("> 1e-6: FAIL") for line in bias_lines)

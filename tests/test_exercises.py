@@ -1,0 +1,60 @@
+"""Every registered exercise (helpers.checks.exercises): the instructor's code passes every check; its planted bug
+(tests/exercise_bugs_*.py, one line inside its solution block) fails exactly that exercise among its notebook's,
+with the diagnosis it names; the student edition's stub reports "not done yet". The per-notebook test modules
+(tests/test_nb0X_*.py) hold what is particular to each notebook's checks."""
+import json
+
+import pytest
+
+from helpers.checks.exercises import all_exercises, run_checks
+from helpers.data.paths import PROJECT_ROOT
+from tests.exercise_bugs import all_planted_bugs
+from tests.sandbox_workspaces import cells_for, planted, student_cells, student_workspace
+
+EXERCISES = all_exercises()
+PLANTED_BUGS = all_planted_bugs()
+
+
+def _cells(exercise_id: str, planted_cells=None):
+    """The notebook cells a check of ``exercise_id`` runs: the planted ones for a notebook exercise if given."""
+    if planted_cells is not None and EXERCISES[exercise_id].in_notebook:
+        return planted_cells
+    return cells_for(exercise_id)
+
+
+def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
+    assert sorted(PLANTED_BUGS) == sorted(EXERCISES)
+    for exercise_id, (path, old, new, _) in PLANTED_BUGS.items():
+        source = (PROJECT_ROOT / path).read_text(encoding="utf-8")
+        if path.endswith(".ipynb"):
+            old = json.dumps(old)[1:-1]
+        assert old != new and source.count(old) == 1, exercise_id
+        before = source[:source.index(old)]
+        assert before.rfind("### BEGIN SOLUTION") > before.rfind("### END SOLUTION"), exercise_id
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_the_instructor_solution_passes_every_check(exercise_id):
+    result = run_checks(exercise_id, notebook_cells=cells_for(exercise_id))
+    assert result.passed and result.outcomes, "\n".join(result.lines())
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(exercise_id, tmp_path):
+    workspace, cells = planted(tmp_path, exercise_id)
+    result = run_checks(exercise_id, workspace, _cells(exercise_id, cells))
+    assert not result.passed and result.not_done is None, "\n".join(result.lines())
+    phrase = PLANTED_BUGS[exercise_id][3]
+    assert any(phrase in outcome.diagnosis or phrase in outcome.name for outcome in result.outcomes), \
+        "\n".join(result.lines())
+    notebook = EXERCISES[exercise_id].notebook
+    for other in (o for o, e in EXERCISES.items() if e.notebook == notebook and o != exercise_id):
+        assert run_checks(other, workspace, _cells(other, cells)).passed, other  # nothing else uses the bug
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_a_stub_reports_not_done_yet(exercise_id):
+    exercise = EXERCISES[exercise_id]
+    result = run_checks(exercise_id, student_workspace(), student_cells(exercise_id))
+    assert result.not_done is not None and not result.passed
+    assert "not done yet" in result.summary() and exercise.functions[0].split(" ")[0] in result.summary()
