@@ -38,7 +38,7 @@ import sys  # noqa: E402
 import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from tests.sandbox_workspaces import copy_helpers  # noqa: E402
+from tests.sandbox_workspaces import workspace_with  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # exercise -> (module, the attribute that a mutated copy of the module replaces)
@@ -58,12 +58,10 @@ def _module_from(source: str, name: str, path: Path) -> types.ModuleType:
     return module
 
 
-def _workspace_with(folder: Path, exercise_id: str, source_change) -> Path:
-    """A workspace (``folder``) holding the instructor's helpers, the exercise's file after ``source_change``."""
-    workspace = copy_helpers(folder)
-    target = workspace / (TARGETS[exercise_id][0].replace(".", "/") + ".py")
-    target.write_text(source_change(target.read_text(encoding="utf-8")), encoding="utf-8")
-    return workspace
+def _workspace_with(exercise_id: str, source_change) -> Path:
+    """The instructor's helpers with the exercise's file after ``source_change`` (:func:`workspace_with`)."""
+    path = TARGETS[exercise_id][0].replace(".", "/") + ".py"
+    return workspace_with({path: source_change((ROOT / path).read_text(encoding="utf-8"))})
 
 
 def _replacing(*pairs):

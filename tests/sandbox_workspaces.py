@@ -43,18 +43,40 @@ def copy_helpers(folder: Path) -> Path:
     return Path(folder)
 
 
-def planted(folder: Path, exercise_id: str) -> tuple[Path, tuple[str, ...] | None]:
+@functools.lru_cache(maxsize=1)
+def _shared_copy() -> Path:
+    return copy_helpers(Path(tempfile.mkdtemp(prefix="instructor-helpers-")))
+
+
+_changed: set[str] = set()
+
+
+def workspace_with(changes: dict[str, str]) -> Path:
+    """This test process's one copy of the instructor's ``helpers/``, with ``changes`` (path relative to the
+    workspace -> new text) written over those files and every earlier call's changes undone.
+
+    One workspace means one sandbox server for all the tests that plant a mistake (starting one costs seconds):
+    each check imports the files afresh, so it sees exactly the changes of the call before it.
+    """
+    workspace = _shared_copy()
+    for path in _changed - set(changes):
+        (workspace / path).write_bytes((PROJECT_ROOT / path).read_bytes())
+    for path, text in changes.items():
+        (workspace / path).write_text(text, encoding="utf-8")
+    _changed.clear()
+    _changed.update(changes)
+    return workspace
+
+
+def planted(exercise_id: str) -> tuple[Path, tuple[str, ...] | None]:
     """(workspace, notebook cells) with the exercise's planted bug (``tests/exercise_bugs_*.py``) applied:
-    in a copy of the helper file, or in the notebook's solution cell."""
+    in the helper file (:func:`workspace_with`), or in the notebook's solution cell."""
     path, old, new, _ = all_planted_bugs()[exercise_id]
-    workspace = copy_helpers(folder)
     if path.startswith("helpers/"):
-        target = workspace / path
-        target.write_text(mutate(target.read_text(), old, new, path))
-        return workspace, None
+        return workspace_with({path: mutate((PROJECT_ROOT / path).read_text(), old, new, path)}), None
     cells = [mutate(cell, old, new, path) if old.strip() in {line.strip() for line in cell.splitlines()} else cell
              for cell in instructor_cells(Path(path).stem)]
-    return workspace, tuple(cells)
+    return workspace_with({}), tuple(cells)
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ import pytest
 from helpers.checks.exercises import run_checks
 from tests.exercise_bugs import mutate
 from tests.exercise_variants import VARIANTS
-from tests.sandbox_workspaces import copy_helpers, instructor_cells
+from helpers.data.paths import PROJECT_ROOT
+from tests.sandbox_workspaces import instructor_cells, workspace_with
 
 from helpers.checks.exercises import exercise
 
@@ -13,10 +14,9 @@ from helpers.checks.exercises import exercise
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_a_correct_variant_passes_its_exercise(tmp_path, name):
     path, old, new, exercise_id = VARIANTS[name]
-    workspace = copy_helpers(tmp_path)
-    cells = None
+    workspace, cells = workspace_with({}), None
     if path.startswith("helpers/"):
-        (workspace / path).write_text(mutate((workspace / path).read_text(), old, new, path))
+        workspace = workspace_with({path: mutate((PROJECT_ROOT / path).read_text(), old, new, path)})
     else:
         cells = tuple(mutate(cell, old, new, path) if old.strip() in {line.strip() for line in cell.splitlines()}
                       else cell for cell in instructor_cells(exercise(exercise_id).notebook))

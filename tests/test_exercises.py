@@ -40,8 +40,8 @@ def test_the_instructor_solution_passes_every_check(exercise_id):
 
 
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(exercise_id, tmp_path):
-    workspace, cells = planted(tmp_path, exercise_id)
+def test_a_planted_bug_fails_exactly_its_exercise_with_its_diagnosis(exercise_id):
+    workspace, cells = planted(exercise_id)
     result = run_checks(exercise_id, workspace, _cells(exercise_id, cells))
     assert not result.passed and result.not_done is None, "\n".join(result.lines())
     phrase = PLANTED_BUGS[exercise_id][3]

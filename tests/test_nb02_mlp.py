@@ -18,7 +18,7 @@ from helpers.checks.nb02_mlp import (EXERCISES, ThreeGradients, all_pass, check_
                                      summary_table)
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_mlp import PLANTED_BUGS
-from tests.sandbox_workspaces import copy_helpers
+from tests.sandbox_workspaces import workspace_with
 
 IDS = [exercise.id for exercise in EXERCISES]
 # a planted bug must fail its exercise and no other, notebook 01's included (they share the planted copy)
@@ -36,13 +36,11 @@ AUTOGRAD_LINEAR_BACKWARD = """\
 
 
 def test_a_forbidden_tool_fails_the_exercise_naming_it(tmp_path):
-    workspace = copy_helpers(tmp_path)
-    target = workspace / "helpers" / "layers.py"
-    source = target.read_text()
+    source = (PROJECT_ROOT / "helpers" / "layers.py").read_text()
     solution = ("    grad_x = grad_out.mm(weight.t()) if input_grad else None\n"
                 "    grad_weight = x.t().mm(grad_out)\n    grad_bias = grad_out.sum(0)\n")
     assert source.count(solution) == 1
-    target.write_text(source.replace(solution, AUTOGRAD_LINEAR_BACKWARD))
+    workspace = workspace_with({"helpers/layers.py": source.replace(solution, AUTOGRAD_LINEAR_BACKWARD)})
     result = run_checks("2.1", workspace)
     assert not result.passed and len(result.outcomes) == 1, result.lines()
     outcome = result.outcomes[0]

@@ -49,7 +49,7 @@ def test_the_exercises_are_registered_in_notebook_order_with_points_and_diagnose
 def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, tmp_path):
     source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
     assert source.count(line) == 1, line
-    workspace = _workspace_with(tmp_path, exercise_id, lambda text: text.replace(line, mistaken))
+    workspace = _workspace_with(exercise_id, lambda text: text.replace(line, mistaken))
     result = run_checks(exercise_id, workspace)
     assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
 
@@ -59,7 +59,7 @@ def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, li
                          ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR)])
 def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis,
                                                                                tmp_path):
-    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, change))
+    result = run_checks(exercise_id, _workspace_with(exercise_id, change))
     text = "\n".join(result.lines())
     assert result.passed, text
     assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
@@ -68,7 +68,7 @@ def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(ex
 
 @pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE_CASES, ids=[m[0] for m in IN_PLACE_CASES])
 def test_modifying_an_input_in_place_fails(exercise_id, line, changed, tmp_path):
-    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, _replacing((line, changed))))
+    result = run_checks(exercise_id, _workspace_with(exercise_id, _replacing((line, changed))))
     assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()
 
 
@@ -79,7 +79,7 @@ def test_forbid_is_set_per_exercise():
 
 def test_a_manual_step_written_with_torch_optim_fails_naming_the_forbidden_tool(tmp_path):
     line = "layer.weight.add_(model.dL_dw[l], alpha=-lr)"
-    workspace = _workspace_with(tmp_path, "3.2", lambda text: text.replace(
+    workspace = _workspace_with("3.2", lambda text: text.replace(
         line, "torch.optim.SGD([layer.weight], lr=lr).step()"))
     result = run_checks("3.2", workspace)
     text = "\n".join(result.lines())
@@ -145,7 +145,7 @@ def test_the_torch_optim_reference_equals_the_manual_gradient_step_bit_for_bit()
 
 
 def test_a_backpropagation_that_never_fills_the_returned_deltas_fails(tmp_path):
-    workspace = _workspace_with(tmp_path, "3.1", _replacing(("deltas[l] = delta", "pass")))
+    workspace = _workspace_with("3.1", _replacing(("deltas[l] = delta", "pass")))
     result = run_checks("3.1", workspace)
     assert not result.passed and "δ[" in "\n".join(result.lines()), result.lines()
 

@@ -40,7 +40,7 @@ def test_the_exercises_are_registered_in_notebook_order_with_points_and_diagnose
 def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, tmp_path):
     source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
     assert source.count(line) == 1, line
-    workspace = _workspace_with(tmp_path, exercise_id, lambda text: text.replace(line, mistaken))
+    workspace = _workspace_with(exercise_id, lambda text: text.replace(line, mistaken))
     result = run_checks(exercise_id, workspace)
     assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
 
@@ -50,7 +50,7 @@ def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, li
                          ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR)])
 def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis,
                                                                                tmp_path):
-    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, change))
+    result = run_checks(exercise_id, _workspace_with(exercise_id, change))
     text = "\n".join(result.lines())
     assert result.passed, text
     assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
@@ -59,7 +59,7 @@ def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(ex
 
 @pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE_CASES, ids=[m[0] for m in IN_PLACE_CASES])
 def test_modifying_an_input_in_place_fails(exercise_id, line, changed, tmp_path):
-    result = run_checks(exercise_id, _workspace_with(tmp_path, exercise_id, _replacing((line, changed))))
+    result = run_checks(exercise_id, _workspace_with(exercise_id, _replacing((line, changed))))
     assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()
 
 
@@ -123,7 +123,7 @@ def test_the_grouping_reference_gives_the_same_split():
 
 
 def test_a_sgd_step_that_differs_by_rounding_is_named_as_such(tmp_path):
-    workspace = _workspace_with(tmp_path, "4.4", _replacing(("p.add_(grad, alpha=-lr)", "p.sub_(grad / (1 / lr))")))
+    workspace = _workspace_with("4.4", _replacing(("p.add_(grad, alpha=-lr)", "p.sub_(grad / (1 / lr))")))
     result = run_checks("4.4", workspace)
     assert result.passed and any("ulp" in o.name for o in result.outcomes), result.lines()
 
@@ -132,7 +132,7 @@ def test_training_step_passes_while_the_forward_pass_is_not_done(tmp_path):
     solution = "        hidden = torch.relu(self.fc2(torch.relu(self.fc1(x))))\n        scores = self.fc3(hidden)\n"
     stub = ("        from helpers.runtime.exercises import ExerciseNotDone\n"
             "        raise ExerciseNotDone('MyMLP.forward', '<source>')\n")
-    workspace = _workspace_with(tmp_path, "4.2", _replacing((solution, stub)))
+    workspace = _workspace_with("4.2", _replacing((solution, stub)))
     assert run_checks("4.2", workspace).not_done is not None
     result = run_checks("4.3", workspace)
     assert result.passed, result.lines()

@@ -24,7 +24,7 @@ from helpers.checks.nb05_dream import (EXERCISES, EXPECTED_FILE, HIDDEN_INPUTS, 
 from helpers.data.cifar import CIFAR_MEAN, CIFAR_STD
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs_dream import PLANTED_BUGS
-from tests.sandbox_workspaces import copy_helpers, planted, student_workspace
+from tests.sandbox_workspaces import copy_helpers, planted, student_workspace, workspace_with
 from tests.test_leaks import normalised, student_corpus, without_comments
 from tools.editions import EXPECTED_DREAM, enclosing_function, strip_solutions, student_files
 
@@ -67,11 +67,9 @@ MISTAKES = [
 ]
 
 
-def _workspace(folder, source: str):
-    """``folder`` holding a copy of the instructor's ``helpers/`` with ``source`` as its ``helpers/dream.py``."""
-    workspace = copy_helpers(folder)
-    (workspace / "helpers/dream.py").write_text(source)
-    return workspace
+def _workspace(source: str):
+    """The instructor's ``helpers/`` with ``source`` as its ``helpers/dream.py``."""
+    return workspace_with({"helpers/dream.py": source})
 
 
 STUDENT_NOTEBOOK_RUN = """
@@ -142,7 +140,7 @@ def test_each_planted_line_is_solution_code_of_its_own_exercise():
 @pytest.mark.parametrize("exercise_id, replacements, phrase", MISTAKES, ids=[f"{m[0]}-{m[2]}" for m in MISTAKES])
 def test_a_mistake_fails_exactly_its_exercise_with_its_diagnosis(tmp_path, exercise_id, replacements, phrase):
     # (each exercise's planted bug: tests/test_exercises.py)
-    workspace = _workspace(tmp_path, _mutated(replacements))
+    workspace = _workspace(_mutated(replacements))
     results = {other: run_checks(other, workspace) for other in IDS}
     assert {other for other, result in results.items() if not result.passed} == {exercise_id}
     diagnoses = [o.diagnosis for o in results[exercise_id].outcomes if not o.passed]
@@ -153,7 +151,7 @@ def test_the_common_normaliser_with_a_small_epsilon_passes(tmp_path):
     # g / (mean|g| + 1e-8) differs from the solution's clamp_min(1e-12) by a relative ~2e-8: not a mistake.
     source = _mutated([("energy_grad / energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)",
                         "energy_grad / (energy_grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)")])
-    workspace = _workspace(tmp_path, source)
+    workspace = _workspace(source)
     results = {other: run_checks(other, workspace) for other in IDS}
     assert all(result.passed for result in results.values()), [r.lines() for r in results.values()]
 
@@ -282,8 +280,8 @@ def test_the_self_check_and_the_instructor_side_agree_on_solution_and_stub(tmp_p
 
 
 @pytest.mark.parametrize("exercise_id", sorted(PLANTED_BUGS))
-def test_the_self_check_and_the_instructor_side_agree_on_each_planted_bug(tmp_path, exercise_id):
-    workspace, _ = planted(tmp_path, exercise_id)
+def test_the_self_check_and_the_instructor_side_agree_on_each_planted_bug(exercise_id):
+    workspace, _ = planted(exercise_id)
     instructor = verdicts(workspace)
     with stored_only(STORED):
         student = verdicts(workspace)

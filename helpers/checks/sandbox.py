@@ -203,8 +203,8 @@ class Sandbox:
     # lifecycle ---------------------------------------------------------------------------------------
     def _command(self) -> tuple[list[str], str]:
         if not _bwrap_refusal():
-            return _bwrap_arguments(self.code_root / "helpers") + [sys.executable, "-I", WORKER_MOUNT], CODE_MOUNT
-        return [sys.executable, "-I", str(WORKER)], str(self.code_root)
+            return _bwrap_arguments(self.code_root / "helpers") + [sys.executable, "-I", "-B", WORKER_MOUNT], CODE_MOUNT
+        return [sys.executable, "-I", "-B", str(WORKER)], str(self.code_root)
 
     def start(self) -> None:
         command, self.mounted_root = self._command()

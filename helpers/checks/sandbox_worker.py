@@ -378,14 +378,24 @@ def _describe(status: int) -> str:
             "your code?)")
 
 
+def _import_libraries() -> None:
+    """Import once here the libraries the checks use (and the forbidden-tool blocks patch), shared by every
+    forked check. Only libraries: the workspace's own modules are imported afresh in each check, so an edit is
+    seen at once."""
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    import torch.autograd.functional  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+    import torch.optim  # noqa: F401
+
+
 def serve(requests: int = 0, replies: int = 1) -> None:
     """The server loop: one forked child per session, its end reported as ``session_over``."""
     if os.getuid() == 0 and os.environ.get("BACKPROP_LAB_SANDBOX_DROP") == "1":
         os.setgroups([])
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
-    import numpy  # noqa: F401 - imported once here, shared by every forked check
-    import torch  # noqa: F401
+    _import_libraries()
     write_frame(replies, {"op": "ready", "uid": os.getuid()})
     while True:
         request = read_frame(requests)

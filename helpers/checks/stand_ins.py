@@ -29,6 +29,7 @@ def _holds_stub(code: types.CodeType) -> bool:
         isinstance(const, types.CodeType) and _holds_stub(const) for const in code.co_consts)
 
 
+@functools.lru_cache(maxsize=None)  # a training loop calls a stubbed function thousands of times
 def _reference_for(target: str) -> tuple[Callable, str]:
     from helpers.checks.exercises import all_exercises  # at call time: every lesson module is imported by then
     for exercise in all_exercises().values():
