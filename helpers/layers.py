@@ -199,27 +199,27 @@ def init_bias(d_out: int, dtype=None, device=None, generator=None) -> torch.Tens
 # 2. The layer classes (the course's interface)
 # =============================================================================================================
 
-# Guards at the entry point only: while a Sequential runs its layers, the first checks the input and the last the
-# upstream gradient; the ones between receive what our own code produced, so they skip the re-checks. Before its
-# backward pass the Sequential checks every layer's saved state at once (a stale input or weight is refused before
-# the first SGD step), so the layers do not check it again one by one.
-_between_checked_layers = False
+# Guards at the entry point only: while a Sequential runs its layers, the layer its input enters checks that input
+# (the first in forward, the last in backward); the others receive what our own code produced, so they skip the
+# re-checks. Before its backward pass the Sequential checks every layer's saved state at once (a stale input or
+# weight is refused before the first SGD step), so our layers do not check it again one by one.
+_after_the_entry_layer = False
 _saved_state_checked = False
 
 
 def _run_layers(layers, value, method: str):
-    """``value`` through ``getattr(layer, method)`` of each layer in order, guards at the ends only."""
-    global _between_checked_layers, _saved_state_checked
-    outer = _between_checked_layers, _saved_state_checked
-    last = len(layers) - 1
+    """``value`` through ``getattr(layer, method)`` of each layer in order, checked by the first layer only."""
+    global _after_the_entry_layer, _saved_state_checked
+    value = getattr(layers[0], method)(value)
+    outer = _after_the_entry_layer, _saved_state_checked
+    # only our own layers skip the saved-state check: a course's layer may drive sub-layers of its own
+    ours = method == "backward" and all(isinstance(layer, (Linear, Activation)) for layer in layers)
+    _after_the_entry_layer, _saved_state_checked = True, ours
     try:
-        for index, layer in enumerate(layers):
-            # only our own layers skip their check: a course's layer may drive sub-layers of its own
-            _between_checked_layers = 0 < index < last
-            _saved_state_checked = method == "backward" and isinstance(layer, (Linear, Activation))
+        for layer in layers[1:]:
             value = getattr(layer, method)(value)
     finally:
-        _between_checked_layers, _saved_state_checked = outer
+        _after_the_entry_layer, _saved_state_checked = outer
     return value
 
 
@@ -338,7 +338,7 @@ class Linear(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, d_in) -> (batch, d_out)."""
-        if not _between_checked_layers:
+        if not _after_the_entry_layer:
             check_tensor("Linear.forward x", x, (None, self.d_in), self.weight.dtype, self.weight.device)
         self._save(x, self.weight, self.bias)
         return linear_forward(x, self.weight, self.bias)
@@ -346,7 +346,7 @@ class Linear(Layer):
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         """grad: dL/d(out), (batch, d_out) -> dL/dx, (batch, d_in); updates weight and bias."""
         x, _, _ = self._take_saved()
-        if not _between_checked_layers:
+        if not _after_the_entry_layer:
             check_tensor("Linear.backward grad", grad, (x.shape[0], self.d_out), self.weight.dtype)
         grad_x, self.grad_weight, self.grad_bias = linear_backward(grad, x, self.weight)
         self.sgd_step()
@@ -377,7 +377,7 @@ class Activation(Layer):
     _saved_names = ("its output y",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _between_checked_layers:
+        if not _after_the_entry_layer:
             check_tensor(f"{type(self).__name__}.forward x", x, (None,) * getattr(x, "ndim", 1))
         y = ACTIVATIONS[self.kind][0](x)
         self._save(y)
@@ -385,7 +385,7 @@ class Activation(Layer):
 
     def backward(self, grad: torch.Tensor) -> torch.Tensor:
         (y,) = self._take_saved()
-        if not _between_checked_layers:
+        if not _after_the_entry_layer:
             check_tensor(f"{type(self).__name__}.backward grad", grad, tuple(y.shape), y.dtype)
         return ACTIVATIONS[self.kind][1](grad, y)
 
