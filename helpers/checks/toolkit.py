@@ -27,7 +27,7 @@ from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
 
 TOOLS = {"autograd": "autograd (`torch.autograd`, `.backward()`, `torch.func`)",
          "torch.optim": "`torch.optim` (write the update yourself)",
-         "references": "the bundle's reference functions (`*_reference`, `helpers.*_references`)"}
+         "references": "the bundle's reference functions (the `*_reference` functions in `helpers.checks`)"}
 
 Mistakes = Mapping[str, Callable]  # diagnosis -> what that mistake turns the reference into
 
