@@ -37,7 +37,6 @@ def test_confusion_matrix_rejects_bad_input(labels, predictions, message):
         confusion_matrix(labels, predictions, 2)
 
 
-
 def test_interpretation_weighs_the_gap_against_sampling_noise():
     from helpers.experiments.catcar_eval import interpret_test_accuracy
     matrix = torch.tensor([[900, 100], [50, 950]])  # 2,000 test images, 92.5 % correct

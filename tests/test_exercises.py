@@ -9,6 +9,7 @@ import pytest
 from helpers.checks.exercises import all_exercises, run_checks
 from helpers.data.paths import PROJECT_ROOT
 from tests.exercise_bugs import all_planted_bugs
+from tests.exercise_bugs_training import FAIR_SOLUTIONS, FURTHER_MISTAKES, IN_PLACE, ROOT, TARGETS, _replacing, _workspace_with
 from tests.sandbox_workspaces import cells_for, planted, student_cells, student_workspace
 
 EXERCISES = all_exercises()
@@ -58,3 +59,38 @@ def test_a_stub_reports_not_done_yet(exercise_id):
     result = run_checks(exercise_id, student_workspace(), student_cells(exercise_id))
     assert result.not_done is not None and not result.passed
     assert "not done yet" in result.summary() and exercise.functions[0].split(" ")[0] in result.summary()
+
+
+def test_every_exercise_is_registered_in_notebook_order_with_points_diagnoses_and_its_files():
+    notebooks = [exercise.notebook for exercise in EXERCISES.values()]
+    assert notebooks == sorted(notebooks)
+    for exercise in EXERCISES.values():
+        assert 1 <= exercise.points <= 4 and exercise.diagnoses and exercise.handout, exercise.id
+        assert all((ROOT / file).is_file() or (ROOT / "notebooks" / file).is_file() for file in exercise.files)
+
+
+# Further mistakes, correct rewrites and in-place edits of the INF265 exercises (tests/exercise_bugs_training.py).
+
+
+@pytest.mark.parametrize("exercise_id, line, mistaken, phrase", FURTHER_MISTAKES,
+                         ids=[f"{m[0]}-{m[3]}" for m in FURTHER_MISTAKES])
+def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase):
+    source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    assert source.count(line) == 1, line
+    result = run_checks(exercise_id, _workspace_with(exercise_id, lambda text: text.replace(line, mistaken)))
+    assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
+
+
+@pytest.mark.parametrize("exercise_id, change, wrong_diagnosis", FAIR_SOLUTIONS,
+                         ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR_SOLUTIONS)])
+def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis):
+    result = run_checks(exercise_id, _workspace_with(exercise_id, change))
+    text = "\n".join(result.lines())
+    assert result.passed, text
+    assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
+
+
+@pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE, ids=[m[0] for m in IN_PLACE])
+def test_modifying_an_input_in_place_fails(exercise_id, line, changed):
+    result = run_checks(exercise_id, _workspace_with(exercise_id, _replacing((line, changed))))
+    assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()

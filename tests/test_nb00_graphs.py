@@ -77,14 +77,12 @@ def load_variant(monkeypatch, exercise_id: str, source: str):
         variant.__dict__[owner_name] = getattr(module, owner_name)
 
 
-
 def test_the_registry_lists_the_checks_own_diagnoses_once_each():
     for exercise in EXERCISES:
         assert len(exercise.diagnoses) == len(set(exercise.diagnoses)) >= 2, exercise.id
         assert PLANTED_BUGS[exercise.id][3] in " ".join(exercise.diagnoses), exercise.id
     assert EXERCISES[1].diagnoses[:2] == (nb00_graphs.LOCAL_SIGN, nb00_graphs.NO_MINUS)  # the primitives' table's keys
     assert set(nb00_graphs.NYU_PATHS) == set(EXERCISES[-1].diagnoses)
-
 
 
 def _nyu_expression():

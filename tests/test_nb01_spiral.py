@@ -14,7 +14,6 @@ from tests.exercise_bugs_mlp import PLANTED_BUGS
 IDS = [exercise.id for exercise in EXERCISES]
 
 
-
 def test_the_references_return_what_the_solutions_return():
     points = torch.cat([torch.randn(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3,
                         torch.tensor([[0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)])

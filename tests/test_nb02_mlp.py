@@ -25,7 +25,6 @@ IDS = [exercise.id for exercise in EXERCISES]
 ALL_IDS = [exercise.id for exercise in NB01_EXERCISES] + IDS
 
 
-
 AUTOGRAD_LINEAR_BACKWARD = """\
     leaves = [t.detach().clone().requires_grad_(True) for t in (x, weight)]
     bias = torch.zeros(weight.shape[1], dtype=x.dtype, requires_grad=True)

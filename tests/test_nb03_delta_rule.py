@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 
-from helpers.checks.exercises import all_exercises, run_checks
+from helpers.checks.exercises import run_checks
 from helpers.checks.nb03_delta_rule import EXERCISES as NB03_EXERCISES
-from helpers.checks.nb04_catcar import EXERCISES as NB04_EXERCISES
 from helpers.checks import stand_ins
 from helpers.checks.nb03_delta_rule import (CHECKS, PROCEDURE_CHECKS, backpropagation_reference, checks_passed,
                                            error_tables, failure, grade_backpropagation, grading_summary,
@@ -21,55 +20,15 @@ from helpers.mynet import MyNet, backpropagation, manual_sgd_step
 from helpers.runtime.exercises import ExerciseNotDone
 from planted_bugs import halved, transposed
 from tools.editions import strip_solutions
-from tests.exercise_bugs_training import (FAIR_SOLUTIONS, FURTHER_MISTAKES, IN_PLACE, ROOT, TARGETS,
-                                        _module_from, _replacing, _workspace_with)
+from tests.exercise_bugs_training import (ROOT, _module_from, _replacing, _workspace_with)
 
 EXERCISES = NB03_EXERCISES
 IDS = [exercise.id for exercise in EXERCISES]
-EXPECTED_IDS = ["3.1", "3.2"]
-ALL_IDS = [exercise.id for exercise in NB03_EXERCISES + NB04_EXERCISES]  # a planted bug fails its exercise only
-MISTAKES = [case for case in FURTHER_MISTAKES if case[0] in IDS]
-FAIR = [case for case in FAIR_SOLUTIONS if case[0] in IDS]
-IN_PLACE_CASES = [case for case in IN_PLACE if case[0] in IDS]
 
 
-def test_the_exercises_are_registered_in_notebook_order_with_points_and_diagnoses():
-    registered = all_exercises()
-    assert IDS == EXPECTED_IDS
-    for exercise in EXERCISES:
-        assert registered[exercise.id] is exercise
-        assert 1 <= exercise.points <= 4 and exercise.diagnoses and exercise.handout.startswith("INF265")
-        for file in exercise.files:
-            assert (ROOT / file).is_file()
-
-
-
-@pytest.mark.parametrize("exercise_id, line, mistaken, phrase", MISTAKES,
-                         ids=[f"{m[0]}-{m[3]}" for m in MISTAKES])
-def test_a_further_mistake_fails_its_exercise_with_its_diagnosis(exercise_id, line, mistaken, phrase, tmp_path):
-    source = (ROOT / (TARGETS[exercise_id][0].replace(".", "/") + ".py")).read_text(encoding="utf-8")
-    assert source.count(line) == 1, line
-    workspace = _workspace_with(exercise_id, lambda text: text.replace(line, mistaken))
-    result = run_checks(exercise_id, workspace)
-    assert not result.passed and phrase in "\n".join(result.lines()), "\n".join(result.lines())
-
-
-
-@pytest.mark.parametrize("exercise_id, change, wrong_diagnosis", FAIR,
-                         ids=[f"{s[0]}-{i}" for i, s in enumerate(FAIR)])
-def test_an_update_right_up_to_rounding_passes_and_is_not_taken_for_a_mistake(exercise_id, change, wrong_diagnosis,
-                                                                               tmp_path):
-    result = run_checks(exercise_id, _workspace_with(exercise_id, change))
-    text = "\n".join(result.lines())
-    assert result.passed, text
-    assert wrong_diagnosis not in "\n".join(o.diagnosis for o in result.outcomes), text
-
-
-
-@pytest.mark.parametrize("exercise_id, line, changed", IN_PLACE_CASES, ids=[m[0] for m in IN_PLACE_CASES])
-def test_modifying_an_input_in_place_fails(exercise_id, line, changed, tmp_path):
-    result = run_checks(exercise_id, _workspace_with(exercise_id, _replacing((line, changed))))
-    assert not result.passed and "in place" in "\n".join(result.lines()), result.lines()
+def test_the_exercises_are_the_inf265_ones_in_notebook_order():
+    assert [exercise.id for exercise in EXERCISES] == ["3.1", "3.2"]
+    assert all(exercise.handout.startswith("INF265") for exercise in EXERCISES)
 
 
 def test_forbid_is_set_per_exercise():

@@ -29,7 +29,6 @@ from tests.test_leaks import normalised, student_corpus, without_comments
 from tools.editions import EXPECTED_DREAM, enclosing_function, strip_solutions, student_files
 
 
-
 IDS = [exercise.id for exercise in EXERCISES]
 SOURCE = (PROJECT_ROOT / "helpers/dream.py").read_text()
 
@@ -124,7 +123,6 @@ def _mutated(replacements) -> str:
         assert source.count(old) == 1, f"helpers/dream.py: {old!r} must occur exactly once"
         source = source.replace(old, new)
     return source
-
 
 
 def test_each_planted_line_is_solution_code_of_its_own_exercise():
