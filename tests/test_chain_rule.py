@@ -9,13 +9,7 @@ from helpers import scalar_autodiff
 from helpers.chain_rule import (ChainRuleCosts, chain_rule_costs, chain_rule_table, compare_with_closed_form,
                                 expansions, notation)
 from helpers.scalar_autodiff import Value, cos, exp, input_gradients, log, sin
-
-
-def linear_loss(w=2.0, x=3.0, b=1.0, y=4.0):
-    w, x, b, y = Value(w, "w"), Value(x, "x"), Value(b, "b"), Value(y, "y")
-    L = ((w * x + b) - y) ** 2
-    L.label = "L"
-    return L, (w, x, b, y)
+from tests.test_scalar_autodiff import linear_loss
 
 
 def test_table_rows_breakdown_local_gradients_and_expansion():
