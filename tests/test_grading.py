@@ -1,11 +1,11 @@
 """Grading end to end with nbgrader itself, on the bundle.
 
 ``generate_assignment`` and ``autograde`` run in a course written by ``python -m tools.grading course`` on
-four submissions: the instructor's solutions score full marks; the untouched student edition scores 0; two
-submissions that between them plant every exercise's bug once (alternating within each notebook), and
-rewrite the other exercises in another correct order of operations where a variant exists
-(tests/exercise_variants.py), each lose exactly the points of their bugged exercises and keep every other
-exercise's. (That each planted bug
+three submissions: the untouched student edition scores 0; two submissions hold the instructor's solutions
+with, between them, every exercise's bug planted once (alternating within each notebook) and the other
+exercises rewritten in another correct order of operations where a variant exists
+(tests/exercise_variants.py): each loses exactly the points of its bugged exercises and keeps every other
+exercise's full marks, so every exercise's correct work gets full marks in one of them. (That each planted bug
 alone fails its own exercise and no other, with its diagnosis, is tested per topic in
 ``tests/test_exercises.py`` and ``tests/test_nb0*.py``; submissions that attack the grading in ``tests/test_grading_exploits.py``.)
 The grading kernel runs the check cells only: no demonstration cell, no code of the student's.
@@ -48,7 +48,6 @@ def gradebook(tmp_path_factory):
     """nbgrader itself: generate the assignment, autograde the three submissions, read the scores."""
     course = released_course(tmp_path_factory.mktemp("nbgrader"))
     submitted = course / "submitted"
-    instructor_submission(submitted / "instructor" / ASSIGNMENT)
     for student, bugged in bug_halves().items():
         variants = [change for change in VARIANTS.values() if change[3] not in bugged]  # correct, another order
         instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged] + variants)
@@ -62,9 +61,12 @@ def check_cell(exercise_id: str) -> str:
 
 
 def test_nbgrader_gives_correct_work_full_marks(gradebook):
-    cells = gradebook[0]["instructor"]
-    score, maximum = total(cells)
-    assert maximum == sum(e.points for e in EXERCISES.values()) and score == maximum, cells
+    """Each exercise is correct (the solution, or a variant in another order) in one of the two submissions."""
+    for student, bugged in bug_halves().items():
+        cells = gradebook[0][student]
+        assert total(cells)[1] == sum(e.points for e in EXERCISES.values())
+        correct = [i for i in EXERCISES if i not in bugged]
+        assert all(cells[check_cell(i)] == (EXERCISES[i].points, EXERCISES[i].points) for i in correct), cells
 
 
 @pytest.mark.parametrize("student", ["bugs-a", "bugs-b"])
@@ -84,7 +86,7 @@ def test_nbgrader_gives_the_untouched_student_edition_zero(gradebook):
     assert maximum == sum(e.points for e in EXERCISES.values()) and score == 0
 
 
-@pytest.mark.parametrize("student", ["instructor", "untouched"])
+@pytest.mark.parametrize("student", ["bugs-a", "untouched"])
 def test_the_grading_kernel_ran_the_check_cells_and_nothing_else(gradebook, student):
     folder = gradebook[1] / "autograded" / student / ASSIGNMENT
     for exercise in {e.notebook for e in EXERCISES.values()}:
@@ -101,7 +103,7 @@ def test_the_grading_kernel_ran_the_check_cells_and_nothing_else(gradebook, stud
 
 def test_the_written_answers_are_manually_graded_cells_with_points(gradebook):
     from tools.editions import ANSWER_POINTS
-    cells = gradebook[0]["instructor"]
+    cells = gradebook[0]["bugs-a"]
     answers = {name: value for name, value in cells.items() if name.startswith("answer_")}
     tagged = sum(cell.get("metadata", {}).get("tags", []).count("answer")
                  for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
