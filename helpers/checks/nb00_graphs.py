@@ -34,7 +34,7 @@ import torch
 
 from helpers import custom_functions
 from helpers.checks.sandbox import ForbiddenToolUsed
-from helpers.checks.toolkit import CheckOutcome, Exercise, as_float64, close, outcome
+from helpers.checks.toolkit import CheckOutcome, Exercise, as_float64, close, outcome, seeded
 from helpers.custom_functions import quadratic_form, sigmoid, sin_over_x, sin_over_x_value, softplus, stable_logistic
 from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FD_STEP, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
                                numerical_gradient, numerical_jacobian)
@@ -373,7 +373,7 @@ def check_fit_line(code) -> list[CheckOutcome]:
     fit_line = _notebook_function(code, "fit_line")
     x = torch.tensor([1.0, 2.0, 3.0, 4.0])
     y = 1 - x
-    generator = torch.Generator().manual_seed(14)
+    generator = seeded(14)
     x5 = torch.randn(5, dtype=torch.float64, generator=generator)
     y5 = torch.randn(5, dtype=torch.float64, generator=generator)
     outcomes = _fit_case(fit_line, x, y, 100, 0.01, True, "the CS-587 data, 100 steps")
@@ -888,7 +888,7 @@ QUADRATIC_MISTAKES = (NO_SQUARES_FACTOR_2, NO_X_SQUARED_FACTOR_2, XY_SWAPPED, SI
 
 def check_quadratic_form(code) -> list[CheckOutcome]:
     """Exercise 0.9: ``QuadraticForm.backward`` and ``quadratic_form_adjoints``."""
-    generator = torch.Generator().manual_seed(9)
+    generator = seeded(9)
     x, y = (torch.randn(5, dtype=torch.float64, generator=generator) for _ in range(2))
     a, b, c = 1.0, 1.5, 2.0
     plain = lambda a, b, c: (lambda x, y: a * x * x + b * x * y + c * y * y)

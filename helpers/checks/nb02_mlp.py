@@ -606,10 +606,6 @@ def all_pass(checks: list[ThreeGradients]) -> bool:
                for row in check.comparisons(reference))
 
 
-def _randn(*shape, generator):
-    return torch.randn(*shape, dtype=DTYPE, generator=generator)
-
-
 def away_from_kinks(x: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
     """``x`` with entries closer than ``margin`` to 0 pushed out to ``±margin`` (ReLU's kink)."""
     return torch.where(x.abs() < margin, torch.where(x < 0, -margin, margin), x)
@@ -639,7 +635,7 @@ def _layer_loss(layer: Layer, x: torch.Tensor, upstream: torch.Tensor):
 def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) -> ThreeGradients:
     """``Linear`` (lr = 0, so backward leaves the parameters alone): dL/dx, dL/dweight, dL/dbias."""
     layer = Linear(d_in, d_out, lr=0.0, dtype=DTYPE, generator=generator)
-    x, upstream = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
+    x, upstream = randn(generator, batch, d_in), randn(generator, batch, d_out)
     layer.forward(x)
     analytic = {"x": layer.backward(upstream), "weight": layer.grad_weight, "bias": layer.grad_bias}
     tensors = {"x": x, "weight": layer.weight, "bias": layer.bias}
@@ -651,8 +647,8 @@ def check_linear(batch: int, d_in: int, d_out: int, generator: torch.Generator) 
 def check_activation(kind: str, batch: int, width: int, generator: torch.Generator) -> ThreeGradients:
     """An activation layer ('relu', 'sigmoid', 'tanh', 'identity'): dL/dx."""
     layer = LAYER_CLASSES[kind]()
-    x = away_from_kinks(_randn(batch, width, generator=generator))
-    upstream = _randn(batch, width, generator=generator)
+    x = away_from_kinks(randn(generator, batch, width))
+    upstream = randn(generator, batch, width)
     layer.forward(x)
     analytic = {"x": layer.backward(upstream)}
     reference = _autograd(lambda x: (TORCH_ACTIVATIONS[kind](x) * upstream).sum(), {"x": x})
@@ -663,8 +659,8 @@ def check_activation(kind: str, batch: int, width: int, generator: torch.Generat
 def loss_inputs(kind: str, batch: int, width: int, generator: torch.Generator):
     """Predictions and targets for a loss: any reals for 'mse'; probabilities in (0, 1) for 'bce'."""
     if kind == "mse":
-        return _randn(batch, width, generator=generator), _randn(batch, width, generator=generator)
-    y_hat = torch.sigmoid(_randn(batch, width, generator=generator))
+        return randn(generator, batch, width), randn(generator, batch, width)
+    y_hat = torch.sigmoid(randn(generator, batch, width))
     return y_hat, torch.rand(batch, width, dtype=DTYPE, generator=generator)
 
 
@@ -686,7 +682,7 @@ def check_loss(kind: str, batch: int, width: int, generator: torch.Generator) ->
 def check_layers_mlp(batch: int, d_in: int, hid_dim: int, d_out: int, generator: torch.Generator) -> ThreeGradients:
     """The course ``MLP`` under MSE, against its ``nn.Sequential`` twin: dL/dX and every parameter."""
     model = MLP(d_in, d_out, hid_dim, lr=0.0, dtype=DTYPE, generator=generator)
-    x, y = _randn(batch, d_in, generator=generator), _randn(batch, d_out, generator=generator)
+    x, y = randn(generator, batch, d_in), randn(generator, batch, d_out)
     twin = torch_twin(model)
     loss_fn = MSELoss()
     loss_fn.forward(model.forward(x), y)
@@ -726,7 +722,7 @@ def check_nyu(f_function: str, g_function: str, loss: str, batch: int, sizes: tu
     """The NYU ``MLP`` with activations ``f``, ``g`` under ``mse_loss`` or ``bce_loss`` (needs g = sigmoid)."""
     in1, hidden, out2 = sizes
     net = nyu.MLP(in1, hidden, f_function, hidden, out2, g_function, dtype=DTYPE, generator=generator)
-    x = _randn(batch, in1, generator=generator)
+    x = randn(generator, batch, in1)
     y = loss_inputs(loss, batch, out2, generator)[1]
     loss_fn = {"mse": nyu.mse_loss, "bce": nyu.bce_loss}[loss]
     net.clear_grad_and_cache()

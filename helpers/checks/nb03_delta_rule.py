@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from helpers import mynet
-from helpers.checks.toolkit import ROUNDING_ULPS, CheckOutcome, Exercise, close, diagnose, within_rounding
+from helpers.checks.toolkit import ROUNDING_ULPS, CheckOutcome, Exercise, close, diagnose, seeded, within_rounding
 from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, autograd_check,
                                compare_gradients, finite_difference_check, format_report, format_tolerance)
 from helpers.mynet import MyNet, named_gradients
@@ -126,7 +126,7 @@ def _gradients_with_slope(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sl
 
 
 def _delta_rule_case(n_l, activations, n_samples: int, seed: int):
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = mynet.MyNet(n_l, activations).double()
@@ -290,7 +290,7 @@ def check_manual_sgd_step(code) -> list[CheckOutcome]:
     """Exercise 3.2: one and two steps against ``torch.optim.SGD``, bit for bit (or within a few ulp, named
     as such); the gradients left alone."""
     model, x, y = _delta_rule_case([3, 4, 2], "tanh", 4, 5)
-    generator = torch.Generator().manual_seed(6)
+    generator = seeded(6)
     for l in range(1, model.L + 1):
         layer = model.fc[str(l)]
         model.dL_dw[l] = torch.randn(layer.weight.shape, generator=generator, dtype=torch.float64)
@@ -536,7 +536,7 @@ def _seeded_model(n_l: list[int], seed: int) -> nn.Module:
 
 def small_cell(n_samples: int = 10, seed: int = 0) -> tuple[nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
     """The first cell's shapes: ``MyNet([2, 3, 2])`` in float64, samples x (1, 2) and y (1, 2), seeded."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded(seed)
     model = _seeded_model([2, 3, 2], seed)
     x = torch.randn(n_samples, 1, 2, generator=generator, dtype=torch.float64)
     y = torch.randn(n_samples, 1, 2, generator=generator, dtype=torch.float64)
@@ -547,7 +547,7 @@ def mnist_standin_cell(n_samples: int = 4, seed: int = 0) -> tuple[nn.Module, li
     """The MNIST cell's shapes with synthetic data: ``MyNet([576, 16, 10])`` in float64, images (1, 1, 24, 24)
     of float64 pixels in [0, 1) (random, seeded: MNIST itself cannot be downloaded here), and targets
     ``torch.Tensor([[label]])``, float32 of shape (1, 1), for integer labels 0-9."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded(seed)
     model = _seeded_model([576, 16, 10], seed)
     images = torch.rand(n_samples, 1, 1, 24, 24, generator=generator, dtype=torch.float64)
     labels = torch.randint(0, 10, (n_samples,), generator=generator)
@@ -699,7 +699,7 @@ def grade_backpropagation(backprop: Backpropagation, model: nn.Module, x: torch.
                          f"got {epochs}, {batch_size} and {finite_difference_every}")
     grading = {"steps": [], "autograd": {}, "finite differences": {}}
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded(seed)
     for _ in range(epochs):
         for batch in torch.randperm(x.shape[0], generator=generator).split(batch_size):
             due = len(grading["steps"]) % finite_difference_every == 0
