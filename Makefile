@@ -11,7 +11,7 @@ LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "
 TEST_JOBS ?= 2
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: setup report test unit nbval refresh student
+.PHONY: setup data report test unit nbval refresh student
 
 setup: $(STAMP)
 
@@ -29,10 +29,15 @@ $(STAMP): requirements.txt pyproject.toml
 	echo '{"KernelManager": {"transport": "ipc"}}' > $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
 	touch $(STAMP)
 
+# The CIFAR-10 caches, built once before the notebooks (or a class, or the tests) need them.
+data: $(STAMP)
+	$(PY) -m tools.data
+
 report: $(STAMP)
 	$(PY) -m tools.report
 
-test: $(STAMP)
+# The caches are built first (a separate step), so the tests read them instead of each building its own.
+test: $(STAMP) data
 	$(PY) -m pytest -rs -n $(TEST_JOBS) --dist loadfile tests notebooks $(PYTEST_NBVAL)
 
 # The quick loop (≤ 2 minutes): every test but the end-to-end ones (tests/conftest.py, END_TO_END).

@@ -1,5 +1,5 @@
 """helpers.data.cache: caches are verified before use, built once under a lock, written atomically,
-readable without writing anything, and killed writers' leftovers are cleaned up. Small fake caches
+readable without writing anything, read from a class's shared cache before being built, and killed writers' leftovers are cleaned up. Small fake caches
 only (the CIFAR-10 caches built here come from the tiny fake archive of test_cifar.py)."""
 import os
 import subprocess
@@ -121,6 +121,56 @@ def test_built_caches_are_read_from_a_read_only_folder(fake_archive, monkeypatch
             cifar.load_cifar10("train", download=False)
     finally:
         folder.chmod(0o755)
+
+
+def shared_cache(tmp_path, monkeypatch, content: torch.Tensor):
+    """A class's shared cache holding a verified ``cache.pt`` of ``content``; the own folder ``own/`` empty."""
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir()
+    own.mkdir()
+    save_verified(shared / "cache.pt", {"x": content})
+    monkeypatch.setenv("BACKPROP_LAB_SHARED_CACHE", str(shared))
+    monkeypatch.setenv("BACKPROP_LAB_DATA", str(tmp_path / "data"))
+    return shared, own
+
+
+def test_a_verified_cache_in_the_shared_folder_is_read_and_nothing_is_built_or_written(tmp_path, monkeypatch):
+    shared, own = shared_cache(tmp_path, monkeypatch, PATTERN.flip(0))
+    before = {p.name: p.stat().st_mtime_ns for p in shared.iterdir()}
+    build = Builds()
+    assert torch.equal(cached_tensors(own / "cache.pt", build, SPEC)["x"], PATTERN.flip(0))
+    assert build.calls == 0
+    assert list(own.iterdir()) == [], "no copy, no lock in the student's folder"
+    assert {p.name: p.stat().st_mtime_ns for p in shared.iterdir()} == before, "nothing written in the shared one"
+
+
+def test_a_corrupted_shared_cache_is_not_used_the_own_one_is_built(tmp_path, monkeypatch):
+    shared, own = shared_cache(tmp_path, monkeypatch, PATTERN.flip(0))
+    (shared / "cache.pt").write_bytes((shared / "cache.pt").read_bytes()[:-10])
+    build = Builds()
+    assert torch.equal(cached_tensors(own / "cache.pt", build, SPEC)["x"], PATTERN)
+    assert build.calls == 1 and (own / "cache.pt").is_file()
+
+
+def test_the_own_verified_cache_comes_before_the_shared_one(tmp_path, monkeypatch):
+    _, own = shared_cache(tmp_path, monkeypatch, PATTERN.flip(0))
+    save_verified(own / "cache.pt", {"x": PATTERN})
+    assert torch.equal(cached_tensors(own / "cache.pt", Builds(), SPEC)["x"], PATTERN)
+
+
+def test_the_shared_cache_is_off_when_unset_missing_or_the_own_cache(tmp_path, monkeypatch):
+    from helpers.data.paths import shared_cache_dir
+    monkeypatch.setenv("BACKPROP_LAB_DATA", str(tmp_path))
+    monkeypatch.delenv("BACKPROP_LAB_SHARED_CACHE", raising=False)
+    assert shared_cache_dir() is None
+    monkeypatch.setenv("BACKPROP_LAB_SHARED_CACHE", str(tmp_path / "nowhere"))
+    assert shared_cache_dir() is None
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("BACKPROP_LAB_SHARED_CACHE", str(tmp_path / "cache"))
+    assert shared_cache_dir() is None, "the own cache is not a second, shared one"
+    (tmp_path / "class").mkdir()
+    monkeypatch.setenv("BACKPROP_LAB_SHARED_CACHE", str(tmp_path / "class"))
+    assert shared_cache_dir() == (tmp_path / "class").resolve()
 
 
 def test_stale_partial_files_are_removed_and_live_ones_kept(tmp_path):

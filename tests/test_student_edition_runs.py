@@ -1,7 +1,9 @@
 """The student edition runs top to bottom: a fresh workspace (``python -m tools.editions``), every notebook
 executed headless in a kernel started in the workspace, as JupyterLab would. No cell fails; each check cell
 says its exercise is not done yet (it runs the stubs in the sandbox), and the cells that needed an unfinished
-exercise say they used a labelled reference result.
+exercise say they used a labelled reference result. The CIFAR-10 tensors come from the project's caches as a
+class's read-only shared cache (``BACKPROP_LAB_SHARED_CACHE``, as on a hub), not built again in the workspace
+(building its own is tested in ``tests/test_student_workspace.py``).
 
 (Autograding never runs these demonstration cells: the grading kernel runs check cells only, see
 ``tests/test_grading.py``.)
@@ -13,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers.checks.exercises import all_exercises
-from helpers.data.paths import PROJECT_ROOT
+from helpers.data.paths import PROJECT_ROOT, SHARED_CACHE_ENV, cache_dir
 from tools.workspace import update_workspace
 
 EXERCISES = all_exercises()
@@ -35,6 +37,7 @@ def printed(cell) -> str:
 def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, monkeypatch):
     monkeypatch.setenv("BACKPROP_LAB_HEADLESS", "1")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setenv(SHARED_CACHE_ENV, str(cache_dir()))
     path = next(workspace.rglob(f"{stem}.ipynb"))
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
@@ -48,3 +51,6 @@ def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, m
     assert all("not done yet" in printed(cell) for cell in checks), [printed(cell) for cell in checks]
     assert "[not done yet]" in "".join(printed(cell) for cell in code)
     assert os.environ.get("NBGRADER_EXECUTION") is None
+    shared = {path.name for path in cache_dir().glob("*.pt")}
+    assert not shared & {path.name for path in (workspace / "data" / "cache").glob("*.pt")}, \
+        "the workspace built a cache the class's shared cache holds"

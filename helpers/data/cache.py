@@ -7,7 +7,9 @@ flipped byte, a truncated file, an older layout, a missing record) rebuilds the 
 one-line message on stderr saying why.
 
 Reading a verified cache takes no lock, so a read-only data folder (a shared classroom install
-with every cache built) works. Building takes an exclusive lock on ``<name>.pt.lock`` so that
+with every cache built) works. Before building its own, a reader looks for a verified cache of the same
+name in the class's read-only shared cache (``$BACKPROP_LAB_SHARED_CACHE``, :func:`shared_cache_dir`), so
+a class of students does not build (and store) the same tensors once each. Building takes an exclusive lock on ``<name>.pt.lock`` so that
 concurrent notebooks build once, removes ``*.partial-PID`` files left by killed writers (never a
 live process's), and writes each file under a temporary name before renaming it into place.
 """
@@ -24,7 +26,7 @@ from typing import Callable
 import torch
 
 from helpers.data.checksums import sha256_of, sha256_of_stream
-from helpers.data.paths import DATA_ENV
+from helpers.data.paths import DATA_ENV, shared_cache_dir
 
 # key -> (dtype, shape); a dimension is an int, or a name that must be equal wherever it appears
 Spec = dict[str, tuple[torch.dtype, tuple]]
@@ -157,9 +159,12 @@ def cached_tensors(path: Path, build: Callable[[], dict], spec: Spec) -> dict:
 
     spec: key -> (dtype, shape) of every tensor the cache must hold, e.g.
     ``{"images": (torch.uint8, ("n", 3, 32, 32)), "labels": (torch.int64, ("n",))}`` (a named
-    dimension takes the same size everywhere). A cache that fails its sha256 or ``spec`` is rebuilt.
+    dimension takes the same size everywhere). A cache that fails its sha256 or ``spec`` is rebuilt, unless
+    the shared cache holds a verified one of the same name.
     """
     stored, _ = read_verified(path, spec)  # no lock: a read-only folder can serve built caches
+    if stored is None and shared_cache_dir() is not None:
+        stored, _ = read_verified(shared_cache_dir() / path.name, spec)
     if stored is not None:
         return stored
     with exclusive(path):

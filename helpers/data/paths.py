@@ -7,6 +7,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # helpers/data/paths.py -> the project
 DATA_ENV = "BACKPROP_LAB_DATA"
 SHARED_DATASETS_ENV = "BACKPROP_LAB_SHARED_DATASETS"
+SHARED_CACHE_ENV = "BACKPROP_LAB_SHARED_CACHE"
 
 
 def data_dir() -> Path:
@@ -20,6 +21,16 @@ def cache_dir() -> Path:
     path = data_dir() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shared_cache_dir() -> Path | None:
+    """A read-only cache built once for a whole class: ``$BACKPROP_LAB_SHARED_CACHE`` when it is set and is a
+    folder other than :func:`cache_dir`, else None. Verified caches are read from it; nothing is written there."""
+    override = os.environ.get(SHARED_CACHE_ENV)
+    if not override or not Path(override).expanduser().is_dir():
+        return None
+    shared = Path(override).expanduser().resolve()
+    return None if shared == (data_dir() / "cache").resolve() else shared
 
 
 def shared_datasets_dir() -> Path | None:
