@@ -16,7 +16,7 @@ PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sa
 
 setup: $(STAMP)
 
-# Re-installs only when requirements.txt, pyproject.toml or the JupyterLab settings changed; otherwise a no-op in seconds.
+# Re-installs only when requirements.txt, pyproject.toml or jupyter/ changed; otherwise a no-op in seconds.
 # pip shows each package and a progress bar: PyTorch alone takes minutes, and silence looks like a hang.
 $(STAMP): requirements.txt pyproject.toml $(LAB_SETTINGS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
