@@ -85,7 +85,8 @@ def notebook_line(name: str, notebook: dict) -> str:
     state = "" if notebook["completed"] else "  INCOMPLETE (the test failed part-way)"
     return (f"{name}: measured {notebook['measured_at']} on {machine['cpu_count']} CPUs, load average (1, 5, 15 min)"
             f" {load}; window {page.get('viewport')}, file browser open {page.get('file_browser_open')}, notebook"
-            f" {page.get('notebook_width_px')} px wide{state}")
+            f" {page.get('notebook_width_px')} px wide; Run All {notebook.get('run_all_s')} s, measuring"
+            f" {notebook.get('measure_s')} s{state}")
 
 
 def report(measured: dict) -> tuple[list[str], int]:

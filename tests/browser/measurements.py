@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 from pathlib import Path
 
 from .classroom import NOT_AVAILABLE, appearance, control_name, file_name, find_widgets, has_picture, \
@@ -21,6 +22,7 @@ from .walkthrough import Shot, drive_walkthrough
 
 # The measurements file's layout; a reader checks it. {"format": 1, "notebooks": {stem: notebook record}},
 # a notebook record {"measured_at", "machine": {"cpu_count", "load_average_before", "load_average_after"},
+# "run_all_s", "measure_s" (seconds the test spent on Run All and on measuring),
 # "page": {"viewport", "file_browser_open", "notebook_width_px"}, "completed", "widgets": [widget record]},
 # a widget record {"index", "kind": "walkthrough" | "figure", "contract": {part: present}, "projector":
 # "available" | "not available", "events": [event]}, an event {"mode": "normal" | "projector", "control",
@@ -94,6 +96,7 @@ def measure_widget(page, widget, kind: str, index: int, shots: tuple[Shot, ...],
 def measure_notebook(page, shots: tuple[Shot, ...], screenshots: Path, timeouts: dict, record: dict) -> None:
     """Measure every classroom widget on the page into ``record`` (a notebook record, filled as it goes, so that
     a failure still leaves what was measured). The walkthrough ``shots`` apply to the first walkthrough."""
+    started = time.monotonic()
     record.update(page=show_file_browser(page), widgets=[])
     record["machine"]["load_average_before"] = [round(load, 2) for load in os.getloadavg()]
     first_walkthrough = True
@@ -103,11 +106,14 @@ def measure_notebook(page, shots: tuple[Shot, ...], screenshots: Path, timeouts:
         record["widgets"].append(measure_widget(page, widget, kind, index, walkthrough_shots, screenshots,
                                                 timeouts))
     record["machine"]["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
+    record["measure_s"] = round(time.monotonic() - started, 1)  # what measuring adds to the test's time
 
 
-def new_record() -> dict:
+def new_record(run_all_s: float) -> dict:
+    """A notebook record before measuring: when, on how many CPUs, how long Run All took."""
     return {"measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpu_count": os.cpu_count()}, "completed": False, "widgets": []}
+            "machine": {"cpu_count": os.cpu_count()}, "run_all_s": round(run_all_s, 1), "completed": False,
+            "widgets": []}
 
 
 def save(folder: Path, notebook: str, record: dict) -> Path:

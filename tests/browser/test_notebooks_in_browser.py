@@ -195,7 +195,7 @@ def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
     page.screenshot(path=str(screenshots / "after_run_all.png"))
     assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after Run All ({seconds:.0f} s)"
     assert stray_reprs(page) == [], f"{notebook.name}: a function's repr printed under a widget"
-    record = new_record()
+    record = new_record(seconds)
     try:
         shots = WALKTHROUGHS[notebook.stem]() if notebook.stem in WALKTHROUGHS else ()
         measure_notebook(page, shots, screenshots, TIMEOUTS, record)
