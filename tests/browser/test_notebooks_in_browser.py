@@ -17,6 +17,7 @@ otherwise it is skipped with a message saying how to enable it. Screenshots are 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -131,26 +132,53 @@ def wait_past_autosave(dirty_since: float) -> None:
     time.sleep(max(0.0, dirty_since + AUTOSAVE_INTERVAL_S + AUTOSAVE_MARGIN_S - time.monotonic()))
 
 
-def test_with_autosave_on_the_same_wait_rewrites_a_notebook(browser, lab):
-    """The negative control of the unchanged-on-disk check: the lab's short autosave interval, switched on,
-    saves a notebook within the wait that the notebook tests allow."""
-    scratch = lab.root / "autosave_control.ipynb"
+@contextlib.contextmanager
+def scratch_notebook(browser, lab, name: str, source: str):
+    """A notebook of one code cell ``source`` in the lab, opened in a page of its own and run; yields the page
+    and the notebook's path. Afterwards the page, its kernel and the file are gone."""
+    path = lab.root / name
     kernelspec = json.loads(NOTEBOOKS[0].read_text())["metadata"]["kernelspec"]
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")],
-                                            metadata={"kernelspec": kernelspec}), scratch)
-    committed = scratch.read_bytes()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],
+                                            metadata={"kernelspec": kernelspec}), path)
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        with lab.autosave_on():
-            page = context.new_page()
-            open_notebook(page, lab.url(scratch.name), OPEN_TIMEOUT_S)
-            run_all(page, OPEN_TIMEOUT_S)
-            wait_past_autosave(time.monotonic())
-            assert scratch.read_bytes() != committed, "autosave on, yet the notebook was not saved"
+        page = context.new_page()
+        open_notebook(page, lab.url(name), OPEN_TIMEOUT_S)
+        run_all(page, OPEN_TIMEOUT_S)
+        yield page, path
     finally:
         context.close()
         lab.shutdown_kernels()
-        scratch.unlink()
+        path.unlink()
+
+
+def test_with_autosave_on_the_same_wait_rewrites_a_notebook(browser, lab):
+    """The negative control of the unchanged-on-disk check: the lab's short autosave interval, switched on,
+    saves a notebook within the wait that the notebook tests allow."""
+    with lab.autosave_on(), scratch_notebook(browser, lab, "autosave_control.ipynb", "1 + 1") as (page, path):
+        committed = path.read_bytes()  # as written before the page ran it
+        wait_past_autosave(time.monotonic())
+        assert path.read_bytes() != committed, "autosave on, yet the notebook was not saved"
+
+
+def test_the_measurements_read_every_part_of_the_widget_contract(browser, lab, tmp_path):
+    """A stand-in widget with every part of the contract (tests/browser/contract_widget.py): its text size,
+    status, latency and projector mode are measured as they are."""
+    source = (Path(__file__).parent / "contract_widget.py").read_text()
+    with scratch_notebook(browser, lab, "contract_widget.ipynb", source) as (page, _):
+        record = new_record(0.0)
+        measure_notebook(page, (), tmp_path, TIMEOUTS, record)
+    (widget,) = record["widgets"]
+    assert widget["projector"] == "available" and all(widget["contract"].values()), widget["contract"]
+    inputs = [(event["mode"], event["control"]) for event in widget["events"]]
+    assert inputs == [("normal", "shade"), ("normal", "shade"), ("projector", "projector"),
+                      ("projector", "shade"), ("normal", "projector")]
+    for event in widget["events"]:
+        scale = 2 if event["mode"] == "projector" else 1
+        assert event["picture_scale"] == 1.0 and event["smallest_text_px"] == 10 * scale, event
+        assert event["showed_running"] and event["input_event_seen"], event
+        assert 0.3 <= event["picture_s"] <= event["status_clear_s"] < TIMEOUTS["figure"], event
+        assert event["widget_height_px"] > 100 * scale, event
 
 
 def saved_widget_views(path: Path) -> int:
