@@ -4,7 +4,8 @@ classroom widget changes its picture: each slider or dropdown one step (and back
 one in notebook 00, the layer walkthroughs in 02 and 03) reset and ``next`` through every step, in normal and
 (where the widget has the toggle) projector mode. Each input's latency and what the class then sees (smallest
 text on screen, widget height) go to ``report/browser/measurements.json`` (summarised by
-benchmarks/classroom_latency.py; recorded, not asserted).
+benchmarks/classroom_latency.py; recorded, not asserted). A stand-in widget with every part of the contract
+(contract_widget.py) checks that the measurements read each part right.
 
 The lab runs on the project's settings (jupyter/) with a short autosave interval: after all that, each
 notebook file in the lab is byte for byte the committed one (autosave is off; a negative control shows that
