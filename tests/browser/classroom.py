@@ -170,9 +170,9 @@ def has_picture(widget) -> bool:
                            % PARTS_JS)
 
 
-CONTROL_NAME_PATTERN = re.compile(r"[^a-z0-9]+")
+NOT_A_WORD = re.compile(r"\W+")  # Unicode-aware: λ and x₀ stay
 
 
 def file_name(text: str) -> str:
-    """``text`` as a file-name part: lower case, runs of other characters one '-'."""
-    return CONTROL_NAME_PATTERN.sub("-", text.lower()).strip("-") or "control"
+    """``text`` as a file-name part: lower case, each run of other characters than letters and digits one '-'."""
+    return NOT_A_WORD.sub("-", text.lower()).strip("-") or "unlabelled"

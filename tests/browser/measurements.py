@@ -63,7 +63,7 @@ def drive_figure(page, widget, mode: str, screenshots: Path, name: str, timeout_
         for direction in (1, -1) if mode == "normal" else (1,):
             event = timed_input(page, widget, lambda: move(control, direction), f"{name}, {label}", timeout_s)
             events.append({**event, "mode": mode, "control": label})
-        widget.screenshot(path=str(screenshots / f"{name}_{file_name(label)}_{mode}.png"))
+        widget.screenshot(path=str(screenshots / f"{name}_control{c}_{file_name(label)}_{mode}.png"))
     return events
 
 
