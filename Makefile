@@ -26,8 +26,9 @@ $(STAMP): requirements.txt pyproject.toml $(LAB_SETTINGS)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@# JupyterLab from this venv: no autosave or widget state (committed notebooks stay as committed), a save keeps
 	@# widgets' static pictures, no news popup or update check, kernels over IPC (no unencrypted-TCP warning)
-	install -D -m 644 jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	install -D -m 644 jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
+	mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	cp jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
 	touch $(STAMP)
 
 report: $(STAMP)

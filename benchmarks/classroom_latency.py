@@ -24,7 +24,8 @@ NOT_AVAILABLE = "not available"
 # (1280×720 window, file browser open) the smallest text is >= 16 px on screen and the widget <= 550 px tall.
 TARGETS = {"worst_s": 1.0, "median_s": 0.5, "projector_text_px": 16.0, "projector_height_px": 550.0}
 COLUMNS = (("notebook", 26), ("widget", 13), ("control", 14), ("n", 3), ("worst s", 8), ("median s", 8),
-           ("scale", 6), ("text px", 9), ("proj. text px", 13), ("height px", 9), ("proj. height", 12))
+           ("final worst s", 13), ("scale", 6), ("text px", 9), ("proj. text px", 13), ("height px", 9),
+           ("proj. height", 12))
 
 
 def numbers(events: list[dict], key: str, mode: str | None = None) -> list[float]:
@@ -34,13 +35,15 @@ def numbers(events: list[dict], key: str, mode: str | None = None) -> list[float
 
 
 def summary(events: list[dict]) -> dict:
-    """Worst and median latency over all of a control's events, the smallest scale at which the browser showed
+    """Worst and median latency (to the first new picture) over all of a control's events, the worst time to the
+    final picture or to the status no longer saying running (a slow control may show a first picture early), the
+    smallest scale at which the browser showed
     the picture (1 = pixel for pixel); smallest text, greatest height per mode (None where nothing was
     measured in that mode)."""
-    latency = numbers(events, "picture_s")
+    latency, final = numbers(events, "picture_s"), numbers(events, "final_picture_s")
     scale = numbers(events, "picture_scale")
     row = {"n": len(events), "worst_s": max(latency), "median_s": statistics.median(latency),
-           "scale": min(scale) if scale else None}
+           "final_worst_s": max(final + numbers(events, "status_clear_s")), "scale": min(scale) if scale else None}
     for mode, prefix in (("normal", ""), ("projector", "projector_")):
         text, height = numbers(events, "smallest_text_px", mode), numbers(events, "widget_height_px", mode)
         row[f"{prefix}text_px"] = min(text) if text else None
@@ -103,7 +106,7 @@ def report(measured: dict) -> tuple[list[str], int]:
             for control, events in controls(widget).items():
                 row = summary(events)
                 values = (name[:COLUMNS[0][1]], f"{widget['index']} {widget['kind']}", control[:COLUMNS[2][1]],
-                          row["n"], row["worst_s"], row["median_s"], row["scale"], row["text_px"],
+                          row["n"], row["worst_s"], row["median_s"], row["final_worst_s"], row["scale"], row["text_px"],
                           row["projector_text_px"], row["height_px"], row["projector_height_px"])
                 text = "  ".join(cell(value, width).strip().ljust(width) if index <= 2 else cell(value, width)
                                  for index, (value, (_, width)) in enumerate(zip(values, COLUMNS)))
