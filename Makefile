@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Headless: widgets collapse to their defaults, progress bars stay silent (stable stored outputs).
 export BACKPROP_LAB_HEADLESS := 1
-LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+# The project's JupyterLab settings (jupyter/README.md), installed into the venv's JupyterLab at setup
+LAB_SETTINGS := jupyter/overrides.json jupyter/jupyter_server_config.json
 # -rs: a skipped test says why (the browser test says how to enable it)
 # make test runs in TEST_JOBS processes, one test file (or notebook) at a time each
 TEST_JOBS ?= 2
@@ -15,18 +16,19 @@ PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sa
 
 setup: $(STAMP)
 
-# Re-installs only when requirements.txt or pyproject.toml changed; otherwise a no-op in seconds.
+# Re-installs only when requirements.txt, pyproject.toml or jupyter/ changed; otherwise a no-op in seconds.
 # pip shows each package and a progress bar: PyTorch alone takes minutes, and silence looks like a hang.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml $(LAB_SETTINGS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@echo "Installing requirements.txt into $(VENV) (PyTorch is large: a few minutes the first time)..."
 	$(PY) -m pip install --progress-bar on -r requirements.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@# JupyterLab from this venv: no news popup or update check, kernels over IPC (no unencrypted-TCP warning)
+	@# JupyterLab from this venv: no autosave or widget state (committed notebooks stay as committed), a save keeps
+	@# widgets' static pictures, no news popup or update check, kernels over IPC (no unencrypted-TCP warning)
 	mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter/jupyter_server_config.d
-	echo '$(LAB_OVERRIDES)' > $(VENV)/share/jupyter/lab/settings/overrides.json
-	echo '{"KernelManager": {"transport": "ipc"}}' > $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	cp jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.d/backprop-lab.json
 	touch $(STAMP)
 
 # The CIFAR-10 caches, built once before the notebooks (or a class, or the tests) need them.

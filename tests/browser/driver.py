@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 # Text that must never appear in the page or the browser console.
 WIDGET_FAILURES = ("Error displaying widget", "model not found")
@@ -100,62 +99,23 @@ def stray_reprs(page) -> list[str]:
 CONTROL_SELECTOR = ".widget-slider, .widget-hslider, .widget-dropdown"
 
 
-def plot_source(widget) -> str:
-    """The ``src`` of the widget's plot (a data URL), or "" while it has none."""
-    images = widget.locator(".widget-output img")
-    return images.first.get_attribute("src") or "" if images.count() else ""
-
-
-def move(control) -> str:
-    """Move one control by one step (a slider one key press, a dropdown to another option); says how."""
+def move(control, direction: int = 1) -> str:
+    """Move one control one step in ``direction`` (+1 or -1): a slider one arrow-key press (the other way at
+    its end), a dropdown to the next or previous option (cyclically). Says how it moved."""
     select = control.locator("select")
     if select.count():  # by index: ipywidgets writes the labels with no-break spaces
         options = [" ".join(text.split()) for text in select.locator("option").all_text_contents()]
         current = select.evaluate("node => node.selectedIndex")
-        choice = (current + 1) % len(options)
+        choice = (current + direction) % len(options)
         select.select_option(index=choice)
         return f"dropdown {options[current]!r} -> {options[choice]!r}"
     handle = control.locator(".noUi-handle")
-    before = control.locator(".widget-readout").first.text_content().strip()
+    readout = control.locator(".widget-readout").first
+    before = readout.text_content().strip()
     handle.focus()
-    handle.press("ArrowRight")
-    after = control.locator(".widget-readout").first.text_content().strip()
-    if after == before:  # at its maximum: step down instead
-        handle.press("ArrowLeft")
-        after = control.locator(".widget-readout").first.text_content().strip()
+    handle.press("ArrowRight" if direction > 0 else "ArrowLeft")
+    after = readout.text_content().strip()
+    if after == before:  # at its end: step the other way instead
+        handle.press("ArrowLeft" if direction > 0 else "ArrowRight")
+        after = readout.text_content().strip()
     return f"slider {before} -> {after}"
-
-
-def redrawn(page, widget, before: str, what: str) -> bool:
-    """True once the widget shows a new plot and the kernel is idle; an error the callback printed
-    fails at once (no need to wait for the timeout)."""
-    errors = widget.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
-    if errors.count():
-        raise AssertionError(f"{what}: the callback printed an error:\n{errors.first.inner_text()[-600:]}")
-    return plot_source(widget) not in ("", before) and kernel_idle(page)
-
-
-def exercise_widgets(page, screenshots: Path, redraw_timeout_s: float) -> list[str]:
-    """Move every slider and dropdown of every interactive widget; screenshot it before and after.
-
-    Returns one line per control; raises AssertionError naming the control whose plot did not redraw.
-    """
-    done = []
-    widgets = page.locator(".widget-interact")
-    for w in range(widgets.count()):
-        widget = widgets.nth(w)
-        controls = widget.locator(CONTROL_SELECTOR)
-        assert controls.count(), f"interactive widget {w} has no slider or dropdown"
-        for c in range(controls.count()):
-            widget.scroll_into_view_if_needed()
-            before = wait_until(lambda: plot_source(widget), redraw_timeout_s, f"widget {w} shows no plot")
-            name = f"widget{w}_control{c}"
-            widget.screenshot(path=str(screenshots / f"{name}_before.png"))
-            how = move(controls.nth(c))
-            try:
-                wait_until(lambda: redrawn(page, widget, before, f"widget {w}, control {c} ({how})"),
-                           redraw_timeout_s, f"widget {w}, control {c} ({how}): the plot did not redraw")
-            finally:
-                widget.screenshot(path=str(screenshots / f"{name}_after.png"))
-            done.append(f"{name}: {how}")
-    return done

@@ -1,12 +1,15 @@
 """A throw-away JupyterLab for the browser test: loopback port, token, temp notebook folder.
 
-The notebooks are copied into a temporary folder, so JupyterLab's autosave can never touch the
-committed ones. Settings switch off autosave, the news popup and the update check, and kernels talk over
-IPC (no "running over TCP without encryption" warning). :meth:`JupyterLab.stop` shuts down every
-kernel and the server, and kills the server's process group if it does not exit in time.
+The notebooks are copied into a temporary folder, which the test compares with the committed ones at the
+end. The lab runs on the project's own settings (jupyter/: no autosave, no widget state, the pre-save hook
+that keeps static fallbacks, kernels over IPC), installed where `make setup` installs them for the venv's
+JupyterLab; on top, as a user's settings, only what the test needs (:data:`TEST_SETTINGS`).
+:meth:`JupyterLab.stop` shuts down every kernel and the server, and kills the server's process group if it
+does not exit in time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -20,12 +23,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime.headless import HEADLESS_ENV
 
-# User settings of the throw-away lab: {plugin id: {setting: value}}.
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+PROJECT_SETTINGS = PROJECT_ROOT / "jupyter"  # overrides.json, jupyter_server_config.json (jupyter/README.md)
+# Autosave's interval (s), were autosave on: short, so that waiting a little past it while the test drives the
+# widgets shows that the project's settings keep autosave off.
+AUTOSAVE_INTERVAL_S = 3
+DOCMANAGER = "@jupyterlab/docmanager-extension/plugin"
+# User settings of the throw-away lab, over the project's: {plugin id: {setting: value}}.
+TEST_SETTINGS = {
+    DOCMANAGER: {"autosaveInterval": AUTOSAVE_INTERVAL_S},
     # every cell stays in the page, so the test sees all outputs without scrolling
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
@@ -38,11 +46,21 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_settings(settings_dir: Path) -> None:
-    for plugin, values in LAB_SETTINGS.items():
-        path = settings_dir / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
+def write_user_setting(settings_dir: Path, plugin: str, values: dict) -> None:
+    path = settings_dir / f"{plugin}.jupyterlab-settings"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+
+
+def install_project_settings(workdir: Path) -> tuple[Path, Path]:
+    """The project's settings where this lab reads them, as `make setup` installs them into the venv:
+    returns (JupyterLab's app settings folder, the Jupyter config folder)."""
+    app_settings, config = workdir / "app-settings", workdir / "config"
+    for folder in (app_settings, config):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_SETTINGS / "overrides.json", app_settings / "overrides.json")
+    shutil.copy(PROJECT_SETTINGS / "jupyter_server_config.json", config / "jupyter_server_config.json")
+    return app_settings, config
 
 
 class JupyterLab:
@@ -54,21 +72,34 @@ class JupyterLab:
         self.root.mkdir(parents=True, exist_ok=True)
         for notebook in notebooks:
             shutil.copy2(notebook, self.root / notebook.name)
-        write_settings(self.workdir / "settings")
+        self.user_settings = self.workdir / "settings"
+        for plugin, values in TEST_SETTINGS.items():
+            write_user_setting(self.user_settings, plugin, values)
+        self.app_settings, self.config = install_project_settings(self.workdir)
         self.port, self.token = free_loopback_port(), secrets.token_hex(16)
         self.process: subprocess.Popen | None = None
         self.log_path = self.workdir / "jupyterlab.log"
+
+    @contextlib.contextmanager
+    def autosave_on(self):
+        """Within the block, a page opened afterwards autosaves (a user's setting over the project's)."""
+        write_user_setting(self.user_settings, DOCMANAGER, {**TEST_SETTINGS[DOCMANAGER], "autosave": True})
+        try:
+            yield
+        finally:
+            write_user_setting(self.user_settings, DOCMANAGER, TEST_SETTINGS[DOCMANAGER])
 
     def url(self, notebook_name: str) -> str:
         return f"http://127.0.0.1:{self.port}/lab/tree/{notebook_name}?token={self.token}&reset"
 
     def __enter__(self) -> "JupyterLab":
         env = {key: value for key, value in os.environ.items() if key != HEADLESS_ENV}  # live widgets
-        env.update(JUPYTER_RUNTIME_DIR=str(self.workdir / "runtime"), JUPYTER_CONFIG_DIR=str(self.workdir / "config"))
+        env.update(JUPYTER_RUNTIME_DIR=str(self.workdir / "runtime"), JUPYTER_CONFIG_DIR=str(self.config))
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-                   f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={self.workdir / 'settings'}",
-                   f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}", "--KernelManager.transport=ipc",
+                   f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={self.user_settings}",
+                   f"--LabApp.app_settings_dir={self.app_settings}",
+                   f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
                    "--LabApp.news_url=", "--ServerApp.open_browser=False"]
         if os.geteuid() == 0:  # CI and containers run as root
             command.append("--allow-root")

@@ -1,26 +1,40 @@
-"""Every notebook in a real JupyterLab in headless Chromium: Run All, no error or stderr output, every
-widget renders, and moving each slider or dropdown redraws its plot. A walkthrough widget (the scalar one in
-notebook 00, the layer walkthroughs in 02 and 03) is driven by its buttons: reset, then ``next`` through every
-step (forward and backward pass), the picture changing each time.
+"""Every notebook in a real JupyterLab in headless Chromium, a 1280×720 window with the file browser open
+(a classroom projector): Run All, no error or stderr output, every widget renders, and every input of every
+classroom widget changes its picture: each slider or dropdown one step (and back), a walkthrough (the scalar
+one in notebook 00, the layer walkthroughs in 02 and 03) reset and ``next`` through every step, in normal and
+(where the widget has the toggle) projector mode. Each input's latency and what the class then sees (smallest
+text on screen, widget height) go to ``report/browser/measurements.json`` (summarised by
+benchmarks/classroom_latency.py; recorded, not asserted). A stand-in widget with every part of the contract
+(contract_widget.py) checks that the measurements read each part right.
+
+The lab runs on the project's settings (jupyter/) with a short autosave interval: after all that, each
+notebook file in the lab is byte for byte the committed one (autosave is off; a negative control shows that
+with autosave on the same wait rewrites a file). Notebook 00 is then saved explicitly (Ctrl+S) and reopened
+in a fresh kernel: no "model not found" (the server's pre-save hook kept the static fallbacks).
 
 Runs when ``CI=true`` (where a browser that cannot start is a failure) or ``BACKPROP_LAB_BROWSER_TEST=1``;
-otherwise it is skipped with a message saying how to enable it. Screenshots of each widget before and after
-each move are kept in ``report/browser/<notebook>/``.
+otherwise it is skipped with a message saying how to enable it. Screenshots are kept in
+``report/browser/<notebook>/``.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from helpers.data.paths import PROJECT_ROOT
+from tools.static_fallback import WIDGET_VIEW
 
-from .driver import PageLog, exercise_widgets, open_notebook, problem_outputs, run_all, stray_reprs
-from .lab import JupyterLab
-from .walkthrough import Shot, drive_walkthroughs
+from .driver import PageLog, open_notebook, problem_outputs, run_all, stray_reprs, wait_until
+from .lab import AUTOSAVE_INTERVAL_S, JupyterLab
+from .measurements import measure_notebook, new_record, save
+from .walkthrough import Shot
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = PROJECT_ROOT / "report" / "browser"
@@ -34,6 +48,10 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 # too, so that a hanging notebook cannot hold CI for six times the per-notebook bound.
 OPEN_TIMEOUT_S, RUN_ALL_TIMEOUT_S, REDRAW_TIMEOUT_S, WHOLE_TEST_BUDGET_S = 90, 360, 90, 1500
 WALKTHROUGH_STEP_TIMEOUT_S = 30  # one click of a walkthrough button: a step renders in well under a second
+TIMEOUTS = {"walkthrough": WALKTHROUGH_STEP_TIMEOUT_S, "figure": REDRAW_TIMEOUT_S}  # per input, by widget kind
+VIEWPORT = {"width": 1280, "height": 720}  # a projector's
+AUTOSAVE_MARGIN_S = 2  # past the autosave interval: time for a save that autosave would have started
+SAVED_AND_REOPENED = "00_computational_graphs"  # a notebook with both kinds of live widget
 _started = time.monotonic()
 
 
@@ -101,12 +119,89 @@ def lab(browser, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, lab):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=VIEWPORT)
     try:
         yield context.new_page()
     finally:
         context.close()
         lab.shutdown_kernels()  # each notebook's kernel goes, pass or fail
+
+
+def wait_past_autosave(dirty_since: float) -> None:
+    """Wait until autosave, were it on, would have saved a notebook changed at ``dirty_since`` (usually no wait:
+    driving the widgets took longer)."""
+    time.sleep(max(0.0, dirty_since + AUTOSAVE_INTERVAL_S + AUTOSAVE_MARGIN_S - time.monotonic()))
+
+
+@contextlib.contextmanager
+def scratch_notebook(browser, lab, name: str, source: str):
+    """A notebook of one code cell ``source`` in the lab, opened in a page of its own and run; yields the page,
+    the notebook's path and its bytes as written. Afterwards the page, its kernel and the file are gone."""
+    path = lab.root / name
+    kernelspec = json.loads(NOTEBOOKS[0].read_text())["metadata"]["kernelspec"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],
+                                            metadata={"kernelspec": kernelspec}), path)
+    written = path.read_bytes()
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        open_notebook(page, lab.url(name), OPEN_TIMEOUT_S)
+        run_all(page, OPEN_TIMEOUT_S)
+        yield page, path, written
+    finally:
+        context.close()
+        lab.shutdown_kernels()
+        path.unlink()
+
+
+def test_with_autosave_on_the_same_wait_rewrites_a_notebook(browser, lab):
+    """The negative control of the unchanged-on-disk check: the lab's short autosave interval, switched on,
+    saves a notebook within the wait that the notebook tests allow."""
+    with lab.autosave_on(), scratch_notebook(browser, lab, "autosave.ipynb", "1 + 1") as (_, path, written):
+        wait_past_autosave(time.monotonic())  # from the end of Run All, as in the notebook tests
+        assert path.read_bytes() != written, "autosave on, yet the notebook was not saved"
+
+
+def test_the_measurements_read_every_part_of_the_widget_contract(browser, lab, tmp_path):
+    """A stand-in widget with every part of the contract (tests/browser/contract_widget.py): its text size,
+    status, latency and projector mode are measured as they are."""
+    source = (Path(__file__).parent / "contract_widget.py").read_text()
+    with scratch_notebook(browser, lab, "contract_widget.ipynb", source) as (page, _, _):
+        record = new_record(0.0)
+        measure_notebook(page, (), tmp_path, TIMEOUTS, record)
+    (widget,) = record["widgets"]
+    assert widget["projector"] == "available" and all(widget["contract"].values()), widget["contract"]
+    inputs = [(event["mode"], event["control"]) for event in widget["events"]]
+    assert inputs == [("normal", "shade"), ("normal", "shade"), ("projector", "projector"),
+                      ("projector", "shade"), ("normal", "projector")]
+    for event in widget["events"]:
+        scale = 2 if event["mode"] == "projector" else 1
+        assert event["picture_scale"] == 1.0 and event["smallest_text_px"] == 10 * scale, event
+        assert event["showed_running"] and event["input_event_seen"], event
+        assert 0.3 <= event["picture_s"] <= event["status_clear_s"] < TIMEOUTS["figure"], event
+        assert event["widget_height_px"] > 100 * scale, event
+
+
+def saved_widget_views(path: Path) -> int:
+    """How many outputs of the notebook at ``path`` reference a live widget."""
+    cells = json.loads(path.read_text())["cells"]
+    return sum(WIDGET_VIEW in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
+
+
+def save_and_reopen(page, lab, log: PageLog, notebook: Path) -> None:
+    """Ctrl+S the notebook with its live widgets, then reopen it on a fresh kernel: the file holds no live-widget
+    reference and the page shows no widget failure."""
+    copy = lab.root / notebook.name
+    before = copy.stat().st_mtime_ns
+    page.click(".jp-Notebook .jp-Cell .jp-InputPrompt")  # the notebook has the focus, in command mode
+    page.keyboard.press("Control+s")
+    wait_until(lambda: copy.stat().st_mtime_ns != before, 30, f"{notebook.name}: Ctrl+S did not save")  # atomic
+    assert saved_widget_views(copy) == 0, f"{notebook.name} saved with references to live widgets"
+    lab.shutdown_kernels()
+    open_notebook(page, lab.url(notebook.name), OPEN_TIMEOUT_S)
+    page.wait_for_timeout(2000)  # the widget manager has restored (nothing) and rendered each widget output
+    assert problem_outputs(page) == [], f"{notebook.name}: the saved notebook reopens with widget errors"
+    assert log.widget_failures() == [], f"{notebook.name}: widget failures in the console after reopening"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
@@ -124,16 +219,28 @@ def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
     except Exception:
         page.screenshot(path=str(screenshots / "failure.png"))  # what the page showed when it gave up
         raise
+    dirty_since = time.monotonic()  # Run All changed the notebook: autosave, were it on, would save it
     page.screenshot(path=str(screenshots / "after_run_all.png"))
     assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after Run All ({seconds:.0f} s)"
     assert stray_reprs(page) == [], f"{notebook.name}: a function's repr printed under a widget"
-    moves = exercise_widgets(page, screenshots, REDRAW_TIMEOUT_S)
-    shots = WALKTHROUGHS[notebook.stem]() if notebook.stem in WALKTHROUGHS else ()
-    walks = drive_walkthroughs(page, screenshots, shots, WALKTHROUGH_STEP_TIMEOUT_S)
-    assert walks or notebook.stem not in WALKTHROUGHS, f"{notebook.name}: no walkthrough widget on the page"
-    moves += walks
+    record = new_record(seconds)
+    try:
+        shots = WALKTHROUGHS[notebook.stem]() if notebook.stem in WALKTHROUGHS else ()
+        measure_notebook(page, shots, screenshots, TIMEOUTS, record)
+        record["completed"] = True
+    except Exception:
+        page.screenshot(path=str(screenshots / "failure.png"))
+        raise
+    finally:
+        save(SCREENSHOTS, notebook.stem, record)
+    kinds = [widget["kind"] for widget in record["widgets"]]
+    assert "walkthrough" in kinds or notebook.stem not in WALKTHROUGHS, f"{notebook.name}: no walkthrough widget"
     time.sleep(0.5)  # let late console messages arrive
-    assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after moving {moves}"
+    assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after the inputs"
     assert log.widget_failures() == [], f"{notebook.name}: widget failures in the browser console"
     assert log.errors == [], f"{notebook.name}: uncaught errors in the page"
-    (screenshots / "moves.txt").write_text("\n".join(moves) + "\n")
+    wait_past_autosave(dirty_since)
+    assert (lab.root / notebook.name).read_bytes() == notebook.read_bytes(), \
+        f"{notebook.name} in the lab differs from the committed file: something saved it"
+    if notebook.stem == SAVED_AND_REOPENED:
+        save_and_reopen(page, lab, log, notebook)
