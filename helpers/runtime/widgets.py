@@ -45,12 +45,20 @@ def classroom_widget(func, **controls):
 def live_figure_widget(ipywidgets, func, controls: dict) -> ClassroomWidget:
     """The :class:`ClassroomWidget` for ``func`` and ``controls`` (as for :func:`classroom_widget`; not displayed)."""
     live = {name: keep_default_on_grid(c) for name, c in controls.items() if isinstance(c, ipywidgets.Widget)}
+    for name, control in live.items():
+        control.description = control.description or name  # as interact did: the browser test finds it by text
     fixed = {name: c for name, c in controls.items() if not isinstance(c, ipywidgets.Widget)}
 
     def draw(values: dict, box):
         result = func(**values, **fixed)
-        for drawn in (result if inspect.isgenerator(result) else (result,)):
-            yield figure_picture(drawn, box)
+        if not inspect.isgenerator(result):
+            yield figure_picture(result, box)
+            return
+        try:
+            for drawn in result:
+                yield figure_picture(drawn, box)
+        finally:
+            result.close()  # superseded: the function's own computation stops too
 
     return ClassroomWidget(ipywidgets, draw, live, label=getattr(func, "__name__", "figure widget"))
 
