@@ -42,6 +42,8 @@ import nbformat  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from helpers.plots.layer_walkthrough import LayerWalkthroughFigure  # noqa: E402
+from helpers.plots.walkthrough import WalkthroughFigure  # noqa: E402
 from helpers.runtime.widgets import live_figure_widget  # noqa: E402
 
 OLD_COMMIT = "f782cb8"  # the widgets before the classroom mechanism
@@ -134,11 +136,11 @@ def time_old(func, defaults: dict, name: str, values: list) -> list[float]:
 
 
 WALKTHROUGHS = {  # notebook -> the walkthrough its cells make, from the names they define
-    "00": lambda ns: WalkthroughFigure_(ns, lambda p: ns["WalkthroughFigure"](ns["nyu_graph"](**ns["nyu_point"]),
+    "00": lambda ns: WalkthroughFigure_(ns, lambda p: WalkthroughFigure(ns["nyu_graph"](**ns["nyu_point"]),
                                                                               projector=p)),
-    "02": lambda ns: WalkthroughFigure_(ns, lambda p: ns["LayerWalkthroughFigure"](
+    "02": lambda ns: WalkthroughFigure_(ns, lambda p: LayerWalkthroughFigure(
         ns["walk_mlp"], ns["walk_x"], ns["walk_y"], projector=p)),
-    "03": lambda ns: WalkthroughFigure_(ns, lambda p: ns["LayerWalkthroughFigure"](
+    "03": lambda ns: WalkthroughFigure_(ns, lambda p: LayerWalkthroughFigure(
         ns["model"], ns["x"][:4], ns["y"][:4], ns["backpropagation"], projector=p)),
 }
 

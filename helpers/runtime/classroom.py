@@ -77,7 +77,7 @@ class Drawn:
     also accepted): the ``figure``, a ``status`` line and a ``note`` as for :class:`Picture`."""
     figure: Figure
     status: str = ""
-    note: str = ""
+    note: object = ""  # anything printable: a table object prints as it would in a cell
 
 
 def new_figure(**kwargs) -> Figure:
@@ -130,13 +130,13 @@ def png_of(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def render(figure: Figure, status: str = "", note: str = "") -> Picture:
-    """``figure`` rendered by Agg (one draw; no tight bounding box) as a :class:`Picture`."""
+def render(figure: Figure, status: str = "", note: object = "") -> Picture:
+    """``figure`` rendered by Agg (one draw; no tight bounding box) as a :class:`Picture` (``note`` as printed)."""
     if not isinstance(figure.canvas, FigureCanvasAgg):
         FigureCanvasAgg(figure)
     figure.canvas.draw()
     pixels = np.asarray(figure.canvas.buffer_rgba())
-    return Picture(png_of(pixels), (pixels.shape[1], pixels.shape[0]), smallest_text_px(figure), status, note)
+    return Picture(png_of(pixels), (pixels.shape[1], pixels.shape[0]), smallest_text_px(figure), status, str(note))
 
 
 def fit_figure(figure: Figure, projector: bool, box_px: tuple[int, int]) -> Figure:
@@ -275,7 +275,8 @@ class ClassroomWidget:
         row = ipywidgets.HBox(items)
         row.add_class("classroom-controls")
         self.rows = control_rows(items)
-        self.box = ipywidgets.VBox([ipywidgets.HTML(STYLE), self.picture, self.note, row])
+        self.box = ipywidgets.VBox([ipywidgets.HTML(STYLE, layout=ipywidgets.Layout(display="none")),  # applies, takes no room
+                                    self.picture, self.note, row])
         self.box.add_class("classroom-widget")
         self.first = self._show(list(pictures(draw(self.values(), None)))[-1])
         self.worker = LatestValueWorker(self._compute, self._failed)
