@@ -21,6 +21,7 @@ picture <= 1000 ms worst, <= 500 ms typical. State the machine's load when you q
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import re
@@ -127,7 +128,8 @@ def time_old(func, defaults: dict, name: str, values: list) -> list[float]:
             continue
         current[name] = value
         start = time.perf_counter()
-        func(**current)
+        with contextlib.redirect_stdout(io.StringIO()):  # the old 00 printed its table: timed, not shown
+            func(**current)
         for number in plt.get_fignums():
             plt.figure(number).savefig(io.BytesIO(), format="png", bbox_inches="tight")
         plt.close("all")
