@@ -9,7 +9,7 @@ import ipywidgets
 import pytest
 from matplotlib.text import Text
 
-from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, RUNNING,
+from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, RUNNING, Overlay,
                                        ClassroomWidget, Drawn, LatestValueWorker, Picture, fit_figure, new_figure,
                                        render, smallest_text_px, text_px)
 from helpers.runtime.widgets import decimal_grid, keep_default_on_grid, live_figure_widget
@@ -157,3 +157,21 @@ def test_a_picture_records_what_the_widget_shows():
     picture = render(line_figure(1), status="s", note="n")
     assert isinstance(picture, Picture) and picture.size == (360, 180) and picture.png[:4] == b"\x89PNG"
     assert (picture.status, picture.note) == ("s", "n")
+
+
+def test_an_overlay_redraws_only_its_own_artists_and_no_figure_reaches_pyplot():
+    import matplotlib.pyplot as plt
+
+    figure = new_figure(figsize=(3, 2), dpi=90)
+    ax = figure.subplots()
+    background = ax.plot([0, 1], [0, 1])[0]
+    overlay = Overlay(figure)
+    for value in (1.0, 2.0, 3.0):
+        with overlay:
+            ax.plot([0, 1], [value, value], color="C1")
+            ax.legend(["background", f"overlay {value:g}"])
+    assert len(ax.lines) == 2 and ax.lines[1].get_ydata()[0] == 3.0 and ax.get_legend() is not None
+    before = plt.get_fignums()
+    widget = live_figure_widget(ipywidgets, line_figure, {"value": ipywidgets.IntSlider(value=1, description="v")})
+    widget.controls["value"].value = 4
+    assert widget.worker.wait() and plt.get_fignums() == before  # nothing for the inline backend to flush
