@@ -10,7 +10,8 @@ does) until the picture's PNG changes (*first*: a progressive picture counts) an
 (:meth:`LatestValueWorker.wait`).
 
 The named baseline, *old*, runs in the same process on the same values: the widget cell as committed before
-the classroom mechanism (``git show f782cb8:notebooks/<nb>``): its function builds a new pyplot figure, trains
+the classroom mechanism (``git show f782cb8:notebooks/<nb>``; with the old versions of the earlier cells that
+changed since, e.g. 03's ``plot_delta_norms``): its function builds a new pyplot figure, trains
 or dreams from scratch on every call, and is rendered to PNG as the inline backend did (``bbox_inches="tight"``).
 The walkthroughs (00, 02, 03) are timed on their ``next`` button and the ``projector`` toggle; their baseline
 is a full rebuild of the walkthrough figure for the step (as ``benchmarks/walkthrough_step.py``).
@@ -194,7 +195,8 @@ def bench_notebook(key: str) -> None:
     start = time.perf_counter()
     capture_widgets(kept)
     failed = run_cells(cells[:index + 1], namespace)
-    run_cells([old_cells[old_index]], namespace)
+    changed = [source for source in old_cells[:old_index + 1] if source not in cells]  # the old definitions
+    run_cells(changed, namespace)
     print(f"{NOTEBOOKS[key]}: cells ran in {time.perf_counter() - start:.0f} s"
           + (f" (cells {[i + 1 for i in failed]} failed)" if failed else ""))
     if key in WALKTHROUGHS:
