@@ -175,3 +175,46 @@ def test_an_overlay_redraws_only_its_own_artists_and_no_figure_reaches_pyplot():
     widget = live_figure_widget(ipywidgets, line_figure, {"value": ipywidgets.IntSlider(value=1, description="v")})
     widget.controls["value"].value = 4
     assert widget.worker.wait() and plt.get_fignums() == before  # nothing for the inline backend to flush
+
+
+def test_progress_keeps_running_then_work_ahead_stops_for_a_newer_request(monkeypatch):
+    ahead, seen_status, release, resume = [], [], threading.Event(), threading.Event()
+
+    def draw(x):
+        yield Drawn(line_figure(0), progress=True)
+        yield Drawn(line_figure(x), status=f"final {x}")
+        for step in range(1000):  # working ahead for the next request
+            ahead.append((x, step))
+            if x == 1 and step == 2:
+                release.set()
+                assert resume.wait(10)
+            yield None
+
+    widget = live_figure_widget(ipywidgets, draw, {"x": ipywidgets.IntSlider(value=0, description="x")})
+    assert ahead == [] and widget.status.value == "final 0"  # the first picture: the generator closed there
+    widget.status.observe(lambda change: seen_status.append(change["new"]), names="value")
+    widget.controls["x"].value = 1
+    assert release.wait(10)
+    widget.controls["x"].value = 2  # supersedes the work ahead
+    resume.set()
+    assert widget.worker.wait()
+    assert seen_status[0] == RUNNING and "final 1" in seen_status  # progress kept running…, the final said its word
+    assert max(step for x, step in ahead if x == 1) == 2  # stopped at its next yield
+    assert widget.status.value == "final 2"
+
+
+def test_headless_shows_the_final_picture_without_working_ahead(monkeypatch):
+    from helpers.runtime.headless import HEADLESS_ENV
+    from helpers.runtime.widgets import classroom_widget
+    monkeypatch.setenv(HEADLESS_ENV, "1")
+    shown, ahead = [], []
+    monkeypatch.setattr("IPython.display.display", lambda *objects, **_: shown.extend(objects))
+
+    def draw(x):
+        yield Drawn(line_figure(0), progress=True)
+        yield Drawn(line_figure(x), note="the table")
+        ahead.append(x)
+        yield None
+
+    assert classroom_widget(draw, x=ipywidgets.IntSlider(value=3)) is None
+    assert len(shown) == 1 and shown[0].axes[0].get_title() == "value 3" and ahead == []

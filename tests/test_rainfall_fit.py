@@ -151,3 +151,12 @@ def test_a_diverged_run_says_why_the_epochs_slider_changes_nothing():
     *_, (again, _) = fits.fits(50.0, 15)
     assert again.epochs_run == history.epochs_run  # nothing more to train or to show
     assert diverged_status(next(fits.fits(50.0, 0))[0], 0) == ""  # before it diverged: nothing to explain
+
+
+def test_training_ahead_fills_the_cache_up_to_the_most_epochs():
+    x, y = toy_regression(300)
+    fits = fits_for(x, y, *toy_regression(100, seed=1), max_epochs=6)
+    list(fits.fits(0.05, 2))
+    assert len(list(fits.train_ahead(0.05))) == 4 and fits.trained(0.05) == 6
+    assert list(fits.train_ahead(0.05)) == []  # nothing more to train
+    assert len(list(fits.fits(0.05, 5))) == 1  # answered from the cache

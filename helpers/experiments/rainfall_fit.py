@@ -202,20 +202,31 @@ class FitsByLearningRate:
         if not 0 <= epochs <= self.max_epochs:
             raise ValueError(f"epochs must be in [0, {self.max_epochs}], got {epochs}")
         run = self._run(lr)
-        shown = time.monotonic()
-        while len(run.histories) <= epochs and not run.finished:
-            history = next(run.epochs, None)
-            if history is None:
-                run.finished = True
-                break
-            run.histories.append(History(history.lr, list(history.train_mse), list(history.val_mse),
-                                         history.best_epoch, history.best_val_mse, {}, history.diverged))
-            run.parameters.append(run.model.snapshot())
-            run.finished = history.diverged
+        shown = time.monotonic() - every_s  # the first epoch trained is shown at once
+        while len(run.histories) <= epochs and self._advance(run):
             if time.monotonic() - shown > every_s and len(run.histories) <= epochs:
                 shown = time.monotonic()
                 yield self._at(lr, len(run.histories) - 1)
         yield self._at(lr, min(epochs, len(run.histories) - 1))
+
+    def train_ahead(self, lr: float) -> Iterator[None]:
+        """Train ``lr``'s run on to ``max_epochs`` (or its divergence), yielding None after each epoch: what a
+        widget does while nobody asks for anything, so that the epochs slider then answers from the cache."""
+        run = self._run(lr)
+        while len(run.histories) <= self.max_epochs and self._advance(run):
+            yield None
+
+    def _advance(self, run: _Run) -> bool:
+        """Train ``run`` one more epoch and keep it; False if it had nothing more to train (ended or diverged)."""
+        history = None if run.finished else next(run.epochs, None)
+        if history is None:
+            run.finished = True
+            return False
+        run.histories.append(History(history.lr, list(history.train_mse), list(history.val_mse),
+                                     history.best_epoch, history.best_val_mse, {}, history.diverged))
+        run.parameters.append(run.model.snapshot())
+        run.finished = history.diverged
+        return True
 
     def _run(self, lr: float) -> _Run:
         if lr not in self.runs:
@@ -225,7 +236,9 @@ class FitsByLearningRate:
         return self.runs[lr]
 
     def _at(self, lr: float, epoch: int) -> tuple[History, MLP]:
-        model = self.loaded.setdefault(lr, self.make_model(lr))
+        if lr not in self.loaded:
+            self.loaded[lr] = self.make_model(lr)
+        model = self.loaded[lr]
         for name, tensor in model.parameters().items():  # copied as they are, a diverged run's NaN included
             tensor.copy_(self.runs[lr].parameters[epoch][name])
         return self.runs[lr].histories[epoch], model

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import math
 import threading
 import traceback
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -69,15 +71,17 @@ class Picture:
     text_px: int
     status: str = ""
     note: str = ""
+    progress: bool = False  # an intermediate picture: the status line keeps saying running…
 
 
 @dataclass
 class Drawn:
     """What a figure widget's function returns when it has more to say than its figure (a bare Figure is
-    also accepted): the ``figure``, a ``status`` line and a ``note`` as for :class:`Picture`."""
+    also accepted): the ``figure``, a ``status`` line, a ``note`` and ``progress`` as for :class:`Picture`."""
     figure: Figure
     status: str = ""
     note: object = ""  # anything printable: a table object prints as it would in a cell
+    progress: bool = False
 
 
 def new_figure(**kwargs) -> Figure:
@@ -130,13 +134,14 @@ def png_of(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def render(figure: Figure, status: str = "", note: object = "") -> Picture:
+def render(figure: Figure, status: str = "", note: object = "", progress: bool = False) -> Picture:
     """``figure`` rendered by Agg (one draw; no tight bounding box) as a :class:`Picture` (``note`` as printed)."""
     if not isinstance(figure.canvas, FigureCanvasAgg):
         FigureCanvasAgg(figure)
     figure.canvas.draw()
     pixels = np.asarray(figure.canvas.buffer_rgba())
-    return Picture(png_of(pixels), (pixels.shape[1], pixels.shape[0]), smallest_text_px(figure), status, str(note))
+    return Picture(png_of(pixels), (pixels.shape[1], pixels.shape[0]), smallest_text_px(figure), status, str(note),
+                   progress)
 
 
 def fit_figure(figure: Figure, projector: bool, box_px: tuple[int, int]) -> Figure:
@@ -177,8 +182,10 @@ def control_rows(controls: Iterable) -> int:
     return rows
 
 
-def pictures(result: Picture | Iterator[Picture]) -> Iterator[Picture]:
-    """A draw function's result as a sequence of pictures (one, or a generator's progressive ones)."""
+def pictures(result: Picture | Iterator[Picture | None]) -> Iterator[Picture | None]:
+    """A draw function's result as a sequence: one picture, or a generator's. A generator yields progressive
+    pictures (``progress`` set), then the final one, and may go on working ahead for the next request (a
+    cache to fill), yielding None now and then: a newer request stops it there."""
     if isinstance(result, Picture):
         yield result
     else:
@@ -278,7 +285,7 @@ class ClassroomWidget:
         self.box = ipywidgets.VBox([ipywidgets.HTML(STYLE, layout=ipywidgets.Layout(display="none")),  # applies, takes no room
                                     self.picture, self.note, row])
         self.box.add_class("classroom-widget")
-        self.first = self._show(list(pictures(draw(self.values(), None)))[-1])
+        self.first = self._show(final_picture(draw(self.values(), None)))
         self.worker = LatestValueWorker(self._compute, self._failed)
         for control in (*self.controls.values(), self.projector):
             control.observe(lambda _: self.request(), names="value")
@@ -293,14 +300,15 @@ class ClassroomWidget:
 
     def _compute(self, request) -> None:
         values, projector = request
-        steps = pictures(self.draw(values, self.projector_box() if projector else None))
+        steps, last = pictures(self.draw(values, self.projector_box() if projector else None)), None
         for picture in steps:
             if self.worker.superseded():
                 steps.close()  # a newer request is waiting: stop this computation where it is
                 return
-            self._show(picture, final=False)
-        if not self.worker.superseded():
-            self.status.value = html.escape(picture.status)
+            if picture is not None:
+                last = self._show(picture, final=not picture.progress)
+        if last is not None and not self.worker.superseded():
+            self.status.value = html.escape(last.status)
 
     def _show(self, picture: Picture, final: bool = True) -> Picture:
         width, height = picture.size
@@ -332,4 +340,13 @@ def figure_picture(result: Figure | Drawn, box: tuple[int, int] | None) -> Pictu
     """A figure widget's result laid out for the notebook (``box`` None) or a projector (``box`` its room in
     pixels), rendered."""
     drawn = as_drawn(result)
-    return render(fit_figure(drawn.figure, box is not None, box or (0, 0)), drawn.status, drawn.note)
+    return render(fit_figure(drawn.figure, box is not None, box or (0, 0)), drawn.status, drawn.note, drawn.progress)
+
+
+def final_picture(result):
+    """The first non-progressive item of a draw result (a Picture, or a figure widget's Figure or Drawn), its
+    generator closed there (what comes after works ahead for live requests); a single result as it is."""
+    if not inspect.isgenerator(result):
+        return result
+    with closing(result):
+        return next(item for item in result if item is not None and not getattr(item, "progress", False))

@@ -7,7 +7,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from helpers.runtime.classroom import ClassroomWidget, Drawn, as_drawn, figure_picture
+from helpers.runtime.classroom import ClassroomWidget, Drawn, as_drawn, figure_picture, final_picture
 from helpers.runtime.headless import is_headless
 
 NICE_MANTISSAS = (1.0, 2.0, 3.0, 5.0)  # the round values a log slider offers in each decade
@@ -19,7 +19,8 @@ def classroom_widget(func, **controls):
 
     ``func(**values)`` returns a ``matplotlib.figure.Figure`` made with
     :func:`~helpers.runtime.classroom.new_figure` (never pyplot's), or a :class:`~helpers.runtime.classroom.Drawn`
-    (figure, status line, note), or is a generator yielding them, progressively, the last one final. A function
+    (figure, status line, note), or is a generator yielding them: progressive ones (``Drawn(progress=True)``),
+    then the final one, then possibly None now and then while it works ahead for the next request. A function
     that keeps its figure and updates the artists' data on each call makes a cheap control cheaper still.
     ``controls`` are ipywidgets controls (their ``.value`` is the default) or plain values (held fixed).
 
@@ -56,7 +57,7 @@ def live_figure_widget(ipywidgets, func, controls: dict) -> ClassroomWidget:
             return
         try:
             for drawn in result:
-                yield figure_picture(drawn, box)
+                yield None if drawn is None else figure_picture(drawn, box)
         finally:
             result.close()  # superseded: the function's own computation stops too
 
@@ -64,9 +65,8 @@ def live_figure_widget(ipywidgets, func, controls: dict) -> ClassroomWidget:
 
 
 def show_once(result):
-    """Headless: display the (last) figure ``result`` holds and return None; return any other result as it is."""
-    if inspect.isgenerator(result):
-        *_, result = result
+    """Headless: display the (final) figure ``result`` holds and return None; return any other result as it is."""
+    result = final_picture(result)
     if not isinstance(result, (Figure, Drawn)):
         return result
     from IPython.display import display
