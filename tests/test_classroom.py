@@ -218,3 +218,18 @@ def test_headless_shows_the_final_picture_without_working_ahead(monkeypatch):
 
     assert classroom_widget(draw, x=ipywidgets.IntSlider(value=3)) is None
     assert len(shown) == 1 and shown[0].axes[0].get_title() == "value 3" and ahead == []
+
+
+def test_the_layout_is_solved_once_per_size_and_axes_then_kept():
+    figure = new_figure(figsize=(4, 2), dpi=90, layout="constrained")  # as the course style makes them
+    figure.subplots().plot([0, 1], [0, 1])
+    first = render(fit_figure(figure, False, (0, 0)))
+    from helpers.runtime.classroom import keep_layout
+    keep_layout(figure)
+    position = figure.axes[0].get_position().bounds
+    figure.axes[0].set_title("a much longer title than before, same place", fontsize=11)
+    fit_figure(figure, False, (0, 0))
+    assert figure.get_layout_engine().__class__.__name__ == "PlaceHolderLayoutEngine"  # kept: no solve
+    assert render(figure).size == first.size and figure.axes[0].get_position().bounds == position
+    fit_figure(figure, True, (600, 300))  # a new size: solved again
+    assert figure.get_layout_engine().__class__.__name__ != "PlaceHolderLayoutEngine"

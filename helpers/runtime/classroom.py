@@ -148,7 +148,8 @@ def fit_figure(figure: Figure, projector: bool, box_px: tuple[int, int]) -> Figu
     """Lay ``figure`` out for the notebook or, ``projector``, for a projector, in place, and return it.
 
     Its size as first seen and each text's first font size are remembered on the figure, so toggling back
-    and forth (or a figure updated between renders) always starts from the original. Notebook: the figure
+    and forth (or a figure updated between renders) always starts from the original. Its layout engine
+    places the axes again whenever the size or the axes changed (see :func:`keep_layout`). Notebook: the figure
     keeps its size unless wider than the notebook (then it is shrunk to fit, fonts kept). Projector: the
     figure fills ``box_px`` (width, height in pixels) and no text is under :data:`PROJECTOR_TEXT_PX`.
     """
@@ -163,7 +164,21 @@ def fit_figure(figure: Figure, projector: bool, box_px: tuple[int, int]) -> Figu
     for text in figure.findobj(Text):
         points = text.__dict__.setdefault("_classroom_points", text.get_fontsize())
         text.set_fontsize(max(points, least_points) if projector else points)
+    layout = (projector, tuple(box_px), [id(ax) for ax in figure.axes])
+    if figure.__dict__.get("_classroom_layout") != layout:  # new size or new axes: the layout engine places them
+        engine = figure.__dict__.setdefault("_classroom_engine", figure.get_layout_engine())
+        if engine is not None:
+            figure.set_layout_engine(engine)
+        figure._classroom_layout, figure._classroom_placed = layout, False
     return figure
+
+
+def keep_layout(figure: Figure) -> None:
+    """After a render of a :func:`fit_figure` figure: keep the axes where the layout engine just put them, so
+    the next pictures of the same layout skip its solve (half of a constrained figure's render)."""
+    if figure.__dict__.get("_classroom_placed") is False and figure.get_layout_engine() is not None:
+        figure.set_layout_engine("none")
+        figure._classroom_placed = True
 
 
 def projector_box_px(control_rows: int) -> tuple[int, int]:
@@ -340,7 +355,10 @@ def figure_picture(result: Figure | Drawn, box: tuple[int, int] | None) -> Pictu
     """A figure widget's result laid out for the notebook (``box`` None) or a projector (``box`` its room in
     pixels), rendered."""
     drawn = as_drawn(result)
-    return render(fit_figure(drawn.figure, box is not None, box or (0, 0)), drawn.status, drawn.note, drawn.progress)
+    picture = render(fit_figure(drawn.figure, box is not None, box or (0, 0)), drawn.status, drawn.note,
+                     drawn.progress)
+    keep_layout(drawn.figure)
+    return picture
 
 
 def final_picture(result):
