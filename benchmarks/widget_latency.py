@@ -186,7 +186,8 @@ def summary(name: str, new: list[float], old: list[float], first: list[float] | 
     if first is not None:
         line += f" (first picture: median {statistics.median(first):5.0f}, worst {max(first):5.0f})"
     if old:
-        line += f" | old median {statistics.median(old):6.0f} ms, worst {max(old):6.0f} ms | new/old {med / statistics.median(old):.2f}"
+        base = statistics.median(old)
+        line += f" | old median {base:6.0f} ms, worst {max(old):6.0f} ms | new/old {med / base:.2f}"
     verdict = "ok" if min(worst, max(first or [worst])) <= 1000 and min(med, statistics.median(first or [med])) <= 500 \
         else "OVER TARGET"
     return f"{line} [{verdict}]"

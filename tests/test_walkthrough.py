@@ -25,7 +25,8 @@ from helpers.plots.graph_layout import Layout, _spaced_closest, count_crossings,
 from helpers.plots.walkthrough import HIGHLIGHT, WalkthroughFigure, key_frame_strip
 from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
 from helpers.plots.walkthrough_widget import Walkthroughs, build_controls, walkthrough_widget
-from helpers.runtime.classroom import NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, control_rows, projector_box_px
+from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, control_rows,
+                                       projector_box_px)
 from helpers.runtime.headless import is_headless
 from helpers.scalar_autodiff import Value, exp, log, node_names, sigmoid, topological_order
 

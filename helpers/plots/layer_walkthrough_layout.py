@@ -78,7 +78,8 @@ def numbered(items, sizes: Sizes) -> list[bool]:
     """Per item of a row, whether its numbers are drawn: every panel's, or only the row's result (the panel
     after its "=", else its last panel)."""
     panels = [i for i, item in enumerate(items) if isinstance(item, Panel)]
-    result = next((i + 1 for i, item in enumerate(items[:-1]) if item == "=" and i + 1 in panels), panels[-1] if panels else -1)
+    after_equals = [i + 1 for i, item in enumerate(items[:-1]) if item == "=" and i + 1 in panels]
+    result = after_equals[0] if after_equals else (panels[-1] if panels else -1)
     return [isinstance(item, Panel) and (sizes.numbers_everywhere or i == result) for i, item in enumerate(items)]
 
 
@@ -121,7 +122,8 @@ class Layout:
     rows: list[list[list[Placed]]]
 
 
-def layout(steps: tuple[LayerStep, ...], activations: list[Panel], deltas: list[Panel], sizes: Sizes = NOTEBOOK) -> Layout:
+def layout(steps: tuple[LayerStep, ...], activations: list[Panel], deltas: list[Panel],
+           sizes: Sizes = NOTEBOOK) -> Layout:
     """Place the overview (``activations`` a[0..L], ``deltas`` δ[1..L], each δ[l] under a[l]; only if
     ``sizes.overview``) and every step's equation rows; heights are the maxima over the steps."""
     top = sizes.caption_units

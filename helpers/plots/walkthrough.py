@@ -139,8 +139,8 @@ class WalkthroughFigure(RenderedSteps):
             if step.phase == "backward" and len(step.contributions) > 1:
                 bottom = self.node_box[step.key].get_path().get_extents()
                 self.sum_label[step.key] = self.graph_ax.text(
-                    bottom.x0 + bottom.width / 2, bottom.y0 - 0.03, "", ha="center", va="top", fontsize=self.label_font * scale,
-                    zorder=4, color=HIGHLIGHT_TEXT, fontweight="bold")
+                    bottom.x0 + bottom.width / 2, bottom.y0 - 0.03, "", ha="center", va="top",
+                    fontsize=self.label_font * scale, zorder=4, color=HIGHLIGHT_TEXT, fontweight="bold")
         self.edge_label = {}
         for (source, target), parts in self.edge_segments.items():
             arrows = []
@@ -156,7 +156,8 @@ class WalkthroughFigure(RenderedSteps):
             if isinstance(target, tuple):  # operand -> primitive: backward labels sit mid-way on the last segment
                 x, y = (start + end) / 2
                 self.edge_label[(source, target[1])] = self.graph_ax.text(
-                    x, y + 0.04, "", ha="center", va="bottom", fontsize=self.label_font * scale, zorder=4, color=HIGHLIGHT_TEXT,
+                    x, y + 0.04, "", ha="center", va="bottom", fontsize=self.label_font * scale, zorder=4,
+                    color=HIGHLIGHT_TEXT,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
 
     def _add_table_and_caption(self, scale: float) -> None:

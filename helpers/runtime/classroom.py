@@ -269,10 +269,10 @@ class WithFallback:
 
 
 class ClassroomWidget:
-    """A live classroom widget: ``draw(values, box)`` returns a :class:`Picture` (or yields progressive ones)
-    for ``values``, the controls' current values by name, laid out for the notebook (``box`` None) or for a
-    projector (``box`` the picture's room, (width, height) pixels: see :meth:`projector_box`); ``controls`` maps names to ipywidgets
-    controls whose ``value`` feeds ``draw``; ``extra`` are widgets placed among the controls without a
+    """A live classroom widget: ``draw(values, box)`` returns a :class:`Picture` (or yields them: see
+    :func:`pictures`) for ``values``, the controls' current values by name, laid out for the notebook (``box``
+    None) or for a projector (``box`` the picture's room, (width, height) pixels: see :meth:`projector_box`);
+    ``controls`` maps names to ipywidgets controls whose ``value`` feeds ``draw``; ``extra`` are widgets placed among the controls without a
     value of their own (buttons, a Play clock). The first picture is drawn before the widget is shown.
 
     ``.box`` is the VBox, ``.picture``, ``.projector``, ``.status`` its parts, ``.worker`` the
@@ -297,8 +297,8 @@ class ClassroomWidget:
         row = ipywidgets.HBox(items)
         row.add_class("classroom-controls")
         self.rows = control_rows(items)
-        self.box = ipywidgets.VBox([ipywidgets.HTML(STYLE, layout=ipywidgets.Layout(display="none")),  # applies, takes no room
-                                    self.picture, self.note, row])
+        style = ipywidgets.HTML(STYLE, layout=ipywidgets.Layout(display="none"))  # applies, takes no room
+        self.box = ipywidgets.VBox([style, self.picture, self.note, row])
         self.box.add_class("classroom-widget")
         self.first = self._show(final_picture(draw(self.values(), None)))
         self.worker = LatestValueWorker(self._compute, self._failed)
