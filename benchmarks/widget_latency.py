@@ -56,7 +56,7 @@ NOTEBOOKS = {"00": "00_computational_graphs", "01": "01_spiral_gradient_descent"
 VALUES = {  # control -> the values it takes in turn (after the default), as a class would set them
     "x0": [0.8, 1.25, -0.5, 2.0, 0.0], "lr": None, "n_steps": [300, 600, 1000, 2000, 100], "seed": [1, 2, 3],
     "epochs": [20, 50, 5, 80, 100, 10], "depth": [20, 30, 10], "width": [32, 64, 16], "init": None,
-    "configuration": None, "label": ["dog", "ship", "cat"], "steps": [256, 128, 64], "octaves": [2, 1, 3],
+    "configuration": None, "label": ["dog", "ship", "cat"], "steps": [272, 288, 240, 64], "octaves": [2, 1, 3],
 }
 
 

@@ -714,3 +714,11 @@ def test_a_superseded_dream_stops_at_its_next_step():
     assert result is None
     steps.close()  # what the widget does when a newer setting arrives; returns once the run has stopped
     assert ("a", 5000, 1) not in runs.done
+
+
+def test_dreaming_ahead_fills_the_cache_for_the_next_settings():
+    from helpers.experiments.dream_runs import DreamRuns
+    runs = DreamRuns(TinyNet(), start_image(), ["a", "b"])
+    assert all(item is None for item in runs.ahead("b", [4, 6], 1, every_s=0.0))
+    assert {("b", 4, 1), ("b", 6, 1)} <= set(runs.done)
+    assert len(list(runs.dream("b", 6, 1))) == 1  # answered at once

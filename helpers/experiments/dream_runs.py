@@ -5,7 +5,8 @@ progress to show while they run and a way to stop one that a newer setting repla
 once; otherwise :func:`helpers.dream.gradient_descent` runs (with exactly the arguments the notebook's cell
 used, so the same image) while the generator yields the objective recorded so far every ``every_s`` seconds,
 then the result. Closing the generator (the widget does when a newer setting arrives) stops the run at its
-next step: the objective function raises :class:`Stopped` on the dream's own thread.
+next step: the objective function raises :class:`Stopped` on the dream's own thread. :meth:`DreamRuns.ahead`
+dreams the neighbouring settings while nobody asks for anything, so that the steps slider answers from the cache.
 """
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ class DreamRuns:
                 raise outcome["error"]
             self.done[key] = outcome["dream"]
         yield self.done[key], self.done[key].history
+
+    def ahead(self, label: str, steps_values, octaves: int, every_s: float = 0.2) -> Iterator[None]:
+        """Dream ``label`` at each of ``steps_values`` not run yet (the settings a class is likely to pick next),
+        yielding None every ``every_s`` seconds: closing it stops the run in progress, as for :meth:`dream`."""
+        for steps in steps_values:
+            for _ in self.dream(label, steps, octaves, every_s):
+                yield None
 
     def _run(self, key: tuple, history: list, stop: threading.Event, outcome: dict) -> None:
         label, steps, octaves = key
