@@ -709,7 +709,7 @@ def test_a_dream_run_is_the_notebooks_run_cached_by_setting():
 def test_a_superseded_dream_stops_at_its_next_step():
     from helpers.experiments.dream_runs import DreamRuns
     runs = DreamRuns(TinyNet(), start_image(size=32), ["a", "b"])
-    steps = runs.dream("a", 5000, 1, every_s=0.01)
+    steps = runs.dream("a", 5000, 1, every_s=0.01, first_s=0.01)
     result, history = next(steps)  # running: progress, no result yet
     assert result is None
     steps.close()  # what the widget does when a newer setting arrives; returns once the run has stopped
@@ -719,6 +719,6 @@ def test_a_superseded_dream_stops_at_its_next_step():
 def test_dreaming_ahead_fills_the_cache_for_the_next_settings():
     from helpers.experiments.dream_runs import DreamRuns
     runs = DreamRuns(TinyNet(), start_image(), ["a", "b"])
-    assert all(item is None for item in runs.ahead("b", [4, 6], 1, every_s=0.0))
+    assert all(item is None for item in runs.ahead("b", [4, 6], 1, every_s=0.001))
     assert {("b", 4, 1), ("b", 6, 1)} <= set(runs.done)
     assert len(list(runs.dream("b", 6, 1))) == 1  # answered at once

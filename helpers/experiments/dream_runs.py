@@ -41,9 +41,11 @@ class DreamRuns:
         self.model, self.start, self.classes = model, start, list(classes)
         self.done: dict[tuple, Dream] = {}
 
-    def dream(self, label: str, steps: int, octaves: int, every_s: float = 0.5) -> Iterator[tuple[Dream | None, list]]:
-        """Yields (None, the history so far) every ``every_s`` seconds while the run computes, then
-        (its :class:`Dream`, its history); a setting run before: that one yield, at once."""
+    def dream(self, label: str, steps: int, octaves: int, every_s: float = 1.0,
+              first_s: float = 0.25) -> Iterator[tuple[Dream | None, list]]:
+        """Yields (None, the history so far) after ``first_s`` seconds and then every ``every_s`` seconds while
+        the run computes (feedback soon, few renders competing with the run), then (its :class:`Dream`, its
+        history); a setting run before: that one yield, at once."""
         key = (label, steps, octaves)
         if key not in self.done:
             history, outcome = [], {}
@@ -51,9 +53,11 @@ class DreamRuns:
             worker = threading.Thread(target=self._run, args=(key, history, stop, outcome), daemon=True,
                                       name="dream")
             worker.start()
+            wait = first_s
             try:
                 while worker.is_alive():
-                    worker.join(every_s)
+                    worker.join(wait)
+                    wait = every_s
                     if worker.is_alive():
                         yield None, list(history)
             finally:
@@ -68,7 +72,7 @@ class DreamRuns:
         """Dream ``label`` at each of ``steps_values`` not run yet (the settings a class is likely to pick next),
         yielding None every ``every_s`` seconds: closing it stops the run in progress, as for :meth:`dream`."""
         for steps in steps_values:
-            for _ in self.dream(label, steps, octaves, every_s):
+            for _ in self.dream(label, steps, octaves, every_s, every_s):
                 yield None
 
     def _run(self, key: tuple, history: list, stop: threading.Event, outcome: dict) -> None:
