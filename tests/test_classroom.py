@@ -233,3 +233,15 @@ def test_the_layout_is_solved_once_per_size_and_axes_then_kept():
     assert render(figure).size == first.size and figure.axes[0].get_position().bounds == position
     fit_figure(figure, True, (600, 300))  # a new size: solved again
     assert figure.get_layout_engine().__class__.__name__ != "PlaceHolderLayoutEngine"
+
+
+def test_a_function_with_a_projector_parameter_is_told_the_mode():
+    told = []
+
+    def draw(value, projector=False):
+        told.append(projector)
+        return line_figure(value)
+
+    widget = live_figure_widget(ipywidgets, draw, {"value": ipywidgets.IntSlider(value=1, description="v")})
+    widget.projector.value = True
+    assert widget.worker.wait() and told == [False, True]

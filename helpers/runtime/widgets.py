@@ -21,6 +21,8 @@ def classroom_widget(func, **controls):
     :func:`~helpers.runtime.classroom.new_figure` (never pyplot's), or a :class:`~helpers.runtime.classroom.Drawn`
     (figure, status line, note), or is a generator yielding them: progressive ones (``Drawn(progress=True)``),
     then the final one, then possibly None now and then while it works ahead for the next request. A function
+    with a ``projector`` parameter is told whether the picture is for a projector (live only), so that it can
+    draw fewer panels there; the mechanism then fits the figure to the projector and raises its small text. A function
     that keeps its figure and updates the artists' data on each call makes a cheap control cheaper still.
     ``controls`` are ipywidgets controls (their ``.value`` is the default) or plain values (held fixed).
 
@@ -50,8 +52,10 @@ def live_figure_widget(ipywidgets, func, controls: dict) -> ClassroomWidget:
         control.description = control.description or name  # as interact did: the browser test finds it by text
     fixed = {name: c for name, c in controls.items() if not isinstance(c, ipywidgets.Widget)}
 
+    told = {"projector"} & set(inspect.signature(func).parameters)  # a function may lay itself out for it
+
     def draw(values: dict, box):
-        result = func(**values, **fixed)
+        result = func(**values, **fixed, **{name: box is not None for name in told})
         if not inspect.isgenerator(result):
             yield figure_picture(result, box)
             return
