@@ -439,22 +439,26 @@ def test_a_wrong_backward_is_named_in_red_at_its_step():
         assert red == (["dL/dW[1]  3×2"] if wrong else [])
 
 
-def test_projector_drawing_fits_the_projector_with_16_px_text():
-    projector = LayerWalkthroughFigure(*drawn_course_mlp(), projector=True)
+def notebook_03_mynet():
+    torch.manual_seed(3)
+    return MyNet([2, 3, 2]).double(), torch.randn(4, 2, dtype=F64), torch.randn(4, 2, dtype=F64)
+
+
+@pytest.mark.parametrize("network", [drawn_course_mlp, notebook_03_mynet])
+def test_projector_drawing_fits_the_projector_with_16_px_text(network):
+    projector = LayerWalkthroughFigure(*network(), projector=True)
     assert not projector.overview  # the overview band is left out: fewer panels
     for index in range(len(projector.steps)):
         picture = projector.picture(index)
         assert picture.text_px >= PROJECTOR_TEXT_PX and picture.size[0] <= NOTEBOOK_WIDTH_PX
         assert picture.size[1] + WALKTHROUGH_CONTROLS_PX <= PROJECTOR_HEIGHT_PX
         assert all(sum(p.numbers for p in row) <= 1 for row in projector.geometry.rows[index])  # only the result's
-    assert LayerWalkthroughFigure(*drawn_course_mlp()).picture(0).text_px < PROJECTOR_TEXT_PX
+    assert LayerWalkthroughFigure(*network()).picture(0).text_px < PROJECTOR_TEXT_PX
 
 
 @pytest.mark.parametrize("projector", [False, True])
 def test_every_number_fits_its_cell_and_contrasts_with_it(projector):
-    torch.manual_seed(3)  # notebook 03's MyNet: its last step writes -0.000331, which used to spill out
-    figure = LayerWalkthroughFigure(MyNet([2, 3, 2]).double(), torch.randn(4, 2, dtype=F64),
-                                    torch.randn(4, 2, dtype=F64), projector=projector)
+    figure = LayerWalkthroughFigure(*notebook_03_mynet(), projector=projector)  # writes -0.000466: 9 characters
     cell_px = figure.sizes.cell_w_in * figure.sizes.number_cell * figure.figure.dpi
     widest = 0.0
     for index in range(len(figure.steps)):
@@ -462,6 +466,8 @@ def test_every_number_fits_its_cell_and_contrasts_with_it(projector):
         for _, _, text, colour in figure.numbers:
             widest = max(widest, figure.number_font.getlength(text))
     assert 0 < widest < cell_px
+    if projector:  # there the numbers are wider than a plain cell: they spilled out before cells fitted them
+        assert widest > figure.sizes.cell_w_in * figure.figure.dpi
 
 
 def test_every_cell_colour_has_a_number_colour_with_4_5_to_1_contrast():
