@@ -1,6 +1,6 @@
 """Milliseconds per step of the classroom walkthrough, against redrawing from scratch, in the same run.
 
-    .venv/bin/python benchmarks/walkthrough_step.py [--repeats 3] [--large-font]
+    .venv/bin/python benchmarks/walkthrough_step.py [--repeats 3] [--projector]
 
 One step is what the live widget does when the slider moves: update the kept artists
 (:meth:`WalkthroughFigure.show`) and encode the figure as the PNG the ``ipywidgets.Image`` shows
@@ -44,24 +44,24 @@ def two_neurons_with_weight_decay() -> Value:
     return loss
 
 
-def course_mlp_walkthrough(large_font: bool) -> LayerWalkthroughFigure:
+def course_mlp_walkthrough(projector: bool) -> LayerWalkthroughFigure:
     """Notebook 02's layer walkthrough: the CSE 849 MLP 2 -> 3 -> 3 -> 1 on a batch of 4 (8 steps)."""
     generator = torch.Generator().manual_seed(0)
     model = MLP(2, 1, 3, lr=0.1, dtype=torch.float64, generator=generator)
     x, y = (torch.randn(4, n, dtype=torch.float64, generator=generator) for n in (2, 1))
-    return LayerWalkthroughFigure(model, x, y, large_font=large_font)
+    return LayerWalkthroughFigure(model, x, y, projector=projector)
 
 
-def mynet_walkthrough(large_font: bool) -> LayerWalkthroughFigure:
+def mynet_walkthrough(projector: bool) -> LayerWalkthroughFigure:
     """Notebook 03's layer walkthrough: MyNet([2, 3, 2]) (tanh) on a batch of 4 (6 steps)."""
     torch.manual_seed(0)
     x, y = torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
-    return LayerWalkthroughFigure(MyNet([2, 3, 2]).double(), x, y, large_font=large_font)
+    return LayerWalkthroughFigure(MyNet([2, 3, 2]).double(), x, y, projector=projector)
 
 
-WALKTHROUGHS = {  # name -> a new figure, given large_font
-    "NYU 1.4 (b)": lambda large: WalkthroughFigure(nyu_graph(1.0, 2.0, -1.5, 0.5), large_font=large),
-    "two neurons + weight decay": lambda large: WalkthroughFigure(two_neurons_with_weight_decay(), large_font=large),
+WALKTHROUGHS = {  # name -> a new figure, given projector
+    "NYU 1.4 (b)": lambda large: WalkthroughFigure(nyu_graph(1.0, 2.0, -1.5, 0.5), projector=large),
+    "two neurons + weight decay": lambda large: WalkthroughFigure(two_neurons_with_weight_decay(), projector=large),
     "layers: course MLP 2-3-3-1": course_mlp_walkthrough,
     "layers: MyNet [2, 3, 2]": mynet_walkthrough,
 }
@@ -78,21 +78,21 @@ def time_per_step(function, steps: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--large-font", action="store_true")
+    parser.add_argument("--projector", action="store_true")
     args = parser.parse_args()
     use_style()
     for name, build in WALKTHROUGHS.items():
-        kept = build(args.large_font)
+        kept = build(args.projector)
         count = len(kept.steps)
         kept.png(0)  # first render: fonts and caches, as when the widget first appears
         update, rebuild = [], []
         for _ in range(args.repeats):
             update.append(time_per_step(kept.png, count))
-            rebuild.append(time_per_step(lambda i: build(args.large_font).png(i), count))
+            rebuild.append(time_per_step(lambda i: build(args.projector).png(i), count))
         update_ms, rebuild_ms = (statistics.median(w for w, _ in runs) for runs in (update, rebuild))
         update_cpu = statistics.median(c for _, c in update)
         verdict = "ok" if update_ms <= TARGET_MS else "OVER TARGET"
-        print(f"{name} ({count} steps{', large font' if args.large_font else ''}): update {update_ms:.0f} ms/step "
+        print(f"{name} ({count} steps{', projector' if args.projector else ''}): update {update_ms:.0f} ms/step "
               f"(CPU {update_cpu:.0f} ms), full redraw {rebuild_ms:.0f} ms/step, "
               f"ratio {update_ms / rebuild_ms:.2f}; target <= {TARGET_MS:.0f} ms: {verdict}")
 

@@ -7,6 +7,7 @@ import io
 import ipywidgets
 import pytest
 
+from helpers.runtime.classroom import new_figure
 from helpers.runtime.headless import HEADLESS_ENV
 from helpers.runtime.progress import progress
 from helpers.runtime.widgets import classroom_widget, keep_default_on_grid, nice_log_values
@@ -14,12 +15,18 @@ from helpers.runtime.widgets import classroom_widget, keep_default_on_grid, nice
 
 def test_live_widget_returns_nothing_so_no_function_repr_follows_it(monkeypatch):
     monkeypatch.delenv(HEADLESS_ENV, raising=False)
-    shown = []
+    shown, drawn = [], []
+
+    def draw(lr):
+        drawn.append(lr)
+        return new_figure(figsize=(2, 1))
+
     monkeypatch.setattr("IPython.display.display", lambda *objects, **_: shown.extend(objects))
-    result = classroom_widget(lambda lr: shown.append(("drawn", lr)),
-                              lr=ipywidgets.FloatSlider(value=0.5, min=0, max=1))
+    result = classroom_widget(draw, lr=ipywidgets.FloatSlider(value=0.5, min=0, max=1))
     assert result is None
-    assert ("drawn", 0.5) in shown  # interact drew once with the default
+    assert drawn == [0.5]  # the first picture is drawn with the default before anything is touched
+    bundle = shown[0]._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and bundle["image/png"]
 
 
 def test_log_slider_whose_default_is_between_steps_offers_the_default_exactly():

@@ -689,3 +689,36 @@ def test_model_stats_are_checked_for_the_probes_too():
         dream.robustness(start_image(), TinyNet(), 0, mean=(0.5, 0.5, INF))
     assert dream.input_stats(TinyNet(), np.array([0.5, 0.5, 0.5]), torch.tensor([0.25] * 3)) == \
         ((0.5,) * 3, (0.25,) * 3)
+
+
+# ---- DreamRuns: notebook 05's live widget (helpers.experiments.dream_runs) ------------------------------------
+
+def test_a_dream_run_is_the_notebooks_run_cached_by_setting():
+    from helpers.experiments.dream_runs import DreamRuns
+    model, start = TinyNet(), start_image()
+    runs = DreamRuns(model, start, ["a", "b", "c", "d", "e"])
+    *_, (result, history) = runs.dream("c", 8, 2, every_s=1e9)
+    expected_history = []
+    expected = dream.gradient_descent(start, model, dream.class_loss(2), 8, octaves=2, target=2,
+                                      history=expected_history, seed=2)
+    assert torch.equal(result.image, expected) and len(history) == len(expected_history) == 8
+    assert result.probability == dream.target_probability(expected, model, 2).item()
+    assert list(runs.dream("c", 8, 2)) == [(result, history)]  # a cache hit: one answer, at once
+
+
+def test_a_superseded_dream_stops_at_its_next_step():
+    from helpers.experiments.dream_runs import DreamRuns
+    runs = DreamRuns(TinyNet(), start_image(size=32), ["a", "b"])
+    steps = runs.dream("a", 5000, 1, every_s=0.01, first_s=0.01)
+    result, history = next(steps)  # running: progress, no result yet
+    assert result is None
+    steps.close()  # what the widget does when a newer setting arrives; returns once the run has stopped
+    assert ("a", 5000, 1) not in runs.done
+
+
+def test_dreaming_ahead_fills_the_cache_for_the_next_settings():
+    from helpers.experiments.dream_runs import DreamRuns
+    runs = DreamRuns(TinyNet(), start_image(), ["a", "b"])
+    assert all(item is None for item in runs.ahead("b", [4, 6], 1, every_s=0.001))
+    assert {("b", 4, 1), ("b", 6, 1)} <= set(runs.done)
+    assert len(list(runs.dream("b", 6, 1))) == 1  # answered at once

@@ -27,8 +27,13 @@ from helpers.layers import MLP, Layer, Linear, MSELoss, ReLU, Sequential, Sigmoi
 from helpers.mynet import MyNet, backpropagation
 from helpers.plots.layer_walkthrough import DISAGREES, LayerWalkthroughFigure
 from helpers.plots.layer_walkthrough_steps import build_layer_walkthrough, key_frames
-from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, key_frame_strip
-from helpers.plots.walkthrough_widget import build_controls, layer_walkthrough_widget
+from helpers.plots.walkthrough import HIGHLIGHT, HIGHLIGHT_TEXT, PAST_SUM, PENDING, key_frame_strip
+from helpers.plots.layer_walkthrough import cell_colour
+from helpers.plots.layer_walkthrough_steps import number_text
+from helpers.plots.style import contrast_ratio, readable_on
+from helpers.runtime.classroom import NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX
+from helpers.plots.walkthrough_widget import Walkthroughs, build_controls, layer_walkthrough_widget
+from tests.test_walkthrough import WALKTHROUGH_CONTROLS_PX
 from helpers.runtime import edition
 from tools.editions import strip_solutions
 
@@ -409,7 +414,7 @@ def test_the_numbers_are_stamped_in_the_cells(mlp_figure):
     forward_1 = next(i for i, s in enumerate(mlp_figure.steps) if s.phase == "forward")
     mlp_figure.show(forward_1)
     z = next(p for p in mlp_figure.steps[forward_1].panels if p.name == "z[1]")
-    texts = [text for _, _, text in mlp_figure.numbers]
+    texts = [text for _, _, text, _ in mlp_figure.numbers]
     assert f"{z.values[0, 0].item():.3g}" in texts
     stamped, plain = mlp_figure.rgba(forward_1), super(LayerWalkthroughFigure, mlp_figure).rgba(forward_1)
     assert not np.array_equal(stamped, plain)
@@ -434,13 +439,60 @@ def test_a_wrong_backward_is_named_in_red_at_its_step():
         assert red == (["dL/dW[1]  3×2"] if wrong else [])
 
 
-def test_large_font_scales_figure_and_text():
-    small = LayerWalkthroughFigure(*drawn_course_mlp())
-    large = LayerWalkthroughFigure(*drawn_course_mlp(), large_font=True)
-    assert large.figure.get_size_inches() == pytest.approx(small.figure.get_size_inches() * LARGE_FONT_SCALE)
-    assert large.overview[0].label.get_fontsize() == pytest.approx(small.overview[0].label.get_fontsize()
-                                                                    * LARGE_FONT_SCALE)
-    assert large.number_font.size > small.number_font.size
+def notebook_03_mynet():
+    torch.manual_seed(3)
+    return MyNet([2, 3, 2]).double(), torch.randn(4, 2, dtype=F64), torch.randn(4, 2, dtype=F64)
+
+
+@pytest.mark.parametrize("network", [drawn_course_mlp, notebook_03_mynet])
+def test_projector_drawing_fits_the_projector_with_16_px_text(network):
+    projector = LayerWalkthroughFigure(*network(), projector=True)
+    assert not projector.overview  # the overview band is left out: fewer panels
+    for index in range(len(projector.steps)):
+        picture = projector.picture(index)
+        assert picture.text_px >= PROJECTOR_TEXT_PX and picture.size[0] <= NOTEBOOK_WIDTH_PX
+        assert picture.size[1] + WALKTHROUGH_CONTROLS_PX <= PROJECTOR_HEIGHT_PX
+        assert all(sum(p.numbers for p in row) <= 1 for row in projector.geometry.rows[index])  # only the result's
+    assert LayerWalkthroughFigure(*network()).picture(0).text_px < PROJECTOR_TEXT_PX
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_every_number_fits_its_cell_and_contrasts_with_it(projector):
+    figure = LayerWalkthroughFigure(*notebook_03_mynet(), projector=projector)  # writes -0.000466: 9 characters
+    cell_px = figure.sizes.cell_w_in * figure.sizes.number_cell * figure.figure.dpi
+    widest = 0.0
+    for index in range(len(figure.steps)):
+        figure.show(index)
+        for _, _, text, colour in figure.numbers:
+            widest = max(widest, figure.number_font.getlength(text))
+    assert 0 < widest < cell_px
+    if projector:  # there the numbers are wider than a plain cell: they spilled out before cells fitted them
+        assert widest > figure.sizes.cell_w_in * figure.figure.dpi
+
+
+def test_every_cell_colour_has_a_number_colour_with_4_5_to_1_contrast():
+    for scaled in np.linspace(-1, 1, 201):
+        background = cell_colour(scaled)
+        assert contrast_ratio(readable_on(background), background) >= 4.5, scaled
+    assert readable_on(cell_colour(1.0)) == readable_on(cell_colour(-1.0)) == (0.0, 0.0, 0.0)
+    for text in (HIGHLIGHT_TEXT, PENDING, DISAGREES, PAST_SUM, "#555555"):  # the walkthroughs' text colours on white
+        assert contrast_ratio(text, "white") >= 4.5, text
+    assert contrast_ratio(HIGHLIGHT, "white") < 4.5  # why the highlight's text is darker: the test can fail
+
+
+def test_the_caption_and_the_box_round_the_loss_alike(mlp_figure):
+    end = len(mlp_figure.steps) - 1
+    mlp_figure.show(end)
+    boxed = [text for _, _, text, _ in mlp_figure.numbers][-1]  # the loss is the row's last matrix
+    assert f"= {boxed};" in mlp_figure.caption[1].get_text()
+    assert boxed == number_text(mlp_figure.walk.record.loss.item())
+
+
+def test_the_matrix_product_is_drawn_as_a_visible_sign(mlp_figure):
+    forward_1 = next(i for i, s in enumerate(mlp_figure.steps) if s.phase == "forward")
+    mlp_figure.show(forward_1)
+    shown = [t.get_text() for row in mlp_figure.operator_pool for t in row if t.get_visible()]
+    assert "×" in shown and "·" not in shown
 
 
 def test_a_step_out_of_range_is_refused(mlp_figure):
@@ -468,13 +520,14 @@ def test_headless_gives_the_four_key_frames(monkeypatch, mlp_figure):
 
 
 def test_the_shared_controls_step_through_every_frame(mlp_figure):
-    box = build_controls(mlp_figure, ipywidgets)
-    assert "walkthrough" in box._dom_classes
-    pictures = [box.picture.value]
+    widget = build_controls(Walkthroughs(lambda projector: mlp_figure), ipywidgets)
+    assert "walkthrough" in widget.box._dom_classes
+    pictures = [widget.picture.value]
     for _ in range(len(mlp_figure.steps) - 1):
-        box.buttons["next"].click()
-        pictures.append(box.picture.value)
-    assert box.slider.value == len(mlp_figure.steps) - 1
+        widget.buttons["next"].click()
+        assert widget.worker.wait()
+        pictures.append(widget.picture.value)
+    assert widget.slider.value == len(mlp_figure.steps) - 1
     assert len(set(pictures)) == len(pictures)
-    box.buttons["reset"].click()
-    assert box.slider.value == 0 and box.picture.value == pictures[0]
+    widget.buttons["reset"].click()
+    assert widget.worker.wait() and widget.slider.value == 0 and widget.picture.value == pictures[0]

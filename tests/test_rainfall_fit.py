@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from helpers.layers import MLP
-from helpers.experiments.rainfall_fit import (Standardizer, batches, best_run, epoch_order, evaluate_mse,
+from helpers.experiments.rainfall_fit import (FitsByLearningRate, Standardizer, batches, best_run, diverged_status,
+                                             epoch_order, evaluate_mse,
                                              predict_values, search, train_mlp, twin_losses)
 from helpers.models.twins import torch_twin
 
@@ -103,3 +104,59 @@ def test_observations_report_the_runs_the_twin_and_the_test_error():
     assert "lr = 0.03 after 75 epochs" in text and "ratio 1.012" in text  # 2.277 / 2.25
     failing = observations(36, False, GradientComparison("loss", 0.5, 1.0, 1e-10), 141, {0.03: ok}, ok, 2.3, 2.2)
     assert "SOME FAIL" in failing and "FAIL)" in failing and "diverged" not in failing
+
+
+# ---- FitsByLearningRate: notebook 02's live widget trains once per lr and replays epochs --------------------
+
+def fits_for(x, y, x_val, y_val, max_epochs=12):
+    return FitsByLearningRate(lambda lr: MLP(2, 1, 16, lr, dtype=F64, generator=torch.Generator().manual_seed(0)),
+                              x, y, x_val, y_val, max_epochs=max_epochs, batch_size=32, seed=0)
+
+
+def test_fewer_epochs_replay_the_cached_run_with_train_mlps_numbers():
+    x, y = toy_regression(300)
+    x_val, y_val = toy_regression(100, seed=1)
+    fits = fits_for(x, y, x_val, y_val)
+    *_, (history, model) = fits.fits(0.05, 8, every_s=1e9)
+    assert fits.trained(0.05) == 8  # only what was asked for is trained
+    for epochs in (8, 3, 0):
+        replay = list(fits.fits(0.05, epochs))
+        assert len(replay) == 1 and fits.trained(0.05) == 8  # a cache hit: one answer, nothing trained
+        history, model = replay[0]
+        fresh = MLP(2, 1, 16, 0.05, dtype=F64, generator=torch.Generator().manual_seed(0))
+        expected = train_mlp(fresh, x, y, x_val, y_val, epochs=epochs, batch_size=32, seed=0)
+        assert history.val_mse == expected.val_mse and history.train_mse == expected.train_mse
+        assert all(torch.equal(model.parameters()[name], value) for name, value in fresh.parameters().items())
+    *_, (history, _) = fits.fits(0.05, 12)  # more epochs: the same run continues
+    assert fits.trained(0.05) == 12 and history.epochs_run == 12
+    with pytest.raises(ValueError, match=r"epochs must be in \[0, 12\]"):
+        next(fits.fits(0.05, 13))
+
+
+def test_a_long_training_shows_progress_before_its_answer():
+    x, y = toy_regression(300)
+    answers = list(fits_for(x, y, *toy_regression(100, seed=1)).fits(0.05, 6, every_s=0.0))
+    assert [history.epochs_run for history, _ in answers] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_a_diverged_run_says_why_the_epochs_slider_changes_nothing():
+    x, y = toy_regression(200)
+    fits = FitsByLearningRate(lambda lr: MLP(2, 1, 16, lr, dtype=F64, generator=torch.Generator().manual_seed(0)),
+                              x, y, x[:50], y[:50], max_epochs=20, batch_size=32, seed=0)
+    *_, (history, _) = fits.fits(50.0, 20)
+    assert history.diverged and history.epochs_run < 20
+    status = diverged_status(history, 20)
+    assert status.startswith(f"diverged at epoch {history.epochs_run} (loss ") and "lower the learning rate" in status
+    assert f"epochs {history.epochs_run + 1}–20 never ran" in status
+    *_, (again, _) = fits.fits(50.0, 15)
+    assert again.epochs_run == history.epochs_run  # nothing more to train or to show
+    assert diverged_status(next(fits.fits(50.0, 0))[0], 0) == ""  # before it diverged: nothing to explain
+
+
+def test_training_ahead_fills_the_cache_up_to_the_most_epochs():
+    x, y = toy_regression(300)
+    fits = fits_for(x, y, *toy_regression(100, seed=1), max_epochs=6)
+    list(fits.fits(0.05, 2))
+    assert len(list(fits.train_ahead(0.05))) == 4 and fits.trained(0.05) == 6
+    assert list(fits.train_ahead(0.05)) == []  # nothing more to train
+    assert len(list(fits.fits(0.05, 5))) == 1  # answered from the cache

@@ -22,9 +22,11 @@ from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, c
 from helpers.graph_derivations import logistic_graph, nyu_graph, quadratic_form_graph
 from helpers.plots.graph_drawing import autograd_graph, draw_autograd_graph, draw_graph, value_graph
 from helpers.plots.graph_layout import Layout, _spaced_closest, count_crossings, layered_layout
-from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, WalkthroughFigure, key_frame_strip
+from helpers.plots.walkthrough import HIGHLIGHT, WalkthroughFigure, key_frame_strip
 from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
-from helpers.plots.walkthrough_widget import build_controls, walkthrough_widget
+from helpers.plots.walkthrough_widget import Walkthroughs, build_controls, walkthrough_widget
+from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, control_rows,
+                                       projector_box_px)
 from helpers.runtime.headless import is_headless
 from helpers.scalar_autodiff import Value, exp, log, node_names, sigmoid, topological_order
 
@@ -284,7 +286,7 @@ def test_the_two_path_node_shows_its_gradients_adding_up_and_its_edges_are_label
     highlighted = [key for key, box in nyu.node_box.items() if box.get_linewidth() > 1]
     assert highlighted == [nyu.steps[index].key]
     assert nyu.node_box[highlighted[0]].get_edgecolor()[:3] == pytest.approx(plt.matplotlib.colors.to_rgb(HIGHLIGHT))
-    assert "∂w/∂z" in nyu.caption.get_text() and "2 paths add up" in nyu.caption.get_text()
+    assert "∂w/∂z" in nyu.caption[0].get_text() and "2 paths add up" in nyu.caption[0].get_text()
 
 
 def test_the_current_table_line_is_the_steps_row(nyu):
@@ -298,13 +300,16 @@ def test_the_current_table_line_is_the_steps_row(nyu):
         assert text.startswith(f"∂w/∂{step.node} =" if step.phase == "backward" else f"{step.node} = ")
 
 
-def test_large_font_scales_figure_and_text():
+def test_projector_drawing_fits_the_projector_with_16_px_text():
     output = nyu_graph(1.0, 2.0, -1.5, 0.5)
-    small, large = WalkthroughFigure(output), WalkthroughFigure(output, large_font=True)
-    assert large.figure.get_size_inches() == pytest.approx(small.figure.get_size_inches() * LARGE_FONT_SCALE)
-    assert large.graph_ax.texts[0].get_fontsize() == pytest.approx(small.graph_ax.texts[0].get_fontsize()
-                                                                   * LARGE_FONT_SCALE)
-    assert large.rgba(0).shape[0] > small.rgba(0).shape[0]
+    small, large = WalkthroughFigure(output), WalkthroughFigure(output, projector=True)
+    for index in range(len(large.steps)):
+        picture = large.picture(index)
+        assert picture.text_px >= PROJECTOR_TEXT_PX and picture.size[0] <= NOTEBOOK_WIDTH_PX
+        assert picture.size[1] + WALKTHROUGH_CONTROLS_PX <= PROJECTOR_HEIGHT_PX
+    assert small.picture(9).text_px < PROJECTOR_TEXT_PX  # the notebook's drawing is the smaller one
+    large.show(9)  # the projector's caption carries the table's current line, since the table is left out
+    assert large.caption[1].get_text() == large.lines[large.table_current][0]
 
 
 def test_a_step_out_of_range_is_refused(nyu):
@@ -328,23 +333,43 @@ def test_headless_gives_the_strip_and_nbgrader_counts_as_headless(monkeypatch):
     plt.close(fig)
 
 
+def walkthrough_controls_px() -> int:
+    """What a walkthrough's controls and margins take of the projector's height (computed, not measured)."""
+    return PROJECTOR_HEIGHT_PX - projector_box_px(control_rows(
+        [ipywidgets.Button()] * 3 + [ipywidgets.ToggleButton(), ipywidgets.IntSlider(), ipywidgets.ToggleButton(),
+                                     ipywidgets.HTML()]))[1]
+
+
+WALKTHROUGH_CONTROLS_PX = walkthrough_controls_px()
+
+
 def test_the_buttons_move_the_slider_and_redraw_the_picture():
-    box = build_controls(WalkthroughFigure(nyu_graph(1.0, 2.0, -1.5, 0.5)), ipywidgets)
-    described = {child.description: child for child in box.children[1].children if hasattr(child, "description")}
-    assert {"previous", "next", "play", "reset", "step"} <= set(described)
-    pictures = [box.picture.value]
-    described["previous"].click()  # already at the start: stays
-    assert box.slider.value == 0
-    for _ in range(len(box.walkthrough.steps) + 2):  # past the end: stays at the last step
-        described["next"].click()
-        pictures.append(box.picture.value)
-    assert box.slider.value == len(box.walkthrough.steps) - 1
-    distinct = pictures[:len(box.walkthrough.steps)]
+    widget = build_controls(Walkthroughs(lambda projector: WalkthroughFigure(nyu_graph(1.0, 2.0, -1.5, 0.5),
+                                                                             projector=projector)), ipywidgets)
+    described = {child.description: child for child in widget.box.children[-1].children
+                 if hasattr(child, "description")}
+    assert {"previous", "next", "play", "reset", "step", "projector"} <= set(described)
+    assert {"classroom-widget", "walkthrough"} <= set(widget.box._dom_classes)
+    steps = len(widget.walkthroughs.notebook.steps)
+
+    def click(name):
+        described[name].click()
+        assert widget.worker.wait()  # the picture is drawn on the widget's own thread
+        return widget.picture.value
+
+    pictures = [widget.picture.value]
+    click("previous")  # already at the start: stays
+    assert widget.slider.value == 0
+    pictures += [click("next") for _ in range(steps + 1)]  # past the end: stays at the last step
+    assert widget.slider.value == steps - 1
+    distinct = pictures[:steps]
     assert len(set(distinct)) == len(distinct)  # each step's picture differs
-    described["previous"].click()
-    assert box.slider.value == len(box.walkthrough.steps) - 2
-    described["reset"].click()
-    assert box.slider.value == 0 and box.picture.value == pictures[0]
+    click("previous")
+    assert widget.slider.value == steps - 2
+    assert click("reset") == pictures[0] and widget.slider.value == 0
+    described["projector"].value = True
+    assert widget.worker.wait() and "classroom-text-px-16" in widget.picture._dom_classes
+    assert widget.picture.layout.width == f"{NOTEBOOK_WIDTH_PX}px"
 
 
 # ---- the layered layout (helpers.plots.graph_layout) and the graphs drawn (helpers.plots.graph_drawing) --------

@@ -2,6 +2,7 @@
 
 * :func:`train_mlp`: mini-batch SGD (the update happens inside ``backward``), the train and
   validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
+* :class:`FitsByLearningRate`: one run per learning rate kept epoch by epoch (notebook 02's live widget).
 * :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
 * :func:`observations`: the notebook's findings, written from its numbers.
 * :func:`q2_ytest_text`: the course's deliverable ``q2_ytest.txt``, one test prediction per line.
@@ -12,7 +13,9 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -118,6 +121,16 @@ def train_mlp(model: MLP, x_train, y_train, x_val, y_val, epochs: int, batch_siz
     ``val_mse`` is measured on the whole validation set after every epoch. A non-finite loss stops
     the run with ``diverged=True`` (the best epoch so far is kept).
     """
+    for history in training_epochs(model, x_train, y_train, x_val, y_val, epochs, batch_size, seed, desc):
+        pass
+    return history
+
+
+def training_epochs(model: MLP, x_train, y_train, x_val, y_val, epochs: int, batch_size: int, seed: int,
+                    desc: str | None = None, show_progress: bool = True) -> Iterator[History]:
+    """:func:`train_mlp` one epoch at a time: yields its History (one object, growing) after epoch 0 (before
+    training), 1, 2, …; the last yield is after epoch ``epochs`` or after the first non-finite loss. Training
+    fewer epochs is a prefix of training more: the batches of epoch e never depend on the epochs after it."""
     generator = torch.Generator().manual_seed(seed)
     loss_fn = MSELoss()
     history = History(lr=model.lr)
@@ -137,14 +150,107 @@ def train_mlp(model: MLP, x_train, y_train, x_val, y_val, epochs: int, batch_siz
         return True
 
     record(0, evaluate_mse(model, x_train, y_train))
-    for epoch in progress(range(1, epochs + 1), desc=desc or f"lr={model.lr:g}", leave=False):
+    yield history
+    quiet = {} if show_progress else {"disable": True}
+    for epoch in progress(range(1, epochs + 1), desc=desc or f"lr={model.lr:g}", leave=False, **quiet):
         total = 0.0
         for xb, yb in batches(x_train, y_train_col, epoch_order(len(x_train), generator), batch_size):
             total += float(loss_fn.forward(model.forward(xb), yb)) * len(xb)
             model.backward(loss_fn.backward())
-        if not record(epoch, total / len(x_train)):
+        finite = record(epoch, total / len(x_train))
+        yield history
+        if not finite:
             break
-    return history
+
+
+@dataclass
+class _Run:
+    """One learning rate's run: its ``model`` trained by ``epochs`` (a :func:`training_epochs`), and per epoch
+    e trained so far ``histories[e]`` and ``parameters[e]``."""
+    model: MLP
+    epochs: Iterator[History]
+    histories: list[History] = field(default_factory=list)
+    parameters: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    finished: bool = False
+
+
+class FitsByLearningRate:
+    """One training run per learning rate, kept epoch by epoch (each epoch's History and parameters), for a
+    widget with an epochs slider: fewer epochs slice the run, more epochs train only the epochs not run yet.
+
+    ``make_model(lr)`` makes the same initial model for a learning rate (twice: one to train, one to load an
+    epoch's parameters into); the data and ``batch_size``, ``seed`` as for :func:`train_mlp`, which the run
+    at epoch e equals (same numbers), ``max_epochs`` the most any request may ask for.
+    """
+
+    def __init__(self, make_model, x_train, y_train, x_val, y_val, max_epochs: int, batch_size: int, seed: int):
+        self.make_model, self.data = make_model, (x_train, y_train, x_val, y_val)
+        self.max_epochs, self.batch_size, self.seed = max_epochs, batch_size, seed
+        self.runs: dict[float, _Run] = {}
+        self.loaded: dict[float, MLP] = {}
+
+    def trained(self, lr: float) -> int:
+        """How many epochs of ``lr``'s run are kept (-1: none yet)."""
+        return len(self.runs[lr].histories) - 1 if lr in self.runs else -1
+
+    def fits(self, lr: float, epochs: int, every_s: float = 0.5) -> Iterator[tuple[History, MLP]]:
+        """(History, model) after ``epochs`` epochs at ``lr``, or after the epoch where the run diverged.
+
+        Kept already: one yield, at once. Otherwise training continues where it stopped, yielding the newest
+        epoch every ``every_s`` seconds (progress to show), then the one asked for. The model is a copy
+        loaded with that epoch's parameters: do not train it."""
+        if not 0 <= epochs <= self.max_epochs:
+            raise ValueError(f"epochs must be in [0, {self.max_epochs}], got {epochs}")
+        run = self._run(lr)
+        shown = time.monotonic() - every_s  # the first epoch trained is shown at once
+        while len(run.histories) <= epochs and self._advance(run):
+            if time.monotonic() - shown > every_s and len(run.histories) <= epochs:
+                shown = time.monotonic()
+                yield self._at(lr, len(run.histories) - 1)
+        yield self._at(lr, min(epochs, len(run.histories) - 1))
+
+    def train_ahead(self, lr: float) -> Iterator[None]:
+        """Train ``lr``'s run on to ``max_epochs`` (or its divergence), yielding None after each epoch: what a
+        widget does while nobody asks for anything, so that the epochs slider then answers from the cache."""
+        run = self._run(lr)
+        while len(run.histories) <= self.max_epochs and self._advance(run):
+            yield None
+
+    def _advance(self, run: _Run) -> bool:
+        """Train ``run`` one more epoch and keep it; False if it had nothing more to train (ended or diverged)."""
+        history = None if run.finished else next(run.epochs, None)
+        if history is None:
+            run.finished = True
+            return False
+        run.histories.append(History(history.lr, list(history.train_mse), list(history.val_mse),
+                                     history.best_epoch, history.best_val_mse, {}, history.diverged))
+        run.parameters.append(run.model.snapshot())
+        run.finished = history.diverged
+        return True
+
+    def _run(self, lr: float) -> _Run:
+        if lr not in self.runs:
+            model = self.make_model(lr)
+            self.runs[lr] = _Run(model, training_epochs(model, *self.data, self.max_epochs, self.batch_size,
+                                                        self.seed, show_progress=False))
+        return self.runs[lr]
+
+    def _at(self, lr: float, epoch: int) -> tuple[History, MLP]:
+        if lr not in self.loaded:
+            self.loaded[lr] = self.make_model(lr)
+        model = self.loaded[lr]
+        for name, tensor in model.parameters().items():  # copied as they are, a diverged run's NaN included
+            tensor.copy_(self.runs[lr].parameters[epoch][name])
+        return self.runs[lr].histories[epoch], model
+
+
+def diverged_status(history: History, epochs: int) -> str:
+    """Words for a widget's status line when ``history`` (asked for ``epochs`` epochs) diverged, else ''."""
+    if not history.diverged:
+        return ""
+    loss = history.train_mse[-1] if not math.isfinite(history.train_mse[-1]) else history.val_mse[-1]
+    later = f"; epochs {history.epochs_run + 1}–{epochs} never ran" if epochs > history.epochs_run else ""
+    return f"diverged at epoch {history.epochs_run} (loss {loss:g}): lower the learning rate{later}"
 
 
 def search(lrs, epochs: int, x_train, y_train, x_val, y_val, hid_dim: int = 100, batch_size: int = 32,

@@ -32,15 +32,21 @@ def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], titl
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
-def plot_sweep(runs, highlight=None):
+def plot_sweep(runs, highlight=None, figure=None):
     """Training loss and validation accuracy per epoch of every run of a sweep
     (:func:`helpers.experiments.catcar_sweep.run_sweep`); ``highlight`` (one of them) drawn on top.
 
-    Colour: learning rate, momentum and recipe; line style: weight decay (solid for none).
+    Colour: learning rate, momentum and recipe; line style: weight decay (solid for none). Drawn on a new
+    pyplot figure, or on ``figure`` (cleared first; a live widget keeps one figure out of pyplot).
     """
     groups = list(dict.fromkeys((r.config.lr, r.config.momentum, r.config.augment, r.config.cosine) for r in runs))
     decays = sorted({r.config.weight_decay for r in runs})
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
+    if figure is None:
+        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
+    else:
+        fig = figure
+        fig.clear()
+        ax_loss, ax_acc = fig.subplots(1, 2)
     for run in runs:
         c = run.config
         style = dict(color=PALETTE[groups.index((c.lr, c.momentum, c.augment, c.cosine)) % len(PALETTE)],

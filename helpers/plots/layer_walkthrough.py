@@ -10,9 +10,15 @@ cell is one unit wide and high, so the inner sizes of a product line up. The cap
 a wrong backward is named at the step where it happens.
 
 The artists are made once (pools sized for the largest step) and only updated per step: one Agg render a
-step (``benchmarks/walkthrough_step.py`` times it). ``large_font=True`` scales figure and text by 1.5.
+step (``benchmarks/walkthrough_step.py`` times it). ``projector=True`` draws it for a projector
+(:data:`~helpers.plots.layer_walkthrough_layout.PROJECTOR`: no overview, numbers on each row's result, text
+16 px). Every number is written on the colour that contrasts most with it (black or white, ≥ 4.5:1 on every
+colour of the scale), in a cell wide enough for it.
 """
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
 
 import matplotlib as mpl
 import numpy as np
@@ -23,56 +29,57 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from helpers.plots.layer_walkthrough_steps import LayerStep, Panel, build_layer_walkthrough, key_frames
-from helpers.plots.layer_walkthrough_layout import CELL_H_IN, CELL_W_IN, Placed, label_text, layout
-from helpers.plots.walkthrough import HIGHLIGHT, LARGE_FONT_SCALE, PENDING, RenderedSteps
+from helpers.plots.layer_walkthrough_steps import LayerStep, Panel, build_layer_walkthrough, key_frames, number_text
+from helpers.plots.layer_walkthrough_layout import NOTEBOOK, PROJECTOR, Placed, Sizes, label_text, layout, numbered
+from helpers.plots.style import readable_on
+from helpers.plots.walkthrough import HIGHLIGHT, HIGHLIGHT_TEXT, PENDING, RenderedSteps
+from helpers.runtime.classroom import smallest_text_px, text_px
 
 CMAP = mpl.colormaps["RdBu_r"]
 COLOUR_RANGE = 1.7  # each matrix scaled to [-1, 1], drawn on [-1.7, 1.7]: no cell too dark for its number
 MAX_NUMBERS = 64  # a matrix with more cells shows colours only
 MAX_SIDE = 16  # every entry gets its own cell: larger batches or layers would not fit a screen
-LABEL_FONT, NUMBER_FONT, OPERATOR_FONT, CAPTION_FONT = 8, 6.5, 11, 8.5
-DISAGREES = "#C0392B"
-
-
-def _number(value: float) -> str:
-    return "0" if value == 0 else f"{value:.3g}"
+DISAGREES = "#C0392B"  # 5.4:1 on white
+SHOWN_OPERATOR = {"·": "×"}  # a centred dot of an 11 pt font is a speck on a projector: the product as ×
 
 
 class _Matrix:
     """The artists of one matrix: its heatmap, frame and label (its numbers are stamped on the rendered pixels)."""
 
-    def __init__(self, ax, scale: float):
+    def __init__(self, ax, sizes: Sizes):
+        self.sizes = sizes
         self.image = ax.imshow(np.zeros((1, 1)), cmap=CMAP, vmin=-COLOUR_RANGE, vmax=COLOUR_RANGE,
                                interpolation="nearest", aspect="auto", extent=(0, 1, 1, 0), zorder=1)
         self.frame = ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, linewidth=0.8, zorder=3))
-        self.label = ax.text(0, 0, "", ha="center", va="bottom", fontsize=LABEL_FONT * scale, zorder=3)
+        self.label = ax.text(0, 0, "", ha="center", va="bottom", fontsize=sizes.label_font, zorder=3)
 
-    def show(self, panel: Panel, slot: Placed, computed: bool = True, current: bool = False,
-             numbers: bool = True) -> list[tuple[float, float, str]]:
+    def show(self, panel: Panel, slot: Placed, computed: bool = True,
+             current: bool = False) -> list[tuple[float, float, str, tuple]]:
         """Draw ``panel`` centred in ``slot`` (values hidden while not ``computed``; framed if ``current``).
-        Returns its numbers as (x, y, text) at the cell centres (data units), none if not ``numbers``."""
+        Returns its numbers as (x, y, text, RGB colour) at the cell centres (data units), none if the slot
+        shows no numbers."""
         values = panel.values.numpy()
         rows, cols = values.shape
-        left = slot.left + (slot.width - cols) / 2
+        width = cols * slot.cell
+        left = slot.left + (slot.width - width) / 2
         largest = float(np.abs(values).max()) or 1.0
         self.image.set_data(values / largest)
-        self.image.set_extent((left, left + cols, slot.top + rows, slot.top))
+        self.image.set_extent((left, left + width, slot.top + rows, slot.top))
         self.image.set_visible(computed)
-        self.frame.set_bounds(left, slot.top, cols, rows)
+        self.frame.set_bounds(left, slot.top, width, rows)
         self.frame.set_visible(True)
         self.frame.set_edgecolor(HIGHLIGHT if current else ("#444444" if computed else PENDING))
         self.frame.set_linewidth(2.4 if current else 0.8)
         self.frame.set_linestyle("-" if computed else "--")
         self.label.set_position((left + cols / 2, slot.top - 0.15))
-        self.label.set_text(label_text(panel))
+        self.label.set_text(label_text(panel, self.sizes))
         self.label.set_color("black" if computed else PENDING)
         self.label.set_fontweight("bold" if current else "normal")
         self.label.set_visible(True)
-        if not (numbers and computed and values.size <= MAX_NUMBERS):
+        if not (slot.numbers and computed and values.size <= MAX_NUMBERS):
             return []
-        return [(left + col + 0.5, slot.top + row + 0.5, _number(values[row, col]))
-                for row in range(rows) for col in range(cols)]
+        return [(left + (col + 0.5) * slot.cell, slot.top + row + 0.5, number_text(values[row, col]),
+                 readable_on(cell_colour(values[row, col] / largest))) for row in range(rows) for col in range(cols)]
 
     def hide(self) -> None:
         for artist in (self.image, self.frame, self.label):
@@ -87,7 +94,7 @@ class LayerWalkthroughFigure(RenderedSteps):
     ``steps`` is the tuple of :class:`~helpers.plots.layer_walkthrough_steps.LayerStep`.
     """
 
-    def __init__(self, model, x: torch.Tensor, y: torch.Tensor, backpropagation=None, large_font: bool = False):
+    def __init__(self, model, x: torch.Tensor, y: torch.Tensor, backpropagation=None, projector: bool = False):
         self.walk = build_layer_walkthrough(model, x, y, backpropagation)
         self.steps = self.walk.steps
         record = self.walk.record
@@ -99,33 +106,35 @@ class LayerWalkthroughFigure(RenderedSteps):
         as_rows = lambda t: t.detach().to("cpu", torch.float64)  # noqa: E731 (already (N, n_l))
         self.activations = [Panel(f"a[{l}]", as_rows(record.a[l])) for l in range(record.L + 1)]
         self.deltas = [Panel(f"δ[{l}]", as_rows(record.delta[l])) for l in range(1, record.L + 1)]
-        self.geometry = layout(self.steps, self.activations, self.deltas)
-        scale = LARGE_FONT_SCALE if large_font else 1.0
-        self.figure = Figure(figsize=(self.geometry.width * CELL_W_IN * scale, self.geometry.height * CELL_H_IN * scale),
-                             dpi=mpl.rcParams["figure.dpi"], layout="none")
+        font = font_manager.findfont(font_manager.FontProperties(family=mpl.rcParams["font.family"]))
+        sizes = PROJECTOR if projector else NOTEBOOK
+        dpi = sizes.dpi or mpl.rcParams["figure.dpi"]
+        self.number_font = ImageFont.truetype(font, size=round(sizes.number_font * dpi / 72))
+        self.sizes = sizes = sized_for_numbers(sizes, self.steps, lambda text: self.number_font.getlength(text) / dpi)
+        self.geometry = layout(self.steps, self.activations, self.deltas, sizes)
+        self.figure = Figure(figsize=(self.geometry.width * sizes.cell_w_in, self.geometry.height * sizes.cell_h_in),
+                             dpi=dpi, layout="none")
         FigureCanvasAgg(self.figure)
         self.ax = self.figure.add_axes([0, 0, 1, 1])
         self.ax.set_axis_off()
         self.ax.set_xlim(0, self.geometry.width)
         self.ax.set_ylim(self.geometry.height, 0)
-        self.overview = [_Matrix(self.ax, scale) for _ in self.activations + self.deltas]
-        self._make_pools(scale)
-        font = font_manager.findfont(font_manager.FontProperties(family=mpl.rcParams["font.family"]))
-        self.number_font = ImageFont.truetype(font, size=round(NUMBER_FONT * scale * self.figure.dpi / 72))
-        self.numbers: list[tuple[float, float, str]] = []
-        self.caption = [self.figure.text(0.01, 1 - (0.7 + line) * 1.3 * CAPTION_FONT * scale / 72
+        self.overview = [_Matrix(self.ax, sizes) for _ in self.geometry.activation_row + self.geometry.delta_row]
+        self._make_pools(sizes)
+        self.numbers: list[tuple[float, float, str, tuple]] = []
+        self.caption = [self.figure.text(0.01, 1 - (0.7 + line) * 1.3 * sizes.caption_font / 72
                                          / self.figure.get_size_inches()[1], "", va="center",
-                                         fontsize=CAPTION_FONT * scale, fontweight="bold" if line == 0 else "normal")
+                                         fontsize=sizes.caption_font, fontweight="bold" if line == 0 else "normal")
                         for line in range(3)]
         self.current = None
 
-    def _make_pools(self, scale: float) -> None:
+    def _make_pools(self, sizes: Sizes) -> None:
         """Per equation row, as many matrix slots and operator texts as the fullest step needs."""
         rows = max(len(placed) for placed in self.geometry.rows)
         items = [max((len(step_rows[i]) for step_rows in self.geometry.rows if i < len(step_rows)), default=0)
                  for i in range(rows)]
-        self.matrix_pool = [[_Matrix(self.ax, scale) for _ in range(count)] for count in items]
-        self.operator_pool = [[self.ax.text(0, 0, "", ha="center", va="center", fontsize=OPERATOR_FONT * scale)
+        self.matrix_pool = [[_Matrix(self.ax, sizes) for _ in range(count)] for count in items]
+        self.operator_pool = [[self.ax.text(0, 0, "", ha="center", va="center", fontsize=sizes.operator_font)
                                for _ in range(count)] for count in items]
 
     def show(self, index: int) -> None:
@@ -150,7 +159,7 @@ class LayerWalkthroughFigure(RenderedSteps):
                 layer = number - len(self.activations) + 1
                 computed = step.phase == "end" or (step.phase == "backward" and layer >= step.layer)
                 current = step.phase == "backward" and layer == step.layer
-            matrix.show(panel, slot, computed, current, numbers=False)
+            matrix.show(panel, replace(slot, numbers=False), computed, current)
 
     def _show_equations(self, rows: list[list[Placed]]) -> None:
         self.numbers = []
@@ -169,7 +178,7 @@ class LayerWalkthroughFigure(RenderedSteps):
             for slot, text in zip(texts + [None] * len(operators), operators):
                 text.set_visible(slot is not None)
                 if slot is not None:
-                    text.set_text(slot.item)
+                    text.set_text(SHOWN_OPERATOR.get(slot.item, slot.item))
                     text.set_position((slot.left + slot.width / 2, slot.top))
 
     def _show_caption(self, step: LayerStep, index: int) -> None:
@@ -180,7 +189,7 @@ class LayerWalkthroughFigure(RenderedSteps):
         lines = (f"step {index}/{len(self.steps) - 1} · {step.title}", step.formula, verdict)
         for text, line in zip(self.caption, lines):
             text.set_text(line)
-        self.caption[2].set_color(DISAGREES if wrong else "#555555")
+        self.caption[2].set_color(DISAGREES if wrong else "#555555")  # 7.5:1 on white
 
     def key_frames(self) -> list[int]:
         return key_frames(self.steps)
@@ -194,7 +203,27 @@ class LayerWalkthroughFigure(RenderedSteps):
         height = pixels.shape[0]
         picture = Image.fromarray(pixels)
         pen = ImageDraw.Draw(picture)
-        for (x, y), text in zip(self.ax.transData.transform([(x, y) for x, y, _ in self.numbers]),
-                                (text for _, _, text in self.numbers)):
-            pen.text((x, height - y), text, fill=(0, 0, 0, 255), font=self.number_font, anchor="mm")
+        for (x, y), (_, _, text, colour) in zip(self.ax.transData.transform([(x, y) for x, y, _, _ in self.numbers]),
+                                                self.numbers):
+            pen.text((x, height - y), text, fill=tuple(round(255 * c) for c in colour) + (255,), font=self.number_font,
+                     anchor="mm")
         return np.asarray(picture)
+
+    def text_px(self) -> int:
+        """The smallest text of the current picture: the figure's texts and, if any, the stamped numbers."""
+        numbers = [text_px(self.sizes.number_font, self.figure.dpi)] if self.numbers else []
+        return min([smallest_text_px(self.figure), *numbers])
+
+
+def cell_colour(scaled: float) -> tuple[float, float, float]:
+    """The RGB colour of a cell whose value, divided by its matrix's largest magnitude, is ``scaled``."""
+    return tuple(CMAP(0.5 + scaled / (2 * COLOUR_RANGE))[:3])
+
+
+def sized_for_numbers(sizes: Sizes, steps, inches: Callable[[str], float]) -> Sizes:
+    """``sizes`` with numbered cells wide enough for the widest number any step writes in them (``inches``
+    measures a number's text)."""
+    texts = [number_text(value) for step in steps for row in step.equations
+             for item, shown in zip(row, numbered(row, sizes)) if shown and item.values.numel() <= MAX_NUMBERS
+             for value in item.values.flatten().tolist()]
+    return replace(sizes, number_cell=sizes.number_cell_for(max(map(inches, texts), default=0.0)))

@@ -315,10 +315,15 @@ def build_layer_walkthrough(model, x: torch.Tensor, y: torch.Tensor, backpropaga
     steps += [_forward_step(record, reference, l, panel) for l in range(1, L + 1)]
     steps += [_backward_step(record, reference, l, panel) for l in range(L, 0, -1)]
     loss = panel(record.loss_name, record.loss.reshape(1, 1), reference["loss"].reshape(1, 1))
-    steps.append(LayerStep("end", L, "end", f"{record.loss_name} = {record.loss.item():.4g}; every dL/dW[l] and "
+    steps.append(LayerStep("end", L, "end", f"{record.loss_name} = {number_text(record.loss.item())}; every dL/dW[l] and "
                            "dL/db[l] is known", ((panel(f"ŷ = a[{L}]", record.a[L], reference["a"][L]), "vs",
                                                   panel("y", record.y), "→", loss),)))
     return LayerWalkthrough(tuple(steps), record)
+
+
+def number_text(value: float) -> str:
+    """How the walkthrough writes every number, in its cells and its captions alike: 3 significant digits."""
+    return "0" if value == 0 else f"{value:.3g}"
 
 
 def _shape(t: torch.Tensor) -> str:

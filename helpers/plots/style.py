@@ -88,3 +88,23 @@ def _inline_figures_at(dpi: float) -> None:
         return
     if get_ipython() is not None:
         set_matplotlib_formats("png", dpi=dpi)
+
+
+def relative_luminance(colour) -> float:
+    """WCAG 2 relative luminance of a matplotlib colour (0 black … 1 white)."""
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+    red, green, blue = (linear(c) for c in mpl.colors.to_rgb(colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(foreground, background) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 … 21 (text needs ≥ 4.5 to be read comfortably)."""
+    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def readable_on(background) -> tuple[float, float, float]:
+    """Black or white, whichever contrasts more with ``background`` (as an RGB tuple)."""
+    black, white = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    return black if contrast_ratio(black, background) >= contrast_ratio(white, background) else white

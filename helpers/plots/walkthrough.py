@@ -6,7 +6,9 @@
 colours, one highlight bar), never rebuilding them: a step costs one Agg render. Forward steps fill in
 values as they are computed; a backward step labels each edge from its node to the node's consumers with
 upstream × local = contribution, and a node reached by several paths shows its contributions adding up.
-``large_font=True`` scales figure and fonts by :data:`LARGE_FONT_SCALE` for a projector.
+``projector=True`` lays it out for a projector: the graph alone (the current line of the table joins the
+caption), figure and fonts scaled so the smallest text is :data:`~helpers.runtime.classroom.PROJECTOR_TEXT_PX`
+pixels high, the whole as wide as the notebook at most.
 
 :func:`key_frame_strip` renders start, a forward step, a backward step and the end as one figure (what
 headless runs and the report show).
@@ -29,12 +31,15 @@ from helpers.scalar_autodiff import Value
 from helpers.scalar_autodiff import format_number
 from helpers.plots.walkthrough_text import caption, node_label, sum_text, table_lines
 from helpers.plots.walkthrough_steps import Step, build_walkthrough, key_frames
+from helpers.runtime.classroom import NOTEBOOK_WIDTH_PX, PROJECTOR_TEXT_PX, Picture, smallest_text_px, text_px
 
-LARGE_FONT_SCALE = 1.5
 HIGHLIGHT = PALETTE[3]  # the node, edges and table row of the current step
-PAST_SUM = PALETTE[0]  # the sums of earlier backward steps
-PENDING = "#aaaaaa"  # table rows not reached yet
+HIGHLIGHT_TEXT = "#A84A00"  # the current step's labels: HIGHLIGHT darkened to 5.8:1 on white (3.9:1 before)
+PAST_SUM = PALETTE[0]  # the sums of earlier backward steps (5.1:1 on white)
+PENDING = "#767676"  # table rows not reached yet: the lightest grey with 4.5:1 on white
 TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
+PROJECTOR_CAPTION_IN = 0.3  # a caption line before scaling: the scaled 9 pt text and a little air
+GRAPH_FONT, LABEL_FONT = 8, 7  # node boxes (graph_drawing's size), edge and sum labels
 TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
 
 
@@ -50,6 +55,16 @@ class RenderedSteps:
 
     def key_frames(self) -> list[int]:
         raise NotImplementedError
+
+    def text_px(self) -> int:
+        """The pixel height of the smallest text drawn in the current step's picture."""
+        return smallest_text_px(self.figure)
+
+    def picture(self, index: int) -> Picture:
+        """Step ``index`` as the live widget's :class:`~helpers.runtime.classroom.Picture`."""
+        png = self.png(index)
+        width, height = (round(v) for v in self.figure.get_size_inches() * self.figure.dpi)
+        return Picture(png, (width, height), self.text_px())
 
     def png(self, index: int) -> bytes:
         """Step ``index`` as PNG bytes (what the live widget displays): one Agg render, quickly compressed
@@ -71,7 +86,7 @@ class WalkthroughFigure(RenderedSteps):
     Runs ``output.backward()``. ``steps`` is the tuple of :class:`~helpers.plots.walkthrough_steps.Step`.
     """
 
-    def __init__(self, output: Value, large_font: bool = False):
+    def __init__(self, output: Value, projector: bool = False):
         self.walk = build_walkthrough(output)
         self.steps = self.walk.steps
         self.figure = draw_graph(output, show_gradients=True)  # sized for the fullest labels
@@ -80,10 +95,17 @@ class WalkthroughFigure(RenderedSteps):
         FigureCanvasAgg(self.figure)
         self.graph_ax = self.figure.axes[0]
         self._find_artists(output)
-        scale = LARGE_FONT_SCALE if large_font else 1.0
+        self.projector = projector
+        self.label_font = GRAPH_FONT if projector else LABEL_FONT
+        scale = self._projector_scale() if projector else 1.0
+        self.scale = scale
         self._add_table_and_caption(scale)
         self._freeze_geometry(scale)
         self.current = None
+
+    def _projector_scale(self) -> float:
+        """So that the smallest text (edge labels, drawn at the nodes' size) is PROJECTOR_TEXT_PX high."""
+        return PROJECTOR_TEXT_PX * 72 / (GRAPH_FONT * self.figure.dpi) * (1 + 1e-9)
 
     # ---- building (once) -----------------------------------------------------------------------
 
@@ -117,8 +139,8 @@ class WalkthroughFigure(RenderedSteps):
             if step.phase == "backward" and len(step.contributions) > 1:
                 bottom = self.node_box[step.key].get_path().get_extents()
                 self.sum_label[step.key] = self.graph_ax.text(
-                    bottom.x0 + bottom.width / 2, bottom.y0 - 0.03, "", ha="center", va="top", fontsize=7 * scale,
-                    zorder=4, color=HIGHLIGHT, fontweight="bold")
+                    bottom.x0 + bottom.width / 2, bottom.y0 - 0.03, "", ha="center", va="top",
+                    fontsize=self.label_font * scale, zorder=4, color=HIGHLIGHT_TEXT, fontweight="bold")
         self.edge_label = {}
         for (source, target), parts in self.edge_segments.items():
             arrows = []
@@ -134,34 +156,46 @@ class WalkthroughFigure(RenderedSteps):
             if isinstance(target, tuple):  # operand -> primitive: backward labels sit mid-way on the last segment
                 x, y = (start + end) / 2
                 self.edge_label[(source, target[1])] = self.graph_ax.text(
-                    x, y + 0.04, "", ha="center", va="bottom", fontsize=7 * scale, zorder=4, color=HIGHLIGHT,
+                    x, y + 0.04, "", ha="center", va="bottom", fontsize=self.label_font * scale, zorder=4,
+                    color=HIGHLIGHT_TEXT,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
 
     def _add_table_and_caption(self, scale: float) -> None:
-        """Widen the figure by the table's width (the graph keeps its size in inches, top left), then scale
-        figure and fonts by ``scale``. The table is one image composed from two pre-rendered versions
-        (every line black, every line grey): a step changes pixels, not hundreds of glyphs."""
+        """Widen the figure by the table's width (the graph keeps its size in inches, top left; no table for a
+        projector), then scale figure and fonts by ``scale``. The table is one image composed from two
+        pre-rendered versions (every line black, every line grey): a step changes pixels, not hundreds of glyphs."""
         graph_w, graph_h = self.figure.get_size_inches()
         self.lines = table_lines(self.walk)
-        table_w = max(len(text) for text, _, _ in self.lines) * CHAR_WIDTH_IN + 0.4
-        height = max(graph_h + CAPTION_IN, (len(self.lines) + 1) * TABLE_LINE_IN + CAPTION_IN)
-        width, table_h = graph_w + table_w, height - CAPTION_IN
-        self.figure.set_size_inches(width * scale, height * scale)
+        self.row_text = {(section, index): number for number, (_, section, index) in enumerate(self.lines)}
+        captions = 2 if self.projector else 1  # a projector's caption adds the current line of the table
+        caption_in = PROJECTOR_CAPTION_IN if self.projector else CAPTION_IN
+        table_w = 0.0 if self.projector else max(len(text) for text, _, _ in self.lines) * CHAR_WIDTH_IN + 0.4
+        height = max(graph_h, 0 if self.projector else (len(self.lines) + 1) * TABLE_LINE_IN) + captions * caption_in
+        width, table_h = graph_w + table_w, height - captions * caption_in
+        # a projector's graph wider than the notebook is squeezed across: its gaps narrow, its text keeps its size
+        self.figure.set_size_inches(min(width * scale, NOTEBOOK_WIDTH_PX / self.figure.dpi) if self.projector
+                                    else width * scale, height * scale)
         self.graph_ax.set_position([0, (table_h - graph_h) / height, graph_w / width, graph_h / height])
         for text in self.graph_ax.texts:
             text.set_fontsize(text.get_fontsize() * scale)
-        self.row_text = {(section, index): number for number, (_, section, index) in enumerate(self.lines)}
+        self.caption = [self.figure.text(0.01, 1 - (line + 0.5) * caption_in / height, "", va="center",
+                                         fontsize=CAPTION_FONT * scale) for line in range(captions)]
+        self.table_image = None if self.projector else self._add_table(scale, graph_w, table_w, table_h)
+
+    def _add_table(self, scale: float, graph_w: float, table_w: float, table_h: float):
+        """The table pasted pixel for pixel at the bottom right (no axes, no resampling)."""
         inch = scale * self.figure.dpi  # pixels per (unscaled) inch
         pixels = (round(table_h * inch), round(table_w * inch))
         self.table_images = {colour: _render_lines(self.lines, colour, pixels, self.figure.dpi, scale)
                              for colour in ("black", PENDING)}
         self.line_rows = [slice(round((n + 0.5) * TABLE_LINE_IN * inch), round((n + 1.5) * TABLE_LINE_IN * inch))
                           for n in range(len(self.lines))]
-        # pasted pixel for pixel at the bottom right (no axes, no resampling)
-        self.table_image = self.figure.figimage(self.table_images["black"], xo=round(graph_w * inch), yo=0,
-                                                origin="upper")
-        self.caption = self.figure.text(0.01, 1 - 0.5 * CAPTION_IN / height, "", va="center",
-                                        fontsize=CAPTION_FONT * scale)
+        return self.figure.figimage(self.table_images["black"], xo=round(graph_w * inch), yo=0, origin="upper")
+
+    def text_px(self) -> int:
+        """The smallest text of the current picture: the figure's texts and, if shown, the table's lines."""
+        table = [] if self.table_image is None else [text_px(TABLE_FONT * self.scale, self.figure.dpi)]
+        return min([smallest_text_px(self.figure), *table])
 
     # ---- updating (every step) -----------------------------------------------------------------
 
@@ -176,7 +210,9 @@ class WalkthroughFigure(RenderedSteps):
         self._update_edges(step)
         self._update_sums(step, finished)
         self._update_table(index)
-        self.caption.set_text(caption(self.walk.output, step, index, len(self.steps)))
+        self.caption[0].set_text(caption(self.walk.output, step, index, len(self.steps)))
+        if self.projector:
+            self.caption[1].set_text(self.lines[self.table_current][0] if self.table_current is not None else "")
         self.current = index
 
     def _update_nodes(self, step: Step, computed: set, finished: dict) -> None:
@@ -199,7 +235,7 @@ class WalkthroughFigure(RenderedSteps):
             label.set_visible(key in finished)
             if key in finished:
                 label.set_text(sum_text(finished[key]))
-                label.set_color(HIGHLIGHT if finished[key] is step else PAST_SUM)
+                label.set_color(HIGHLIGHT_TEXT if finished[key] is step else PAST_SUM)
 
     def _update_edges(self, step: Step) -> None:
         names_to_key = {s.node: s.key for s in self.steps}
@@ -225,6 +261,8 @@ class WalkthroughFigure(RenderedSteps):
         self.table_current = self.row_text.get((step.table_section, step.table_index)) if step.table_section else None
         self.table_reached = {n for n, (_, section, row) in enumerate(self.lines)
                               if section is None or (section, row) in reached}
+        if self.table_image is None:
+            return
         image = self.table_images[PENDING].copy()
         for number in self.table_reached:
             image[self.line_rows[number]] = self.table_images["black"][self.line_rows[number]]

@@ -48,6 +48,6 @@ def caption(output: str, step: Step, index: int, count: int) -> str:
         return head + f"end: {output} = {format_number(step.value)} and every gradient is known"
     if not step.contributions:
         return head + f"backward: start at the output, ∂{output}/∂{step.node} = 1"
-    products = " + ".join(f"{format_number(c.upstream)}·{format_number(c.local)}" for c in step.contributions)
+    products = " + ".join(f"{format_number(c.upstream)} × {format_number(c.local)}" for c in step.contributions)
     paths = f" ({len(step.contributions)} paths add up)" if len(step.contributions) > 1 else ""
     return head + f"backward at {step.node}: ∂{output}/∂{step.node} = {products} = {format_number(step.gradient)}{paths}"
