@@ -46,7 +46,7 @@ class Sizes:
 
 NOTEBOOK = Sizes()
 PROJECTOR_POINTS, PROJECTOR_DPI = 12.8, 90.0  # 16 px text: see helpers.runtime.classroom.PROJECTOR_TEXT_PX
-PROJECTOR = Sizes(cell_w_in=0.3, cell_h_in=0.3, label_font=PROJECTOR_POINTS, number_font=PROJECTOR_POINTS,
+PROJECTOR = Sizes(cell_w_in=0.28, cell_h_in=0.3, label_font=PROJECTOR_POINTS, number_font=PROJECTOR_POINTS,
                   operator_font=1.3 * PROJECTOR_POINTS, caption_font=PROJECTOR_POINTS, overview=False,
                   numbers_everywhere=False, caption_units=2.7, dpi=PROJECTOR_DPI)
 

@@ -39,13 +39,13 @@ from matplotlib.text import Text
 from PIL import Image as PILImage
 
 RUNNING = "running…"
-NOTEBOOK_WIDTH_PX = 880  # what a picture may take of a ~900 px notebook (1280×720 window, file browser open)
+NOTEBOOK_WIDTH_PX = 840  # an output's width in a 950 px notebook panel (1280×720 window, file browser open)
 PROJECTOR_TEXT_PX = 16  # the smallest on-screen text a projector's back row can read
 PROJECTOR_HEIGHT_PX = 550  # the whole widget, controls included, in the visible part of a 720 px window
 CONTROL_ROW_PX = 40  # one row of controls (ipywidgets' line height plus margins)
 WIDGET_MARGIN_PX = 16  # the VBox's own padding and the gap between picture and controls
-CONTROL_WIDTH_PX = {"Button": 80, "ToggleButton": 104, "Dropdown": 220, "SelectionSlider": 300,
-                    "IntSlider": 300, "FloatSlider": 300, "FloatLogSlider": 300, "Play": 0,
+CONTROL_WIDTH_PX = {"Button": 80, "ToggleButton": 104, "Dropdown": 220, "SelectionSlider": 260,
+                    "IntSlider": 260, "FloatSlider": 260, "FloatLogSlider": 260, "Play": 0,
                     "HTML": 120}  # the status line: at least this, and whatever the row leaves
 FOCUS_COLOUR = "#1A5FB4"  # 7.1:1 against white: a ring seen from the back row
 STYLE = f"""<style>

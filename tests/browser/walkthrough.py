@@ -91,8 +91,8 @@ def save_shot(page, box, shot: Shot, context: dict) -> None:
 
 def drive_walkthrough(page, box, mode: str, shots: tuple[Shot, ...], screenshots: Path, timeout_s: float
                       ) -> list[dict]:
-    """Reset, then ``next`` through every step to the end, each click timed; in normal mode also move the step
-    slider one key press. Saves the requested screenshots. Returns one measurement per input."""
+    """Reset, then ``next`` through every step to the end, each click timed; then move the step slider one key
+    press. Saves the requested screenshots. Returns one measurement per input."""
     context = {"mode": mode, "timeout_s": timeout_s, "screenshots": screenshots,
                "logged_before": kernel_errors(page)}  # what other widgets logged is not this widget's failure
     box.scroll_into_view_if_needed()
@@ -111,9 +111,8 @@ def drive_walkthrough(page, box, mode: str, shots: tuple[Shot, ...], screenshots
         events.append(event)
         if number in wanted:
             save_shot(page, box, wanted[number], context)
-    if mode == "normal":
-        slider = box.locator(".widget-slider, .widget-hslider").first
-        event = timed_input(page, box, lambda: move(slider), "walkthrough: step slider", timeout_s)
-        no_failure(page, "walkthrough: step slider", context["logged_before"])
-        events.append({**event, "mode": mode, "control": "step slider"})
+    slider = box.locator(".widget-slider, .widget-hslider").first
+    event = timed_input(page, box, lambda: move(slider), "walkthrough: step slider", timeout_s)
+    no_failure(page, "walkthrough: step slider", context["logged_before"])
+    events.append({**event, "mode": mode, "control": "step slider"})
     return events
