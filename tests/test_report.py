@@ -7,19 +7,23 @@ tag without its output). The rest is fast; the harvest's own cases are in ``test
 from __future__ import annotations
 
 import base64
+import io
 import json
 import platform
 
 import jsonschema
 import nbformat
 import pytest
+from PIL import Image
 
 from tools.report import build as builder
 from tools.report import publish
-from tools.report.content import SCHEMA_PATH, Item, NotebookRun, collect, validate_metrics
+from tools.report.content import SCHEMA_PATH, Item, NotebookRun, Report, Section, collect, validate_metrics
 from tools.report.harvest import harvest
+from tools.report.mathjax import copy_mathjax
+from tools.report.printing import print_pdf
+from tools.report.summary import escape_markdown, write_index
 from tools.report.tables import format_value, headline_tables
-from tools.report.markdown import to_html
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -98,13 +102,13 @@ def built(tmp_path_factory):
 def test_build_writes_every_output(built):
     out = built["out"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "README.md", "figures", "index.html", "metrics.json", "notebooks", "q2_ytest.txt", "report.pdf"]
+        "README.md", "figures", "index.html", "mathjax", "metrics.json", "notebooks", "q2_ytest.txt", "report.pdf"]
     assert (out / "README.md").read_text() == "kept\n"
     assert (out / "q2_ytest.txt").read_text() == "0.5\n1.5\n"
     assert (out / "figures" / "01_alpha" / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
     pdf = (out / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2  # the title page, then the sections
+    assert b"/Type /Page" in pdf
 
 
 def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(built):
@@ -123,7 +127,10 @@ def test_index_shows_what_the_notebooks_recorded(built):
     assert "0.01235" in page and "0.9312" in page  # headline numbers, 4 significant digits
     assert 'src="figures/01_alpha/loss_curve.png"' in page
     assert "<strong>converges</strong>" in page and "<code>diverge</code>" in page
-    assert '<img class="math"' in page  # $\lambda = 10^{-3}$ drawn, not left as TeX
+    assert "$\\lambda = 10^{-3}$" in page  # left for MathJax to typeset: from the report's own copy
+    assert '<script src="mathjax/MathJax.js?config=' in page and (built["out"] / "mathjax" / "MathJax.js").is_file()
+    executed = (built["out"] / "notebooks" / "01_alpha.html").read_text()
+    assert '<script src="../mathjax/MathJax.js?config=' in executed
     assert '<a href="q2_ytest.txt">' in page and 'href="notebooks/02_beta.html"' in page
 
 
@@ -131,6 +138,16 @@ def test_figures_carry_alt_text_saying_what_they_show_and_load_eagerly_for_print
     page = (built["out"] / "index.html").read_text()
     assert 'alt="loss curve: Panels: loss per step. Axes: step."' in page  # the figure's own title and label
     assert 'loading="lazy"' not in page and page.count("<img ") == page.count(' alt="')
+    # captions say what the figure shows (its title), the name only for an untitled one
+    assert "<figcaption>loss per step</figcaption>" in page and "<figcaption>alpha right</figcaption>" in page
+
+
+def test_the_printed_report_is_measured_readable_unclipped_and_typeset(built):
+    printed = json.loads((built["out"] / "metrics.json").read_text())["print"]
+    assert [f["path"] for f in printed["figures"]] == [f"figures/01_alpha/{name}.png" for _, name in ALPHA_ITEMS[1:]]
+    # the figures use the course style: 9 pt legend/ticks at 10 pt, printed at their own size (not shrunk)
+    assert 8.0 <= printed["smallest_figure_text_pt"] <= 10.0
+    assert printed["clipped_tables"] == [] and printed["raw_tex"] == []
 
 
 def _image_outputs(notebook, tag):
@@ -355,11 +372,8 @@ def test_headline_tables_turn_records_and_matrices_into_tables():
     assert per_class.rows == [["cat", "0.93"]]
 
 
-def test_markdown_html_escapes_raw_html_shifts_headings_and_falls_back_for_unknown_tex():
-    html = to_html("# Title\n\n<script>x</script>\n\nso $\\begin{aligned}a\\end{aligned}$")
-    assert "<h3>Title</h3>" in html
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert '<code class="tex">\\begin{aligned}a\\end{aligned}</code>' in html
+def test_text_from_the_notebooks_is_shown_as_it_is_in_the_summary_markdown():
+    assert escape_markdown("a|b $5 *x*") == "a\\|b \\$5 \\*x\\*"  # no new cell, formula or emphasis
 
 
 def test_a_deliverable_may_not_take_a_name_the_report_uses(tmp_path):
@@ -437,21 +451,33 @@ def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
     assert sorted(p.name for p in staging.iterdir()) == ["index.html", "report.pdf"]
 
 
-def _pdf_pages(path) -> int:
-    data = path.read_bytes()
-    return data.count(b"/Type /Page\n") + data.count(b"/Type /Page ")
+def _wide_report(observation: str) -> Report:
+    sweep = [{f"setting_{c}": f"value{r}-{c}-" * 3 for c in range(12)} for r in range(3)]
+    section = Section("01_wide", "Wide", None, 1.0, {"sweep": sweep, "accuracy": [0.5] * 40},
+                      [Item("text", "maths", markdown=observation)])
+    return Report([section], [], {"python": "3.11.0", "torch": "2", "platform": "p", "cpu_count": 2},
+                  "2026-01-01T00:00:00+00:00", 1.0, 1, True)
 
 
-def test_short_sections_share_a_pdf_page_instead_of_leaving_near_empty_pages(tmp_path):
-    from tools.report.content import Report, Section
-    from tools.report.pdf import write_pdf
+def test_print_wraps_wide_tables_typesets_maths_and_its_checks_catch_the_faults(tmp_path):
+    formula = "An L2 penalty $\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ on the weights."
+    copy_mathjax(tmp_path)
+    write_index(_wide_report(formula), tmp_path, tmp_path / "index.html")
+    printed = print_pdf(tmp_path / "index.html", tmp_path / "report.pdf", {})
+    assert printed["clipped_tables"] == [] and printed["raw_tex"] == []  # a 12-column sweep wraps; TeX typeset
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    # The same checks on a page that gets it wrong: an unwrappable table, no MathJax, a figure with 4 pt text.
+    (tmp_path / "figure.png").write_bytes(_png(400, 100))
+    (tmp_path / "bad.html").write_text(
+        '<p>An L2 penalty $\\frac{\\lambda}{2}$.</p><div style="width:300px"><table style="white-space:nowrap">'
+        f'<tr><td>{"wide " * 60}</td></tr></table></div><figure><img src="figure.png" style="width:200px"></figure>')
+    printed = print_pdf(tmp_path / "bad.html", tmp_path / "bad.pdf", {"figure.png": {"smallest_text_pt": 8, "dpi": 72}})
+    assert len(printed["clipped_tables"]) == 1 and len(printed["raw_tex"]) == 1
+    # 8 pt text in a figure 400 pt wide (400 px at 72 dpi) printed 150 pt wide (200 CSS px): 3 pt
+    assert printed["smallest_figure_text_pt"] == pytest.approx(3.0)
 
-    def report(n_sections, rows):
-        sections = [Section(f"0{i}_s", f"Section {i}", None, 1.0, {f"value_{r}": r for r in range(rows)}, [])
-                    for i in range(n_sections)]
-        return Report(sections, [], {"python": "3", "torch": "2", "platform": "p", "cpu_count": 2},
-                      "2026-01-01T00:00:00+00:00", 1.0, 1, True)
-    write_pdf(report(3, 3), tmp_path, tmp_path / "short.pdf")
-    assert _pdf_pages(tmp_path / "short.pdf") == 2  # the title page, then three short sections on one page
-    write_pdf(report(2, 30), tmp_path, tmp_path / "long.pdf")  # each table fills more than half a page
-    assert _pdf_pages(tmp_path / "long.pdf") == 3  # so the second section starts a page of its own
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
