@@ -24,7 +24,8 @@ from tools.report import publish
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 TOKEN_ENV, MARKS_ENV = "BACKPROP_LAB_FAULT_TOKEN", "BACKPROP_LAB_FAULT_MARKS"
-# The builder, its publishing renames slowed down (and announced) so that a signal can land among them.
+# The builder, its publishing renames slowed down (and announced) so that a signal can land among them, its
+# PDF printed by a stand-in.
 # (jsonschema's optional IRI checker, rfc3987_syntax, takes seconds of CPU to import; nothing here uses it.)
 RUNNER = """
 import os, pathlib, sys, time
@@ -42,6 +43,11 @@ def slow_publish(staging, output_dir, replace=build.replace_report):
     finally:
         pathlib.Path.rename = rename
 build.replace_report = slow_publish
+# Printing the PDF (Chromium, seconds) is tested in test_report.py; here a stand-in keeps the runs short.
+def stand_in_print(index, pdf, figures):
+    pdf.write_bytes(b"%PDF-1.4 stand-in")
+    return {"figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None}
+build.print_pdf = stand_in_print
 sys.exit(build.main(sys.argv[1:]))
 """
 OLD_REPORT = {"README.md": "kept\n", "index.html": "OLD", "metrics.json": '{"old": true}',
@@ -121,14 +127,16 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def _holds(out: Path) -> str:
     """"old" or "new", asserting that ``out`` is exactly one of them."""
-    files = _files(out)
+    files = {name: data for name, data in _files(out).items() if not name.startswith("mathjax/")}
     if files == {name: text.encode() for name, text in OLD_REPORT.items()}:
+        assert not (out / "mathjax").exists(), "the old report with the new one's MathJax"
         return "old"
     metrics = json.loads(files["metrics.json"])
     assert set(metrics["sections"]) == {"01_a", "02_b"}
     assert set(files) == {"README.md", "index.html", "metrics.json", "report.pdf", "notebooks/01_a.ipynb",
                           "notebooks/01_a.html", "notebooks/02_b.ipynb", "notebooks/02_b.html"}, sorted(files)
-    assert files["index.html"].startswith(b"<!doctype html>") and files["README.md"] == b"kept\n"
+    assert files["index.html"].lower().startswith(b"<!doctype html>") and files["README.md"] == b"kept\n"
+    assert (out / "mathjax" / "MathJax.js").is_file()
     return "new"
 
 
