@@ -8,7 +8,8 @@ the same print layout, what a reader of the paper would notice:
 - ``clipped_tables``: tables wider than the box they sit in (their right edge would be cut off);
 - ``raw_tex``: TeX left as text once MathJax has typeset the page (``\\frac``, ``$x$``).
 
-The page is laid out at the printed text width (A4 less the stylesheet's margins), in print media.
+The page is laid out at the printed text width of a portrait A4 page, in print media; a figure wider than
+that prints on a landscape page (``figure.wide``), at most as wide as its text.
 """
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from pathlib import Path
 CHROMIUM_ENV = "BACKPROP_LAB_CHROMIUM"
 # A headless Chromium without network or GPU (as root it also needs --no-sandbox), as the browser test runs it.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-PRINT_WIDTH_MM = 210 - 2 * 14  # A4 less report.css's @page margins
-CSS_PX_PER_MM, PT_PER_CSS_PX = 96 / 25.4, 0.75
+MARGIN_MM = 10
+# (width, height) of a page's text: A4 less the margins, upright and on its side
+PAPER_TEXT_MM = {"portrait": (210 - 2 * MARGIN_MM, 297 - 2 * MARGIN_MM),
+                 "landscape": (297 - 2 * MARGIN_MM, 210 - 2 * MARGIN_MM)}
+PAPER = {"margin_mm": MARGIN_MM}  # for the page's print stylesheet
+CSS_PX_PER_MM = 96 / 25.4
 MIN_FIGURE_TEXT_PT = 8.0
 MATHJAX_TIMEOUT_MS = 30_000
 
@@ -34,7 +39,8 @@ INSPECT = r"""(figures) => {
   const printed = [...document.querySelectorAll("figure img")].map(img => {
     const known = figures[img.getAttribute("src")] || {};
     const naturalPt = img.naturalWidth * 72 / (known.dpi || 100);
-    const widthPt = img.getBoundingClientRect().width * 0.75;
+    const box = img.getBoundingClientRect();  // drawn within it, keeping its aspect (object-fit: contain)
+    const widthPt = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight) * img.naturalWidth * 0.75;
     return {path: img.getAttribute("src"), printed_width_pt: widthPt,
             smallest_text_pt: known.smallest_text_pt == null ? null : known.smallest_text_pt * widthPt / naturalPt};
   });
@@ -64,7 +70,7 @@ def print_pdf(index: Path, pdf: Path, figures: dict[str, dict]) -> dict:
     ``figures`` maps each figure's ``src`` to its ``smallest_text_pt`` and ``dpi``."""
     from playwright.sync_api import Error, sync_playwright
 
-    width_px = round(PRINT_WIDTH_MM * CSS_PX_PER_MM)
+    width_px = round(PAPER_TEXT_MM["portrait"][0] * CSS_PX_PER_MM)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS,

@@ -10,6 +10,7 @@ relatively (``figures/<section>/<name>.png``): the page needs nothing but the re
 from __future__ import annotations
 
 import html
+import math
 import re
 from pathlib import Path
 
@@ -19,11 +20,13 @@ from PIL import Image
 
 from tools.report.content import SUBTITLE, TITLE, Deliverable, Item, Report, Section
 from tools.report.mathjax import mathjax_url
+from tools.report.printing import CSS_PX_PER_MM, MIN_FIGURE_TEXT_PT, PAPER, PAPER_TEXT_MM
 from tools.report.tables import Table, format_seconds, headline_tables
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSS_PX_PER_INCH = 96
 DEFAULT_DPI = 100.0  # a PNG that does not say its dpi (matplotlib's own default)
+FIGURE_PAGE_HEIGHT_SHARE = 0.86  # of a page's text height: the rest for the caption
 DOT = " \u00b7 "
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|$#])")
 _HEADING = re.compile(r"^(#{1,4}) ", re.MULTILINE)
@@ -48,15 +51,29 @@ def table_markdown(table: Table) -> str:
     return title + "\n".join(lines)
 
 
+def print_size(item: Item, width_px: int, height_px: int) -> tuple[float, bool]:
+    """``(width, wide)`` of the figure in CSS px: its natural size (its PNG's pixels at the
+    dpi it was drawn at), enlarged until its smallest text prints at ``MIN_FIGURE_TEXT_PT`` when it has
+    smaller, at most as wide and (less room for its caption: a figure never splits) as tall as a page's
+    text; ``wide``: it needs a landscape page for that."""
+    natural = width_px * CSS_PX_PER_INCH / (item.dpi or DEFAULT_DPI)
+    wanted = natural * max(1.0, MIN_FIGURE_TEXT_PT / item.smallest_text_pt) if item.smallest_text_pt else natural
+    wide = wanted > PAPER_TEXT_MM["portrait"][0] * CSS_PX_PER_MM
+    page_width, page_height = PAPER_TEXT_MM["landscape" if wide else "portrait"]
+    max_height = page_height * CSS_PX_PER_MM * FIGURE_PAGE_HEIGHT_SHARE
+    width = min(wanted, page_width * CSS_PX_PER_MM, max_height * width_px / height_px)
+    return width, wide
+
+
 def figure_html(item: Item, root: Path) -> str:
-    """The figure at its natural size (its PNG's pixels at the dpi it was drawn at), shrunk only to the
-    page's width; eager (a lazy image is blank when the page is printed)."""
+    """The figure at its :func:`print_size`, with its caption; loaded eagerly (a lazy image is blank when
+    the page is printed)."""
     with Image.open(root / item.path) as image:
-        width_px = image.size[0]
-    css_width = width_px * CSS_PX_PER_INCH / (item.dpi or DEFAULT_DPI)
+        width, wide = print_size(item, *image.size)
     e = html.escape
-    return (f'<figure class="report-figure"><img src="{e(item.path)}" alt="{e(item.alt or item.caption)}" '
-            f'style="width:{css_width:.0f}px"><figcaption>{e(item.caption)}</figcaption></figure>')
+    return (f'<figure class="report-figure{" wide" if wide else ""}"><img src="{e(item.path)}" '
+            f'alt="{e(item.alt or item.caption)}" style="width:{math.ceil(width)}px">'
+            f"<figcaption>{e(item.caption)}</figcaption></figure>")
 
 
 def _observation(markdown: str) -> str:
@@ -131,5 +148,5 @@ def summary_notebook(report: Report, root: Path) -> nbformat.NotebookNode:
 def write_index(report: Report, root: Path, path: Path) -> None:
     page = HTMLExporter(template_name="report", extra_template_basedirs=[str(TEMPLATES)],
                         mathjax_url=mathjax_url(0), exclude_input_prompt=True, exclude_output_prompt=True)
-    html_text, _ = page.from_notebook_node(summary_notebook(report, root))
+    html_text, _ = page.from_notebook_node(summary_notebook(report, root), resources={"report_paper": PAPER})
     path.write_text(html_text, encoding="utf-8")
