@@ -18,17 +18,17 @@ from PIL import Image
 
 from tools.report import build as builder
 from tools.report import publish
-from tools.report.content import SCHEMA_PATH, Item, NotebookRun, Report, Section, collect, validate_metrics
+from tools.report.content import SCHEMA_PATH, Item, NotebookRun, collect, validate_metrics
 from tools.report.harvest import harvest
-from tools.report.mathjax import copy_mathjax
 from tools.report.printing import print_pdf
-from tools.report.summary import escape_markdown, write_index
+from tools.report.summary import escape_markdown
 from tools.report.tables import format_value, headline_tables
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 OBSERVATION = """## Step sizes
-With $\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`.
+With $\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`. The penalty
+$\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ keeps the weights small.
 
 - first point
 - second point
@@ -55,6 +55,8 @@ TWO_FIGURES_SOURCE = FIGURE_SOURCE + """
 fig, ax = plt.subplots(figsize=(2, 2))
 ax.bar([0, 1], [2, 1])
 plt.show()"""
+# A sweep too wide for a page at its natural width: its table must wrap, not run off the page.
+WIDE_SWEEP = [{f"setting_{c}": f"value{r}-{c}-" * 3 for c in range(12)} for r in range(3)]
 # The report shows the tagged items in cell order, which is neither alphabetical nor grouped by kind.
 ALPHA_ITEMS = [("text", "observations"), ("figure", "loss_curve"), ("figure", "zeta_left"),
                ("figure", "alpha_right")]
@@ -87,7 +89,8 @@ def built(tmp_path_factory):
     notebooks.mkdir()
     _write_notebook(notebooks / "01_alpha.ipynb", *_alpha_cells())
     _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
-        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)'))
+        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)\n'
+        f'record_metrics("02_beta", wide_sweep={WIDE_SWEEP!r})'))
     committed = {p.name: p.read_bytes() for p in notebooks.iterdir()}
     (out / "README.md").parent.mkdir()
     (out / "README.md").write_text("kept\n")
@@ -145,8 +148,9 @@ def test_figures_carry_alt_text_saying_what_they_show_and_load_eagerly_for_print
 def test_the_printed_report_is_measured_readable_unclipped_and_typeset(built):
     printed = json.loads((built["out"] / "metrics.json").read_text())["print"]
     assert [f["path"] for f in printed["figures"]] == [f"figures/01_alpha/{name}.png" for _, name in ALPHA_ITEMS[1:]]
-    # the figures use the course style: 9 pt legend/ticks at 10 pt, printed at their own size (not shrunk)
-    assert 8.0 <= printed["smallest_figure_text_pt"] <= 10.0
+    # the figures' smallest text, the course style's 10 pt tick labels, prints at 10 pt: at their own size
+    assert printed["smallest_figure_text_pt"] == pytest.approx(10.0, abs=0.1)
+    # the 12-column sweep wraps within the page; \frac and \lVert are typeset by the report's own MathJax
     assert printed["clipped_tables"] == [] and printed["raw_tex"] == []
 
 
@@ -197,7 +201,7 @@ def test_metrics_json_is_valid_and_holds_every_headline_number(built):
     assert metrics["sections"] == {
         "01_alpha": {"test_mse": 0.012345678, "epochs": 20,
                      "sweep": [{"lr": 0.1, "val_mse": 0.5}, {"lr": 0.01, "val_mse": 0.25}]},
-        "02_beta": {"accuracy": 0.9312}}
+        "02_beta": {"accuracy": 0.9312, "wide_sweep": WIDE_SWEEP}}
     assert list(metrics["sections"]["01_alpha"]) == ["test_mse", "epochs", "sweep"]  # as recorded
     assert list(metrics["sections"]["01_alpha"]["sweep"][0]) == ["lr", "val_mse"]
     assert set(metrics["timing"]["notebooks"]) == {"01_alpha", "02_beta"}
@@ -263,8 +267,11 @@ def test_a_cell_that_kills_the_kernel_is_named_with_its_first_line(built, tmp_pa
         "died while running this cell")
 
 
-def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path):
+def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path, monkeypatch):
     import shutil
+    # printing is the built report's to test; a stand-in saves this build the seconds of a browser
+    monkeypatch.setattr(builder, "print_pdf", lambda index, pdf, figures: pdf.write_bytes(b"%PDF") and {
+        "figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None})
     out = tmp_path / "out"
     shutil.copytree(built["out"], out)
     before = _files_of(out)
@@ -451,30 +458,21 @@ def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
     assert sorted(p.name for p in staging.iterdir()) == ["index.html", "report.pdf"]
 
 
-def _wide_report(observation: str) -> Report:
-    sweep = [{f"setting_{c}": f"value{r}-{c}-" * 3 for c in range(12)} for r in range(3)]
-    section = Section("01_wide", "Wide", None, 1.0, {"sweep": sweep, "accuracy": [0.5] * 40},
-                      [Item("text", "maths", markdown=observation)])
-    return Report([section], [], {"python": "3.11.0", "torch": "2", "platform": "p", "cpu_count": 2},
-                  "2026-01-01T00:00:00+00:00", 1.0, 1, True)
-
-
-def test_print_wraps_wide_tables_typesets_maths_and_its_checks_catch_the_faults(tmp_path):
-    formula = "An L2 penalty $\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ on the weights."
-    copy_mathjax(tmp_path)
-    write_index(_wide_report(formula), tmp_path, tmp_path / "index.html")
-    printed = print_pdf(tmp_path / "index.html", tmp_path / "report.pdf", {})
-    assert printed["clipped_tables"] == [] and printed["raw_tex"] == []  # a 12-column sweep wraps; TeX typeset
-    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
-    # The same checks on a page that gets it wrong: an unwrappable table, no MathJax, a figure with 4 pt text.
+def test_the_print_checks_catch_a_clipped_table_raw_tex_and_small_figure_text(tmp_path):
+    """The checks behind metrics.json's "print" on a page that gets each of them wrong (no MathJax, a table
+    that cannot wrap in a narrow box, a figure whose 8 pt text is shrunk) and right (a wrapping table)."""
     (tmp_path / "figure.png").write_bytes(_png(400, 100))
     (tmp_path / "bad.html").write_text(
-        '<p>An L2 penalty $\\frac{\\lambda}{2}$.</p><div style="width:300px"><table style="white-space:nowrap">'
-        f'<tr><td>{"wide " * 60}</td></tr></table></div><figure><img src="figure.png" style="width:200px"></figure>')
+        '<p>An L2 penalty $\\frac{\\lambda}{2}$.</p><div style="width:300px">'
+        f'<table style="white-space:nowrap"><tr><td>{"wide " * 60}</td></tr></table>'
+        f'<table><tr><td>{"wraps " * 60}</td></tr></table></div>'
+        '<figure><img src="figure.png" style="width:200px"></figure>')
     printed = print_pdf(tmp_path / "bad.html", tmp_path / "bad.pdf", {"figure.png": {"smallest_text_pt": 8, "dpi": 72}})
-    assert len(printed["clipped_tables"]) == 1 and len(printed["raw_tex"]) == 1
+    assert len(printed["clipped_tables"]) == 1 and printed["clipped_tables"][0].startswith("wide wide")
+    assert printed["raw_tex"] == ["An L2 penalty $\\frac{\\lambda}{2}$"]
     # 8 pt text in a figure 400 pt wide (400 px at 72 dpi) printed 150 pt wide (200 CSS px): 3 pt
     assert printed["smallest_figure_text_pt"] == pytest.approx(3.0)
+    assert (tmp_path / "bad.pdf").read_bytes().startswith(b"%PDF")
 
 
 def _png(width: int, height: int) -> bytes:

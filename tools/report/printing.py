@@ -49,7 +49,8 @@ INSPECT = r"""(figures) => {
     .map(t => (t.previousElementSibling ? t.previousElementSibling.innerText + ": " : "") +
               t.rows[0].innerText.replace(/\s+/g, " ").slice(0, 80));
   const text = document.body.innerText;
-  const raw = [...text.matchAll(/\\[A-Za-z]+|\$[^$\n]+\$/g)].map(m => text.slice(Math.max(0, m.index - 30), m.index + 40));
+  const raw = [...text.matchAll(/\\[A-Za-z]+|\$[^$\n]+\$/g)]  // the TeX, after up to 30 characters before it
+    .map(m => text.slice(Math.max(0, m.index - 30), m.index + m[0].length).trim());
   return {figures: printed, clipped_tables: clipped, raw_tex: raw};
 }"""
 
