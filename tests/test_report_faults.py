@@ -43,9 +43,13 @@ def slow_publish(staging, output_dir, replace=build.replace_report):
     finally:
         pathlib.Path.rename = rename
 build.replace_report = slow_publish
-# Printing the PDF (Chromium, seconds) is tested in test_report.py; here a stand-in keeps the runs short.
+# Printing the PDF (Chromium, seconds) is tested in test_report.py; here a stand-in keeps the runs short,
+# announced and long enough for a signal to land while it prints.
 def stand_in_print(index, pdf, figures):
+    (marks / "printing").touch()
+    time.sleep(0.5)
     pdf.write_bytes(b"%PDF-1.4 stand-in")
+    print("stand-in printed", flush=True)
     return {"figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None}
 build.print_pdf = stand_in_print
 sys.exit(build.main(sys.argv[1:]))
@@ -146,6 +150,7 @@ CASES = [  # signal, to the group?, when, what report/ must hold afterwards
     (signal.SIGINT, True, "executing", "old"),
     (signal.SIGTERM, True, "executing", "old"),
     (signal.SIGKILL, False, "executing", "old"),
+    (signal.SIGTERM, False, "printing", "old"),  # the printing finishes first, then the build stops
     (signal.SIGTERM, False, "publishing", "new"),  # the renames finish first
     (signal.SIGINT, True, "publishing", "new"),
     (signal.SIGKILL, False, "publishing", "old or new"),
@@ -163,7 +168,7 @@ def test_an_interrupted_build_leaves_no_process_and_the_old_or_the_new_report(pr
     try:
         marks = project["marks"]
         point = ((lambda: (marks / "01_a-started").exists() and (marks / "02_b-started").exists())
-                 if when == "executing" else (lambda: (marks / "publishing").exists()))
+                 if when == "executing" else (lambda: (marks / when).exists()))
         _wait_for(point, process)
         if to_group:
             os.killpg(process.pid, signum)
@@ -182,6 +187,8 @@ def test_an_interrupted_build_leaves_no_process_and_the_old_or_the_new_report(pr
         assert status == 128 + signum, log
         assert log.count(f"interrupted ({signal.Signals(signum).name}): ") == 1, log  # said once,
         assert "Traceback" not in log and "ZMQ" not in log, log  # with no worker's or kernel's traceback
+    if when == "printing":  # held back until printed (raised inside Playwright's event loop, it would be lost)
+        assert "stand-in printed" in log, log
     assert not [p.name for p in project["out"].iterdir() if p.name.startswith(".")]  # no staging or backup
     assert _holds(project["out"]) in expected.split(" or ")
 

@@ -23,7 +23,8 @@ One build at a time per report folder: a second one is refused at once, naming t
 pid (status 1). A build first finishes what a killed one left (:func:`tools.report.publish.recover`).
 Interrupted (Ctrl-C, SIGTERM, to the builder or its process group), it kills its workers and their
 kernels, removes its staging folder and exits with 130 (SIGINT) or 143 (SIGTERM); a signal that comes
-while the report is being published waits until the renames are done (:mod:`tools.report.workers`).
+while the PDF is printed waits until Chromium is done (seconds), one that comes while the report is
+being published until the renames are done (:mod:`tools.report.workers`).
 A partial build (``--only``) keeps the previous report's other sections (:mod:`tools.report.partial`).
 """
 from __future__ import annotations
@@ -115,7 +116,8 @@ def write_outputs(report: Report, staging: Path, progress=print) -> dict:
     figures = {item.path: {"smallest_text_pt": item.smallest_text_pt, "dpi": item.dpi}
                for section in report.sections for item in section.items if item.kind == "figure"}
     try:
-        printed = print_pdf(staging / INDEX, staging / PDF, figures)
+        with signals_deferred():  # an interrupt raised inside Playwright's event loop would be lost
+            printed = print_pdf(staging / INDEX, staging / PDF, figures)
     except PrintError as error:
         raise ReportBuildError(str(error)) from None
     for warning in print_warnings(printed):

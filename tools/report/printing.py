@@ -29,9 +29,12 @@ CSS_PX_PER_MM = 96 / 25.4
 MIN_FIGURE_TEXT_PT = 8.0
 MATHJAX_TIMEOUT_MS = 30_000
 
-# Waits until MathJax (when the page has it) has typeset everything queued, and the web fonts are in.
-TYPESET = """async () => {
-  if (window.MathJax && MathJax.Hub) { await new Promise(done => MathJax.Hub.Queue(done)); }
+# Waits until MathJax (when the page has it) has typeset everything queued, or ``ms`` have passed (what it
+# left untypeset is then found as raw TeX), and until the web fonts are in.
+TYPESET = """async (ms) => {
+  if (window.MathJax && MathJax.Hub) {
+    await Promise.race([new Promise(done => MathJax.Hub.Queue(done)), new Promise(done => setTimeout(done, ms))]);
+  }
   await document.fonts.ready;
 }"""
 # What a reader of the printed page would notice (see the module's docstring).
@@ -80,7 +83,7 @@ def print_pdf(index: Path, pdf: Path, figures: dict[str, dict]) -> dict:
                 page = browser.new_page(viewport={"width": width_px, "height": 1000})
                 page.emulate_media(media="print")
                 page.goto(index.resolve().as_uri(), wait_until="load")
-                page.evaluate(TYPESET)
+                page.evaluate(TYPESET, MATHJAX_TIMEOUT_MS)
                 facts = page.evaluate(INSPECT, figures)
                 page.pdf(path=str(pdf), print_background=True, prefer_css_page_size=True)
             finally:
