@@ -47,7 +47,7 @@ def table_markdown(table: Table) -> str:
     rows = [table.header, align, *table.rows]
     lines = ["| " + " | ".join(cell if r == 1 else escape_markdown(cell) for cell in row) + " |"
              for r, row in enumerate(rows)]
-    title = f"**{escape_markdown(table.title)}**\n\n" if table.title else ""
+    title = f"#### {escape_markdown(table.title)}\n\n" if table.title else ""  # kept with its table in print
     return title + "\n".join(lines)
 
 
