@@ -220,7 +220,9 @@ def test_progress_names_each_notebook_and_its_time(built):
 # ---------------------------------------------------------------------------------------------------
 # A failing notebook
 # ---------------------------------------------------------------------------------------------------
-def test_failing_cell_exits_non_zero_names_it_and_keeps_the_previous_report(built, tmp_path, monkeypatch, capsys):
+def test_failing_notebooks_exit_non_zero_name_cell_and_why_and_keep_the_previous_report(built, tmp_path, monkeypatch,
+                                                                                       capsys):
+    """An exception, a tag without its output and a dead kernel, in three notebooks run at once."""
     out = built["out"]
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     notebooks = tmp_path / "notebooks"
@@ -228,43 +230,24 @@ def test_failing_cell_exits_non_zero_names_it_and_keeps_the_previous_report(buil
     _write_notebook(notebooks / "03_broken.ipynb", nbformat.v4.new_code_cell("x = 1"),
                     nbformat.v4.new_markdown_cell("Now divide."),
                     nbformat.v4.new_code_cell("y = x / 0  # boom"))
+    _write_notebook(notebooks / "04_untold.ipynb", nbformat.v4.new_markdown_cell("# Untold"),
+                    _tagged('print("a figure was meant to be here")', "report-figure:missing_plot"))
+    _write_notebook(notebooks / "05_crash.ipynb", nbformat.v4.new_code_cell("x = 1"),
+                    nbformat.v4.new_code_cell("import os  # a segfault, the OOM killer...\nos._exit(1)"))
     monkeypatch.setattr(builder, "NOTEBOOKS_DIR", notebooks)
     monkeypatch.setattr(builder, "REPORT_DIR", out)
 
-    assert builder.main(["--only", "03", "--jobs", "1"]) == 1
+    assert builder.main(["--jobs", "3"]) == 1
 
     error = capsys.readouterr().err
     assert "03_broken.ipynb" in error and "cell 2" in error
     assert "ZeroDivisionError" in error and "division by zero" in error
+    assert "04_untold.ipynb: cell 1 is tagged 'report-figure:missing_plot' but has no image/png output\n" in error
+    assert ("05_crash.ipynb: cell 1 ('import os  # a segfault, the OOM killer...') raised DeadKernelError: the "
+            "kernel died while running this cell") in error
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # staging folder removed
-
-
-def test_a_tag_without_its_output_fails_the_build_naming_notebook_cell_and_tag(built, tmp_path):
-    out = built["out"]
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    _write_notebook(notebooks / "04_untold.ipynb", nbformat.v4.new_markdown_cell("# Untold"),
-                    _tagged('print("a figure was meant to be here")', "report-figure:missing_plot"))
-    with pytest.raises(builder.ReportBuildError) as failure:
-        builder.build_report(notebooks, out, jobs=1, log=lambda line: None)
-    assert str(failure.value) == ("04_untold.ipynb: cell 1 is tagged 'report-figure:missing_plot' but has "
-                                  "no image/png output")
-    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-
-
-def test_a_cell_that_kills_the_kernel_is_named_with_its_first_line(built, tmp_path):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    _write_notebook(notebooks / "05_crash.ipynb", nbformat.v4.new_code_cell("x = 1"),
-                    nbformat.v4.new_code_cell("import os  # a segfault, the OOM killer...\nos._exit(1)"))
-    with pytest.raises(builder.ReportBuildError) as failure:
-        builder.build_report(notebooks, tmp_path / "out", jobs=1, log=lambda line: None)
-    assert str(failure.value).startswith(
-        "05_crash.ipynb: cell 1 ('import os  # a segfault, the OOM killer...') raised DeadKernelError: the kernel "
-        "died while running this cell")
 
 
 def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ from tools.report import build
 marks, rename = pathlib.Path(os.environ["BACKPROP_LAB_FAULT_MARKS"]), pathlib.Path.rename
 def slow_rename(self, target):
     (marks / "publishing").touch()
-    time.sleep(0.25)
+    time.sleep(0.15)
     return rename(self, target)
 def slow_publish(staging, output_dir, replace=build.replace_report):
     pathlib.Path.rename = slow_rename
@@ -47,7 +47,7 @@ build.replace_report = slow_publish
 # announced and long enough for a signal to land while it prints.
 def stand_in_print(index, pdf, figures):
     (marks / "printing").touch()
-    time.sleep(0.5)
+    time.sleep(0.3)
     pdf.write_bytes(b"%PDF-1.4 stand-in")
     print("stand-in printed", flush=True)
     return {"figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None}
