@@ -3,8 +3,9 @@ cells and rendered by nbconvert's HTMLExporter (the template ``templates/report`
 with the report's print stylesheet), so the observations' Markdown and maths are rendered exactly as in
 the executed notebooks (MathJax, offline: :mod:`tools.report.mathjax`).
 
-Each section: its headline numbers as tables, then its figures (at their own size, with a caption
-saying what they show) and written observations in the notebook's cell order. Figures are linked
+Each section: a card with its headline numbers as tables, then its figures (at a size where their text
+reads in print, :func:`print_size`, with a caption saying what they show) and written observations, in
+the notebook's cell order. Figures are linked
 relatively (``figures/<section>/<name>.png``): the page needs nothing but the report folder.
 """
 from __future__ import annotations
