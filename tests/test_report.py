@@ -7,24 +7,28 @@ tag without its output). The rest is fast; the harvest's own cases are in ``test
 from __future__ import annotations
 
 import base64
+import io
 import json
 import platform
 
 import jsonschema
 import nbformat
 import pytest
+from PIL import Image
 
 from tools.report import build as builder
 from tools.report import publish
 from tools.report.content import SCHEMA_PATH, Item, NotebookRun, collect, validate_metrics
 from tools.report.harvest import harvest
+from tools.report.printing import print_pdf
+from tools.report.summary import escape_markdown
 from tools.report.tables import format_value, headline_tables
-from tools.report.markdown import to_html
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 OBSERVATION = """## Step sizes
-With $\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`.
+With $\\lambda = 10^{-3}$ the descent **converges**; larger steps `diverge`. The penalty
+$\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ keeps the weights small.
 
 - first point
 - second point
@@ -51,6 +55,8 @@ TWO_FIGURES_SOURCE = FIGURE_SOURCE + """
 fig, ax = plt.subplots(figsize=(2, 2))
 ax.bar([0, 1], [2, 1])
 plt.show()"""
+# A sweep too wide for a page at its natural width: its table must wrap, not run off the page.
+WIDE_SWEEP = [{f"setting_{c}": f"value{r}-{c}-" * 3 for c in range(12)} for r in range(3)]
 # The report shows the tagged items in cell order, which is neither alphabetical nor grouped by kind.
 ALPHA_ITEMS = [("text", "observations"), ("figure", "loss_curve"), ("figure", "zeta_left"),
                ("figure", "alpha_right")]
@@ -83,7 +89,8 @@ def built(tmp_path_factory):
     notebooks.mkdir()
     _write_notebook(notebooks / "01_alpha.ipynb", *_alpha_cells())
     _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
-        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)'))
+        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)\n'
+        f'record_metrics("02_beta", wide_sweep={WIDE_SWEEP!r})'))
     committed = {p.name: p.read_bytes() for p in notebooks.iterdir()}
     (out / "README.md").parent.mkdir()
     (out / "README.md").write_text("kept\n")
@@ -98,13 +105,13 @@ def built(tmp_path_factory):
 def test_build_writes_every_output(built):
     out = built["out"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "README.md", "figures", "index.html", "metrics.json", "notebooks", "q2_ytest.txt", "report.pdf"]
+        "README.md", "figures", "index.html", "mathjax", "metrics.json", "notebooks", "q2_ytest.txt", "report.pdf"]
     assert (out / "README.md").read_text() == "kept\n"
     assert (out / "q2_ytest.txt").read_text() == "0.5\n1.5\n"
     assert (out / "figures" / "01_alpha" / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
     pdf = (out / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2  # the title page, then the sections
+    assert b"/Type /Page" in pdf
 
 
 def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(built):
@@ -123,7 +130,10 @@ def test_index_shows_what_the_notebooks_recorded(built):
     assert "0.01235" in page and "0.9312" in page  # headline numbers, 4 significant digits
     assert 'src="figures/01_alpha/loss_curve.png"' in page
     assert "<strong>converges</strong>" in page and "<code>diverge</code>" in page
-    assert '<img class="math"' in page  # $\lambda = 10^{-3}$ drawn, not left as TeX
+    assert "$\\lambda = 10^{-3}$" in page  # left for MathJax to typeset: from the report's own copy
+    assert '<script src="mathjax/MathJax.js?config=' in page and (built["out"] / "mathjax" / "MathJax.js").is_file()
+    executed = (built["out"] / "notebooks" / "01_alpha.html").read_text()
+    assert '<script src="../mathjax/MathJax.js?config=' in executed
     assert '<a href="q2_ytest.txt">' in page and 'href="notebooks/02_beta.html"' in page
 
 
@@ -131,6 +141,17 @@ def test_figures_carry_alt_text_saying_what_they_show_and_load_eagerly_for_print
     page = (built["out"] / "index.html").read_text()
     assert 'alt="loss curve: Panels: loss per step. Axes: step."' in page  # the figure's own title and label
     assert 'loading="lazy"' not in page and page.count("<img ") == page.count(' alt="')
+    # captions say what the figure shows (its title), the name only for an untitled one
+    assert "<figcaption>loss per step</figcaption>" in page and "<figcaption>alpha right</figcaption>" in page
+
+
+def test_the_printed_report_is_measured_readable_unclipped_and_typeset(built):
+    printed = json.loads((built["out"] / "metrics.json").read_text())["print"]
+    assert [f["path"] for f in printed["figures"]] == [f"figures/01_alpha/{name}.png" for _, name in ALPHA_ITEMS[1:]]
+    # the figures' smallest text, the course style's 10 pt tick labels, prints at 10 pt: at their own size
+    assert printed["smallest_figure_text_pt"] == pytest.approx(10.0, abs=0.1)
+    # the 12-column sweep wraps within the page; \frac and \lVert are typeset by the report's own MathJax
+    assert printed["clipped_tables"] == [] and printed["raw_tex"] == []
 
 
 def _image_outputs(notebook, tag):
@@ -180,7 +201,7 @@ def test_metrics_json_is_valid_and_holds_every_headline_number(built):
     assert metrics["sections"] == {
         "01_alpha": {"test_mse": 0.012345678, "epochs": 20,
                      "sweep": [{"lr": 0.1, "val_mse": 0.5}, {"lr": 0.01, "val_mse": 0.25}]},
-        "02_beta": {"accuracy": 0.9312}}
+        "02_beta": {"accuracy": 0.9312, "wide_sweep": WIDE_SWEEP}}
     assert list(metrics["sections"]["01_alpha"]) == ["test_mse", "epochs", "sweep"]  # as recorded
     assert list(metrics["sections"]["01_alpha"]["sweep"][0]) == ["lr", "val_mse"]
     assert set(metrics["timing"]["notebooks"]) == {"01_alpha", "02_beta"}
@@ -199,7 +220,9 @@ def test_progress_names_each_notebook_and_its_time(built):
 # ---------------------------------------------------------------------------------------------------
 # A failing notebook
 # ---------------------------------------------------------------------------------------------------
-def test_failing_cell_exits_non_zero_names_it_and_keeps_the_previous_report(built, tmp_path, monkeypatch, capsys):
+def test_failing_notebooks_exit_non_zero_name_cell_and_why_and_keep_the_previous_report(built, tmp_path, monkeypatch,
+                                                                                       capsys):
+    """An exception, a tag without its output and a dead kernel, in three notebooks run at once."""
     out = built["out"]
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     notebooks = tmp_path / "notebooks"
@@ -207,47 +230,31 @@ def test_failing_cell_exits_non_zero_names_it_and_keeps_the_previous_report(buil
     _write_notebook(notebooks / "03_broken.ipynb", nbformat.v4.new_code_cell("x = 1"),
                     nbformat.v4.new_markdown_cell("Now divide."),
                     nbformat.v4.new_code_cell("y = x / 0  # boom"))
+    _write_notebook(notebooks / "04_untold.ipynb", nbformat.v4.new_markdown_cell("# Untold"),
+                    _tagged('print("a figure was meant to be here")', "report-figure:missing_plot"))
+    _write_notebook(notebooks / "05_crash.ipynb", nbformat.v4.new_code_cell("x = 1"),
+                    nbformat.v4.new_code_cell("import os  # a segfault, the OOM killer...\nos._exit(1)"))
     monkeypatch.setattr(builder, "NOTEBOOKS_DIR", notebooks)
     monkeypatch.setattr(builder, "REPORT_DIR", out)
 
-    assert builder.main(["--only", "03", "--jobs", "1"]) == 1
+    assert builder.main(["--jobs", "3"]) == 1
 
     error = capsys.readouterr().err
     assert "03_broken.ipynb" in error and "cell 2" in error
     assert "ZeroDivisionError" in error and "division by zero" in error
+    assert "04_untold.ipynb: cell 1 is tagged 'report-figure:missing_plot' but has no image/png output\n" in error
+    assert ("05_crash.ipynb: cell 1 ('import os  # a segfault, the OOM killer...') raised DeadKernelError: the "
+            "kernel died while running this cell") in error
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # staging folder removed
 
 
-def test_a_tag_without_its_output_fails_the_build_naming_notebook_cell_and_tag(built, tmp_path):
-    out = built["out"]
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    _write_notebook(notebooks / "04_untold.ipynb", nbformat.v4.new_markdown_cell("# Untold"),
-                    _tagged('print("a figure was meant to be here")', "report-figure:missing_plot"))
-    with pytest.raises(builder.ReportBuildError) as failure:
-        builder.build_report(notebooks, out, jobs=1, log=lambda line: None)
-    assert str(failure.value) == ("04_untold.ipynb: cell 1 is tagged 'report-figure:missing_plot' but has "
-                                  "no image/png output")
-    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-
-
-def test_a_cell_that_kills_the_kernel_is_named_with_its_first_line(built, tmp_path):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    _write_notebook(notebooks / "05_crash.ipynb", nbformat.v4.new_code_cell("x = 1"),
-                    nbformat.v4.new_code_cell("import os  # a segfault, the OOM killer...\nos._exit(1)"))
-    with pytest.raises(builder.ReportBuildError) as failure:
-        builder.build_report(notebooks, tmp_path / "out", jobs=1, log=lambda line: None)
-    assert str(failure.value).startswith(
-        "05_crash.ipynb: cell 1 ('import os  # a segfault, the OOM killer...') raised DeadKernelError: the kernel "
-        "died while running this cell")
-
-
-def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path):
+def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path, monkeypatch):
     import shutil
+    # printing is the built report's to test; a stand-in saves this build the seconds of a browser
+    monkeypatch.setattr(builder, "print_pdf", lambda index, pdf, figures: pdf.write_bytes(b"%PDF") and {
+        "figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None})
     out = tmp_path / "out"
     shutil.copytree(built["out"], out)
     before = _files_of(out)
@@ -355,11 +362,8 @@ def test_headline_tables_turn_records_and_matrices_into_tables():
     assert per_class.rows == [["cat", "0.93"]]
 
 
-def test_markdown_html_escapes_raw_html_shifts_headings_and_falls_back_for_unknown_tex():
-    html = to_html("# Title\n\n<script>x</script>\n\nso $\\begin{aligned}a\\end{aligned}$")
-    assert "<h3>Title</h3>" in html
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert '<code class="tex">\\begin{aligned}a\\end{aligned}</code>' in html
+def test_text_from_the_notebooks_is_shown_as_it_is_in_the_summary_markdown():
+    assert escape_markdown("a|b $5 *x*") == "a\\|b \\$5 \\*x\\*"  # no new cell, formula or emphasis
 
 
 def test_a_deliverable_may_not_take_a_name_the_report_uses(tmp_path):
@@ -437,21 +441,24 @@ def test_replace_report_rolls_back_when_a_rename_fails(tmp_path, monkeypatch):
     assert sorted(p.name for p in staging.iterdir()) == ["index.html", "report.pdf"]
 
 
-def _pdf_pages(path) -> int:
-    data = path.read_bytes()
-    return data.count(b"/Type /Page\n") + data.count(b"/Type /Page ")
+def test_the_print_checks_catch_a_clipped_table_raw_tex_and_small_figure_text(tmp_path):
+    """The checks behind metrics.json's "print" on a page that gets each of them wrong (no MathJax, a table
+    that cannot wrap in a narrow box, a figure whose 8 pt text is shrunk) and right (a wrapping table)."""
+    (tmp_path / "figure.png").write_bytes(_png(400, 100))
+    (tmp_path / "bad.html").write_text(
+        '<p>An L2 penalty $\\frac{\\lambda}{2}$.</p><div style="width:300px">'
+        f'<table style="white-space:nowrap"><tr><td>{"wide " * 60}</td></tr></table>'
+        f'<table><tr><td>{"wraps " * 60}</td></tr></table></div>'
+        '<figure><img src="figure.png" style="width:200px"></figure>')
+    printed = print_pdf(tmp_path / "bad.html", tmp_path / "bad.pdf", {"figure.png": {"smallest_text_pt": 8, "dpi": 72}})
+    assert len(printed["clipped_tables"]) == 1 and printed["clipped_tables"][0].startswith("wide wide")
+    assert printed["raw_tex"] == ["An L2 penalty $\\frac{\\lambda}{2}$"]
+    # 8 pt text in a figure 400 pt wide (400 px at 72 dpi) printed 150 pt wide (200 CSS px): 3 pt
+    assert printed["smallest_figure_text_pt"] == pytest.approx(3.0)
+    assert (tmp_path / "bad.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_short_sections_share_a_pdf_page_instead_of_leaving_near_empty_pages(tmp_path):
-    from tools.report.content import Report, Section
-    from tools.report.pdf import write_pdf
-
-    def report(n_sections, rows):
-        sections = [Section(f"0{i}_s", f"Section {i}", None, 1.0, {f"value_{r}": r for r in range(rows)}, [])
-                    for i in range(n_sections)]
-        return Report(sections, [], {"python": "3", "torch": "2", "platform": "p", "cpu_count": 2},
-                      "2026-01-01T00:00:00+00:00", 1.0, 1, True)
-    write_pdf(report(3, 3), tmp_path, tmp_path / "short.pdf")
-    assert _pdf_pages(tmp_path / "short.pdf") == 2  # the title page, then three short sections on one page
-    write_pdf(report(2, 30), tmp_path, tmp_path / "long.pdf")  # each table fills more than half a page
-    assert _pdf_pages(tmp_path / "long.pdf") == 3  # so the second section starts a page of its own
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -24,7 +24,8 @@ from tools.report import publish
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 TOKEN_ENV, MARKS_ENV = "BACKPROP_LAB_FAULT_TOKEN", "BACKPROP_LAB_FAULT_MARKS"
-# The builder, its publishing renames slowed down (and announced) so that a signal can land among them.
+# The builder, its publishing renames slowed down (and announced) so that a signal can land among them, its
+# PDF printed by a stand-in.
 # (jsonschema's optional IRI checker, rfc3987_syntax, takes seconds of CPU to import; nothing here uses it.)
 RUNNER = """
 import os, pathlib, sys, time
@@ -33,7 +34,7 @@ from tools.report import build
 marks, rename = pathlib.Path(os.environ["BACKPROP_LAB_FAULT_MARKS"]), pathlib.Path.rename
 def slow_rename(self, target):
     (marks / "publishing").touch()
-    time.sleep(0.25)
+    time.sleep(0.15)
     return rename(self, target)
 def slow_publish(staging, output_dir, replace=build.replace_report):
     pathlib.Path.rename = slow_rename
@@ -42,6 +43,15 @@ def slow_publish(staging, output_dir, replace=build.replace_report):
     finally:
         pathlib.Path.rename = rename
 build.replace_report = slow_publish
+# Printing the PDF (Chromium, seconds) is tested in test_report.py; here a stand-in keeps the runs short,
+# announced and long enough for a signal to land while it prints.
+def stand_in_print(index, pdf, figures):
+    (marks / "printing").touch()
+    time.sleep(0.3)
+    pdf.write_bytes(b"%PDF-1.4 stand-in")
+    print("stand-in printed", flush=True)
+    return {"figures": [], "clipped_tables": [], "raw_tex": [], "smallest_figure_text_pt": None}
+build.print_pdf = stand_in_print
 sys.exit(build.main(sys.argv[1:]))
 """
 OLD_REPORT = {"README.md": "kept\n", "index.html": "OLD", "metrics.json": '{"old": true}',
@@ -121,14 +131,16 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def _holds(out: Path) -> str:
     """"old" or "new", asserting that ``out`` is exactly one of them."""
-    files = _files(out)
+    files = {name: data for name, data in _files(out).items() if not name.startswith("mathjax/")}
     if files == {name: text.encode() for name, text in OLD_REPORT.items()}:
+        assert not (out / "mathjax").exists(), "the old report with the new one's MathJax"
         return "old"
     metrics = json.loads(files["metrics.json"])
     assert set(metrics["sections"]) == {"01_a", "02_b"}
     assert set(files) == {"README.md", "index.html", "metrics.json", "report.pdf", "notebooks/01_a.ipynb",
                           "notebooks/01_a.html", "notebooks/02_b.ipynb", "notebooks/02_b.html"}, sorted(files)
-    assert files["index.html"].startswith(b"<!doctype html>") and files["README.md"] == b"kept\n"
+    assert files["index.html"].lower().startswith(b"<!doctype html>") and files["README.md"] == b"kept\n"
+    assert (out / "mathjax" / "MathJax.js").is_file()
     return "new"
 
 
@@ -138,6 +150,7 @@ CASES = [  # signal, to the group?, when, what report/ must hold afterwards
     (signal.SIGINT, True, "executing", "old"),
     (signal.SIGTERM, True, "executing", "old"),
     (signal.SIGKILL, False, "executing", "old"),
+    (signal.SIGTERM, False, "printing", "old"),  # the printing finishes first, then the build stops
     (signal.SIGTERM, False, "publishing", "new"),  # the renames finish first
     (signal.SIGINT, True, "publishing", "new"),
     (signal.SIGKILL, False, "publishing", "old or new"),
@@ -155,7 +168,7 @@ def test_an_interrupted_build_leaves_no_process_and_the_old_or_the_new_report(pr
     try:
         marks = project["marks"]
         point = ((lambda: (marks / "01_a-started").exists() and (marks / "02_b-started").exists())
-                 if when == "executing" else (lambda: (marks / "publishing").exists()))
+                 if when == "executing" else (lambda: (marks / when).exists()))
         _wait_for(point, process)
         if to_group:
             os.killpg(process.pid, signum)
@@ -174,6 +187,8 @@ def test_an_interrupted_build_leaves_no_process_and_the_old_or_the_new_report(pr
         assert status == 128 + signum, log
         assert log.count(f"interrupted ({signal.Signals(signum).name}): ") == 1, log  # said once,
         assert "Traceback" not in log and "ZMQ" not in log, log  # with no worker's or kernel's traceback
+    if when == "printing":  # held back until printed (raised inside Playwright's event loop, it would be lost)
+        assert "stand-in printed" in log, log
     assert not [p.name for p in project["out"].iterdir() if p.name.startswith(".")]  # no staging or backup
     assert _holds(project["out"]) in expected.split(" or ")
 

@@ -129,3 +129,34 @@ def test_describe_figure_names_the_titles_and_axis_labels_a_reader_would_see():
         ax.set_title(f"run {index}")
     assert describe_figure(many) == "Panels: run 0; run 1; run 2; run 3 (+2 more)."
     assert describe_figure(Figure()) == "Figure with 0 panels"
+
+
+def test_a_figure_s_caption_is_its_title_and_its_text_size_comes_from_its_output_metadata(tmp_path):
+    titled = _figure(_png("red"))
+    titled["data"]["text/plain"] = "Gradient descent. Panels: seed 0; seed 1. Axes: step."
+    titled["metadata"] = {"image/png": {"smallest_text_pt": 7.5, "dpi": 110}}
+    panels = _figure(_png("blue"))
+    panels["data"]["text/plain"] = "Panels: seed 0; seed 1. Axes: step."
+    items = harvest(_notebook(_cell(titled, panels, tags=["report-figure:descent", "report-figure:runs"]),
+                              _cell(_figure(_png("green")), tags=["report-figure:bare_name"])),
+                    "07_demo.ipynb", "07_demo", tmp_path)
+    assert [item.caption for item in items] == ["Gradient descent", "seed 0; seed 1", "bare name"]
+    assert [(item.smallest_text_pt, item.dpi) for item in items] == [(7.5, 110), (None, None), (None, None)]
+
+
+def test_a_report_build_s_figure_output_says_the_smallest_text_drawn_in_it():
+    from helpers.plots.style import png_with_text_size
+    figure = Figure(figsize=(3, 2))
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.set_title("big", fontsize=14)
+    ax.tick_params(labelsize=6.5)  # the smallest text drawn: the tick labels
+    ax.text(0.5, 0.5, "", fontsize=2)  # an empty text draws nothing
+    ax.text(0.5, 0.5, "hidden", fontsize=3).set_visible(False)
+
+    def draw(fig):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=50)
+        return buffer.getvalue()
+    data, metadata = png_with_text_size(draw, figure, 50)
+    assert data.startswith(b"\x89PNG") and metadata == {"smallest_text_pt": 6.5, "dpi": 50}

@@ -80,14 +80,40 @@ def _describe_figures_in_text() -> None:
 
 def _inline_figures_at(dpi: float) -> None:
     """In a report build the builder takes each tagged figure from the cell's output: render those
-    outputs at the print resolution, not the screen's (only the executed copies change)."""
+    outputs at the print resolution, not the screen's, and say in the PNG's output metadata how small
+    its text is (only the executed copies change)."""
     try:
         from IPython import get_ipython
+        from matplotlib.figure import Figure
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # plain Python: no inline figures to set up
         return
-    if get_ipython() is not None:
+    shell = get_ipython()
+    if shell is not None:
         set_matplotlib_formats("png", dpi=dpi)
+        png = shell.display_formatter.formatters["image/png"]
+        draw_png = png.lookup_by_type(Figure)
+        png.for_type(Figure, lambda figure: png_with_text_size(draw_png, figure, dpi))
+
+
+def png_with_text_size(draw_png, figure, dpi: float) -> tuple:
+    """``draw_png(figure)`` and, as its display metadata, ``smallest_text_pt`` (the smallest font size,
+    in points of the figure, of the text actually drawn in it) and ``dpi``: the report scales the
+    picture for print and checks that no text there gets smaller than it can read."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    sizes, draw_text = [], RendererAgg.draw_text
+
+    def recording(renderer, gc, x, y, text, prop, *args, **kwargs):
+        if text.strip():
+            sizes.append(prop.get_size_in_points())
+        return draw_text(renderer, gc, x, y, text, prop, *args, **kwargs)
+    RendererAgg.draw_text = recording  # the figure is drawn once here anyway: measure that drawing
+    try:
+        data = draw_png(figure)
+    finally:
+        RendererAgg.draw_text = draw_text
+    return data, {"smallest_text_pt": round(min(sizes), 2) if sizes else None, "dpi": dpi}
 
 
 def relative_luminance(colour) -> float:

@@ -7,10 +7,12 @@ their headline numbers and deliverables there, and the builder adds the figures 
 their tagged cells (:mod:`tools.report.harvest`). Then it writes, from what the run produced:
 
 - ``notebooks/<name>.ipynb`` and ``.html``: the executed notebooks;
-- ``index.html`` (:mod:`tools.report.html`) and ``report.pdf`` (:mod:`tools.report.pdf`): one section
-  per notebook with its headline numbers, key figures and observations;
-- ``metrics.json``: every headline number, versions, timings; checked against
-  ``tools/report/metrics_schema.json`` before it is written;
+- ``index.html`` (:mod:`tools.report.summary`, rendered by nbconvert) and ``report.pdf`` (that page
+  printed by Chromium, :mod:`tools.report.printing`): one section per notebook with its headline
+  numbers, key figures and observations; ``mathjax/``: the pages' MathJax (:mod:`tools.report.mathjax`);
+- ``metrics.json``: every headline number, versions, timings, and how the PDF prints (smallest figure
+  text, clipped tables, TeX left untypeset); checked against ``tools/report/metrics_schema.json``
+  before it is written;
 - the deliverables the notebooks wrote (e.g. ``q2_ytest.txt``) and ``figures/``.
 
 Only when every notebook succeeded does the new report replace the previous one (a handful of
@@ -21,7 +23,8 @@ One build at a time per report folder: a second one is refused at once, naming t
 pid (status 1). A build first finishes what a killed one left (:func:`tools.report.publish.recover`).
 Interrupted (Ctrl-C, SIGTERM, to the builder or its process group), it kills its workers and their
 kernels, removes its staging folder and exits with 130 (SIGINT) or 143 (SIGTERM); a signal that comes
-while the report is being published waits until the renames are done (:mod:`tools.report.workers`).
+while the PDF is printed waits until Chromium is done (seconds), one that comes while the report is
+being published until the renames are done (:mod:`tools.report.workers`).
 A partial build (``--only``) keeps the previous report's other sections (:mod:`tools.report.partial`).
 """
 from __future__ import annotations
@@ -36,11 +39,12 @@ from pathlib import Path
 
 from helpers.data.paths import PROJECT_ROOT
 from tools.report.content import NotebookRun, Report, collect, metrics_document, notebook_title, validate_metrics
-from tools.report.html import write_index
-from tools.report.pdf import write_pdf
+from tools.report.mathjax import FOLDER as MATHJAX, copy_mathjax
 from tools.report.partial import keep_previous_sections
+from tools.report.printing import PrintError, print_pdf, print_warnings
 from tools.report.publish import INDEX, KEEP, ReportBusyError, locked, new_staging, recover, replace_report
 from tools.report.running import Outcome, Progress, execute_notebooks
+from tools.report.summary import write_index
 from tools.report.workers import BuildInterrupted, signals_deferred, signals_raise
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -104,13 +108,23 @@ def writing(folder: Path, what: str):
                                f"space (df -h {folder}).") from None
 
 
-def write_outputs(report: Report, staging: Path) -> dict:
-    """index.html, report.pdf and the validated metrics.json into ``staging``; returns the metrics."""
-    metrics = metrics_document(report)
+def write_outputs(report: Report, staging: Path, progress=print) -> dict:
+    """index.html, its MathJax, report.pdf and the validated metrics.json into ``staging``; returns the
+    metrics. What the printed PDF gets wrong (small figure text, a clipped table, raw TeX) is a warning."""
+    copy_mathjax(staging)
+    write_index(report, staging, staging / INDEX)
+    figures = {item.path: {"smallest_text_pt": item.smallest_text_pt, "dpi": item.dpi}
+               for section in report.sections for item in section.items if item.kind == "figure"}
+    try:
+        with signals_deferred():  # an interrupt raised inside Playwright's event loop would be lost
+            printed = print_pdf(staging / INDEX, staging / PDF, figures)
+    except PrintError as error:
+        raise ReportBuildError(str(error)) from None
+    for warning in print_warnings(printed):
+        progress(f"warning: {warning}")
+    metrics = metrics_document(report, printed)
     validate_metrics(metrics)
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    write_index(report, staging / INDEX)
-    write_pdf(report, staging, staging / PDF)
     return metrics
 
 
@@ -120,7 +134,7 @@ def _assemble(outcomes: list[Outcome], kept: list[NotebookRun], staging: Path, j
     runs = [NotebookRun(o.notebook, notebook_title(o.notebook), o.seconds, o.items) for o in outcomes]
     runs = sorted(runs + kept, key=lambda run: run.path.name)
     progress("writing index.html, report.pdf, metrics.json")
-    reserved = {INDEX, PDF, METRICS} | KEEP
+    reserved = {INDEX, PDF, METRICS, MATHJAX} | KEEP
     try:
         report = collect(staging, runs, reserved, PROJECT_ROOT, progress.elapsed(), jobs, complete)
         if kept:
@@ -129,7 +143,7 @@ def _assemble(outcomes: list[Outcome], kept: list[NotebookRun], staging: Path, j
         for warning in report.warnings:
             progress(f"warning: {warning}")
         with writing(staging.parent, "write the report"):
-            write_outputs(report, staging)
+            write_outputs(report, staging, progress)
     except ValueError as error:  # a clashing deliverable name, metrics that break the schema
         raise ReportBuildError(str(error)) from None
     return report

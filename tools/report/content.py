@@ -2,9 +2,9 @@
 (:mod:`tools.report.harvest`) and what they handed over through ``helpers.runtime.report_hooks``.
 
 :func:`collect` reads a finished staging folder (``metrics/``, deliverables) and the harvested items
-of each run into a :class:`Report`; the HTML page (``tools.report.html``), the PDF
-(``tools.report.pdf``) and ``metrics.json`` (:func:`metrics_document`) are all drawn from it, so
-they show the same thing. Headline numbers become tables with :func:`tools.report.tables.headline_tables`.
+of each run into a :class:`Report`; the summary page (``tools.report.summary``), printed as the PDF,
+and ``metrics.json`` (:func:`metrics_document`) are both drawn from it, so they show the same thing.
+Headline numbers become tables with :func:`tools.report.tables.headline_tables`.
 """
 from __future__ import annotations
 
@@ -39,11 +39,19 @@ class Item:
     name: str
     path: str | None = None
     markdown: str | None = None
-    alt: str | None = None  # a figure's alt text (what it shows); None: its caption
+    alt: str | None = None  # a figure's alt text (what it shows, from its titles and labels); None: its name
+    smallest_text_pt: float | None = None  # the smallest font drawn in the figure, in its own points
+    dpi: float | None = None  # pixels per inch of the figure's PNG: its natural size is pixels / dpi
 
     @property
     def caption(self) -> str:
-        return humanise(self.name)
+        """What the figure shows in words: its title, else its panels' titles (the first sentence of
+        its description, see :func:`tools.report.harvest.alt_text`); its humanised name when untitled."""
+        description = self.alt.split(": ", 1)[1] if self.alt and ": " in self.alt else ""
+        first = description.split(". ", 1)[0].rstrip(".").removeprefix("Panels: ")
+        if not first or first.startswith(("Axes: ", "Figure with")):
+            return humanise(self.name)
+        return first
 
 
 @dataclass
@@ -178,9 +186,10 @@ def collect(root: Path, runs: list[NotebookRun], reserved: set[str], project_roo
 # ---------------------------------------------------------------------------------------------------
 # metrics.json
 # ---------------------------------------------------------------------------------------------------
-def metrics_document(report: Report) -> dict:
-    """The content of ``metrics.json``: every headline number per section, versions, timings."""
-    return {
+def metrics_document(report: Report, printed: dict | None = None) -> dict:
+    """The content of ``metrics.json``: every headline number per section, versions, timings and, when
+    the PDF was printed, what its print layout showed (:func:`tools.report.printing.print_pdf`)."""
+    document = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
         "complete": report.complete,
@@ -193,6 +202,9 @@ def metrics_document(report: Report) -> dict:
         "sections": {s.name: s.metrics for s in report.sections},
         "deliverables": [d.name for d in report.deliverables],
     }
+    if printed is not None:
+        document["print"] = printed
+    return document
 
 
 def load_schema() -> dict:

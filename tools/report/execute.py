@@ -18,6 +18,7 @@ from nbconvert import HTMLExporter
 from helpers.runtime.report_hooks import REPORT_ENV
 from tools.notebook_runner import NotebookExecutionError, execute_notebook
 from tools.report.harvest import HarvestError, harvest
+from tools.report.mathjax import mathjax_url
 
 EXECUTED_NOTEBOOKS_DIR = "notebooks"
 
@@ -81,5 +82,6 @@ def write_executed(executed: nbformat.NotebookNode, notebook: Path, staging: Pat
     target = staging / EXECUTED_NOTEBOOKS_DIR
     target.mkdir(parents=True, exist_ok=True)
     nbformat.write(executed, target / notebook.name)
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(executed)
+    # the report's own MathJax (one folder up): formulas render without network
+    html, _ = HTMLExporter(template_name="lab", mathjax_url=mathjax_url(depth=1)).from_notebook_node(executed)
     (target / f"{notebook.stem}.html").write_text(html, encoding="utf-8")

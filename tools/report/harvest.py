@@ -41,9 +41,11 @@ class HarvestError(ValueError):
         super().__init__(f"{notebook}: cell {cell_index} is tagged {tag!r} but {problem}")
 
 
-def _outputs_of_type(cell: NotebookNode, mime: str) -> list[dict]:
-    """The cell's outputs (display_data and execute_result) that carry ``mime``, in output order."""
-    return [output["data"] for output in cell.get("outputs", []) if mime in output.get("data", {})]
+def _outputs_of_type(cell: NotebookNode, mime: str) -> list[tuple[dict, dict]]:
+    """``(data, metadata)`` of the cell's outputs (display_data, execute_result) that carry ``mime``,
+    in output order."""
+    return [(output["data"], output.get("metadata", {})) for output in cell.get("outputs", [])
+            if mime in output.get("data", {})]
 
 
 def _joined(payload: str | list[str]) -> str:
@@ -71,8 +73,16 @@ def _report_tags(cell: NotebookNode) -> list[tuple[str, str, str]]:
     return found
 
 
-def _store(data: dict, kind: str, name: str, section: str, root: Path) -> Item:
-    """Write one tagged output (its MIME bundle ``data``) under ``root``; returns its report item."""
+def _text_size(metadata: dict) -> dict:
+    """What a report build's figure output says about its text (``helpers.plots.style.png_with_text_size``):
+    the smallest font in the figure's points and the PNG's dpi; nothing for an output without it."""
+    found = metadata.get("image/png", {}) if isinstance(metadata, dict) else {}
+    return {key: found[key] for key in ("smallest_text_pt", "dpi") if isinstance(found.get(key), (int, float))}
+
+
+def _store(data: dict, metadata: dict, kind: str, name: str, section: str, root: Path) -> Item:
+    """Write one tagged output (its MIME bundle ``data``, its ``metadata``) under ``root``; returns its
+    report item."""
     _, mime, folder, suffix = KINDS[kind]
     relative = f"{folder}/{section}/{name}{suffix}"
     path = root / relative
@@ -80,7 +90,7 @@ def _store(data: dict, kind: str, name: str, section: str, root: Path) -> Item:
     text = _joined(data[mime])
     if kind == "figure":
         path.write_bytes(base64.b64decode(text))
-        return Item(kind, name, path=relative, alt=alt_text(name, data))
+        return Item(kind, name, path=relative, alt=alt_text(name, data), **_text_size(metadata))
     path.write_text(text, encoding="utf-8")
     return Item(kind, name, markdown=text)
 
@@ -109,7 +119,7 @@ def harvest(notebook: NotebookNode, notebook_name: str, section: str, root: Path
                 problem = (f"has only {len(payloads)} {mime} output(s) for its {taken[kind] + 1} "
                            f"{KINDS[kind][0]} tags" if payloads else f"has no {mime} output")
                 raise HarvestError(notebook_name, index, tag, problem)
-            items.append(_store(payloads[taken[kind]], kind, name, section, root))
+            items.append(_store(*payloads[taken[kind]], kind, name, section, root))
             taken[kind] += 1
             seen.add((kind, name))
     return items

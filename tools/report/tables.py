@@ -2,12 +2,12 @@
 
 Numbers show 4 significant digits (``1.234×10⁻⁵`` for tiny or huge ones), booleans yes/no; a list of
 records (a sweep), a dict of records, a matrix or a dict of values each become a table of their own.
-The HTML page and the PDF draw the same :class:`Table` objects.
+The summary page (:mod:`tools.report.summary`) shows them as Markdown tables.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_LIST_ITEMS_INLINE = 12  # a list as a headline number: shortened beyond this many values
 MAX_LIST_ITEMS_IN_CELL = 3  # a list inside a table's cell (e.g. accuracy per epoch of a sweep row)
@@ -20,7 +20,6 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     numeric: list[bool]  # per column: right-align
-    sequences: list[bool] = field(default_factory=list)  # per column: holds lists (keep them on one line)
 
 
 def humanise(name: str) -> str:
@@ -85,9 +84,8 @@ def _table(title: str | None, header: list[str], raw_rows: list[list],
            max_items: int = MAX_LIST_ITEMS_IN_CELL, formatter=format_cell) -> Table:
     numeric = [all(_is_number(row[c]) or row[c] is None for row in raw_rows) and
                any(_is_number(row[c]) for row in raw_rows) for c in range(len(header))]
-    sequences = [any(isinstance(row[c], list) for row in raw_rows) for c in range(len(header))]
     rows = [[formatter(v, max_items) for v in row] for row in raw_rows]
-    return Table(title, header, rows, numeric, sequences)
+    return Table(title, header, rows, numeric)
 
 
 def _records_table(title: str, records: list[dict], key_column: str | None = None,

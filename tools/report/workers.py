@@ -9,7 +9,8 @@ Jupyter kernels before it removes anything.
   ``/proc`` by the ``JPY_PARENT_PID`` jupyter_client gives them; each kernel leads its own session,
   which a signal to the builder's group does not reach) and removes their connection and socket files.
 - :func:`signals_raise` turns SIGINT and SIGTERM into :class:`BuildInterrupted` in the builder's main
-  thread; :func:`signals_deferred` holds them back while the report is being published.
+  thread; :func:`signals_deferred` holds them back while the report is being published, and while the
+  PDF is printed (Playwright's event loop would swallow the exception).
 """
 from __future__ import annotations
 
@@ -172,10 +173,16 @@ def signals_raise():
 
 @contextmanager
 def signals_deferred():
-    """Hold SIGINT and SIGTERM back meanwhile; one that came is raised on leaving."""
+    """Hold SIGINT and SIGTERM back meanwhile; one that came is raised on leaving, also when what it held
+    back failed meanwhile (a SIGINT to the group also stops the browser that prints the PDF)."""
     _state.deferring = True
     try:
         yield
+    except Exception as error:
+        if _state.pending is not None and not _state.raised:
+            _state.raised = True
+            raise BuildInterrupted(_state.pending) from error
+        raise
     finally:
         _state.deferring = False
     if _state.pending is not None and not _state.raised:
