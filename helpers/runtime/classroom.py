@@ -48,11 +48,12 @@ CONTROL_WIDTH_PX = {"Button": 80, "ToggleButton": 104, "Dropdown": 220, "Selecti
                     "IntSlider": 260, "FloatSlider": 260, "FloatLogSlider": 260, "Play": 0,
                     "HTML": 120}  # the status line: at least this, and whatever the row leaves
 FOCUS_COLOUR = "#1A5FB4"  # 7.1:1 against white: a ring seen from the back row
+# :focus, not :focus-visible: on a projector the ring also shows the class which control was just clicked;
+# !important: ipywidgets' own 1 px button outline is the more specific rule
 STYLE = f"""<style>
-.classroom-widget button:focus-visible, .classroom-widget select:focus-visible,
-.classroom-widget input:focus-visible, .classroom-widget .noUi-handle:focus,
-.classroom-widget .noUi-handle:focus-visible, .classroom-widget .slider-container:focus-within .noUi-handle {{
-  outline: 3px solid {FOCUS_COLOUR}; outline-offset: 2px; box-shadow: 0 0 0 5px #ffffff; }}
+.classroom-widget button:focus, .classroom-widget select:focus, .classroom-widget input:focus,
+.classroom-widget .noUi-handle:focus, .classroom-widget .slider-container:focus-within .noUi-handle {{
+  outline: 3px solid {FOCUS_COLOUR} !important; outline-offset: 2px; box-shadow: 0 0 0 5px #ffffff; }}
 .classroom-widget .classroom-picture {{ max-width: none !important; max-height: none !important; object-fit: none;
   flex: none; }}
 .classroom-widget .classroom-note pre {{ margin: 0; font-size: 13px; line-height: 1.3; }}

@@ -176,3 +176,22 @@ NOT_A_WORD = re.compile(r"\W+")  # Unicode-aware: λ and x₀ stay
 def file_name(text: str) -> str:
     """``text`` as a file-name part: lower case, each run of other characters than letters and digits one '-'."""
     return NOT_A_WORD.sub("-", text.lower()).strip("-") or "unlabelled"
+
+
+FOCUSABLE = "button, select, .noUi-handle"  # a classroom widget's controls: buttons, toggles, dropdowns, sliders
+OUTLINE_JS = "el => { const s = getComputedStyle(el); return [s.outlineStyle, parseFloat(s.outlineWidth) || 0]; }"
+
+
+def controls_without_focus_ring(page) -> list[str]:
+    """Every visible control of every classroom widget, focused: those that show no focus ring at least 2 px wide,
+    by their text or class."""
+    missing = []
+    for widget, _ in find_widgets(page):
+        for control in widget.locator(FOCUSABLE).all():
+            if not control.is_visible():
+                continue
+            control.focus()
+            style, width = control.evaluate(OUTLINE_JS)
+            if style == "none" or width < 2:
+                missing.append((control.text_content() or "").strip() or control.evaluate("el => el.className"))
+    return missing

@@ -31,6 +31,7 @@ import pytest
 from helpers.data.paths import PROJECT_ROOT
 from tools.static_fallback import WIDGET_VIEW
 
+from .classroom import controls_without_focus_ring
 from .driver import PageLog, open_notebook, problem_outputs, run_all, stray_reprs, wait_until
 from .lab import AUTOSAVE_INTERVAL_S, JupyterLab
 from .measurements import measure_notebook, new_record, save
@@ -239,6 +240,7 @@ def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
     assert problem_outputs(page) == [], f"{notebook.name}: error or stderr output after the inputs"
     assert log.widget_failures() == [], f"{notebook.name}: widget failures in the browser console"
     assert log.errors == [], f"{notebook.name}: uncaught errors in the page"
+    assert controls_without_focus_ring(page) == [], f"{notebook.name}: controls that show no keyboard focus"
     wait_past_autosave(dirty_since)
     assert (lab.root / notebook.name).read_bytes() == notebook.read_bytes(), \
         f"{notebook.name} in the lab differs from the committed file: something saved it"
