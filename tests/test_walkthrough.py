@@ -22,7 +22,8 @@ from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, c
 from helpers.graph_derivations import logistic_graph, nyu_graph, quadratic_form_graph
 from helpers.plots.graph_drawing import autograd_graph, draw_autograd_graph, draw_graph, value_graph
 from helpers.plots.graph_layout import Layout, _spaced_closest, count_crossings, layered_layout
-from helpers.plots.walkthrough import HIGHLIGHT, WalkthroughFigure, key_frame_strip
+from helpers.plots.style import IMAGE_TEXT_PT_ATTRIBUTE
+from helpers.plots.walkthrough import HIGHLIGHT, STRIP_SCALE, WalkthroughFigure, key_frame_strip
 from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
 from helpers.plots.walkthrough_widget import Walkthroughs, build_controls, walkthrough_widget
 from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, control_rows,
@@ -317,9 +318,12 @@ def test_a_step_out_of_range_is_refused(nyu):
         nyu.show(14)
 
 
-def test_the_key_frame_strip_has_four_panels(nyu):
+def test_the_key_frame_strip_shows_a_forward_and_a_backward_step_and_how_small_their_text_is(nyu):
     fig = key_frame_strip(nyu, "title")
-    assert len(fig.axes) == 4 and all(ax.images for ax in fig.axes)
+    assert len(fig.axes) == 2 and all(ax.images for ax in fig.axes)
+    # the frames' smallest text (pixels at the walkthrough's dpi) shrunk with the frames: STRIP_SCALE of its size
+    assert getattr(fig, IMAGE_TEXT_PT_ATTRIBUTE) == pytest.approx(nyu.text_px() * 72 / nyu.figure.dpi * STRIP_SCALE,
+                                                                  rel=0.02)
     plt.close(fig)
 
 
@@ -329,7 +333,7 @@ def test_headless_gives_the_strip_and_nbgrader_counts_as_headless(monkeypatch):
     assert is_headless()
     w, x, b = Value(0.5, "w"), Value(2.0, "x"), Value(0.1, "b")
     fig = walkthrough_widget(sigmoid(w * x + b))
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 2
     plt.close(fig)
 
 

@@ -58,5 +58,5 @@ def plot_sweep(runs, highlight=None, figure=None):
         ax_acc.plot(epochs, run.val_accuracies, **style)
     ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="training loss")
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
-    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9)
     return fig

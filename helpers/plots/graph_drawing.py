@@ -47,6 +47,9 @@ class GraphNode:
 CHAR_WIDTH_IN, LINE_HEIGHT_IN, BOX_PAD_IN, LAYER_GAP_IN = 0.068, 0.15, 0.16, 0.3
 ROW_HEIGHT_IN = 0.62  # between rows of a left-to-right drawing
 MAX_WIDTH_IN = 11.0  # wider left-to-right drawings are drawn top to bottom instead
+# Top to bottom, an operator's circle sits on the top edge of its result's box (a layer of operators takes the
+# circles' height, less the overlap): a long graph stays short enough to print with readable labels.
+OPERATOR_IN, OPERATOR_OVERLAP_IN, VERTICAL_GAP_IN = 0.2, 0.05, 0.24
 
 
 def _box_size(text: str) -> tuple[float, float]:
@@ -54,20 +57,50 @@ def _box_size(text: str) -> tuple[float, float]:
     return max(len(line) for line in lines) * CHAR_WIDTH_IN + BOX_PAD_IN, len(lines) * LINE_HEIGHT_IN + BOX_PAD_IN
 
 
-def _layer_centres(extents: Sequence[float]) -> list[float]:
+def _layer_centres(extents: Sequence[float], gaps: Sequence[float] | None = None) -> list[float]:
+    """Centre of every layer along the layers' axis; ``gaps[i]``: the room after layer ``i`` (LAYER_GAP_IN)."""
     centres, position = [], LAYER_GAP_IN / 2
-    for extent in extents:
+    for index, extent in enumerate(extents):
         centres.append(position + extent / 2)
-        position += extent + LAYER_GAP_IN
+        position += extent + (LAYER_GAP_IN if gaps is None else gaps[index])
     return centres
 
 
-def _geometry(nodes: Sequence[GraphNode], layout: Layout, orientation: str):
-    """(centre of every key in inches, figure size, orientation actually used)."""
+def _successors(layout: Layout, edges) -> dict:
+    """Each node's or bend point's next points along the edges (bend points included)."""
+    following: dict = {}
+    for source, target in edges:
+        path = [source, *layout.routes[(source, target)], target]
+        for before, after in zip(path, path[1:]):
+            following.setdefault(before, []).append(after)
+    return following
+
+
+def _operator_layers(nodes: Sequence[GraphNode], layout: Layout, following: dict) -> set[int]:
+    """Layers holding only operators and bend points, each with one successor: in a vertical drawing each
+    operator sits on top of the box of its result (and a bend point above its next point), so such a layer
+    takes no more room than the circles."""
+    kinds = {node.key: node.kind for node in nodes}
+    layers = set(layout.layer.values())
+    for key, layer in layout.layer.items():
+        if kinds.get(key, "operator") != "operator" or len(following.get(key, ())) != 1:
+            layers.discard(layer)
+    return layers - {max(layout.layer.values())}
+
+
+def _vertical_rows(layout: Layout, operator_layers: set[int], following: dict) -> dict:
+    """Rows of a vertical drawing: in an operator layer every point takes its successor's row."""
+    row = dict(layout.row)
+    for layer in sorted(operator_layers, reverse=True):
+        for key in (k for k, at in layout.layer.items() if at == layer):
+            row[key] = row[following[key][0]]
+    return row
+
+
+def _geometry(nodes: Sequence[GraphNode], edges, layout: Layout, orientation: str):
+    """(centre of every key in inches, figure size, orientation actually used, operator layers)."""
     n_layers = max(layout.layer.values()) + 1
     sizes = {node.key: _box_size(node.text) for node in nodes}
-    rows = list(layout.row.values())
-    lowest, highest = min(rows), max(rows)
     if orientation == "auto":
         widths = [0.15] * n_layers
         for key, (w, _) in sizes.items():
@@ -77,15 +110,24 @@ def _geometry(nodes: Sequence[GraphNode], layout: Layout, orientation: str):
     extents = [0.15] * n_layers  # layers holding only bend points stay thin
     for key, size in sizes.items():
         extents[layout.layer[key]] = max(extents[layout.layer[key]], size[axis])
-    along = _layer_centres(extents)
-    total = along[-1] + extents[-1] / 2 + LAYER_GAP_IN / 2
+    rows = layout.row
+    lowest, highest = min(rows.values()), max(rows.values())
     if orientation == "horizontal":
+        along = _layer_centres(extents)
+        total = along[-1] + extents[-1] / 2 + LAYER_GAP_IN / 2
         across = ROW_HEIGHT_IN
-        centre = {k: (along[layout.layer[k]], (layout.row[k] - lowest + 0.6) * across) for k in layout.layer}
-        return centre, (total, (highest - lowest + 1.2) * across), orientation
+        centre = {k: (along[layout.layer[k]], (rows[k] - lowest + 0.6) * across) for k in layout.layer}
+        return centre, (total, (highest - lowest + 1.2) * across), orientation, set()
+    following = _successors(layout, edges)
+    operators = _operator_layers(nodes, layout, following)
+    rows = _vertical_rows(layout, operators, following)
+    extents = [OPERATOR_IN if layer in operators else extent for layer, extent in enumerate(extents)]
+    along = _layer_centres(extents, [-OPERATOR_OVERLAP_IN if layer in operators else VERTICAL_GAP_IN
+                                     for layer in range(n_layers)])
+    total = along[-1] + extents[-1] / 2 + LAYER_GAP_IN / 2
     across = max(w for w, _ in sizes.values()) + 0.25
-    centre = {k: ((highest - layout.row[k] + 0.6) * across, total - along[layout.layer[k]]) for k in layout.layer}
-    return centre, ((highest - lowest + 1.2) * across, total), orientation
+    centre = {k: ((highest - rows[k] + 0.6) * across, total - along[layout.layer[k]]) for k in layout.layer}
+    return centre, ((highest - lowest + 1.2) * across, total), orientation, operators
 
 
 def _draw(nodes: Sequence[GraphNode], edges: Sequence[tuple[Hashable, Hashable]], ax=None,
@@ -93,7 +135,7 @@ def _draw(nodes: Sequence[GraphNode], edges: Sequence[tuple[Hashable, Hashable]]
     if orientation not in ("auto", "horizontal", "vertical"):
         raise ValueError(f"orientation must be 'auto', 'horizontal' or 'vertical', got {orientation!r}")
     layout = layered_layout([n.key for n in nodes], edges)
-    centre, (width, height), orientation = _geometry(nodes, layout, orientation)
+    centre, (width, height), orientation, operators = _geometry(nodes, edges, layout, orientation)
     if ax is None:
         fig, ax = plt.subplots(figsize=(width, height + (0.3 if title else 0.0)))
     fig = ax.figure
@@ -106,6 +148,10 @@ def _draw(nodes: Sequence[GraphNode], edges: Sequence[tuple[Hashable, Hashable]]
     leave, enter = ((1.0, 0.5), (0.0, 0.5)) if orientation == "horizontal" else ((0.5, 0.0), (0.5, 1.0))
     for source, target in edges:
         start, shrink = dict(xytext=leave, textcoords=artists[source]), 4
+        if layout.layer[source] in operators:  # the circle touches its result's box: a plain joint, no arrow
+            ax.annotate("", xy=enter, xycoords=artists[target], zorder=2, **start, arrowprops=dict(
+                arrowstyle="-", color=EDGE_COLOUR, linewidth=0.8, shrinkA=0, shrinkB=0))
+            continue
         for bend in layout.routes[(source, target)]:
             ax.annotate("", xy=centre[bend], zorder=2, **start, arrowprops=dict(
                 arrowstyle="-", color=EDGE_COLOUR, linewidth=0.8, shrinkA=shrink, shrinkB=0))

@@ -35,13 +35,22 @@ def _draw_mapped(ax, transform: Callable[[torch.Tensor], torch.Tensor], title: s
     ax.set(title=title, xlim=(-1.7, 1.7), ylim=(-1.7, 1.7), aspect="equal", xticks=[], yticks=[])
 
 
+PANELS_PER_ROW = 3
+
+
 def plot_linear_maps(maps: Mapping[str, torch.Tensor]):
-    """One panel per 2×2 matrix A in ``maps`` (points p -> A p), and a last one for ReLU (not linear).
-    Returns the figure."""
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(3.0 * (len(maps) + 1), 3.4))
+    """One panel per 2×2 matrix A in ``maps`` (points p -> A p), one for ReLU (not linear) and one saying what
+    the colours mean, ``PANELS_PER_ROW`` to a row (large enough to read in print). Returns the figure."""
+    rows = -(-(len(maps) + 2) // PANELS_PER_ROW)
+    fig, axes = plt.subplots(rows, PANELS_PER_ROW, figsize=(3.2 * PANELS_PER_ROW, 3.3 * rows))
+    axes = axes.flat
     for ax, (name, matrix) in zip(axes, maps.items()):
         _draw_mapped(ax, lambda points, matrix=matrix: points @ matrix.T, name)
-    _draw_mapped(axes[-1], torch.relu, "ReLU (not linear): folds the plane")
-    axes[0].legend(loc="lower left")
-    fig.suptitle("grey: the plane and an F before the map; colour: after it (arrows: images of e₁, e₂)")
+    _draw_mapped(axes[len(maps)], torch.relu, "ReLU (not linear):\nfolds the plane")
+    key = axes[len(maps) + 1]
+    key.legend(*axes[0].get_legend_handles_labels(), loc="upper left", fontsize=10)
+    key.text(0.02, 0.7, "grey: the plane and an F\nbefore the map\ncolour: after it\narrows: images of e₁, e₂",
+             va="top", fontsize=10, transform=key.transAxes)
+    for ax in axes[len(maps) + 1:]:
+        ax.set_axis_off()
     return fig

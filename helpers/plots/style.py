@@ -8,6 +8,9 @@ from helpers.runtime.report_hooks import report_dir
 # Colour-blind-safe palette (Okabe & Ito), in the order series are drawn.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 SEQUENTIAL_CMAP = "viridis"
+# A Figure showing pictures with text in them (a walkthrough's frames) says, in this attribute, how small that
+# text is in the figure's points: text drawn as pixels is not seen by png_with_text_size otherwise.
+IMAGE_TEXT_PT_ATTRIBUTE = "smallest_image_text_pt"
 
 
 def use_style() -> None:
@@ -98,7 +101,8 @@ def _inline_figures_at(dpi: float) -> None:
 
 def png_with_text_size(draw_png, figure, dpi: float) -> tuple:
     """``draw_png(figure)`` and, as its display metadata, ``smallest_text_pt`` (the smallest font size,
-    in points of the figure, of the text actually drawn in it) and ``dpi``: the report scales the
+    in points of the figure, of the text actually drawn in it, and of the text in the pictures it shows when
+    the figure says so: ``IMAGE_TEXT_PT_ATTRIBUTE``) and ``dpi``: the report scales the
     picture for print and checks that no text there gets smaller than it can read."""
     from matplotlib.backends.backend_agg import RendererAgg
 
@@ -113,6 +117,7 @@ def png_with_text_size(draw_png, figure, dpi: float) -> tuple:
         data = draw_png(figure)
     finally:
         RendererAgg.draw_text = draw_text
+    sizes += [size for size in [getattr(figure, IMAGE_TEXT_PT_ATTRIBUTE, None)] if size]
     return data, {"smallest_text_pt": round(min(sizes), 2) if sizes else None, "dpi": dpi}
 
 

@@ -10,8 +10,8 @@ upstream × local = contribution, and a node reached by several paths shows its 
 caption), figure and fonts scaled so the smallest text is :data:`~helpers.runtime.classroom.PROJECTOR_TEXT_PX`
 pixels high, the whole as wide as the notebook at most.
 
-:func:`key_frame_strip` renders start, a forward step, a backward step and the end as one figure (what
-headless runs and the report show).
+:func:`key_frame_strip` renders a forward step and a backward step as one figure (what headless runs and the
+report show).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, PathPatch
 
 from helpers.plots.graph_drawing import CHAR_WIDTH_IN, EDGE_COLOUR, draw_graph, layered_layout, value_graph
-from helpers.plots.style import PALETTE
+from helpers.plots.style import IMAGE_TEXT_PT_ATTRIBUTE, PALETTE
 from helpers.scalar_autodiff import Value
 from helpers.scalar_autodiff import format_number
 from helpers.plots.walkthrough_text import caption, node_label, sum_text, table_lines
@@ -40,6 +40,8 @@ PENDING = "#767676"  # table rows not reached yet: the lightest grey with 4.5:1 
 TABLE_LINE_IN, CAPTION_IN, TABLE_FONT, CAPTION_FONT = 0.19, 0.45, 8, 9
 PROJECTOR_CAPTION_IN = 0.3  # a caption line before scaling: the scaled 9 pt text and a little air
 GRAPH_FONT, LABEL_FONT = 8, 7  # node boxes (graph_drawing's size), edge and sum labels
+STRIP_FRAMES = (1, 2)  # of key_frames(): the forward step and the backward step
+STRIP_SCALE, STRIP_GAP, STRIP_TITLE_IN = 0.75, 0.03, 0.4  # of a frame's size; between frames, of a frame's height
 TINT = 0.8 + 0.2 * np.array([*to_rgb(HIGHLIGHT), 1.0])  # multiplies the current line's pixels: text stays dark
 
 
@@ -303,19 +305,29 @@ def _render_lines(lines, colour: str, pixels: tuple[int, int], dpi: float, scale
 
 
 def key_frame_strip(walkthrough: RenderedSteps, title: str | None = None):
-    """The frames ``walkthrough.key_frames()`` names (start, a forward step, a backward step, the end) as one
-    pyplot Figure of 2 × 2 panels (each an (H, W, 4) render of the walkthrough figure); ``walkthrough`` is a
-    :class:`RenderedSteps` (the scalar :class:`WalkthroughFigure` or the layer walkthrough's figure)."""
-    frames = walkthrough.key_frames()
-    images = [walkthrough.rgba(index) for index in frames]
-    inches = walkthrough.figure.get_size_inches() * 0.8
-    fig, axes = plt.subplots(2, 2, figsize=(2 * inches[0], 2 * inches[1] + (0.4 if title else 0)),
-                             layout="none")
+    """Two of the frames ``walkthrough.key_frames()`` names (the forward step and the backward step) one above
+    the other, as one pyplot Figure (each panel an (H, W, 4) render of the walkthrough figure, at
+    ``STRIP_SCALE`` of its size); ``walkthrough`` is a :class:`RenderedSteps` (the scalar
+    :class:`WalkthroughFigure` or the layer walkthrough's figure). Headless runs and the report draw it from
+    the projector's drawing (:func:`helpers.plots.walkthrough_widget.present`): its text is large for its
+    size, so the strip prints on a page with its smallest text at 8 pt or more. The Figure's
+    ``IMAGE_TEXT_PT_ATTRIBUTE`` says how small the text in the frames is, in the strip's points
+    (:func:`helpers.plots.style.png_with_text_size` reports it with the text drawn as text)."""
+    frames = [walkthrough.key_frames()[i] for i in STRIP_FRAMES]
+    images, text_px = [], []
+    for index in frames:
+        images.append(walkthrough.rgba(index))
+        text_px.append(walkthrough.text_px())
+    width, height = walkthrough.figure.get_size_inches() * STRIP_SCALE
+    title_in = STRIP_TITLE_IN if title else 0.0
+    figure_height = len(images) * height * (1 + STRIP_GAP) + title_in
+    fig, axes = plt.subplots(len(images), 1, figsize=(width, figure_height), layout="none", squeeze=False)
     for ax, image in zip(axes.flat, images):
         ax.imshow(image, interpolation="lanczos")
         ax.set_axis_off()
-    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=0.94 if title else 0.995, wspace=0.02,
-                        hspace=0.02)
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - title_in / figure_height, hspace=STRIP_GAP)
     if title:
         fig.suptitle(title)
+    inches_per_pixel = min(width / images[0].shape[1], height / images[0].shape[0])
+    setattr(fig, IMAGE_TEXT_PT_ATTRIBUTE, round(min(text_px) * inches_per_pixel * 72, 2))
     return fig

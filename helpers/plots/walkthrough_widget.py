@@ -6,7 +6,8 @@ One control for both walkthroughs: :func:`walkthrough_widget` (an engine express
 walkthrough's figure (:class:`~helpers.plots.walkthrough.RenderedSteps`); the projector's drawing is built
 when the toggle is first pressed. Headless (``BACKPROP_LAB_HEADLESS=1``,
 as in nbval and the report, or under nbgrader, ``NBGRADER_EXECUTION`` set) or without ipywidgets it returns
-the key-frame strip (start, a forward step, a backward step, the end) as a pyplot figure instead.
+the key-frame strip (a forward step and a backward step, from the projector's drawing) as a pyplot figure
+instead.
 
 The buttons' descriptions are stable, so a browser test finds them by their text: ``previous``,
 ``next``, ``play`` (a toggle: pressed = playing), ``reset``; the slider is described ``step`` and the
@@ -31,8 +32,8 @@ def walkthrough_widget(output: Value, title: str | None = None):
     """Step through ``output``'s forward and backward pass (runs ``output.backward()``).
 
     Live: displays the control (a :class:`~helpers.runtime.classroom.ClassroomWidget`; its ``projector``
-    toggle redraws for a projector) and returns None. Headless: returns the key-frame strip Figure (2 × 2
-    panels), to be shown by ``plt.show()``.
+    toggle redraws for a projector) and returns None. Headless: returns the key-frame strip Figure (a forward
+    and a backward step, one above the other), to be shown by ``plt.show()``.
     """
     return present(Walkthroughs(lambda projector: WalkthroughFigure(output, projector=projector)), title)
 
@@ -41,7 +42,7 @@ def layer_walkthrough_widget(model, x, y, backpropagation=None, title: str | Non
     """Step through a small MLP's forward and backward pass layer by layer: ``model`` a network of
     :mod:`helpers.layers` or a MyNet, ``x`` (N, n_0), ``y`` (N, n_L), ``backpropagation`` for a MyNet (default
     :func:`helpers.mynet.backpropagation`). The model is not changed. Live and headless as
-    :func:`walkthrough_widget` (the same controls; headless the strip start, forward, backward, end)."""
+    :func:`walkthrough_widget` (the same controls; headless the strip of a forward and a backward step)."""
     return present(Walkthroughs(lambda projector: LayerWalkthroughFigure(model, x, y, backpropagation,
                                                                          projector=projector)), title)
 
@@ -65,13 +66,13 @@ class Walkthroughs:
 
 def present(walkthroughs: Walkthroughs, title: str | None = None):
     """Live: display the controls for ``walkthroughs`` and return None; headless (or without ipywidgets):
-    return the notebook drawing's key-frame strip, a pyplot Figure of 2 × 2 panels."""
+    return the projector drawing's key-frame strip (:func:`~helpers.plots.walkthrough.key_frame_strip`)."""
     try:
         import ipywidgets
     except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
         ipywidgets = None
     if ipywidgets is None or is_headless():
-        return key_frame_strip(walkthroughs.notebook, title)
+        return key_frame_strip(walkthroughs.drawn(projector=True), title)  # its text reads in print
     from IPython.display import display
     display(build_controls(walkthroughs, ipywidgets).displayable())
     return None

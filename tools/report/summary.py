@@ -66,6 +66,15 @@ def print_size(item: Item, width_px: int, height_px: int) -> tuple[float, bool]:
     return width, wide
 
 
+def printed_text_pt(item: Item, width_px: int, height_px: int) -> float | None:
+    """The smallest text of the figure once printed at its :func:`print_size`, in points: its smallest font ×
+    printed width / natural width (what :mod:`tools.report.printing` measures in the printed page)."""
+    if not item.smallest_text_pt:
+        return None
+    natural = width_px * CSS_PX_PER_INCH / (item.dpi or DEFAULT_DPI)
+    return item.smallest_text_pt * math.ceil(print_size(item, width_px, height_px)[0]) / natural
+
+
 def figure_html(item: Item, root: Path) -> str:
     """The figure at its :func:`print_size`, with its caption; loaded eagerly (a lazy image is blank when
     the page is printed)."""
