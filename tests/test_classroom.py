@@ -107,6 +107,21 @@ def test_projector_layout_raises_small_text_and_toggles_back():
     assert fit_figure(wide, False, (0, 0)).get_size_inches()[0] * 90 == pytest.approx(NOTEBOOK_WIDTH_PX)
 
 
+def test_a_figure_placed_by_hand_keeps_its_larger_projector_text_inside_the_picture():
+    """Notebook 02's training widget: two axes placed by ``subplots`` at notebook sizes, with axis labels. In
+    projector mode the 16 px text must not be pushed past the picture's edges."""
+    figure = new_figure(figsize=(11, 4), dpi=90)
+    for axes in figure.subplots(1, 2):
+        axes.plot([0, 1], [0, 10])
+        axes.set(xlabel="epoch", ylabel="MSE (inch²)", title="after 20 epochs: validation MSE 2.25")
+    figure.subplots_adjust(left=0.05, right=0.98, top=0.92, bottom=0.12)  # snug for the notebook's 10 pt text
+    fit_figure(figure, True, (840, 470))
+    figure.canvas.draw()
+    drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches, everything drawn, text included
+    width, height = figure.get_size_inches()
+    assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01 and drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, drawn
+
+
 def test_the_display_bundle_carries_the_first_picture_as_a_static_fallback():
     widget = live_figure_widget(ipywidgets, line_figure, {"value": ipywidgets.IntSlider(value=2, description="v")})
     widget.controls["value"].value = 5
@@ -170,7 +185,8 @@ def test_an_overlay_redraws_only_its_own_artists_and_no_figure_reaches_pyplot():
         with overlay:
             ax.plot([0, 1], [value, value], color="C1")
             ax.legend(["background", f"overlay {value:g}"])
-    assert len(ax.lines) == 2 and ax.lines[1].get_ydata()[0] == 3.0 and ax.get_legend() is not None
+    assert len(ax.lines) == 2 and ax.lines[0] is background, "the background stays, drawn once"
+    assert ax.lines[1].get_ydata()[0] == 3.0 and ax.get_legend() is not None
     before = plt.get_fignums()
     widget = live_figure_widget(ipywidgets, line_figure, {"value": ipywidgets.IntSlider(value=1, description="v")})
     widget.controls["value"].value = 4

@@ -32,7 +32,7 @@ from matplotlib.patches import Rectangle
 from helpers.plots.layer_walkthrough_steps import LayerStep, Panel, build_layer_walkthrough, key_frames, number_text
 from helpers.plots.layer_walkthrough_layout import NOTEBOOK, PROJECTOR, Placed, Sizes, label_text, layout, numbered
 from helpers.plots.style import readable_on
-from helpers.plots.walkthrough import HIGHLIGHT, HIGHLIGHT_TEXT, PENDING, RenderedSteps
+from helpers.plots.walkthrough import HIGHLIGHT, PENDING, RenderedSteps
 from helpers.runtime.classroom import smallest_text_px, text_px
 
 CMAP = mpl.colormaps["RdBu_r"]

@@ -168,6 +168,8 @@ def fit_figure(figure: Figure, projector: bool, box_px: tuple[int, int]) -> Figu
     layout = (projector, tuple(box_px), [id(ax) for ax in figure.axes])
     if figure.__dict__.get("_classroom_layout") != layout:  # new size or new axes: the layout engine places them
         engine = figure.__dict__.setdefault("_classroom_engine", figure.get_layout_engine())
+        if engine is None and projector:  # placed by hand at notebook sizes: the larger text needs the room made
+            engine = "constrained"
         if engine is not None:
             figure.set_layout_engine(engine)
         figure._classroom_layout, figure._classroom_placed = layout, False
