@@ -11,15 +11,35 @@ only after ``sys.path``, whose first entry is the kernel's working folder)::
         data/cache/                         the workspace's own caches (downloads, extractions, tensors)
         data/shared-datasets -> the offline datasets folder (the read-only CIFAR-10 archive), if any
         requirements.txt, START_HERE.md      the environment to install; how to work here
-        .student-workspace.json             what this command wrote, with each file's sha256
+        .student-workspace.json             what this command wrote, with each file's sha256 (the base)
+        helpers/spiral.upstream.py ...       only in a conflict: the course's new version beside the student's
 
 The workspace is self-contained: no file it holds names the project's path, and nothing links into the
 project (a student's run writes its caches into the workspace, never into the instructor's). Only the offline
 datasets folder, which is not part of the project, is linked.
 
-Running the command again updates the workspace without destroying the student's work: a file is
-rewritten only while it still holds exactly what this command last wrote there; a file the student
-changed (or created at that path) is kept and listed. A non-empty folder without the manifest is
+Running the command again updates the workspace without destroying the student's work. For each file it
+compares three versions: the base (what this command last wrote there, its sha256 in the manifest), the
+student's file on disk, and the course's new content:
+
+- changed only by the course (the file is still the base): updated;
+- changed only by the student (the course's content is still the base): kept as it is, and listed;
+- changed by both, differently: a conflict. The student's file is kept as it is, the course's version is
+  written beside it as ``<name>.upstream<suffix>`` (``helpers/spiral.upstream.py``,
+  ``02_training.upstream.ipynb``: Jupyter opens it like the original) and the summary lists the pair: compare,
+  merge into your file, then delete the ``.upstream`` file. While that file is there, every update refreshes
+  it with the course's latest version (one the student edited is theirs and is kept); once the student has
+  deleted it, the version they merged from becomes the base;
+- changed by both the same way (or written by an update that was killed before its manifest): nothing to do,
+  the new content becomes the base. A file the student deleted is written again; a file the student
+  created where the course later adds one is a conflict.
+
+Every write is atomic: a hidden temporary file in the same folder (``.<name>.editions-partial``), flushed to
+disk, renamed over the file (``os.replace``); the manifest is replaced the same way, once before any file is
+written (recording what the run may write, ``writing``) and once at the end. An update killed at any moment
+leaves every file whole, old or new; the next run removes the temporaries it left, and takes a file that
+holds what the killed run was writing for this command's, never for the student's change. A file dropped
+from the edition is deleted only if the student left it alone. A non-empty folder without the manifest is
 somebody else's and is refused, untouched.
 """
 from __future__ import annotations
