@@ -1,5 +1,6 @@
 """The student workspace: where it imports from, where its data comes from, and what a re-run keeps."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers.data.paths import PROJECT_ROOT, shared_datasets_dir
-from tools.workspace import MANIFEST, ForeignFolderError, update_workspace
+from tools import workspace
+from tools.workspace import MANIFEST, PARTIAL, ForeignFolderError, summary, update_workspace, upstream_name
 
 LESSON = "def step(x):\n    ### BEGIN SOLUTION\n    return {}\n    ### END SOLUTION\n"
 
@@ -103,13 +105,159 @@ def test_a_file_dropped_from_the_edition_is_removed_only_if_the_student_left_it_
     assert not (student / "helpers" / "extra.py").exists() and (student / "helpers" / "notes.py").exists()
 
 
-def test_a_file_the_student_created_where_the_edition_later_adds_one_is_kept(project, tmp_path):
+def test_a_file_the_student_created_where_the_edition_later_adds_one_is_kept_and_in_conflict(project, tmp_path):
     student = tmp_path / "student"
     update_workspace(student, project)
     (student / "helpers" / "later.py").write_text("MINE = True\n")
     (project / "helpers" / "later.py").write_text("THEIRS = True\n")
-    assert update_workspace(student, project).kept == ["helpers/later.py"]
+    assert update_workspace(student, project).conflicts == ["helpers/later.py"]
     assert (student / "helpers" / "later.py").read_text() == "MINE = True\n"
+    assert (student / "helpers" / "later.upstream.py").read_text() == "THEIRS = True\n"
+
+
+def four_files(project: Path, version: str) -> None:
+    """Plain helpers (no solution blocks: the student's copy is the file itself), one per three-way case."""
+    for name in "abcd":
+        (project / "helpers" / f"{name}.py").write_text(f"{name.upper()} = {version!r}\n")
+
+
+def leftovers(student: Path) -> list[Path]:
+    return [p for p in student.rglob("*") if p.name.endswith(PARTIAL)]
+
+
+def test_an_update_is_three_way_upstream_only_student_only_both_and_both_the_same(project, tmp_path):
+    student = tmp_path / "student"
+    four_files(project, "v1")
+    update_workspace(student, project)
+    (student / "helpers" / "b.py").write_text("B = 'mine'\n")     # b: the student only
+    (student / "helpers" / "c.py").write_text("C = 'mine'\n")     # c: both, differently
+    (student / "helpers" / "d.py").write_text("D = 'v2'\n")       # d: both, the same way
+    notebook = nbformat.read(student / "00_tiny.ipynb", as_version=4)
+    notebook.cells[0].source = "print('my notebook')"
+    nbformat.write(notebook, student / "00_tiny.ipynb")             # the notebook: both, differently
+    for name in "acd":
+        (project / "helpers" / f"{name}.py").write_text(f"{name.upper()} = 'v2'\n")
+    write_project(project, notebook_text="print(2)")
+    update = update_workspace(student, project)
+    assert "helpers/a.py" in update.updated and update.kept == ["helpers/b.py"]
+    assert sorted(update.conflicts) == ["00_tiny.ipynb", "helpers/c.py"] and "helpers/d.py" in update.unchanged
+    assert (student / "helpers" / "a.py").read_text() == "A = 'v2'\n"
+    assert (student / "helpers" / "b.py").read_text() == "B = 'mine'\n"
+    assert (student / "helpers" / "c.py").read_text() == "C = 'mine'\n"  # the student's, as it was
+    assert (student / "helpers" / "c.upstream.py").read_text() == "C = 'v2'\n"  # the course's, beside it
+    assert "my notebook" in (student / "00_tiny.ipynb").read_text()
+    beside = nbformat.read(student / "00_tiny.upstream.ipynb", as_version=4)  # a notebook Jupyter opens
+    assert beside.cells[0].source == "print(2)" and upstream_name("00_tiny.ipynb") == "00_tiny.upstream.ipynb"
+    text = summary(student, update)
+    assert "2 in conflict" in text and "helpers/c.py  <->  helpers/c.upstream.py" in text
+    assert "merge" in text and "delete the .upstream file" in text
+    (project / "helpers" / "d.py").write_text("D = 'v3'\n")  # d's new base is v2: a course change updates it
+    assert "helpers/d.py" in update_workspace(student, project).updated
+    assert not leftovers(student)
+
+
+def test_a_conflict_lasts_until_the_student_deletes_the_upstream_file_and_loses_nothing(project, tmp_path):
+    student = tmp_path / "student"
+    four_files(project, "v1")
+    update_workspace(student, project)
+    (student / "helpers" / "c.py").write_text("C = 'mine'\n")
+    (project / "helpers" / "c.py").write_text("C = 'v2'\n")
+    assert update_workspace(student, project).conflicts == ["helpers/c.py"]
+    assert update_workspace(student, project).conflicts == ["helpers/c.py"]  # unresolved: still listed
+    (project / "helpers" / "c.py").write_text("C = 'v3'\n")
+    update = update_workspace(student, project)
+    assert update.conflicts == ["helpers/c.py"] and not update.kept
+    assert (student / "helpers" / "c.upstream.py").read_text() == "C = 'v3'\n"  # refreshed
+    assert (student / "helpers" / "c.py").read_text() == "C = 'mine'\n"
+    (student / "helpers" / "c.py").write_text("C = 'mine and v3'\n")  # merged by hand...
+    (student / "helpers" / "c.upstream.py").unlink()                     # ...and resolved
+    update = update_workspace(student, project)
+    assert update.kept == ["helpers/c.py"] and not update.conflicts
+    assert not (student / "helpers" / "c.upstream.py").exists()
+    (project / "helpers" / "c.py").write_text("C = 'v4'\n")  # merged from v3: a new course change conflicts
+    assert update_workspace(student, project).conflicts == ["helpers/c.py"]
+    assert (student / "helpers" / "c.upstream.py").read_text() == "C = 'v4'\n"
+    (student / "helpers" / "c.py").write_text("C = 'v4'\n")  # took the course's version: nothing left to merge
+    update = update_workspace(student, project)
+    assert "helpers/c.py" in update.unchanged and update.removed == ["helpers/c.upstream.py"]
+    assert not (student / "helpers" / "c.upstream.py").exists()
+
+
+def test_an_upstream_file_the_student_edited_is_theirs_and_not_overwritten(project, tmp_path):
+    student = tmp_path / "student"
+    four_files(project, "v1")
+    update_workspace(student, project)
+    (student / "helpers" / "c.py").write_text("C = 'mine'\n")
+    (project / "helpers" / "c.py").write_text("C = 'v2'\n")
+    update_workspace(student, project)
+    (student / "helpers" / "c.upstream.py").write_text("C = 'merging here'\n")
+    (project / "helpers" / "c.py").write_text("C = 'v3'\n")
+    update = update_workspace(student, project)
+    assert update.conflicts == ["helpers/c.py"] and update.kept == ["helpers/c.upstream.py"]
+    assert (student / "helpers" / "c.upstream.py").read_text() == "C = 'merging here'\n"
+
+
+def test_a_write_that_fails_before_its_rename_leaves_the_old_file_whole_and_no_temporary(project, tmp_path,
+                                                                                        monkeypatch):
+    student = tmp_path / "student"
+    four_files(project, "v1")
+    update_workspace(student, project)
+    four_files(project, "v2")
+    real_replace = os.replace
+
+    def dies_on_b(source, target):
+        if Path(target).name == "b.py":
+            assert Path(source).read_text() == "B = 'v2'\n"  # the new content, complete, in a temporary file
+            raise OSError("killed mid-write")
+        real_replace(source, target)
+    monkeypatch.setattr(workspace.os, "replace", dies_on_b)
+    with pytest.raises(OSError, match="killed mid-write"):
+        update_workspace(student, project)
+    assert (student / "helpers" / "b.py").read_text() == "B = 'v1'\n"  # whole: the old version
+    assert not leftovers(student)
+    monkeypatch.setattr(workspace.os, "replace", real_replace)
+    update = update_workspace(student, project)
+    assert not update.kept and not update.conflicts
+    assert {"helpers/b.py", "helpers/c.py"} <= set(update.updated)
+    assert all((student / "helpers" / f"{n}.py").read_text() == f"{n.upper()} = 'v2'\n" for n in "abcd")
+
+
+KILLED_UPDATE = """import os, signal, sys
+from pathlib import Path
+from tools import workspace
+real_replace, seen = os.replace, []
+def replace(source, target):
+    seen.append(Path(target).name)
+    if seen.count(sys.argv[3]) == int(sys.argv[4]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(source, target)
+workspace.os.replace = replace
+workspace.update_workspace(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("killed_at", [("small.pt", 1), (MANIFEST, 2)])
+def test_an_update_killed_mid_write_is_never_taken_for_the_students_change(project, tmp_path, killed_at):
+    """A real SIGKILL: before the rename of a data file (after the helpers and the notebook were written), or
+    before the final manifest (every file written, none recorded). The course then changes again: the next
+    update takes every file to the new version, with nothing kept, no conflict, and no temporary file left."""
+    student = tmp_path / "student"
+    four_files(project, "v1")
+    update_workspace(student, project)
+    four_files(project, "v2")
+    (project / "data" / "small.pt").write_bytes(b"\x00data v2")
+    killed = subprocess.run([sys.executable, "-c", KILLED_UPDATE, str(student), str(project), *map(str, killed_at)],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert (student / "helpers" / "a.py").read_text() == "A = 'v2'\n"  # written before the kill
+    assert (student / "data" / "small.pt").read_bytes() in (b"\x00data", b"\x00data v2")  # whole
+    four_files(project, "v3")
+    (project / "data" / "small.pt").write_bytes(b"\x00data v3")
+    update = update_workspace(student, project)
+    assert not update.kept and not update.conflicts, update
+    assert all((student / "helpers" / f"{n}.py").read_text() == f"{n.upper()} = 'v3'\n" for n in "abcd")
+    assert (student / "data" / "small.pt").read_bytes() == b"\x00data v3"
+    assert not leftovers(student) and not list(student.rglob("*.upstream*"))
 
 
 def test_a_foreign_folder_or_a_file_is_refused_and_left_alone(project, tmp_path):
