@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # what a read-only folder, a read-only mount or a file in place of a folder raise
-NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST}
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}
 
 
 class NotWritableError(PermissionError):
