@@ -4,6 +4,7 @@ The fakes are uniform-colour 32×32 images whose colour encodes (label, index wi
 an image can be identified after JPEG re-encoding (which moves a flat colour by a grey level or so).
 Only the last test touches the real CIFAR-10 (through the warm tensor cache).
 """
+import json
 import pathlib
 import pickle
 import tarfile
@@ -48,8 +49,9 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
-def make_archive(folder) -> "pathlib.Path":
-    """A fake cifar10-images.tar.gz in the ImageFolder layout of the real one."""
+def make_archive(folder, garbage: str | None = None) -> "pathlib.Path":
+    """A fake cifar10-images.tar.gz in the ImageFolder layout of the real one; ``garbage`` (a path under
+    cifar10-images/) is an image file that holds no image."""
     root = folder / "build" / "cifar10-images"
     for split in ("train", "test"):
         counters = {}
@@ -59,6 +61,8 @@ def make_archive(folder) -> "pathlib.Path":
             path = root / split / cifar.CLASSES[label] / f"{n:04d}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (32, 32), colour(label, index)).save(path, quality=95)
+    if garbage is not None:
+        (root / garbage).write_bytes(b"not a jpeg")
     archive = folder / cifar.ARCHIVE_NAME
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(root, arcname="cifar10-images")
@@ -199,6 +203,64 @@ def test_an_incomplete_extraction_is_not_marked_done_and_the_error_names_the_fix
     assert not extraction.marker_path(folder).exists(), "an incomplete extraction is never marked done"
     (images, labels), _ = cifar._load_uncached("train", download=False)  # the next run repairs it
     assert identities(images, labels) == expected_canonical("train")
+
+
+def flip_a_byte(path):
+    """A flipped byte in the middle of the file: same name, same size, other content."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_an_extracted_image_is_named_and_the_folder_extracted_again(fake_archive, capsys):
+    cifar._load_uncached("test", download=False)
+    folder = fake_archive.parent / "data" / "cache" / "cifar10-images"
+    image = folder / "test" / "ship" / "0000.jpg"
+    original = image.read_bytes()
+    flip_a_byte(image)
+    assert extraction._extraction_problem(folder, cifar.ARCHIVE_SHA256) is None, "names and sizes cannot see it"
+    (images, labels), _ = cifar._load_uncached("test", download=False)
+    assert identities(images, labels) == expected_canonical("test")
+    assert image.read_bytes() == original
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"re-extracting {folder}: cifar10-images/test/ship/0000.jpg differs from the archive (sha256 "), lines
+
+
+def test_a_file_damaged_again_after_extracting_it_again_is_named(fake_archive, monkeypatch):
+    extract_all = tarfile.TarFile.extractall
+    image = fake_archive.parent / "data" / "cache" / "cifar10-images" / "test" / "dog" / "0001.jpg"
+
+    def damaged_each_time(self, path, *args, **kwargs):  # something keeps writing into the cache folder
+        extract_all(self, path, *args, **kwargs)
+        flip_a_byte(image)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", damaged_each_time)
+    with pytest.raises(extraction.DamagedFileError) as error:
+        cifar._load_uncached("test", download=False)
+    assert error.value.path == image
+    assert str(error.value).startswith(f"{image}: cifar10-images/test/dog/0001.jpg differs from the archive")
+    assert "even after extracting it again" in str(error.value)
+
+
+def test_a_file_of_the_archive_that_does_not_decode_is_named(isolated, monkeypatch):
+    archive = make_archive(isolated, garbage="test/ship/0000.jpg")
+    monkeypatch.setattr(cifar, "ARCHIVE_SHA256", cifar.sha256_of(archive))
+    monkeypatch.setenv(cifar.CIFAR_ENV, str(archive))
+    with pytest.raises(ValueError, match=r"cannot decode .*cifar10-images/test/ship/0000\.jpg: "):
+        cifar._load_uncached("test", download=False)
+
+
+def test_a_marker_without_digests_is_extracted_again(fake_archive, capsys):
+    cifar._load_uncached("test", download=False)
+    folder = fake_archive.parent / "data" / "cache" / "cifar10-images"
+    marker = extraction.marker_path(folder)
+    record = json.loads(marker.read_text())
+    del record["sha256"]  # what an older version wrote
+    marker.write_text(json.dumps(record))
+    cifar._load_uncached("test", download=False)
+    assert "holds no member list with digests" in capsys.readouterr().err
+    assert "sha256" in json.loads(marker.read_text())
 
 
 def test_an_incomplete_source_is_refused_with_the_expected_shape(fake_archive):

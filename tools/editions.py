@@ -14,7 +14,7 @@ student edition gets their results for fixed inputs instead (``helpers/checks/ex
 :mod:`helpers.checks.nb05_dream`).
 
 ``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
-see :mod:`tools.workspace`.
+see :mod:`tools.workspace`. A folder it cannot write is one line naming it and the fix, and exit status 1.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import nbformat
 
 from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT
+from helpers.runtime.writable import writing_in
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
@@ -233,6 +234,19 @@ def _expected_dream() -> bytes:
     return _expected_cache["bytes"]
 
 
+def cli(argv: list[str]) -> int:
+    """``python -m tools.editions [FOLDER]``: :func:`tools.workspace.main`, with a folder that cannot be written
+    (the default ``student/`` of a read-only course folder) said in one line and exit status 1, not a traceback."""
+    from tools.workspace import DEFAULT_FOLDER, main
+    folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
+    try:
+        with writing_in(folder, "FOLDER", "the student workspace",
+                        fix="give a writable folder: python -m tools.editions FOLDER"):
+            return main(argv)
+    except OSError as error:  # not writable, or a full disk: either way the reason, not a traceback
+        print(f"python -m tools.editions: {error}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    from tools.workspace import main
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli(sys.argv[1:]))

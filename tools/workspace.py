@@ -355,7 +355,9 @@ def summary(folder: Path, update: WorkspaceUpdate) -> str:
     if update.unlinked:
         lines.append("replaced by the workspace's own folders (they linked into the course project): "
                      + ", ".join(update.unlinked))
-    lines.append(f"start with: cd {folder} && {Path(sys.executable).parent / 'jupyter'} lab")
+    import shlex  # quoted, so that pasting the line works for a path with spaces
+    jupyter = Path(sys.executable).parent / "jupyter"
+    lines.append(f"start with: cd {shlex.quote(str(folder))} && {shlex.quote(str(jupyter))} lab")
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ import torch
 
 from helpers.data.checksums import sha256_of, sha256_of_stream
 from helpers.data.paths import DATA_ENV, shared_cache_dir
+from helpers.runtime.writable import writing_in
 
 # key -> (dtype, shape); a dimension is an int, or a name that must be equal wherever it appears
 Spec = dict[str, tuple[torch.dtype, tuple]]
@@ -40,12 +41,9 @@ def record_path(path: Path) -> Path:
 
 def _open_lock(path: Path):
     lock = path.with_name(path.name + ".lock")
-    try:
+    with writing_in(path.parent, DATA_ENV, f"the cache {path.name}",  # a read-only install, cache missing or broken
+                    fix=f"set ${DATA_ENV} to a writable folder (a copy of {path.parent.parent})"):
         return open(lock, "w")
-    except OSError as error:  # a read-only install whose cache is missing or broken
-        raise OSError(error.errno, f"cannot build {path}: cannot write in {path.parent} ({error.strerror}). "
-                      f"Make that folder writable, or set ${DATA_ENV} to a writable folder "
-                      f"(a copy of {path.parent.parent})") from error
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ Sources, tried in this order:
    ``../shared/datasets/README.md``), found at ``$BACKPROP_LAB_CIFAR10`` (the archive itself or its
    folder) or in the shared datasets folder; its sha256 is verified before it is extracted into
    ``data/cache`` (checked against its member list, see :mod:`helpers.data.extraction`) and read
-   with ``torchvision.datasets.ImageFolder``;
+   with ``torchvision.datasets.ImageFolder``, each file checked against its sha256 in the archive (a damaged
+   one is named and the folder extracted again);
 3. a download with torchvision (``download=True``) for users who are online;
 
 and otherwise a :class:`FileNotFoundError` that says where to put the data (also when
@@ -27,15 +28,17 @@ standardises images with them (the input the CIFAR-10 CNN of :mod:`helpers.model
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from helpers.data.cache import cached_tensors
 from helpers.data.checksums import sha256_of, verify_sha256  # noqa: F401 (part of this module's API)
-from helpers.data.extraction import extract_verified
+from helpers.data.extraction import with_extraction
 from helpers.data.paths import cache_dir, data_dir, shared_datasets_dir
 from helpers.runtime.progress import progress
 
@@ -106,10 +109,23 @@ def _from_torchvision(root: Path, split: str, download: bool):
     return _canonical_order(images, torch.tensor(dataset.targets, dtype=torch.int64))
 
 
-def _from_image_folder(folder: Path, split: str):
+def _decoder(read: Callable[[str], bytes]) -> Callable[[str], np.ndarray]:
+    """An ImageFolder loader: the file's bytes through ``read`` (which checks them), decoded to RGB; a file
+    that does not decode is an error naming it."""
     from PIL import Image
+
+    def decode(path: str) -> np.ndarray:
+        data = read(path)
+        try:
+            return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        except OSError as error:  # PIL's own message names no file
+            raise ValueError(f"cannot decode {path}: {error}") from error
+    return decode
+
+
+def _from_image_folder(folder: Path, split: str, read: Callable[[str], bytes]):
     from torchvision.datasets import ImageFolder
-    dataset = ImageFolder(str(folder / split), loader=lambda p: np.asarray(Image.open(p).convert("RGB")))
+    dataset = ImageFolder(str(folder / split), loader=_decoder(read))
     if tuple(dataset.classes) != CLASSES:
         raise ValueError(f"{folder / split} has classes {dataset.classes}, expected {list(CLASSES)}")
     images = np.empty((len(dataset), 32, 32, 3), dtype=np.uint8)
@@ -136,8 +152,9 @@ def _load_uncached(split: str, download: bool):
         return _from_torchvision(roots[0], split, download=False), f"torchvision:{roots[0]}"
     archive = find_archive()
     if archive is not None:
-        folder = extract_verified(archive, ARCHIVE_SHA256, cache_dir() / "cifar10-images")
-        return _from_image_folder(folder, split), f"archive:{archive}"
+        images = with_extraction(archive, ARCHIVE_SHA256, cache_dir() / "cifar10-images",
+                                 lambda folder, read: _from_image_folder(folder, split, read))
+        return images, f"archive:{archive}"
     if download:
         try:
             return _from_torchvision(data_dir(), split, download=True), "torchvision-download"

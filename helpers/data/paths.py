@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers.runtime.writable import writing_in
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # helpers/data/paths.py -> the project
 DATA_ENV = "BACKPROP_LAB_DATA"
 SHARED_DATASETS_ENV = "BACKPROP_LAB_SHARED_DATASETS"
@@ -19,7 +21,8 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """``<data>/cache``: downloads, extractions and preprocessed tensors (never committed)."""
     path = data_dir() / "cache"
-    path.mkdir(parents=True, exist_ok=True)
+    with writing_in(data_dir(), DATA_ENV, "the cache folder"):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from helpers.data.checksums import sha256_of, verify_sha256
-from helpers.data.paths import data_dir
+from helpers.data.paths import DATA_ENV, data_dir
+from helpers.runtime.writable import writing_in
 
 SEED = 849
 SPLIT_SIZES = {"train": 3000, "val": 1000, "test": 3000}
@@ -144,11 +145,12 @@ def rainfall_field(lon, lat, seed: int = SEED) -> np.ndarray:
 def write(folder: Path | None = None) -> tuple[Path, Path]:
     """Generate and save both files under ``folder`` (default ``data/``); returns their paths."""
     folder = Path(folder) if folder is not None else data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     data, targets = generate()
     paths = folder / DATA_FILE, folder / TARGETS_FILE
-    torch.save(data, paths[0])
-    torch.save(targets, paths[1])
+    with writing_in(folder, DATA_ENV, f"{DATA_FILE} and {TARGETS_FILE}"):
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(data, paths[0])
+        torch.save(targets, paths[1])
     return paths
 
 

@@ -5,8 +5,10 @@ They go to ``<project>/results/`` (the handout's ``results/`` sub-folder of a su
 the new one), and it **never overwrites a file it did not write**: every content it writes is recorded
 (sha256) in the folder's manifest first, and an existing file whose hash is not recorded there (the
 student's own file, or ours edited by hand) is kept and reported. A folder it creates gets a ``.gitignore``
-of ``*``, so generated results never show up as changes to commit. ``make report`` writes its own copy
-into ``report/`` (``report_hooks.write_deliverable``); the two never touch each other.
+of ``*``, so generated results never show up as changes to commit. A folder that cannot be written (a
+read-only course folder) is a :class:`~helpers.runtime.writable.NotWritableError` naming it and
+``$BACKPROP_LAB_RESULTS``, the setting that moves it. ``make report`` writes its own copy into ``report/``
+(``report_hooks.write_deliverable``); the two never touch each other.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from helpers.data.cache import atomic_target
 from helpers.data.paths import PROJECT_ROOT
+from helpers.runtime.writable import writing_in
 
 RESULTS_ENV = "BACKPROP_LAB_RESULTS"
 MANIFEST = ".written-by-backprop-lab.json"  # file name -> sha256 of every content written there
@@ -90,8 +93,13 @@ def save_result(name: str, content: str, folder: Path | None = None) -> SavedRes
     if not isinstance(content, str):
         raise TypeError(f"content must be a str, got {type(content).__name__}")
     folder = Path(folder) if folder is not None else results_dir()
+    with writing_in(folder, RESULTS_ENV, name):  # a read-only course folder: say which setting moves it
+        return _save(folder, name, content.encode())
+
+
+def _save(folder: Path, name: str, data: bytes) -> SavedResult:
     _create_folder(folder)
-    target, data = folder / name, content.encode()
+    target = folder / name
     with _locked(folder):
         manifest_path = folder / MANIFEST
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

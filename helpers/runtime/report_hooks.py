@@ -20,6 +20,8 @@ import json
 import os
 from pathlib import Path
 
+from helpers.runtime.writable import writing_in
+
 REPORT_ENV = "BACKPROP_LAB_REPORT_DIR"
 
 
@@ -34,8 +36,15 @@ def _target(*parts: str) -> Path | None:
     if root is None:
         return None
     path = root.joinpath(*parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writing(root, path.name):
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _writing(root: Path, name: str):
+    """A report folder that cannot be written is an error naming it and the option that moves it."""
+    return writing_in(root, REPORT_ENV, name, fix=f"build the report elsewhere with python -m tools.report "
+                                                  f"--output DIR (it sets ${REPORT_ENV})")
 
 
 def _check_json_value(key: str, value) -> None:
@@ -58,7 +67,8 @@ def record_metrics(section: str, **values) -> Path | None:
         return None
     current = json.loads(path.read_text()) if path.exists() else {}
     current.update(values)
-    path.write_text(json.dumps(current, indent=2))
+    with _writing(report_dir(), path.name):
+        path.write_text(json.dumps(current, indent=2))
     return path
 
 
@@ -66,5 +76,6 @@ def write_deliverable(name: str, content: str) -> Path | None:
     """Write a deliverable file (e.g. ``q2_ytest.txt``) at the top of the report folder."""
     path = _target(name)
     if path is not None:
-        path.write_text(content)
+        with _writing(report_dir(), name):
+            path.write_text(content)
     return path
