@@ -156,12 +156,18 @@ def test_an_update_is_three_way_upstream_only_student_only_both_and_both_the_sam
     assert not leftovers(student)
 
 
-def test_a_conflict_lasts_until_the_student_deletes_the_upstream_file_and_loses_nothing(project, tmp_path):
+def conflicted(project, tmp_path):
+    """A workspace whose helpers/c.py both the student ('mine') and the course (v1 -> v2) changed."""
     student = tmp_path / "student"
     four_files(project, "v1")
     update_workspace(student, project)
     (student / "helpers" / "c.py").write_text("C = 'mine'\n")
     (project / "helpers" / "c.py").write_text("C = 'v2'\n")
+    return student
+
+
+def test_a_conflict_lasts_until_the_student_deletes_the_upstream_file_and_loses_nothing(project, tmp_path):
+    student = conflicted(project, tmp_path)
     assert update_workspace(student, project).conflicts == ["helpers/c.py"]
     assert update_workspace(student, project).conflicts == ["helpers/c.py"]  # unresolved: still listed
     (project / "helpers" / "c.py").write_text("C = 'v3'\n")
@@ -184,11 +190,7 @@ def test_a_conflict_lasts_until_the_student_deletes_the_upstream_file_and_loses_
 
 
 def test_an_upstream_file_the_student_edited_is_theirs_and_not_overwritten(project, tmp_path):
-    student = tmp_path / "student"
-    four_files(project, "v1")
-    update_workspace(student, project)
-    (student / "helpers" / "c.py").write_text("C = 'mine'\n")
-    (project / "helpers" / "c.py").write_text("C = 'v2'\n")
+    student = conflicted(project, tmp_path)
     update_workspace(student, project)
     (student / "helpers" / "c.upstream.py").write_text("C = 'merging here'\n")
     (project / "helpers" / "c.py").write_text("C = 'v3'\n")
