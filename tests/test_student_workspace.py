@@ -307,9 +307,20 @@ except NotImplementedError as error:
 """
 
 
-def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_loads_the_data(tmp_path):
-    """As JupyterLab runs a student notebook: a kernel whose working folder is the notebook's. The workspace is
-    self-contained: its caches are its own (the project's cache is never written), no file names the project."""
+def class_cache_of_cifar_tensors(folder: Path) -> Path:
+    """A class's shared cache holding the project's CIFAR-10 tensor caches (links), but not the cat/car one."""
+    folder.mkdir()
+    for built in (PROJECT_ROOT / "data" / "cache").glob("cifar10_*_v*.pt*"):
+        if not built.name.endswith(".lock"):
+            (folder / built.name).symlink_to(built)
+    return folder
+
+
+def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_loads_the_data(tmp_path, monkeypatch):
+    """As JupyterLab runs a student notebook on a hub: a kernel whose working folder is the notebook's, reading the
+    CIFAR-10 tensors from the class's shared cache and building the cat/car cache in the workspace. The workspace
+    is self-contained: its caches are its own (the project's cache is never written), no file names the project."""
+    monkeypatch.setenv("BACKPROP_LAB_SHARED_CACHE", str(class_cache_of_cifar_tensors(tmp_path / "class-cache")))
     student = tmp_path / "student"
     update_workspace(student, PROJECT_ROOT)
     assert_self_contained(student, PROJECT_ROOT)
@@ -333,6 +344,8 @@ def test_a_kernel_started_in_the_workspace_imports_the_students_helpers_and_load
     if archive:
         assert lines.pop(3) == "2000"  # the 2,000 test images, built in the workspace
         assert (student / "data" / "cache" / "catcar_v1.pt").is_file()
+        if (tmp_path / "class-cache" / "cifar10_train_v1.pt").exists():  # built by make data: read, not rebuilt
+            assert not list((student / "data" / "cache").glob("cifar10*"))
     link = student / "data" / "shared-datasets"
     assert (link.resolve() if link.is_symlink() else None) == shared  # the offline archive's, outside the project
     assert lines[3].startswith("not done yet: implement `spiral_grad` in helpers/spiral.py")
