@@ -161,8 +161,9 @@ def cached_tensors(path: Path, build: Callable[[], dict], spec: Spec) -> dict:
     the shared cache holds a verified one of the same name.
     """
     stored, _ = read_verified(path, spec)  # no lock: a read-only folder can serve built caches
-    if stored is None and shared_cache_dir() is not None:
-        stored, _ = read_verified(shared_cache_dir() / path.name, spec)
+    shared = shared_cache_dir() if stored is None else None
+    if shared is not None:
+        stored, _ = read_verified(shared / path.name, spec)
     if stored is not None:
         return stored
     with exclusive(path):

@@ -111,16 +111,18 @@ def keep_default_on_grid(control):
     import ipywidgets
     if isinstance(control, ipywidgets.FloatSlider):
         values = decimal_grid(control.min, control.max, control.step)
-        default = min(values, key=lambda v: abs(v - control.value))
-        return ipywidgets.SelectionSlider(options=[(f"{value:g}", value) for value in values], value=default,
-                                          description=control.description,
-                                          continuous_update=control.continuous_update)
+        return _selection_slider(control, values, min(values, key=lambda v: abs(v - control.value)))
     if not isinstance(control, ipywidgets.FloatLogSlider):
         return control
     steps = (math.log(control.value, control.base) - control.min) / control.step
     if abs(steps - round(steps)) < 1e-9:
         return control
     values = nice_log_values(control.base ** control.min, control.base ** control.max, control.value)
-    return ipywidgets.SelectionSlider(options=[(f"{value:g}", value) for value in values], value=control.value,
-                                      description=control.description,
-                                      continuous_update=control.continuous_update)
+    return _selection_slider(control, values, control.value)
+
+
+def _selection_slider(control, values: list[float], value: float):
+    """A ``SelectionSlider`` over ``values`` (labelled as written, ``0.03``) standing in for ``control``."""
+    import ipywidgets
+    return ipywidgets.SelectionSlider(options=[(f"{v:g}", v) for v in values], value=value,
+                                      description=control.description, continuous_update=control.continuous_update)
