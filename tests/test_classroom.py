@@ -10,7 +10,7 @@ import pytest
 from matplotlib.text import Text
 
 from helpers.runtime.classroom import (NOTEBOOK_WIDTH_PX, PROJECTOR_HEIGHT_PX, PROJECTOR_TEXT_PX, RUNNING, Overlay,
-                                       ClassroomWidget, Drawn, LatestValueWorker, Picture, fit_figure, new_figure,
+                                       ClassroomWidget, Drawn, LatestValueWorker, Picture, PictureCache, fit_figure, new_figure,
                                        render, smallest_text_px, text_px)
 from helpers.runtime.widgets import decimal_grid, keep_default_on_grid, live_figure_widget
 
@@ -74,6 +74,37 @@ def test_a_progressive_computation_stops_when_a_newer_request_arrives():
     finish.set()
     assert widget.worker.wait()
     assert stopped == [True] and widget.worker.computed[-1][0] == {"x": 2}
+
+
+def test_going_back_to_a_setting_or_a_mode_shows_its_picture_without_drawing_again():
+    drawn = []
+
+    def draw(values: dict, box):
+        drawn.append((values["x"], box is not None))
+        figure = line_figure(values["x"])
+        return render(fit_figure(figure, box is not None, box or (0, 0)), status=f"x={values['x']}")
+
+    slider = ipywidgets.IntSlider(value=0, description="x")
+    widget = ClassroomWidget(ipywidgets, draw, {"x": slider})
+    pictures = {}
+    for x, projector in ((0, False), (1, False), (1, True), (0, True), (0, False), (1, True), (1, False)):
+        slider.value, widget.projector.value = x, projector
+        assert widget.worker.wait()
+        pictures.setdefault((x, projector), widget.picture.value)
+        assert widget.picture.value == pictures[x, projector] and widget.status.value == f"x={x}"
+    assert drawn == [(0, False), (1, False), (1, True), (0, True)]  # each setting drawn once, the first before display
+
+
+def test_the_picture_cache_keeps_the_most_recently_used_and_skips_unhashable_values():
+    cache = PictureCache(size=2)
+    one, two, three = (Picture(bytes([n]), (1, 1), 8) for n in (1, 2, 3))
+    cache.put({"x": 1}, False, one)
+    cache.put({"x": 2}, False, two)
+    assert cache.get({"x": 1}, False) is one and cache.get({"x": 1}, True) is None  # 1 now the most recent
+    cache.put({"x": 3}, False, three)  # drops 2, the least recently used
+    assert cache.get({"x": 2}, False) is None and cache.get({"x": 1}, False) is one
+    cache.put({"x": [1, 2]}, False, two)  # a list cannot be a key: not kept, no error
+    assert cache.get({"x": [1, 2]}, False) is None and len(cache.pictures) == 2
 
 
 def test_the_picture_is_shown_at_one_to_one_with_its_smallest_text_in_a_class():

@@ -16,7 +16,9 @@ widgets (:func:`helpers.runtime.widgets.classroom_widget`). The contract the bro
 
 Pictures are computed on one background thread per widget (:class:`LatestValueWorker`): a control's
 callback only records the newest request, so a drag never queues stale work, and a long computation that
-yields progressive pictures stops as soon as a newer request arrives. Figures are ``matplotlib.figure.Figure``
+yields progressive pictures stops as soon as a newer request arrives. A draw function is a function of the
+controls' values and the mode, so the widget keeps its last :data:`PICTURES_KEPT` final pictures
+(:class:`PictureCache`): going back to a setting, or toggling the projector back, shows the picture at once. Figures are ``matplotlib.figure.Figure``
 objects rendered by Agg, never pyplot's, so nothing lands in JupyterLab's Log Console.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ import io
 import math
 import threading
 import traceback
+from collections import OrderedDict
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -47,6 +50,7 @@ WIDGET_MARGIN_PX = 16  # the VBox's own padding and the gap between picture and 
 CONTROL_WIDTH_PX = {"Button": 80, "ToggleButton": 104, "Dropdown": 220, "SelectionSlider": 260,
                     "IntSlider": 260, "FloatSlider": 260, "FloatLogSlider": 260, "Play": 0,
                     "HTML": 120}  # the status line: at least this, and whatever the row leaves
+PICTURES_KEPT = 64  # final pictures a widget keeps by setting (≈ 100 KB each): a lesson's back-and-forth
 FOCUS_COLOUR = "#1A5FB4"  # 7.1:1 against white: a ring seen from the back row
 # :focus, not :focus-visible: on a projector the ring also shows the class which control was just clicked;
 # !important: ipywidgets' own 1 px button outline is the more specific rule
@@ -257,6 +261,38 @@ class LatestValueWorker:
                     self.condition.notify_all()
 
 
+class PictureCache:
+    """The last ``size`` final pictures by request (the controls' values and the mode), least recently used
+    dropped first. A request whose values cannot be a key (an unhashable value) is simply never kept."""
+
+    def __init__(self, size: int = PICTURES_KEPT):
+        self.size, self.pictures = size, OrderedDict()
+
+    @staticmethod
+    def key(values: dict, projector: bool):
+        key = (tuple(sorted(values.items())), projector)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def get(self, values: dict, projector: bool) -> Picture | None:
+        key = self.key(values, projector)
+        if key is None or key not in self.pictures:
+            return None
+        self.pictures.move_to_end(key)
+        return self.pictures[key]
+
+    def put(self, values: dict, projector: bool, picture: Picture) -> None:
+        key = self.key(values, projector)
+        if key is not None:
+            self.pictures[key] = picture
+            self.pictures.move_to_end(key)
+            while len(self.pictures) > self.size:
+                self.pictures.popitem(last=False)
+
+
 class WithFallback:
     """Displays ``box`` live, and carries ``picture`` as ``image/png`` and ``text`` as ``text/plain`` in the
     same bundle: what a notebook reopened without a kernel shows once the live reference is stripped."""
@@ -279,7 +315,8 @@ class ClassroomWidget:
     value of their own (buttons, a Play clock). The first picture is drawn before the widget is shown.
 
     ``.box`` is the VBox, ``.picture``, ``.projector``, ``.status`` its parts, ``.worker`` the
-    :class:`LatestValueWorker` (``.worker.wait()`` until the picture is current)."""
+    :class:`LatestValueWorker` (``.worker.wait()`` until the picture is current), ``.cache`` the
+    :class:`PictureCache` of final pictures (``draw`` must depend on nothing but its arguments)."""
 
     def __init__(self, ipywidgets, draw: Callable[[dict, tuple | None], Picture | Iterator[Picture]], controls: dict,
                  extra: Iterable = (), label: str = "classroom widget"):
@@ -304,6 +341,8 @@ class ClassroomWidget:
         self.box = ipywidgets.VBox([style, self.picture, self.note, row])
         self.box.add_class("classroom-widget")
         self.first = self._show(final_picture(draw(self.values(), None)))
+        self.cache = PictureCache()
+        self.cache.put(self.values(), False, self.first)
         self.worker = LatestValueWorker(self._compute, self._failed)
         for control in (*self.controls.values(), self.projector):
             control.observe(lambda _: self.request(), names="value")
@@ -318,6 +357,10 @@ class ClassroomWidget:
 
     def _compute(self, request) -> None:
         values, projector = request
+        kept = self.cache.get(values, projector)
+        if kept is not None:
+            self._show(kept)
+            return
         steps, last = pictures(self.draw(values, self.projector_box() if projector else None)), None
         for picture in steps:
             if self.worker.superseded():
@@ -325,6 +368,8 @@ class ClassroomWidget:
                 return
             if picture is not None:
                 last = self._show(picture, final=not picture.progress)
+                if not picture.progress:
+                    self.cache.put(values, projector, picture)
         if last is not None and not self.worker.superseded():
             self.status.value = html.escape(last.status)
 
