@@ -8,12 +8,13 @@ matplotlib.use("Agg")
 # runs them, `make unit` (the quick loop) leaves them out.
 END_TO_END = {"test_grading", "test_grading_exploits", "test_student_edition_runs", "test_student_workspace",
               "test_student", "test_leaks", "test_exercise_variants", "test_report_faults", "test_refresh",
-              "test_browser_widgets", "test_notebooks_in_browser"}
+              "test_browser_widgets", "test_notebooks_in_browser", "test_hub_class"}
 
 
 # The longest test files, longest first: `make test` hands files to its two processes in collection order, so
 # starting with these leaves the many short files to even out the end (else a long file started last runs alone).
-LONGEST_FIRST = ("test_grading", "test_notebooks_in_browser", "test_grading_exploits", "test_student_edition_runs",
+LONGEST_FIRST = ("test_grading", "test_notebooks_in_browser", "test_hub_class", "test_grading_exploits",
+                 "test_student_edition_runs",
                  "04_cifar_cat_vs_car", "test_student_workspace", "05_deepdream", "test_exercises",
                  "03_mynet_delta_rule", "test_nb00_graphs")
 

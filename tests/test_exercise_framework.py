@@ -13,6 +13,7 @@ import torch
 
 from helpers.checks import exercises as registry
 from helpers.checks.exercises import check_exercise, run_checks
+from helpers.data.paths import PROJECT_ROOT
 from helpers.checks.toolkit import CheckOutcome, Exercise, diagnose
 from helpers.checks import stand_ins
 from helpers.runtime.exercises import ExerciseNotDone, student_code_only
@@ -238,6 +239,7 @@ def test_the_course_command_refuses_a_foreign_folder_and_writes_a_config(tmp_pat
     assert (course / "source" / "backprop-lab" / "03_mynet_delta_rule.ipynb").is_file()
     kernel = json.loads((course / "grading_kernel" / "kernels" / KERNEL / "kernel.json").read_text())
     assert kernel["argv"][:2] == [sys.executable, "-I"]  # no file of a submission is importable in the kernel
+    assert f"sys.path.insert(0, {str(PROJECT_ROOT)!r})" in kernel["argv"][3]  # but the course's helpers are
     assert kernel["env"]["BACKPROP_LAB_GRADING_SOURCE"] == str(course / "source" / "backprop-lab")
     assert f"c.Execute.kernel_name = {KERNEL!r}" in config and "GradingCells" in config
     make_course(course)  # ours: updated, not refused
@@ -290,7 +292,6 @@ def test_without_bubblewrap_the_checks_run_in_a_plain_subprocess_and_say_so(monk
 
 def test_each_exercise_statement_says_what_its_code_must_not_use():
     """The rule the sandbox enforces (``Exercise.forbid``) is stated where the student meets the exercise."""
-    from helpers.data.paths import PROJECT_ROOT
     for chosen in registry.all_exercises().values():
         notebook = nbformat.read(PROJECT_ROOT / "notebooks" / f"{chosen.notebook}.ipynb", as_version=4)
         (statement,) = [cell.source for cell in notebook.cells

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 
 import ipywidgets
 import nbformat
 from jupyter_server.services.contents.filemanager import FileContentsManager
 from traitlets.config import Config
 
+import backprop_lab_save_hook  # installed into the environment by make setup, from jupyter/
+from backprop_lab_save_hook import WIDGET_VIEW, strip_live_widget_views
 from helpers.data.paths import PROJECT_ROOT
-from tools.static_fallback import WIDGET_VIEW, strip_live_widget_views
 
 SERVER_CONFIG = PROJECT_ROOT / "jupyter" / "jupyter_server_config.json"
 COMMITTED = PROJECT_ROOT / "notebooks" / "00_computational_graphs.ipynb"
@@ -39,6 +41,13 @@ def with_live_widgets(notebook: dict) -> dict:
 
 def test_the_project_server_config_installs_the_hook():
     assert project_contents_manager(PROJECT_ROOT).pre_save_hook is strip_live_widget_views
+
+
+def test_the_environment_holds_the_hook_as_the_project_has_it():
+    """The server imports the copy make setup put into site-packages: a changed hook needs `make setup`."""
+    installed = Path(backprop_lab_save_hook.__file__)
+    assert installed.parent.name == "site-packages", installed
+    assert installed.read_bytes() == (PROJECT_ROOT / "jupyter" / "backprop_lab_save_hook.py").read_bytes()
 
 
 def test_a_save_keeps_fallbacks_drops_widget_views_that_have_one_and_changes_nothing_else(tmp_path):

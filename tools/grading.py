@@ -106,13 +106,16 @@ class GradingCells(Preprocessor):
         return nb, resources
 
 
-def grading_kernel(folder: Path, source: Path, student_work: list[str]) -> Path:
+def grading_kernel(folder: Path, source: Path, student_work: list[str], project: Path = PROJECT_ROOT) -> Path:
     """Write the kernelspec autograding uses into ``folder/kernels/``: this Python, isolated (``-I``: neither
-    the submission's folder nor ``PYTHONPATH`` is importable), told where the course's source is and which
-    files are the student's (for the sandbox's private copy)."""
+    the submission's folder nor ``PYTHONPATH`` is importable), with the course ``project`` alone put first on its
+    path (its ``helpers`` are the checker; the project is not installed), told where the course's source is and
+    which files are the student's (for the sandbox's private copy)."""
     spec = folder / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
-    kernel = {"argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    launch = (f"import sys; sys.path.insert(0, {str(project)!r}); "
+              "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
+    kernel = {"argv": [sys.executable, "-I", "-c", launch, "-f", "{connection_file}"],
               "display_name": "backprop-lab grading (isolated)", "language": "python",
               "env": {GRADING_SOURCE_ENV: str(source), GRADING_FILES_ENV: os.pathsep.join(student_work),
                       "BACKPROP_LAB_HEADLESS": "1"}}
@@ -149,7 +152,7 @@ def make_course(course: Path, root: Path = PROJECT_ROOT) -> list[str]:
         partial.write_bytes(content)
         partial.replace(target)
     student_work = exercise_files(root)
-    grading_kernel(course / "grading_kernel", source, student_work)
+    grading_kernel(course / "grading_kernel", source, student_work, root)
     config = CONFIG.format(project=str(root), root=str(course), assignment=ASSIGNMENT, kernel=KERNEL,
                            kernels=str(course / "grading_kernel"), db_url=f"sqlite:///{course / 'gradebook.db'}",
                            student_work=student_work)

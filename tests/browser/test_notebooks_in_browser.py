@@ -12,15 +12,13 @@ notebook file in the lab is byte for byte the committed one (autosave is off; a 
 with autosave on the same wait rewrites a file). Notebook 00 is then saved explicitly (Ctrl+S) and reopened
 in a fresh kernel: no "model not found" (the server's pre-save hook kept the static fallbacks).
 
-Runs when ``CI=true`` (where a browser that cannot start is a failure) or ``BACKPROP_LAB_BROWSER_TEST=1``;
-otherwise it is skipped with a message saying how to enable it. Screenshots are kept in
-``report/browser/<notebook>/``.
+Runs as every browser test does (tests/browser/conftest.py: in CI, or when asked for). Screenshots are kept
+in ``report/browser/<notebook>/``.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ import nbformat
 import pytest
 
 from helpers.data.paths import PROJECT_ROOT
-from tools.static_fallback import WIDGET_VIEW
+from backprop_lab_save_hook import WIDGET_VIEW
 
 from .classroom import controls_without_focus_ring
 from .driver import PageLog, open_notebook, problem_outputs, run_all, stray_reprs, wait_until
@@ -39,12 +37,6 @@ from .walkthrough import Shot
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = PROJECT_ROOT / "report" / "browser"
-ENABLE_ENV, CHROMIUM_ENV = "BACKPROP_LAB_BROWSER_TEST", "BACKPROP_LAB_CHROMIUM"
-HOW_TO_ENABLE = (f"browser test skipped: set {ENABLE_ENV}=1 to run it (needs Debian's chromium: "
-                 f"`apt-get install chromium`, or {CHROMIUM_ENV}=/path/to/chromium); CI runs it always")
-# Flags for a headless Chromium on a machine without network or GPU (as root it also needs --no-sandbox).
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Bounds: 03-05 take 40-80 s headless on an idle 2-core machine, longer live; the whole test has a budget
 # too, so that a hanging notebook cannot hold CI for six times the per-notebook bound.
 OPEN_TIMEOUT_S, RUN_ALL_TIMEOUT_S, REDRAW_TIMEOUT_S, WHOLE_TEST_BUDGET_S = 90, 360, 90, 1500
@@ -79,37 +71,6 @@ def layer_walkthrough_shots(layers: int, name: str) -> tuple[Shot, ...]:
 WALKTHROUGHS = {"00_computational_graphs": nyu_walkthrough_shots,
                 "02_manual_backprop_mlp": lambda: layer_walkthrough_shots(3, "layer_walkthrough"),
                 "03_mynet_delta_rule": lambda: layer_walkthrough_shots(2, "delta_walkthrough")}
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
-def cannot_run(reason: str):
-    """A missing browser fails in CI and when asked for explicitly; skips otherwise."""
-    pytest.fail(f"browser test cannot run: {reason}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (in_ci() or os.environ.get(ENABLE_ENV, "").strip() == "1"):
-        pytest.skip(HOW_TO_ENABLE)
-    executable = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        cannot_run("no chromium found (apt-get install chromium, or set BACKPROP_LAB_CHROMIUM)")
-    try:
-        from playwright.sync_api import Error as PlaywrightError, sync_playwright
-    except ImportError as error:
-        cannot_run(f"playwright is not installed ({error}); run `make setup`")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, timeout=60_000)
-        except PlaywrightError as error:
-            cannot_run(f"chromium at {executable} did not start: {str(error).splitlines()[0]}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,10 @@ JupyterLab prefers the widget view to any fallback, so a notebook saved with the
 output that has a fallback, so the reopened notebook shows the fallback. The browser keeps its live widgets
 (only the file written is changed). jupyter/jupyter_server_config.json names it as
 ``ContentsManager.pre_save_hook``; the server calls it as ``hook(model=, path=, contents_manager=)``.
+
+The server imports it by name, in whatever folder it was started (a user's home on a hub), so ``make setup``
+copies this file, which imports nothing, into the environment's ``site-packages``: the one piece of the
+project installed there, since it belongs to the server, not to a course copy.
 """
 from __future__ import annotations
 

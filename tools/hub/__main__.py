@@ -1,0 +1,5 @@
+import sys
+
+from tools.hub.demo import main
+
+sys.exit(main())
