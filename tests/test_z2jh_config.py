@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from traitlets.config import Config
+from tools.hub.demo import WORKSPACE
 
 ROOT = Path(__file__).resolve().parents[1]
 Z2JH = ROOT / "deploy" / "z2jh"
@@ -208,8 +209,9 @@ def test_image_paths_match_the_hub_configuration():
     script = (Z2JH / "start-workspace.sh").read_text()
     assert f"home={singleuser['storage']['homeMountPath']}\n" in script
     assert "-m tools.editions" in script and (ROOT / "tools" / "editions.py").is_file()
+    assert f'tools.editions "$home/{WORKSPACE}"' in script  # the tested recipe's workspace, beside the assignment
     student = nbgrader_config(Z2JH / "nbgrader_config.py", Z2JH / "jupyter-student" / "nbgrader_config.py")
-    assert student.Exchange.assignment_dir.startswith(singleuser["storage"]["homeMountPath"] + "/")
+    assert "assignment_dir" not in student.Exchange  # fetched into the home, as tested
     env = docker_env()
     assert env["JUPYTER_CONFIG_PATH"] == "/etc/backprop-lab/jupyter-student"
     shared_cache_env = constant(ROOT / "helpers" / "data" / "paths.py", "SHARED_CACHE_ENV")

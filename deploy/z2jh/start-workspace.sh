@@ -1,6 +1,6 @@
 #!/bin/sh
 # postStart hook of every student pod (config.yaml, singleuser.lifecycleHooks): create or update the student's
-# workspace ~/backprop-lab from the course in the image, with the project's own command.
+# workspace ~/backprop-lab-workspace from the course in the image (the name the tested recipe uses, tools/hub), with the project's own command.
 #
 # Kubernetes does not report the container as started until this hook returns, so KubeSpawner waits for it and
 # the student's first page already shows the workspace. It runs at every server start: tools.editions is a
@@ -13,12 +13,11 @@
 # to the workspace in the file browser.
 home=/home/jovyan
 log="$home/backprop-lab-update.log"
-mkdir -p "$home/graded"  # where nbgrader fetches assignments (jupyter-student/nbgrader_config.py)
 cd /opt/backprop-lab || exit 0
 {
     echo "backprop-lab workspace update, $(date -u '+%Y-%m-%d %H:%M UTC')"
     # 240 s: under KubeSpawner's start timeout (singleuser.startTimeout), which counts this hook.
-    if ! timeout 240 /opt/backprop-lab/.venv/bin/python -m tools.editions "$home/backprop-lab"; then
+    if ! timeout 240 /opt/backprop-lab/.venv/bin/python -m tools.editions "$home/backprop-lab-workspace"; then
         echo "The update did not finish (above: why). Your files are as they were; it runs again at your next start."
     fi
 } >"$log" 2>&1
