@@ -331,3 +331,27 @@ def test_real_cifar10_in_canonical_order():
     assert (first_cat.float() - reference.float()).abs().mean() < 12
     other_cat = images[3 * 1000 + 1]
     assert (other_cat.float() - reference.float()).abs().mean() > 12, "the comparison tells images apart"
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["with tarfile filters", "Python before 3.11.4"])
+def test_extraction_refuses_a_member_outside_the_archive_folder(tmp_path, monkeypatch, filters):
+    import io
+
+    from helpers.data.extraction import extract_members
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "archive.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("images/a.jpg", "../escaped.jpg"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"jpg"))
+    target = tmp_path / "inside"
+    target.mkdir()
+    refused = (RuntimeError, getattr(tarfile, "FilterError", RuntimeError))  # the filter's own error, or ours
+    with tarfile.open(archive) as tar, pytest.raises(refused):
+        extract_members(tar, target, tar.getmembers(), archive)
+    assert not (tmp_path / "escaped.jpg").exists()
+    with tarfile.open(archive) as tar:  # the safe member alone extracts
+        extract_members(tar, target, [tar.getmember("images/a.jpg")], archive)
+    assert (target / "images" / "a.jpg").read_bytes() == b"jpg"

@@ -95,6 +95,22 @@ def _member_digests(archive: Path, top: str) -> dict[str, str]:
                 for member in tar if member.isfile()}
 
 
+def extract_members(tar: tarfile.TarFile, destination: Path, members: list, archive: Path) -> None:
+    """Extract ``members`` of ``tar`` into ``destination`` through tarfile's "data" filter (no absolute path,
+    no ``..``, no link or device, no special permission bits). Pythons before 3.11.4 (Debian 12's 3.11.2)
+    have no filters: there the same refusals are made here, before anything is written."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, members=members, filter="data")
+        return
+    for member in members:
+        name = Path(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise RuntimeError(f"{archive}: refusing to extract {member.name!r}: expected only plain files and "
+                               f"folders inside the archive's own folder")
+        member.mode &= 0o755  # as the data filter: no setuid, setgid, sticky or group/other write bits
+    tar.extractall(destination, members=members)
+
+
 def extract_verified(archive: Path, sha256: str, target: Path, damaged: str | None = None) -> Path:
     """``target``, the single top folder of ``archive``, extracted into ``target.parent`` and checked.
 
@@ -115,7 +131,7 @@ def extract_verified(archive: Path, sha256: str, target: Path, damaged: str | No
         with tarfile.open(archive) as tar:
             members = tar.getmembers()
             files = _archive_files(members, archive, target.name)
-            tar.extractall(target.parent, members=members, filter="data")
+            extract_members(tar, target.parent, members, archive)
         problem = _difference(files, _tree_files(target))
         if problem:
             raise RuntimeError(
