@@ -69,11 +69,14 @@ class ExecutionResult:
 
 
 def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
-                     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S) -> ExecutionResult:
+                     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S, kernel_manager_class: type | None = None,
+                     on_cell_start=None) -> ExecutionResult:
     """Run every cell of ``path`` in a fresh kernel (cwd = the notebook's folder), headless.
 
     Returns the executed notebook (the file is not written) and the wall time. Raises
-    :class:`NotebookExecutionError` naming the failing cell.
+    :class:`NotebookExecutionError` naming the failing cell. ``kernel_manager_class`` replaces nbclient's
+    (``benchmarks/kernel_memory.py`` starts the kernel inside a memory cgroup); ``on_cell_start(cell_index)``
+    is told which cell starts running.
     """
     path = Path(path).resolve()
     notebook = nbformat.read(path, as_version=4)
@@ -81,12 +84,17 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     os.environ.update({HEADLESS_ENV: "1", **(extra_env or {})})
     running = [-1]  # the index of the cell being executed: a dead kernel leaves no error output to find it by
 
+    observer = on_cell_start
+
     def on_cell_start(cell, cell_index):
         running[0] = cell_index
+        if observer is not None:
+            observer(cell_index)
 
+    manager = {"kernel_manager_class": kernel_manager_class} if kernel_manager_class is not None else {}
     client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3", config=kernel_config(),
                             resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
-                            on_cell_start=on_cell_start)
+                            on_cell_start=on_cell_start, **manager)
     start = time.perf_counter()
     try:
         client.execute()
