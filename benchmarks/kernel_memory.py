@@ -189,6 +189,7 @@ class Peaks:
     cell_at_anon_peak: int = -1
     samples: int = 0
     anon_by_cell: dict[int, int] = field(default_factory=dict)
+    kernel_anon_by_cell: dict[int, int] = field(default_factory=dict)
 
     def add(self, cell: int, rss_anon: int, vm_rss: int, cgroup_anon: int, cgroup_cache: int, usage: int) -> None:
         self.samples += 1
@@ -198,6 +199,7 @@ class Peaks:
         if anon > self.anon:
             self.anon, self.cell_at_anon_peak = anon, cell
         self.anon_by_cell[cell] = max(self.anon_by_cell.get(cell, 0), anon)
+        self.kernel_anon_by_cell[cell] = max(self.kernel_anon_by_cell.get(cell, 0), rss_anon)
         self.kernel_anon = max(self.kernel_anon, rss_anon)
         self.rss = max(self.rss, vm_rss)
         self.cgroup_anon = max(self.cgroup_anon, cgroup_anon)
@@ -253,6 +255,7 @@ class NotebookMemory:
     error: str | None
     passed: bool
     anon_mib_by_cell: dict[int, float]
+    kernel_anon_mib_by_cell: dict[int, float]
 
 
 def kernel_manager_in(cgroup: MemoryCgroup) -> type:
@@ -299,7 +302,8 @@ def measure(notebook: Path, limit_mib: int, target_anon_mib: float = TARGET_ANON
         cgroup_peak_cache_mib=mib(peaks.cgroup_cache), failcnt=failcnt, oom_kills=oom_kills,
         cell_at_anon_peak=peaks.cell_at_anon_peak, seconds=round(seconds, 1), error=error,
         passed=error is None and peaks.anon <= target_anon_mib * MIB,
-        anon_mib_by_cell={cell: mib(value) for cell, value in sorted(peaks.anon_by_cell.items())})
+        anon_mib_by_cell={cell: mib(value) for cell, value in sorted(peaks.anon_by_cell.items())},
+        kernel_anon_mib_by_cell={cell: mib(value) for cell, value in sorted(peaks.kernel_anon_by_cell.items())})
 
 
 COLUMNS = (("notebook", 34), ("anon MiB", 9), ("kernel anon", 11), ("kernel RSS", 10), ("cgroup peak", 11), ("failcnt", 7), ("OOM", 3),

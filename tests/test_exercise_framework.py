@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import sys
+import time
 
 from pathlib import Path
 
@@ -317,3 +318,40 @@ def test_after_import_runs_its_hook_before_any_importer_sees_the_module(tmp_path
     finally:
         sys.modules.pop("bp_lab_probe", None)
         sys.meta_path.remove(imports._Finder)
+
+
+def test_an_idle_sandbox_server_is_stopped_and_the_next_check_starts_it_again(monkeypatch, tmp_path):
+    """The server's own torch import is ~300 MiB: it is kept through a run of checks, not beside a training kernel."""
+    from helpers.checks.sandbox import IDLE_SECONDS_ENV, close_all, sandbox_for
+    monkeypatch.setenv(IDLE_SECONDS_ENV, "2")
+    fake_exercise(monkeypatch, doubled)
+    workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
+    server = sandbox_for(workspace)
+    try:
+        with server.session():
+            pass
+        first = server.process.pid
+        with server.session():  # within the idle time: the same server
+            pass
+        assert server.alive() and server.process.pid == first
+        deadline = time.monotonic() + 15
+        while server.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not server.alive()
+        assert run_checks("9.1", workspace).passed  # a cold check: the server starts again
+    finally:
+        close_all()
+
+
+def test_an_infinite_idle_time_keeps_the_server(monkeypatch, tmp_path):
+    from helpers.checks.sandbox import IDLE_SECONDS_ENV, close_all, sandbox_for
+    monkeypatch.setenv(IDLE_SECONDS_ENV, "inf")
+    workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
+    server = sandbox_for(workspace)
+    try:
+        with server.session():
+            pass
+        time.sleep(0.5)
+        assert server.alive() and server._idle_timer is None
+    finally:
+        close_all()

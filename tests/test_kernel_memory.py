@@ -52,6 +52,7 @@ def test_peaks_keep_the_highest_values_and_the_cell_running_at_the_anonymous_pea
     assert (peaks.anon, peaks.cell_at_anon_peak) == (400, 2)
     assert (peaks.kernel_anon, peaks.rss, peaks.cgroup_cache, peaks.cgroup_usage) == (120, 300, 50, 405)
     assert peaks.anon_by_cell == {1: 150, 2: 400, 3: 200} and peaks.samples == 3
+    assert peaks.kernel_anon_by_cell == {1: 100, 2: 120, 3: 110}
 
 
 def _writable_memory_cgroup() -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
+import gc
 import importlib
 import io
 import os
@@ -396,6 +397,11 @@ def serve(requests: int = 0, replies: int = 1) -> None:
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
     _import_libraries()
+    # The forked checks share the server's memory until they write to it, and Python writes to every object its
+    # cyclic garbage collector visits: a check's first collection would copy the pages of all the objects the
+    # imports made (tens of MiB per check). Frozen objects are never visited.
+    gc.collect()
+    gc.freeze()
     write_frame(replies, {"op": "ready", "uid": os.getuid()})
     while True:
         request = read_frame(requests)
