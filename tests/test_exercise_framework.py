@@ -4,7 +4,6 @@ import importlib
 import json
 import os
 import sys
-import time
 
 from pathlib import Path
 
@@ -320,38 +319,32 @@ def test_after_import_runs_its_hook_before_any_importer_sees_the_module(tmp_path
         sys.meta_path.remove(imports._Finder)
 
 
-def test_an_idle_sandbox_server_is_stopped_and_the_next_check_starts_it_again(monkeypatch, tmp_path):
-    """The server's own torch import is ~300 MiB: it is kept through a run of checks, not beside a training kernel."""
-    from helpers.checks.sandbox import IDLE_SECONDS_ENV, close_all, sandbox_for
-    monkeypatch.setenv(IDLE_SECONDS_ENV, "2")
+def test_on_a_hub_the_sandbox_server_stops_before_a_cell_that_is_not_a_check(monkeypatch, tmp_path):
+    """The server's own torch import is ~300 MiB: kept through checks, gone before the notebook trains."""
+    from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
+
+    from helpers.checks.exercises import STOP_BETWEEN_CHECKS_ENV, stop_sandbox_between_checks
+    from helpers.checks.sandbox import close_all, sandbox_for
+    shell = InteractiveShell()
+    assert not stop_sandbox_between_checks(shell)  # off by default: a laptop keeps the server (quick re-checks)
+    assert shell.events.callbacks["pre_run_cell"] == []
+    monkeypatch.setenv(STOP_BETWEEN_CHECKS_ENV, "1")
     fake_exercise(monkeypatch, doubled)
     workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
     server = sandbox_for(workspace)
+
+    def before(cell: str) -> None:
+        shell.events.trigger("pre_run_cell", ExecutionInfo(cell, False, False, False, None))
+
     try:
-        with server.session():
-            pass
+        assert stop_sandbox_between_checks(shell) and stop_sandbox_between_checks(shell)
+        assert len(shell.events.callbacks["pre_run_cell"]) == 1  # registered once
+        assert run_checks("9.1", workspace).passed
         first = server.process.pid
-        with server.session():  # within the idle time: the same server
-            pass
-        assert server.alive() and server.process.pid == first
-        deadline = time.monotonic() + 15
-        while server.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        before('from helpers.checks.exercises import check_exercise\ncheck_exercise("9.1")')
+        assert server.alive() and server.process.pid == first  # the next check: the same server
+        before("model = train(model, data)")
         assert not server.alive()
-        assert run_checks("9.1", workspace).passed  # a cold check: the server starts again
-    finally:
-        close_all()
-
-
-def test_an_infinite_idle_time_keeps_the_server(monkeypatch, tmp_path):
-    from helpers.checks.sandbox import IDLE_SECONDS_ENV, close_all, sandbox_for
-    monkeypatch.setenv(IDLE_SECONDS_ENV, "inf")
-    workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
-    server = sandbox_for(workspace)
-    try:
-        with server.session():
-            pass
-        time.sleep(0.5)
-        assert server.alive() and server._idle_timer is None
+        assert run_checks("9.1", workspace).passed  # a later check starts it again
     finally:
         close_all()

@@ -10,12 +10,14 @@ import base64
 import io
 import json
 import platform
+from pathlib import Path
 
 import jsonschema
 import nbformat
 import pytest
 from PIL import Image
 
+from helpers.data.paths import PROJECT_ROOT
 from tools.report import build as builder
 from tools.report import publish
 from tools.report.content import SCHEMA_PATH, Item, NotebookRun, collect, validate_metrics
@@ -81,17 +83,25 @@ def _alpha_cells():
             _tagged(TWO_FIGURES_SOURCE, "report-figure:zeta_left", "report-figure:alpha_right")]
 
 
+def notebooks_folder(root: Path) -> Path:
+    """``root/notebooks`` laid out as a checkout's: ``helpers`` beside the notebooks links to the project's (the
+    project is not installed; a kernel imports the helpers of its notebook's folder)."""
+    notebooks = root / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "helpers").symlink_to(PROJECT_ROOT / "helpers")
+    return notebooks
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A successful build of two tiny notebooks (run two at a time)."""
     root = tmp_path_factory.mktemp("report_build")
-    notebooks, out = root / "notebooks", root / "out"
-    notebooks.mkdir()
+    notebooks, out = notebooks_folder(root), root / "out"
     _write_notebook(notebooks / "01_alpha.ipynb", *_alpha_cells())
     _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
         'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)\n'
         f'record_metrics("02_beta", wide_sweep={WIDE_SWEEP!r})'))
-    committed = {p.name: p.read_bytes() for p in notebooks.iterdir()}
+    committed = {p.name: p.read_bytes() for p in notebooks.glob("*.ipynb")}
     (out / "README.md").parent.mkdir()
     (out / "README.md").write_text("kept\n")
     lines = []
@@ -116,7 +126,7 @@ def test_build_writes_every_output(built):
 
 def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(built):
     notebooks, executed = built["notebooks"], built["out"] / "notebooks"
-    assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == built["committed"]
+    assert {p.name: p.read_bytes() for p in notebooks.glob("*.ipynb")} == built["committed"]
     alpha = nbformat.read(executed / "01_alpha.ipynb", as_version=4)
     streams = [o.get("text", "") for c in alpha.cells if c.cell_type == "code" for o in c.outputs]
     assert "alpha ran\n" in streams
@@ -225,8 +235,7 @@ def test_failing_notebooks_exit_non_zero_name_cell_and_why_and_keep_the_previous
     """An exception, a tag without its output and a dead kernel, in three notebooks run at once."""
     out = built["out"]
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
+    notebooks = notebooks_folder(tmp_path)
     _write_notebook(notebooks / "03_broken.ipynb", nbformat.v4.new_code_cell("x = 1"),
                     nbformat.v4.new_markdown_cell("Now divide."),
                     nbformat.v4.new_code_cell("y = x / 0  # boom"))

@@ -14,6 +14,12 @@ comes back, which the check compares with references computed here. Under nbgrad
 set) :func:`check_exercise` raises ``AssertionError`` when anything failed, so the autograded test cell
 scores 0; in a notebook it only prints, so "Run All" goes on to the end.
 
+The sandbox server (one per code folder) imports torch for itself, about 300 MiB, and is kept between checks
+so that re-running a check is quick. On a hub, where every kernel's memory counts against a pod's limit, set
+``BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS=1`` (:data:`STOP_BETWEEN_CHECKS_ENV`): the server is then stopped as
+soon as the notebook runs a cell that is not a check, before that cell trains or dreams beside it; checks run
+one after another (or one check re-run while the student edits) keep it (docs/pod_memory.md).
+
 The exercises of each notebook live in its check module (``nb00_graphs`` ... ``nb05_dream``, listed in
 :data:`NOTEBOOK_CHECKS`), each defining ``EXERCISES``: a tuple of :class:`helpers.checks.toolkit.Exercise`.
 """
@@ -30,12 +36,14 @@ from pathlib import Path
 
 
 from helpers.checks import nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream
-from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, grading_copy, isolation, remove_copy,
-                                    sandbox_for)
+from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, close_all, grading_copy, isolation,
+                                    remove_copy, sandbox_for)
 from helpers.checks.toolkit import CheckOutcome, Exercise
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
 
 NOTEBOOK_CHECKS = (nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream)
+STOP_BETWEEN_CHECKS_ENV = "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS"  # "1": a hub's memory-lean setting
+CHECK_CALL = "check_exercise("  # what every check cell calls
 
 
 @dataclass
@@ -191,6 +199,31 @@ def check_exercise(exercise_id: str, *arguments) -> None:
     (``arguments`` are accepted for old notebooks that passed their function; the function's cell is found
     by name.)"""
     result = run_checks(exercise_id)
+    stop_sandbox_between_checks()
     print("\n".join(result.lines()))
     if is_grading() and not result.passed:
         raise AssertionError(result.summary())
+
+
+def _stop_unless_a_check(info) -> None:
+    """IPython's ``pre_run_cell``: a cell that is not a check is about to run, so the sandbox servers go."""
+    if CHECK_CALL not in (getattr(info, "raw_cell", None) or ""):
+        close_all()
+
+
+def stop_sandbox_between_checks(shell=None) -> bool:
+    """With :data:`STOP_BETWEEN_CHECKS_ENV` set to 1, have the running IPython (or ``shell``) stop the sandbox
+    servers before any cell that is not a check (registered once); returns whether that hook is in place."""
+    if os.environ.get(STOP_BETWEEN_CHECKS_ENV, "").strip() != "1":
+        return False
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    if _stop_unless_a_check not in shell.events.callbacks["pre_run_cell"]:
+        shell.events.register("pre_run_cell", _stop_unless_a_check)
+    return True

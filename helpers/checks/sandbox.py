@@ -21,7 +21,6 @@ import atexit
 import collections
 import contextlib
 import functools
-import math
 import os
 import shutil
 import signal
@@ -46,17 +45,6 @@ PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
 
 
 WALL_SECONDS_ENV = "BACKPROP_LAB_CHECK_SECONDS"  # the wall-clock limit of one check (default 60)
-# The server holds its own torch import (about 300 MiB) while idle: next to a kernel that trains or dreams, that
-# is what takes a notebook past a 1 GiB pod (docs/pod_memory.md). It is stopped this long after a check ends; a
-# run of checks (run all, autograding) keeps it, a later check starts it again (a cold check, as the first one
-# of a notebook: benchmarks/check_latency.py measures it).
-IDLE_SECONDS_ENV = "BACKPROP_LAB_SANDBOX_IDLE_SECONDS"  # 'inf' keeps the server for the kernel's life
-DEFAULT_IDLE_SECONDS = 5.0
-
-
-def idle_seconds() -> float:
-    """How long an idle server is kept: :data:`IDLE_SECONDS_ENV` when set, else :data:`DEFAULT_IDLE_SECONDS`."""
-    return float(os.environ.get(IDLE_SECONDS_ENV, DEFAULT_IDLE_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -211,8 +199,6 @@ class Sandbox:
         self.output = collections.deque(maxlen=400)
         self._output_size = 0
         self._lock = threading.Lock()
-        self._in_session = threading.Lock()  # held through a session: the idle timer never stops a server in use
-        self._idle_timer: threading.Timer | None = None
 
     # lifecycle ---------------------------------------------------------------------------------------
     def _command(self) -> tuple[list[str], str]:
@@ -280,40 +266,18 @@ class Sandbox:
     @contextlib.contextmanager
     def session(self, forbid: tuple[str, ...] = (), notebook_cells: tuple[str, ...] = ()):
         """A fresh forked worker for one check: yields a :class:`StudentCode` to call the student's code."""
-        with self._in_session:
-            self._idle_timer = None  # a timer already running finds itself replaced and leaves the server alone
-            if not self.alive():
-                self.start()
-            limits = self.limits
-            self._send({"op": "session", "root": self.mounted_root, "forbid": list(forbid),
-                        "notebook_cells": list(notebook_cells),
-                        "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes,
-                                   "file_bytes": limits.file_bytes}})
-            student = StudentCode(self, time.monotonic() + limits.wall_seconds)
-            try:
-                yield student
-            finally:
-                self._end(student)
-                self._stop_when_idle()
-
-    def _stop_when_idle(self) -> None:
-        """Close the server :func:`idle_seconds` from now unless another session starts before."""
-        seconds = idle_seconds()
-        if not math.isfinite(seconds):
-            return
-        timer = threading.Timer(max(seconds, 0.0), self._stop_if_still_idle)
-        timer.daemon = True  # never keeps a finished kernel alive
-        self._idle_timer = timer
-        timer.start()
-
-    def _stop_if_still_idle(self) -> None:
-        if not self._in_session.acquire(blocking=False):
-            return  # a session is running: it schedules its own timer when it ends
+        if not self.alive():
+            self.start()
+        limits = self.limits
+        self._send({"op": "session", "root": self.mounted_root, "forbid": list(forbid),
+                    "notebook_cells": list(notebook_cells),
+                    "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes,
+                               "file_bytes": limits.file_bytes}})
+        student = StudentCode(self, time.monotonic() + limits.wall_seconds)
         try:
-            if self._idle_timer is threading.current_thread():
-                self.close()
+            yield student
         finally:
-            self._in_session.release()
+            self._end(student)
 
     def _end(self, student: "StudentCode") -> None:
         """Close the session's worker; a server that does not answer is killed (the next check restarts it)."""

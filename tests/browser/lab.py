@@ -70,6 +70,7 @@ class JupyterLab:
         self.workdir = Path(workdir)
         self.root = self.workdir / "notebooks"
         self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "helpers").symlink_to(PROJECT_ROOT / "helpers")  # as in a checkout's notebooks/
         for notebook in notebooks:
             shutil.copy2(notebook, self.root / notebook.name)
         self.user_settings = self.workdir / "settings"

@@ -3,7 +3,8 @@ loopback, real Unix users, each student's workspace written at first login, nbgr
 
 The instructor releases the assignment; both students fetch it. Student 1 does notebook 01's exercises (the
 course's own ``spiral.py``) and, in Chromium, logs in, opens the fetched notebook, runs it (its check cells
-say pass), saves and submits from nbgrader's Assignments panel. Student 2 submits the untouched stubs from the
+say pass), saves and submits from nbgrader's Assignments panel (the checks' sandbox server has gone by then: the hub's memory
+setting). Student 2 submits the untouched stubs from the
 command line. The instructor collects, autogrades notebook 01 (in the grading sandbox), generates and releases
 feedback; student 1 fetches it from the panel, student 2 from the command line, and each feedback page shows
 that student's own score (all of 01's points; none). The formgrader answers the instructor and not a student.
@@ -160,6 +161,9 @@ def test_a_term_on_the_hub(hub, browser):
         run_all(page, RUN_TIMEOUT_S)
         for exercise in EXERCISES:
             assert re.search(rf"Exercise {re.escape(exercise)} .*all passed", output_text(page)), exercise
+        # the hub's memory setting: the checks' sandbox server went before the cells after the checks ran
+        sandbox_servers = [p for p in processes_of(pwd.getpwnam(first).pw_uid) if "worker.py" in p]
+        assert sandbox_servers == [], sandbox_servers
         page.keyboard.press("Control+s")
         panel = assignments_panel(page)
         panel.locator("button:has-text('Submit')").first.click()

@@ -68,6 +68,9 @@ c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": jupyter_config_path,
     # the class's read-only CIFAR-10 tensors: no student builds their own (helpers/data/cache.py)
     "BACKPROP_LAB_SHARED_CACHE": settings["shared_cache"],
+    # the checks' sandbox server (its own torch import) goes before a cell that trains or dreams beside it:
+    # a kernel's peak memory is its own (helpers/checks/exercises.py, docs/pod_memory.md)
+    "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS": "1",
 }
 
 
