@@ -81,13 +81,13 @@ def test_f_lists_every_run_marks_the_selected_one_and_gives_the_test_evaluation(
 
 def test_g_weighs_the_test_gap_and_reports_the_manual_twin():
     g = all_answers()[6]
-    # sqrt(0.89 · 0.11 / 2000) = 0.70 points; the gap of -1.00 is within two of them
-    assert "-1.00 percentage points from its validation accuracy, within two standard errors" in g
-    assert "(±0.70 points each)" in g and "identical to the last bit" in g
+    # sqrt(0.89 · 0.11 / 2000) = 0.70 points; the gap of -1.00 is within two of them (not one)
+    assert "-1.00 percentage points from its validation accuracy, within two standard errors of a test" in g
+    assert "(±0.70 points): validation was an honest guide" in g and "identical to the last bit" in g
     assert "by +3.00 points on average over the grid, weight decay by -2.00" in g
     assert "+ augmentation + cosine lr reaches 93.00% on validation" in g
     far = answers.answer_g(GRID, SelectedAndTested(GRID[2], PREDICTIONS, 0.85), 1e-9, ABLATION)
-    assert "more than two standard errors" in far and "NOT identical (largest parameter difference 1e-09)" in far
+    assert "further apart than sampling noise explains" in far and "a poor guide" in far and "NOT identical (largest parameter difference 1e-09)" in far
 
 
 def test_the_student_edition_hides_the_report_answers_but_poses_the_questions(monkeypatch):

@@ -43,7 +43,8 @@ def test_interpretation_weighs_the_gap_against_sampling_noise():
     recall = {"cat": 0.9, "car": 0.95}
     text = interpret_test_accuracy("lr=0.01", 0.925, 0.93, matrix, recall)
     assert "classifies **92.50%** of the 2,000 test images" in text
-    assert "-0.50%, is within one standard error (±0.59% for 2,000 images)" in text  # sqrt(.925 * .075 / 2000)
+    # sqrt(.925 * .075 / 2000) = 0.59 points
+    assert "-0.50 percentage points, is within one standard error of a test accuracy on 2,000 images (±0.59 points)" in text
     assert "mistakes 100 cats for cars and 50 cars for cats" in text and "cats are the harder class" in text
     assert "further apart than sampling noise" in interpret_test_accuracy("m", 0.925, 0.96, matrix, recall)
     close = interpret_test_accuracy("m", 0.925, 0.93, matrix, {"cat": 0.92, "car": 0.93})

@@ -1,5 +1,11 @@
 """helpers.experiments.spiral_sweep: printed numbers that cannot vary between machines."""
-from helpers.experiments.spiral_sweep import DISPLAY_FLOOR, format_y, observations, results_table, run_grid
+import math
+
+import torch
+
+from helpers.experiments.spiral_sweep import (DISPLAY_FLOOR, format_y, observations, radius_factor, results_table,
+                                              run_grid, stability_evidence)
+from helpers.spiral import spiral_grad
 
 
 def test_values_below_the_display_floor_print_as_a_bound():
@@ -26,4 +32,23 @@ def test_a_diverged_run_counts_its_steps_alike_in_table_title_reason_and_observa
     row = results_table([run]).splitlines()[2].split()
     assert row[4] == "2"  # seed, λ, "(x1," and "x2)", then steps: the kept step and the one that diverged
     assert run.outcome == "diverged at step 2" and run.result.reason.endswith("at step 2")
-    assert "at step 2:" in observations([run])
+    assert "at step 2;" in observations([run])
+
+
+def test_the_radius_factor_is_what_one_real_step_does_to_the_distance():
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(200, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 5
+    r = x.norm(dim=-1)
+    u = 6 * torch.atan2(x[:, 1], x[:, 0]) + 2 * r
+    for lr in (1.0, 0.1, 1e-3):
+        stepped = x - lr * spiral_grad(x)
+        assert torch.allclose(stepped.norm(dim=-1) / r, radius_factor(lr, u, r), rtol=1e-12)
+
+
+def test_lambda_one_never_shrinks_the_distance_near_the_origin_and_lambda_a_tenth_always_does():
+    u = torch.linspace(0, 2 * math.pi, 3601, dtype=torch.float64)
+    assert float(radius_factor(1.0, u).min()) >= 1 - 1e-12  # |1 - 2s| >= 1 for every s in [1, 2]
+    assert float(radius_factor(0.1, u).max()) < 0.93
+    evidence = stability_evidence()
+    assert "λ = 1 from (0.01, 0.02)" in evidence and "diverged at step 6" in evidence
+    assert "Hessian eigenvalues at (0.007, 0.007): -67.9, 4.0" in evidence  # not a bowl: one is negative

@@ -8,12 +8,12 @@ the notebook's answer cell.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 
 from helpers.data.catcar import DEFAULT_SPLIT_SEED
+from helpers.experiments.catcar_eval import sampling_agreement
 from helpers.experiments.catcar_sweep import SweepRun, SelectedAndTested, accuracy_text, loss_text
 from helpers.runtime import edition
 
@@ -187,12 +187,12 @@ def answer_g(runs: Sequence[SweepRun], selection: SelectedAndTested, twin_differ
             else f"NOT identical (largest parameter difference {twin_difference:.3g})")
     extended = max(ablation, key=lambda run: -1 if run.diverged else run.final_val_accuracy)
     n_test = len(selection.predictions)
-    standard_error = 100 * math.sqrt(selection.accuracy * (1 - selection.accuracy) / n_test)
-    honest = ("within two standard errors of a test accuracy on "
-              f"{n_test:,} images (±{standard_error:.2f} points each): validation was an honest guide, since the "
-              "test set played no part in any choice" if abs(gap) <= 2 * standard_error else
-              f"more than two standard errors (±{standard_error:.2f} points) apart: validation was a poor guide "
-              "here, a sign that the validation set is too small or unlike the test set")
+    standard_error, agreement = sampling_agreement(gap, selection.accuracy, n_test)
+    honest = (f"{agreement} of a test accuracy on {n_test:,} images (±{standard_error:.2f} points): "
+              + ("validation was an honest guide, since the test set played no part in any choice"
+                 if abs(gap) <= 2 * standard_error else
+                 "validation was a poor guide here, a sign that the validation set is too small or unlike the "
+                 "test set"))
     return _posed("g", f"The selected MLP is right on {selection.accuracy:.2%} of the test images, {gap:+.2f} "
             f"percentage points from its validation accuracy, {honest}. Retrained with `train_manual_update`, "
             "the selected "

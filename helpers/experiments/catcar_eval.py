@@ -34,6 +34,18 @@ def precision_recall(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[s
     return scores
 
 
+def sampling_agreement(gap_points: float, accuracy: float, n: int) -> tuple[float, str]:
+    """How a gap of ``gap_points`` percentage points (test − validation accuracy) compares with the sampling noise
+    of an accuracy near ``accuracy`` measured on ``n`` images: (its binomial standard error sqrt(p(1−p)/n) in
+    points, "within one standard error" / "within two standard errors" / "further apart than sampling noise
+    explains"). One wording for every place that weighs the test result against validation."""
+    standard_error = 100 * math.sqrt(accuracy * (1 - accuracy) / n)
+    agreement = ("within one standard error" if abs(gap_points) <= standard_error else
+                 "within two standard errors" if abs(gap_points) <= 2 * standard_error else
+                 "further apart than sampling noise explains")
+    return standard_error, agreement
+
+
 def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy: float, matrix: torch.Tensor,
                             recall: dict[str, float]) -> str:
     """What the test set says about the selected model, in Markdown, with its sampling noise.
@@ -41,19 +53,15 @@ def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy
     ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name.
     """
     n_test = int(matrix.sum())
-    gap = test_accuracy - val_accuracy
-    # one test set of n images: a binomial standard error of about sqrt(p(1-p)/n)
-    standard_error = math.sqrt(test_accuracy * (1 - test_accuracy) / n_test)
-    agreement = ("within one standard error" if abs(gap) <= standard_error else
-                 "within two standard errors" if abs(gap) <= 2 * standard_error else
-                 "further apart than sampling noise explains")
+    gap = 100 * (test_accuracy - val_accuracy)
+    standard_error, agreement = sampling_agreement(gap, test_accuracy, n_test)
     recall_gap = recall["cat"] - recall["car"]
     class_error = math.sqrt(0.25 / (n_test / 2))  # the largest standard error of a recall on one class's images
     difficulty = ("the two classes are about equally hard for it (the recall difference is within sampling noise)"
                   if abs(recall_gap) <= 2 * class_error else
                   f"{'cats' if recall_gap < 0 else 'cars'} are the harder class for it")
     return (f"The selected MLP ({model_label}) classifies **{test_accuracy:.2%}** of the {n_test:,} test images "
-            f"correctly. Validation promised {val_accuracy:.2%}; the difference, {gap:+.2%}, is {agreement} "
-            f"(±{standard_error:.2%} for {n_test:,} images). It mistakes {int(matrix[0, 1])} cats for cars and "
+            f"correctly. Validation promised {val_accuracy:.2%}; the difference, {gap:+.2f} percentage points, is "
+            f"{agreement} of a test accuracy on {n_test:,} images (±{standard_error:.2f} points). It mistakes {int(matrix[0, 1])} cats for cars and "
             f"{int(matrix[1, 0])} cars for cats (recall {recall['cat']:.2%} for cats, {recall['car']:.2%} for "
             f"cars): {difficulty}.")

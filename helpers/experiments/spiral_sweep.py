@@ -82,8 +82,7 @@ def observation(lr: float, runs: list[Run]) -> str:
     if diverged:
         steps = sorted({run.steps_run for run in diverged})
         return (f"- **λ = {lr:g}**: diverged in {len(diverged)} of {len(mine)} runs, thrown out of the "
-                f"box at step {' or '.join(map(str, steps))}: far from the origin the gradient grows "
-                "like r², so one step overshoots and the next overshoots further; the run is stopped and flagged.")
+                f"box at step {' or '.join(map(str, steps))}; the run is stopped and flagged.")
     if len(reached) == len(mine):
         return (f"- **λ = {lr:g}**: every run reached y ≤ {TOLERANCE:g}, in {min(reached)}–{max(reached)} steps; "
                 f"final y {_at_most(max(float(run.result.losses[-1]) for run in mine))}.")
@@ -140,3 +139,39 @@ def plot_trajectory(ax, result: DescentResult, color: str = "#D55E00", max_arrow
             mec="black", ms=9, label="diverged" if result.diverged else "end")
     ax.set_xlim(-START_BOX, START_BOX)
     ax.set_ylim(-START_BOX, START_BOX)
+
+
+# -- why each step size behaves as it does (the question after the observations) ---------------------------------
+
+NEAR_ORIGIN_START = (0.01, 0.02)  # a start where y is tiny: a step size that diverges from here fails everywhere
+HESSIAN_POINT = (0.007, 0.007)
+
+
+def radius_factor(lr: float, u: torch.Tensor, r: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """How much one gradient step of size ``lr`` multiplies the distance to the origin, at phase
+    u = 6θ + 2r and radius r (r → 0: near the origin). Shapes: ``u`` and ``r`` broadcast; the result too.
+
+    With s = sin²u + 1 and ∇y = 2(s + r sin 2u) x + 6 sin 2u (−x₂, x₁), the step
+    x − λ∇y has a radial part (1 − 2λ(s + r sin 2u)) x and a perpendicular part −6λ sin 2u (−x₂, x₁), so
+    |x'| / |x| = √((1 − 2λ(s + r sin 2u))² + (6λ sin 2u)²)."""
+    s, twice = torch.sin(u) ** 2 + 1, torch.sin(2 * u)
+    return torch.sqrt((1 - 2 * lr * (s + r * twice)) ** 2 + (6 * lr * twice) ** 2)
+
+
+def stability_evidence(learning_rates=LEARNING_RATES) -> str:
+    """The numbers behind the step sizes' behaviour, as printed lines: near the origin, the least and largest
+    factor by which one step multiplies |x| (over every phase u), for each step size; where a run of λ = 1
+    from :data:`NEAR_ORIGIN_START` leaves the box; the Hessian's eigenvalues at :data:`HESSIAN_POINT`."""
+    u = torch.linspace(0, 2 * torch.pi, 3601, dtype=torch.float64)
+    lines = ["near the origin, one step multiplies |x| by:"]
+    for lr in learning_rates:
+        factor = radius_factor(lr, u)
+        lines.append(f"  λ = {lr:<6g} {float(factor.min()):.4f} to {float(factor.max()):.4f}")
+    run = gradient_descent(torch.tensor(NEAR_ORIGIN_START, dtype=torch.float64), 1.0, 100)
+    outcome = f"diverged at step {run.steps + 1}" if run.diverged else f"did not diverge in {run.steps} steps"
+    lines.append(f"λ = 1 from {NEAR_ORIGIN_START} (y = {float(run.losses[0]):.1e}): {outcome}")
+    hessian = torch.autograd.functional.hessian(spiral, torch.tensor(HESSIAN_POINT, dtype=torch.float64))
+    eigenvalues = ", ".join(f"{float(v):.1f}" for v in torch.linalg.eigvalsh(hessian))
+    lines.append(f"Hessian eigenvalues at {HESSIAN_POINT}: {eigenvalues}")
+    return "\n".join(lines)
+
