@@ -1,6 +1,7 @@
 """MyNet and the delta rule: backpropagation by local gradients δ, one vectorised loop over layers.
 
-Notation (course equations (4)-(7)), for a batch of N samples and layers l = 1..L with n_l neurons:
+Notation, for a batch of N samples and layers l = 1..L with n_l neurons (the delta rule's equations are
+numbered (4)-(7) as in the INF265 handout: (4) ∂loss/∂W, (5) δ[L], (6) δ[l] from δ[l+1], (7) ∂loss/∂b):
 
     a[0] = x flattened                                  (N, n_0)
     z[l] = a[l-1] W[l]ᵀ + b[l]                          (N, n_l)    W[l]: (n_l, n_(l-1)), b[l]: (n_l,)
@@ -148,9 +149,9 @@ def backpropagation(model: nn.Module, y_true: torch.Tensor, y_pred: torch.Tensor
         common = torch.result_type(y_pred, y_true)  # MSELoss's dtype promotion (float32 targets, float64 net: f64)
         ### BEGIN SOLUTION
         # The delta rule in matrix form, batch in the rows:
-        #   δ[L] = e' ⊙ f'[L](z[L]),  e' = ∂loss/∂ŷ = 2 (ŷ - y)          (4)
-        #   δ[l] = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                         (5)
-        #   ∂loss/∂W[l] = δ[l]ᵀ a[l-1],   ∂loss/∂b[l] = Σ_samples δ[l]    (6), (7)
+        #   δ[L] = e' ⊙ f'[L](z[L]),  e' = ∂loss/∂ŷ = 2 (ŷ - y)          (5)
+        #   δ[l] = (δ[l+1] W[l+1]) ⊙ f'[l](z[l])                         (6)
+        #   ∂loss/∂W[l] = δ[l]ᵀ a[l-1],   ∂loss/∂b[l] = Σ_samples δ[l]    (4), (7)
         # e' in the promoted dtype, then in the network's; `upstream` is ∂loss/∂a[l]
         upstream = (2 * (y_pred.to(common) - y_true.to(common))).to(y_pred.dtype)
         for l in range(model.L, 0, -1):

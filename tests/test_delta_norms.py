@@ -9,7 +9,8 @@ import torch
 
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step
 from helpers.experiments.delta_norms import (INIT_GAINS, INITS, activation_slopes, delta_norm_profiles, delta_norms,
-                                             init_variance_preserving, toy_regression, train_with_delta_rule)
+                                             init_scaled_xavier, init_variance_preserving, shrink_per_layer,
+                                             toy_regression, train_with_delta_rule)
 
 
 def test_toy_regression_is_seeded_smooth_and_shaped():
@@ -49,7 +50,7 @@ def test_delta_norm_profiles_show_sigmoid_vanishing_and_match_delta_norms():
     assert set(profiles) == {(a, i) for a in ("sigmoid", "tanh", "relu") for i in INITS}
     assert all(len(norms) == 9 for norms in profiles.values())
     shrink = {key: norms[0] / norms[-1] for key, norms in profiles.items()}
-    # sigmoid' <= 1/4: δ vanishes towards the input even with a variance-preserving init ...
+    # sigmoid' <= 1/4: δ vanishes towards the input even with a variance-preserving init (gain 1) ...
     assert shrink["sigmoid", "variance-preserving"] < 1e-3
     assert shrink["sigmoid", "default"] < shrink["tanh", "default"]
     # ... which keeps tanh and ReLU within an order of magnitude over 9 layers.
@@ -59,6 +60,46 @@ def test_delta_norm_profiles_show_sigmoid_vanishing_and_match_delta_norms():
     assert profiles["tanh", "default"] == delta_norms(model, *toy_regression(32, 4, 2))
     with pytest.raises(ValueError, match="inits from"):
         delta_norm_profiles(3, 4, inits=("he",))
+
+
+def test_scaled_xavier_init_has_the_xavier_spread_times_the_gain():
+    torch.manual_seed(0)
+    model = init_scaled_xavier(MyNet([300, 200, 100], ["sigmoid", "tanh"]).double(), gain=4.0)
+    for l in (1, 2):
+        layer = model.fc[str(l)]
+        expected_std = 4.0 * math.sqrt(2.0 / (layer.in_features + layer.out_features))
+        assert layer.weight.std().item() == pytest.approx(expected_std, rel=0.02)
+        assert not layer.bias.any()
+    with pytest.raises(ValueError, match="gain must be > 0"):
+        init_scaled_xavier(model, 0.0)
+
+
+def test_shrink_per_layer_is_measured_independently_and_large_gains_offset_the_quarter():
+    table = shrink_per_layer(gains=(1.0, 4.0, 6.0, 32.0), depth=12, width=32)
+    # recomputed without delta_norms or MyNet's df: autograd on the same seeded net, and sigmoid' written out
+    x, y = toy_regression(128, 4, 2, seed=0)
+    for gain, row in table.items():
+        torch.manual_seed(0)
+        model = init_scaled_xavier(MyNet([4] + [32] * 12 + [2], ["sigmoid"] * 12 + ["identity"]).double(), gain)
+        model(x)
+        zs = [model.z[l] for l in range(1, 14)]
+        grads = torch.autograd.grad(((y - model.a[13]) ** 2).sum(), zs)
+        overall = grads[-1].norm().item() / grads[0].norm().item()
+        assert row["overall"] == pytest.approx(overall, rel=1e-10)
+        assert row["per layer"] == pytest.approx(overall ** (1 / 12), rel=1e-10)
+        hidden = torch.cat([z.detach().flatten() for z in zs[:-1]])
+        slope = torch.sigmoid(hidden) * (1 - torch.sigmoid(hidden))
+        assert row["saturated"] == pytest.approx((slope < 0.025).double().mean().item(), abs=1e-12)
+    # plain Xavier: about the factor 4 of sigmoid' <= 1/4, and no saturated unit ...
+    assert 3.5 < table[1.0]["per layer"] < 5 and table[1.0]["saturated"] == 0.0
+    # ... gains 4 and 6: far less shrinking, paid for with saturated units (the notebook's 1.65, 1.34) ...
+    assert table[4.0]["per layer"] == pytest.approx(1.65, abs=0.01)
+    assert table[6.0]["per layer"] == pytest.approx(1.34, abs=0.01)
+    assert 0.05 < table[4.0]["saturated"] < table[6.0]["saturated"] < table[32.0]["saturated"]
+    # ... and at gain 32 δ grows towards the input instead (exploding).
+    assert table[32.0]["per layer"] < 0.6
+    with pytest.raises(ValueError, match="activation from"):
+        shrink_per_layer(activation="relu")
 
 
 def twins(n_l, activation="tanh", seed=2):
@@ -140,6 +181,14 @@ def test_observations_are_written_from_the_grader_reports_and_the_measurements()
     assert "≤ 1e-10: ok against autograd" in text
     assert "factor 1e+10 (sigmoid), 1e+03 (tanh), 4e+04 (ReLU)" in text and "still 2.5e+07 for sigmoid" in text
     assert "from 13.32 to 0.002055 in 2 steps" in text
+    assert "Larger weights" not in text  # no gains given: no bullet on them
+    gains = {1.0: {"overall": 3e7, "per layer": 4.2, "saturated": 0.0},
+             4.0: {"overall": 420.0, "per layer": 1.654, "saturated": 0.117},
+             32.0: {"overall": 1e-3, "per layer": 0.5, "saturated": 0.858}}
+    text = observations(good, [good], broken, (0.0, -0.5), shrinkage, [13.32, 0.5, 0.002055], gains=gains)
+    assert ("‖δ‖ shrinks 1.65× per layer with 12% of its units saturated (gain 4), grows 2× per layer with 86% "
+            "of its units saturated (gain 32).\n- Trained") in text
+    assert "gain 1)" not in text
 
 
 # --- activation_slopes ---------------------------------------------------------------------------------

@@ -75,6 +75,55 @@ def delta_norm_profiles(depth: int, width: int, activations=("sigmoid", "tanh", 
     return profiles
 
 
+def init_scaled_xavier(model: MyNet, gain: float) -> MyNet:
+    """Xavier-normal weights times ``gain`` in every layer (std ``gain·sqrt(2 / (n_(l-1) + n_l))`` for the
+    (n_l, n_(l-1)) weight of layer l), zero biases. ``gain = 1`` is plain Xavier, the variance-preserving
+    choice for sigmoid."""
+    if not gain > 0:
+        raise ValueError(f"gain must be > 0, got {gain}")
+    with torch.no_grad():
+        for l in range(1, model.L + 1):
+            nn.init.xavier_normal_(model.fc[str(l)].weight, gain=gain)
+            model.fc[str(l)].bias.zero_()
+    return model
+
+
+# f'(0), the largest slope of each: a unit counts as saturated where its slope is below a tenth of it.
+MAX_SLOPES = {"sigmoid": 0.25, "tanh": 1.0}
+
+
+def shrink_per_layer(gains=(1.0, 4.0, 6.0), depth: int = 12, width: int = 32, activation: str = "sigmoid",
+                     n_samples: int = 128, seed: int = 0) -> dict[float, dict[str, float]]:
+    """How fast δ shrinks on the way back through a deep net initialised by :func:`init_scaled_xavier`.
+
+    For each gain, the net of :func:`delta_norm_profiles` (``MyNet([4] + [width] * depth + [2])``,
+    ``activation`` in its ``depth`` hidden layers, identity output, seeded with ``seed``) gets Xavier-normal
+    weights times the gain and one delta-rule pass on ``toy_regression(n_samples, 4, 2)``: x (n_samples, 4),
+    y (n_samples, 2), each hidden δ[l] (n_samples, width). Returns ``{gain: row}`` with
+
+    * ``"overall"``: ‖δ[L]‖ / ‖δ[1]‖, from the output layer L = depth + 1 back to the first;
+    * ``"per layer"``: its geometric mean over the ``depth`` backward steps, ``overall ** (1 / depth)``
+      (above 1: δ shrinks towards the input; below 1: it grows);
+    * ``"saturated"``: the share of the n_samples · depth · width hidden pre-activations where the slope
+      f'(z) is below a tenth of its maximum f'(0) (1/4 for sigmoid: |z| > 3.6).
+    """
+    if activation not in MAX_SLOPES or depth < 1 or width < 1:
+        raise ValueError(f"need depth, width >= 1 and an activation from {sorted(MAX_SLOPES)}, "
+                         f"got {depth}, {width}, {activation!r}")
+    x, y = toy_regression(n_samples, 4, 2, seed=seed)
+    table = {}
+    for gain in gains:
+        torch.manual_seed(seed)
+        model = init_scaled_xavier(MyNet([4] + [width] * depth + [2], [activation] * depth + ["identity"]).double(),
+                                   gain)
+        norms = delta_norms(model, x, y)
+        slopes = torch.cat([model.df[l](model.z[l]).flatten() for l in range(1, depth + 1)])
+        overall = norms[-1] / norms[0]
+        table[gain] = {"overall": overall, "per layer": overall ** (1 / depth),
+                       "saturated": (slopes < MAX_SLOPES[activation] / 10).double().mean().item()}
+    return table
+
+
 def _slope(function, z: torch.Tensor) -> torch.Tensor:
     """The element-wise derivative of ``function`` at every entry of ``z`` (any shape), by autograd."""
     point = z.detach().clone().requires_grad_()
@@ -127,13 +176,15 @@ def train_with_delta_rule(model: MyNet, x: torch.Tensor, y: torch.Tensor, lr: fl
 
 
 def observations(report: dict, deep_reports: list[dict], broken: dict,
-                 kink: tuple[float, float], shrinkage: dict[tuple[str, str], float], losses: list[float]) -> str:
+                 kink: tuple[float, float], shrinkage: dict[tuple[str, str], float], losses: list[float],
+                 gains: dict[float, dict[str, float]] | None = None) -> str:
     """Notebook 03's findings as Markdown bullets, every number taken from its results.
 
     ``report``/``deep_reports``: what the grader (:func:`helpers.checks.nb03_delta_rule.grade_backpropagation`)
     returned on the course network and on deeper ones; ``broken``: the grader's on a variant that forgets the
     factor 2; ``kink``: (delta rule, central difference) of dL/db at ReLU's kink;
-    ``shrinkage``: ‖δ[1]‖ / ‖δ[L]‖ per (activation, init); ``losses``: :func:`train_with_delta_rule`'s.
+    ``shrinkage``: ‖δ[1]‖ / ‖δ[L]‖ per (activation, init); ``losses``: :func:`train_with_delta_rule`'s;
+    ``gains`` (optional): :func:`shrink_per_layer`'s table for the sigmoid, every gain above 1 reported.
     """
     every = [report, *deep_reports]
     worst_autograd = max(worst_error(r["autograd"]) for r in every)
@@ -153,5 +204,19 @@ def observations(report: dict, deep_reports: list[dict], broken: dict,
         f"{factor['sigmoid', 'default']} (sigmoid), {factor['tanh', 'default']} (tanh), "
         f"{factor['relu', 'default']} (ReLU) from the output back to the first layer; with a variance-preserving "
         f"initialisation still {factor['sigmoid', 'variance-preserving']} for sigmoid.\n"
+        + _gain_bullet(gains) +
         f"- Trained with these gradients and a manual update only, the loss fell from {losses[0]:.4g} to "
         f"{losses[-1]:.4g} in {len(losses) - 1} steps.")
+
+
+def _gain_bullet(gains: dict[float, dict[str, float]] | None) -> str:
+    """The bullet on Xavier gains above 1 for the sigmoid net (empty without ``gains``)."""
+    larger = {gain: row for gain, row in (gains or {}).items() if gain > 1}
+    if not larger:
+        return ""
+    effects = ", ".join(f"{'shrinks' if row['per layer'] >= 1 else 'grows'} "
+                        f"{max(row['per layer'], 1 / row['per layer']):.3g}× per layer with "
+                        f"{row['saturated']:.0%} of its units saturated (gain {gain:g})"
+                        for gain, row in larger.items())
+    return (f"- Larger weights can offset sigmoid′ ≤ 1/4, at the price of saturated units: with Xavier weights times "
+            f"a gain, the sigmoid net's ‖δ‖ {effects}.\n")
