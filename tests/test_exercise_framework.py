@@ -269,10 +269,14 @@ def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path)
     (submission / "helpers" / "checks" / "exercises.py").write_text("TRUSTED = False\n")
     (submission / "sitecustomize.py").write_text("import os\n")
     (submission / "01_lesson.ipynb").write_text("{}")
+    for bookkeeping in ("timestamp.txt", "submission_secret.txt"):  # what nbgrader's submit adds
+        (submission / bookkeeping).write_text("2026-12-07 13:00:00 UTC")
+    (submission / "helpers" / "submission_secret.txt").write_text("a student's file of that name elsewhere")
     copy = grading_copy(source, submission, ["helpers/lesson.py"], tmp_path / "copy")
     assert (copy.root / "helpers" / "lesson.py").read_text().endswith("return 2 * x\n")
     assert (copy.root / "helpers" / "checks" / "exercises.py").read_text() == "TRUSTED = True\n"
-    assert copy.ignored == ["helpers/checks/exercises.py", "sitecustomize.py"]
+    assert copy.ignored == ["helpers/checks/exercises.py", "helpers/submission_secret.txt", "sitecustomize.py"]
+    assert not (copy.root / "submission_secret.txt").exists()
     assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only
 
 

@@ -384,6 +384,11 @@ class GradingCopy:
     ignored: list[str] = field(default_factory=list)
 
 
+# What nbgrader's submit adds beside the student's files (its time stamp, the secret its feedback is checked
+# with): never the student's work, so not worth naming to them as ignored (they are not copied either).
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 def grading_copy(source: Path, submission: Path, student_files: list[str], into: Path) -> GradingCopy:
     """Copy ``source/helpers`` and, from ``submission``, only ``student_files`` into ``into`` (read-only).
 
@@ -398,7 +403,7 @@ def grading_copy(source: Path, submission: Path, student_files: list[str], into:
     ignored = []
     for path in sorted(Path(submission).rglob("*")):
         relative = path.relative_to(submission).as_posix()
-        if (not path.is_file() or relative in student_files or "__pycache__" in relative or relative == "timestamp.txt"
+        if (not path.is_file() or relative in student_files or "__pycache__" in relative or relative in NBGRADER_FILES
                 or (path.suffix == ".ipynb" and "/" not in relative)):
             continue
         original = Path(source) / relative
