@@ -16,7 +16,6 @@ CI a missing part fails the test, elsewhere it is skipped saying what is missing
 from __future__ import annotations
 
 import json
-import os
 import pwd
 import re
 import secrets
@@ -30,8 +29,7 @@ import pytest
 
 from helpers.data.paths import PROJECT_ROOT
 from tools.grading import ASSIGNMENT
-from tools.hub.demo import (PROXY, WORKSPACE, HubError, course_environment_problem, free_port, run_as, start, stop,
-                            user_environment)
+from tools.hub.demo import WORKSPACE, HubError, free_port, preflight, run_as, start, stop
 
 from .conftest import cannot_run, in_ci
 from .driver import open_notebook, run_all, wait_until
@@ -42,19 +40,12 @@ LOGIN_TIMEOUT_S, OPEN_TIMEOUT_S, RUN_TIMEOUT_S, PANEL_TIMEOUT_S = 120, 90, 300, 
 VIEWPORT = {"width": 1280, "height": 720}
 
 
-def missing_part() -> str | None:
-    if os.geteuid() != 0:
-        return "it creates Unix users: run it as root"
-    if not PROXY.exists():
-        return f"JupyterHub's proxy is missing: run `make hub-proxy` (needs npm) ({PROXY})"
-    return course_environment_problem(Path(sys.executable))
-
-
 @pytest.fixture(scope="module")
 def hub():
-    reason = missing_part()
-    if reason:
-        cannot_run(reason) if in_ci() else pytest.skip(f"hub test skipped: {reason}")
+    try:
+        preflight(PROJECT_ROOT, Path(sys.executable))  # what `make hub` checks first: root, the proxy, the env
+    except HubError as missing:
+        cannot_run(str(missing)) if in_ci() else pytest.skip(f"hub test skipped: {missing}")
     state = Path(tempfile.mkdtemp(prefix="backprop-lab-hub-", dir="/tmp"))  # outside pytest's root-only folder
     port = free_port()
     started = time.monotonic()
@@ -77,7 +68,7 @@ def home(user: str) -> Path:
 def nbgrader(hub, user: str, role: str, *arguments: str, cwd: Path | None = None) -> str:
     settings = hub["settings"]
     result = run_as(user, [str(Path(settings["python"]).parent / "nbgrader"), *arguments], cwd or home(user),
-                    user_environment(settings, role))
+                    settings["environments"][role])
     return result.stdout + result.stderr
 
 

@@ -137,11 +137,17 @@ def run_as(user: str, argv: list[str], cwd: Path | str, environment: dict[str, s
     return result
 
 
-def user_environment(settings: dict, role: str) -> dict[str, str]:
-    """What a user's server gets from the hub (tools/hub/jupyterhub_config.py), for commands run as them."""
-    return {"PATH": f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin",
-            "JUPYTER_CONFIG_PATH": str(Path(settings["state"]) / "jupyter-config" / f"{role}s"),
-            "BACKPROP_LAB_SHARED_CACHE": settings["shared_cache"]}
+def user_environment(state: Path, course: Path, python: Path, role: str) -> dict[str, str]:
+    """What every process of a user in ``role`` ("instructor" or "student") gets: their server (set by the hub's
+    pre-spawn hook, tools/hub/jupyterhub_config.py) and the commands run as them."""
+    return {"PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",  # jupyter, nbgrader, python of the course
+            # nbgrader's exchange and course id; for students also the instructor-only extensions switched off
+            "JUPYTER_CONFIG_PATH": str(state / "jupyter-config" / f"{role}s"),
+            # the class's read-only CIFAR-10 tensors: no student builds their own (helpers/data/cache.py)
+            "BACKPROP_LAB_SHARED_CACHE": str(course / "data" / "cache"),
+            # the checks' sandbox server (its own torch import) goes before a cell that trains or dreams beside
+            # it: a kernel's peak memory is its own (helpers/checks/exercises.py, docs/pod_memory.md)
+            "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS": "1"}
 
 
 def create_user(login: Login, state: Path) -> None:
@@ -184,7 +190,9 @@ def write_settings(state: Path, course: Path, python: Path, logins: list[Login],
     exchange.chmod(0o1777)  # nbgrader's own check: anyone may drop a submission, the sticky bit keeps them apart
     settings = {"port": port, "hub_port": free_port(), "proxy_api_port": free_port(), "state": str(state),
                 "course": str(course), "python": str(python), "proxy": str(PROXY), "workspace": WORKSPACE,
-                "shared_cache": str(course / "data" / "cache"), "exchange": str(exchange),
+                "environments": {role: user_environment(state, course, python, role)
+                                 for role in ("instructor", "student")},
+                "exchange": str(exchange),
                 "instructors": [login.name for login in logins if login.role == "instructor"],
                 "students": [login.name for login in logins if login.role == "student"]}
     (state / "settings.json").write_text(json.dumps(settings, indent=1))
@@ -200,7 +208,7 @@ def write_course(settings: dict, instructor: str) -> Path:
     nbgrader_config.py that points the formgrader at it (the server starts in the home)."""
     home = Path(pwd.getpwnam(instructor).pw_dir)
     run_as(instructor, [settings["python"], "-m", "tools.grading", "course", str(home / COURSE)], cwd=settings["course"],
-           environment=user_environment(settings, "instructor"))
+           environment=settings["environments"]["instructor"])
     config = home / "nbgrader_config.py"
     config.write_text(f"c = get_config()  # noqa: F821\nload_subconfig({str(home / COURSE / 'nbgrader_config.py')!r})\n")
     owner = pwd.getpwnam(instructor)

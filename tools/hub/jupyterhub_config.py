@@ -11,9 +11,9 @@ What each part is:
 - the proxy is configurable-http-proxy from npm (``tools/hub/package.json``), started and stopped by the hub;
 - users log in with their Unix password (PAM) and each server runs as that Unix user (``LocalProcessSpawner``),
   from the one course environment every user can run (``settings["python"]``'s folder), read-only to them;
-- before a server starts, :func:`make_workspace` runs the editions tool as the user into
-  ``~/<settings["workspace"]>``: the first login creates the workspace, later ones update it three ways
-  (the student's changes are kept; see :mod:`tools.workspace`);
+- before a server starts, :func:`prepare_user` gives it its role's environment and runs the editions tool as
+  the user into ``~/<settings["workspace"]>``: the first login creates the workspace, later ones update it
+  three ways (the student's changes are kept; see :mod:`tools.workspace`);
 - nbgrader's settings (the exchange, the course id) reach every server through ``JUPYTER_CONFIG_PATH``: the
   instructors' folder also enables the formgrader, the students' folder switches it and assignment creation
   off, server and JupyterLab side.
@@ -27,7 +27,6 @@ from pathlib import Path
 
 settings = json.loads(Path(os.environ["BACKPROP_LAB_HUB_SETTINGS"]).read_text())
 state = Path(settings["state"])
-environment_bin = str(Path(settings["python"]).parent)
 runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")  # util-linux; root's tools folder
 
 c = get_config()  # noqa: F821 (JupyterHub provides it)
@@ -50,34 +49,21 @@ c.Authenticator.allowed_users = set(settings["instructors"]) | set(settings["stu
 c.Authenticator.admin_users = set(settings["instructors"])
 
 c.JupyterHub.spawner_class = "localprocess"
-c.Spawner.cmd = [str(Path(environment_bin) / "jupyterhub-singleuser")]
+c.Spawner.cmd = [str(Path(settings["python"]).parent / "jupyterhub-singleuser")]
 c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = f"/lab/tree/{settings['workspace']}"
 c.Spawner.start_timeout = 120  # a first login writes the workspace, then the server imports JupyterLab
 c.Spawner.http_timeout = 120
 
 
-def jupyter_config_path(spawner) -> str:
-    """The user's nbgrader and server settings: the instructors' folder or the students'."""
-    role = "instructors" if spawner.user.name in settings["instructors"] else "students"
-    return str(state / "jupyter-config" / role)
-
-
-c.Spawner.environment = {
-    "PATH": f"{environment_bin}:/usr/local/bin:/usr/bin:/bin",  # jupyter, nbgrader, python of the course
-    "JUPYTER_CONFIG_PATH": jupyter_config_path,
-    # the class's read-only CIFAR-10 tensors: no student builds their own (helpers/data/cache.py)
-    "BACKPROP_LAB_SHARED_CACHE": settings["shared_cache"],
-    # the checks' sandbox server (its own torch import) goes before a cell that trains or dreams beside it:
-    # a kernel's peak memory is its own (helpers/checks/exercises.py, docs/pod_memory.md)
-    "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS": "1",
-}
-
-
-async def make_workspace(spawner) -> None:
-    """Run the editions tool as the user into ``~/<workspace>`` (create on first login, update after), with the
-    course folder as the working folder so that the course's own ``tools`` and ``helpers`` write it. Async: a
-    class logging in at once does not queue behind one student's copy."""
+async def prepare_user(spawner) -> None:
+    """Give the user's server its role's environment (``settings["environments"]``, written by
+    :func:`tools.hub.demo.user_environment`), then run the editions tool as the user into ``~/<workspace>``
+    (create on first login, update after), with the course folder as the working folder so that the course's own
+    ``tools`` and ``helpers`` write it. Async: a class logging in at once does not queue behind one student's
+    copy."""
+    role = "instructor" if spawner.user.name in settings["instructors"] else "student"
+    spawner.environment.update(settings["environments"][role])
     home = pwd.getpwnam(spawner.user.name).pw_dir
     process = await asyncio.create_subprocess_exec(
         runuser, "-u", spawner.user.name, "--", settings["python"], "-m", "tools.editions",
@@ -91,4 +77,4 @@ async def make_workspace(spawner) -> None:
                            f"{output.decode(errors='replace')[-2000:]}")
 
 
-c.Spawner.pre_spawn_hook = make_workspace
+c.Spawner.pre_spawn_hook = prepare_user
