@@ -84,17 +84,15 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     os.environ.update({HEADLESS_ENV: "1", **(extra_env or {})})
     running = [-1]  # the index of the cell being executed: a dead kernel leaves no error output to find it by
 
-    observer = on_cell_start
-
-    def on_cell_start(cell, cell_index):
+    def track_cell(cell, cell_index):
         running[0] = cell_index
-        if observer is not None:
-            observer(cell_index)
+        if on_cell_start is not None:
+            on_cell_start(cell_index)
 
     manager = {"kernel_manager_class": kernel_manager_class} if kernel_manager_class is not None else {}
     client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3", config=kernel_config(),
                             resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
-                            on_cell_start=on_cell_start, **manager)
+                            on_cell_start=track_cell, **manager)
     start = time.perf_counter()
     try:
         client.execute()

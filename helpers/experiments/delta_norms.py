@@ -32,14 +32,26 @@ def toy_regression(n_samples: int, n_in: int, n_out: int, seed: int = 0) -> tupl
     return x, 0.8 * torch.sin(x @ mixing + phase)
 
 
-def init_variance_preserving(model: MyNet) -> MyNet:
-    """Xavier-normal weights scaled by each layer's activation gain (He-like for ReLU), zero biases."""
+def _init_xavier(model: MyNet, gain_of) -> MyNet:
+    """Xavier-normal weights times ``gain_of(activation)`` of each layer's activation, zero biases."""
     with torch.no_grad():
         for l in range(1, model.L + 1):
             layer = model.fc[str(l)]
-            nn.init.xavier_normal_(layer.weight, gain=INIT_GAINS[model.activations[l - 1]])
+            nn.init.xavier_normal_(layer.weight, gain=gain_of(model.activations[l - 1]))
             layer.bias.zero_()
     return model
+
+
+def init_variance_preserving(model: MyNet) -> MyNet:
+    """Xavier-normal weights scaled by each layer's activation gain (He-like for ReLU), zero biases."""
+    return _init_xavier(model, INIT_GAINS.__getitem__)
+
+
+def _deep_net(depth: int, width: int, activation: str, seed: int) -> MyNet:
+    """``MyNet([4] + [width] * depth + [2])`` in float64, ``activation`` in its hidden layers, an identity
+    output (a ReLU output would often be dead), PyTorch's default init drawn after ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    return MyNet([4] + [width] * depth + [2], [activation] * depth + ["identity"]).double()
 
 
 def delta_norms(model: MyNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
@@ -67,8 +79,7 @@ def delta_norm_profiles(depth: int, width: int, activations=("sigmoid", "tanh", 
     profiles = {}
     for activation in activations:
         for init in inits:
-            torch.manual_seed(seed)
-            model = MyNet([4] + [width] * depth + [2], [activation] * depth + ["identity"]).double()
+            model = _deep_net(depth, width, activation, seed)
             if init == "variance-preserving":
                 init_variance_preserving(model)
             profiles[activation, init] = delta_norms(model, x, y)
@@ -81,11 +92,7 @@ def init_scaled_xavier(model: MyNet, gain: float) -> MyNet:
     choice for sigmoid."""
     if not gain > 0:
         raise ValueError(f"gain must be > 0, got {gain}")
-    with torch.no_grad():
-        for l in range(1, model.L + 1):
-            nn.init.xavier_normal_(model.fc[str(l)].weight, gain=gain)
-            model.fc[str(l)].bias.zero_()
-    return model
+    return _init_xavier(model, lambda activation: gain)
 
 
 # f'(0), the largest slope of each: a unit counts as saturated where its slope is below a tenth of it.
@@ -113,9 +120,7 @@ def shrink_per_layer(gains=(1.0, 4.0, 6.0), depth: int = 12, width: int = 32, ac
     x, y = toy_regression(n_samples, 4, 2, seed=seed)
     table = {}
     for gain in gains:
-        torch.manual_seed(seed)
-        model = init_scaled_xavier(MyNet([4] + [width] * depth + [2], [activation] * depth + ["identity"]).double(),
-                                   gain)
+        model = init_scaled_xavier(_deep_net(depth, width, activation, seed), gain)
         norms = delta_norms(model, x, y)
         slopes = torch.cat([model.df[l](model.z[l]).flatten() for l in range(1, depth + 1)])
         overall = norms[-1] / norms[0]
