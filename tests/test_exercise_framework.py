@@ -3,7 +3,10 @@ student's code runs in, the editions' grading metadata, and the nbgrader course 
 import importlib
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import torch
 from helpers.checks import exercises as registry
 from helpers.checks.exercises import check_exercise, run_checks
 from helpers.data.paths import PROJECT_ROOT
-from helpers.checks.toolkit import CheckOutcome, Exercise, diagnose
+from helpers.checks.toolkit import CheckOutcome, Exercise, diagnose, torch_sgd_step
 from helpers.checks import stand_ins
 from helpers.runtime.exercises import ExerciseNotDone, student_code_only
 from tools.editions import ANSWER_BOX, student_notebook
@@ -176,6 +179,44 @@ def test_diagnose_names_the_matching_mistake_and_never_the_expected_numbers():
     assert "shape (3,)" in diagnose(torch.zeros(3), reference, mistakes)
 
 
+SGD_SETTINGS = [dict(lr=0.1), dict(lr=0.1, weight_decay=0.05, maximize=True),
+                dict(lr=0.05, momentum=0.8, weight_decay=0.01, dampening=0.3), dict(lr=0.05, momentum=0.9, nesterov=True)]
+
+
+@pytest.mark.parametrize("settings", SGD_SETTINGS)
+def test_the_checks_sgd_step_equals_torch_optim_sgd_bit_for_bit(settings):
+    generator = torch.Generator().manual_seed(3)
+    start = [torch.randn(4, 3, generator=generator), torch.randn(4, generator=generator)]
+    steps = [[torch.randn(p.shape, generator=generator) for p in start] for _ in range(3)]
+    ours, buffers = [p.clone() for p in start], [None, None]
+    theirs = [p.clone() for p in start]
+    optimizer = torch.optim.SGD(theirs, **settings)
+    for gradients in steps:
+        torch_sgd_step(ours, gradients, buffers, **settings)
+        for p, g in zip(theirs, gradients):
+            p.grad = g.clone()
+        optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert not torch.equal(ours[0], start[0])
+
+
+def test_checking_the_optimiser_exercises_leaves_torchs_compiler_unimported():
+    """The checking kernel runs 4.3's and 4.4's references without a torch.optim optimiser object, whose first use
+    imports torch._dynamo (about 80 MiB beside the sandbox's own on a hub)."""
+    script = ("import sys, torch\n"
+              "from helpers.checks import nb04_catcar as checks\n"
+              "checks._steps(checks.training_step_reference)\n"
+              "for settings in checks.SETTINGS.values():\n"
+              "    checks._sgd_mistakes(settings, checks._flat(checks._run_optim(settings)))\n"
+              "p = torch.ones(3, requires_grad=True); p.grad = torch.ones(3); buffers = [None]\n"
+              "checks.sgd_step_reference([p], buffers, lr=0.1, momentum=0.9)\n"
+              "assert buffers[0] is not None and p.grad is None\n"
+              "print(sorted(name for name in sys.modules if name.startswith('torch._dynamo'))[:3])\n")
+    ran = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
+
+
 def notebook_with(tmp_path, cells):
     path = tmp_path / "09_fake.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
@@ -278,6 +319,24 @@ def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path)
     assert copy.ignored == ["helpers/checks/exercises.py", "helpers/submission_secret.txt", "sitecustomize.py"]
     assert not (copy.root / "submission_secret.txt").exists()
     assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only
+
+
+def test_a_python_environment_under_tmp_is_visible_in_the_sandbox(monkeypatch, tmp_path):
+    """The sandbox's private /tmp must not hide a course environment that lives under /tmp (it did: every check
+    then failed with an EOFError that blamed the student's result)."""
+    from helpers.checks import sandbox
+    if sandbox._bwrap_refusal():
+        pytest.skip(f"bubblewrap unavailable here: {sandbox._bwrap_refusal()}")
+    environment = Path(tempfile.mkdtemp(prefix="env-", dir="/tmp"))
+    try:
+        (environment / "marker").write_text("here")
+        roots = sandbox._python_roots()
+        monkeypatch.setattr(sandbox, "_python_roots", lambda: roots + [str(environment)])
+        command = sandbox._bwrap_arguments(tmp_path) + ["/bin/cat", str(environment / "marker")]
+        ran = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert (ran.returncode, ran.stdout) == (0, "here"), ran.stderr
+    finally:
+        shutil.rmtree(environment)
 
 
 def test_without_bubblewrap_the_checks_run_in_a_plain_subprocess_and_say_so(monkeypatch, tmp_path):

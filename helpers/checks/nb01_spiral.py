@@ -15,10 +15,10 @@ The references double as the student edition's stand-ins while an exercise is no
 from __future__ import annotations
 
 import torch
-from torch.optim.sgd import sgd as torch_sgd
 
 from helpers import spiral
-from helpers.checks.toolkit import CheckOutcome, Exercise, exact_outcome, outcome, randn, replaced, seeded
+from helpers.checks.toolkit import (CheckOutcome, Exercise, exact_outcome, outcome, randn, replaced, seeded,
+                                   torch_sgd_step)
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
 SPIRAL = "01_spiral_gradient_descent"
@@ -52,8 +52,7 @@ def gradient_descent_reference(x0, lr: float, n_steps: int, max_radius: float = 
 
     def sgd_step(x):
         gradient, parameter = spiral.spiral_grad(x), x.clone()
-        torch_sgd([parameter], [gradient], [None], weight_decay=0.0, momentum=0.0, lr=lr, dampening=0.0,
-                  nesterov=False, maximize=False)
+        torch_sgd_step([parameter], [gradient], [None], lr=lr)
         return gradient, parameter
     return spiral._descend(x0, n_steps, max_radius, sgd_step)
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.sgd import sgd as torch_sgd_function
 
 from helpers import mlp, two_layer_theory as theory
 from helpers import mlp as nyu
-from helpers.checks.toolkit import CheckOutcome, Exercise, exact_outcome, first_failure, outcome, randn, seeded
+from helpers.checks.toolkit import (CheckOutcome, Exercise, exact_outcome, first_failure, outcome, randn, seeded,
+                                   torch_sgd_step)
 from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, GradientComparison, compare,
                                compare_gradients, error_floor, numerical_gradient, verdict)
 from helpers.layers import BCELoss, Identity, Layer, Linear, MLP, MSELoss, ReLU, Sigmoid, Tanh
@@ -92,17 +92,9 @@ def bce_backward_reference(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor
                torch.ones((), dtype=y_hat.dtype))[0]
 
 
-def torch_sgd(parameters: list[torch.Tensor], gradients: list[torch.Tensor], lr: float) -> None:
-    """One plain SGD step in place, by ``torch.optim.sgd.sgd``: the function ``torch.optim.SGD.step`` runs
-    (no momentum, no weight decay), called directly so that no optimiser object (and its one-off import of
-    torch's compiler, seconds on a busy CPU) is needed. Shapes: each gradient like its parameter."""
-    torch_sgd_function(parameters, gradients, [None] * len(parameters), weight_decay=0.0, momentum=0.0, lr=lr,
-                        dampening=0.0, nesterov=False, maximize=False)
-
-
 def sgd_step_reference(layer) -> None:
     """``Linear.sgd_step`` by torch's SGD on the layer's weight (d_in, d_out) and bias (d_out,), in place."""
-    torch_sgd([layer.weight, layer.bias], [layer.grad_weight, layer.grad_bias], layer.lr)
+    torch_sgd_step([layer.weight, layer.bias], [layer.grad_weight, layer.grad_bias], [None, None], lr=layer.lr)
 
 
 def _nyu_forward(net, x: torch.Tensor, **parameters: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -354,7 +346,7 @@ def check_sgd_step(code) -> list[CheckOutcome]:
     before = {"weight": weight, "bias": bias}
     _, grad_weight, grad_bias = linear_backward_reference(grad_out, x, weight)
     stepped = {"weight": weight.clone(), "bias": bias.clone()}
-    torch_sgd(list(stepped.values()), [grad_weight, grad_bias], lr)
+    torch_sgd_step(list(stepped.values()), [grad_weight, grad_bias], [None, None], lr=lr)
     outcomes = []
     for name, gradient in (("weight", grad_weight), ("bias", grad_bias)):
         outcomes.append(exact_outcome(f"{name} after backward: as torch.optim.SGD", ran[name], stepped[name],

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from helpers import training
-from helpers.checks.toolkit import CheckOutcome, Exercise, close, diagnose, exact_outcome, replaced
+from helpers.checks.toolkit import CheckOutcome, Exercise, close, diagnose, exact_outcome, replaced, torch_sgd_step
 
 
 # == References ===============================================================================================
@@ -82,21 +82,16 @@ def sgd_step_reference(params: Sequence[torch.Tensor], momentum_buffers: list[to
     Shapes: params any; ``momentum_buffers`` (one entry per parameter, None before the first step) is read
     into the optimizer's state and written back, so the next call continues the same momentum. Clears grads.
     """
-    stepped = [p for p in params if p.grad is not None]
+    stepped = [i for i, p in enumerate(params) if p.grad is not None]
     if not stepped:
         return
-    optimizer = torch.optim.SGD(stepped, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                dampening=dampening, nesterov=nesterov, foreach=False)
-    position = {id(p): i for i, p in enumerate(params)}
-    for p in stepped:
-        if momentum_buffers[position[id(p)]] is not None:
-            optimizer.state[p]["momentum_buffer"] = momentum_buffers[position[id(p)]]
-    with torch.no_grad():
-        optimizer.step()
-    for p in stepped:
+    buffers = [momentum_buffers[i] if momentum != 0 else None for i in stepped]
+    torch_sgd_step([params[i] for i in stepped], [params[i].grad for i in stepped], buffers, lr=lr,
+                   momentum=momentum, weight_decay=weight_decay, dampening=dampening, nesterov=nesterov)
+    for i, buffer in zip(stepped, buffers):
         if momentum != 0:
-            momentum_buffers[position[id(p)]] = optimizer.state[p]["momentum_buffer"]
-        p.grad = None
+            momentum_buffers[i] = buffer
+        params[i].grad = None
 
 
 # == Exercises 4.1 and 4.2: the split and the forward pass ====================================================
@@ -286,17 +281,11 @@ def _run_student(code, settings: dict) -> tuple[list, bool, list]:
 
 
 def _run_optim(settings: dict, zero_buffers: bool = False, changed: dict | None = None) -> list[torch.Tensor]:
-    """N_STEPS of ``torch.optim.SGD(**settings)``, its group then updated with ``changed`` (a mistake)."""
+    """N_STEPS of ``torch.optim.SGD``'s update with ``settings``, then ``changed`` laid over them (a mistake)."""
     params = [p.clone() for p in _start()]
-    optimizer = torch.optim.SGD(params, foreach=False, **settings)
-    optimizer.param_groups[0].update(changed or {})
-    if zero_buffers:
-        for p in params:
-            optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p)
+    buffers = [torch.zeros_like(p) if zero_buffers else None for p in params]
     for gradients in _gradient_sequence([p.shape for p in params]):
-        for p, g in zip(params, gradients):
-            p.grad = g.clone()
-        optimizer.step()
+        torch_sgd_step(params, gradients, buffers, **{**settings, **(changed or {})})
     return params
 
 
@@ -362,13 +351,33 @@ def _tiny_problem(seed: int = 11):
 OPTIMIZER = dict(lr=0.1, momentum=0.9)
 
 
+class _OptimizerStep:
+    """What 4.3's references need of an optimiser, ``step()`` and ``zero_grad()``, done by ``torch.optim.SGD``'s
+    own update (:func:`helpers.checks.toolkit.torch_sgd_step`) without building one. Shapes: none."""
+
+    def __init__(self, params: list[torch.Tensor], **settings):
+        self.params, self.settings, self.buffers = params, settings, [None] * len(params)
+
+    def step(self) -> None:
+        stepped = [i for i, p in enumerate(self.params) if p.grad is not None]
+        buffers = [self.buffers[i] for i in stepped]
+        torch_sgd_step([self.params[i] for i in stepped], [self.params[i].grad for i in stepped], buffers,
+                       **self.settings)
+        for i, buffer in zip(stepped, buffers):
+            self.buffers[i] = buffer
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+
 def _steps(step, accumulate: bool = False) -> tuple[list[torch.Tensor], bool, bool]:
     """The reference side, in this process: three batches through ``step`` (a reference), or with
     ``accumulate`` backward and step without ever clearing; the model's forward is the reference's.
 
     Returns the parameters after them (the other two values are those of a correct step)."""
     model, batches = _tiny_problem()
-    optimizer = torch.optim.SGD(model.parameters(), **OPTIMIZER)
+    optimizer = _OptimizerStep(list(model.parameters()), **OPTIMIZER)
     with replaced(training.MyMLP, forward=mlp_forward_reference):
         for x, y in batches:
             if accumulate:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import torch
+from torch.optim.sgd import sgd as _torch_sgd
 
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, compare
 
@@ -170,6 +171,21 @@ def first_failure(name: str, outcomes: list[CheckOutcome]) -> CheckOutcome:
         if not each.passed:
             return CheckOutcome(name, False, f"{each.name}: {each.diagnosis}")
     return CheckOutcome(name, True)
+
+
+def torch_sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor], momentum_buffers: list,
+                   lr: float, momentum: float = 0.0, weight_decay: float = 0.0, dampening: float = 0.0,
+                   nesterov: bool = False, maximize: bool = False) -> None:
+    """One step of ``torch.optim.SGD``'s own update on ``params``, in place: ``torch.optim.sgd.sgd``, the function
+    ``SGD.step`` runs (its single-tensor path, the one it takes on the CPU), without an optimiser object.
+
+    Shapes: each gradient like its parameter; ``momentum_buffers`` has one entry per parameter (None before the
+    first step) and is updated in place, as the optimiser's state would be. Building a ``torch.optim.SGD`` (or
+    stepping one) imports torch's compiler, about 80 MiB that the checking kernel would then hold beside the
+    sandbox's own (docs/pod_memory.md)."""
+    with torch.no_grad():
+        _torch_sgd(params, grads, momentum_buffers, weight_decay=weight_decay, momentum=momentum, lr=lr,
+                   dampening=dampening, nesterov=nesterov, maximize=maximize, foreach=False)
 
 
 # -- inputs and trusted-side plumbing ------------------------------------------------------------------------
