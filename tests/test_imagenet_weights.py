@@ -1,10 +1,13 @@
 """The cached ImageNet VGG is read only after its hash is checked, and never by unpickling code."""
 import hashlib
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from helpers.data.paths import PROJECT_ROOT
 from helpers.models import imagenet
 
 
@@ -54,3 +57,16 @@ def test_no_cached_weights_means_no_model_and_no_download(tmp_path, monkeypatch)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     assert imagenet.cached_vgg13_bn() is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_file_looked_for_is_torchvisions_and_torchvision_is_not_imported_without_it(tmp_path):
+    from torchvision.models import VGG13_BN_Weights
+    assert imagenet.VGG13_BN_FILE == VGG13_BN_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]
+    script = ("import sys, torch\n"
+              f"torch.hub.set_dir({str(tmp_path)!r})\n"
+              "from helpers.models import imagenet\n"
+              "assert imagenet.cached_vgg13_bn() is None\n"
+              "print('torchvision' in sys.modules)\n")
+    ran = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "False"

@@ -37,15 +37,20 @@ def verified_hub_weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+# torchvision's name for the file (VGG13_BN_Weights.IMAGENET1K_V1.url's last part): looked for before torchvision
+# is imported, since the import alone holds about 85 MiB, a tenth of a hub pod's memory (docs/pod_memory.md)
+VGG13_BN_FILE = "vgg13_bn-abd245e5.pth"
+
+
 def cached_vgg13_bn() -> nn.Module | None:
     """The pretrained VGG-13-BN in eval mode ((N, 3, 224, 224) ImageNet-normalised -> (N, 1000) logits),
-    or None when torchvision or its cached weights are missing (nothing is downloaded)."""
-    try:
-        from torchvision.models import VGG13_BN_Weights, vgg13_bn
-    except ImportError:
-        return None
-    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG13_BN_Weights.IMAGENET1K_V1.url).name
+    or None when its cached weights or torchvision are missing (nothing is downloaded)."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG13_BN_FILE
     if not path.is_file():
+        return None
+    try:
+        from torchvision.models import vgg13_bn
+    except ImportError:
         return None
     model = vgg13_bn(weights=None)
     model.load_state_dict(verified_hub_weights(path))
