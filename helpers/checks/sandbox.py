@@ -119,7 +119,8 @@ def _parents(path: str) -> list[str]:
 def _bwrap_arguments(helpers_dir: Path) -> list[str]:
     """bubblewrap's command line: the system and Python read-only, ``helpers_dir`` and the worker
     read-only, a private /tmp, no network; nothing else of the machine exists inside."""
-    arguments = ["bwrap", "--ro-bind", "/usr", "/usr"]
+    # the private /tmp first: a Python environment under /tmp is bound on top of it below, not hidden by it
+    arguments = ["bwrap", "--ro-bind", "/usr", "/usr", "--perms", "1777", "--tmpfs", "/tmp"]
     for name in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         if os.path.islink(name):
             arguments += ["--symlink", os.readlink(name), name]
@@ -132,14 +133,14 @@ def _bwrap_arguments(helpers_dir: Path) -> list[str]:
     made = set()
     for root in _python_roots() + [CODE_MOUNT + "/helpers", WORKER_MOUNT]:
         for parent in _parents(root):
-            if parent not in made and parent not in ("/usr",) and not parent.startswith("/usr/"):
+            if parent not in made and parent not in ("/usr", "/tmp") and not parent.startswith("/usr/"):
                 made.add(parent)
                 arguments += ["--perms", "0755", "--dir", parent]
     for root in _python_roots():
         arguments += ["--ro-bind", root, root]
     arguments += ["--ro-bind", str(helpers_dir), CODE_MOUNT + "/helpers",
                   "--ro-bind", str(WORKER), WORKER_MOUNT,
-                  "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+                  "--proc", "/proc", "--dev", "/dev",
                   "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                   "--die-with-parent", "--new-session", "--chdir", "/tmp", "--clearenv"]
     if os.getuid() != 0:
