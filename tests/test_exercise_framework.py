@@ -321,6 +321,21 @@ def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path)
     assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only
 
 
+def test_a_sandbox_that_cannot_start_is_named_and_not_blamed_on_the_students_code(monkeypatch, tmp_path):
+    from helpers.checks import sandbox
+    workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")
+    failing = [sys.executable, "-c", "import sys; sys.stderr.write('no python environment here\\n')"]
+    monkeypatch.setattr(sandbox.Sandbox, "_command", lambda self: (failing, str(workspace)))
+    sandbox.close_all()
+    try:
+        result = run_checks("0.1", workspace=workspace, notebook_cells=("def fit_line(): pass",))
+    finally:
+        sandbox.close_all()
+    [outcome] = result.outcomes
+    assert not outcome.passed and "the sandbox did not start" in outcome.name
+    assert "no python environment here" in outcome.name and outcome.diagnosis.startswith("not your code")
+
+
 def test_a_python_environment_under_tmp_is_visible_in_the_sandbox(monkeypatch, tmp_path):
     """The sandbox's private /tmp must not hide a course environment that lives under /tmp (it did: every check
     then failed with an EOFError that blamed the student's result)."""

@@ -36,8 +36,8 @@ from pathlib import Path
 
 
 from helpers.checks import nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream
-from helpers.checks.sandbox import (ForbiddenToolUsed, StudentCodeError, close_all, grading_copy, isolation,
-                                    remove_copy, sandbox_for)
+from helpers.checks.sandbox import (ForbiddenToolUsed, SandboxUnavailable, StudentCodeError, close_all, grading_copy,
+                                    isolation, remove_copy, sandbox_for)
 from helpers.checks.toolkit import CheckOutcome, Exercise
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
 
@@ -183,6 +183,10 @@ def run_checks(exercise_id: str, workspace: Path | None = None, notebook_cells: 
     except ForbiddenToolUsed as forbidden:
         outcome = CheckOutcome(f"uses only the allowed tools ({forbidden})", False,
                                f"this exercise asks you to do it without {forbidden.tool}: {forbidden.group}")
+        return ExerciseResult(chosen, [outcome], None, notes)
+    except SandboxUnavailable as error:
+        outcome = CheckOutcome(f"the checks' sandbox starts ({error})", False,
+                               "not your code: the sandbox that runs it could not start; show this to your instructor")
         return ExerciseResult(chosen, [outcome], None, notes)
     except StudentCodeError as error:
         outcome = CheckOutcome(f"your code runs ({error})", False, "fix the error first, then re-run the check")

@@ -68,6 +68,10 @@ class StudentCodeError(RuntimeError):
     ``str(error)`` says what happened and, where known, the file and line of the student's code."""
 
 
+class SandboxUnavailable(RuntimeError):
+    """The sandbox itself could not start (not the student's code): ``str(error)`` says what it printed."""
+
+
 class ForbiddenToolUsed(RuntimeError):
     """The student's code called a tool its exercise must not use (``tool``: which, ``where``: file:line)."""
 
@@ -216,10 +220,13 @@ class Sandbox:
                                         stderr=subprocess.PIPE, start_new_session=True, env=environment,
                                         cwd=tempfile.gettempdir())
         threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
-        ready = self._receive(time.monotonic() + STARTUP_SECONDS)
+        try:
+            ready = self._receive(time.monotonic() + STARTUP_SECONDS)
+        except (EOFError, TimeoutError, wire.FrameError) as error:
+            ready = f"{type(error).__name__} {error}".strip()
         if not isinstance(ready, dict) or ready.get("op") != "ready":
             self.close()
-            raise StudentCodeError(f"the sandbox did not start: {self.recent_output() or ready}")
+            raise SandboxUnavailable(f"the sandbox did not start: {self.recent_output() or ready}")
 
     def _drain(self, stream) -> None:
         for line in iter(stream.readline, b""):
