@@ -51,6 +51,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from helpers.data.cache import atomic_target
 from helpers.data.paths import PROJECT_ROOT, shared_datasets_dir
 from tools.editions import student_files
 
@@ -133,28 +134,11 @@ def _temporary(target: Path) -> Path:
 
 def _write_atomic(target: Path, content: bytes) -> None:
     """Replace ``target`` with ``content`` so that at every moment it holds the old bytes or the new ones:
-    a temporary file in the same folder, flushed to disk, renamed over the target (``os.replace``)."""
+    written to the hidden :func:`_temporary` beside it, flushed to disk, renamed over it (the one mechanism,
+    :func:`helpers.data.cache.atomic_target`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(target)
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    try:  # the rename itself reaches the disk with the folder's entry
-        descriptor = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return  # a platform that cannot open folders (Windows): the rename is still atomic
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    with atomic_target(target, _temporary(target)) as temporary:
+        temporary.write_bytes(content)
 
 
 def _remove_temporaries(folder: Path, relatives: list[str]) -> None:

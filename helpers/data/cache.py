@@ -64,18 +64,34 @@ def exclusive(path: Path):
 
 
 @contextlib.contextmanager
-def atomic_target(path: Path):
-    """Yield a temporary name beside ``path`` (``<path>.partial-PID``) to write; renamed onto ``path``
-    when the block succeeds, removed when it fails. Readers see the old file or the new one, never a
-    half-written one; the data reach the disk before the rename, so a power cut cannot leave an empty file."""
-    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+def atomic_target(path: Path, partial: Path | None = None):
+    """Yield a temporary name beside ``path`` to write (default ``<path>.partial-PID``, one per writing process;
+    ``partial`` names it instead); renamed onto ``path`` when the block succeeds, removed when it fails. Readers
+    see the old file or the new one, never a half-written one; the data reach the disk before the rename, and the
+    rename with the folder's entry, so a power cut cannot leave an empty file."""
+    partial = partial if partial is not None else path.with_name(f"{path.name}.partial-{os.getpid()}")
     try:
         yield partial
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, path)
+        _sync_folder(path.parent)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync ``folder``'s entries (a rename reaches the disk with them); a no-op where folders cannot be opened."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # a platform that cannot open folders (Windows): the rename is still atomic
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _alive(pid: int) -> bool:
