@@ -209,7 +209,7 @@ def test_image_paths_match_the_hub_configuration():
     script = (Z2JH / "start-workspace.sh").read_text()
     assert f"home={singleuser['storage']['homeMountPath']}\n" in script
     assert "-m tools.editions" in script and (ROOT / "tools" / "editions.py").is_file()
-    assert f'tools.editions "$home/{WORKSPACE}"' in script  # the tested recipe's workspace, beside the assignment
+    assert f'tools.editions --no-start-line "$home/{WORKSPACE}"' in script  # the tested recipe's workspace, beside the assignment
     student = nbgrader_config(Z2JH / "nbgrader_config.py", Z2JH / "jupyter-student" / "nbgrader_config.py")
     assert "assignment_dir" not in student.Exchange  # fetched into the home, as tested
     env = docker_env()

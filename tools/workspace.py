@@ -323,8 +323,12 @@ def update_workspace(folder: Path = DEFAULT_FOLDER, root: Path = PROJECT_ROOT) -
     return update
 
 
-def summary(folder: Path, update: WorkspaceUpdate) -> str:
-    """A few lines for the terminal: counts, every kept file and every conflict by name, how to start."""
+NO_START_LINE = "--no-start-line"  # for a hub's log: the hub starts the server, so "start with" means nothing there
+
+
+def summary(folder: Path, update: WorkspaceUpdate, start_line: bool = True) -> str:
+    """A few lines for the terminal: counts, every kept file and every conflict by name, and (``start_line``) the
+    command that starts JupyterLab in the workspace."""
     lines = [f"student workspace {folder}: {len(update.written)} written, {len(update.updated)} updated, "
              f"{len(update.unchanged)} unchanged, {len(update.kept)} kept, {len(update.conflicts)} in conflict, "
              f"{len(update.removed)} removed"]
@@ -339,19 +343,23 @@ def summary(folder: Path, update: WorkspaceUpdate) -> str:
     if update.unlinked:
         lines.append("replaced by the workspace's own folders (they linked into the course project): "
                      + ", ".join(update.unlinked))
-    import shlex  # quoted, so that pasting the line works for a path with spaces
-    jupyter = Path(sys.executable).parent / "jupyter"
-    lines.append(f"start with: cd {shlex.quote(str(folder))} && {shlex.quote(str(jupyter))} lab")
+    if start_line:
+        import shlex  # quoted, so that pasting the line works for a path with spaces
+        jupyter = Path(sys.executable).parent / "jupyter"
+        lines.append(f"start with: cd {shlex.quote(str(folder))} && {shlex.quote(str(jupyter))} lab")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tools.editions [FOLDER]``: exit status 0, or 1 with the reason a folder is refused."""
+    """``python -m tools.editions [--no-start-line] [FOLDER]``: exit status 0, or 1 with the reason a folder is
+    refused."""
+    start_line = NO_START_LINE not in argv
+    argv = [argument for argument in argv if argument != NO_START_LINE]
     folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
     try:
         update = update_workspace(folder)
     except ForeignFolderError as error:
         print(f"python -m tools.editions: {error}", file=sys.stderr)
         return 1
-    print(summary(folder, update))
+    print(summary(folder, update, start_line))
     return 0

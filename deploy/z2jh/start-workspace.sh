@@ -17,7 +17,7 @@ cd /opt/backprop-lab || exit 0
 {
     echo "backprop-lab workspace update, $(date -u '+%Y-%m-%d %H:%M UTC')"
     # 240 s: under KubeSpawner's start timeout (singleuser.startTimeout), which counts this hook.
-    if ! timeout 240 /opt/backprop-lab/.venv/bin/python -m tools.editions "$home/backprop-lab-workspace"; then
+    if ! timeout 240 /opt/backprop-lab/.venv/bin/python -m tools.editions --no-start-line "$home/backprop-lab-workspace"; then
         echo "The update did not finish (above: why). Your files are as they were; it runs again at your next start."
     fi
 } >"$log" 2>&1

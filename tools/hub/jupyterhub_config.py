@@ -66,7 +66,7 @@ async def prepare_user(spawner) -> None:
     spawner.environment.update(settings["environments"][role])
     home = pwd.getpwnam(spawner.user.name).pw_dir
     process = await asyncio.create_subprocess_exec(
-        runuser, "-u", spawner.user.name, "--", settings["python"], "-m", "tools.editions",
+        runuser, "-u", spawner.user.name, "--", settings["python"], "-m", "tools.editions", "--no-start-line",
         str(Path(home) / settings["workspace"]),
         cwd=settings["course"], env={"HOME": home, "PATH": spawner.environment["PATH"], "LANG": "C.UTF-8"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
