@@ -1,5 +1,5 @@
-"""One planted bug per exercise of notebooks 01 and 02, for the nbgrader end-to-end test (issue 14) and
-tests/test_nb01_spiral.py and tests/test_nb02_mlp.py.
+"""One planted bug per exercise of notebooks 01 and 02 (their experiments 1.3-1.4 and 2.8-2.9 included), for the
+nbgrader end-to-end test (issue 14) and tests/test_nb01_spiral.py and tests/test_nb02_mlp.py.
 
 ``PLANTED_BUGS[id] = (file relative to the project root, one exact line of that exercise's solution block, the
 same line with one typical mistake, a phrase the check's diagnosis prints)``; each old line occurs exactly once
@@ -15,6 +15,14 @@ PLANTED_BUGS = {
             "        x_next = x.add(gradient, alpha=-lr)  # one rounding per entry, exactly as torch.optim.SGD",
             "        x_next = x.add(gradient, alpha=lr)  # one rounding per entry, exactly as torch.optim.SGD",
             "step in the wrong direction"),
+    "1.3": ("helpers/experiments/spiral_sweep.py",
+            "            runs.append((seed, lr, gradient_descent(start, lr, n_steps)))",
+            "            runs.append((lr, seed, gradient_descent(start, lr, n_steps)))",
+            "the seed and λ are swapped"),
+    "1.4": ("helpers/experiments/spiral_sweep.py",
+            '            ax.annotate("", xy=path[i + 1], xytext=path[i], annotation_clip=True,',
+            '            ax.annotate("", xy=path[i], xytext=path[i + 1], annotation_clip=True,',
+            "the arrows point along +∇y, uphill"),
     "2.1": ("helpers/layers.py",
             "    grad_weight = x.t().mm(grad_out)",
             "    grad_weight = grad_out.t().mm(x)",
@@ -43,4 +51,12 @@ PLANTED_BUGS = {
             '        return (5.0 if name == "5relu" else 1.0) * (z > 0).to(z.dtype)',
             "        return (z > 0).to(z.dtype)",
             "the factor 5 of 5 ReLU is missing"),
+    "2.8": ("helpers/experiments/rainfall_fit.py",
+            "    for xb, yb in batches(x, y, order, batch_size):",
+            "    for xb, yb in batches(x, y, torch.arange(len(x)), batch_size):",
+            "do not follow the epoch's order"),
+    "2.9": ("helpers/experiments/rainfall_fit.py",
+            "    chosen = min(finished, key=lambda history: history.best_val_mse)",
+            "    chosen = min(runs.values(), key=test_mse)",
+            "the choice used the test set"),
 }

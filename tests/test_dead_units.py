@@ -52,3 +52,11 @@ def test_a_run_counts_before_and_after_and_relu_stuck_units_include_the_never_ac
 def test_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="activation must be one of"):
         make_net("gelu", 4, 0.0, 0)
+
+
+def test_the_student_edition_gets_a_prompt_instead_of_the_conclusions(monkeypatch):
+    from helpers.experiments import dead_units
+    from helpers.runtime import edition
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    assert dead_units.observations([]) == dead_units.HIDDEN  # no run is even read: nothing of the answer is built
+    assert "answer cell" in dead_units.HIDDEN

@@ -1,15 +1,20 @@
-"""Notebook 01's check module (helpers.checks.nb01_spiral): the instructor's code passes every check, each
-planted bug (tests/exercise_bugs_mlp.py) fails exactly its own exercise with the expected diagnosis, a stub
-reports "not done yet", the references (the stand-ins) return what the solutions return, and each exercise is
-posed, then checked, in the notebook."""
+"""Notebook 01's check module (helpers.checks.nb01_spiral), exercises 1.1-1.4: the instructor's code passes every
+check, each planted bug (tests/exercise_bugs_mlp.py) fails exactly its own exercise with the expected diagnosis, a
+stub reports "not done yet", the references (the stand-ins) return what the solutions return (the plot references
+draw what check 1.4 accepts), further mistakes of 1.3-1.4 are named, and each exercise is posed, then checked, in
+the notebook."""
 import json
 
 import torch
 
 from helpers import spiral
+from helpers.checks import nb01_spiral as checks
+from helpers.checks.exercises import run_checks
 from helpers.checks.nb01_spiral import EXERCISES, gradient_descent_reference, spiral_grad_reference
 from helpers.data.paths import PROJECT_ROOT
+from helpers.experiments import spiral_sweep
 from tests.exercise_bugs_mlp import PLANTED_BUGS
+from tests.sandbox_workspaces import workspace_with
 
 IDS = [exercise.id for exercise in EXERCISES]
 
@@ -27,9 +32,71 @@ def test_the_references_return_what_the_solutions_return():
 
 def test_the_stand_ins_name_the_exercise_functions_and_the_diagnoses_are_the_checks_own():
     for exercise in EXERCISES:
-        assert list(exercise.stand_ins) == [f"helpers.spiral:{name}" for name in exercise.functions]
+        module = exercise.files[0].removesuffix(".py").replace("/", ".")
+        assert list(exercise.stand_ins) == [f"{module}:{name}" for name in exercise.functions]
         assert len(exercise.diagnoses) == len(set(exercise.diagnoses)) >= 4
-    assert PLANTED_BUGS["1.1"][3] in " ".join(EXERCISES[0].diagnoses)
+        assert any(PLANTED_BUGS[exercise.id][3] in diagnosis for diagnosis in exercise.diagnoses), exercise.id
+
+
+def test_the_sweep_reference_is_the_solution_run_for_run():
+    ours = spiral_sweep.sweep((5, 6), (1e-2, 1.0), 30)
+    theirs = checks.sweep_reference((5, 6), (1e-2, 1.0), 30)
+    assert [(seed, lr) for seed, lr, _ in ours] == [(seed, lr) for seed, lr, _ in theirs] == [
+        (5, 1e-2), (5, 1.0), (6, 1e-2), (6, 1.0)]
+    assert all(torch.equal(a.trajectory, b.trajectory) for (_, _, a), (_, _, b) in zip(ours, theirs))
+
+
+def _drawn(plot_landscape, plot_trajectory, result):
+    """What the sandbox side of check 1.4 reads back from axes the two functions drew on (in this process)."""
+    import matplotlib.pyplot as plt
+
+    from helpers.checks import nb01_spiral_sandbox as sandbox
+    figure, ax = plt.subplots()
+    try:
+        plot_landscape(ax, spiral_sweep.landscape(41))
+        plot_trajectory(ax, result)
+        return {"trajectory": result.trajectory, "arrows": sandbox._arrows(ax), **sandbox._contours(ax)}
+    finally:
+        plt.close(figure)
+
+
+def test_the_plot_references_and_the_solution_both_pass_check_1_4_quiver_and_annotate_alike():
+    result = spiral.gradient_descent(spiral.random_start(4), 1e-2, 80)
+    for landscape, trajectory in ((spiral_sweep.plot_landscape, spiral_sweep.plot_trajectory),
+                                  (checks.plot_landscape_reference, checks.plot_trajectory_reference)):
+        drawn = _drawn(landscape, trajectory, result)
+        outcomes = [checks._contour_outcome(drawn), *checks._arrow_outcomes(drawn)]
+        assert len(outcomes) == 3 and all(o.passed for o in outcomes), outcomes
+
+
+def test_arrows_of_the_gradient_itself_are_diagnosed_as_uphill():
+    result = spiral.gradient_descent(spiral.random_start(4), 1e-2, 80)
+
+    def gradient_arrows(ax, run):  # the mistake: +∇y drawn at each iterate
+        tails = run.trajectory[:-1]
+        ax.quiver(tails[:, 0], tails[:, 1], run.gradients[:, 0], run.gradients[:, 1])
+    drawn = _drawn(spiral_sweep.plot_landscape, gradient_arrows, result)
+    assert checks._arrow_outcomes(drawn)[-1].diagnosis == checks.UPHILL
+
+
+def test_contour_lines_instead_of_filled_contours_are_named():
+    source = (PROJECT_ROOT / "helpers/experiments/spiral_sweep.py").read_text()
+    solution = "    filled = ax.contourf(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm(), cmap=\"viridis\")"
+    assert source.count(solution) == 1
+    workspace = workspace_with({"helpers/experiments/spiral_sweep.py": source.replace(
+        solution, "    filled = ax.contour(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm())")})
+    result = run_checks("1.4", workspace)
+    assert not result.passed and result.outcomes[0].diagnosis == checks.ONLY_LINES, result.lines()
+
+
+def test_a_new_start_for_every_run_is_named():
+    source = (PROJECT_ROOT / "helpers/experiments/spiral_sweep.py").read_text()
+    line = "            runs.append((seed, lr, gradient_descent(start, lr, n_steps)))"
+    assert source.count(line) == 1
+    workspace = workspace_with({"helpers/experiments/spiral_sweep.py": source.replace(
+        line, "            runs.append((seed, lr, gradient_descent(random_start(seed + len(runs)), lr, n_steps)))")})
+    result = run_checks("1.3", workspace)
+    assert not result.passed and checks.NEW_START_PER_RUN in [o.diagnosis for o in result.outcomes], result.lines()
 
 
 def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order():

@@ -171,3 +171,65 @@ def test_entry_table_flags_a_wrong_entry():
     check.analytic["bias"] = check.analytic["bias"] * 1.01
     bias_lines = [line for line in entry_table(check).splitlines() if line.startswith("bias")]
     assert bias_lines and all(line.endswith("> 1e-6: FAIL") for line in bias_lines)
+
+
+
+# --- 2.8-2.9: CSE 849 q2's training loop and the choice on validation ------------------------------------------
+
+
+def test_the_training_reference_is_the_solution_to_round_off():
+    from helpers.experiments import rainfall_fit
+    x, y, _, _ = reference._training_data()
+    models = [layers.MLP(2, 1, 8, 0.05, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+              for _ in range(2)]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    ours = rainfall_fit.run_epoch(models[0], layers.MSELoss(), x, y[:, None], order, 16)
+    theirs = reference.run_epoch_reference(models[1], layers.MSELoss(), x, y[:, None], order, 16)
+    assert ours == pytest.approx(theirs, rel=1e-10)
+    for name, tensor in models[0].parameters().items():
+        torch.testing.assert_close(tensor, models[1].parameters()[name], rtol=1e-10, atol=1e-12)
+
+
+def _history_runs():
+    from helpers.experiments.rainfall_fit import History
+    return {fields["lr"]: History(**fields) for fields in reference.SELECTION_RUNS}
+
+
+def test_the_selection_case_separates_every_rule_and_the_reference_picks_validation():
+    runs, scores = _history_runs(), dict(zip((r["lr"] for r in reference.SELECTION_RUNS), reference.TEST_SCORES))
+    chosen, score = reference.select_and_test_reference(runs, lambda history: scores[history.lr])
+    assert chosen.lr == reference.CHOSEN_ON["validation"] and score == scores[chosen.lr]
+    finished = [h for h in runs.values() if h.best_epoch]
+    by = {"test": min(finished, key=lambda h: scores[h.lr]).lr,
+          "training": min(finished, key=lambda h: h.train_mse[-1]).lr,
+          "last epoch": min(finished, key=lambda h: h.val_mse[-1]).lr}
+    assert by == {rule: reference.CHOSEN_ON[rule] for rule in by}  # the case's claim, recomputed
+    assert len({reference.CHOSEN_ON["validation"], by["test"], by["training"]}) == 3
+
+
+SELECTION_LINE = "    chosen = min(finished, key=lambda history: history.best_val_mse)"
+SELECTION_MISTAKES = [
+    ("    chosen = min(finished, key=lambda history: history.train_mse[-1])", "chose by training MSE"),
+    ("    chosen = min(finished, key=lambda history: history.val_mse[-1])", "chose by the last epoch's validation"),
+    ("    chosen = max(runs.values(), key=lambda history: history.lr)", "never improved"),
+]
+
+
+@pytest.mark.parametrize("mistaken, phrase", SELECTION_MISTAKES, ids=[m[1] for m in SELECTION_MISTAKES])
+def test_a_selection_mistake_is_named(mistaken, phrase):
+    source = (PROJECT_ROOT / "helpers" / "experiments" / "rainfall_fit.py").read_text()
+    assert source.count(SELECTION_LINE) == 1
+    workspace = workspace_with({"helpers/experiments/rainfall_fit.py": source.replace(SELECTION_LINE, mistaken)})
+    result = run_checks("2.9", workspace)
+    assert not result.passed and phrase in "\n".join(result.lines()), result.lines()
+
+
+def test_testing_every_run_then_returning_the_validation_choice_fails_the_count():
+    source = (PROJECT_ROOT / "helpers" / "experiments" / "rainfall_fit.py").read_text()
+    line = "    return chosen, test_mse(chosen)"
+    assert source.count(line) == 1
+    workspace = workspace_with({"helpers/experiments/rainfall_fit.py": source.replace(
+        line, "    scores = {history.lr: test_mse(history) for history in finished}\n    return chosen, scores[chosen.lr]")})
+    result = run_checks("2.9", workspace)
+    assert [o.passed for o in result.outcomes] == [True, False, True], result.lines()
+    assert reference.TESTED_MORE_THAN_ONCE in result.outcomes[1].diagnosis

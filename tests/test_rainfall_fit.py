@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from helpers.layers import MLP
-from helpers.experiments.rainfall_fit import (FitsByLearningRate, Standardizer, batches, best_run, diverged_status,
+from helpers.experiments.rainfall_fit import (FitsByLearningRate, Standardizer, batches, diverged_status,
                                              epoch_order, evaluate_mse,
-                                             predict_values, search, train_mlp, twin_losses)
+                                             predict_values, search, select_and_test, train_mlp, twin_losses)
 from helpers.models.twins import torch_twin
 
 F64 = torch.float64
@@ -75,7 +75,7 @@ def test_divergence_is_detected_and_reported():
     assert history.diverged and history.epochs_run < 20 and not math.isfinite(history.val_mse[-1])
     assert history.best_epoch == 0
     with pytest.raises(RuntimeError, match="diverged"):
-        best_run({50.0: history})
+        select_and_test({50.0: history}, lambda chosen: pytest.fail("a diverged run must not reach the test set"))
 
 
 def test_search_picks_the_lowest_validation_error():
@@ -83,8 +83,10 @@ def test_search_picks_the_lowest_validation_error():
     x_val, y_val = toy_regression(100, seed=1)
     runs = search([0.001, 0.05, 100.0], 5, x, y, x_val, y_val, hid_dim=8, batch_size=32, seed=0)
     assert runs[100.0].diverged
-    winner = best_run(runs)
+    tested = []
+    winner, score = select_and_test(runs, lambda chosen: tested.append(chosen) or 1.5)
     assert winner.best_val_mse == min(h.best_val_mse for h in runs.values() if not h.diverged)
+    assert tested == [winner] and score == 1.5  # the test set once, for the winner only
 
 
 def test_predict_restores_the_mode_and_flattens():
@@ -160,3 +162,22 @@ def test_training_ahead_fills_the_cache_up_to_the_most_epochs():
     assert len(list(fits.train_ahead(0.05))) == 4 and fits.trained(0.05) == 6
     assert list(fits.train_ahead(0.05)) == []  # nothing more to train
     assert len(list(fits.fits(0.05, 5))) == 1  # answered from the cache
+
+
+def test_the_student_edition_gets_a_prompt_instead_of_the_findings(monkeypatch):
+    from helpers.experiments import rainfall_fit
+    from helpers.runtime import edition
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    assert rainfall_fit.observations(0, True, None, 0, {}, None, 0.0, 0.0) == rainfall_fit.HIDDEN
+    assert "answer cell" in rainfall_fit.HIDDEN
+
+
+def test_select_and_test_refuses_when_no_run_improved_and_evaluates_only_the_choice():
+    from helpers.experiments.rainfall_fit import History
+    runs = {0.01: History(0.01, [3.0, 2.0], [3.0, 2.5], 1, 2.5), 0.1: History(0.1, [3.0, 1.0], [3.0, 2.4], 1, 2.4),
+            1.0: History(1.0, [3.0, math.nan], [3.0, math.nan], diverged=True)}
+    seen = []
+    chosen, score = select_and_test(runs, lambda history: seen.append(history.lr) or -1.0)
+    assert chosen is runs[0.1] and seen == [0.1] and score == -1.0
+    with pytest.raises(RuntimeError):
+        select_and_test({1.0: runs[1.0]}, lambda history: pytest.fail("never evaluated"))

@@ -3,8 +3,9 @@ import math
 
 import torch
 
-from helpers.experiments.spiral_sweep import (DISPLAY_FLOOR, format_y, observations, radius_factor, results_table,
-                                              run_grid, stability_evidence)
+from helpers.experiments.spiral_sweep import (DISPLAY_FLOOR, HIDDEN, format_y, observations, radius_factor,
+                                              results_table, run_grid, stability_evidence)
+from helpers.runtime import edition
 from helpers.spiral import spiral_grad
 
 
@@ -52,3 +53,10 @@ def test_lambda_one_never_shrinks_the_distance_near_the_origin_and_lambda_a_tent
     evidence = stability_evidence()
     assert "λ = 1 from (0.01, 0.02)" in evidence and "diverged at step 6" in evidence
     assert "Hessian eigenvalues at (0.007, 0.007): -67.9, 4.0" in evidence  # not a bowl: one is negative
+
+
+def test_the_student_edition_gets_a_prompt_instead_of_the_observations(monkeypatch):
+    runs = run_grid(seeds=(0,), learning_rates=(1.0,), n_steps=10)
+    assert "diverged in 1 of 1 runs" in observations(runs)
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    assert observations(runs) == HIDDEN and "answer cell" in HIDDEN and "diverged" not in HIDDEN

@@ -9,16 +9,25 @@ reference gradient in place of the student's ``spiral_grad``, :mod:`.nb01_spiral
 torch's SGD step. The student's code runs in the sandbox (``code``, a
 :class:`helpers.checks.sandbox.StudentCode`); everything compared is computed here.
 
+1.3 (the runs over λ and seeds) and 1.4 (the contour and arrow plot) are CSE 849 q1's experiment, written in
+``helpers/experiments/spiral_sweep.py``: 1.3 runs the student's ``sweep`` with the reference gradient descent
+in place of theirs and compares every run with the reference's for its (seed, λ); 1.4 has the student's plot
+functions draw one run on a figure in the sandbox, which returns what was drawn (filled contours, arrows) as
+data, and checks the contours cover the start box and every arrow starts at an iterate and points downhill.
+
 The references double as the student edition's stand-ins while an exercise is not done
 (:attr:`helpers.checks.toolkit.Exercise.stand_ins`).
 """
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import torch
 
 from helpers import spiral
-from helpers.checks.toolkit import (CheckOutcome, Exercise, exact_outcome, outcome, randn, replaced, seeded,
-                                   torch_sgd_step)
+from helpers.checks.toolkit import (CheckOutcome, Exercise, as_float64, exact_outcome, outcome, randn, replaced,
+                                   seeded, torch_sgd_step)
 from helpers.gradcheck import FINITE_DIFFERENCE_TOLERANCE, numerical_gradient
 
 SPIRAL = "01_spiral_gradient_descent"
@@ -188,6 +197,174 @@ def check_gradient_descent(code) -> list[CheckOutcome]:
     return outcomes
 
 
+# -- 1.3 the runs over λ and seeds ----------------------------------------------------------------------------
+
+
+def sweep_reference(seeds, learning_rates, n_steps: int) -> list[tuple[int, float, spiral.DescentResult]]:
+    """``helpers.experiments.spiral_sweep.sweep`` written another way: every (seed, λ) of the product, each run
+    :func:`helpers.spiral.gradient_descent` from ``random_start(seed)``. Returns [(seed, lr, result)]."""
+    return [(seed, lr, spiral.gradient_descent(spiral.random_start(seed), lr, n_steps))
+            for seed, lr in itertools.product(seeds, learning_rates)]
+
+
+SWEEP_SEEDS, SWEEP_RATES, SWEEP_STEPS = (3, 7), (1e-3, 1e-1, 1.0), 40  # not the notebook's: the arguments count
+NOT_TRIPLES = "return a list of (seed, λ, result) triples, one per run"
+SEED_AND_LR_SWAPPED = "the seed and λ are swapped: each run is (seed, λ, result), seeds outer"
+WRONG_GRID = ("the runs are not one per (seed, λ) asked for: loop over the seeds and step sizes passed in (not the "
+              "notebook's constants), seeds outer")
+NEW_START_PER_RUN = ("the start changes from step size to step size: draw x0 once per seed with random_start(seed), "
+                     "so every λ of a seed starts at the same point")
+SAME_START_EVERY_SEED = "every seed starts at the same point: x0 must come from random_start(seed)"
+WRONG_START = "a run does not start at random_start(seed)"
+WRONG_STEP_SIZE = "a run's trajectory is that of another step size: give each run its own λ"
+WRONG_LENGTH = "a run does not take n_steps steps (or stop where gradient descent flags divergence)"
+NOT_DESCENDING = "the smallest step size's loss does not fall at every step: are these gradient-descent runs?"
+SWEEP_MISTAKES = (NOT_TRIPLES, SEED_AND_LR_SWAPPED, WRONG_GRID, NEW_START_PER_RUN, SAME_START_EVERY_SEED, WRONG_START,
+                  WRONG_STEP_SIZE, WRONG_LENGTH, NOT_DESCENDING)
+
+
+def _grid_outcome(runs) -> CheckOutcome:
+    """Check 1 of 1.3: one (seed, λ, result) triple per pair of the grid, in order."""
+    name = f"one run per (seed, λ): seeds {SWEEP_SEEDS}, λ {SWEEP_RATES}, as (seed, λ, result), seeds outer"
+    if not isinstance(runs, (list, tuple)) or not all(isinstance(r, (list, tuple)) and len(r) == 3 for r in runs):
+        return CheckOutcome(name, False, NOT_TRIPLES)
+    pairs, wanted = [(r[0], r[1]) for r in runs], list(itertools.product(SWEEP_SEEDS, SWEEP_RATES))
+    if pairs == wanted:
+        return CheckOutcome(name, True)
+    swapped = {(second, first) for first, second in pairs} == set(wanted)
+    return CheckOutcome(name, False, SEED_AND_LR_SWAPPED if swapped else WRONG_GRID)
+
+
+def _start_outcome(runs) -> CheckOutcome:
+    """Check 2 of 1.3: each run starts at random_start(seed), the same start for every λ of a seed."""
+    name = "every run starts at random_start(seed): one start per seed, the same for every λ"
+    starts = [as_float64(result.trajectory[0]) for _, _, result in runs]
+    if all(torch.equal(start, spiral.random_start(seed)) for start, (seed, _, _) in zip(starts, runs)):
+        return CheckOutcome(name, True)
+    by_seed = {}
+    for start, (seed, _, _) in zip(starts, runs):
+        by_seed.setdefault(seed, []).append(start)
+    if any(not all(torch.equal(s, group[0]) for s in group) for group in by_seed.values()):
+        return CheckOutcome(name, False, NEW_START_PER_RUN)
+    if len(by_seed) > 1 and all(torch.equal(group[0], starts[0]) for group in by_seed.values()):
+        return CheckOutcome(name, False, SAME_START_EVERY_SEED)
+    return CheckOutcome(name, False, WRONG_START)
+
+
+def _trajectory_outcome(runs) -> CheckOutcome:
+    """Check 3 of 1.3: each run's trajectory is the reference gradient descent's for its (seed, λ)."""
+    name = f"each run is gradient descent's for its (seed, λ), {SWEEP_STEPS} steps (λ = 1 stopped as diverged)"
+    with replaced(spiral, spiral_grad=spiral_grad_reference):  # the sandbox ran the same reference descent
+        expected = {(seed, lr): gradient_descent_reference(spiral.random_start(seed), lr, SWEEP_STEPS)
+                    for seed, lr in itertools.product(SWEEP_SEEDS, SWEEP_RATES)}
+    for seed, lr, result in runs:
+        reference = expected[seed, lr]
+        trajectory = as_float64(result.trajectory)
+        if trajectory.shape == reference.trajectory.shape and torch.equal(trajectory, reference.trajectory):
+            continue
+        others = [r for (s, rate), r in expected.items() if s == seed and rate != lr]
+        if any(trajectory.shape == r.trajectory.shape and torch.equal(trajectory, r.trajectory) for r in others):
+            return CheckOutcome(name, False, WRONG_STEP_SIZE)
+        return CheckOutcome(name, False, WRONG_LENGTH if trajectory.shape != reference.trajectory.shape
+                            else WRONG_STEP_SIZE)
+    return CheckOutcome(name, True)
+
+
+def check_sweep(code) -> list[CheckOutcome]:
+    """Exercise 1.3 (with the reference gradient descent in place of the student's, so 1.1-1.2 do not count)."""
+    runs = code.call("helpers.checks.nb01_spiral_sandbox:sweep_on_reference_descent", SWEEP_SEEDS, SWEEP_RATES,
+                     SWEEP_STEPS)
+    outcomes = [_grid_outcome(runs)]
+    if not outcomes[0].passed:
+        return outcomes
+    outcomes += [_start_outcome(runs), _trajectory_outcome(runs)]
+    smallest = [as_float64(result.losses) for _, lr, result in runs if lr == min(SWEEP_RATES)]
+    falling = all(bool((losses[1:] < losses[:-1]).all()) for losses in smallest)
+    outcomes.append(CheckOutcome(f"the loss of the smallest step size (λ = {min(SWEEP_RATES):g}) falls at every step",
+                                 falling, "" if falling else NOT_DESCENDING))
+    return outcomes
+
+
+# -- 1.4 the contour and arrow plot ---------------------------------------------------------------------------
+
+
+def plot_landscape_reference(ax, grid, colorbar: bool = False):
+    """``spiral_sweep.plot_landscape`` written another way: ``contourf`` of log10 y (clipped at 1e-2); grid
+    (X1, X2, Y), each (n, n). Returns the contour set."""
+    x1, x2, y = grid
+    filled = ax.contourf(x1, x2, np.log10(np.clip(y, 1e-2, None)), levels=30, cmap="viridis")
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, label="log10 y")
+    return filled
+
+
+def plot_trajectory_reference(ax, result, color: str = "#D55E00", max_arrows: int = 25):
+    """``spiral_sweep.plot_trajectory`` written another way: the path, and ``quiver`` arrows along every
+    k-th step (at most ``max_arrows``); the trajectory is (T+1, 2)."""
+    path = as_float64(result.trajectory).numpy()
+    ax.plot(path[:, 0], path[:, 1], color=color, lw=1)
+    every = max(1, -(-(len(path) - 1) // max_arrows))
+    tails, steps = path[:-1:every], (path[1:] - path[:-1])[::every]
+    if len(steps):
+        ax.quiver(tails[:, 0], tails[:, 1], steps[:, 0], steps[:, 1], angles="xy", scale_units="xy", scale=1,
+                  color=color, width=0.004)
+    ax.plot(*path[0], "o", color="white", mec="black", ms=6)
+    ax.plot(*path[-1], "X" if result.diverged else "*", color="red" if result.diverged else "gold", mec="black", ms=9)
+    ax.set_xlim(-spiral.START_BOX, spiral.START_BOX)
+    ax.set_ylim(-spiral.START_BOX, spiral.START_BOX)
+
+
+PLOT_SEED, PLOT_RATE, PLOT_STEPS = 4, 1e-2, 150
+NO_CONTOURF = "no filled contour plot on the axes: draw the landscape with ax.contourf"
+ONLY_LINES = "ax.contour draws contour lines only: the handout asks for the filled contourf"
+PARTIAL_LANDSCAPE = "the filled contours do not cover the start box [-5, 5]²: draw the whole grid you are given"
+NO_ARROWS = "no arrows on the axes: mark the steps with arrows (ax.annotate with arrowprops, ax.arrow or ax.quiver)"
+OFF_PATH = "the arrows do not start at the iterates x_t of the trajectory"
+UPHILL = ("the arrows point along +∇y, uphill: a gradient-descent step goes along -∇y, so draw the negative "
+          "gradient (the step x_t -> x_(t+1))")
+ASKEW = "some arrows do not point along the step x_t -> x_(t+1)"
+PLOT_MISTAKES = (NO_CONTOURF, ONLY_LINES, PARTIAL_LANDSCAPE, NO_ARROWS, OFF_PATH, UPHILL, ASKEW)
+
+
+def _contour_outcome(drawn: dict) -> CheckOutcome:
+    name = "a filled contour plot (contourf) of the landscape covering [-5, 5]²"
+    if not drawn["filled_contours"]:
+        return CheckOutcome(name, False, ONLY_LINES if drawn["line_contours"] else NO_CONTOURF)
+    low, high = as_float64(drawn["contour_extent"]).reshape(2, 2)  # (x1, x2) minima, maxima
+    covers = bool((low <= -0.95 * spiral.START_BOX).all() and (high >= 0.95 * spiral.START_BOX).all())
+    return CheckOutcome(name, covers, "" if covers else PARTIAL_LANDSCAPE)
+
+
+def _arrow_outcomes(drawn: dict) -> list[CheckOutcome]:
+    arrows, path = as_float64(drawn["arrows"]).reshape(-1, 4), as_float64(drawn["trajectory"])
+    on_path_name, direction_name = "arrows along the trajectory, each starting at an iterate x_t", \
+        "every arrow points along the step x_t -> x_(t+1) = x_t - λ∇y(x_t), downhill"
+    if len(arrows) < 5:
+        return [CheckOutcome(on_path_name, False, NO_ARROWS)]
+    distance = torch.cdist(arrows[:, :2], path).min(dim=1).values
+    on_path = bool((distance <= 1e-6 * (1 + path.abs().max())).all())
+    outcomes = [CheckOutcome(on_path_name, on_path, "" if on_path else OFF_PATH)]
+    if not on_path:
+        return outcomes
+    downhill = -spiral_grad_reference(arrows[:, :2])
+    moving = downhill.norm(dim=1) > 1e-12
+    cosine = torch.nn.functional.cosine_similarity(arrows[moving, 2:], downhill[moving], dim=1)
+    along = bool((cosine >= 0.99).all())
+    diagnosis = "" if along else (UPHILL if float(cosine.median()) <= -0.9 else ASKEW)  # most point uphill
+    return outcomes + [CheckOutcome(direction_name, along, diagnosis)]
+
+
+def check_plots(code) -> list[CheckOutcome]:
+    """Exercise 1.4: the student's plot functions draw one run (the reference's) in the sandbox; what they drew
+    comes back as data (:func:`helpers.checks.nb01_spiral_sandbox.drawn_trajectory_plot`)."""
+    drawn = code.call("helpers.checks.nb01_spiral_sandbox:drawn_trajectory_plot",
+                      spiral.random_start(PLOT_SEED), PLOT_RATE, PLOT_STEPS)
+    return [_contour_outcome(drawn), *_arrow_outcomes(drawn)]
+
+
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("1.1", "the spiral's gradient by the chain rule", SPIRAL, "CSE 849 project 1, q1", 3,
              ("helpers/spiral.py",), ("spiral_grad",), check_spiral_gradient,
@@ -197,4 +374,15 @@ EXERCISES: tuple[Exercise, ...] = (
              ("helpers/spiral.py",), ("gradient_descent",), check_gradient_descent, DESCENT_MISTAKES,
              forbid=("torch.optim", "references"),
              stand_ins={"helpers.spiral:gradient_descent": (gradient_descent_reference, "torch's SGD step")}),
+    Exercise("1.3", "the runs over λ and seeds", SPIRAL, "CSE 849 project 1, q1 (λ sweep, fixed seeds)", 2,
+             ("helpers/experiments/spiral_sweep.py",), ("sweep",), check_sweep, SWEEP_MISTAKES,
+             forbid=("references",),
+             stand_ins={"helpers.experiments.spiral_sweep:sweep": (sweep_reference, "the reference sweep")}),
+    Exercise("1.4", "the contour and arrow plot of a run", SPIRAL, "CSE 849 project 1, q1 (contourf and arrows)", 2,
+             ("helpers/experiments/spiral_sweep.py",), ("plot_landscape", "plot_trajectory"), check_plots,
+             PLOT_MISTAKES, forbid=("references",),
+             stand_ins={"helpers.experiments.spiral_sweep:plot_landscape":
+                        (plot_landscape_reference, "the reference contour plot"),
+                        "helpers.experiments.spiral_sweep:plot_trajectory":
+                        (plot_trajectory_reference, "the reference arrows (quiver)")}),
 )

@@ -1,4 +1,4 @@
-"""Notebook 02 (backprop by hand): its exercises 2.1-2.7, their checks, references and stand-ins, and the
+"""Notebook 02 (backprop by hand): its exercises 2.1-2.9, their checks, references and stand-ins, and the
 gradient-check tables the notebook prints.
 
 Sections, top to bottom:
@@ -7,7 +7,8 @@ Sections, top to bottom:
    with torch's own ops, ``torch.optim``'s SGD), named ``*_reference``; they stand in for an exercise while it
    is a stub (the registry's ``stand_ins``) and are what the checks compare with. The lesson modules
    (:mod:`helpers.layers`, :mod:`helpers.mlp`, :mod:`helpers.two_layer_theory`) stay free of autograd;
-2. the exercise checks (2.1-2.4 the layers and losses, 2.5 the NYU ``mlp.py``, 2.6-2.7 the numerator layout),
+2. the exercise checks (2.1-2.4 the layers and losses, 2.5 the NYU ``mlp.py``, 2.6-2.7 the numerator layout,
+   2.8-2.9 CSE 849 q2's training loop and its choice on validation with one test evaluation),
    each with its mistake tables; the student's code runs in the sandbox (``code``, a
    :class:`helpers.checks.sandbox.StudentCode`), where :mod:`helpers.checks.nb02_mlp_sandbox` builds the
    student's objects with the references in place of the other exercises' functions, so a mistake of one
@@ -50,8 +51,10 @@ def vjp(function, inputs: tuple, upstream: torch.Tensor) -> tuple:
     to each input (shapes of the inputs; ``upstream`` shaped like the output), also under ``torch.no_grad``."""
     leaves = tuple(tensor.detach().clone().requires_grad_(True) for tensor in inputs)
     with torch.enable_grad():
-        output = function(*leaves)
-    return torch.autograd.grad(output, leaves, upstream)
+        weighted = (function(*leaves) * upstream).sum()
+    # The scalar form gives the same numbers (sum's and mul's backward pass ``upstream`` on exactly), and unlike
+    # grad_outputs it does not make autograd import sympy (0.7 s in every freshly forked check).
+    return torch.autograd.grad(weighted, leaves)
 
 
 def linear_backward_reference(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, input_grad: bool = True):
@@ -788,6 +791,171 @@ def check_jacobians(table: theory.ForwardTable, y: torch.Tensor, f: str, g: str,
 # 4. The registry
 # =============================================================================================================
 
+# -- 2.8 the training loop, 2.9 the choice on validation and one test evaluation (CSE 849 q2) -------------------
+
+
+def _twin_epoch(model: MLP, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int
+                ) -> list[tuple[float, int]]:
+    """One epoch of ``model`` (the course MLP) trained another way: its ``nn`` twin, autograd and torch's SGD on the
+    mini-batches of ``batch_size`` rows of x (N, d_in), y (N, 1) taken in ``order`` (N,); the trained parameters
+    are copied back into ``model``. Returns each mini-batch's (loss, rows)."""
+    twin = torch_twin(model)
+    parameters = list(twin.parameters())
+    losses = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size].to(x.device)
+        loss = F.mse_loss(twin(x[rows]), y[rows])
+        gradients = torch.autograd.grad(loss, parameters)
+        with torch.no_grad():
+            torch_sgd_step(parameters, list(gradients), [None] * len(parameters), lr=model.lr)
+        losses.append((loss.item(), len(rows)))
+    with torch.no_grad():
+        for layer, module in zip([l for l in model.layers if isinstance(l, Linear)],
+                                 [m for m in twin if isinstance(m, torch.nn.Linear)]):
+            layer.weight.copy_(module.weight.t())
+            layer.bias.copy_(module.bias)
+    return losses
+
+
+def run_epoch_reference(model: MLP, loss_fn, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor,
+                        batch_size: int) -> float:
+    """``rainfall_fit.run_epoch`` computed another way (:func:`_twin_epoch`; the loss is the mean squared error,
+    ``loss_fn`` is not used). x (N, d_in), y (N, 1), order (N,); returns the epoch's training MSE."""
+    losses = _twin_epoch(model, x, y, order, batch_size)
+    return sum(loss * rows for loss, rows in losses) / len(x)
+
+
+def select_and_test_reference(runs: dict, test_mse) -> tuple:
+    """``rainfall_fit.select_and_test`` written another way: sort the runs that improved by validation MSE, test
+    the first. ``runs``: lr -> History; returns (History, float)."""
+    ranked = sorted((history for history in runs.values() if history.best_epoch), key=lambda h: h.best_val_mse)
+    if not ranked:
+        raise RuntimeError("no run improved on its initial validation MSE (all diverged?): lower the learning rates")
+    return ranked[0], test_mse(ranked[0])
+
+
+TRAIN_SIZES = dict(rows=50, val_rows=20, hid_dim=8, lr=0.05, epochs=3, batch_size=16, seed=3)  # last batch: 2 rows
+
+
+def _training_data() -> tuple[torch.Tensor, ...]:
+    """x (50, 2), y (50,), x_val (20, 2), y_val (20,): a smooth target plus noise, float64."""
+    generator = seeded(28)
+    x, x_val = randn(generator, TRAIN_SIZES["rows"], 2), randn(generator, TRAIN_SIZES["val_rows"], 2)
+    target = lambda points: torch.sin(2 * points[:, 0]) + 0.5 * points[:, 1] ** 2  # noqa: E731
+    return x, target(x) + 0.1 * randn(generator, len(x)), x_val, target(x_val)
+
+
+def _reference_curves(shuffled: bool = True) -> dict[str, torch.Tensor]:
+    """The curves of TRAIN_SIZES' run by :func:`_twin_epoch`: ``train`` (epoch 0 the whole set's MSE, then each
+    epoch's weighted mean), ``val``, and what two mistaken loops would record, ``last`` (the last mini-batch's
+    loss) and ``unweighted`` (the mean of the mini-batch losses); ``shuffled=False``: batches in row order."""
+    x, y, x_val, y_val = _training_data()
+    sizes = TRAIN_SIZES
+    model = MLP(2, 1, sizes["hid_dim"], sizes["lr"], dtype=torch.float64, generator=seeded(sizes["seed"]))
+    generator = seeded(sizes["seed"])
+
+    def mse_on(points, targets):
+        with torch.no_grad():
+            return F.mse_loss(torch_twin(model)(points).reshape(-1), targets).item()
+    curves = {"train": [mse_on(x, y)], "val": [mse_on(x_val, y_val)], "last": [], "unweighted": []}
+    for _ in range(sizes["epochs"]):
+        order = torch.randperm(len(x), generator=generator)
+        losses = _twin_epoch(model, x, y[:, None], order if shuffled else torch.arange(len(x)), sizes["batch_size"])
+        curves["train"].append(sum(loss * rows for loss, rows in losses) / len(x))
+        curves["last"].append(losses[-1][0])
+        curves["unweighted"].append(sum(loss for loss, _ in losses) / len(losses))
+        curves["val"].append(mse_on(x_val, y_val))
+    curves["last"], curves["unweighted"] = curves["train"][:1] + curves["last"], curves["train"][:1] + curves["unweighted"]
+    return {name: torch.tensor(values, dtype=torch.float64) for name, values in curves.items()}
+
+
+LAST_BATCH_ONLY = "the epoch's training MSE is the last mini-batch's loss: average the losses over the whole epoch"
+UNWEIGHTED_MEAN = ("the mean over mini-batches counts the smaller last batch like a full one: weight each batch's "
+                   "loss by its number of rows, then divide by N")
+IGNORES_ORDER = "the mini-batches do not follow the epoch's order (its shuffle): take the rows in `order`"
+NO_UPDATE = ("the parameters never change: after each mini-batch's loss, pass the loss's gradient back through "
+             "the model (model.backward)")
+NOT_FALLING = "the curves do not fall over the epochs"
+TRAINING_MISTAKES = (LAST_BATCH_ONLY, UNWEIGHTED_MEAN, IGNORES_ORDER, NO_UPDATE, NOT_FALLING)
+
+
+def check_training(code) -> list[CheckOutcome]:
+    """Exercise 2.8: the student's ``run_epoch`` inside ``train_mlp`` (the reference layers in place of 2.1-2.4's),
+    its curves against :func:`_reference_curves`."""
+    x, y, x_val, y_val = _training_data()
+    run = code.call("helpers.checks.nb02_mlp_sandbox:training_curves_on_reference_layers", x, y, x_val, y_val,
+                    **TRAIN_SIZES)
+    student = {name: torch.tensor(run[name], dtype=torch.float64) for name in ("train_mse", "val_mse")}
+    expected, unshuffled = _reference_curves(), _reference_curves(shuffled=False)
+    train_mistakes = {LAST_BATCH_ONLY: lambda r: expected["last"], UNWEIGHTED_MEAN: lambda r: expected["unweighted"],
+                      IGNORES_ORDER: lambda r: unshuffled["train"]}
+    val_mistakes = {NO_UPDATE: lambda r: r[:1].expand_as(r), IGNORES_ORDER: lambda r: unshuffled["val"]}
+    epochs = TRAIN_SIZES["epochs"]
+    outcomes = [outcome(f"the training curve ({epochs} epochs): each epoch's MSE is the mean of its mini-batch "
+                        "losses over the N rows, as nn + autograd + torch's SGD on the same batches",
+                        student["train_mse"], expected["train"], train_mistakes, "your training curve"),
+                outcome("the validation curve: after every epoch, the validation MSE of the same parameters as "
+                        "nn + autograd + torch's SGD", student["val_mse"], expected["val"], val_mistakes,
+                        "your validation curve")]
+    falling = bool(len(student["val_mse"]) == epochs + 1 and student["train_mse"][-1] < student["train_mse"][0]
+                   and student["val_mse"][-1] < student["val_mse"][0])
+    return outcomes + [CheckOutcome("both curves fall: the last epoch below epoch 0", falling,
+                                    "" if falling else NOT_FALLING)]
+
+
+# Four runs where the validation MSE (of each run's best epoch), the test MSE, the training MSE and the last
+# epoch's validation MSE each choose another run; 0.1 diverged in its first epoch.
+SELECTION_RUNS = (
+    dict(lr=0.003, train_mse=[5.0, 2.6, 1.9, 1.4], val_mse=[5.1, 2.7, 2.35, 2.31], best_epoch=3, best_val_mse=2.31),
+    dict(lr=0.01, train_mse=[5.0, 2.4, 2.1, 1.9], val_mse=[5.1, 2.2, 2.3, 2.4], best_epoch=1, best_val_mse=2.2),
+    dict(lr=0.03, train_mse=[5.0, 2.3, 2.0, 1.8], val_mse=[5.1, 2.5, 2.27, 2.26], best_epoch=3, best_val_mse=2.26),
+    dict(lr=0.1, train_mse=[5.0, float("nan")], val_mse=[5.1, float("nan")], best_epoch=0, best_val_mse=float("inf"),
+         diverged=True),
+)
+TEST_SCORES = (2.40, 2.38, 2.12, 9.0)  # the test MSE of each run's best epoch, in SELECTION_RUNS' order
+CHOSEN_ON = {"validation": 0.01, "test": 0.03, "training": 0.003, "last epoch": 0.03, "diverged": 0.1}
+SELECTED_ON_TEST = ("the choice used the test set: choose on validation MSE only, then evaluate the chosen run on "
+                    "the test set, once")
+SELECTED_ON_TRAINING = "chose by training MSE: the choice must be made on validation data"
+SELECTED_ON_LAST_EPOCH = ("chose by the last epoch's validation MSE: compare each run's best epoch (best_val_mse), "
+                          "whose parameters are the ones kept")
+CHOSE_DIVERGED = "chose a run that never improved (best_epoch 0, it diverged): leave those out"
+WRONG_CHOICE = "the chosen run is not the one with the lowest validation MSE"
+NEVER_TESTED = "the test set was never evaluated: call test_mse on the chosen run"
+TESTED_MORE_THAN_ONCE = "the test set was evaluated more than once: evaluate it once, after the choice"
+TESTED_ANOTHER = "the test set was evaluated on a run other than the chosen one"
+WRONG_SCORE = "the returned test MSE is not the one test_mse gave for the chosen run"
+SELECTION_MISTAKES = (SELECTED_ON_TEST, SELECTED_ON_TRAINING, SELECTED_ON_LAST_EPOCH, CHOSE_DIVERGED, WRONG_CHOICE,
+                      NEVER_TESTED, TESTED_MORE_THAN_ONCE, TESTED_ANOTHER, WRONG_SCORE)
+
+
+def _choice_diagnosis(chosen, calls: list) -> str:
+    if chosen == CHOSEN_ON["test"] and len(calls) > 1:
+        return SELECTED_ON_TEST
+    return {CHOSEN_ON["training"]: SELECTED_ON_TRAINING, CHOSEN_ON["last epoch"]: SELECTED_ON_LAST_EPOCH,
+            CHOSEN_ON["diverged"]: CHOSE_DIVERGED}.get(chosen, WRONG_CHOICE)
+
+
+def check_selection(code) -> list[CheckOutcome]:
+    """Exercise 2.9: the student's ``select_and_test`` on :data:`SELECTION_RUNS`, with a test evaluator that counts
+    its calls (in the sandbox: :func:`helpers.checks.nb02_mlp_sandbox.select_and_test_counted`)."""
+    result = code.call("helpers.checks.nb02_mlp_sandbox:select_and_test_counted", list(SELECTION_RUNS),
+                       list(TEST_SCORES))
+    chosen, calls, score = result["chosen_lr"], list(result["calls"]), result["score"]
+    right = chosen == CHOSEN_ON["validation"]
+    outcomes = [CheckOutcome("chooses on validation data only: the run whose best epoch has the lowest validation "
+                             "MSE (the test set, the training MSE and the last epoch would each choose another)",
+                             right, "" if right else _choice_diagnosis(chosen, calls))]
+    once = calls == [chosen]
+    diagnosis = "" if once else (NEVER_TESTED if not calls else TESTED_MORE_THAN_ONCE if len(calls) > 1
+                                 else TESTED_ANOTHER)
+    outcomes.append(CheckOutcome("the test set is evaluated exactly once, on the chosen run", once, diagnosis))
+    scores = dict(zip((run["lr"] for run in SELECTION_RUNS), TEST_SCORES))
+    returned = isinstance(score, float) and score == scores.get(chosen)
+    outcomes.append(CheckOutcome("returns the chosen run's test MSE", returned, "" if returned else WRONG_SCORE))
+    return outcomes
+
+
 def _diagnoses(*tables) -> tuple[str, ...]:
     """The keys of mistake tables, in order, each once (what the exercise table lists)."""
     return tuple(dict.fromkeys(key for table in tables for key in table))
@@ -846,4 +1014,16 @@ EXERCISES: tuple[Exercise, ...] = (
                                                                        "autograd of the loss"),
                         "helpers.two_layer_theory:jacobians": (jacobians_reference,
                                                                "torch.autograd.functional.jacobian")}),
+    Exercise("2.8", "the training loop: one epoch, and the curves", NOTEBOOK,
+             "CSE 849 project 1, §2.2 and §2.3.3 (train, plot training and validation losses)", 3,
+             ("helpers/experiments/rainfall_fit.py",), ("run_epoch",), check_training, TRAINING_MISTAKES,
+             forbid=("autograd", "torch.optim", "references"),
+             stand_ins={"helpers.experiments.rainfall_fit:run_epoch": (run_epoch_reference,
+                                                                       "nn twin + autograd + torch's SGD")}),
+    Exercise("2.9", "the model chosen on validation, then the test set once", NOTEBOOK,
+             "CSE 849 project 1, §4.1 q2 (best model on validation error, run on the test data)", 2,
+             ("helpers/experiments/rainfall_fit.py",), ("select_and_test",), check_selection, SELECTION_MISTAKES,
+             forbid=("references",),
+             stand_ins={"helpers.experiments.rainfall_fit:select_and_test": (select_and_test_reference,
+                                                                             "the reference choice")}),
 )

@@ -3,7 +3,7 @@ exercise's code inside :func:`student_running` with the references in place of t
 and returns data only (tensors, numbers, dicts)."""
 from __future__ import annotations
 
-from helpers.checks.sandbox_worker import stand_in, student_running
+from helpers.checks.sandbox_worker import resolve, stand_in, student_running
 
 
 def linear_backward_and_step(weight, bias, lr: float, x, grad_out):
@@ -77,3 +77,40 @@ def jacobians_on_reference_derivatives(table: dict, y, f: str, g: str, loss: str
     forward = _table(table)
     with student_running():
         return theory.jacobians(forward, y, f, g, loss)
+
+
+def training_curves_on_reference_layers(x, y, x_val, y_val, rows: int, val_rows: int, hid_dim: int, lr: float,
+                                        epochs: int, batch_size: int, seed: int) -> dict:
+    """Exercise 2.8 alone: ``rainfall_fit.train_mlp`` (which calls the student's ``run_epoch``) on x (N, 2), y (N,),
+    x_val, y_val, with the reference backward passes and SGD step in place of the student's (2.1-2.4). ``rows`` and
+    ``val_rows`` are the sizes the data has. Returns the History's ``train_mse`` and ``val_mse`` lists."""
+    import torch
+
+    from helpers import layers
+    from helpers.checks.nb02_mlp import (linear_backward_reference, mse_backward_reference, relu_backward_reference,
+                                         sgd_step_reference)
+    layers.linear_backward, layers.relu_backward = stand_in(linear_backward_reference), stand_in(relu_backward_reference)
+    layers.mse_backward, layers.Linear.sgd_step = stand_in(mse_backward_reference), stand_in(sgd_step_reference)
+    train_mlp = resolve("helpers.experiments.rainfall_fit:train_mlp", [])
+    model = layers.MLP(x.shape[1], 1, hid_dim, lr, dtype=x.dtype, generator=torch.Generator().manual_seed(seed))
+    with student_running():
+        history = train_mlp(model, x, y, x_val, y_val, epochs, batch_size, seed)
+    return {"train_mse": [float(v) for v in history.train_mse], "val_mse": [float(v) for v in history.val_mse]}
+
+
+def select_and_test_counted(runs: list, test_scores: list) -> dict:
+    """Exercise 2.9: the student's ``select_and_test`` on ``runs`` (dicts of ``History`` fields) with a test evaluator
+    that records every run it is asked about and returns that run's entry of ``test_scores``. Returns the chosen
+    run's ``lr`` (None if what came back is not a run), the returned score and the evaluated runs' lrs, in order."""
+    history_type = resolve("helpers.experiments.rainfall_fit:History", [])
+    select_and_test = resolve("helpers.experiments.rainfall_fit:select_and_test", [])
+    histories = {fields["lr"]: history_type(**fields) for fields in runs}
+    scores = dict(zip(histories, test_scores))
+    calls = []
+
+    def test_mse(history) -> float:
+        calls.append(getattr(history, "lr", None))
+        return scores.get(getattr(history, "lr", None), float("nan"))
+    with student_running():
+        chosen, score = select_and_test(histories, test_mse)
+    return {"chosen_lr": getattr(chosen, "lr", None), "score": score, "calls": calls}

@@ -17,6 +17,10 @@ import torch
 from torch import nn
 
 from helpers.experiments.delta_norms import toy_regression
+from helpers.runtime import edition
+
+HIDDEN = ("*Your conclusions: what do these counts say about ReLU, leaky ReLU and softplus? Write them in the "
+          "answer cell below.*")
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky relu": lambda: nn.LeakyReLU(0.01), "softplus": nn.Softplus}
 
@@ -113,12 +117,16 @@ def dead_unit_table(runs: list[DeadUnitRun]) -> str:
 
 def observations(runs: list[DeadUnitRun]) -> str:
     """The dead-unit findings as Markdown bullets, every number taken from ``runs`` (:data:`SCENARIOS` ×
-    :data:`ACTIVATIONS`, as the notebook runs them)."""
+    :data:`ACTIVATIONS`, as the notebook runs them): part of the answer to NYU 1.4 (d), so the student edition
+    (``edition.SHOWS_ANSWERS`` False) gets :data:`HIDDEN`, a prompt, instead."""
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN
     run = {(r.scenario, r.activation): r for r in runs}
     large, bad = "good init, large lr 0.1", "bad init (biases -3), lr 0.05"
     relu_large, leaky_large = run[large, "relu"], run[large, "leaky relu"]
     relu_bad = run[bad, "relu"]
     stuck_elsewhere = sum(r.after.stuck for r in runs if r.activation != "relu")
+    ### BEGIN SOLUTION
     return (
         f"- ReLU at lr 0.1: {relu_large.after.stuck} of {relu_large.after.total} hidden units end with exactly zero "
         f"gradient (dead), against {relu_large.before.stuck} at initialisation; final MSE "
@@ -134,3 +142,4 @@ def observations(runs: list[DeadUnitRun]) -> str:
         f"{run[bad, 'softplus'].final_mse:.3g} (softplus), against {run['good init, lr 0.05', 'relu'].final_mse:.3g} "
         f"for ReLU from a good start: the slopes below zero (0.01, σ(z)) are small, so the initialisation "
         f"matters with every activation.\n")
+    ### END SOLUTION

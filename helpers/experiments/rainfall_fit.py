@@ -3,7 +3,9 @@
 * :func:`train_mlp`: mini-batch SGD (the update happens inside ``backward``), the train and
   validation MSE after every epoch, the best epoch's parameters kept, divergence detected.
 * :class:`FitsByLearningRate`: one run per learning rate kept epoch by epoch (notebook 02's live widget).
+* :func:`run_epoch` (exercise 2.8): one epoch of the course's loop.
 * :func:`search`: a small grid over learning rates; the epoch count is chosen on validation MSE too.
+* :func:`select_and_test` (exercise 2.9): the choice on validation data, then one test evaluation.
 * :func:`observations`: the notebook's findings, written from its numbers.
 * :func:`q2_ytest_text`: the course's deliverable ``q2_ytest.txt``, one test prediction per line.
 * :func:`twin_losses`: the same network as ``nn.Sequential`` + autograd + ``torch.optim.SGD``
@@ -26,7 +28,11 @@ from helpers.gradcheck import GradientComparison
 from helpers.layers import MLP, MSELoss, mse
 from helpers.models.twins import torch_twin
 from helpers.plots.maps import grid_points, on_grid
+from helpers.runtime import edition
 from helpers.runtime.progress import progress
+
+HIDDEN = ("*Your findings: write, in the answer cell below, what the curves, the selection and the test error "
+          "of your runs show.*")
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,22 @@ class History:
         return len(self.val_mse) - 1
 
 
+def run_epoch(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor,
+              batch_size: int) -> float:
+    """Exercise 2.8: one epoch of CSE 849 q2's training loop. x: (N, d_in), y: (N, 1), ``order``: a permutation
+    of the N rows (N,). For each mini-batch of ``batch_size`` rows taken in ``order`` (:func:`batches`; the last
+    may be smaller): ``model.forward``, ``loss_fn.forward``, ``loss_fn.backward``, ``model.backward`` (the SGD
+    step happens inside). Returns the epoch's training MSE: the mini-batch losses averaged over the N examples
+    (each weighted by its batch's size), a float."""
+    ### BEGIN SOLUTION
+    total = 0.0
+    for xb, yb in batches(x, y, order, batch_size):
+        total += float(loss_fn.forward(model.forward(xb), yb)) * len(xb)
+        model.backward(loss_fn.backward())
+    return total / len(x)
+    ### END SOLUTION
+
+
 def train_mlp(model: MLP, x_train, y_train, x_val, y_val, epochs: int, batch_size: int,
               seed: int, desc: str | None = None) -> History:
     """Mini-batch SGD for ``epochs`` epochs (lr = the model's); keeps the best-validation parameters.
@@ -153,11 +175,8 @@ def training_epochs(model: MLP, x_train, y_train, x_val, y_val, epochs: int, bat
     yield history
     quiet = {} if show_progress else {"disable": True}
     for epoch in progress(range(1, epochs + 1), desc=desc or f"lr={model.lr:g}", leave=False, **quiet):
-        total = 0.0
-        for xb, yb in batches(x_train, y_train_col, epoch_order(len(x_train), generator), batch_size):
-            total += float(loss_fn.forward(model.forward(xb), yb)) * len(xb)
-            model.backward(loss_fn.backward())
-        finite = record(epoch, total / len(x_train))
+        train = run_epoch(model, loss_fn, x_train, y_train_col, epoch_order(len(x_train), generator), batch_size)
+        finite = record(epoch, train)
         yield history
         if not finite:
             break
@@ -257,7 +276,7 @@ def search(lrs, epochs: int, x_train, y_train, x_val, y_val, hid_dim: int = 100,
            seed: int = 0, device=None) -> dict[float, History]:
     """Train one MLP per learning rate (same initialisation, same batches); returns lr -> History.
 
-    Pick the winner with :func:`best_run`: the learning rate and epoch of lowest validation MSE.
+    Choose the winner with :func:`select_and_test`: the learning rate and epoch of lowest validation MSE.
     """
     runs = {}
     for lr in lrs:
@@ -267,12 +286,21 @@ def search(lrs, epochs: int, x_train, y_train, x_val, y_val, hid_dim: int = 100,
     return runs
 
 
-def best_run(runs: dict[float, History]) -> History:
-    """The run whose best epoch has the lowest validation MSE."""
-    finished = [h for h in runs.values() if h.best_epoch > 0]
+def select_and_test(runs: dict[float, History], test_mse) -> tuple[History, float]:
+    """Exercise 2.9: CSE 849 q2's model selection, then the test set once. ``runs``: lr -> History (:func:`search`);
+    ``test_mse(history)``: the test MSE of that run's best-epoch parameters (a float; it opens the test targets).
+
+    Choose, on validation data only, the run whose best epoch has the lowest validation MSE (``best_val_mse``;
+    a run with ``best_epoch == 0`` never improved or diverged at once and cannot be chosen: if none is left,
+    raise RuntimeError); then evaluate *that* run on the test set, exactly once. Returns (the chosen History,
+    its test MSE)."""
+    ### BEGIN SOLUTION
+    finished = [history for history in runs.values() if history.best_epoch > 0]
     if not finished:
         raise RuntimeError("every run diverged or never improved; try smaller learning rates")
-    return min(finished, key=lambda h: h.best_val_mse)
+    chosen = min(finished, key=lambda history: history.best_val_mse)
+    return chosen, test_mse(chosen)
+    ### END SOLUTION
 
 
 def twin_losses(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, seed: int):
@@ -300,12 +328,17 @@ def twin_losses(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, batch
 
 def observations(n_checks: int, checks_passed: bool, twin: GradientComparison, twin_steps: int,
                  runs: dict[float, History], best: History, test_mse: float, oracle_mse: float) -> str:
-    """Notebook 02's findings as Markdown bullets, every number taken from its results.
+    """Notebook 02's findings as Markdown bullets, every number taken from its results: the instructor's answer to
+    the notebook's question on the runs, so the student edition (``edition.SHOWS_ANSWERS`` False) gets
+    :data:`HIDDEN`, a prompt, instead.
 
     ``twin``: the manual MLP's per-step losses against its autograd twin's (:func:`twin_losses`);
-    ``runs``/``best``: :func:`search` and :func:`best_run`; ``oracle_mse``: the true field's test MSE.
+    ``runs``/``best``: :func:`search` and :func:`select_and_test`'s choice; ``oracle_mse``: the true field's test MSE.
     """
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN
     diverged = [f"{lr:g}" for lr, history in runs.items() if history.diverged]
+    ### BEGIN SOLUTION
     tried = ", ".join(f"{lr:g}" for lr in runs) + (f"; {', '.join(diverged)} diverged in the first epoch"
                                                    if diverged else "")
     return (
@@ -319,3 +352,4 @@ def observations(n_checks: int, checks_passed: bool, twin: GradientComparison, t
         f"- Test MSE {test_mse:.4g} inch² against the noise floor {NOISE_VARIANCE:.4g} inch² "
         f"(ratio {test_mse / NOISE_VARIANCE:.3f}; the true field itself scores {oracle_mse:.4g} on this test set). "
         f"The data are a synthetic stand-in for the course's rainfall file.\n")
+    ### END SOLUTION

@@ -9,6 +9,7 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import LogFormatterMathtext
 
+from helpers.runtime import edition
 from helpers.spiral import START_BOX, DescentResult, gradient_descent, random_start, spiral, steps_to_reach
 
 LEARNING_RATES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -44,10 +45,26 @@ class Run:
         return f"y {final}" if final.startswith("<") else f"y = {final}"
 
 
+def sweep(seeds=SEEDS, learning_rates=LEARNING_RATES, n_steps=N_STEPS) -> list[tuple[int, float, DescentResult]]:
+    """Exercise 1.3: CSE 849 q1's runs, one gradient descent (:func:`helpers.spiral.gradient_descent`) per seed and
+    step size, ``n_steps`` steps each, from the start :func:`helpers.spiral.random_start` draws for the seed (the
+    same start for every step size of a seed). Seeds outer, step sizes inner.
+
+    Returns ``len(seeds) * len(learning_rates)`` triples ``(seed, lr, result)``; each result holds a trajectory
+    (T+1, 2), gradients (T, 2) and losses (T+1,) (:class:`helpers.spiral.DescentResult`)."""
+    ### BEGIN SOLUTION
+    runs = []
+    for seed in seeds:
+        start = random_start(seed)  # fixed by the seed: every step size starts here
+        for lr in learning_rates:
+            runs.append((seed, lr, gradient_descent(start, lr, n_steps)))
+    return runs
+    ### END SOLUTION
+
+
 def run_grid(seeds=SEEDS, learning_rates=LEARNING_RATES, n_steps=N_STEPS) -> list[Run]:
-    """One run per (seed, lr); the start x0 depends on the seed only (fixed across step sizes)."""
-    return [Run(seed, lr, gradient_descent(random_start(seed), lr, n_steps))
-            for seed in seeds for lr in learning_rates]
+    """:func:`sweep`'s runs as :class:`Run` records (seed, lr, result), in the same order."""
+    return [Run(seed, lr, result) for seed, lr, result in sweep(seeds, learning_rates, n_steps)]
 
 
 def format_y(value: float, digits: int = 3) -> str:
@@ -74,11 +91,16 @@ def results_table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+HIDDEN = ("*Your observations: describe, in the answer cell below, what each step size does in the runs above "
+          "(the table and the plots).*")
+
+
 def observation(lr: float, runs: list[Run]) -> str:
-    """One Markdown bullet about step size ``lr``, built from the runs' numbers."""
+    """One Markdown bullet about step size ``lr``, built from the runs' numbers (instructor edition)."""
     mine = [run for run in runs if run.lr == lr]
     diverged = [run for run in mine if run.result.diverged]
     reached = [run.steps_to_tolerance for run in mine if run.steps_to_tolerance is not None]
+    ### BEGIN SOLUTION
     if diverged:
         steps = sorted({run.steps_run for run in diverged})
         return (f"- **λ = {lr:g}**: diverged in {len(diverged)} of {len(mine)} runs, thrown out of the "
@@ -93,9 +115,14 @@ def observation(lr: float, runs: list[Run]) -> str:
             f"(final y {format_y(min(finals))}–{format_y(max(finals))}), "
             f"{len(reached)} of {len(mine)} runs reached y ≤ {TOLERANCE:g}: the iterates creep along the "
             "spiral valley.")
+    ### END SOLUTION
 
 
 def observations(runs: list[Run]) -> str:
+    """The step sizes' behaviour as Markdown bullets from ``runs``: an answer of CSE 849 q1's "describe what you
+    observe", so the student edition (``edition.SHOWS_ANSWERS`` False) gets :data:`HIDDEN`, a prompt, instead."""
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN
     return "\n".join(observation(lr, runs) for lr in sorted({run.lr for run in runs}))
 
 
@@ -108,10 +135,14 @@ def landscape(n: int = 401, half_width: float = START_BOX):
 
 
 def plot_landscape(ax, grid, colorbar: bool = False):
-    """contourf on a log colour scale: the ridges of sin^2(6θ + 2r) stay visible near the origin."""
+    """Exercise 1.4 (first half): the landscape ``grid`` (X1, X2, Y, each (n, n), from :func:`landscape`) as a
+    filled contour plot (``contourf``) on ``ax``, on a log colour scale so that the ridges of sin²(6θ + 2r) stay
+    visible near the origin. Returns the contour set (for a colour bar)."""
     x1, x2, y = grid
+    ### BEGIN SOLUTION
     levels = np.geomspace(1e-2, y.max(), 30)
     filled = ax.contourf(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm(), cmap="viridis")
+    ### END SOLUTION
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
@@ -123,8 +154,11 @@ def plot_landscape(ax, grid, colorbar: bool = False):
 
 
 def plot_trajectory(ax, result: DescentResult, color: str = "#D55E00", max_arrows: int = 25):
-    """Iterates as a line, with arrows along gradient steps spaced evenly in path length; start/end marked."""
+    """Exercise 1.4 (second half): the run ``result`` (its trajectory (T+1, 2)) on ``ax``: the iterates as a line,
+    with arrows along the steps x_t -> x_(t+1) = x_t - λ∇y(x_t), at most ``max_arrows``, spaced evenly in path
+    length; start and end (or the point where it diverged) marked."""
     path = result.trajectory.numpy()
+    ### BEGIN SOLUTION
     ax.plot(path[:, 0], path[:, 1], color=color, lw=1, alpha=0.8)
     if len(path) > 1:
         step_lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)
@@ -134,6 +168,7 @@ def plot_trajectory(ax, result: DescentResult, color: str = "#D55E00", max_arrow
             ax.annotate("", xy=path[i + 1], xytext=path[i], annotation_clip=True,
                         arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, mutation_scale=11,
                                         shrinkA=0, shrinkB=0))
+    ### END SOLUTION
     ax.plot(*path[0], "o", color="white", mec="black", ms=6, label="start")
     ax.plot(*path[-1], "X" if result.diverged else "*", color="red" if result.diverged else "gold",
             mec="black", ms=9, label="diverged" if result.diverged else "end")

@@ -2,8 +2,8 @@
 loopback, real Unix users, each student's workspace written at first login, nbgrader's exchange.
 
 The instructor releases the assignment; both students fetch it. Student 1 does notebook 01's exercises (the
-course's own ``spiral.py``) and, in Chromium, logs in, opens the fetched notebook, runs it (its check cells
-say pass), saves and submits from nbgrader's Assignments panel (the checks' sandbox server has gone by then: the hub's memory
+course's own ``spiral.py`` and ``experiments/spiral_sweep.py``) and, in Chromium, logs in, opens the fetched
+notebook, runs it (its check cells say pass), saves and submits from nbgrader's Assignments panel (the checks' sandbox server has gone by then: the hub's memory
 setting). Student 2 submits the untouched stubs from the
 command line. The instructor collects, autogrades notebook 01 (in the grading sandbox), generates and releases
 feedback; student 1 fetches it from the panel, student 2 from the command line, and each feedback page shows
@@ -35,7 +35,7 @@ from .conftest import cannot_run, in_ci
 from .driver import open_notebook, run_all, wait_until
 
 NOTEBOOK = "01_spiral_gradient_descent"
-EXERCISES = ("1.1", "1.2")  # notebook 01's (helpers/checks/nb01_spiral.py)
+EXERCISES = ("1.1", "1.2", "1.3", "1.4")  # notebook 01's (helpers/checks/nb01_spiral.py)
 LOGIN_TIMEOUT_S, OPEN_TIMEOUT_S, RUN_TIMEOUT_S, PANEL_TIMEOUT_S = 120, 90, 300, 60
 VIEWPORT = {"width": 1280, "height": 720}
 
@@ -139,7 +139,8 @@ def test_a_term_on_the_hub(hub, browser):
     for student in (first, second):
         nbgrader(hub, student, "student", "fetch_assignment", ASSIGNMENT)
     # student 1's work: the course's own solution of notebook 01, written as that student
-    run_as(first, ["cp", str(PROJECT_ROOT / "helpers" / "spiral.py"), "helpers/spiral.py"], home(first) / ASSIGNMENT)
+    for solved in ("helpers/spiral.py", "helpers/experiments/spiral_sweep.py"):  # 1.1-1.2, then 1.3-1.4
+        run_as(first, ["cp", str(PROJECT_ROOT / solved), solved], home(first) / ASSIGNMENT)
     phases.done("release and fetch")
 
     context, page = log_in(browser, hub, hub["students"][0])
