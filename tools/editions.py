@@ -13,8 +13,9 @@ the checks of notebook 05 compute their expected values from (:data:`INSTRUCTOR_
 student edition gets their results for fixed inputs instead (``helpers/checks/expected_dream.pt``, see
 :mod:`helpers.checks.nb05_dream`).
 
-``python -m tools.editions [FOLDER]`` writes the student's workspace (default ``student/``, git-ignored):
-see :mod:`tools.workspace`. A folder it cannot write is one line naming it and the fix, and exit status 1.
+``python -m tools.editions [FOLDER] [--student ID]`` writes the student's workspace (default ``student/``,
+git-ignored): see :mod:`tools.workspace`; ``--student`` records whose variant it shows
+(:mod:`helpers.runtime.variant`). A folder it cannot write is one line naming it and the fix, and exit status 1.
 """
 from __future__ import annotations
 
@@ -237,8 +238,12 @@ def _expected_dream() -> bytes:
 def cli(argv: list[str]) -> int:
     """``python -m tools.editions [FOLDER]``: :func:`tools.workspace.main`, with a folder that cannot be written
     (the default ``student/`` of a read-only course folder) said in one line and exit status 1, not a traceback."""
-    from tools.workspace import DEFAULT_FOLDER, main
-    folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
+    from tools.workspace import DEFAULT_FOLDER, main, split_arguments
+    try:
+        positional = split_arguments(argv)[0]
+    except ValueError:
+        positional = []  # main says what is wrong
+    folder = Path(positional[0]).absolute() if positional else DEFAULT_FOLDER
     try:
         with writing_in(folder, "FOLDER", "the student workspace",
                         fix="give a writable folder: python -m tools.editions FOLDER"):

@@ -361,13 +361,38 @@ def summary(folder: Path, update: WorkspaceUpdate) -> str:
     return "\n".join(lines)
 
 
+def split_arguments(argv: list[str]) -> tuple[list[str], str | None]:
+    """``[FOLDER] [--student ID]`` as (the other arguments, the student's id or None); ValueError when
+    ``--student`` has no id."""
+    rest, student = list(argv), None
+    if "--student" in rest:
+        at = rest.index("--student")
+        if at + 1 >= len(rest):
+            raise ValueError("--student needs the student's id: python -m tools.editions FOLDER --student ID")
+        student = rest[at + 1]
+        del rest[at:at + 2]
+    return rest, student
+
+
 def main(argv: list[str]) -> int:
-    """``python -m tools.editions [FOLDER]``: exit status 0, or 1 with the reason a folder is refused."""
+    """``python -m tools.editions [FOLDER] [--student ID]``: exit status 0, or 1 with the reason a folder is
+    refused (2 for bad arguments). With ``--student`` the workspace shows and checks that student's variant
+    (:func:`helpers.runtime.variant.record_student`; on a JupyterHub the hub's user name is used instead)."""
+    from helpers.runtime.variant import record_student, valid_id
+    try:
+        argv, student = split_arguments(argv)
+        if student is not None:
+            valid_id(student)
+    except ValueError as error:
+        print(f"python -m tools.editions: {error}", file=sys.stderr)
+        return 2
     folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
     try:
         update = update_workspace(folder)
     except ForeignFolderError as error:
         print(f"python -m tools.editions: {error}", file=sys.stderr)
         return 1
-    print(summary(folder, update))
+    if student is not None:
+        record_student(folder, student)
+    print(summary(folder, update) + (f"\nvariant: student {student!r}" if student is not None else ""))
     return 0
