@@ -247,7 +247,7 @@ def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRule
     return ChainRuleTable(names[id(output)], tuple(rows), tuple(steps), grads, numerical)
 
 
-def table_to_fill(table: ChainRuleTable) -> str:
+def table_to_fill(table: ChainRuleTable, point: str = "your own point") -> str:
     """``table`` with only what the student starts from: each step's name and breakdown, and which operands
     need a local gradient; every number, expansion and backward product is left as ``?`` (the student
     edition's CS475 tables, exercise 0.12)."""
@@ -257,7 +257,7 @@ def table_to_fill(table: ChainRuleTable) -> str:
     widths = [max(len(h), *(len(row[c]) for row in cells)) for c, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("─" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines + ["", "(your table: fill in every ? in the cell below, at your own point)"])
+    return "\n".join(lines + ["", f"(your table: fill in every ? in the cell below, at {point})"])
 
 
 def cs475_table(output: Value) -> str:
@@ -265,7 +265,11 @@ def cs475_table(output: Value) -> str:
     (:func:`chain_rule_table`), to be filled by the student in the student edition (:func:`table_to_fill`)."""
     from helpers.runtime.edition import SHOWS_ANSWERS
     table = chain_rule_table(output, check_numerically=SHOWS_ANSWERS)
-    return str(table) if SHOWS_ANSWERS else table_to_fill(table)
+    if SHOWS_ANSWERS:
+        return str(table)
+    names = node_names(output)
+    point = ", ".join(f"{names[id(leaf)]} = {format_number(leaf.data)}" for leaf in inputs_of(output))
+    return table_to_fill(table, f"your point {point}")
 
 
 def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], tolerance: float = 1e-12) -> str:

@@ -151,3 +151,22 @@ def test_the_key_prints_a_students_numbers_and_answers():
     assert f"at {point}" in key and "y = " in key and "∂w/∂node" in key
     assert key.count("backward pass") == len(CS475_TABLES)
     assert main(["key", "../not an id"]) == 2
+
+
+def test_a_student_edition_takes_the_hub_user_else_the_workspace_record_and_the_instructor_edition_neither(
+        tmp_path, monkeypatch):
+    from helpers.runtime import edition
+    from tools.workspace import main, split_arguments
+    monkeypatch.delenv(GRADING_SOURCE_ENV, raising=False)
+    monkeypatch.delenv(HUB_USER_ENV, raising=False)
+    monkeypatch.setattr(variant, "_WORKSPACE", tmp_path)
+    variant.record_student(tmp_path, "carol")  # what tools.editions FOLDER --student carol writes
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    assert variant.student_id() == "carol"
+    monkeypatch.setenv(HUB_USER_ENV, "dave")
+    assert variant.student_id() == "dave"
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", True)  # an instructor's own hub server: the default variant
+    assert variant.student_id() is None
+    assert split_arguments(["ws", "--student", "carol"]) == (["ws"], "carol")
+    assert main([str(tmp_path / "ws"), "--student"]) == 2 and main([str(tmp_path / "ws"), "--student", "../x"]) == 2
+    assert not (tmp_path / "ws").exists()  # refused before anything was written

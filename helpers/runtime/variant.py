@@ -49,7 +49,8 @@ class VariantError(RuntimeError):
 
 
 def valid_id(student: str) -> str:
-    """``student`` if it is a plausible id (letters, digits, ``._@+-``, at most 100), else ValueError."""
+    """``student`` if it is a plausible id (letters, digits, ``._@+-``, at most 100), else ValueError: what an
+    instructor types (``--student``, ``key``). Ids from nbgrader's folders and the hub are taken as they are."""
     if not isinstance(student, str) or not STUDENT_ID.fullmatch(student):
         raise ValueError(f"a student id is 1-100 letters, digits or ._@+- (starting with a letter or digit), "
                          f"got {student!r}")
@@ -68,7 +69,7 @@ def grading_student(cwd: Path | None = None, source: str | None = None) -> str |
     if folder.parent.parent != course / "autograded" or folder.name != assignment:
         raise VariantError(f"grading kernel started in {folder}, not in {course}/autograded/<student>/{assignment}: "
                            "the student's variant cannot be known")
-    return valid_id(folder.parent.name)
+    return folder.parent.name  # nbgrader's id, whatever its characters: it names the folder
 
 
 def _recorded_student() -> str | None:
@@ -76,7 +77,7 @@ def _recorded_student() -> str | None:
         text = (_WORKSPACE / STUDENT_FILE).read_text(encoding="utf-8").strip()
     except OSError:
         return None
-    return valid_id(text) if text else None
+    return text or None
 
 
 def student_id() -> str | None:
@@ -92,7 +93,7 @@ def student_id() -> str | None:
     if SHOWS_ANSWERS:
         return None
     hub = os.environ.get(HUB_USER_ENV, "").strip()
-    return valid_id(hub) if hub else _recorded_student()
+    return hub or _recorded_student()
 
 
 @contextlib.contextmanager
