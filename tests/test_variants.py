@@ -170,3 +170,16 @@ def test_a_student_edition_takes_the_hub_user_else_the_workspace_record_and_the_
     assert split_arguments(["ws", "--student", "carol"]) == (["ws"], "carol")
     assert main([str(tmp_path / "ws"), "--student"]) == 2 and main([str(tmp_path / "ws"), "--student", "../x"]) == 2
     assert not (tmp_path / "ws").exists()  # refused before anything was written
+
+
+def test_no_reference_stands_in_for_a_table_in_the_student_edition():
+    """A stand-in would print the filled table to a student who calls the stub: there is none."""
+    from helpers.checks.stand_ins import _wrap_stubs
+    from helpers.runtime.exercises import ExerciseNotDone
+    from tools.editions import strip_solutions
+    for name, source in literal_tables(None).items():
+        namespace = {"__name__": "__main__"}
+        exec(strip_solutions(source, "00_computational_graphs.ipynb"), namespace)
+        _wrap_stubs(namespace, "__main__")
+        with pytest.raises(ExerciseNotDone):
+            namespace[name](cs475_point(CS475_TABLES[name][0]))
