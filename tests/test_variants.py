@@ -125,22 +125,29 @@ def test_the_grading_kernel_checks_the_student_of_its_folder(tmp_path):
     source = course / "source" / ASSIGNMENT
     shutil.copytree(PROJECT_ROOT / "helpers", source / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
     alice_cells = list(literal_tables("alice").values())
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import json\n"
+    folders = {student: course / "autograded" / student / ASSIGNMENT for student in STUDENTS}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / STUDENT_FILE).write_text("alice\n")  # each submission claims to be alice's
+    # one kernel-like process grades alice's tables in each folder (nbgrader starts one per notebook there)
+    script = ("import os, sys; sys.path.insert(0, sys.argv[1]); import json\n"
               "from helpers.checks.exercises import run_checks, submit_cell\n"
               "for cell in json.loads(sys.argv[2]): submit_cell(cell)\n"
-              "print(json.dumps(run_checks('0.12').passed))")
-    verdicts = {}
-    for folder_of in STUDENTS:
-        graded = course / "autograded" / folder_of / ASSIGNMENT
-        graded.mkdir(parents=True)
-        (graded / STUDENT_FILE).write_text("alice\n")
-        env = {**os.environ, GRADING_SOURCE_ENV: str(source), GRADING_FILES_ENV: "", HUB_USER_ENV: "alice",
-               "BACKPROP_LAB_HEADLESS": "1"}
-        run = subprocess.run([sys.executable, "-I", "-c", script, str(PROJECT_ROOT), json.dumps(alice_cells)],
-                             cwd=graded, env=env, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stderr[-3000:]
-        verdicts[folder_of] = json.loads(run.stdout.strip().splitlines()[-1])
-    assert verdicts == {"alice": True, "bob": False}
+              "verdicts = {}\n"
+              "for student, folder in json.loads(sys.argv[3]).items():\n"
+              "    os.chdir(folder)\n"
+              "    verdicts[student] = '\\n'.join(run_checks('0.12').lines())\n"
+              "print(json.dumps(verdicts))")
+    env = {**os.environ, GRADING_SOURCE_ENV: str(source), GRADING_FILES_ENV: "", HUB_USER_ENV: "alice",
+           "BACKPROP_LAB_HEADLESS": "1"}
+    run = subprocess.run([sys.executable, "-I", "-c", script, str(PROJECT_ROOT), json.dumps(alice_cells),
+                          json.dumps({s: str(f) for s, f in folders.items()})],
+                         cwd=folders["alice"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    verdicts = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "5/5 checks passed, all passed" in verdicts["alice"], verdicts["alice"]
+    assert "0/5 checks passed, FAILED" in verdicts["bob"] and verdicts["bob"].count("wrong entries: ") == 5, \
+        verdicts["bob"]
 
 
 def test_the_key_prints_a_students_numbers_and_answers():
