@@ -1,6 +1,6 @@
 
 
-"""Notebook 00's checks (computational graphs, exercises 0.1–0.11): the references that stand in for an unfinished
+"""Notebook 00's checks (computational graphs, exercises 0.1–0.12): the references that stand in for an unfinished
 exercise, the checks with their mistake tables, the CS-587 derivations the notebook reports, and the registry.
 
 The student's code never runs here: it runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`;
@@ -19,6 +19,11 @@ same torch expression with the mistake made (an edge of the graph cut with ``det
 * 0.8–0.10 (:mod:`helpers.custom_functions`): the Functions against autograd of the plain formula, and in the
   manner of ``gradcheck``/``gradgradcheck`` (the Jacobian through the student's backward, and the backward's own,
   against central differences). No verdict comes from the sandbox.
+* 0.12 (notebook cells): the five CS475 tables, entry by entry (value, local gradients, backward gradient of each
+  step) against torch autograd of the same steps, at the student's own point (:mod:`helpers.question_points`).
+
+The first point of 0.1, 0.4-0.7 and 0.11 is the student's own (the numbers their notebook shows), and every
+``seeded`` input is the student's (:mod:`helpers.runtime.variant`); the default variant is the numbers above.
 
 Shapes: gradients are float64 tensors (or numbers, turned into 0-dim tensors); a *gradient dict* maps names
 (``"w"``, ``"v₁"``) to tensors of one common shape.
