@@ -247,6 +247,31 @@ def chain_rule_table(output: Value, check_numerically: bool = True) -> ChainRule
     return ChainRuleTable(names[id(output)], tuple(rows), tuple(steps), grads, numerical)
 
 
+def table_to_fill(table: ChainRuleTable, point: str = "your own point") -> str:
+    """``table`` with only what the student starts from: each step's name and breakdown, and which operands
+    need a local gradient; every number, expansion and backward product is left as ``?`` (the student
+    edition's CS475 tables, exercise 0.12)."""
+    headers = ("step", "breakdown", "value", "local gradient(s)", f"∂{table.output}/∂step")
+    cells = [[str(i), r.breakdown, "?", ", ".join(f"∂{r.name}/∂{g.operand} = ?" for g in r.local_gradients)
+              or "(none: constant operands)", "?"] for i, r in enumerate(table.rows, 1)]
+    widths = [max(len(h), *(len(row[c]) for row in cells)) for c, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("─" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines + ["", f"(your table: fill in every ? in the cell below, at {point})"])
+
+
+def cs475_table(output: Value) -> str:
+    """A CS475 table as the edition shows it: filled by the engine in the instructor edition
+    (:func:`chain_rule_table`), to be filled by the student in the student edition (:func:`table_to_fill`)."""
+    from helpers.runtime.edition import SHOWS_ANSWERS
+    table = chain_rule_table(output, check_numerically=SHOWS_ANSWERS)
+    if SHOWS_ANSWERS:
+        return str(table)
+    names = node_names(output)
+    point = ", ".join(f"{names[id(leaf)]} = {format_number(leaf.data)}" for leaf in inputs_of(output))
+    return table_to_fill(table, f"your point {point}")
+
+
 def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], tolerance: float = 1e-12) -> str:
     """A table: every input's gradient from the engine next to the closed-form value, with a verdict.
 

@@ -31,4 +31,6 @@ PLANTED_BUGS = {
              "        return grad_output * Sigmoid.apply(x)", "σ' written as σ alone"),
     "0.11": ("helpers/graph_derivations.py", '            "z": a * o + 1, "o": a * z}',
              '            "z": a * o, "o": a * z}', "keeps only the path through b"),
+    "0.12": (NOTEBOOK, '            "r": (r, {"q": 1.0, "y": -1.0}, dL_dr), "L": (r ** 2, {"r": 2 * r}, 1.0)}',
+             '            "r": (r, {"q": 1.0, "y": 1.0}, dL_dr), "L": (r ** 2, {"r": 2 * r}, 1.0)}', "wrong entries:"),
 }

@@ -19,7 +19,10 @@ from grading_course import hand_in_untouched, nbgrader, released_course, scores,
 from helpers.checks.exercises import all_exercises
 from helpers.checks.sandbox import isolation
 from helpers.data.paths import PROJECT_ROOT
+from helpers.question_points import cs475_point
+from helpers.runtime.variant import as_student
 from tools.grading import ASSIGNMENT
+from variant_keys import with_literal_tables
 
 EXERCISES = all_exercises()
 BUGS = all_planted_bugs()
@@ -51,6 +54,10 @@ def gradebook(tmp_path_factory):
     for student, bugged in bug_halves().items():
         variants = [change for change in VARIANTS.values() if change[3] not in bugged]  # correct, another order
         instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged] + variants)
+    # bugs-a fills the CS475 tables (0.12) by hand: literal numbers at its own variant's points, which pass
+    # only if the grading kernel checks it as the student of its folder (tests/test_variants.py)
+    table_notebook = submitted / "bugs-a" / ASSIGNMENT / "00_computational_graphs.ipynb"
+    nbformat.write(with_literal_tables(nbformat.read(table_notebook, as_version=4), "bugs-a"), table_notebook)
     hand_in_untouched(course, "untouched")
     nbgrader(course, "autograde", ASSIGNMENT)
     return scores(course), course
@@ -79,6 +86,14 @@ def test_nbgrader_takes_exactly_the_bugged_exercises_points(gradebook, student):
     assert sorted(lost) == sorted(bugged) and all(score == 0 for score, _ in lost.values()), lost
     score, maximum = total(cells)
     assert score == maximum - sum(EXERCISES[i].points for i in bugged)
+
+
+def test_nbgrader_grades_hand_filled_tables_against_the_students_own_variant(gradebook):
+    assert "0.12" not in bug_halves()["bugs-a"]  # bugs-a's 0.12 is correct work (its tables filled by hand)
+    with as_student("bugs-a"):
+        own = cs475_point("task1")
+    assert own != cs475_point("task1")  # its numbers are not the default variant's
+    assert gradebook[0]["bugs-a"][check_cell("0.12")] == (EXERCISES["0.12"].points, EXERCISES["0.12"].points)
 
 
 def test_nbgrader_gives_the_untouched_student_edition_zero(gradebook):

@@ -16,6 +16,8 @@ from nbclient import NotebookClient
 
 from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT, SHARED_CACHE_ENV, cache_dir
+from helpers.question_points import cs475_point
+from helpers.runtime.variant import HUB_USER_ENV, as_student
 from tools.workspace import update_workspace
 
 EXERCISES = all_exercises()
@@ -38,6 +40,7 @@ def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, m
     monkeypatch.setenv("BACKPROP_LAB_HEADLESS", "1")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.setenv(SHARED_CACHE_ENV, str(cache_dir()))
+    monkeypatch.setenv(HUB_USER_ENV, "alice")  # as on a hub: notebook 00 shows alice's own numbers
     path = next(workspace.rglob(f"{stem}.ipynb"))
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
@@ -51,6 +54,12 @@ def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, m
     assert all("not done yet" in printed(cell) for cell in checks), [printed(cell) for cell in checks]
     assert "[not done yet]" in "".join(printed(cell) for cell in code)
     assert os.environ.get("NBGRADER_EXECUTION") is None
+    if stem == "00_computational_graphs":  # the CS475 tables are the student's: steps and ?, never filled
+        tables = [printed(cell) for cell in code if "print(cs475_table(" in cell.source]
+        with as_student("alice"):
+            first = ", ".join(f"{k} = {v:g}" for k, v in cs475_point("task1").items())
+        assert len(tables) == 5 and f"at your point {first})" in tables[0], tables[0]
+        assert all("fill in every ?" in t and "backward pass" not in t and "expansion" not in t for t in tables)
     shared = {path.name for path in cache_dir().glob("*.pt")}
     assert not shared & {path.name for path in (workspace / "data" / "cache").glob("*.pt")}, \
         "the workspace built a cache the class's shared cache holds"

@@ -13,9 +13,10 @@ the checks of notebook 05 compute their expected values from (:data:`INSTRUCTOR_
 student edition gets their results for fixed inputs instead (``helpers/checks/expected_dream.pt``, see
 :mod:`helpers.checks.nb05_dream`).
 
-``python -m tools.editions [--no-start-line] [FOLDER]`` writes the student's workspace (default ``student/``,
-git-ignored; ``--no-start-line`` leaves out the line saying how to start JupyterLab, for a hub's log):
-see :mod:`tools.workspace`. A folder it cannot write is one line naming it and the fix, and exit status 1.
+``python -m tools.editions [FOLDER] [--student ID] [--no-start-line]`` writes the student's workspace
+(default ``student/``, git-ignored): see :mod:`tools.workspace`; ``--student`` records whose variant it
+shows (:mod:`helpers.runtime.variant`), ``--no-start-line`` leaves out how to start JupyterLab (for a hub's
+log). A folder it cannot write is one line naming it and the fix, and exit status 1.
 """
 from __future__ import annotations
 
@@ -238,9 +239,8 @@ def _expected_dream() -> bytes:
 def cli(argv: list[str]) -> int:
     """``python -m tools.editions [FOLDER]``: :func:`tools.workspace.main`, with a folder that cannot be written
     (the default ``student/`` of a read-only course folder) said in one line and exit status 1, not a traceback."""
-    from tools.workspace import DEFAULT_FOLDER, NO_START_LINE, main
-    folders = [argument for argument in argv if argument != NO_START_LINE]
-    folder = Path(folders[0]).absolute() if folders else DEFAULT_FOLDER
+    from tools.workspace import main, parse_arguments
+    folder = parse_arguments(argv).folder.absolute()  # bad arguments: argparse's usage, exit status 2
     try:
         with writing_in(folder, "FOLDER", "the student workspace",
                         fix="give a writable folder: python -m tools.editions FOLDER"):

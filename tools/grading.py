@@ -172,14 +172,60 @@ def exercise_table() -> str:
     return "\n".join(rows)
 
 
+def student_key(student: str) -> str:
+    """A student's variant as the instructor's key (``python -m tools.grading key STUDENT``): their numbers in
+    notebook 00 (the CS-587 regression data, the CS475 points, the NYU point) and the answers at them (the
+    CS475 tables filled by the engine, the NYU adjoints), computed with this project's solutions. The same
+    numbers the grading kernel checks that student against (:mod:`helpers.runtime.variant`)."""
+    from helpers import question_points
+    from helpers.chain_rule import chain_rule_table
+    from helpers.checks.nb00_graphs import CS475_TABLES
+    from helpers.graph_derivations import nyu_adjoints
+    from helpers.runtime.variant import as_student
+    from helpers.scalar_autodiff import Value, exp, log, sigmoid
+
+    builders = {  # task: the expression of notebook 00's table, from Values named as in the notebook
+        "task1": lambda v: ((v["w"] * v["x"] + v["b"]) - v["y"]) ** 2,
+        "task2": lambda v: (v["w"] * exp(v["b"] * v["x"]) + log(v["w"] * v["x"])) * v["b"],
+        "task3": lambda v: 1 / (1 + exp(-v["x"])),
+        "task4": lambda v: (sigmoid(v["w"] * v["x"] + v["b"]) - v["y"]) ** 2,
+        "task5": lambda v: ((v["y"] - sigmoid(v["w₂"] * sigmoid(v["w₁"] * v["x"] + v["b₁"]) + v["b₂"])) ** 2
+                            + v["λ"] * (v["w₁"] ** 2 + v["w₂"] ** 2))}
+    with as_student(student):
+        line, (x, y) = question_points.regression_line(), question_points.regression_data()
+        lines = [f"variant of student {student!r} (assignment {ASSIGNMENT})", "",
+                 f"CS-587 A regression data: y = {line['slope']:g}x + {line['intercept']:g}; x = "
+                 + ", ".join(f"{v:g}" for v in x.tolist()) + "; y = " + ", ".join(f"{v:.6g}" for v in y.tolist())]
+        nyu = question_points.nyu_point()
+        adjoints = {k: float(v) for k, v in nyu_adjoints(**nyu).items()}
+        lines += [f"NYU 1.4 (b) point: {nyu}", "  ∂w/∂node: " + ", ".join(f"{k} = {v:.6g}" for k, v in adjoints.items())]
+        for function, (task, expression, spec) in CS475_TABLES.items():
+            point = question_points.cs475_point(task)
+            values = {name: Value(value, name) for name, value in point.items()}
+            output = builders[task](values)
+            output.label = spec[-1][0]
+            lines += ["", f"CS475 {task}, {expression} at {point} (exercise 0.12, `{function}`):",
+                      str(chain_rule_table(output))]
+    return "\n".join(lines)
+
+
 USAGE = ("usage: python -m tools.grading course DIR   (writes an nbgrader course folder)\n"
-         "       python -m tools.grading exercises    (prints the exercise table)")
+         "       python -m tools.grading exercises    (prints the exercise table)\n"
+         "       python -m tools.grading key STUDENT  (prints that student's numbers and answers)")
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tools.grading course DIR`` or ``exercises``: exit status 0, or 1/2 with the reason."""
+    """``python -m tools.grading course DIR``, ``exercises`` or ``key STUDENT``: exit status 0, or 1/2 with the
+    reason."""
     if argv == ["exercises"]:
         print(exercise_table())
+        return 0
+    if len(argv) == 2 and argv[0] == "key":
+        try:
+            print(student_key(argv[1]))
+        except ValueError as error:
+            print(f"python -m tools.grading key: {error}", file=sys.stderr)
+            return 2
         return 0
     if len(argv) != 2 or argv[0] != "course":
         print(USAGE, file=sys.stderr)

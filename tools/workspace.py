@@ -44,6 +44,7 @@ somebody else's and is refused, untouched.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -350,16 +351,40 @@ def summary(folder: Path, update: WorkspaceUpdate, start_line: bool = True) -> s
     return "\n".join(lines)
 
 
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """``[FOLDER] [--student ID] [--no-start-line]`` as ``folder`` (a Path), ``student`` (or None) and
+    ``start_line``; bad arguments end the command with argparse's usage and exit status 2."""
+    parser = argparse.ArgumentParser(prog="python -m tools.editions",
+                                     description="Write or update a student workspace (three-way: tools/workspace.py).")
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER,
+                        help="the workspace (default: student/ in the project)")
+    parser.add_argument("--student", metavar="ID",
+                        help="whose variant the workspace shows and checks (on a JupyterHub the hub's user name is used)")
+    parser.add_argument(NO_START_LINE, dest="start_line", action="store_false",
+                        help="leave out the line saying how to start JupyterLab (a hub's log)")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    """``python -m tools.editions [--no-start-line] [FOLDER]``: exit status 0, or 1 with the reason a folder is
-    refused."""
-    start_line = NO_START_LINE not in argv
-    argv = [argument for argument in argv if argument != NO_START_LINE]
-    folder = Path(argv[0]).absolute() if argv else DEFAULT_FOLDER
+    """``python -m tools.editions [FOLDER] [--student ID] [--no-start-line]`` (:func:`parse_arguments`): exit
+    status 0, or 1 with the reason a folder is refused (2 for bad arguments). With ``--student`` the workspace shows
+    and checks that student's variant (:func:`helpers.runtime.variant.record_student`; on a JupyterHub the hub's
+    user name is used instead)."""
+    from helpers.runtime.variant import record_student, valid_id
+    arguments = parse_arguments(argv)
+    folder, student = arguments.folder.absolute(), arguments.student
+    try:
+        if student is not None:
+            valid_id(student)
+    except ValueError as error:
+        print(f"python -m tools.editions: {error}", file=sys.stderr)
+        return 2
     try:
         update = update_workspace(folder)
     except ForeignFolderError as error:
         print(f"python -m tools.editions: {error}", file=sys.stderr)
         return 1
-    print(summary(folder, update, start_line))
+    if student is not None:
+        record_student(folder, student)
+    print(summary(folder, update, arguments.start_line) + (f"\nvariant: student {student!r}" if student is not None else ""))
     return 0

@@ -40,6 +40,7 @@ from helpers.checks.sandbox import (ForbiddenToolUsed, SandboxUnavailable, Stude
                                     isolation, remove_copy, sandbox_for)
 from helpers.checks.toolkit import CheckOutcome, Exercise
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
+from helpers.runtime.variant import GRADING_SOURCE_ENV  # the course's source/<assignment>/ (set by the grader)
 
 NOTEBOOK_CHECKS = (nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream)
 STOP_BETWEEN_CHECKS_ENV = "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS"  # "1": a hub's memory-lean setting
@@ -95,7 +96,6 @@ def exercise(exercise_id: str) -> Exercise:
     return exercises[exercise_id]
 
 
-GRADING_SOURCE_ENV = "BACKPROP_LAB_GRADING_SOURCE"      # the course's source/<assignment>/ (set by the grader)
 GRADING_FILES_ENV = "BACKPROP_LAB_GRADING_STUDENT_FILES"  # the student's files, os.pathsep-separated
 _submitted_cells: list[str] = []
 _grading_copy = None

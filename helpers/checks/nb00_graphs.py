@@ -1,6 +1,6 @@
 
 
-"""Notebook 00's checks (computational graphs, exercises 0.1–0.11): the references that stand in for an unfinished
+"""Notebook 00's checks (computational graphs, exercises 0.1–0.12): the references that stand in for an unfinished
 exercise, the checks with their mistake tables, the CS-587 derivations the notebook reports, and the registry.
 
 The student's code never runs here: it runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`;
@@ -19,6 +19,11 @@ same torch expression with the mistake made (an edge of the graph cut with ``det
 * 0.8–0.10 (:mod:`helpers.custom_functions`): the Functions against autograd of the plain formula, and in the
   manner of ``gradcheck``/``gradgradcheck`` (the Jacobian through the student's backward, and the backward's own,
   against central differences). No verdict comes from the sandbox.
+* 0.12 (notebook cells): the five CS475 tables, entry by entry (value, local gradients, backward gradient of each
+  step) against torch autograd of the same steps, at the student's own point (:mod:`helpers.question_points`).
+
+The first point of 0.1, 0.4-0.7 and 0.11 is the student's own (the numbers their notebook shows), and every
+``seeded`` input is the student's (:mod:`helpers.runtime.variant`); the default variant is the numbers above.
 
 Shapes: gradients are float64 tensors (or numbers, turned into 0-dim tensors); a *gradient dict* maps names
 (``"w"``, ``"v₁"``) to tensors of one common shape.
@@ -40,6 +45,7 @@ from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FD_STEP, FINITE_DIFFERENCE_TO
                                numerical_gradient, numerical_jacobian)
 from helpers.graph_derivations import (V1, V2, V3, V4, V5, V6, V7, logistic_adjoints, quadratic_form_adjoints, sin_over_x_adjoints,
                                        softplus_adjoints)
+from helpers.question_points import cs475_point, nyu_point, regression_data
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.scalar_autodiff import post_order
 
@@ -371,8 +377,7 @@ def _notebook_function(code, name: str):
 def check_fit_line(code) -> list[CheckOutcome]:
     """Exercise 0.1: ``fit_line(x, y, steps, learning_rate, zero_grad) -> (W, b, losses)``."""
     fit_line = _notebook_function(code, "fit_line")
-    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    y = 1 - x
+    x, y = regression_data()  # the student's own data (the default variant: y = 1 - x)
     generator = seeded(14)
     x5 = torch.randn(5, dtype=torch.float64, generator=generator)
     y5 = torch.randn(5, dtype=torch.float64, generator=generator)
@@ -430,7 +435,7 @@ def _hand_gradients_check(function, reference_function, points, mistakes) -> lis
 def check_line_loss_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.4 (CS475 task 1): ``line_loss_gradients(w, x, b, y) -> {"w", "x", "b", "y": float}``."""
     line_loss_gradients = _notebook_function(code, "line_loss_gradients")
-    points = ({"w": 0.5, "x": 2.0, "b": -0.3, "y": 1.2}, {"w": -1.5, "x": 0.4, "b": 2.0, "y": -0.7})
+    points = (cs475_point("task1"), {"w": -1.5, "x": 0.4, "b": 2.0, "y": -0.7})  # the student's own point first
 
     def mistakes(point):
         return {NO_FACTOR_2: lambda g: {k: v / 2 for k, v in g.items()},
@@ -442,7 +447,7 @@ def check_line_loss_gradients(code) -> list[CheckOutcome]:
 def check_exp_log_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.5 (CS475 task 2): ``exp_log_gradients(x, b, w) -> {"x", "b", "w": float}``."""
     exp_log_gradients = _notebook_function(code, "exp_log_gradients")
-    points = ({"x": 0.5, "b": 0.3, "w": 1.5}, {"x": 1.7, "b": -0.6, "w": 0.4})
+    points = (cs475_point("task2"), {"x": 1.7, "b": -0.6, "w": 0.4})  # the student's own point first
 
     def mistakes(point):
         cut = lambda which, name: autograd_dict(lambda **t: _exp_log(**t, cut=which), **point)[name]
@@ -461,7 +466,8 @@ def check_two_neuron_gradients(code) -> list[CheckOutcome]:
     """Exercise 0.7 (CS475 task 5): ``two_neuron_gradients(values) -> dict`` with the keys of ``values``:
     y, w₁, x, b₁, w₂, b₂, λ (floats)."""
     two_neuron_gradients = _notebook_function(code, "two_neuron_gradients")
-    points = ({"y": 1.0, "w1": 0.5, "x": 1.2, "b1": -0.3, "w2": 0.8, "b2": 0.1, "lam": 0.01},
+    own = {short: cs475_point("task5")[name] for short, name in TWO_NEURON_NAMES.items()}
+    points = (own,  # the student's own point first
               {"y": -0.5, "w1": -1.1, "x": 0.3, "b1": 0.4, "w2": 1.7, "b2": -0.6, "lam": 0.2})
     rename = lambda g: {TWO_NEURON_NAMES[k]: v for k, v in g.items()}
 
@@ -821,8 +827,9 @@ NEURON_MISTAKES = (SIGMOID_AS_VALUE, NO_FACTOR_2, NO_INNER, Y_SIGN)
 
 def check_sigmoid_neuron(code) -> list[CheckOutcome]:
     """Exercise 0.6: ``graph_derivations.sigmoid_neuron_gradients(w, x, b, y)`` at four points at once."""
-    w, x, b, y = _points(0.8, -1.2, 2.0, 0.1), _points(1.5, 0.3, -0.7, 4.0), _points(-0.4, 0.9, 0.2, -1.0), \
-        _points(1.0, 0.0, 0.5, -0.3)
+    own = cs475_point("task4")  # the student's own point first
+    w, x, b, y = _points(own["w"], -1.2, 2.0, 0.1), _points(own["x"], 0.3, -0.7, 4.0), \
+        _points(own["b"], 0.9, 0.2, -1.0), _points(own["y"], 0.0, 0.5, -0.3)
     s = torch.sigmoid(w * x + b)
     extra = {SIGMOID_AS_VALUE: lambda g: {k: g[k] / (1 - s) for k in "wxb"},
              NO_FACTOR_2: lambda g: {k: v / 2 for k, v in g.items()},
@@ -999,7 +1006,9 @@ NYU_PATHS = {"∂w/∂z keeps only the path through b (the direct one, w = c + z
 
 def check_nyu_graph(code) -> list[CheckOutcome]:
     """Exercise 0.11: ``graph_derivations.nyu_adjoints(x, y, z, o)`` at three points at once."""
-    points = (_points(1.0, -0.4, 2.5), _points(2.0, 0.3, -1.0), _points(-1.5, 0.8, 0.7), _points(0.5, -2.0, 1.1))
+    own = nyu_point()  # the student's own point first
+    points = (_points(own["x"], -0.4, 2.5), _points(own["y"], 0.3, -1.0), _points(own["z"], 0.8, 0.7),
+              _points(own["o"], -2.0, 1.1))
 
     def one_path(through_b: bool):
         def build(x, y, z, o):
@@ -1010,6 +1019,104 @@ def check_nyu_graph(code) -> list[CheckOutcome]:
     variants = {mistake: one_path(through_b) for mistake, through_b in NYU_PATHS.items()}
     return [guarded("nyu", lambda: _adjoint_check("nyu_adjoints", code.function(f"{DERIVATIONS}:nyu_adjoints"),
                                                   nyu_nodes, points, variants))]
+
+
+# ---- 0.12: the CS475 tables, filled by the student at their own point --------------------------------------
+
+_mul, _add, _sub = (lambda a, b: a * b), (lambda a, b: a + b), (lambda a, b: a - b)
+_square = lambda a: a ** 2
+# function: (CS475 task, expression, its steps as the engine names and orders them: (step, torch operation,
+# operands: input or step names, or constants)). The notebook builds the same expressions with the engine.
+CS475_TABLES = {
+    "line_loss_table": ("task1", "L = [(wx + b) - y]²",
+                        (("p", _mul, ("w", "x")), ("q", _add, ("p", "b")), ("r", _sub, ("q", "y")),
+                         ("L", _square, ("r",)))),
+    "exp_log_table": ("task2", "f = (w·exp(bx) + ln(wx))·b",
+                      (("p", _mul, ("b", "x")), ("q", torch.exp, ("p",)), ("r", _mul, ("w", "q")),
+                       ("s", _mul, ("w", "x")), ("t", torch.log, ("s",)), ("u", _add, ("r", "t")),
+                       ("f", _mul, ("u", "b")))),
+    "sigmoid_table": ("task3", "σ = 1/(1 + exp(-x))",
+                      (("p", lambda a: -a, ("x",)), ("q", torch.exp, ("p",)), ("r", _add, (1.0, "q")),
+                       ("σ", lambda a, b: a / b, (1.0, "r")))),
+    "neuron_table": ("task4", "L = [σ(wx + b) - y]²",
+                     (("p", _mul, ("w", "x")), ("q", _add, ("p", "b")), ("r", torch.sigmoid, ("q",)),
+                      ("s", _sub, ("r", "y")), ("L", _square, ("s",)))),
+    "two_neuron_table": ("task5", "f = [y - σ(w₂σ(w₁x + b₁) + b₂)]² + λ(w₁² + w₂²)",
+                         (("p", _mul, ("w₁", "x")), ("q", _add, ("p", "b₁")), ("r", torch.sigmoid, ("q",)),
+                          ("s", _mul, ("w₂", "r")), ("t", _add, ("s", "b₂")), ("u", torch.sigmoid, ("t",)),
+                          ("v", _sub, ("y", "u")), ("g", _square, ("v",)), ("h", _square, ("w₁",)),
+                          ("k", _square, ("w₂",)), ("m", _add, ("h", "k")), ("n", _mul, ("λ", "m")),
+                          ("f", _add, ("g", "n")))),
+}
+TABLE_TOLERANCE = (1e-3, 1e-4)  # (relative, absolute): numbers written by hand to four significant digits pass
+TABLE_FORM = ("must be a dict {step: (value, {operand: local gradient}, gradient of the output)}, one entry per "
+              "step of the table")
+TABLE_MISTAKES = (TABLE_FORM, "wrong entries: each named (`q: its value`, `q: ∂q/∂p`, `q: ∂L/∂q (backward)`), "
+                              "at your own point")
+
+
+def cs475_table_reference(function: str, point: Mapping[str, float]) -> dict:
+    """The table ``function`` (a key of :data:`CS475_TABLES`) at ``point`` by torch autograd in float64:
+    {step: (value, {operand: ∂step/∂operand}, ∂output/∂step)} (floats; constants get no local gradient)."""
+    _, _, spec = CS475_TABLES[function]
+    tensors = {name: torch.tensor(float(value), dtype=torch.float64, requires_grad=True)
+               for name, value in point.items()}
+    locals_ = {}
+    for step, operation, operands in spec:
+        args = [tensors[o] if isinstance(o, str) else torch.tensor(o, dtype=torch.float64) for o in operands]
+        tensors[step] = operation(*args)
+        # the local gradient: the step alone, its operands as fresh leaves (not through the rest of the graph)
+        _, slopes = local_gradients_reference(operation)(*(a.item() for a in args))
+        locals_[step] = {o: slope for o, slope in zip(operands, slopes) if isinstance(o, str)}
+    steps = [step for step, _, _ in spec]
+    gradients = torch.autograd.grad(tensors[steps[-1]], [tensors[s] for s in steps])
+    return {step: (tensors[step].item(), locals_[step], g.item()) for step, g in zip(steps, gradients)}
+
+
+def _entry_close(student, reference: float) -> bool:
+    if isinstance(student, bool) or not isinstance(student, (int, float)) or not math.isfinite(student):
+        return False
+    relative, absolute = TABLE_TOLERANCE
+    return abs(student - reference) <= absolute + relative * abs(reference)
+
+
+def table_outcome(title: str, student, reference: dict, output: str) -> CheckOutcome:
+    """The student's table against the reference, entry by entry: each wrong entry is named (the step and
+    which of its numbers), never its expected value."""
+    if not isinstance(student, Mapping) or set(student) != set(reference):
+        got = sorted(map(str, student)) if isinstance(student, Mapping) else type(student).__name__
+        return CheckOutcome(title, False, f"the table {TABLE_FORM}: steps {', '.join(reference)}; got {got}")
+    wrong = []
+    for step, (value, slopes, gradient) in reference.items():
+        row = student[step]
+        if not isinstance(row, (tuple, list)) or len(row) != 3 or not isinstance(row[1], Mapping):
+            wrong.append(f"{step} (not a (value, {{operand: local gradient}}, gradient) triple)")
+            continue
+        if not _entry_close(row[0], value):
+            wrong.append(f"{step}: its value")
+        if set(row[1]) != set(slopes):
+            wrong.append(f"{step}: the local gradients must be for the operands {', '.join(slopes)}")
+        else:
+            wrong += [f"{step}: ∂{step}/∂{o}" for o, slope in slopes.items() if not _entry_close(row[1][o], slope)]
+        if not _entry_close(row[2], gradient):
+            wrong.append(f"{step}: ∂{output}/∂{step} (backward)")
+    if not wrong:
+        return CheckOutcome(title, True)
+    return CheckOutcome(title, False, "wrong entries: " + "; ".join(wrong))
+
+
+def check_cs475_tables(code) -> list[CheckOutcome]:
+    """Exercise 0.12: the five CS475 tables, each ``name(point) -> {step: (value, {operand: local}, gradient)}``,
+    checked at the student's own point (:func:`helpers.question_points.cs475_point`)."""
+    outcomes = []
+    for function, (task, expression, spec) in CS475_TABLES.items():
+        point = cs475_point(task)
+        title = f"{function}: the table of {expression} at your point ({', '.join(f'{k} = {v:g}' for k, v in point.items())})"
+        student_function = _notebook_function(code, function)
+        output = spec[-1][0]
+        outcomes.append(guarded(function, lambda: table_outcome(title, student_function(dict(point)),
+                                                               cs475_table_reference(function, point), output)))
+    return outcomes
 
 
 # ---- the CS-587 part B derivations, as the notebook reports them ------------------------------------------
@@ -1184,4 +1291,7 @@ EXERCISES = (
              ("helpers/graph_derivations.py",), ("nyu_adjoints",), check_nyu_graph,
              tuple(NYU_PATHS), forbid=HAND,
              stand_ins={f"{DERIVATIONS}:nyu_adjoints": (adjoints_by_autograd(nyu_nodes), BY_GRAPH)}),
+    Exercise("0.12", "CS475 tasks 1-5: the tables at your own point", NOTEBOOK, "CS475 tasks 1-5 (the tables)", 3,
+             (NOTEBOOK_FILE,), tuple(CS475_TABLES), check_cs475_tables, TABLE_MISTAKES, forbid=HAND),
+    # no stand-ins: nothing in the notebook needs the tables, and a reference standing in would print them
 )

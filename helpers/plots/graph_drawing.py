@@ -166,14 +166,16 @@ def _draw(nodes: Sequence[GraphNode], edges: Sequence[tuple[Hashable, Hashable]]
     return fig
 
 
-def value_graph(output: Value, show_gradients: bool | None = None) -> tuple[list[GraphNode], list[tuple]]:
+def value_graph(output: Value, show_gradients: bool | None = None, show_values: bool = True
+                ) -> tuple[list[GraphNode], list[tuple]]:
     """Nodes and edges of ``output``'s computational graph: a value node per Value, an operator node
     per primitive. Gradients are shown when ``show_gradients`` (default: when ``output.backward()``
-    has run, i.e. ``output.grad == 1``)."""
+    has run, i.e. ``output.grad == 1``); without ``show_values`` only the inputs show a number (a graph
+    beside a table the student fills, exercise 0.12)."""
     if not isinstance(output, Value):
         raise TypeError(f"draw_graph expects the Value an expression produced, got {type(output).__name__}")
     if show_gradients is None:
-        show_gradients = output.grad == 1.0
+        show_gradients = output.grad == 1.0 and show_values
     names = node_names(output)
     out_name = names[id(output)]
     nodes, edges = [], []
@@ -188,7 +190,7 @@ def value_graph(output: Value, show_gradients: bool | None = None) -> tuple[list
             kind, text = "constant", names[key]
         else:
             kind = "output" if value is output else "input" if value.is_leaf else "intermediate"
-            text = f"{names[key]} = {format_number(value.data)}"
+            text = f"{names[key]} = {format_number(value.data)}" if show_values or value.is_leaf else names[key]
             if show_gradients:
                 text += f"\n∂{out_name}/∂{names[key]} = {format_number(value.grad)}"
         nodes.append(GraphNode(key, kind, text))
@@ -196,13 +198,13 @@ def value_graph(output: Value, show_gradients: bool | None = None) -> tuple[list
 
 
 def draw_graph(output: Value, ax=None, title: str | None = None, show_gradients: bool | None = None,
-               orientation: str = "auto"):
+               orientation: str = "auto", show_values: bool = True):
     """Draw ``output``'s computational graph; returns the matplotlib Figure (drawn into ``ax`` if given).
 
     ``orientation``: "horizontal" (inputs left), "vertical" (inputs on top) or "auto" (horizontal
     unless that would be wider than MAX_WIDTH_IN inches).
     """
-    nodes, edges = value_graph(output, show_gradients)
+    nodes, edges = value_graph(output, show_gradients, show_values)
     return _draw(nodes, edges, ax, title, orientation)
 
 
