@@ -3,6 +3,7 @@ import math
 
 import torch
 
+from helpers.experiments import spiral_sweep
 from helpers.experiments.spiral_sweep import (DISPLAY_FLOOR, HIDDEN, format_y, observations, radius_factor,
                                               results_table, run_grid, stability_evidence)
 from helpers.runtime import edition
@@ -60,3 +61,17 @@ def test_the_student_edition_gets_a_prompt_instead_of_the_observations(monkeypat
     assert "diverged in 1 of 1 runs" in observations(runs)
     monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
     assert observations(runs) == HIDDEN and "answer cell" in HIDDEN and "diverged" not in HIDDEN
+
+
+def test_each_student_runs_from_their_own_starts_and_the_instructor_edition_from_the_default_ones():
+    from helpers.runtime.variant import as_student
+    from helpers.spiral import random_start
+    assert spiral_sweep.notebook_seeds() == spiral_sweep.DEFAULT_SEEDS == spiral_sweep.SEEDS
+    with as_student("alice"):
+        alice = spiral_sweep.notebook_seeds()
+        assert spiral_sweep.notebook_seeds() == alice  # the same in every call (and process: SHA-256 seeds)
+    with as_student("bob"):
+        bob = spiral_sweep.notebook_seeds()
+    assert len(set(alice)) == len(set(bob)) == 3 and alice != bob != spiral_sweep.DEFAULT_SEEDS
+    starts = {tuple(random_start(seed).tolist()) for seed in alice + bob}
+    assert len(starts) == 6

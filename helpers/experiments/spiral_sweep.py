@@ -9,11 +9,24 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import LogFormatterMathtext
 
-from helpers.runtime import edition
+from helpers.runtime import edition, variant
 from helpers.spiral import START_BOX, DescentResult, gradient_descent, random_start, spiral, steps_to_reach
 
 LEARNING_RATES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-SEEDS = (0, 1, 2)
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def notebook_seeds(count: int = len(DEFAULT_SEEDS)) -> tuple[int, ...]:
+    """The seeds whose starts (:func:`helpers.spiral.random_start`) notebook 01 runs from: :data:`DEFAULT_SEEDS` in
+    the default variant (the instructor edition), else ``count`` seeds in [0, 10000) drawn for the student
+    (:mod:`helpers.runtime.variant`), so each student describes runs from their own start points."""
+    if variant.student_id() is None:
+        return DEFAULT_SEEDS[:count]
+    drawn = torch.randperm(10_000, generator=variant.generator("spiral-seeds", 0))[:count]
+    return tuple(int(seed) for seed in drawn)
+
+
+SEEDS = notebook_seeds()  # this kernel's student's (fixed when the module is imported)
 N_STEPS = 1000
 TOLERANCE = 1e-3  # "within tolerance of the minimum": y(x_t) ≤ 1e-3 (y = 0 at the origin)
 # Below this, printed values of y are only "< 1e-20": the digits of a y of 1e-175 come from round-off in
