@@ -69,7 +69,8 @@ def test_a_real_change_replaces_that_cell_only_and_keeps_the_metadata():
 
 def test_execution_counts_and_images_are_not_compared_as_nbval_does_but_stream_names_are():
     merged, changed = refresh.merge(_stored(), _fresh(counts=(1, 2, 4)), PATTERNS)
-    assert changed == [] and merged == _stored()
+    assert changed == [] and [cell.outputs[0]["data"] for cell in merged.cells[2:]] == [{"text/plain": "42"}]
+    assert refresh.merge(_stored(), _fresh(), PATTERNS)[0] == _stored()  # counts as run, outputs equal: nothing new
     stored, fresh = _stored(), _fresh()
     for notebook, pixels in ((stored, "iVBORw0KGgo="), (fresh, "iVBORw0KGgp=")):
         notebook.cells[2].outputs[0]["data"]["image/png"] = pixels
@@ -80,18 +81,22 @@ def test_execution_counts_and_images_are_not_compared_as_nbval_does_but_stream_n
     assert refresh.merge(stored, fresh, PATTERNS)[1] == [1]
 
 
-def test_a_changed_cell_keeps_its_stored_execution_count():
-    merged, changed = refresh.merge(_stored(answer="41"), _fresh(answer="42", counts=(1, 2, 7)), PATTERNS)
-    assert changed == [2]
-    assert merged.cells[2].execution_count == 3 and merged.cells[2].outputs[0]["execution_count"] == 3
+def test_every_code_cell_is_numbered_as_the_run_executed_it_top_to_bottom():
+    stored = _stored(answer="41")
+    stored.cells[1].execution_count = None  # added by hand, not yet run
+    merged, changed = refresh.merge(stored, _fresh(answer="42", counts=(1, 2, 3)), PATTERNS)
+    assert changed == [2]  # only the real change is reported
+    assert [cell.execution_count for cell in merged.cells] == [1, 2, 3]
+    assert merged.cells[2].outputs[0]["execution_count"] == 3
 
 
-def test_a_new_cell_never_run_takes_the_fresh_execution_count():
+def test_counts_out_of_order_are_renumbered_even_when_no_output_changed():
     stored = _stored()
-    stored.cells[2].execution_count, stored.cells[2].outputs = None, []  # added by hand, not yet run
-    merged, changed = refresh.merge(stored, _fresh(counts=(1, 2, 7)), PATTERNS)
-    assert changed == [2]
-    assert merged.cells[2].execution_count == 7 and merged.cells[2].outputs[0]["execution_count"] == 7
+    for cell, count in zip(stored.cells, (5, None, 2)):
+        cell.execution_count = count
+    merged, changed = refresh.merge(stored, _fresh(counts=(1, 2, 3)), PATTERNS)
+    assert changed == [] and merged != stored
+    assert [cell.execution_count for cell in merged.cells] == [1, 2, 3]
 
 
 def test_a_changed_cell_showing_a_widget_takes_the_fresh_widget_state():

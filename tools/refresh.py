@@ -77,21 +77,25 @@ def _shows_widget(cell) -> bool:
 
 
 def _take_outputs(cell, fresh_cell) -> None:
-    """``cell`` gets ``fresh_cell``'s outputs, numbered with its own execution count (a new cell, never run,
-    takes the fresh count: nbval refuses a cell that has outputs but no count)."""
-    if cell.get("execution_count") is None:
-        cell["execution_count"] = fresh_cell.get("execution_count")
+    """``cell`` gets ``fresh_cell``'s outputs."""
     cell.outputs = copy.deepcopy(fresh_cell.outputs)
+
+
+def _number_as_run(cell, fresh_cell) -> None:
+    """``cell`` (and its outputs) carries ``fresh_cell``'s execution count: the run's, top to bottom, so a reader
+    sees [1], [2], [3] … down the notebook, whichever cells' outputs changed."""
+    cell["execution_count"] = fresh_cell.get("execution_count")
     for output in cell.outputs:
         if "execution_count" in output:
-            output["execution_count"] = cell.get("execution_count")
+            output["execution_count"] = cell["execution_count"]
 
 
 def merge(stored: nbformat.NotebookNode, fresh: nbformat.NotebookNode, patterns: list[tuple[str, str]],
           everything: bool = False) -> tuple[nbformat.NotebookNode, list[int]]:
     """``stored`` with the fresh outputs of each code cell whose outputs really changed (every code
-    cell if ``everything``); returns it and those cells' indices. The metadata stays ``stored``'s, but
-    for the widget state when a changed cell displays a widget."""
+    cell if ``everything``) and every code cell numbered as the fresh run executed it (top to bottom); returns it
+    and the indices of the cells whose outputs changed. The metadata stays ``stored``'s, but for the widget state
+    when a changed cell displays a widget."""
     result, changed = copy.deepcopy(stored), []
     for index, (old, new) in enumerate(zip(stored.cells, fresh.cells)):
         if old.cell_type == "code" and (
@@ -107,6 +111,9 @@ def merge(stored: nbformat.NotebookNode, fresh: nbformat.NotebookNode, patterns:
             result.metadata[WIDGETS] = fresh.metadata[WIDGETS]
         else:
             result.metadata.pop(WIDGETS, None)
+    for cell, fresh_cell in zip(result.cells, fresh.cells):
+        if cell.cell_type == "code":
+            _number_as_run(cell, fresh_cell)
     return result, sorted(changed)
 
 
@@ -150,7 +157,8 @@ def main(paths: list[str]) -> int:
             print(f"FAILED: could not write {error.filename or path}: {error.strerror or error}", file=sys.stderr)
             return 1
         print("  unchanged" if changed is None else
-              f"  stored new outputs of cell(s) {', '.join(map(str, changed))}", flush=True)
+              f"  stored new outputs of cell(s) {', '.join(map(str, changed))}" if changed else
+              "  outputs unchanged; execution counts renumbered as run, top to bottom", flush=True)
     return 0
 
 
