@@ -1,13 +1,11 @@
 """The cached ImageNet VGG is read only after its hash is checked, and never by unpickling code."""
 import hashlib
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from helpers.data.paths import PROJECT_ROOT
+from fresh_python import printed_by_fresh_python
 from helpers.models import imagenet
 
 
@@ -67,6 +65,4 @@ def test_the_file_looked_for_is_torchvisions_and_torchvision_is_not_imported_wit
               "from helpers.models import imagenet\n"
               "assert imagenet.cached_vgg13_bn() is None\n"
               "print('torchvision' in sys.modules)\n")
-    ran = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "False"
+    assert printed_by_fresh_python(script) == "False"
