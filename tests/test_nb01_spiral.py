@@ -5,6 +5,7 @@ draw what check 1.4 accepts), further mistakes of 1.3-1.4 are named, and each ex
 the notebook."""
 import json
 
+import pytest
 import torch
 
 from helpers import spiral
@@ -79,24 +80,24 @@ def test_arrows_of_the_gradient_itself_are_diagnosed_as_uphill():
     assert checks._arrow_outcomes(drawn)[-1].diagnosis == checks.UPHILL
 
 
-def test_contour_lines_instead_of_filled_contours_are_named():
-    source = (PROJECT_ROOT / "helpers/experiments/spiral_sweep.py").read_text()
-    solution = "    filled = ax.contourf(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm(), cmap=\"viridis\")"
-    assert source.count(solution) == 1
-    workspace = workspace_with({"helpers/experiments/spiral_sweep.py": source.replace(
-        solution, "    filled = ax.contour(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm())")})
-    result = run_checks("1.4", workspace)
-    assert not result.passed and result.outcomes[0].diagnosis == checks.ONLY_LINES, result.lines()
+EDITED_SWEEPS = {  # a line of the instructor's spiral_sweep.py, the student's version of it, the exercise, the diagnosis
+    "contour lines instead of filled contours": (
+        "    filled = ax.contourf(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm(), cmap=\"viridis\")",
+        "    filled = ax.contour(x1, x2, np.maximum(y, 1e-2), levels=levels, norm=LogNorm())", "1.4", "ONLY_LINES"),
+    "a new start for every run": (
+        "            runs.append((seed, lr, gradient_descent(start, lr, n_steps)))",
+        "            runs.append((seed, lr, gradient_descent(random_start(seed + len(runs)), lr, n_steps)))", "1.3",
+        "NEW_START_PER_RUN"),
+}
 
 
-def test_a_new_start_for_every_run_is_named():
+@pytest.mark.parametrize("mistake", sorted(EDITED_SWEEPS))
+def test_a_mistake_in_the_sweep_or_its_plot_is_named(mistake):
+    line, edited, exercise_id, diagnosis = EDITED_SWEEPS[mistake]
     source = (PROJECT_ROOT / "helpers/experiments/spiral_sweep.py").read_text()
-    line = "            runs.append((seed, lr, gradient_descent(start, lr, n_steps)))"
     assert source.count(line) == 1
-    workspace = workspace_with({"helpers/experiments/spiral_sweep.py": source.replace(
-        line, "            runs.append((seed, lr, gradient_descent(random_start(seed + len(runs)), lr, n_steps)))")})
-    result = run_checks("1.3", workspace)
-    assert not result.passed and checks.NEW_START_PER_RUN in [o.diagnosis for o in result.outcomes], result.lines()
+    result = run_checks(exercise_id, workspace_with({"helpers/experiments/spiral_sweep.py": source.replace(line, edited)}))
+    assert not result.passed and getattr(checks, diagnosis) in [o.diagnosis for o in result.outcomes], result.lines()
 
 
 def test_each_exercise_is_posed_then_checked_in_its_notebook_in_order():
