@@ -52,9 +52,9 @@ def ablation_observations(runs: Sequence[SweepRun], n_val: int) -> str:
     """Markdown bullets: what each switch changed on validation, weighed against the sampling noise of
     ``n_val`` validation images, and the gap validation loss − training loss (large: memorising). In the student
     edition, :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer."""
-    _check_ablation(runs)
     if not edition.SHOWS_ANSWERS:
         return HIDDEN_OBSERVATIONS
+    _check_ablation(runs)
     ### BEGIN SOLUTION
     baseline = runs[0]
     if baseline.diverged:

@@ -76,8 +76,9 @@ def fit(trainer: str, config: SGDConfig, model: nn.Module, loader: BatchLoader, 
     """Exercise 4.5: train ``model`` for ``n_epochs`` on ``loader``'s batches with cross-entropy, either with
     ``train`` and ``torch.optim.SGD`` (trainer 'torch') or with ``train_manual_update`` ('manual'), both with
     ``config``'s learning rate, momentum and weight decay (and ``lr_schedule``: ``schedule``);
-    ``after_epoch(epoch, model, mean_loss)`` runs after each epoch, and the 'torch' branch steps the schedule
-    (given). Raises ``FloatingPointError`` when the loss turns NaN or infinite."""
+    ``after_epoch(epoch, model, mean_loss)`` runs after each epoch. The 'torch' branch names its optimizer
+    ``optimizer``: the given lines step the schedule with it and call ``train``. Raises ``FloatingPointError``
+    when the loss turns NaN or infinite."""
     schedule = cosine_schedule(n_epochs) if config.cosine else None  # the extension's lr factor (None: constant)
     ### BEGIN SOLUTION
     if trainer == "manual":
