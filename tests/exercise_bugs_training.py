@@ -29,6 +29,14 @@ PLANTED_BUGS = {
             "                    momentum_buffers[i] = grad.detach().clone()      # b₁ = g₁",
             "                    momentum_buffers[i] = torch.zeros_like(grad).add_(grad, alpha=1 - dampening)",
             "started from zeros"),
+    "4.5": ("helpers/experiments/catcar_sweep.py",
+            "        loader = BatchLoader(train_images, train_labels, batch_size, shuffle=False, augment=augment,",
+            "        loader = BatchLoader(train_images, train_labels, batch_size, shuffle=True, augment=augment,",
+            "the batches are shuffled"),
+    "4.6": ("helpers/experiments/catcar_sweep.py",
+            "    candidates = [run for run in runs if not run.diverged]",
+            "    candidates = list(runs)",
+            "a diverged run selected"),
 }
 
 
@@ -44,7 +52,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # exercise -> (module, the attribute that a mutated copy of the module replaces)
 TARGETS = {"3.1": ("helpers.mynet", "backpropagation"), "3.2": ("helpers.mynet", "manual_sgd_step"),
            "4.1": ("helpers.data.catcar", "stratified_split"), "4.2": ("helpers.training", "MyMLP"),
-           "4.3": ("helpers.training", "training_step"), "4.4": ("helpers.training", "sgd_step")}
+           "4.3": ("helpers.training", "training_step"), "4.4": ("helpers.training", "sgd_step"),
+           "4.5": ("helpers.experiments.catcar_sweep", "recipe_instance"),
+           "4.6": ("helpers.experiments.catcar_sweep", "select_best")}
 
 
 def _module_from(source: str, name: str, path: Path) -> types.ModuleType:
@@ -101,6 +111,21 @@ FURTHER_MISTAKES = [  # (exercise, line, the line with the mistake, phrase of th
     ("4.4", "p.add_(grad, alpha=-lr)", "p.add_(grad, alpha=lr)", "wrong direction"),
     ("4.4", "grad = grad.add(buf, alpha=momentum) if nesterov else buf", "grad = buf", "Nesterov"),
     ("4.4", "p.grad = None  # what optimizer.zero_grad() does", "pass  #", "p.grad = None"),
+    ("4.5", "torch.manual_seed(seed)  # right before the model", "pass  #", "set torch.manual_seed(seed)"),
+    ("4.5", "        model = MyMLP().to(get_device())", "        model = MyMLP().float().to(get_device())",
+     "not float64"),
+    ("4.5", "config.weight_decay, lr_schedule=schedule, callback=after_epoch)",
+     "0.0, lr_schedule=schedule, callback=after_epoch)", "train and train_manual_update trained differently"),
+    ("4.6", "    return max(candidates, key=lambda run: run.final_val_accuracy)",
+     "    return min(candidates, key=lambda run: run.train_losses[-1])", "selected on the training loss"),
+    ("4.6", "    return max(candidates, key=lambda run: run.final_val_accuracy)",
+     "    return max(candidates, key=lambda run: max(run.val_accuracies))", "an earlier epoch's"),
+    ("4.6", "    best = select_best(runs)\n    predictions = predict(best.model, test_images)",
+     "    best = max(runs, key=lambda run: (predict(run.model, test_images) == test_labels).double().mean().item())"
+     "\n    predictions = predict(best.model, test_images)", "selected on test accuracy"),
+    ("4.6", "    predictions = predict(best.model, test_images)\n",
+     "    predictions = [predict(run.model, test_images) for run in runs][runs.index(best)]\n",
+     "every instance evaluated on the test set"),
 ]
 
 

@@ -207,6 +207,7 @@ def test_checking_the_optimiser_exercises_leaves_torchs_compiler_unimported():
     script = ("import sys, torch\n"
               "from helpers.checks import nb04_catcar as checks\n"
               "checks._steps(checks.training_step_reference)\n"
+              "checks._recipe_run(checks._made_up_data(), checks.RECIPE_SETTINGS)\n"
               "for settings in checks.SETTINGS.values():\n"
               "    checks._sgd_mistakes(settings, checks._flat(checks._run_optim(settings)))\n"
               "p = torch.ones(3, requires_grad=True); p.grad = torch.ones(3); buffers = [None]\n"

@@ -2,7 +2,9 @@
 
 Every solution block (helpers and notebook cells) and every Markdown answer cell of the instructor edition is
 normalised (comments dropped, all whitespace removed) and searched for in the whole student edition, each
-file normalised the same way (a notebook as its cells' sources and outputs).
+file normalised the same way (a notebook as its cells' sources and outputs). So is every sentence of the
+instructor edition's generated observations (``tests/leak_sentences.py``); ``tests/test_student_edition_runs.py``
+looks for them in the student edition's outputs, executed.
 """
 import io
 import re
@@ -12,6 +14,7 @@ import nbformat
 import pytest
 
 from helpers.data.paths import PROJECT_ROOT
+from tests.leak_sentences import leaked, observation_sentences
 from tools.editions import ANSWER_TAG, BEGIN, END, student_files
 
 MIN_LENGTH = 8  # a normalised solution shorter than this ("returnx") is too short to call a leak
@@ -96,6 +99,34 @@ def test_there_are_solutions_to_protect():
 def test_a_solution_appears_nowhere_in_the_student_edition(corpus, where):
     leaks = [name for name, text in corpus.items() if SOLUTIONS[where] in text]
     assert not leaks, f"the solution of {where} is in the student edition: {leaks}"
+
+
+STEMS = sorted(path.stem for path in (PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_observations_to_protect_are_found():
+    """Notebooks 03-05 each display observations written from their numbers (04: also answers (a)-(g))."""
+    counts = {stem: len(observation_sentences(stem)) for stem in STEMS}
+    assert counts["03_mynet_delta_rule"] >= 5 and counts["05_deepdream"] >= 3, counts
+    assert counts["04_cifar_cat_vs_car"] >= 40, counts
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_no_sentence_of_a_generated_observation_is_in_the_student_edition(corpus, stem):
+    found = leaked(stem, "\n".join(corpus.values()))
+    assert not found, f"observations of {stem} in the student edition's files:\n" + "\n".join(found)
+
+
+def test_the_observation_writers_return_only_a_prompt_in_the_student_edition(monkeypatch):
+    """Where ``SHOWS_ANSWERS`` is False they return the prompt before looking at their arguments."""
+    from helpers.experiments import catcar_eval, catcar_extension, catcar_sweep, delta_norms, dream_ladder
+    from helpers.runtime import edition
+    from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    for write, n_arguments in ((catcar_sweep.observations, 1), (catcar_extension.ablation_observations, 2),
+                               (catcar_eval.interpret_test_accuracy, 5), (delta_norms.observations, 6),
+                               (dream_ladder.observations, 5)):
+        assert write(*[None] * n_arguments) == HIDDEN_OBSERVATIONS, write.__name__
 
 
 # ---- exercise 0.3's reverse sweep is only in its own solution blocks ----------------------------------------

@@ -1,4 +1,4 @@
-"""Notebook 04's check module (helpers.checks.nb04_catcar): exercises 4.1-4.4 pass for the instructor's code;
+"""Notebook 04's check module (helpers.checks.nb04_catcar): exercises 4.1-4.6 pass for the instructor's code;
 each planted bug (tests/exercise_bugs_training.py) fails exactly its exercise with the diagnosis naming it; the
 student edition's stubs report "not done yet"; the references equal the solutions."""
 
@@ -7,8 +7,11 @@ import torch
 
 from helpers.checks.exercises import run_checks
 from helpers.checks.nb04_catcar import EXERCISES as NB04_EXERCISES
-from helpers.checks.nb04_catcar import (mlp_forward_reference, sgd_step_reference, stratified_split_reference,
-                                       training_step_reference)
+from helpers.checks.nb04_catcar import (SELECTION_RUNS, fit_reference, mlp_forward_reference, recipe_instance_reference,
+                                       select_and_test_reference, select_best_reference, sgd_step_reference,
+                                       stratified_split_reference, training_step_reference)
+from helpers.experiments import catcar_sweep
+from helpers.experiments.catcar_sweep import SGDConfig, SweepRun
 from helpers.data import catcar
 from helpers.training import MyMLP, sgd_step, training_step
 from tests.exercise_bugs_training import (_replacing, _workspace_with)
@@ -18,13 +21,14 @@ IDS = [exercise.id for exercise in EXERCISES]
 
 
 def test_the_exercises_are_the_inf265_ones_in_notebook_order():
-    assert [exercise.id for exercise in EXERCISES] == ["4.1", "4.2", "4.3", "4.4"]
+    assert [exercise.id for exercise in EXERCISES] == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6"]
     assert all(exercise.handout.startswith("INF265") for exercise in EXERCISES)
 
 
 def test_forbid_is_set_per_exercise():
     assert {exercise.id: exercise.forbid for exercise in EXERCISES} == {
-        "4.1": ("references",), "4.2": ("references",), "4.3": ("references",), "4.4": ("torch.optim", "references")}
+        "4.1": ("references",), "4.2": ("references",), "4.3": ("references",), "4.4": ("torch.optim", "references"),
+        "4.5": ("references",), "4.6": ("references",)}
 
 
 # --- the references equal the solutions ---------------------------------------------------------------
@@ -95,3 +99,45 @@ def test_training_step_passes_while_the_forward_pass_is_not_done(tmp_path):
     assert run_checks("4.2", workspace).not_done is not None
     result = run_checks("4.3", workspace)
     assert result.passed, result.lines()
+
+
+# --- exercises 4.5 and 4.6: the references equal the solutions, the made-up runs are the traps they claim -----
+
+def test_the_recipe_references_train_the_same_bits_as_recipe_instance_and_fit():
+    generator = torch.Generator().manual_seed(9)
+    images, labels = torch.randn(40, 3, 16, 16, generator=generator), torch.arange(40) % 2
+    config = SGDConfig(0.05, momentum=0.9, weight_decay=0.01, cosine=True)
+    trained = []
+    for build, fit in ((catcar_sweep.recipe_instance, catcar_sweep.fit), (recipe_instance_reference, fit_reference)):
+        for trainer in ("torch", "manual"):
+            model, loader = build(images, labels, 16, seed=3, augment=True)
+            losses = []
+            fit(trainer, config, model, loader, 2, lambda epoch, m, loss: losses.append(loss))
+            trained.append((losses, [p.detach().clone() for p in model.parameters()]))
+    assert all(params[0].dtype == torch.float64 for _, params in trained)
+    for losses, params in trained[1:]:
+        assert losses == trained[0][0] and all(torch.equal(a, b) for a, b in zip(params, trained[0][1]))
+
+
+def test_the_selection_references_choose_and_test_as_the_solutions_do():
+    models = [torch.nn.Linear(3, 2).double() for _ in range(4)]
+    runs = [SweepRun(SGDConfig(0.1), val_accuracies=accuracies, model=model, diverged=diverged)
+            for accuracies, model, diverged in zip(([0.9, 0.99], [0.5, 0.8], [0.9, 0.8], [0.6, 0.7]), models,
+                                                   (True, False, False, False))]
+    assert select_best_reference(runs) is catcar_sweep.select_best(runs) is runs[1]  # first of the tie, not diverged
+    test_x, test_y = torch.randn(9, 3, dtype=torch.float64), torch.arange(9) % 2
+    ours, theirs = catcar_sweep.select_and_test(runs, test_x, test_y), select_and_test_reference(runs, test_x, test_y)
+    assert ours.run is theirs.run and torch.equal(ours.predictions, theirs.predictions)
+    assert ours.accuracy == theirs.accuracy
+    with pytest.raises(ValueError, match="every run diverged"):
+        select_best_reference(runs[:1])
+
+
+def test_each_wrong_criterion_points_at_another_of_the_made_up_runs():
+    """The selection check's runs: final validation accuracy picks run 2; the best epoch, the training loss and
+    the validation loss each pick a different run, and the diverged one holds the highest accuracy of all."""
+    finished = [(i, run) for i, run in enumerate(SELECTION_RUNS) if not run[4]]
+    by = lambda key, pick: pick(finished, key=lambda item: key(item[1]))[0]  # noqa: E731
+    assert by(lambda r: r[1][-1], max) == 2
+    assert len({by(lambda r: max(r[1]), max), by(lambda r: r[2][-1], min), by(lambda r: r[3][-1], min), 2}) == 4
+    assert max(max(run[1]) for run in SELECTION_RUNS) == max(SELECTION_RUNS[0][1]) and SELECTION_RUNS[0][4]

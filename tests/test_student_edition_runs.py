@@ -1,7 +1,8 @@
 """The student edition runs top to bottom: a fresh workspace (``python -m tools.editions``), every notebook
 executed headless in a kernel started in the workspace, as JupyterLab would. No cell fails; each check cell
 says its exercise is not done yet (it runs the stubs in the sandbox), and the cells that needed an unfinished
-exercise say they used a labelled reference result. The CIFAR-10 tensors come from the project's caches as a
+exercise say they used a labelled reference result; no sentence of the instructor edition's generated observations
+(``tests/leak_sentences.py``) is among the outputs. The CIFAR-10 tensors come from the project's caches as a
 class's read-only shared cache (``BACKPROP_LAB_SHARED_CACHE``, as on a hub), not built again in the workspace
 (building its own is tested in ``tests/test_student_workspace.py``).
 
@@ -18,6 +19,7 @@ from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT, SHARED_CACHE_ENV, cache_dir
 from helpers.question_points import cs475_point
 from helpers.runtime.variant import HUB_USER_ENV, as_student
+from tests.leak_sentences import leaked
 from tools.workspace import update_workspace
 
 EXERCISES = all_exercises()
@@ -33,6 +35,12 @@ def workspace(tmp_path_factory):
 
 def printed(cell) -> str:
     return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+def shown(cell) -> str:
+    """Everything a cell printed or displayed as text (stream, Markdown, plain text)."""
+    data = [output.get("data", {}) for output in cell.get("outputs", [])]
+    return printed(cell) + "".join(d.get("text/markdown", "") + d.get("text/plain", "") for d in data)
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -53,6 +61,8 @@ def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, m
     assert len(checks) == sum(e.notebook == stem for e in EXERCISES.values())
     assert all("not done yet" in printed(cell) for cell in checks), [printed(cell) for cell in checks]
     assert "[not done yet]" in "".join(printed(cell) for cell in code)
+    observations = leaked(stem, "\n".join(shown(cell) for cell in code))
+    assert not observations, "the instructor edition's observations in the student edition:\n" + "\n".join(observations)
     assert os.environ.get("NBGRADER_EXECUTION") is None
     if stem == "00_computational_graphs":  # the CS475 tables are the student's: steps and ?, never filled
         tables = [printed(cell) for cell in code if "print(cs475_table(" in cell.source]

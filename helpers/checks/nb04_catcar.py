@@ -14,6 +14,13 @@ Sections, in order:
   showing the expected numbers; a result within a few ulp of torch's passes (another order of operations), and
   a mistake model that gives the right answer in the tested setting is never offered. 4.3's model uses the
   reference forward pass in the sandbox, so exercise 4.2 never fails 4.3.
+* **4.5** (``recipe_instance`` and ``fit``, INF265 §3.1 tasks 5 and 8): whole training runs of the student's
+  ``train_config`` on a small made-up data set, against the recipe run computed here (seed right before the model,
+  float64, the fixed order, no shuffling), ``train`` against ``train_manual_update``, the curves the plots draw.
+* **4.6** (``select_best`` and ``select_and_test``, tasks 9 and 10): six made-up runs whose validation history,
+  training loss, validation loss and test set each point to another run, and models that count the images they
+  are shown: the choice must follow the final validation accuracy alone, and the test set must pass through the
+  chosen model only, once.
 * **The registry** :data:`EXERCISES` (see :mod:`helpers.checks.exercises`).
 
 Each check builds its own small inputs with torch, so a mistake in one exercise never fails another's check.
@@ -23,13 +30,19 @@ exercise function of this process.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from helpers import training
-from helpers.checks.toolkit import CheckOutcome, Exercise, close, diagnose, exact_outcome, replaced, torch_sgd_step
+from helpers.checks.toolkit import (CheckOutcome, Exercise, close, diagnose, exact_outcome, replaced, seeded,
+                                   torch_sgd_step)
+from helpers.data.catcar import BatchLoader, CatCarData, Split
+from helpers.runtime.device import get_device
+from helpers.runtime.torch_settings import default_dtype
 
 
 # == References ===============================================================================================
@@ -426,6 +439,252 @@ def check_training_step(code) -> list[CheckOutcome]:
                          "training_step modified x or y in place: work on new tensors" if changed else "")]
 
 
+# == Exercises 4.5 and 4.6: the experiment (train the instances, select on validation, test once) ==========
+
+
+RECIPE_SEED = 42  # the course's seed, set right before every model
+
+
+def recipe_instance_reference(train_images: torch.Tensor, train_labels: torch.Tensor, batch_size: int, *,
+                              seed: int = RECIPE_SEED, augment: bool = False, max_shift: int = 1):
+    """Stand-in for ``helpers.experiments.catcar_sweep.recipe_instance``: the same float64 ``MyMLP`` and the same
+    unshuffled batches, with the default dtype switched by hand (shapes as there)."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(seed)
+        instance = training.MyMLP()
+        batches = BatchLoader(train_images, train_labels, batch_size=batch_size, shuffle=False, augment=augment,
+                              max_shift=max_shift, seed=seed)
+    finally:
+        torch.set_default_dtype(saved)
+    return instance.to(get_device()), batches
+
+
+def fit_reference(trainer: str, config, model: nn.Module, loader, n_epochs: int, after_epoch) -> None:
+    """Stand-in for ``helpers.experiments.catcar_sweep.fit``: the same two trainers with the config's settings,
+    looked up by name (shapes: none)."""
+    settings = {name: getattr(config, name) for name in ("lr", "momentum", "weight_decay")}
+    schedule = training.cosine_schedule(n_epochs) if config.cosine else None
+    if trainer == "manual":
+        training.train_manual_update(n_epochs, settings.pop("lr"), model, nn.CrossEntropyLoss(), loader,
+                                     lr_schedule=schedule, callback=after_epoch, **settings)
+        return
+    optimizer = torch.optim.SGD(model.parameters(), **settings)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule) if schedule else None
+
+    def each_epoch(epoch, trained, mean_loss):
+        after_epoch(epoch, trained, mean_loss)
+        if scheduler:
+            scheduler.step()
+    training.train(n_epochs, optimizer, model, nn.CrossEntropyLoss(), loader, callback=each_epoch)
+
+
+def select_best_reference(runs):
+    """Stand-in for ``helpers.experiments.catcar_sweep.select_best``: one pass, keeping the first of the best
+    final validation accuracies among the runs that did not diverge (shapes: none)."""
+    chosen = None
+    for run in runs:
+        if not run.diverged and (chosen is None or run.final_val_accuracy > chosen.final_val_accuracy):
+            chosen = run
+    if chosen is None:
+        raise ValueError("every run diverged: lower the learning rates")
+    return chosen
+
+
+@dataclass(frozen=True)
+class TestedChoice:
+    """What ``select_and_test`` returns: the chosen run, its test predictions (N,) int64, its test accuracy."""
+    run: object
+    predictions: torch.Tensor
+    accuracy: float
+
+
+def select_and_test_reference(runs, test_images: torch.Tensor, test_labels: torch.Tensor) -> TestedChoice:
+    """Stand-in for ``helpers.experiments.catcar_sweep.select_and_test``: test_images (N, ...), test_labels (N,)."""
+    chosen = select_best_reference(runs)
+    predicted = training.predict(chosen.model, test_images)
+    return TestedChoice(chosen, predicted, float((predicted == test_labels.cpu()).double().mean()))
+
+
+RECIPE_DIAGNOSES = (
+    "parameters not float64: build the model under the recipe's default dtype (float64)",
+    "the batches are shuffled: the recipe trains on the images in the order given (shuffle=False)",
+    "momentum not passed on to the training function",
+    "weight decay not passed on to the training function",
+    "two runs of the same settings differ: set torch.manual_seed(seed) right before each MyMLP()",
+    "train and train_manual_update trained differently: give both the same lr, momentum and weight decay",
+)
+RECIPE_SETTINGS = dict(lr=0.05, momentum=0.9, weight_decay=0.01)
+RECIPE_EPOCHS, RECIPE_BATCH = 3, 16
+CURVES = ("train_losses", "val_losses", "val_accuracies")
+
+
+def _made_up_split(n: int, seed: int) -> Split:
+    """n learnable 16×16 images: the label (alternating 0, 1) brightens the left half."""
+    generator = seeded(seed)
+    labels = torch.arange(n) % 2
+    images = torch.rand(n, 3, 16, 16, generator=generator) * 0.5
+    images[:, :, :, :8] += 0.4 * labels.view(n, 1, 1, 1)
+    return Split(images, labels, torch.zeros(n, 3, 32, 32, dtype=torch.uint8), torch.arange(n))
+
+
+def _made_up_data() -> CatCarData:
+    train, val = _made_up_split(64, 1), _made_up_split(32, 2)
+    return CatCarData(train, val, val, train.images.mean(dim=(0, 2, 3)), train.images.std(dim=(0, 2, 3)))
+
+
+def _recipe_run(data: CatCarData, settings: dict, shuffle: bool = False) -> dict:
+    """The recipe run, here: seed 42 right before a float64 MyMLP (reference forward), the fixed order, SGD.
+
+    Returns the curves (one value per epoch) and the parameters after training."""
+    x, y = data.inputs("train")
+    val_x, val_y = data.inputs("val")
+    order = torch.randperm(len(y), generator=seeded(RECIPE_SEED))
+    with torch.random.fork_rng(devices=[]):
+        model, loader = recipe_instance_reference(x[order], y[order], RECIPE_BATCH)
+    loader.shuffle = shuffle
+    optimizer = _OptimizerStep(list(model.parameters()), **settings)
+    curves = {name: [] for name in CURVES}
+    with replaced(training.MyMLP, forward=mlp_forward_reference), default_dtype(torch.float64):
+        for _ in range(RECIPE_EPOCHS):
+            losses = [training_step_reference(model, nn.functional.cross_entropy, optimizer, xb.double(), yb).item()
+                      for xb, yb in loader]
+            curves["train_losses"].append(sum(losses) / len(losses))
+            val_logits = model(val_x.double()).detach()
+            curves["val_losses"].append(nn.functional.cross_entropy(val_logits, val_y).item())
+            curves["val_accuracies"].append((val_logits.argmax(dim=1) == val_y).double().mean().item())
+    return {**curves, "parameters": [p.detach().clone() for p in model.parameters()]}
+
+
+def _same_run(student: dict, expected: dict) -> bool:
+    params = student.get("parameters")
+    return (isinstance(params, list) and len(params) == len(expected["parameters"])
+            and all(isinstance(p, torch.Tensor) and p.dtype == e.dtype and p.shape == e.shape and torch.equal(p, e)
+                    for p, e in zip(params, expected["parameters"]))
+            and all(student.get(name) == expected[name] for name in CURVES))
+
+
+def _recipe_diagnosis(student: dict, data: CatCarData) -> str:
+    """The mistake whose run the student's matches (never the expected numbers)."""
+    params = student.get("parameters") or []
+    if any(isinstance(p, torch.Tensor) and p.dtype != torch.float64 for p in params):
+        return RECIPE_DIAGNOSES[0]
+    variants = {RECIPE_DIAGNOSES[1]: (RECIPE_SETTINGS, True),
+                RECIPE_DIAGNOSES[2]: ({**RECIPE_SETTINGS, "momentum": 0.0}, False),
+                RECIPE_DIAGNOSES[3]: ({**RECIPE_SETTINGS, "weight_decay": 0.0}, False)}
+    for text, (settings, shuffle) in variants.items():
+        if _same_run(student, _recipe_run(data, settings, shuffle)):
+            return text
+    return ("the run differs from the recipe's: seed right before MyMLP(), float64, the images in the order given, "
+            "no shuffling, the config's lr, momentum and weight decay")
+
+
+def check_recipe_runs(code) -> list[CheckOutcome]:
+    """Exercise 4.5: ``train_config`` (with the student's ``recipe_instance`` and ``fit``) on 64 made-up images,
+    3 epochs of batches of 16, against the recipe run computed here; ``train`` against ``train_manual_update``."""
+    data = _made_up_data()
+    raw = {"train": (data.train.images, data.train.labels), "val": (data.val.images, data.val.labels),
+           "mean": data.mean, "std": data.std}
+    requests = [(RECIPE_SETTINGS, trainer, RECIPE_EPOCHS, RECIPE_BATCH) for trainer in ("torch", "manual", "torch")]
+    torch_run, manual_run, again = code.call(f"{HARNESS}:recipe_runs", raw, requests)
+    expected = _recipe_run(data, RECIPE_SETTINGS)
+    label = ", ".join(f"{k}={v:g}" for k, v in RECIPE_SETTINGS.items())
+    followed, twins, repeated = _same_run(torch_run, expected), _same_run(manual_run, expected), _same_run(again, torch_run)
+    shaped = all(isinstance(run.get(name), list) and len(run[name]) == RECIPE_EPOCHS
+                 for run in (torch_run, manual_run) for name in CURVES)
+    curves = shaped and all(math.isfinite(v) for name in CURVES for v in torch_run[name])
+    falls = curves and torch_run["train_losses"][-1] < torch_run["train_losses"][0]
+    return [
+        CheckOutcome(f"train + torch.optim.SGD ({label}) gives the recipe's run, bit for bit", followed,
+                     "" if followed else _recipe_diagnosis(torch_run, data)),
+        CheckOutcome("train_manual_update with the same settings gives the same bits (task 5)", twins,
+                     "" if twins else RECIPE_DIAGNOSES[5] if followed else _recipe_diagnosis(manual_run, data)),
+        CheckOutcome("the same settings trained twice give the same run", repeated,
+                     "" if repeated else RECIPE_DIAGNOSES[4]),
+        CheckOutcome(f"one training loss, validation loss and accuracy per epoch ({RECIPE_EPOCHS}): the plots' data",
+                     curves, "" if curves else "train_config must record each curve once per epoch (after_epoch)"),
+        CheckOutcome("the training loss falls from the first epoch to the last", falls,
+                     "" if falls else "the model does not learn: check the optimizer's settings and the batches"),
+    ]
+
+
+SELECTION_DIAGNOSES = (
+    "a diverged run selected: leave the runs that diverged out (their accuracy is NaN)",
+    "selected on an earlier epoch's validation accuracy: the model kept is the one after the last epoch",
+    "selected on the training loss: choose on validation accuracy, data the model was not trained on",
+    "selected on the validation loss: the course selects on accuracy",
+    "selected on test accuracy: the test set must play no part in the choice",
+    "every instance evaluated on the test set: evaluate the selected one only",
+    "the test set evaluated more than once",
+    "select_best runs a model: choose from the recorded validation accuracies alone",
+)
+# six runs: (angle of its linear classifier, final-epoch history); each criterion but the right one points elsewhere
+SELECTION_RUNS = (  # angle, val_accuracies, train_losses, val_losses, diverged
+    (0.0, [0.99, 0.99], [0.7, 0.7], [0.6, 0.6], True),
+    (0.5, [0.96, 0.70], [0.5, 0.30], [0.5, 0.45], False),
+    (1.2, [0.80, 0.90], [0.5, 0.25], [0.5, 0.38], False),   # the right choice: highest final validation accuracy
+    (2.0, [0.80, 0.85], [0.3, 0.05], [0.5, 0.40], False),
+    (2.6, [0.70, 0.80], [0.4, 0.20], [0.4, 0.20], False),
+    (4.0, [0.60, 0.75], [0.5, 0.35], [0.6, 0.50], False),   # the test set's favourite: the labels are its answers
+)
+CHOSEN, WRONG_CHOICES = 2, {0: SELECTION_DIAGNOSES[0], 1: SELECTION_DIAGNOSES[1], 3: SELECTION_DIAGNOSES[2],
+                            4: SELECTION_DIAGNOSES[3], 5: SELECTION_DIAGNOSES[4]}
+
+
+def _angle_state(angle: float) -> dict:
+    """A MyMLP(2 → 2 → 2 → 2) that is a linear classifier of direction ``angle`` (class 0 where it points)."""
+    eye, shift = torch.eye(2, dtype=torch.float64), 10.0  # inputs N(0, 1) + 10 stay positive through the ReLUs
+    w = torch.tensor([[math.cos(angle), math.sin(angle)], [-math.cos(angle), -math.sin(angle)]], dtype=torch.float64)
+    return {"fc1.weight": eye, "fc1.bias": torch.full((2,), shift, dtype=torch.float64), "fc2.weight": eye,
+            "fc2.bias": torch.zeros(2, dtype=torch.float64), "fc3.weight": w,
+            "fc3.bias": -w @ torch.full((2,), shift, dtype=torch.float64)}
+
+
+def _classify(angle: float, x: torch.Tensor) -> torch.Tensor:
+    model = training.MyMLP(n_inputs=2, n_hidden=(2, 2)).double()
+    model.load_state_dict(_angle_state(angle))
+    return mlp_forward_reference(model, x).argmax(dim=1).detach()
+
+
+def _choice_outcome(title: str, index, ran_models: bool = False) -> CheckOutcome:
+    if index == CHOSEN and not ran_models:
+        return CheckOutcome(title, True)
+    return CheckOutcome(title, False, SELECTION_DIAGNOSES[7] if ran_models else WRONG_CHOICES.get(
+        index, "another run chosen: the highest final validation accuracy among the runs that did not diverge"))
+
+
+def check_selection(code) -> list[CheckOutcome]:
+    """Exercise 4.6: the choice among six made-up runs, the test images each model is shown (counted), the
+    predictions and accuracy returned, and the error when every run diverged."""
+    test_x = torch.randn(60, 2, generator=seeded(46), dtype=torch.float64)
+    test_y = _classify(SELECTION_RUNS[5][0], test_x)
+    runs = [{"state": _angle_state(angle), "val_accuracies": val, "train_losses": train, "val_losses": val_loss,
+             "diverged": diverged} for angle, val, train, val_loss, diverged in SELECTION_RUNS]
+    result = code.call(f"{HARNESS}:selection_run", runs, test_x, test_y)
+    passes = result["passes"]
+    once = passes == [int(i == CHOSEN) for i in range(len(runs))] and result["images"][CHOSEN] == len(test_x)
+    shown = ("" if once else SELECTION_DIAGNOSES[5] if sum(p > 0 for p in passes) > 1
+             else SELECTION_DIAGNOSES[6] if max(passes) > 1 else "the selected model's predictions on the test set are missing")
+    expected = _classify(SELECTION_RUNS[CHOSEN][0], test_x)
+    predictions = result["predictions"]
+    right = (isinstance(predictions, torch.Tensor) and predictions.shape == expected.shape
+             and torch.equal(predictions.long(), expected)
+             and abs(result["accuracy"] - (expected == test_y).double().mean().item()) < 1e-12)
+    return [
+        _choice_outcome("select_best: the highest final validation accuracy, diverged runs left out",
+                        result["best"], result["select_best_passes"] > 0),
+        _choice_outcome("select_and_test chooses on validation only", result["selected"]),
+        CheckOutcome("the test images go through one model, once: the selected one", once, shown),
+        CheckOutcome("returns the selected model's test predictions (N,) and accuracy", right,
+                     "" if right else "return predict(model, test_images) of the selected model and the share "
+                                      "equal to test_labels"),
+        CheckOutcome("every run diverged: a ValueError says so", result["all_diverged"] == "ValueError",
+                     "" if result["all_diverged"] == "ValueError" else
+                     f"with every run diverged, raise ValueError (got {result['all_diverged']})"),
+    ]
+
+
 # == The registry =============================================================================================
 
 
@@ -447,4 +706,17 @@ EXERCISES = (
     Exercise("4.4", "the manual update: SGD with momentum and weight decay", NB04, "INF265 §3.1 tasks 4, 6, 7", 3,
              ("helpers/training.py",), ("sgd_step",), check_sgd_step, SGD_DIAGNOSES, MANUAL_UPDATE,
              {"helpers.training:sgd_step": (sgd_step_reference, "torch.optim.SGD with the same settings")}),
+    Exercise("4.5", "train the instances: the course's recipe, train and train_manual_update", NB04,
+             "INF265 §3.1 tasks 5, 8 (§3.3)", 3, ("helpers/experiments/catcar_sweep.py",),
+             ("recipe_instance", "fit"), check_recipe_runs, RECIPE_DIAGNOSES, OWN_TOOLS,
+             {"helpers.experiments.catcar_sweep:recipe_instance": (recipe_instance_reference,
+                                                                   "the recipe's instance, built by the reference"),
+              "helpers.experiments.catcar_sweep:fit": (fit_reference, "the reference's train / train_manual_update call")}),
+    Exercise("4.6", "select on validation, evaluate once on test", NB04, "INF265 §3.1 tasks 9, 10", 3,
+             ("helpers/experiments/catcar_sweep.py",), ("select_best", "select_and_test"), check_selection,
+             SELECTION_DIAGNOSES, OWN_TOOLS,
+             {"helpers.experiments.catcar_sweep:select_best": (select_best_reference,
+                                                               "the reference's choice on validation accuracy"),
+              "helpers.experiments.catcar_sweep:select_and_test": (select_and_test_reference,
+                                                                   "the reference's choice and one test evaluation")}),
 )

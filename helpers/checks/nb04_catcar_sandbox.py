@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.checks.sandbox_worker import stand_in, student_running
+from helpers.checks.sandbox_worker import resolve, stand_in, student_running
 
 
 def stratified_split_run(labels: torch.Tensor, fraction: float, seed: int) -> dict:
@@ -89,3 +89,81 @@ def sgd_step_run(start: list, gradients: list, settings: dict) -> dict:
             training.sgd_step(params, buffers, **settings)
         cleared.append(all(p.grad is None or not p.grad.any() for p in params))
     return {"parameters": [p.detach().clone() for p in params], "buffers": list(buffers), "cleared": cleared}
+
+
+def _sweep(name: str):
+    """A function or class of the student's ``helpers/experiments/catcar_sweep.py``. A check module may not import
+    the experiments layer, so the name is resolved by the sandbox worker, as every check's target is."""
+    return resolve(f"helpers.experiments.catcar_sweep:{name}", [])
+
+
+def _references_for_the_lessons() -> None:
+    """Exercises 4.2-4.4 replaced by their references, so that only 4.5's or 4.6's code is judged."""
+    from helpers import training
+    from helpers.checks.nb04_catcar import mlp_forward_reference, sgd_step_reference, training_step_reference
+    training.MyMLP.forward = stand_in(mlp_forward_reference)
+    training.training_step = stand_in(training_step_reference)
+    training.sgd_step = stand_in(sgd_step_reference)
+
+
+def _split(images: torch.Tensor, labels: torch.Tensor):
+    from helpers.data.catcar import Split
+    return Split(images, labels, torch.zeros(len(labels), 3, 32, 32, dtype=torch.uint8), torch.arange(len(labels)))
+
+
+def recipe_runs(raw: dict, requests: list) -> list[dict]:
+    """Exercise 4.5: the student's ``train_config`` (its ``recipe_instance`` and ``fit``) for each request
+    ``(settings, trainer, n_epochs, batch_size)`` on the data ``raw`` ({"train": (images (N, 3, 16, 16), labels
+    (N,)), "val": (...), "mean": (3,), "std": (3,)}). Returns each run's curves, whether it diverged and its
+    parameters after training."""
+    from helpers.data.catcar import CatCarData
+    _references_for_the_lessons()
+    data = CatCarData(_split(*raw["train"]), _split(*raw["val"]), _split(*raw["val"]), raw["mean"], raw["std"])
+    config_type, train_config = _sweep("SGDConfig"), _sweep("train_config")
+    results = []
+    for settings, trainer, n_epochs, batch_size in requests:
+        with student_running():
+            run = train_config(config_type(**settings), data, n_epochs, batch_size, trainer=trainer)
+        results.append({"train_losses": list(run.train_losses), "val_losses": list(run.val_losses),
+                        "val_accuracies": list(run.val_accuracies), "diverged": bool(run.diverged),
+                        "parameters": [p.detach().cpu().clone() for p in run.model.parameters()]})
+    return results
+
+
+def _counted_run(run_type, config_type, entry: dict, counts: list):
+    """One made-up run whose model (a reference MyMLP 2 → 2 → 2 → 2) counts each forward pass and its images."""
+    model = _mlp(2, (2, 2), entry["state"])
+    model.register_forward_pre_hook(lambda module, inputs: counts.append(len(inputs[0])))
+    return run_type(config_type(0.01), train_losses=list(entry["train_losses"]), val_losses=list(entry["val_losses"]),
+                    val_accuracies=list(entry["val_accuracies"]), model=model, diverged=entry["diverged"])
+
+
+def selection_run(entries: list, test_images: torch.Tensor, test_labels: torch.Tensor) -> dict:
+    """Exercise 4.6: the student's ``select_best`` and ``select_and_test`` on made-up runs (``entries``: state,
+    curves, diverged) whose models count what they are shown. Returns the index of each choice, the forward passes
+    of each model during ``select_and_test`` (and during ``select_best``), the images each saw, the returned
+    predictions (N,) and accuracy, and what ``select_best`` raised when every run diverged."""
+    from helpers import training
+    from helpers.checks.nb04_catcar import mlp_forward_reference
+    training.MyMLP.forward = stand_in(mlp_forward_reference)
+    run_type, config_type = _sweep("SweepRun"), _sweep("SGDConfig")
+    counts = [[] for _ in entries]
+    runs = [_counted_run(run_type, config_type, entry, seen) for entry, seen in zip(entries, counts)]
+    index = lambda chosen: next((i for i, run in enumerate(runs) if run is chosen), -1)  # noqa: E731
+    with student_running():
+        best = _sweep("select_best")(runs)
+    select_best_passes = sum(map(len, counts))
+    for seen in counts:
+        seen.clear()
+    with student_running():
+        result = _sweep("select_and_test")(runs, test_images, test_labels)
+    diverged = [_counted_run(run_type, config_type, {**entry, "diverged": True}, []) for entry in entries[:2]]
+    try:
+        with student_running():
+            _sweep("select_best")(diverged)
+        raised = "nothing"
+    except Exception as error:  # noqa: BLE001 - which error the student's code raises is the result
+        raised = type(error).__name__
+    return {"best": index(best), "selected": index(result.run), "passes": [len(seen) for seen in counts],
+            "images": [sum(seen) for seen in counts], "select_best_passes": select_best_passes,
+            "predictions": result.predictions, "accuracy": float(result.accuracy), "all_diverged": raised}

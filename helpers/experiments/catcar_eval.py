@@ -9,6 +9,9 @@ from typing import Sequence
 
 import torch
 
+from helpers.runtime import edition
+from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
+
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> torch.Tensor:
     """(n_classes, n_classes) int64 counts: row = true class, column = predicted class."""
@@ -50,8 +53,12 @@ def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy
                             recall: dict[str, float]) -> str:
     """What the test set says about the selected model, in Markdown, with its sampling noise.
 
-    ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name.
+    ``matrix``: the 2×2 confusion matrix (row = true class: cat, car); ``recall``: per class name. In the
+    student edition, :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer.
     """
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN_OBSERVATIONS
+    ### BEGIN SOLUTION
     n_test = int(matrix.sum())
     gap = 100 * (test_accuracy - val_accuracy)
     standard_error, agreement = sampling_agreement(gap, test_accuracy, n_test)
@@ -65,3 +72,4 @@ def interpret_test_accuracy(model_label: str, test_accuracy: float, val_accuracy
             f"{agreement} of a test accuracy on {n_test:,} images (±{standard_error:.2f} points). It mistakes {int(matrix[0, 1])} cats for cars and "
             f"{int(matrix[1, 0])} cars for cats (recall {recall['cat']:.2%} for cats, {recall['car']:.2%} for "
             f"cars): {difficulty}.")
+    ### END SOLUTION

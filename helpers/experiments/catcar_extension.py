@@ -10,6 +10,8 @@ from dataclasses import replace
 from typing import Sequence
 
 from helpers.experiments.catcar_sweep import SGDConfig, SweepRun, accuracy_text, loss_text
+from helpers.runtime import edition
+from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
 
 ABLATION_NAMES = ("baseline recipe", "+ augmentation", "+ cosine lr", "+ augmentation + cosine lr")
 
@@ -48,8 +50,12 @@ def ablation_table(runs: Sequence[SweepRun]) -> str:
 
 def ablation_observations(runs: Sequence[SweepRun], n_val: int) -> str:
     """Markdown bullets: what each switch changed on validation, weighed against the sampling noise of
-    ``n_val`` validation images, and the gap validation loss − training loss (large: memorising)."""
+    ``n_val`` validation images, and the gap validation loss − training loss (large: memorising). In the student
+    edition, :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer."""
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN_OBSERVATIONS
     _check_ablation(runs)
+    ### BEGIN SOLUTION
     baseline = runs[0]
     if baseline.diverged:
         return "* the baseline run diverged: nothing to compare against"
@@ -70,3 +76,4 @@ def ablation_observations(runs: Sequence[SweepRun], n_val: int) -> str:
         lines.append(f"* {name}: validation accuracy {run.final_val_accuracy:.2%}{verdict}; validation loss "
                      f"{run.val_losses[-1]:.4f} against training loss {run.train_losses[-1]:.4f} (gap {gap:+.4f})")
     return "\n".join(lines)
+    ### END SOLUTION

@@ -18,7 +18,9 @@ import torch
 from torch import nn
 
 from helpers.data.catcar import BatchLoader, CatCarData
+from helpers.runtime import edition
 from helpers.runtime.device import get_device
+from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
 from helpers.runtime.progress import progress
 from helpers.runtime.torch_settings import default_dtype
 from helpers.training import MyMLP, cosine_schedule, logits, predict, train, train_manual_update
@@ -70,15 +72,22 @@ class SweepRun:
         return self.val_accuracies[-1] if self.val_accuracies and not self.diverged else math.nan
 
 
-def _fit(trainer: str, config: SGDConfig, model: nn.Module, loader: BatchLoader, n_epochs: int, after_epoch) -> None:
-    """Train ``model`` with ``train`` + ``torch.optim.SGD`` (trainer 'torch') or ``train_manual_update`` ('manual')."""
-    schedule = cosine_schedule(n_epochs) if config.cosine else None
+def fit(trainer: str, config: SGDConfig, model: nn.Module, loader: BatchLoader, n_epochs: int, after_epoch) -> None:
+    """Exercise 4.5: train ``model`` for ``n_epochs`` on ``loader``'s batches with cross-entropy, either with
+    ``train`` and ``torch.optim.SGD`` (trainer 'torch') or with ``train_manual_update`` ('manual'), both with
+    ``config``'s learning rate, momentum and weight decay (and ``lr_schedule``: ``schedule``);
+    ``after_epoch(epoch, model, mean_loss)`` runs after each epoch. The 'torch' branch names its optimizer
+    ``optimizer``: the given lines step the schedule with it and call ``train``. Raises ``FloatingPointError``
+    when the loss turns NaN or infinite."""
+    schedule = cosine_schedule(n_epochs) if config.cosine else None  # the extension's lr factor (None: constant)
+    ### BEGIN SOLUTION
     if trainer == "manual":
         train_manual_update(n_epochs, config.lr, model, nn.CrossEntropyLoss(), loader, config.momentum,
                             config.weight_decay, lr_schedule=schedule, callback=after_epoch)
         return
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
+    ### END SOLUTION
     # LambdaLR sets lr = base lr × schedule(epoch), the very product train_manual_update computes
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule) if schedule else None
 
@@ -99,6 +108,26 @@ def fixed_order(n: int, seed: int = RECIPE_SEED) -> torch.Tensor:
     and both trainers, see the same batches) with the mixing the course's own copy of CIFAR-10 already has.
     """
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def recipe_instance(train_images: torch.Tensor, train_labels: torch.Tensor, batch_size: int, *,
+                    seed: int = RECIPE_SEED, augment: bool = False, max_shift: int = 1) -> tuple[nn.Module, BatchLoader]:
+    """Exercise 4.5: one fresh instance under the course's reproducibility recipe, and the batches it trains on.
+
+    train_images (N, 3, 16, 16), train_labels (N,): the training split, already in the run's fixed order.
+    Returns a ``MyMLP`` with float64 parameters, built right after ``torch.manual_seed(seed)`` (every instance
+    starts from the same parameters), on :func:`helpers.runtime.device.get_device`, and a
+    :class:`BatchLoader` of ``batch_size`` that gives the images in the order given, every epoch (no shuffling;
+    ``augment``/``max_shift``/``seed`` passed on for the extension).
+    """
+    ### BEGIN SOLUTION
+    with default_dtype(RECIPE_DTYPE):
+        torch.manual_seed(seed)  # right before the model: the same initial parameters for every run
+        model = MyMLP().to(get_device())
+        loader = BatchLoader(train_images, train_labels, batch_size, shuffle=False, augment=augment,
+                             max_shift=max_shift, seed=seed)
+    return model, loader
+    ### END SOLUTION
 
 
 def train_config(config: SGDConfig, data: CatCarData, n_epochs: int, batch_size: int = 64, *,
@@ -124,15 +153,13 @@ def train_config(config: SGDConfig, data: CatCarData, n_epochs: int, batch_size:
         run.val_accuracies.append((val_logits.argmax(dim=1) == val_y).double().mean().item())
 
     order = fixed_order(len(train_y), seed)
-    with default_dtype(RECIPE_DTYPE):
-        torch.manual_seed(seed)  # the same initial parameters for every run
-        model = MyMLP().to(get_device())
-        loader = BatchLoader(train_x[order], train_y[order], batch_size, shuffle=False, augment=config.augment,
-                             max_shift=max_shift, seed=seed)
-        try:
-            _fit(trainer, config, model, loader, n_epochs, after_epoch)
-        except FloatingPointError:
-            run.diverged = True
+    model, loader = recipe_instance(train_x[order], train_y[order], batch_size, seed=seed, augment=config.augment,
+                                    max_shift=max_shift)
+    try:
+        with default_dtype(RECIPE_DTYPE):
+            fit(trainer, config, model, loader, n_epochs, after_epoch)
+    except FloatingPointError:
+        run.diverged = True
     run.model = model
     run.weight_norm = torch.cat([p.detach().flatten() for p in model.parameters()]).norm().item()
     return run
@@ -151,11 +178,14 @@ def run_sweep(configs: Sequence[SGDConfig], data: CatCarData, n_epochs: int, *,
 
 
 def select_best(runs: Sequence[SweepRun]) -> SweepRun:
-    """The run with the highest final validation accuracy (the first one on a tie); never looks at test."""
+    """Exercise 4.6: the run with the highest *final* validation accuracy (the first one on a tie), leaving out
+    the runs that diverged; never looks at test. Raises ``ValueError`` if every run diverged."""
+    ### BEGIN SOLUTION
     candidates = [run for run in runs if not run.diverged]
     if not candidates:
         raise ValueError("every run diverged: lower the learning rates")
     return max(candidates, key=lambda run: run.final_val_accuracy)
+    ### END SOLUTION
 
 
 @dataclass(frozen=True)
@@ -167,13 +197,16 @@ class SelectedAndTested:
 
 
 def select_and_test(runs: Sequence[SweepRun], test_images: torch.Tensor, test_labels: torch.Tensor) -> SelectedAndTested:
-    """Select on validation accuracy (:func:`select_best`), then run that one model, once, on the test set.
+    """Exercise 4.6: select on validation accuracy (:func:`select_best`), then evaluate that one model, once, on
+    the test set: its predictions (N,) int64 and its accuracy.
 
     test_images: (N, 3, 16, 16) normalised; test_labels: (N,). No other model ever sees a test image.
     """
+    ### BEGIN SOLUTION
     best = select_best(runs)
     predictions = predict(best.model, test_images)
     return SelectedAndTested(best, predictions, (predictions == test_labels.cpu()).double().mean().item())
+    ### END SOLUTION
 
 
 def max_parameter_difference(a: nn.Module, b: nn.Module) -> float:
@@ -196,7 +229,11 @@ def sweep_table(runs: Sequence[SweepRun]) -> str:
 
 def observations(runs: Sequence[SweepRun]) -> str:
     """The grid's findings as Markdown bullets: what momentum and weight decay each changed, every other
-    setting equal. ``runs``: a full lr × momentum × weight-decay grid of recipe runs (as from :func:`grid`)."""
+    setting equal. ``runs``: a full lr × momentum × weight-decay grid of recipe runs (as from :func:`grid`).
+    In the student edition, :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer."""
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN_OBSERVATIONS
+    ### BEGIN SOLUTION
     grid_runs = {(r.config.lr, r.config.momentum, r.config.weight_decay): r for r in runs}
     lrs, momenta, decays = (sorted({key[k] for key in grid_runs}) for k in range(3))
     lines = []
@@ -210,6 +247,7 @@ def observations(runs: Sequence[SweepRun]) -> str:
         lines.append(f"* weight decay, lr={lr:g}, m={m:g}: ‖θ‖ {free.weight_norm:.2f} → {decayed.weight_norm:.2f}, "
                      f"validation accuracy {accuracy_text(free)} → {accuracy_text(decayed)}")
     return "\n".join(lines)
+    ### END SOLUTION
 
 
 def loss_text(run: SweepRun) -> str:

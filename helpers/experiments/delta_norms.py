@@ -13,6 +13,8 @@ from torch import nn
 from helpers.checks.nb03_delta_rule import CHECKS, checks_passed, worst_error
 from helpers.gradcheck import AUTOGRAD_TOLERANCE, FINITE_DIFFERENCE_TOLERANCE, verdict
 from helpers.mynet import MyNet, backpropagation, manual_sgd_step
+from helpers.runtime import edition
+from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
 
 # Gain of each activation for variance-preserving initialisation (as torch.nn.init.calculate_gain).
 INIT_GAINS = {"tanh": 5 / 3, "sigmoid": 1.0, "relu": math.sqrt(2.0), "identity": 1.0}
@@ -190,7 +192,11 @@ def observations(report: dict, deep_reports: list[dict], broken: dict,
     factor 2; ``kink``: (delta rule, central difference) of dL/db at ReLU's kink;
     ``shrinkage``: ‖δ[1]‖ / ‖δ[L]‖ per (activation, init); ``losses``: :func:`train_with_delta_rule`'s;
     ``gains`` (optional): :func:`shrink_per_layer`'s table for the sigmoid, every gain above 1 reported.
+    In the student edition, :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer.
     """
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN_OBSERVATIONS
+    ### BEGIN SOLUTION
     every = [report, *deep_reports]
     worst_autograd = max(worst_error(r["autograd"]) for r in every)
     worst_fd = max(worst_error(r["finite differences"]) for r in every)
@@ -212,10 +218,12 @@ def observations(report: dict, deep_reports: list[dict], broken: dict,
         + _gain_bullet(gains) +
         f"- Trained with these gradients and a manual update only, the loss fell from {losses[0]:.4g} to "
         f"{losses[-1]:.4g} in {len(losses) - 1} steps.")
+    ### END SOLUTION
 
 
 def _gain_bullet(gains: dict[float, dict[str, float]] | None) -> str:
     """The bullet on Xavier gains above 1 for the sigmoid net (empty without ``gains``)."""
+    ### BEGIN SOLUTION
     larger = {gain: row for gain, row in (gains or {}).items() if gain > 1}
     if not larger:
         return ""
@@ -225,3 +233,4 @@ def _gain_bullet(gains: dict[float, dict[str, float]] | None) -> str:
                         for gain, row in larger.items())
     return (f"- Larger weights can offset sigmoid′ ≤ 1/4, at the price of saturated units: with Xavier weights times "
             f"a gain, the sigmoid net's ‖δ‖ {effects}.\n")
+    ### END SOLUTION

@@ -7,6 +7,8 @@ import torch.nn as nn
 
 from helpers.dream import (DEFAULT_OPTIONS, PLAIN_OPTIONS, Target, logit_margin, roughness,
                            target_probability)
+from helpers.runtime import edition
+from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
 
 
 def improvement_ladder(plain_lr: float) -> list[tuple[str, dict]]:
@@ -47,8 +49,12 @@ def observations(rungs: list[str], scores: dict[str, torch.Tensor], adversarial:
     ``rungs``: the ladder's rung names, first = plain, last = the defaults; ``scores``: :func:`ladder_scores`
     of the rungs' images (each (rungs,)); ``adversarial``: (p(cat), robustness, second network's p(cat))
     of the attacked photo; ``class_scores``: :func:`ladder_scores` of the ten class images (each (10,));
-    ``accuracies``: test accuracy of the CNN and of the second network.
+    ``accuracies``: test accuracy of the CNN and of the second network. In the student edition,
+    :data:`helpers.runtime.exercises.HIDDEN_OBSERVATIONS` instead: the student's answer.
     """
+    if not edition.SHOWS_ANSWERS:
+        return HIDDEN_OBSERVATIONS
+    ### BEGIN SOLUTION
     transfer, rough = scores["transfer_p"], scores["roughness"]
     best = int(transfer.argmax())
     return (
@@ -63,3 +69,4 @@ def observations(rungs: list[str], scores: dict[str, torch.Tensor], adversarial:
         f"network to p(cat) = {adversarial[2]:.4f} only. Over the ten classes the defaults give p ≥ "
         f"{class_scores['p'].min():.4f} on the CNN and p ≥ {class_scores['transfer_p'].min():.4f} (mean "
         f"{class_scores['transfer_p'].mean():.4f}) on the second network.")
+    ### END SOLUTION

@@ -35,6 +35,12 @@ class ExerciseNotDone(NotImplementedError):
                          "replace its `# YOUR CODE HERE` stub, then re-run this cell)")
 
 
+# What a function that writes observations from the numbers returns in the student edition
+# (helpers.runtime.edition.SHOWS_ANSWERS False): the interpretation is the student's answer, not the bundle's.
+HIDDEN_OBSERVATIONS = ("*The bundle's observations are hidden in your edition: write your own in the answer cell "
+                       "below, from the numbers above.*")
+
+
 def is_grading() -> bool:
     """True while nbgrader executes the notebook (``NBGRADER_EXECUTION`` set: validate or autograde)."""
     return bool(os.environ.get(NBGRADER_ENV))
