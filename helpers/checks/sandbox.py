@@ -229,11 +229,14 @@ class Sandbox:
             raise SandboxUnavailable(f"the sandbox did not start: {self.recent_output() or ready}")
 
     def _drain(self, stream) -> None:
-        for line in iter(stream.readline, b""):
-            with self._lock:
-                if self._output_size < OUTPUT_LIMIT:
-                    self.output.append(line.decode(errors="replace").rstrip()[:300])
-                    self._output_size += len(line)
+        try:
+            for line in iter(stream.readline, b""):
+                with self._lock:
+                    if self._output_size < OUTPUT_LIMIT:
+                        self.output.append(line.decode(errors="replace").rstrip()[:300])
+                        self._output_size += len(line)
+        except (ValueError, OSError):  # close() shut the stream under this read (a stop, or the interpreter's exit)
+            return
 
     def recent_output(self, lines: int = 6) -> str:
         with self._lock:
