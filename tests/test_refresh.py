@@ -9,6 +9,7 @@ import os
 import nbformat
 import pytest
 
+from helpers.data.paths import PROJECT_ROOT
 from tools import refresh
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -138,3 +139,10 @@ def test_refreshing_an_unchanged_notebook_writes_nothing(tmp_path, capsys):
     assert refresh.main([str(path)]) == 0
     assert "cell(s) 2" in capsys.readouterr().out
     assert path.read_text() == nbformat.writes(_stored(answer="42")) + "\n"  # cells 0, 1, metadata as stored
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_each_committed_notebook_reads_as_one_run_top_to_bottom(path):
+    """A reader sees [1], [2], [3] … down the notebook: the stored outputs are one run's, in order."""
+    counts = [cell.execution_count for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), counts
