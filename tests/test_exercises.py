@@ -8,6 +8,7 @@ import pytest
 
 from helpers.checks.exercises import all_exercises, run_checks
 from helpers.data.paths import PROJECT_ROOT
+from helpers.runtime.variant import as_student
 from tests.exercise_bugs import all_planted_bugs
 from tests.exercise_bugs_training import FAIR_SOLUTIONS, FURTHER_MISTAKES, IN_PLACE, ROOT, TARGETS, _replacing, _workspace_with
 from tests.sandbox_workspaces import cells_for, planted, student_cells, student_workspace
@@ -35,8 +36,11 @@ def test_every_exercise_has_one_planted_bug_inside_its_solution_block():
 
 
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_the_instructor_solution_passes_every_check(exercise_id):
-    result = run_checks(exercise_id, notebook_cells=cells_for(exercise_id))
+def test_the_instructor_solution_passes_every_check_with_a_students_own_inputs(exercise_id):
+    """Run as a student (their variant's check inputs and numbers, as graded): correct work passes whatever the
+    draw. (The planted bugs below run in the default variant, so both kinds of input are covered.)"""
+    with as_student("variant-probe"):
+        result = run_checks(exercise_id, notebook_cells=cells_for(exercise_id))
     assert result.passed and result.outcomes, "\n".join(result.lines())
 
 

@@ -540,7 +540,7 @@ def _recipe_run(data: CatCarData, settings: dict, shuffle: bool = False) -> dict
     Returns the curves (one value per epoch) and the parameters after training."""
     x, y = data.inputs("train")
     val_x, val_y = data.inputs("val")
-    order = torch.randperm(len(y), generator=seeded(RECIPE_SEED))
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(RECIPE_SEED))  # the recipe's own order
     with torch.random.fork_rng(devices=[]):
         model, loader = recipe_instance_reference(x[order], y[order], RECIPE_BATCH)
     loader.shuffle = shuffle
