@@ -1,7 +1,8 @@
 
 
-"""Notebook 00's checks (computational graphs, exercises 0.1–0.12): the references that stand in for an unfinished
-exercise, the checks with their mistake tables, the CS-587 derivations the notebook reports, and the registry.
+"""Notebook 00's checks (computational graphs, exercises 0.1–0.12, in its three sessions 00a-00c): the references
+that stand in for an unfinished exercise, the checks with their mistake tables, the CS-587 derivations the notebook
+reports, and the registry.
 
 The student's code never runs here: it runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`;
 the code there is :mod:`helpers.checks.nb00_graphs_sandbox`), which builds the objects it works on (Values, graphs,
@@ -1232,7 +1233,8 @@ PRIMITIVE_OPERATIONS = {"ADD": lambda a, b: a + b, "SUB": lambda a, b: a - b, "M
                         "POW": lambda a, b: a ** b}
 
 EXERCISES = (
-    Exercise("0.1", "linear regression with autograd", AUTOGRAD_NOTEBOOK, "CS-587 A", 2, (f"{AUTOGRAD_NOTEBOOK}.ipynb",), ("fit_line",),
+    Exercise("0.1", "linear regression with autograd", AUTOGRAD_NOTEBOOK, "CS-587 A", 2,
+             (f"{AUTOGRAD_NOTEBOOK}.ipynb",), ("fit_line",),
              check_fit_line, FIT_MISTAKES, forbid=FORBID_FIT_LINE,
              stand_ins={"__notebook__:fit_line": (fit_line_reference, "torch.optim.SGD")}),
     Exercise("0.2", "the primitives' local gradients", CHAIN_RULE_NOTEBOOK, "CS475 (primitives of every table)", 2,
@@ -1245,8 +1247,8 @@ EXERCISES = (
                         f"{ENGINE}:POWER": (power_reference, AUTOGRAD_LOCAL),
                         "helpers.chain_rule:local_gradient_formulas": (local_gradient_formulas_reference,
                                                                         "numbers only, no formulas")}),
-    Exercise("0.3", "reverse mode: topological order and the backward sweep", CHAIN_RULE_NOTEBOOK, "CS475 task 6, micrograd",
-             3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
+    Exercise("0.3", "reverse mode: topological order and the backward sweep", CHAIN_RULE_NOTEBOOK,
+             "CS475 task 6, micrograd", 3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
              check_reverse_mode, REVERSE_MODE_MISTAKES, forbid=FORBID_REVERSE_MODE,
              stand_ins={f"{ENGINE}:topological_order": (topological_order_reference, "the depth-first search of post_order"),
                         f"{ENGINE}:Value.backward": (backward_reference, "torch autograd of the recorded graph")}),
@@ -1254,7 +1256,8 @@ EXERCISES = (
              (f"{CHAIN_RULE_NOTEBOOK}.ipynb",), ("line_loss_gradients",), check_line_loss_gradients,
              LINE_LOSS_MISTAKES, forbid=HAND,
              stand_ins={"__notebook__:line_loss_gradients": (line_loss_reference, "torch autograd")}),
-    Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", CHAIN_RULE_NOTEBOOK, "CS475 task 2", 2, (f"{CHAIN_RULE_NOTEBOOK}.ipynb",),
+    Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", CHAIN_RULE_NOTEBOOK, "CS475 task 2", 2,
+             (f"{CHAIN_RULE_NOTEBOOK}.ipynb",),
              ("exp_log_gradients",), check_exp_log_gradients,
              tuple(EXP_LOG_MISTAKES), forbid=HAND,
              stand_ins={"__notebook__:exp_log_gradients": (exp_log_reference, "torch autograd")}),
@@ -1280,8 +1283,8 @@ EXERCISES = (
              QUADRATIC_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:QuadraticForm.backward": (quadratic_form_backward_reference, BY_VJP),
                         f"{DERIVATIONS}:quadratic_form_adjoints": (quadratic_form_adjoints_reference, BY_GRAPH)}),
-    Exercise("0.10", "softplus, the logistic and the second derivative", AUTOGRAD_NOTEBOOK, "CS-587 B (softplus, second order)",
-             3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
+    Exercise("0.10", "softplus, the logistic and the second derivative", AUTOGRAD_NOTEBOOK,
+             "CS-587 B (softplus, second order)", 3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("Sigmoid.backward", "Softplus.backward", "softplus_adjoints", "logistic_adjoints"),
              check_softplus, SOFTPLUS_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:Sigmoid.backward": (backward_by_vjp(stable_logistic), BY_VJP),
@@ -1293,7 +1296,8 @@ EXERCISES = (
              ("helpers/graph_derivations.py",), ("nyu_adjoints",), check_nyu_graph,
              tuple(NYU_PATHS), forbid=HAND,
              stand_ins={f"{DERIVATIONS}:nyu_adjoints": (adjoints_by_autograd(nyu_nodes), BY_GRAPH)}),
-    Exercise("0.12", "CS475 tasks 1-5: the tables at your own point", CHAIN_RULE_NOTEBOOK, "CS475 tasks 1-5 (the tables)", 3,
+    Exercise("0.12", "CS475 tasks 1-5: the tables at your own point", CHAIN_RULE_NOTEBOOK,
+             "CS475 tasks 1-5 (the tables)", 3,
              (f"{CHAIN_RULE_NOTEBOOK}.ipynb",), tuple(CS475_TABLES), check_cs475_tables, TABLE_MISTAKES, forbid=HAND),
     # no stand-ins: nothing in the notebook needs the tables, and a reference standing in would print them
 )
