@@ -1,6 +1,6 @@
 """Input-to-picture time of every live classroom widget, driven in-process (no browser), against the old path.
 
-    BACKPROP_LAB_HEADLESS=1 .venv/bin/python benchmarks/widget_latency.py [--notebooks 00,01,02,03,04,05]
+    BACKPROP_LAB_HEADLESS=1 .venv/bin/python benchmarks/widget_latency.py [--notebooks 00c,01,02,03,04,05]
 
 For each notebook, its code cells up to its figure widget run in this process (headless: the widget cell then
 draws once), with ``classroom_widget`` swapped for one that also keeps the live widget
@@ -14,7 +14,7 @@ The named baseline, *old*, runs in the same process on the same values: the widg
 the classroom mechanism (``git show f782cb8:notebooks/<nb>``; with the old versions of the earlier cells that
 changed since, e.g. 03's ``plot_delta_norms``): its function builds a new pyplot figure, trains
 or dreams from scratch on every call, and is rendered to PNG as the inline backend did (``bbox_inches="tight"``).
-The walkthroughs (00, 02, 03) are timed on their ``next`` button and the ``projector`` toggle; their baseline
+The walkthroughs (00c, 02, 03) are timed on their ``next`` button and the ``projector`` toggle; their baseline
 is a full rebuild of the walkthrough figure for the step (as ``benchmarks/walkthrough_step.py``).
 
 Reported per control: median and worst ms, old and new, and new/old. Targets (issue 23): final or first
@@ -51,8 +51,9 @@ from helpers.runtime.classroom import RUNNING  # noqa: E402
 from helpers.runtime.widgets import live_figure_widget  # noqa: E402
 
 OLD_COMMIT = "f782cb8"  # the widgets before the classroom mechanism
-NOTEBOOKS = {"00": "00_computational_graphs", "01": "01_spiral_gradient_descent", "02": "02_manual_backprop_mlp",
+NOTEBOOKS = {"00c": "00c_activations_and_a_graph", "01": "01_spiral_gradient_descent", "02": "02_manual_backprop_mlp",
              "03": "03_mynet_delta_rule", "04": "04_cifar_cat_vs_car", "05": "05_deepdream"}
+OLD_NAMES = {"00c": "00_computational_graphs"}  # the notebook's name at OLD_COMMIT (00 was one notebook then)
 VALUES = {  # control -> the values it takes in turn (after the default), as a class would set them
     "x0": [0.8, 1.25, -0.5, 2.0, 0.0], "lr": None, "n_steps": [300, 600, 1000, 2000, 100], "seed": [1, 2, 3],
     "epochs": [20, 50, 5, 80, 100, 10], "depth": [20, 30, 10], "width": [32, 64, 16], "init": None,
@@ -60,10 +61,11 @@ VALUES = {  # control -> the values it takes in turn (after the default), as a c
 }
 
 
-def widget_cells(notebook: Path, commit: str | None = None) -> tuple[list[str], int]:
-    """The notebook's code cells (at ``commit``, or as in the working tree) and the index of its figure widget's."""
+def widget_cells(notebook: Path, commit: str | None = None, name_then: str | None = None) -> tuple[list[str], int]:
+    """The notebook's code cells (at ``commit``, where it was called ``name_then`` if that is given, or as in the
+    working tree) and the index of its figure widget's."""
     text = notebook.read_text() if commit is None else subprocess.run(
-        ["git", "show", f"{commit}:notebooks/{notebook.name}"], cwd=ROOT, check=True, capture_output=True,
+        ["git", "show", f"{commit}:notebooks/{name_then or notebook.name}"], cwd=ROOT, check=True, capture_output=True,
         text=True).stdout
     cells = [c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "code"]
     index = next(i for i, source in enumerate(cells) if re.search(r"^\s*(_ = )?classroom_widget\(", source, re.M))
@@ -145,7 +147,7 @@ def time_old(func, defaults: dict, name: str, values: list) -> list[float]:
 
 
 WALKTHROUGHS = {  # notebook -> the walkthrough its cells make, from the names they define
-    "00": lambda ns: WalkthroughFigure_(ns, lambda p: WalkthroughFigure(ns["nyu_graph"](**ns["nyu_point"]),
+    "00c": lambda ns: WalkthroughFigure_(ns, lambda p: WalkthroughFigure(ns["nyu_graph"](**ns["nyu_point"]),
                                                                               projector=p)),
     "02": lambda ns: WalkthroughFigure_(ns, lambda p: LayerWalkthroughFigure(
         ns["walk_mlp"], ns["walk_x"], ns["walk_y"], projector=p)),
@@ -196,7 +198,7 @@ def summary(name: str, new: list[float], old: list[float], first: list[float] | 
 def bench_notebook(key: str) -> None:
     notebook = ROOT / "notebooks" / f"{NOTEBOOKS[key]}.ipynb"
     cells, index = widget_cells(notebook)
-    old_cells, old_index = widget_cells(notebook, OLD_COMMIT)
+    old_cells, old_index = widget_cells(notebook, OLD_COMMIT, f"{OLD_NAMES[key]}.ipynb" if key in OLD_NAMES else None)
     namespace, kept = {"__name__": "__main__"}, []
     os.chdir(notebook.parent)
     start = time.perf_counter()
@@ -237,7 +239,7 @@ def time_new_projector(widget) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated keys, e.g. 00,01")
+    parser.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated keys, e.g. 00c,01")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")

@@ -7,7 +7,7 @@
 * :func:`sigmoid` — σ(x), finite for every float; its backward is written with Functions of this module, so
   derivatives of any order work (``create_graph=True``).
 
-The backward passes are exercises 0.8–0.10 (notebook 00 §3).
+The backward passes are exercises 0.8–0.10 (notebook 00b §2).
 
 Every backward is written with differentiable torch operations on the saved inputs, so autograd can
 differentiate the backward itself (``gradgradcheck``). All functions work element-wise on tensors of

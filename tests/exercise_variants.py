@@ -4,7 +4,7 @@ its exercise's check (the issue: "fair to correct work"). Same format as the pla
 the exercise id)``."""
 
 VARIANTS = {
-    "0.4 terms regrouped": ("notebooks/00_computational_graphs.ipynb",
+    "0.4 terms regrouped": ("notebooks/00a_chain_rule_by_table.ipynb",
                             '    return {"w": 2 * residual * x, "x": 2 * residual * w, "b": 2 * residual, "y": -2 * residual}',
                             '    return {"w": x * (residual + residual), "x": (2 * w) * residual, "b": residual * 2, '
                             '"y": -(2 * residual)}', "0.4"),

@@ -46,6 +46,10 @@ def bug_halves() -> dict[str, list[str]]:
     return halves
 
 
+# The submission whose CS475 tables (0.12) are correct work: it fills them by hand (literal numbers)
+TABLES_BY_HAND = next(student for student, bugged in bug_halves().items() if "0.12" not in bugged)
+
+
 @pytest.fixture(scope="module")
 def gradebook(tmp_path_factory):
     """nbgrader itself: generate the assignment, autograde the three submissions, read the scores."""
@@ -54,10 +58,10 @@ def gradebook(tmp_path_factory):
     for student, bugged in bug_halves().items():
         variants = [change for change in VARIANTS.values() if change[3] not in bugged]  # correct, another order
         instructor_submission(submitted / student / ASSIGNMENT, bugs=[BUGS[i] for i in bugged] + variants)
-    # bugs-a fills the CS475 tables (0.12) by hand: literal numbers at its own variant's points, which pass
-    # only if the grading kernel checks it as the student of its folder (tests/test_variants.py)
-    table_notebook = submitted / "bugs-a" / ASSIGNMENT / "00_computational_graphs.ipynb"
-    nbformat.write(with_literal_tables(nbformat.read(table_notebook, as_version=4), "bugs-a"), table_notebook)
+    # TABLES_BY_HAND fills the CS475 tables (0.12) by hand: literal numbers at its own variant's points, which
+    # pass only if the grading kernel checks it as the student of its folder (tests/test_variants.py)
+    table_notebook = submitted / TABLES_BY_HAND / ASSIGNMENT / f"{EXERCISES['0.12'].notebook}.ipynb"
+    nbformat.write(with_literal_tables(nbformat.read(table_notebook, as_version=4), TABLES_BY_HAND), table_notebook)
     hand_in_untouched(course, "untouched")
     nbgrader(course, "autograde", ASSIGNMENT)
     return scores(course), course
@@ -89,11 +93,10 @@ def test_nbgrader_takes_exactly_the_bugged_exercises_points(gradebook, student):
 
 
 def test_nbgrader_grades_hand_filled_tables_against_the_students_own_variant(gradebook):
-    assert "0.12" not in bug_halves()["bugs-a"]  # bugs-a's 0.12 is correct work (its tables filled by hand)
-    with as_student("bugs-a"):
+    with as_student(TABLES_BY_HAND):
         own = cs475_point("task1")
     assert own != cs475_point("task1")  # its numbers are not the default variant's
-    assert gradebook[0]["bugs-a"][check_cell("0.12")] == (EXERCISES["0.12"].points, EXERCISES["0.12"].points)
+    assert gradebook[0][TABLES_BY_HAND][check_cell("0.12")] == (EXERCISES["0.12"].points, EXERCISES["0.12"].points)
 
 
 def test_nbgrader_gives_the_untouched_student_edition_zero(gradebook):

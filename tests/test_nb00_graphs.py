@@ -4,8 +4,9 @@ run it in the sandbox, tests/sandbox_workspaces.py) fails exactly its exercise w
 mistake; a stubbed exercise (the student edition's text) reports "not done yet"; the references that stand in
 meanwhile give the solution's results.
 
-Notebook 00's own text: it poses every question of CS-587 and CS475 (and NYU 1.4 a-c) as a numbered question
-followed by its answer, and its closing table says where each one is."""
+Notebook 00's own text, in its three sessions (00a CS475, 00b CS-587 A and B, 00c NYU 1.4): together they pose
+every question of CS-587 and CS475 (and NYU 1.4 a-c) as a numbered question followed by its answer, and each
+session's closing table says where each of its questions is."""
 from __future__ import annotations
 
 import json
@@ -24,11 +25,12 @@ from helpers.checks.stand_ins import _wrap_stubs
 from helpers.data.paths import PROJECT_ROOT
 from helpers.runtime import exercises as exercises_runtime
 from helpers.scalar_autodiff import Value
-from tests.exercise_bugs_scalar import NOTEBOOK, PLANTED_BUGS
+from tests.exercise_bugs_scalar import PLANTED_BUGS
 from tests.sandbox_workspaces import cells_for
 from tools.editions import strip_solutions
 
 IDS = [e.id for e in EXERCISES]
+SESSIONS = (nb00_graphs.CHAIN_RULE_NOTEBOOK, nb00_graphs.AUTOGRAD_NOTEBOOK, nb00_graphs.GRAPH_NOTEBOOK)
 NOTEBOOK_FUNCTIONS = {"0.1": "fit_line", "0.4": "line_loss_gradients", "0.5": "exp_log_gradients",
                       "0.7": "two_neuron_gradients"}
 # what each helper exercise replaces in the real modules (for the references' test): module, attribute paths
@@ -42,8 +44,14 @@ PATCHED = {"0.2": (scalar_autodiff, ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "
            "0.11": (graph_derivations, ("nyu_adjoints",))}
 
 
+def notebook_of(name: str) -> str:
+    """The notebook file (``notebooks/…``) whose solution cell defines ``name``, as the registry says."""
+    (file,) = [e.files[0] for e in EXERCISES if name in e.functions]
+    return f"notebooks/{file}"
+
+
 def solution_cell(name: str) -> str:
-    cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((PROJECT_ROOT / notebook_of(name)).read_text(encoding="utf-8"))["cells"]
     (source,) = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and f"def {name}(" in "".join(c["source"])]
     return source
 
@@ -51,7 +59,7 @@ def solution_cell(name: str) -> str:
 def notebook_function(name: str, source: str | None = None):
     """The function a solution cell defines, run with what the notebook's first cell imports."""
     namespace = {"torch": torch, "math": math, "__name__": "__main__"}
-    exec(compile(source or solution_cell(name), NOTEBOOK, "exec"), namespace)
+    exec(compile(source or solution_cell(name), notebook_of(name), "exec"), namespace)
     _wrap_stubs(namespace, "__main__")  # as in the student's notebook: a stub gets its stand-in
     return namespace[name]
 
@@ -166,7 +174,7 @@ def test_the_references_give_the_solutions_results(module, monkeypatch, capsys):
 def test_the_notebook_references_give_the_solutions_results(exercise_id, capsys):
     name = NOTEBOOK_FUNCTIONS[exercise_id]
     solution = notebook_function(name)
-    reference = notebook_function(name, strip_solutions(solution_cell(name), NOTEBOOK))
+    reference = notebook_function(name, strip_solutions(solution_cell(name), notebook_of(name)))
     if exercise_id == "0.1":  # torch.optim.SGD rounds its update in another order: float32 round-off, not bits
         x = torch.tensor([1.0, 2.0, 3.0, 4.0])
         for zero_grad in (True, False):
@@ -237,29 +245,38 @@ TASKS = {"CS475": {"task 0", "task 1", "task 2", "task 3", "task 4", "task 5", "
          "NYU": {"1.4 a", "1.4 b", "1.4 c"}}
 
 
-def markdown_cells():
-    cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+def markdown_cells(session: str) -> list[str]:
+    cells = json.loads((PROJECT_ROOT / "notebooks" / f"{session}.ipynb").read_text(encoding="utf-8"))["cells"]
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
 
 
-def test_questions_are_numbered_consecutively_and_each_is_answered_after_it_is_posed():
-    text = "\n".join(markdown_cells())
+@pytest.mark.parametrize("session", SESSIONS)
+def test_questions_are_numbered_consecutively_and_each_is_answered_after_it_is_posed(session):
+    text = "\n".join(markdown_cells(session))
     found = [(int(m.group(1)), m.start()) for m in QUESTION.finditer(text)]
     assert [number for number, _ in found] == list(range(1, len(found) + 1))
     for (number, start), (_, following) in zip(found, found[1:] + [(None, len(text))]):
         assert "**Answer.**" in text[start:following], f"question {number} has no answer before the next question"
 
 
+@pytest.mark.parametrize("session, handout", list(zip(SESSIONS, ("CS475", "CS-587", "NYU"))))
+def test_each_session_poses_the_questions_of_its_own_handout_only(session, handout):
+    handouts = {m.group(2).split(",")[0].split(" ")[0] for m in QUESTION.finditer("\n".join(markdown_cells(session)))}
+    assert handouts == {handout}, handouts
+
+
 def test_every_task_of_the_handouts_has_a_question():
-    sources = " ; ".join(m.group(2) for m in QUESTION.finditer("\n".join(markdown_cells())))
+    sources = " ; ".join(m.group(2) for session in SESSIONS
+                         for m in QUESTION.finditer("\n".join(markdown_cells(session))))
     for handout, tasks in TASKS.items():
         for task in tasks:
             assert re.search(rf"{re.escape(handout)}[^;]*\b{re.escape(task)}\b", sources), (handout, task)
     assert len(re.findall(r"CS-587 B", sources)) == 4  # sin(x)/x, ax² + bxy + cy², ln(1 + eˣ), second order
 
 
-def test_the_closing_table_lists_every_question_once():
-    table = next(cell for cell in markdown_cells() if cell.startswith("## Where each question"))
+@pytest.mark.parametrize("session", SESSIONS)
+def test_the_closing_table_lists_every_question_once(session):
+    table = next(cell for cell in markdown_cells(session) if cell.startswith("## Where each question"))
     listed = [int(n) for n in re.findall(r"question (\d+) \|", table)]
-    total = len(QUESTION.findall("\n".join(markdown_cells())))
+    total = len(QUESTION.findall("\n".join(markdown_cells(session))))
     assert sorted(listed) == list(range(1, total + 1))

@@ -303,6 +303,12 @@ def test_schema_rejects_metrics_missing_required_fields(built):
     broken["timing"]["notebooks"]["01_alpha"] = -1.0
     with pytest.raises(ValueError, match="timing/notebooks/01_alpha"):
         validate_metrics(broken)
+    session = json.loads(json.dumps(metrics))
+    session["timing"]["notebooks"]["00a_chain_rule"] = 1.0  # a session of notebook 00 is a notebook name
+    validate_metrics(session)
+    session["timing"]["notebooks"]["00ab_chain_rule"] = 1.0
+    with pytest.raises(ValueError, match="00ab_chain_rule"):
+        validate_metrics(session)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -322,6 +328,17 @@ def test_discover_orders_notebooks_and_only_selects_by_number_name_or_path(three
     assert names(builder.discover_notebooks(three_notebooks, ["notebooks/02_b.ipynb"])) == ["02_b"]
     with pytest.raises(builder.ReportBuildError, match="'07' matches no notebook; available: 00_a, 02_b, 10_c"):
         builder.discover_notebooks(three_notebooks, ["07"])
+
+
+def test_discover_finds_the_sessions_of_one_notebook_and_only_selects_them_together_or_alone(tmp_path):
+    for name in ("01_x", "00b_autograd", "00a_chain", "00c_graph", "0a_stray"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    names = lambda paths: [p.stem for p in paths]  # noqa: E731
+    assert names(builder.discover_notebooks(tmp_path)) == ["00a_chain", "00b_autograd", "00c_graph", "01_x"]
+    assert names(builder.discover_notebooks(tmp_path, ["00"])) == ["00a_chain", "00b_autograd", "00c_graph"]
+    assert names(builder.discover_notebooks(tmp_path, ["00b"])) == ["00b_autograd"]
+    with pytest.raises(builder.ReportBuildError, match="'0' matches no notebook"):
+        builder.discover_notebooks(tmp_path, ["0"])
 
 
 def test_longest_first_starts_the_slowest_notebooks_first(three_notebooks, tmp_path):

@@ -17,7 +17,7 @@ from backprop_lab_save_hook import WIDGET_VIEW, strip_live_widget_views
 from helpers.data.paths import PROJECT_ROOT
 
 SERVER_CONFIG = PROJECT_ROOT / "jupyter" / "jupyter_server_config.json"
-COMMITTED = PROJECT_ROOT / "notebooks" / "00_computational_graphs.ipynb"
+COMMITTED = PROJECT_ROOT / "notebooks" / "00c_activations_and_a_graph.ipynb"
 PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a")).decode()  # the bytes of a PNG's signature suffice here
 
 

@@ -190,7 +190,7 @@ def test_no_reference_stands_in_for_a_table_in_the_student_edition():
     from tools.editions import strip_solutions
     for name, source in literal_tables(None).items():
         namespace = {"__name__": "__main__"}
-        exec(strip_solutions(source, "00_computational_graphs.ipynb"), namespace)
+        exec(strip_solutions(source, "00a_chain_rule_by_table.ipynb"), namespace)
         _wrap_stubs(namespace, "__main__")
         with pytest.raises(ExerciseNotDone):
             namespace[name](cs475_point(CS475_TABLES[name][0]))

@@ -14,7 +14,7 @@ from helpers.data.paths import PROJECT_ROOT
 from helpers.question_points import cs475_point
 from helpers.runtime.variant import as_student
 
-NOTEBOOK = PROJECT_ROOT / "notebooks" / "00_computational_graphs.ipynb"
+NOTEBOOK = PROJECT_ROOT / "notebooks" / "00a_chain_rule_by_table.ipynb"
 
 
 def _instructor_tables() -> dict:

@@ -5,7 +5,7 @@ The course folder (created, or updated when this command created it before; anyt
     DIR/nbgrader_config.py              course id, gradebook, which files are the student's work, the kernel
     DIR/grading_kernel/kernels/...      the kernel autograding runs in (isolated: no student file importable)
     DIR/source/backprop-lab/            the student edition with nbgrader metadata (tools.editions):
-        00_computational_graphs.ipynb ... check cells are autograded test cells worth the exercise's points
+        00a_chain_rule_by_table.ipynb ... check cells are autograded test cells worth the exercise's points
         helpers/ data/*.pt requirements.txt
 
 Then the instructor runs nbgrader itself in DIR: ``nbgrader generate_assignment backprop-lab``, hands

@@ -5,7 +5,7 @@ not the instructor's editable install (setuptools installs it as a meta-path fin
 only after ``sys.path``, whose first entry is the kernel's working folder)::
 
     student/
-        00_computational_graphs.ipynb ...   the student notebooks (solution blocks stubbed, no outputs)
+        00a_chain_rule_by_table.ipynb ...   the student notebooks (solution blocks stubbed, no outputs)
         helpers/                            the student copy of the helpers those notebooks import
         data/*.pt                           copies of the small committed data files
         data/cache/                         the workspace's own caches (downloads, extractions, tensors)

@@ -78,14 +78,16 @@ class ExerciseResult:
 
 
 def all_exercises() -> dict[str, Exercise]:
-    """Every exercise of the course by id, in notebook order."""
+    """Every exercise of the course in notebook order, by id within a notebook (notebook 00's three sessions
+    keep the ids 0.1-0.12 of one notebook, so the ids alone are not in notebook order)."""
     found = {}
     for module in NOTEBOOK_CHECKS:
         for exercise in module.EXERCISES:
             if exercise.id in found:
                 raise ValueError(f"exercise id {exercise.id!r} is defined twice ({module.__name__})")
             found[exercise.id] = exercise
-    return dict(sorted(found.items(), key=lambda item: tuple(int(part) for part in item[0].split("."))))
+    return dict(sorted(found.items(), key=lambda item: (item[1].notebook,
+                                                        tuple(int(part) for part in item[0].split(".")))))
 
 
 def exercise(exercise_id: str) -> Exercise:

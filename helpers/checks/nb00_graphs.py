@@ -1,7 +1,8 @@
 
 
-"""Notebook 00's checks (computational graphs, exercises 0.1–0.12): the references that stand in for an unfinished
-exercise, the checks with their mistake tables, the CS-587 derivations the notebook reports, and the registry.
+"""Notebook 00's checks (computational graphs, exercises 0.1–0.12, in its three sessions 00a-00c): the references
+that stand in for an unfinished exercise, the checks with their mistake tables, the CS-587 derivations the notebook
+reports, and the registry.
 
 The student's code never runs here: it runs in the sandbox (``code``, a :class:`helpers.checks.sandbox.StudentCode`;
 the code there is :mod:`helpers.checks.nb00_graphs_sandbox`), which builds the objects it works on (Values, graphs,
@@ -49,8 +50,10 @@ from helpers.question_points import cs475_point, nyu_point, regression_data
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.scalar_autodiff import post_order
 
-NOTEBOOK = "00_computational_graphs"
-NOTEBOOK_FILE = f"{NOTEBOOK}.ipynb"
+# Notebook 00 is three class sessions, one per handout (the README says why in this order).
+CHAIN_RULE_NOTEBOOK = "00a_chain_rule_by_table"                # CS475: 0.2-0.7, 0.12
+AUTOGRAD_NOTEBOOK = "00b_autograd_and_custom_functions"        # CS-587 parts A and B: 0.1, 0.8-0.10
+GRAPH_NOTEBOOK = "00c_activations_and_a_graph"                 # NYU HW1 §1.4: 0.11
 SANDBOX = "helpers.checks.nb00_graphs_sandbox"  # the checks' code inside the sandbox
 DERIVATIONS = "helpers.graph_derivations"
 
@@ -1230,10 +1233,11 @@ PRIMITIVE_OPERATIONS = {"ADD": lambda a, b: a + b, "SUB": lambda a, b: a - b, "M
                         "POW": lambda a, b: a ** b}
 
 EXERCISES = (
-    Exercise("0.1", "linear regression with autograd", NOTEBOOK, "CS-587 A", 2, (NOTEBOOK_FILE,), ("fit_line",),
+    Exercise("0.1", "linear regression with autograd", AUTOGRAD_NOTEBOOK, "CS-587 A", 2,
+             (f"{AUTOGRAD_NOTEBOOK}.ipynb",), ("fit_line",),
              check_fit_line, FIT_MISTAKES, forbid=FORBID_FIT_LINE,
              stand_ins={"__notebook__:fit_line": (fit_line_reference, "torch.optim.SGD")}),
-    Exercise("0.2", "the primitives' local gradients", NOTEBOOK, "CS475 (primitives of every table)", 2,
+    Exercise("0.2", "the primitives' local gradients", CHAIN_RULE_NOTEBOOK, "CS475 (primitives of every table)", 2,
              ("helpers/scalar_autodiff.py", "helpers/chain_rule.py"),
              ("ADD", "SUB", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SIGMOID", "TANH", "POW", "POWER",
               "local_gradient_formulas (text, not graded)"),
@@ -1243,28 +1247,29 @@ EXERCISES = (
                         f"{ENGINE}:POWER": (power_reference, AUTOGRAD_LOCAL),
                         "helpers.chain_rule:local_gradient_formulas": (local_gradient_formulas_reference,
                                                                         "numbers only, no formulas")}),
-    Exercise("0.3", "reverse mode: topological order and the backward sweep", NOTEBOOK, "CS475 task 6, micrograd",
-             3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
+    Exercise("0.3", "reverse mode: topological order and the backward sweep", CHAIN_RULE_NOTEBOOK,
+             "CS475 task 6, micrograd", 3, ("helpers/scalar_autodiff.py",), ("topological_order", "Value.backward"),
              check_reverse_mode, REVERSE_MODE_MISTAKES, forbid=FORBID_REVERSE_MODE,
              stand_ins={f"{ENGINE}:topological_order": (topological_order_reference, "the depth-first search of post_order"),
                         f"{ENGINE}:Value.backward": (backward_reference, "torch autograd of the recorded graph")}),
-    Exercise("0.4", "CS475 task 1: the squared error of a line by hand", NOTEBOOK, "CS475 task 1", 1,
-             (NOTEBOOK_FILE,), ("line_loss_gradients",), check_line_loss_gradients,
+    Exercise("0.4", "CS475 task 1: the squared error of a line by hand", CHAIN_RULE_NOTEBOOK, "CS475 task 1", 1,
+             (f"{CHAIN_RULE_NOTEBOOK}.ipynb",), ("line_loss_gradients",), check_line_loss_gradients,
              LINE_LOSS_MISTAKES, forbid=HAND,
              stand_ins={"__notebook__:line_loss_gradients": (line_loss_reference, "torch autograd")}),
-    Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", NOTEBOOK, "CS475 task 2", 2, (NOTEBOOK_FILE,),
+    Exercise("0.5", "CS475 task 2: (w e^{bx} + ln(wx)) b by hand", CHAIN_RULE_NOTEBOOK, "CS475 task 2", 2,
+             (f"{CHAIN_RULE_NOTEBOOK}.ipynb",),
              ("exp_log_gradients",), check_exp_log_gradients,
              tuple(EXP_LOG_MISTAKES), forbid=HAND,
              stand_ins={"__notebook__:exp_log_gradients": (exp_log_reference, "torch autograd")}),
-    Exercise("0.6", "CS475 tasks 0 and 4: one sigmoid neuron by hand", NOTEBOOK, "CS475 tasks 0, 4", 1,
+    Exercise("0.6", "CS475 tasks 0 and 4: one sigmoid neuron by hand", CHAIN_RULE_NOTEBOOK, "CS475 tasks 0, 4", 1,
              ("helpers/graph_derivations.py",), ("sigmoid_neuron_gradients",), check_sigmoid_neuron,
              NEURON_MISTAKES, forbid=HAND,
              stand_ins={f"{DERIVATIONS}:sigmoid_neuron_gradients": (sigmoid_neuron_gradients_reference, "torch autograd of the loss")}),
-    Exercise("0.7", "CS475 task 5: two neurons with weight decay by hand", NOTEBOOK, "CS475 task 5", 2,
-             (NOTEBOOK_FILE,), ("two_neuron_gradients",), check_two_neuron_gradients,
+    Exercise("0.7", "CS475 task 5: two neurons with weight decay by hand", CHAIN_RULE_NOTEBOOK, "CS475 task 5", 2,
+             (f"{CHAIN_RULE_NOTEBOOK}.ipynb",), ("two_neuron_gradients",), check_two_neuron_gradients,
              TWO_NEURON_MISTAKES, forbid=HAND,
              stand_ins={"__notebook__:two_neuron_gradients": (two_neuron_reference, "torch autograd")}),
-    Exercise("0.8", "custom Function sin(x)/x and its graph", NOTEBOOK, "CS-587 B (one variable)", 3,
+    Exercise("0.8", "custom Function sin(x)/x and its graph", AUTOGRAD_NOTEBOOK, "CS-587 B (one variable)", 3,
              ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("sin_over_x_derivative", "SinOverX.backward", "sin_over_x_adjoints"), check_sin_over_x,
              SIN_OVER_X_MISTAKES, forbid=HAND,
@@ -1272,14 +1277,14 @@ EXERCISES = (
                                                                           "torch.func.vjp of sin_over_x_value"),
                         "helpers.custom_functions:SinOverX.backward": (backward_by_vjp(sin_over_x_value), BY_VJP),
                         f"{DERIVATIONS}:sin_over_x_adjoints": (adjoints_by_autograd(sin_over_x_nodes), BY_GRAPH)}),
-    Exercise("0.9", "custom Function ax² + bxy + cy² and its graph", NOTEBOOK, "CS-587 B (two variables)", 2,
+    Exercise("0.9", "custom Function ax² + bxy + cy² and its graph", AUTOGRAD_NOTEBOOK, "CS-587 B (two variables)", 2,
              ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("QuadraticForm.backward", "quadratic_form_adjoints"), check_quadratic_form,
              QUADRATIC_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:QuadraticForm.backward": (quadratic_form_backward_reference, BY_VJP),
                         f"{DERIVATIONS}:quadratic_form_adjoints": (quadratic_form_adjoints_reference, BY_GRAPH)}),
-    Exercise("0.10", "softplus, the logistic and the second derivative", NOTEBOOK, "CS-587 B (softplus, second order)",
-             3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
+    Exercise("0.10", "softplus, the logistic and the second derivative", AUTOGRAD_NOTEBOOK,
+             "CS-587 B (softplus, second order)", 3, ("helpers/custom_functions.py", "helpers/graph_derivations.py"),
              ("Sigmoid.backward", "Softplus.backward", "softplus_adjoints", "logistic_adjoints"),
              check_softplus, SOFTPLUS_MISTAKES, forbid=HAND,
              stand_ins={"helpers.custom_functions:Sigmoid.backward": (backward_by_vjp(stable_logistic), BY_VJP),
@@ -1287,11 +1292,12 @@ EXERCISES = (
                                                                        "the logistic in plain torch"),
                         f"{DERIVATIONS}:softplus_adjoints": (adjoints_by_autograd(softplus_nodes), BY_GRAPH),
                         f"{DERIVATIONS}:logistic_adjoints": (adjoints_by_autograd(logistic_nodes), BY_GRAPH)}),
-    Exercise("0.11", "the graph of a = x + y, b = z·o, c = a·b, w = c + z", NOTEBOOK, "NYU HW1 §1.4 (b)", 1,
+    Exercise("0.11", "the graph of a = x + y, b = z·o, c = a·b, w = c + z", GRAPH_NOTEBOOK, "NYU HW1 §1.4 (b)", 1,
              ("helpers/graph_derivations.py",), ("nyu_adjoints",), check_nyu_graph,
              tuple(NYU_PATHS), forbid=HAND,
              stand_ins={f"{DERIVATIONS}:nyu_adjoints": (adjoints_by_autograd(nyu_nodes), BY_GRAPH)}),
-    Exercise("0.12", "CS475 tasks 1-5: the tables at your own point", NOTEBOOK, "CS475 tasks 1-5 (the tables)", 3,
-             (NOTEBOOK_FILE,), tuple(CS475_TABLES), check_cs475_tables, TABLE_MISTAKES, forbid=HAND),
+    Exercise("0.12", "CS475 tasks 1-5: the tables at your own point", CHAIN_RULE_NOTEBOOK,
+             "CS475 tasks 1-5 (the tables)", 3,
+             (f"{CHAIN_RULE_NOTEBOOK}.ipynb",), tuple(CS475_TABLES), check_cs475_tables, TABLE_MISTAKES, forbid=HAND),
     # no stand-ins: nothing in the notebook needs the tables, and a reference standing in would print them
 )

@@ -1,7 +1,7 @@
 """Every notebook in a real JupyterLab in headless Chromium, a 1280×720 window with the file browser open
 (a classroom projector): Run All, no error or stderr output, every widget renders, and every input of every
 classroom widget changes its picture: each slider or dropdown one step (and back), a walkthrough (the scalar
-one in notebook 00, the layer walkthroughs in 02 and 03) reset and ``next`` through every step, in normal and
+one in notebook 00c, the layer walkthroughs in 02 and 03) reset and ``next`` through every step, in normal and
 (where the widget has the toggle) projector mode. Each input's latency and what the class then sees (smallest
 text on screen, widget height) go to ``report/browser/measurements.json`` (summarised by
 benchmarks/classroom_latency.py; recorded, not asserted). A stand-in widget with every part of the contract
@@ -9,7 +9,7 @@ benchmarks/classroom_latency.py; recorded, not asserted). A stand-in widget with
 
 The lab runs on the project's settings (jupyter/) with a short autosave interval: after all that, each
 notebook file in the lab is byte for byte the committed one (autosave is off; a negative control shows that
-with autosave on the same wait rewrites a file). Notebook 00 is then saved explicitly (Ctrl+S) and reopened
+with autosave on the same wait rewrites a file). Notebook 00c is then saved explicitly (Ctrl+S) and reopened
 in a fresh kernel: no "model not found" (the server's pre-save hook kept the static fallbacks).
 
 Runs as every browser test does (tests/browser/conftest.py: in CI, or when asked for). Screenshots are kept
@@ -28,6 +28,7 @@ import pytest
 
 from helpers.data.paths import PROJECT_ROOT
 from backprop_lab_save_hook import WIDGET_VIEW
+from tools.report.build import NOTEBOOK_GLOB  # the numbered notebooks, sessions of one (00a, 00b) included
 
 from .classroom import controls_without_focus_ring
 from .driver import PageLog, open_notebook, problem_outputs, run_all, stray_reprs, wait_until
@@ -35,7 +36,7 @@ from .lab import AUTOSAVE_INTERVAL_S, JupyterLab
 from .measurements import measure_notebook, new_record, save
 from .walkthrough import Shot
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob(NOTEBOOK_GLOB))
 SCREENSHOTS = PROJECT_ROOT / "report" / "browser"
 # Bounds: 03-05 take 40-80 s headless on an idle 2-core machine, longer live; the whole test has a budget
 # too, so that a hanging notebook cannot hold CI for six times the per-notebook bound.
@@ -44,12 +45,12 @@ WALKTHROUGH_STEP_TIMEOUT_S = 30  # one click of a walkthrough button: a step ren
 TIMEOUTS = {"walkthrough": WALKTHROUGH_STEP_TIMEOUT_S, "figure": REDRAW_TIMEOUT_S}  # per input, by widget kind
 VIEWPORT = {"width": 1280, "height": 720}  # a projector's
 AUTOSAVE_MARGIN_S = 2  # past the autosave interval: time for a save that autosave would have started
-SAVED_AND_REOPENED = "00_computational_graphs"  # a notebook with both kinds of live widget
+SAVED_AND_REOPENED = "00c_activations_and_a_graph"  # a notebook with both kinds of live widget
 _started = time.monotonic()
 
 
 def nyu_walkthrough_shots() -> tuple[Shot, ...]:
-    """Notebook 00's walkthrough is the NYU 1.4 (b) graph: screenshots of the middle forward step and of the
+    """Notebook 00c's walkthrough is the NYU 1.4 (b) graph: screenshots of the middle forward step and of the
     backward step where z's two paths add up (the steps' order depends on the graph, not on the point)."""
     from helpers.graph_derivations import nyu_graph
     from helpers.plots.walkthrough_steps import build_walkthrough, key_frames
@@ -66,9 +67,9 @@ def layer_walkthrough_shots(layers: int, name: str) -> tuple[Shot, ...]:
     return Shot(forward, f"{name}_forward"), Shot(backward, f"{name}_backward")
 
 
-# Notebooks that must hold a walkthrough widget, and the screenshots to keep of their first one: notebook 00's
+# Notebooks that must hold a walkthrough widget, and the screenshots to keep of their first one: notebook 00c's
 # scalar walkthrough, notebook 02's layer walkthrough (the course MLP, 3 layers) and notebook 03's (MyNet([2, 3, 2])).
-WALKTHROUGHS = {"00_computational_graphs": nyu_walkthrough_shots,
+WALKTHROUGHS = {"00c_activations_and_a_graph": nyu_walkthrough_shots,
                 "02_manual_backprop_mlp": lambda: layer_walkthrough_shots(3, "layer_walkthrough"),
                 "03_mynet_delta_rule": lambda: layer_walkthrough_shots(2, "delta_walkthrough")}
 
@@ -166,7 +167,7 @@ def save_and_reopen(page, lab, log: PageLog, notebook: Path) -> None:
     assert log.widget_failures() == [], f"{notebook.name}: widget failures in the console after reopening"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem.split("_")[0] for path in NOTEBOOKS])
 def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
     log = PageLog()
     log.attach(page)

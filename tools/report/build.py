@@ -1,6 +1,6 @@
 """``python -m tools.report [--jobs N] [--only NB ...]``: the main command (``make report``).
 
-Executes every notebook ``notebooks/[0-9][0-9]_*.ipynb`` headlessly (never writing the committed
+Executes every notebook ``notebooks/[0-9][0-9]*_*.ipynb`` headlessly (never writing the committed
 file), ``--jobs`` of them at a time, each in its own process and kernel, into a staging folder
 ``report/.staging-<pid>``: the notebooks' report hooks (:mod:`helpers.runtime.report_hooks`) write
 their headline numbers and deliverables there, and the builder adds the figures and observations of
@@ -36,6 +36,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from string import ascii_lowercase
 
 from helpers.data.paths import PROJECT_ROOT
 from tools.report.content import NotebookRun, Report, collect, metrics_document, notebook_title, validate_metrics
@@ -49,7 +50,7 @@ from tools.report.workers import BuildInterrupted, signals_deferred, signals_rai
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORT_DIR = PROJECT_ROOT / "report"
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+NOTEBOOK_GLOB = "[0-9][0-9]*_*.ipynb"  # "01_spiral_...", and a session of one: "00a_chain_rule_..."
 DEFAULT_JOBS = 2
 PDF, METRICS = "report.pdf", "metrics.json"
 
@@ -62,8 +63,8 @@ class ReportBuildError(RuntimeError):
 # Which notebooks
 # ---------------------------------------------------------------------------------------------------
 def discover_notebooks(notebooks_dir: Path, only: list[str] | None = None) -> list[Path]:
-    """``notebooks_dir/[0-9][0-9]_*.ipynb`` in order; ``only`` keeps those named (``"01"``,
-    ``"01_spiral_gradient_descent"``, or a path to the file)."""
+    """``notebooks_dir/[0-9][0-9]*_*.ipynb`` in order; ``only`` keeps those named (``"01"``,
+    ``"01_spiral_gradient_descent"``, or a path to the file; ``"00"`` names all of 00a, 00b, 00c)."""
     notebooks = sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
     if not notebooks:
         raise ReportBuildError(f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}")
@@ -72,7 +73,8 @@ def discover_notebooks(notebooks_dir: Path, only: list[str] | None = None) -> li
     chosen = []
     for wanted in only:
         key = Path(wanted).name.removesuffix(".ipynb")
-        matches = [nb for nb in notebooks if nb.stem == key or nb.stem.startswith(f"{key}_")]
+        matches = [nb for nb in notebooks if nb.stem == key or nb.stem.startswith(f"{key}_")
+                   or nb.stem.split("_")[0].rstrip(ascii_lowercase) == key]
         if not matches:
             names = ", ".join(nb.stem for nb in notebooks)
             raise ReportBuildError(f"--only {wanted!r} matches no notebook; available: {names}")

@@ -93,7 +93,7 @@ def _observation(markdown: str) -> str:
 
 def _section_cells(section: Section, root: Path) -> list[nbformat.NotebookNode]:
     number = section.name.split("_", 1)[0]
-    number = number if number.isdigit() and not section.title.startswith(number) else ""
+    number = number if re.fullmatch(r"\d+[a-z]?", number) and not section.title.startswith(number) else ""
     head = [f'<a id="{html.escape(section.name)}"></a>\n\n## '
             + (f'<span class="num">{number}</span>' if number else "") + section.title]
     if section.notebook:
