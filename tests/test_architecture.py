@@ -18,9 +18,9 @@ LAYERS = ("runtime", "data", "lessons", "models", "checks", "plots", "experiment
 
 
 def layer_of(module: str) -> str:
-    """'helpers.data.cifar' -> 'data'; a top-level lesson module ('helpers.mynet') -> 'lessons'."""
+    """'helpers.data.cifar' and 'helpers.data' -> 'data'; a top-level lesson module ('helpers.mynet') -> 'lessons'."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "lessons"
+    return parts[1] if len(parts) >= 2 and parts[1] in LAYERS else "lessons"  # a layer's package is in it
 
 
 def module_name(path: Path) -> str:

@@ -19,7 +19,7 @@ from grading_course import hand_in_untouched, nbgrader, released_course, scores,
 from helpers.checks.exercises import all_exercises
 from helpers.checks.sandbox import isolation
 from helpers.data.paths import PROJECT_ROOT
-from helpers.question_points import cs475_point
+from helpers.data.question_points import cs475_point
 from helpers.runtime.variant import as_student
 from tools.grading import ASSIGNMENT
 from variant_keys import with_literal_tables

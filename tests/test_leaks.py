@@ -119,13 +119,13 @@ def test_no_sentence_of_a_generated_observation_is_in_the_student_edition(corpus
 
 def test_the_observation_writers_return_only_a_prompt_in_the_student_edition(monkeypatch):
     """Where ``SHOWS_ANSWERS`` is False they return the prompt before looking at their arguments."""
-    from helpers.experiments import catcar_eval, catcar_extension, catcar_sweep, delta_norms, dream_ladder
+    from helpers.experiments import catcar_eval, catcar_extension, catcar_sweep, delta_norms, dream_ladder, zero_grad
     from helpers.runtime import edition
     from helpers.runtime.exercises import HIDDEN_OBSERVATIONS
     monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
     for write, n_arguments in ((catcar_sweep.observations, 1), (catcar_extension.ablation_observations, 2),
                                (catcar_eval.interpret_test_accuracy, 5), (delta_norms.observations, 6),
-                               (dream_ladder.observations, 5)):
+                               (dream_ladder.observations, 5), (zero_grad.observation, 5)):
         assert write(*[None] * n_arguments) == HIDDEN_OBSERVATIONS, write.__name__
 
 

@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 
 from helpers.checks.exercises import all_exercises
 from helpers.data.paths import PROJECT_ROOT, SHARED_CACHE_ENV, cache_dir
-from helpers.question_points import cs475_point
+from helpers.data.question_points import cs475_point
 from helpers.runtime.variant import HUB_USER_ENV, as_student
 from tests.leak_sentences import leaked
 from tools.workspace import update_workspace

@@ -24,7 +24,7 @@ from helpers.checks.exercises import GRADING_FILES_ENV, run_checks
 from helpers.checks.nb00_graphs import CS475_TABLES, table_outcome, cs475_table_reference
 from helpers.checks.toolkit import seeded
 from helpers.data.paths import PROJECT_ROOT
-from helpers.question_points import CS475, NYU_DEFAULT, cs475_point, nyu_point, regression_data
+from helpers.data.question_points import CS475, NYU_DEFAULT, cs475_point, nyu_point, regression_data
 from helpers.runtime import variant
 from helpers.runtime.variant import GRADING_SOURCE_ENV, HUB_USER_ENV, STUDENT_FILE, as_student, grading_student
 from tests.sandbox_workspaces import cells_for
@@ -56,7 +56,7 @@ def test_two_students_get_other_numbers_every_time_and_in_every_process():
     for key in points["alice"]:
         assert points["alice"][key] != points["bob"][key], key
     # SHA-256, not hash(): another process with another hash seed draws the same numbers
-    script = ("import json; from helpers.question_points import cs475_point; from helpers.runtime.variant import "
+    script = ("import json; from helpers.data.question_points import cs475_point; from helpers.runtime.variant import "
               "as_student\nwith as_student('alice'): print(json.dumps(cs475_point('task5')))")
     other = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "12345"}, check=True)

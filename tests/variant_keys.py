@@ -11,7 +11,7 @@ import nbformat
 
 from helpers.checks.nb00_graphs import CS475_TABLES
 from helpers.data.paths import PROJECT_ROOT
-from helpers.question_points import cs475_point
+from helpers.data.question_points import cs475_point
 from helpers.runtime.variant import as_student
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "00a_chain_rule_by_table.ipynb"

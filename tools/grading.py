@@ -177,7 +177,7 @@ def student_key(student: str) -> str:
     notebook 00 (the CS-587 regression data, the CS475 points, the NYU point) and the answers at them (the
     CS475 tables filled by the engine, the NYU adjoints), computed with this project's solutions. The same
     numbers the grading kernel checks that student against (:mod:`helpers.runtime.variant`)."""
-    from helpers import question_points
+    from helpers.data import question_points
     from helpers.chain_rule import chain_rule_table
     from helpers.checks.nb00_graphs import CS475_TABLES
     from helpers.graph_derivations import nyu_adjoints

@@ -21,7 +21,7 @@ same torch expression with the mistake made (an edge of the graph cut with ``det
   manner of ``gradcheck``/``gradgradcheck`` (the Jacobian through the student's backward, and the backward's own,
   against central differences). No verdict comes from the sandbox.
 * 0.12 (notebook cells): the five CS475 tables, entry by entry (value, local gradients, backward gradient of each
-  step) against torch autograd of the same steps, at the student's own point (:mod:`helpers.question_points`).
+  step) against torch autograd of the same steps, at the student's own point (:mod:`helpers.data.question_points`).
 
 The first point of 0.1, 0.4-0.7 and 0.11 is the student's own (the numbers their notebook shows), and every
 ``seeded`` input is the student's (:mod:`helpers.runtime.variant`); the default variant is the numbers above.
@@ -46,7 +46,7 @@ from helpers.gradcheck import (AUTOGRAD_TOLERANCE, FD_STEP, FINITE_DIFFERENCE_TO
                                numerical_gradient, numerical_jacobian)
 from helpers.graph_derivations import (V1, V2, V3, V4, V5, V6, V7, logistic_adjoints, quadratic_form_adjoints, sin_over_x_adjoints,
                                        softplus_adjoints)
-from helpers.question_points import cs475_point, nyu_point, regression_data
+from helpers.data.question_points import cs475_point, nyu_point, regression_data
 from helpers.runtime.exercises import ExerciseNotDone
 from helpers.scalar_autodiff import post_order
 
@@ -1110,7 +1110,7 @@ def table_outcome(title: str, student, reference: dict, output: str) -> CheckOut
 
 def check_cs475_tables(code) -> list[CheckOutcome]:
     """Exercise 0.12: the five CS475 tables, each ``name(point) -> {step: (value, {operand: local}, gradient)}``,
-    checked at the student's own point (:func:`helpers.question_points.cs475_point`)."""
+    checked at the student's own point (:func:`helpers.data.question_points.cs475_point`)."""
     outcomes = []
     for function, (task, expression, spec) in CS475_TABLES.items():
         point = cs475_point(task)
