@@ -384,10 +384,12 @@ def _import_libraries() -> None:
     forked check. Only libraries: the workspace's own modules are imported afresh in each check, so an edit is
     seen at once."""
     import numpy  # noqa: F401
-    import torch  # noqa: F401
+    import torch
     import torch.autograd.functional  # noqa: F401
     import torch.nn.functional  # noqa: F401
     import torch.optim  # noqa: F401
+    # a check's inputs are small: one thread is fastest, and never spin-waits for a core the notebook's kernel holds
+    torch.set_num_threads(1)
 
 
 def serve(requests: int = 0, replies: int = 1) -> None:
