@@ -3,7 +3,7 @@
 import importlib.util
 import sys
 
-# What the tests import first; all of it comes with `make setup` (requirements.txt, helpers installed -e).
+# What the tests import first: `make setup` installs requirements.txt; helpers is this checkout's own folder.
 REQUIRED_MODULES = ("torch", "matplotlib", "nbval", "helpers")
 
 _missing = [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]

@@ -1,7 +1,11 @@
-"""Shared test setup: a non-interactive matplotlib backend and float64 helpers."""
+"""Shared test setup: a non-interactive matplotlib backend, torch on one thread per test process, float64 helpers."""
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
+# `make test` runs two test processes on two cores: torch in each on one thread. Two threads per process spin-wait
+# for a core the other process holds, several times slower on the small tensors the tests use.
+torch.set_num_threads(1)
 
 
 # Tests that run notebooks, nbgrader, a browser, a student workspace or the sandbox for every exercise: `make test`
