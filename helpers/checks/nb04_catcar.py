@@ -95,16 +95,34 @@ def sgd_step_reference(params: Sequence[torch.Tensor], momentum_buffers: list[to
     Shapes: params any; ``momentum_buffers`` (one entry per parameter, None before the first step) is read
     into the optimizer's state and written back, so the next call continues the same momentum. Clears grads.
     """
-    stepped = [i for i, p in enumerate(params) if p.grad is not None]
-    if not stepped:
-        return
-    buffers = [momentum_buffers[i] if momentum != 0 else None for i in stepped]
-    torch_sgd_step([params[i] for i in stepped], [params[i].grad for i in stepped], buffers, lr=lr,
-                   momentum=momentum, weight_decay=weight_decay, dampening=dampening, nesterov=nesterov)
-    for i, buffer in zip(stepped, buffers):
-        if momentum != 0:
-            momentum_buffers[i] = buffer
-        params[i].grad = None
+    optimizer = _OptimizerStep(list(params), momentum_buffers, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                               dampening=dampening, nesterov=nesterov)
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+class _OptimizerStep:
+    """What the references need of an optimiser, ``step()`` and ``zero_grad()``, done by ``torch.optim.SGD``'s own
+    update (:func:`helpers.checks.toolkit.torch_sgd_step`) without building one. ``buffers``: one momentum buffer per
+    parameter (None before its first step), updated in place (default: a new list). Shapes: none."""
+
+    def __init__(self, params: list[torch.Tensor], buffers: list | None = None, **settings):
+        self.params, self.settings = params, settings
+        self.buffers = buffers if buffers is not None else [None] * len(params)
+
+    def step(self) -> None:
+        stepped = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not stepped:
+            return
+        buffers = [self.buffers[i] for i in stepped]
+        torch_sgd_step([self.params[i] for i in stepped], [self.params[i].grad for i in stepped], buffers,
+                       **self.settings)
+        for i, buffer in zip(stepped, buffers):
+            self.buffers[i] = buffer
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
 
 
 # == Exercises 4.1 and 4.2: the split and the forward pass ====================================================
@@ -362,26 +380,6 @@ def _tiny_problem(seed: int = 11):
 
 
 OPTIMIZER = dict(lr=0.1, momentum=0.9)
-
-
-class _OptimizerStep:
-    """What 4.3's references need of an optimiser, ``step()`` and ``zero_grad()``, done by ``torch.optim.SGD``'s
-    own update (:func:`helpers.checks.toolkit.torch_sgd_step`) without building one. Shapes: none."""
-
-    def __init__(self, params: list[torch.Tensor], **settings):
-        self.params, self.settings, self.buffers = params, settings, [None] * len(params)
-
-    def step(self) -> None:
-        stepped = [i for i, p in enumerate(self.params) if p.grad is not None]
-        buffers = [self.buffers[i] for i in stepped]
-        torch_sgd_step([self.params[i] for i in stepped], [self.params[i].grad for i in stepped], buffers,
-                       **self.settings)
-        for i, buffer in zip(stepped, buffers):
-            self.buffers[i] = buffer
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
 
 
 def _steps(step, accumulate: bool = False) -> tuple[list[torch.Tensor], bool, bool]:
