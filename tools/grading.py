@@ -32,9 +32,9 @@ from nbconvert.preprocessors import Preprocessor
 
 from helpers.checks.exercises import GRADING_FILES_ENV, GRADING_SOURCE_ENV, all_exercises
 from helpers.data.paths import PROJECT_ROOT
+from helpers.runtime.variant import ASSIGNMENT  # the assignment's name, which variants' seeds include
 from tools.editions import exercise_files, student_files
 
-ASSIGNMENT = "backprop-lab"
 MANIFEST = ".backprop-lab-course.json"
 KERNEL = "backprop-lab-grading"
 SKIPPED = ("# not run while grading: the grade comes from the check cells, which run the student's code in a "

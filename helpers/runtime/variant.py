@@ -34,7 +34,7 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping
 
-ASSIGNMENT = "backprop-lab"  # the nbgrader assignment (tools.grading.ASSIGNMENT)
+ASSIGNMENT = "backprop-lab"  # the nbgrader assignment (tools.grading uses this name)
 HUB_USER_ENV = "JUPYTERHUB_USER"
 STUDENT_FILE = ".backprop-lab-student"  # in a workspace, beside helpers/: the id given to tools.editions
 GRADING_SOURCE_ENV = "BACKPROP_LAB_GRADING_SOURCE"  # the course's source/<assignment>/ (set by the grader)
