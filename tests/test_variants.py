@@ -26,13 +26,12 @@ from helpers.checks.toolkit import seeded
 from helpers.data.paths import PROJECT_ROOT
 from helpers.data.question_points import CS475, NYU_DEFAULT, cs475_point, nyu_point, regression_data
 from helpers.runtime import variant
-from helpers.runtime.variant import GRADING_SOURCE_ENV, HUB_USER_ENV, STUDENT_FILE, as_student, grading_student
+from helpers.runtime.variant import ASSIGNMENT, GRADING_SOURCE_ENV, HUB_USER_ENV, STUDENT_FILE, as_student, grading_student
 from tests.sandbox_workspaces import cells_for
 from tests.variant_keys import literal_tables
 
 STUDENTS = ("alice", "bob")
 TABLE_POINTS = 3  # exercise 0.12's points
-ASSIGNMENT = "backprop-lab"
 
 
 def test_the_default_variant_keeps_the_handouts_and_todays_numbers():

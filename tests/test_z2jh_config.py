@@ -55,6 +55,9 @@ def constant(path: Path, name: str):
     raise AssertionError(f"{path.name} defines no {name}")
 
 
+ASSIGNMENT = constant(ROOT / "helpers" / "runtime" / "variant.py", "ASSIGNMENT")  # nbgrader's course id
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
     logical, current = [], ""
@@ -147,7 +150,7 @@ def test_exchange_mount_is_nbgraders_exchange_root():
               if d["kind"] == "PersistentVolumeClaim"}
     claim = claims[volume["persistentVolumeClaim"]["claimName"]]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every pod mounts the exchange at once"
-    assert config.CourseDirectory.course_id == constant(ROOT / "tools" / "grading.py", "ASSIGNMENT")
+    assert config.CourseDirectory.course_id == ASSIGNMENT
 
 
 class FakeSpawner(SimpleNamespace):
@@ -184,7 +187,7 @@ def test_instructor_hook_mounts_the_course_for_instructors_only():
     (mount,) = [m for key, m in instructor.volume_mounts.items() if key != "home"]
     course_root = nbgrader_config(Z2JH / "nbgrader_config.py", Z2JH / "jupyter-instructor" / "nbgrader_config.py"
                                   ).CourseDirectory.root
-    assert course_root == f"{mount['mountPath']}/{constant(ROOT / 'tools' / 'grading.py', 'ASSIGNMENT')}"
+    assert course_root == f"{mount['mountPath']}/{ASSIGNMENT}"
     assert instructor.volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] in {
         d["metadata"]["name"] for d in yaml.safe_load_all((Z2JH / "exchange-pvc.yaml").read_text())}
     config_dir = instructor.environment["JUPYTER_CONFIG_PATH"]
