@@ -109,6 +109,50 @@ def test_report_hooks_write_and_merge_inside_a_report_build(monkeypatch, tmp_pat
     assert (tmp_path / "q.txt") == artifacts.write_deliverable("q.txt", "1.0\n")
 
 
+HEADLINES = """def loss(losses, steps=None):
+    return {"final_loss": losses[-1], **({"steps": steps} if steps is not None else {})}
+
+
+def nothing_yet(part=None):
+    return {} if part is None else {"part": part}
+
+
+def not_a_dict(losses):
+    return losses
+"""
+
+
+def test_headline_numbers_take_the_notebook_variables_their_parameters_name(monkeypatch, tmp_path):
+    monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))
+    source = tmp_path / "07_x.py"
+    source.write_text(HEADLINES)
+    namespace = {"losses": [0.5, 0.25], "unrelated": object()}
+    artifacts.record_headline_numbers("07_x", source, "loss", namespace)  # steps: a default, may be absent
+    assert json.loads((tmp_path / "metrics" / "07_x.json").read_text()) == {"final_loss": 0.25}
+    artifacts.record_headline_numbers("07_x", source, "loss", {**namespace, "steps": 12})
+    assert json.loads((tmp_path / "metrics" / "07_x.json").read_text()) == {"final_loss": 0.25, "steps": 12}
+    assert artifacts.record_headline_numbers("08_y", source, "nothing_yet", namespace) is None  # nothing to record
+    assert not (tmp_path / "metrics" / "08_y.json").exists()
+
+
+@pytest.mark.parametrize("name, namespace, error, message", [
+    ("loss", {"steps": 3}, NameError, "loss (SOURCE) needs the notebook variable(s) losses, which the notebook has "
+                                      "not defined by the cell tagged 'report-metrics:loss'"),
+    ("losses", {"losses": [1.0]}, LookupError, "SOURCE defines no function 'losses' for the cell tagged "
+                                               "'report-metrics:losses'"),
+    ("not_a_dict", {"losses": [1.0]}, TypeError, "not_a_dict (SOURCE) must return a dict of headline numbers, got list"),
+])
+def test_headline_numbers_that_cannot_be_made_say_which_tag_and_what_is_missing(monkeypatch, tmp_path, name, namespace,
+                                                                                 error, message):
+    monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))
+    source = tmp_path / "07_x.py"
+    source.write_text(HEADLINES)
+    with pytest.raises(error) as raised:
+        artifacts.record_headline_numbers("07_x", source, name, namespace)
+    assert str(raised.value) == message.replace("SOURCE", str(source))
+    assert not (tmp_path / "metrics").exists()
+
+
 @pytest.mark.parametrize("value, error", [(float("nan"), ValueError), ([1.0, float("inf")], ValueError), (object(), TypeError)])
 def test_record_metrics_rejects_non_finite_and_non_json_values(monkeypatch, tmp_path, value, error):
     monkeypatch.setenv(artifacts.REPORT_ENV, str(tmp_path))

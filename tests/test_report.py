@@ -40,11 +40,25 @@ $\\frac{\\lambda}{2}\\lVert\\theta\\rVert^2$ keeps the weights small.
 | 0.1 | 0.5 |
 """
 
-METRICS_SOURCE = '''from helpers.runtime.report_hooks import record_metrics, write_deliverable
-record_metrics("01_alpha", test_mse=0.012345678, epochs=20,
-               sweep=[{"lr": 0.1, "val_mse": 0.5}, {"lr": 0.01, "val_mse": 0.25}])
-write_deliverable("q2_ytest.txt", "0.5\\n1.5\\n")
-print("alpha ran")'''
+METRICS_SOURCE = """test_mse, epochs = 0.012345678, 20
+sweep = [{"lr": 0.1, "val_mse": 0.5}, {"lr": 0.01, "val_mse": 0.25}]
+print("alpha ran")"""
+# The functions the cells tagged report-metrics:<name> name, one file per notebook (tools/report/headline_numbers)
+HEADLINE_NUMBERS = {
+    "01_alpha.py": """from helpers.runtime.report_hooks import write_deliverable
+
+
+def training(test_mse, epochs, sweep):
+    write_deliverable("q2_ytest.txt", "0.5\\n1.5\\n")
+    return {"test_mse": test_mse, "epochs": epochs, "sweep": sweep}
+""",
+    "02_beta.py": """def accuracy_only(accuracy):
+    return {"accuracy": accuracy}
+
+
+def sweep(wide_sweep):
+    return {"wide_sweep": wide_sweep}
+"""}
 MARKDOWN_SOURCE = f"from IPython.display import Markdown, display\ndisplay(Markdown({OBSERVATION!r}))"
 FIGURE_SOURCE = """import matplotlib.pyplot as plt
 from helpers.plots.style import use_style
@@ -77,10 +91,19 @@ def _tagged(source: str, *tags: str):
 
 def _alpha_cells():
     return [nbformat.v4.new_markdown_cell("# Alpha: a *tiny* notebook"),
-            nbformat.v4.new_code_cell(METRICS_SOURCE),
+            _tagged(METRICS_SOURCE, "report-metrics:training"),
             _tagged(MARKDOWN_SOURCE, "report-text:observations"),
             _tagged(FIGURE_SOURCE, "report-figure:loss_curve"),
-            _tagged(TWO_FIGURES_SOURCE, "report-figure:zeta_left", "report-figure:alpha_right")]
+            _tagged(TWO_FIGURES_SOURCE, "report-figure:zeta_left", "report-figure:alpha_right"),
+            nbformat.v4.new_code_cell('test_mse = "changed after the tagged cell"')]  # the numbers are the cell's
+
+
+def headline_numbers_folder(root: Path) -> Path:
+    folder = root / "headline_numbers"
+    folder.mkdir()
+    for name, source in HEADLINE_NUMBERS.items():
+        (folder / name).write_text(source)
+    return folder
 
 
 def notebooks_folder(root: Path) -> Path:
@@ -98,15 +121,16 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("report_build")
     notebooks, out = notebooks_folder(root), root / "out"
     _write_notebook(notebooks / "01_alpha.ipynb", *_alpha_cells())
-    _write_notebook(notebooks / "02_beta.ipynb", nbformat.v4.new_code_cell(
-        'from helpers.runtime.report_hooks import record_metrics\nrecord_metrics("02_beta", accuracy=0.9312)\n'
-        f'record_metrics("02_beta", wide_sweep={WIDE_SWEEP!r})'))
+    _write_notebook(notebooks / "02_beta.ipynb", _tagged("accuracy = 0.9312", "report-metrics:accuracy_only"),
+                    _tagged(f"wide_sweep = {WIDE_SWEEP!r}", "report-metrics:sweep"))
+    headline_numbers = headline_numbers_folder(root)
     committed = {p.name: p.read_bytes() for p in notebooks.glob("*.ipynb")}
     (out / "README.md").parent.mkdir()
     (out / "README.md").write_text("kept\n")
     lines = []
-    report = builder.build_report(notebooks, out, jobs=2, log=lines.append)
-    return {"notebooks": notebooks, "out": out, "report": report, "committed": committed, "log": lines}
+    report = builder.build_report(notebooks, out, jobs=2, log=lines.append, headline_numbers=headline_numbers)
+    return {"notebooks": notebooks, "out": out, "report": report, "committed": committed, "log": lines,
+            "headline_numbers": headline_numbers}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -130,6 +154,11 @@ def test_executed_copies_have_outputs_and_committed_notebooks_are_untouched(buil
     alpha = nbformat.read(executed / "01_alpha.ipynb", as_version=4)
     streams = [o.get("text", "") for c in alpha.cells if c.cell_type == "code" for o in c.outputs]
     assert "alpha ran\n" in streams
+    # recording the headline numbers after a tagged cell leaves no trace in the executed notebook
+    for name in ("01_alpha", "02_beta"):
+        code = [c for c in nbformat.read(executed / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+        assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
+    assert sum(len(c.outputs) for c in alpha.cells if "report-metrics:training" in c.metadata.get("tags", [])) == 1
     for name in ("01_alpha", "02_beta"):
         assert "<html" in (executed / f"{name}.html").read_text()[:2000].lower()
 
@@ -259,6 +288,24 @@ def test_failing_notebooks_exit_non_zero_name_cell_and_why_and_keep_the_previous
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # staging folder removed
 
 
+def test_headline_numbers_needing_a_variable_the_notebook_lacks_fail_naming_cell_and_variable(tmp_path):
+    """The function behind a report-metrics tag runs in the kernel right after its cell; a variable it needs
+    that the notebook has not defined by then is the build's error, naming the cell, the tag and the name."""
+    from tools.report.execute import run_one
+    notebooks, headline_numbers = notebooks_folder(tmp_path), tmp_path / "headline_numbers"
+    headline_numbers.mkdir()
+    (headline_numbers / "06_numbers.py").write_text("def loss(final_loss):\n    return {'loss': final_loss}\n")
+    notebook = _write_notebook(notebooks / "06_numbers.ipynb", _tagged("losses = [0.5, 0.25]", "report-metrics:loss"),
+                               nbformat.v4.new_code_cell("final_loss = losses[-1]"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    result = run_one(notebook, staging, tmp_path / "run.log", headline_numbers)
+    assert not result["ok"] and result["cell_index"] == 0 and result["error_name"] == "NameError"
+    assert "needs the notebook variable(s) final_loss" in result["message"]
+    assert "'report-metrics:loss'" in result["message"] and "06_numbers.ipynb: cell 0" in result["message"]
+    assert not (staging / "metrics").exists()
+
+
 def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path, monkeypatch):
     import shutil
     # printing is the built report's to test; a stand-in saves this build the seconds of a browser
@@ -269,7 +316,8 @@ def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, 
     before = _files_of(out)
     previous = json.loads((out / "metrics.json").read_text())
 
-    report = builder.build_report(built["notebooks"], out, only=["02"], log=lambda line: None)
+    report = builder.build_report(built["notebooks"], out, only=["02"], log=lambda line: None,
+                                  headline_numbers=built["headline_numbers"])
 
     after = _files_of(out)
     kept = [name for name in before if name.startswith(("figures/01_alpha/", "notebooks/01_alpha."))]

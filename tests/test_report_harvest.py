@@ -54,7 +54,7 @@ def test_figures_and_texts_are_written_in_cell_order_and_other_tags_are_ignored(
               tags=["hide-input", "report-figure:second_cell"]),  # one tag: the first image
         _cell(_display("text/markdown", "**Loss** fell.", kind="execute_result"), tags=["report-text:a_note"]),
         _cell(_figure(blue), tags=["remove-output"]),
-        _cell(nbformat.v4.new_output("stream", text="recorded\n"), tags=["report-hooks"]))  # metrics: nothing to take
+        _cell(nbformat.v4.new_output("stream", text="recorded\n"), tags=["report-metrics:numbers"]))  # recorded as it runs: nothing to take
     items = harvest(notebook, "07_demo.ipynb", "07_demo", tmp_path)
     assert [(i.kind, i.name, i.path, i.markdown) for i in items] == [
         ("figure", "second_cell", "figures/07_demo/second_cell.png", None),
@@ -86,7 +86,7 @@ def test_several_tags_of_one_kind_take_the_cells_outputs_in_turn(tmp_path):
     (nbformat.v4.new_markdown_cell("text", metadata={"tags": ["report-text:intro"]}),
      "cell 1 is tagged 'report-text:intro' but has no text/markdown output"),
     (_cell(_figure(b"\x89PNG"), tags=["report-figures:curve"]),
-     "cell 1 is tagged 'report-figures:curve' but report tags are report-figure:<name> or report-text:<name>"),
+     "cell 1 is tagged 'report-figures:curve' but report tags are report-figure:<name>, report-text:<name> or report-metrics:<name>"),
     (_cell(_figure(b"\x89PNG"), tags=["report-figure:../curve"]),
      "cell 1 is tagged 'report-figure:../curve' but the name after ':' must be a plain file name"),
     (_cell(_figure(b"\x89PNG"), tags=["report-figure:"]),

@@ -68,15 +68,40 @@ class ExecutionResult:
     seconds: float
 
 
+def after_cell(path: Path, follow_up, timeout_s: int, kernel_client):
+    """nbclient's ``on_cell_executed`` hook: runs the code ``follow_up(cell)`` returns (if any) in the kernel
+    that ``kernel_client()`` talks to, outside the notebook; its error is the cell's error."""
+    async def run_follow_up(cell, cell_index, execute_reply):
+        code = follow_up(cell)
+        if not code:
+            return
+        errors = []  # the error the follow-up's code raised, if any; its other outputs are dropped
+
+        def keep_error(message):
+            if message["header"]["msg_type"] == "error":
+                errors.append(message["content"])
+
+        # store_history=False: the kernel's execution count, and so the next cell's, stays where it was
+        reply = await kernel_client().execute_interactive(code, store_history=False, timeout=timeout_s,
+                                                          output_hook=keep_error)
+        if reply["content"]["status"] != "ok":
+            content = errors[0] if errors else reply["content"]
+            raise NotebookExecutionError(path, cell_index, content.get("ename", "Error"),
+                                         f"after this cell: {content.get('evalue', '')}", cell.source)
+    return run_follow_up
+
+
 def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
                      cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S, kernel_manager_class: type | None = None,
-                     on_cell_start=None) -> ExecutionResult:
+                     on_cell_start=None, follow_up=None) -> ExecutionResult:
     """Run every cell of ``path`` in a fresh kernel (cwd = the notebook's folder), headless.
 
     Returns the executed notebook (the file is not written) and the wall time. Raises
     :class:`NotebookExecutionError` naming the failing cell. ``kernel_manager_class`` replaces nbclient's
     (``benchmarks/kernel_memory.py`` starts the kernel inside a memory cgroup); ``on_cell_start(cell_index)``
-    is told which cell starts running.
+    is told which cell starts running. ``follow_up(cell)`` may return code to run in the kernel right after
+    that cell, outside the notebook: its outputs are dropped and the execution counts do not move (the report
+    build records headline numbers this way); an error in it is the cell's error.
     """
     path = Path(path).resolve()
     notebook = nbformat.read(path, as_version=4)
@@ -93,6 +118,8 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     client = NotebookClient(notebook, timeout=cell_timeout_s, kernel_name="python3", config=kernel_config(),
                             resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
                             on_cell_start=track_cell, **manager)
+    if follow_up is not None:
+        client.on_cell_executed = after_cell(path, follow_up, cell_timeout_s, lambda: client.kc)
     start = time.perf_counter()
     try:
         client.execute()

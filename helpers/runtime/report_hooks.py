@@ -4,8 +4,11 @@ The report builder (``python -m tools.report``) sets ``BACKPROP_LAB_REPORT_DIR``
 before it executes each notebook. Outside a report build (JupyterLab, nbval) every function here
 does nothing and returns None, so running a notebook never touches ``report/``.
 
-Figures and observations need no call: the builder collects them from the executed notebook's
-tagged cells (``report-figure:<name>``, ``report-text:<name>``; see ``tools/report/harvest.py``).
+Notebooks call nothing here. The builder collects figures and observations from the executed notebook's
+tagged cells (``report-figure:<name>``, ``report-text:<name>``; see ``tools/report/harvest.py``), and
+right after a cell tagged ``report-metrics:<name>`` it runs :func:`record_headline_numbers` in the kernel:
+the function ``<name>`` of ``tools/report/headline_numbers/<notebook>.py`` turns the notebook's variables
+into headline numbers (and deliverable files), which :func:`record_metrics` stores.
 
 Layout written under the report folder, one *section* per notebook (e.g. ``"01_spiral"``)::
 
@@ -16,8 +19,10 @@ Layout written under the report folder, one *section* per notebook (e.g. ``"01_s
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import runpy
 from pathlib import Path
 
 from helpers.runtime.writable import writing_in
@@ -79,3 +84,24 @@ def write_deliverable(name: str, content: str) -> Path | None:
         with _writing(report_dir(), name):
             path.write_text(content)
     return path
+
+
+def record_headline_numbers(section: str, source: str | Path, name: str, namespace: dict) -> Path | None:
+    """Call the function ``name`` of the Python file ``source`` with the notebook variables its
+    parameters name (from ``namespace``, the kernel's globals) and record the numbers it returns.
+
+    The report builder sends this call to the kernel after the cell tagged ``report-metrics:<name>``; the
+    function's parameters say which of the notebook's variables the numbers come from."""
+    functions = runpy.run_path(str(source))
+    function = functions.get(name)
+    if not inspect.isfunction(function):
+        raise LookupError(f"{source} defines no function {name!r} for the cell tagged 'report-metrics:{name}'")
+    parameters = inspect.signature(function).parameters
+    missing = [p for p, parameter in parameters.items() if p not in namespace and parameter.default is parameter.empty]
+    if missing:
+        raise NameError(f"{name} ({source}) needs the notebook variable(s) {', '.join(missing)}, which the "
+                        f"notebook has not defined by the cell tagged 'report-metrics:{name}'")
+    values = function(**{p: namespace[p] for p in parameters if p in namespace})  # a default: may be absent
+    if not isinstance(values, dict):
+        raise TypeError(f"{name} ({source}) must return a dict of headline numbers, got {type(values).__name__}")
+    return record_metrics(section, **values) if values else None  # nothing to show (a part that did not run)

@@ -40,6 +40,7 @@ from string import ascii_lowercase
 
 from helpers.data.paths import PROJECT_ROOT
 from tools.report.content import NotebookRun, Report, collect, metrics_document, notebook_title, validate_metrics
+from tools.report.execute import HEADLINE_NUMBERS_DIR
 from tools.report.mathjax import FOLDER as MATHJAX, copy_mathjax
 from tools.report.partial import keep_previous_sections
 from tools.report.printing import PrintError, print_pdf, print_warnings
@@ -151,7 +152,8 @@ def _assemble(outcomes: list[Outcome], kept: list[NotebookRun], staging: Path, j
     return report
 
 
-def _build(notebooks: list[Path], others: list[Path], output_dir: Path, jobs: int, progress: Progress) -> Report:
+def _build(notebooks: list[Path], others: list[Path], output_dir: Path, jobs: int, progress: Progress,
+           headline_numbers: Path) -> Report:
     """Execute, assemble and publish, holding the report folder's lock."""
     with writing(output_dir, "tidy the report folder"):
         recover(output_dir, progress)
@@ -159,7 +161,8 @@ def _build(notebooks: list[Path], others: list[Path], output_dir: Path, jobs: in
     published = False
     try:
         outcomes = execute_notebooks(notebooks, staging, jobs, progress,
-                                     start_order=longest_first(notebooks, output_dir / METRICS))
+                                     start_order=longest_first(notebooks, output_dir / METRICS),
+                                     headline_numbers=headline_numbers)
         failures = [o.error for o in outcomes if o.error]
         if failures:
             raise ReportBuildError("\n".join(failures))
@@ -178,8 +181,9 @@ def _build(notebooks: list[Path], others: list[Path], output_dir: Path, jobs: in
 
 
 def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_DIR, jobs: int = DEFAULT_JOBS,
-                 only: list[str] | None = None, log=print) -> Report:
-    """Build the report of the notebooks in ``notebooks_dir`` into ``output_dir``.
+                 only: list[str] | None = None, log=print, headline_numbers: Path = HEADLINE_NUMBERS_DIR) -> Report:
+    """Build the report of the notebooks in ``notebooks_dir`` into ``output_dir``; the functions that make
+    each notebook's headline numbers are in ``headline_numbers`` (one file per notebook, see its README).
 
     Raises :class:`ReportBuildError` (previous report untouched) when a notebook fails, the folder
     cannot be written or another build holds it; :class:`BuildInterrupted` on SIGINT or SIGTERM
@@ -195,7 +199,7 @@ def build_report(notebooks_dir: Path = NOTEBOOKS_DIR, output_dir: Path = REPORT_
         try:
             with writing(output_dir, "create the report folder"), locked(output_dir):
                 progress(f"{len(notebooks)} notebook(s), {min(jobs, len(notebooks))} at a time -> {output_dir}")
-                report = _build(notebooks, others, output_dir, jobs, progress)
+                report = _build(notebooks, others, output_dir, jobs, progress, headline_numbers)
         except ReportBusyError as error:
             raise ReportBuildError(str(error)) from None
     progress(f"report ready: {output_dir / INDEX}")

@@ -6,8 +6,9 @@ A notebook hands a figure or an observation to the report by tagging the code ce
     report-figure:<name>   its image/png output (plt.show())              -> figures/<section>/<name>.png
     report-text:<name>     its text/markdown output (display(Markdown()))  -> text/<section>/<name>.md
 
-Headline numbers are not harvested: ``record_metrics`` calls write them, gathered in one hidden cell per
-notebook section tagged ``report-hooks`` (:data:`HOOKS_TAG`, which marks them for readers and tools).
+Headline numbers are not harvested from outputs: a cell tagged ``report-metrics:<name>`` has the builder run
+the function ``<name>`` of ``tools/report/headline_numbers/<notebook>.py`` in the kernel right after it
+(:mod:`tools.report.execute`), on the notebook's variables, and the numbers it returns are stored.
 
 The section is the notebook's stem. When a cell carries several tags of one kind, the n-th tag takes
 the n-th output of that type (a cell showing two figures may tag both). Items keep the notebook's
@@ -26,7 +27,7 @@ from tools.report.content import Item
 
 FIGURE_TAG, TEXT_TAG = "report-figure:", "report-text:"
 TAG_PREFIX = "report-"
-HOOKS_TAG = "report-hooks"  # the cell holding a section's record_metrics calls: nothing to harvest
+METRICS_TAG = "report-metrics:"  # numbers recorded while the notebook runs (tools.report.execute): nothing to harvest
 # kind of item -> (tag prefix, MIME type of the output it takes, folder, file suffix)
 KINDS = {"figure": (FIGURE_TAG, "image/png", "figures", ".png"),
          "text": (TEXT_TAG, "text/markdown", "text", ".md")}
@@ -68,7 +69,7 @@ def _report_tags(cell: NotebookNode) -> list[tuple[str, str, str]]:
         kind = next((k for k, (prefix, *_) in KINDS.items() if tag.startswith(prefix)), None)
         if kind is not None:
             found.append((tag, kind, tag[len(KINDS[kind][0]):]))
-        elif tag.startswith(TAG_PREFIX) and tag != HOOKS_TAG:
+        elif tag.startswith(TAG_PREFIX) and not tag.startswith(METRICS_TAG):
             found.append((tag, None, ""))
     return found
 
@@ -106,8 +107,8 @@ def harvest(notebook: NotebookNode, notebook_name: str, section: str, root: Path
         taken = {kind: 0 for kind in KINDS}  # outputs of each type used by this cell's earlier tags
         for tag, kind, name in _report_tags(cell):
             if kind is None:
-                raise HarvestError(notebook_name, index, tag, f"report tags are {FIGURE_TAG}<name> "
-                                   f"or {TEXT_TAG}<name>")
+                raise HarvestError(notebook_name, index, tag, f"report tags are {FIGURE_TAG}<name>, "
+                                   f"{TEXT_TAG}<name> or {METRICS_TAG}<name>")
             if not _NAME.fullmatch(name):
                 raise HarvestError(notebook_name, index, tag, "the name after ':' must be a plain file "
                                    "name (letters, digits, '_', '-', '.')")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.report.content import Item
-from tools.report.execute import run_one
+from tools.report.execute import HEADLINE_NUMBERS_DIR, run_one
 from tools.report.publish import RUNS_DIR
 from tools.report.workers import start_pool, stop_pool
 
@@ -57,8 +57,10 @@ def _outcome(notebook: Path, future, log_path: Path) -> Outcome:
 
 
 def execute_notebooks(notebooks: list[Path], staging: Path, jobs: int, progress: Progress,
-                      start_order: list[Path] | None = None) -> list[Outcome]:
-    """Run the notebooks, ``jobs`` at a time, started in ``start_order`` (default: their order);
+                      start_order: list[Path] | None = None,
+                      headline_numbers: Path = HEADLINE_NUMBERS_DIR) -> list[Outcome]:
+    """Run the notebooks, ``jobs`` at a time, started in ``start_order`` (default: their order), their
+    headline numbers made by the files in ``headline_numbers`` (:mod:`tools.report.execute`);
     after a failure, start no new one. Returns the outcomes in the notebooks' order. Interrupted (any
     exception, e.g. :class:`BuildInterrupted`), it kills the workers and their kernels before raising."""
     logs = staging / RUNS_DIR
@@ -71,7 +73,7 @@ def execute_notebooks(notebooks: list[Path], staging: Path, jobs: int, progress:
                 notebook = queue.pop(0)
                 progress(f"start  {notebook.stem}")
                 log_path = logs / f"{notebook.stem}.log"
-                future = pool.submit(run_one, notebook, staging, log_path)
+                future = pool.submit(run_one, notebook, staging, log_path, headline_numbers)
                 running[future] = (notebook, time.monotonic(), log_path)
             if not running:
                 break
