@@ -276,9 +276,12 @@ def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], to
     """A table: every input's gradient from the engine next to the closed-form value, with a verdict.
 
     ``closed_form`` maps input names to ∂output/∂input computed by hand. Raises ``KeyError`` naming
-    inputs that are missing from, or unknown to, ``closed_form``.
+    inputs that are missing from, or unknown to, ``closed_form``. The student edition shows the engine's
+    numbers as ``?``: at the student's own point they are entries of the exercise 0.12 tables; the verdict
+    still says whether the student's closed form agrees.
     """
     from helpers.gradcheck import relative_error, verdict  # torch is only needed for this comparison
+    from helpers.runtime.edition import SHOWS_ANSWERS
 
     engine = input_gradients(output)
     if set(engine) != set(closed_form):
@@ -286,7 +289,7 @@ def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], to
     width = max(len(name) for name in engine) + 3
     lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  relative error"]
     for name, grad in engine.items():
-        numbers = f"{format_number(grad):>10}  {format_number(closed_form[name]):>11}"
+        numbers = f"{format_number(grad) if SHOWS_ANSWERS else '?':>10}  {format_number(closed_form[name]):>11}"
         error = relative_error(grad, closed_form[name])
         lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict(error, tolerance)}")
     return "\n".join(lines)

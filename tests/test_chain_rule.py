@@ -8,7 +8,7 @@ import pytest
 from helpers import scalar_autodiff
 from helpers.chain_rule import (ChainRuleCosts, chain_rule_costs, chain_rule_table, compare_with_closed_form,
                                 expansions, notation)
-from helpers.scalar_autodiff import Value, cos, exp, input_gradients, log, sin
+from helpers.scalar_autodiff import Value, cos, exp, format_number, input_gradients, log, sin
 from tests.test_scalar_autodiff import linear_loss
 
 
@@ -113,6 +113,22 @@ def test_compare_with_closed_form():
     with pytest.raises(KeyError, match="closed_form must give exactly the inputs"):
         compare_with_closed_form(L, {"w": 1.0})
     assert input_gradients(L) == right
+
+
+def test_the_student_edition_compares_without_showing_the_engines_numbers(monkeypatch):
+    """At the student's own point the engine's gradients are entries of the exercise 0.12 tables."""
+    from helpers.runtime import edition
+    L, (w, x, b, y) = linear_loss()
+    r = w.data * x.data + b.data - y.data
+    mine = {"w": 2 * r * x.data, "x": 2 * r * w.data, "b": 2 * r, "y": r}  # ∂/∂y wrong
+    shown = compare_with_closed_form(L, mine)
+    monkeypatch.setattr(edition, "SHOWS_ANSWERS", False)
+    hidden = compare_with_closed_form(L, mine)
+    engine_y = format_number(input_gradients(L)["y"])
+    assert engine_y in shown.splitlines()[-1] and engine_y not in hidden.splitlines()[-1]
+    assert [line.split()[-1] for line in hidden.splitlines()[1:]] == ["ok", "ok", "ok", "FAIL"]  # the verdicts stay
+    assert all(line.split()[1] == "?" and format_number(mine[line.split()[0][3:]]) in line
+               for line in hidden.splitlines()[1:])
 
 
 # ---- the numeric-gradient column near the edge of a domain (issue 12) ---------------------------------
