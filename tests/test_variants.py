@@ -177,8 +177,8 @@ def test_a_student_edition_takes_the_hub_user_else_the_workspace_record_and_the_
     parsed = parse_arguments(["ws", "--student", "carol"])
     assert (parsed.folder, parsed.student, parsed.start_line) == (Path("ws"), "carol", True)
     with pytest.raises(SystemExit) as no_id:
-        main([str(tmp_path / "ws"), "--student"])
-    assert no_id.value.code == 2 and main([str(tmp_path / "ws"), "--student", "../x"]) == 2
+        parse_arguments([str(tmp_path / "ws"), "--student"])
+    assert no_id.value.code == 2 and main(parse_arguments([str(tmp_path / "ws"), "--student", "../x"])) == 2
     assert not (tmp_path / "ws").exists()  # refused before anything was written
 
 

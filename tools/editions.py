@@ -240,11 +240,11 @@ def cli(argv: list[str]) -> int:
     """``python -m tools.editions [FOLDER]``: :func:`tools.workspace.main`, with a folder that cannot be written
     (the default ``student/`` of a read-only course folder) said in one line and exit status 1, not a traceback."""
     from tools.workspace import main, parse_arguments
-    folder = parse_arguments(argv).folder.absolute()  # bad arguments: argparse's usage, exit status 2
+    arguments = parse_arguments(argv)  # bad arguments: argparse's usage, exit status 2
     try:
-        with writing_in(folder, "FOLDER", "the student workspace",
+        with writing_in(arguments.folder.absolute(), "FOLDER", "the student workspace",
                         fix="give a writable folder: python -m tools.editions FOLDER"):
-            return main(argv)
+            return main(arguments)
     except OSError as error:  # not writable, or a full disk: either way the reason, not a traceback
         print(f"python -m tools.editions: {error}", file=sys.stderr)
         return 1

@@ -365,13 +365,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    """``python -m tools.editions [FOLDER] [--student ID] [--no-start-line]`` (:func:`parse_arguments`): exit
-    status 0, or 1 with the reason a folder is refused (2 for bad arguments). With ``--student`` the workspace shows
-    and checks that student's variant (:func:`helpers.runtime.variant.record_student`; on a JupyterHub the hub's
-    user name is used instead)."""
+def main(arguments: argparse.Namespace) -> int:
+    """``python -m tools.editions [FOLDER] [--student ID] [--no-start-line]``, as :func:`parse_arguments` read
+    them: exit status 0, or 1 with the reason a folder is refused (2 for a bad student id). With ``--student`` the
+    workspace shows and checks that student's variant (:func:`helpers.runtime.variant.record_student`; on a
+    JupyterHub the hub's user name is used instead)."""
     from helpers.runtime.variant import record_student, valid_id
-    arguments = parse_arguments(argv)
     folder, student = arguments.folder.absolute(), arguments.student
     try:
         if student is not None:
