@@ -11,8 +11,8 @@ status line stops saying ``running…``). Between inputs the widget is let go id
 training of the remaining epochs, finishes), as a class looks at each picture.
 
 The named baseline, *old*, runs in the same process on the same values: the widget cell as committed before
-the classroom mechanism (``git show f782cb8:notebooks/<nb>``; with the old versions of the earlier cells that
-changed since, e.g. 03's ``plot_delta_norms``): its function builds a new pyplot figure, trains
+the classroom mechanism (``git show f782cb8:notebooks/<nb>``, run after the old notebook's earlier cells, in
+a namespace of its own): its function builds a new pyplot figure, trains
 or dreams from scratch on every call, and is rendered to PNG as the inline backend did (``bbox_inches="tight"``).
 The walkthroughs (00c, 02, 03) are timed on their ``next`` button and the ``projector`` toggle; their baseline
 is a full rebuild of the walkthrough figure for the step (as ``benchmarks/walkthrough_step.py``).
@@ -204,8 +204,9 @@ def bench_notebook(key: str) -> None:
     start = time.perf_counter()
     capture_widgets(kept)
     failed = run_cells(cells[:index + 1], namespace)
-    changed = [source for source in old_cells[:old_index + 1] if source not in cells]  # the old definitions
-    run_cells(changed, namespace)
+    # the old cells in a namespace of their own, as the old notebook ran them: mixed into the new one, a name
+    # either defines differently (00c's came from the one notebook 00 then) would reach the other's widget
+    run_cells(old_cells[:old_index + 1], {"__name__": "__main__"})
     print(f"{NOTEBOOKS[key]}: cells ran in {time.perf_counter() - start:.0f} s"
           + (f" (cells {[i + 1 for i in failed]} failed)" if failed else ""))
     if key in WALKTHROUGHS:
