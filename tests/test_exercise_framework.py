@@ -321,6 +321,77 @@ def test_a_grading_copy_takes_only_the_listed_files_and_names_the_rest(tmp_path)
     assert oct((copy.root / "helpers" / "lesson.py").stat().st_mode & 0o777) == "0o444"  # and mounted read-only
 
 
+def course_and_submission(tmp_path, body: str) -> tuple[Path, Path]:
+    """A course source whose ``helpers/lesson.py`` is the stub, and a submission whose ``helpers/lesson.py`` is ``body``."""
+    folders = tmp_path / "source", tmp_path / "submission"
+    for folder, code in zip(folders, ("def double(x):\n    raise NotImplementedError\n", body)):
+        folder.mkdir()
+        lesson(folder, code)
+    return folders
+
+
+def graded_submission(monkeypatch, tmp_path, body: str) -> Path:
+    """:func:`course_and_submission` with the grader's environment set and the submission as the current folder (as
+    nbgrader starts the grading kernel)."""
+    from helpers.checks import grading_kernel
+    from helpers.runtime.variant import GRADING_SOURCE_ENV
+    source, submission = course_and_submission(tmp_path, body)
+    monkeypatch.setenv(GRADING_SOURCE_ENV, str(source))
+    monkeypatch.setenv(grading_kernel.GRADING_FILES_ENV, "helpers/lesson.py")
+    monkeypatch.setattr(grading_kernel, "_copy", None)  # one copy per kernel: this test's
+    monkeypatch.chdir(submission)
+    return submission
+
+
+def test_the_grading_kernel_starts_the_sandbox_that_its_first_check_then_uses(monkeypatch, tmp_path):
+    from helpers.checks import grading_kernel
+    from helpers.checks.sandbox import close_all, remove_copy, sandbox_for
+    monkeypatch.delenv("BACKPROP_LAB_GRADING_SOURCE", raising=False)
+    assert not grading_kernel.start_sandbox_early()  # not grading: nothing to start
+    fake_exercise(monkeypatch, doubled)
+    graded_submission(monkeypatch, tmp_path, "def double(x):\n    return 2 * x\n")
+    close_all()
+    try:
+        assert grading_kernel.start_sandbox_early()
+        copy = grading_kernel.submission_copy()
+        server = sandbox_for(copy.root)
+        started = server.process.pid
+        assert server.alive() and not server.ready  # launched, not waited for
+        result = run_checks("9.1")
+        assert result.passed and "isolation: " in result.lines()[-1], result.lines()
+        assert server.process.pid == started  # the first check used the server started early, on the same copy
+    finally:
+        close_all()
+        if grading_kernel._copy is not None:
+            remove_copy(grading_kernel._copy.root.parent)
+
+
+def test_the_grading_kernels_short_exit_runs_every_exit_handler_first(tmp_path):
+    """The grading kernel ends without tearing down the interpreter, after the exit handlers: the sandbox server
+    is stopped, the submission's copy removed, what was printed written out, and the status is 0."""
+    from helpers.runtime.variant import GRADING_SOURCE_ENV
+    source, submission = course_and_submission(tmp_path, "def double(x):\n    return 2 * x\n")
+    script = ("import atexit, sys; sys.path.insert(0, sys.argv[1])\n"
+              "from helpers.checks import grading_kernel\n"
+              "from helpers.checks.sandbox import sandbox_for\n"
+              "atexit.register(print, 'an exit handler ran')\n"
+              "assert grading_kernel.start_sandbox_early()\n"
+              "copy = grading_kernel.submission_copy().root\n"
+              "print(copy.parent, sandbox_for(copy).process.pid)  # not flushed: the short exit must write it\n"
+              "grading_kernel._end_without_teardown()\n"
+              "print('not reached')\n")
+    env = {**os.environ, GRADING_SOURCE_ENV: str(source), "BACKPROP_LAB_GRADING_STUDENT_FILES": "helpers/lesson.py"}
+    ran = subprocess.run([sys.executable, "-I", "-c", script, str(PROJECT_ROOT)], cwd=submission, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    first, handler = ran.stdout.strip().splitlines()
+    folder, server = first.rsplit(" ", 1)
+    assert handler == "an exit handler ran" and "not reached" not in ran.stdout
+    assert not Path(folder).exists()  # the copy's removal ran
+    with pytest.raises(ProcessLookupError):  # and the server's stop (its process is gone, reaped by the kernel)
+        os.kill(int(server), 0)
+
+
 def test_a_sandbox_that_cannot_start_is_named_and_not_blamed_on_the_students_code(monkeypatch, tmp_path):
     from helpers.checks import sandbox
     workspace = lesson(tmp_path, "def double(x):\n    return 2 * x\n")

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.checks.exercises import GRADING_FILES_ENV, run_checks
+from helpers.checks.exercises import run_checks
+from helpers.checks.grading_kernel import GRADING_FILES_ENV
 from helpers.checks.nb00_graphs import CS475_TABLES, table_outcome, cs475_table_reference
 from helpers.checks.toolkit import seeded
 from helpers.data.paths import PROJECT_ROOT

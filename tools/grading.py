@@ -16,7 +16,8 @@ The trust boundary: **no code of the student's runs in the grading kernel.** :cl
 only the check cells (their source restored from the course by nbgrader's ``OverwriteCells``); every
 demonstration cell is left out, and each solution cell of a notebook is handed over as a string
 (``submit_cell``). The kernel starts as ``python -I`` (no current folder, no ``PYTHONPATH`` on the path),
-so ``helpers`` is the course project's own checker, never a file of the submission. Each check runs the
+so ``helpers`` is the course project's own checker, never a file of the submission; its entry point
+(:mod:`helpers.checks.grading_kernel`) starts the sandbox server while ipykernel loads. Each check runs the
 student's functions in a sandbox (:mod:`helpers.checks.sandbox`: bubblewrap, as user nobody when graded
 as root, no network, only a private copy of the course's ``helpers/`` with the student's listed files laid
 over it; files outside that list are ignored and named in the feedback) and judges the data that comes back.
@@ -30,9 +31,10 @@ from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 
-from helpers.checks.exercises import GRADING_FILES_ENV, GRADING_SOURCE_ENV, all_exercises
+from helpers.checks.exercises import all_exercises
+from helpers.checks.grading_kernel import GRADING_FILES_ENV
 from helpers.data.paths import PROJECT_ROOT
-from helpers.runtime.variant import ASSIGNMENT  # the assignment's name, which variants' seeds include
+from helpers.runtime.variant import ASSIGNMENT, GRADING_SOURCE_ENV  # ASSIGNMENT: variants' seeds include it
 from tools.editions import exercise_files, student_files
 
 MANIFEST = ".backprop-lab-course.json"
@@ -114,7 +116,7 @@ def grading_kernel(folder: Path, source: Path, student_work: list[str], project:
     spec = folder / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
     launch = (f"import sys; sys.path.insert(0, {str(project)!r}); "
-              "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
+              "from helpers.checks.grading_kernel import main; main()")
     kernel = {"argv": [sys.executable, "-I", "-c", launch, "-f", "{connection_file}"],
               "display_name": "backprop-lab grading (isolated)", "language": "python",
               "env": {GRADING_SOURCE_ENV: str(source), GRADING_FILES_ENV: os.pathsep.join(student_work),

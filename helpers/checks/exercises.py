@@ -26,21 +26,19 @@ The exercises of each notebook live in its check module (``nb00_graphs`` ... ``n
 from __future__ import annotations
 
 import ast
-import atexit
 import inspect
 import linecache
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 
 from helpers.checks import nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream
-from helpers.checks.sandbox import (ForbiddenToolUsed, SandboxUnavailable, StudentCodeError, close_all, grading_copy,
-                                    isolation, remove_copy, sandbox_for)
+from helpers.checks.grading_kernel import submission_copy
+from helpers.checks.sandbox import (ForbiddenToolUsed, SandboxUnavailable, StudentCodeError, close_all, isolation,
+                                    sandbox_for)
 from helpers.checks.toolkit import CheckOutcome, Exercise
 from helpers.runtime.exercises import ExerciseNotDone, is_grading
-from helpers.runtime.variant import GRADING_SOURCE_ENV  # the course's source/<assignment>/ (set by the grader)
 
 NOTEBOOK_CHECKS = (nb00_graphs, nb01_spiral, nb02_mlp, nb03_delta_rule, nb04_catcar, nb05_dream)
 STOP_BETWEEN_CHECKS_ENV = "BACKPROP_LAB_STOP_SANDBOX_BETWEEN_CHECKS"  # "1": a hub's memory-lean setting
@@ -98,9 +96,7 @@ def exercise(exercise_id: str) -> Exercise:
     return exercises[exercise_id]
 
 
-GRADING_FILES_ENV = "BACKPROP_LAB_GRADING_STUDENT_FILES"  # the student's files, os.pathsep-separated
 _submitted_cells: list[str] = []
-_grading_copy = None
 
 
 def submit_cell(source: str) -> None:
@@ -145,21 +141,16 @@ def code_root() -> tuple[Path, tuple[str, ...]]:
     """The folder whose ``helpers/`` holds the student's code, and notes for the output.
 
     Under autograding (the grader sets :data:`GRADING_SOURCE_ENV`): a private read-only copy of the course's
-    ``helpers/`` with the submission's own files (the current folder) laid over it; else the folder this
-    ``helpers`` package was imported from (the student's workspace, or the instructor's project)."""
-    global _grading_copy
-    source = os.environ.get(GRADING_SOURCE_ENV)
-    if not source:
+    ``helpers/`` with the submission's own files (the current folder) laid over it
+    (:func:`helpers.checks.grading_kernel.submission_copy`); else the folder this ``helpers`` package was imported
+    from (the student's workspace, or the instructor's project)."""
+    copy = submission_copy()
+    if copy is None:
         return Path(__file__).resolve().parents[2], ()
-    if _grading_copy is None:
-        files = [name for name in os.environ.get(GRADING_FILES_ENV, "").split(os.pathsep) if name]
-        folder = Path(tempfile.mkdtemp(prefix="backprop-lab-grading-"))
-        atexit.register(remove_copy, folder)
-        _grading_copy = grading_copy(Path(source), Path.cwd(), files, folder / "code")
     notes = [f"isolation: {isolation()}"]
-    if _grading_copy.ignored:
-        notes.append("ignored (not part of the work this course grades): " + ", ".join(_grading_copy.ignored))
-    return _grading_copy.root, tuple(notes)
+    if copy.ignored:
+        notes.append("ignored (not part of the work this course grades): " + ", ".join(copy.ignored))
+    return copy.root, tuple(notes)
 
 
 def run_checks(exercise_id: str, workspace: Path | None = None, notebook_cells: tuple[str, ...] | None = None

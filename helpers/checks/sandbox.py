@@ -201,6 +201,7 @@ class Sandbox:
     def __init__(self, code_root: Path, limits: Limits | None = None):
         self.code_root, self.limits = Path(code_root).resolve(), limits or Limits.from_environment()
         self.process: subprocess.Popen | None = None
+        self.ready = False  # the running server said it is ready (it may have been launched without waiting)
         self.output = collections.deque(maxlen=400)
         self._output_size = 0
         self._lock = threading.Lock()
@@ -211,7 +212,11 @@ class Sandbox:
             return _bwrap_arguments(self.code_root / "helpers") + [sys.executable, "-I", "-B", WORKER_MOUNT], CODE_MOUNT
         return [sys.executable, "-I", "-B", str(WORKER)], str(self.code_root)
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the server process without waiting for it (a session waits until it is ready), so that its
+        imports run beside the caller's; a running server is kept."""
+        if self.alive():
+            return
         command, self.mounted_root = self._command()
         environment = None if command[0] == "bwrap" else {
             "PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
@@ -219,7 +224,14 @@ class Sandbox:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, start_new_session=True, env=environment,
                                         cwd=tempfile.gettempdir())
+        self.ready = False
         threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
+
+    def start(self) -> None:
+        """Start the server (unless it runs) and wait until it is ready; :class:`SandboxUnavailable` if it is not."""
+        self.launch()
+        if self.ready:
+            return
         try:
             ready = self._receive(time.monotonic() + STARTUP_SECONDS)
         except (EOFError, TimeoutError, wire.FrameError) as error:
@@ -227,6 +239,7 @@ class Sandbox:
         if not isinstance(ready, dict) or ready.get("op") != "ready":
             self.close()
             raise SandboxUnavailable(f"the sandbox did not start: {self.recent_output() or ready}")
+        self.ready = True
 
     def _drain(self, stream) -> None:
         try:
@@ -277,7 +290,7 @@ class Sandbox:
     @contextlib.contextmanager
     def session(self, forbid: tuple[str, ...] = (), notebook_cells: tuple[str, ...] = ()):
         """A fresh forked worker for one check: yields a :class:`StudentCode` to call the student's code."""
-        if not self.alive():
+        if not (self.alive() and self.ready):
             self.start()
         limits = self.limits
         self._send({"op": "session", "root": self.mounted_root, "forbid": list(forbid),

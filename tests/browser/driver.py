@@ -21,8 +21,19 @@ class PageLog:
     errors: list[str] = field(default_factory=list)
 
     def attach(self, page) -> None:
-        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_error)
+
+    def detach(self, page) -> None:
+        """Stop recording (the page goes on to another notebook)."""
+        page.remove_listener("console", self._on_console)
+        page.remove_listener("pageerror", self._on_error)
+
+    def _on_console(self, message) -> None:
+        self.console.append(f"{message.type}: {message.text}")
+
+    def _on_error(self, error) -> None:
+        self.errors.append(str(error))
 
     def widget_failures(self) -> list[str]:
         return [line for line in self.console + self.errors
@@ -51,6 +62,44 @@ def open_notebook(page, url: str, timeout_s: float) -> None:
     page.goto(url, timeout=timeout_s * 1000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_s * 1000)
     wait_until(lambda: kernel_idle(page), timeout_s, "the kernel never became idle after opening the notebook")
+
+
+MAIN_TABS = "#jp-main-dock-panel .lm-TabBar-tab"
+CURRENT_TAB_JS = f"() => (document.querySelector('{MAIN_TABS}.lm-mod-current .lm-TabBar-tabLabel') || {{}}).textContent"
+OPEN_NOTEBOOKS_JS = "() => document.querySelectorAll('.jp-NotebookPanel').length"
+
+
+def open_in_lab(page, lab_root_url: str, url: str, name: str, timeout_s: float) -> None:
+    """Open the notebook ``name`` (served at ``url``): in the JupyterLab the page already shows (from its file
+    browser, as a user would), else by loading the lab at ``url``. JupyterLab itself then loads once per page,
+    not once per notebook (about 10 s each time on a busy 2-core machine)."""
+    if not page.url.startswith(lab_root_url) or page.evaluate(OPEN_NOTEBOOKS_JS):
+        open_notebook(page, url, timeout_s)
+        return
+    if not page.locator(".jp-DirListing").first.is_visible():
+        page.click('.jp-SideBar [data-id="filebrowser"]')
+    page.locator(".jp-DirListing-itemText", has_text=name).first.dblclick()
+    wait_until(lambda: page.evaluate(CURRENT_TAB_JS) == name, timeout_s, f"{name} did not open from the file browser")
+    launcher = page.locator(MAIN_TABS, has_text="Launcher")  # what the lab opened when the last tab closed
+    if launcher.count():
+        launcher.first.locator(".lm-TabBar-tabCloseIcon").click()  # the page as a fresh lab shows the notebook
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell", timeout=timeout_s * 1000)
+    wait_until(lambda: kernel_idle(page), timeout_s, "the kernel never became idle after opening the notebook")
+
+
+def close_every_tab(page, timeout_s: float) -> None:
+    """File ▸ Close All Tabs; a notebook that Run All changed asks whether to save it: Discard (nothing is
+    written). Returns once no notebook is left in the page."""
+    page.click("#jp-MainMenu >> text=File")
+    page.click(".lm-Menu-content >> text=Close All Tabs")
+
+    def closed() -> bool:
+        discard = page.locator(".jp-Dialog button", has_text="Discard")
+        if discard.count():
+            discard.first.click()
+        return page.evaluate(OPEN_NOTEBOOKS_JS) == 0
+
+    wait_until(closed, timeout_s, "the notebooks did not close", poll_s=0.2)
 
 
 BUSY_CELL_JS = """() => {

@@ -90,6 +90,11 @@ class JupyterLab:
         finally:
             write_user_setting(self.user_settings, DOCMANAGER, TEST_SETTINGS[DOCMANAGER])
 
+    @property
+    def base_url(self) -> str:
+        """What the address of every page of this lab starts with."""
+        return f"http://127.0.0.1:{self.port}/lab"
+
     def url(self, notebook_name: str) -> str:
         return f"http://127.0.0.1:{self.port}/lab/tree/{notebook_name}?token={self.token}&reset"
 

@@ -31,7 +31,8 @@ from backprop_lab_save_hook import WIDGET_VIEW
 from tools.report.build import NOTEBOOK_GLOB  # the numbered notebooks, sessions of one (00a, 00b) included
 
 from .classroom import controls_without_focus_ring
-from .driver import PageLog, open_notebook, problem_outputs, run_all, stray_reprs, wait_until
+from .driver import (PageLog, close_every_tab, open_in_lab, open_notebook, problem_outputs, run_all, stray_reprs,
+                     wait_until)
 from .lab import AUTOSAVE_INTERVAL_S, JupyterLab
 from .measurements import measure_notebook, new_record, save
 from .walkthrough import Shot
@@ -80,14 +81,36 @@ def lab(browser, tmp_path_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def lab_tab(browser):
+    """The notebook tests' page, kept from one test to the next (``{"context", "page"}``, empty when there is none):
+    JupyterLab loads in it once instead of once per notebook."""
+    tab = {}
+    yield tab
+    if tab:
+        tab["context"].close()
+
+
 @pytest.fixture
-def page(browser, lab):
-    context = browser.new_context(viewport=VIEWPORT)
+def page(browser, lab, lab_tab, request):
+    """The page a notebook test drives. Each test opens its notebook in it and, passed, closes it again (its
+    kernel shut down, nothing saved); after a failure, or a notebook that does not close, the page goes and the
+    next test loads JupyterLab on a new one, so that no test starts from what another left."""
+    if not lab_tab:
+        context = browser.new_context(viewport=VIEWPORT)
+        lab_tab.update(context=context, page=context.new_page())
+    failures = request.session.testsfailed
     try:
-        yield context.new_page()
+        yield lab_tab["page"]
     finally:
-        context.close()
-        lab.shutdown_kernels()  # each notebook's kernel goes, pass or fail
+        try:
+            if request.session.testsfailed != failures:
+                raise RuntimeError("the test failed: its page goes")
+            close_every_tab(lab_tab["page"], OPEN_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - whatever state the page is in, the next test gets a new one
+            lab_tab.pop("page")
+            lab_tab.pop("context").close()
+        lab.shutdown_kernels()  # each notebook's kernel goes, pass or fail (closing a tab leaves it running)
 
 
 def wait_past_autosave(dirty_since: float) -> None:
@@ -168,16 +191,17 @@ def save_and_reopen(page, lab, log: PageLog, notebook: Path) -> None:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem.split("_")[0] for path in NOTEBOOKS])
-def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab):
+def test_notebook_runs_and_its_widgets_redraw(notebook: Path, page, lab, request):
     log = PageLog()
     log.attach(page)
+    request.addfinalizer(lambda: log.detach(page))  # the page goes on to the next notebook
     screenshots = SCREENSHOTS / notebook.stem
     shutil.rmtree(screenshots, ignore_errors=True)  # only this notebook's old screenshots
     screenshots.mkdir(parents=True)
     left = WHOLE_TEST_BUDGET_S - (time.monotonic() - _started)
     assert left > 60, f"the browser test's budget of {WHOLE_TEST_BUDGET_S} s is spent: {notebook.name} not run"
     try:
-        open_notebook(page, lab.url(notebook.name), OPEN_TIMEOUT_S)
+        open_in_lab(page, lab.base_url, lab.url(notebook.name), notebook.name, OPEN_TIMEOUT_S)
         seconds = run_all(page, min(RUN_ALL_TIMEOUT_S, left))
     except Exception:
         page.screenshot(path=str(screenshots / "failure.png"))  # what the page showed when it gave up
