@@ -49,7 +49,7 @@ def start_sandbox_early() -> bool:
         if copy is None:
             return False
         sandbox_for(copy.root).launch()
-    except OSError:
+    except Exception:  # noqa: BLE001 - whatever it is, the kernel must still start: the first check retries and reports it
         return False
     return True
 
