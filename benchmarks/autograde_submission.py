@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project: helpers/ and tools/ (not installed)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from exercise_bugs import instructor_submission  # noqa: E402

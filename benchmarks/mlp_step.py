@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from helpers.runtime.device import get_device
-from helpers.layers import MLP, MSELoss
-from helpers.models.twins import torch_twin
-from helpers.runtime.torch_settings import use_threads
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project: helpers/ and tools/ (not installed)
+
+from helpers.runtime.device import get_device  # noqa: E402
+from helpers.layers import MLP, MSELoss  # noqa: E402
+from helpers.models.twins import torch_twin  # noqa: E402
+from helpers.runtime.torch_settings import use_threads  # noqa: E402
 
 
 def manual_step(model: MLP, loss_fn: MSELoss, x: torch.Tensor, y: torch.Tensor) -> None:

@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from helpers.data.catcar import BatchLoader, load_catcar
-from helpers.runtime.torch_settings import use_threads
-from helpers.training import MyMLP, sgd_step, train, train_manual_update
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project: helpers/ and tools/ (not installed)
+
+from helpers.data.catcar import BatchLoader, load_catcar  # noqa: E402
+from helpers.runtime.torch_settings import use_threads  # noqa: E402
+from helpers.training import MyMLP, sgd_step, train, train_manual_update  # noqa: E402
 
 SEED = 265
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 0.005

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project: helpers/ and tools/ (not installed)
 
 from helpers.graph_derivations import nyu_graph  # noqa: E402 (after choosing the backend)
 from helpers.layers import MLP  # noqa: E402
