@@ -306,6 +306,19 @@ def test_headline_numbers_needing_a_variable_the_notebook_lacks_fail_naming_cell
     assert not (staging / "metrics").exists()
 
 
+def test_a_follow_up_whose_kernel_dies_fails_the_cell_within_its_timeout(tmp_path):
+    """Headline numbers are read by code sent after the tagged cell; a kernel that dies there (or hangs) gives
+    an error naming the cell after ``follow_up_timeout_s``, not a build that waits for the cell timeout."""
+    from tools.notebook_runner import NotebookExecutionError, execute_notebook
+    notebook = _write_notebook(notebooks_folder(tmp_path) / "07_dies.ipynb", _tagged("x = 1", "report-metrics:x"),
+                               nbformat.v4.new_code_cell("y = 2"))
+    with pytest.raises(NotebookExecutionError) as failure:
+        execute_notebook(notebook, follow_up=lambda cell: "import os; os._exit(1)" if cell.source == "x = 1" else None,
+                         follow_up_timeout_s=3)
+    assert failure.value.cell_index == 0 and failure.value.error_name == "TimeoutError"
+    assert "no answer within 3 s (the kernel died or hangs)" in str(failure.value)
+
+
 def test_a_partial_build_keeps_the_other_sections_of_the_previous_report(built, tmp_path, monkeypatch):
     import shutil
     # printing is the built report's to test; a stand-in saves this build the seconds of a browser

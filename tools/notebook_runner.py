@@ -16,6 +16,7 @@ from traitlets.config import Config
 from helpers.runtime.headless import HEADLESS_ENV
 
 DEFAULT_CELL_TIMEOUT_S = 600
+FOLLOW_UP_TIMEOUT_S = 120  # a follow-up reads a few variables: longer means the kernel died or hangs
 
 
 SOCKET_PREFIX = "nbclient-"  # then the pid of the process that started the kernel
@@ -68,9 +69,10 @@ class ExecutionResult:
     seconds: float
 
 
-def after_cell(path: Path, follow_up, timeout_s: int, kernel_client):
+def after_cell(path: Path, follow_up, timeout_s: float, kernel_client):
     """nbclient's ``on_cell_executed`` hook: runs the code ``follow_up(cell)`` returns (if any) in the kernel
-    that ``kernel_client()`` talks to, outside the notebook; its error is the cell's error."""
+    that ``kernel_client()`` talks to, outside the notebook; its error, or no answer within ``timeout_s``, is
+    the cell's error."""
     async def run_follow_up(cell, cell_index, execute_reply):
         code = follow_up(cell)
         if not code:
@@ -82,8 +84,12 @@ def after_cell(path: Path, follow_up, timeout_s: int, kernel_client):
                 errors.append(message["content"])
 
         # store_history=False: the kernel's execution count, and so the next cell's, stays where it was
-        reply = await kernel_client().execute_interactive(code, store_history=False, timeout=timeout_s,
-                                                          output_hook=keep_error)
+        try:
+            reply = await kernel_client().execute_interactive(code, store_history=False, timeout=timeout_s,
+                                                              output_hook=keep_error)
+        except TimeoutError:
+            raise NotebookExecutionError(path, cell_index, "TimeoutError", f"after this cell: no answer within "
+                                         f"{timeout_s:g} s (the kernel died or hangs)", cell.source) from None
         if reply["content"]["status"] != "ok":
             content = errors[0] if errors else reply["content"]
             raise NotebookExecutionError(path, cell_index, content.get("ename", "Error"),
@@ -93,7 +99,8 @@ def after_cell(path: Path, follow_up, timeout_s: int, kernel_client):
 
 def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
                      cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S, kernel_manager_class: type | None = None,
-                     on_cell_start=None, follow_up=None) -> ExecutionResult:
+                     on_cell_start=None, follow_up=None, follow_up_timeout_s: float = FOLLOW_UP_TIMEOUT_S
+                     ) -> ExecutionResult:
     """Run every cell of ``path`` in a fresh kernel (cwd = the notebook's folder), headless.
 
     Returns the executed notebook (the file is not written) and the wall time. Raises
@@ -101,7 +108,8 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
     (``benchmarks/kernel_memory.py`` starts the kernel inside a memory cgroup); ``on_cell_start(cell_index)``
     is told which cell starts running. ``follow_up(cell)`` may return code to run in the kernel right after
     that cell, outside the notebook: its outputs are dropped and the execution counts do not move (the report
-    build records headline numbers this way); an error in it is the cell's error.
+    build records headline numbers this way); an error in it, or no answer within ``follow_up_timeout_s``, is
+    the cell's error.
     """
     path = Path(path).resolve()
     notebook = nbformat.read(path, as_version=4)
@@ -119,7 +127,7 @@ def execute_notebook(path: Path, extra_env: dict[str, str] | None = None,
                             resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
                             on_cell_start=track_cell, **manager)
     if follow_up is not None:
-        client.on_cell_executed = after_cell(path, follow_up, cell_timeout_s, lambda: client.kc)
+        client.on_cell_executed = after_cell(path, follow_up, follow_up_timeout_s, lambda: client.kc)
     start = time.perf_counter()
     try:
         client.execute()
