@@ -277,21 +277,28 @@ def compare_with_closed_form(output: Value, closed_form: Mapping[str, float], to
 
     ``closed_form`` maps input names to ∂output/∂input computed by hand. Raises ``KeyError`` naming
     inputs that are missing from, or unknown to, ``closed_form``. The student edition shows the engine's
-    numbers as ``?``: at the student's own point they are entries of the exercise 0.12 tables; the verdict
-    still says whether the student's closed form agrees.
+    numbers as ``?`` (at the student's own point they are entries of the exercise 0.12 tables), and the closed
+    form's too while a reference stands in for an exercise in the cell (they are then the reference's, not
+    the student's); the verdicts stay.
     """
     from helpers.gradcheck import relative_error, verdict  # torch is only needed for this comparison
     from helpers.runtime.edition import SHOWS_ANSWERS
+    from helpers.runtime.exercises import stood_in_here
 
     engine = input_gradients(output)
     if set(engine) != set(closed_form):
         raise KeyError(f"closed_form must give exactly the inputs {sorted(engine)}, got {sorted(closed_form)}")
     width = max(len(name) for name in engine) + 3
     lines = [f"{'∂/∂':<{width}}  {'engine':>10}  {'closed form':>11}  relative error"]
+    own_closed_form = SHOWS_ANSWERS or not stood_in_here()
     for name, grad in engine.items():
-        numbers = f"{format_number(grad) if SHOWS_ANSWERS else '?':>10}  {format_number(closed_form[name]):>11}"
+        numbers = (f"{format_number(grad) if SHOWS_ANSWERS else '?':>10}  "
+                   f"{format_number(closed_form[name]) if own_closed_form else '?':>11}")
         error = relative_error(grad, closed_form[name])
         lines.append(f"{'∂/∂' + name:<{width}}  {numbers}  {verdict(error, tolerance)}")
+    if not own_closed_form:
+        lines.append("(closed form ?: a reference stands in for an exercise in this cell; your numbers show once "
+                     "it is done)")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ class's read-only shared cache (``BACKPROP_LAB_SHARED_CACHE``, as on a hub), not
 ``tests/test_grading.py``.)
 """
 import os
+import re
 
 import nbformat
 import pytest
@@ -20,6 +21,7 @@ from helpers.data.paths import PROJECT_ROOT, SHARED_CACHE_ENV, cache_dir
 from helpers.data.question_points import cs475_point
 from helpers.runtime.variant import HUB_USER_ENV, as_student
 from tests.leak_sentences import leaked
+from tests.variant_keys import table_entries
 from tools.workspace import update_workspace
 
 EXERCISES = all_exercises()
@@ -70,6 +72,12 @@ def test_the_student_edition_runs_to_the_end_without_an_error(workspace, stem, m
             first = ", ".join(f"{k} = {v:g}" for k, v in cs475_point("task1").items())
         assert len(tables) == 5 and f"at your point {first})" in tables[0], tables[0]
         assert all("fill in every ?" in t and "backward pass" not in t and "expansion" not in t for t in tables)
+        # nor does any other cell print an entry of them (a reference standing in, the engine, torch autograd)
+        everything = "\n".join(shown(cell) for cell in code)
+        entries = table_entries("alice")
+        assert len(entries) > 20
+        found = [e for e in entries if re.search(rf"(?<![\d.]){re.escape(e)}(?!\d)", everything)]
+        assert not found, f"alice's 0.12 table entries in the student edition's outputs: {found}"
     shared = {path.name for path in cache_dir().glob("*.pt")}
     assert not shared & {path.name for path in (workspace / "data" / "cache").glob("*.pt")}, \
         "the workspace built a cache the class's shared cache holds"

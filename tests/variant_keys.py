@@ -17,7 +17,7 @@ from helpers.runtime.variant import as_student
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "00a_chain_rule_by_table.ipynb"
 
 
-def _instructor_tables() -> dict:
+def instructor_tables() -> dict:
     """The instructor's table functions, run from the notebook's solution cells (the code, not the stand-ins)."""
     namespace = {"math": math, "__name__": "__main__"}
     for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
@@ -28,13 +28,30 @@ def _instructor_tables() -> dict:
 
 def literal_tables(student: str | None) -> dict[str, str]:
     """{function: the source of a solution cell returning ``student``'s table as literal numbers}."""
-    functions, cells = _instructor_tables(), {}
+    functions, cells = instructor_tables(), {}
     with as_student(student):
         for name, (task, _, _) in CS475_TABLES.items():
             table = functions[name](cs475_point(task))
             cells[name] = (f"def {name}(point):\n    ### BEGIN SOLUTION\n    return {table!r}\n"
                            f"    ### END SOLUTION\n")
     return cells
+
+
+def table_entries(student: str | None) -> set[str]:
+    """``student``'s 0.12 table entries as a notebook prints numbers (4 significant digits), those that say
+    something: three digits or more, and not one of the point's own coordinates (which the notebook shows)."""
+    from helpers.scalar_autodiff import format_number
+    functions, entries = instructor_tables(), set()
+    with as_student(student):
+        for name, (task, _, _) in CS475_TABLES.items():
+            point = cs475_point(task)
+            coordinates = {format_number(v).lstrip("-") for v in point.values()}
+            for value, local, gradient in functions[name](point).values():
+                for number in (value, gradient, *local.values()):
+                    text = format_number(number).lstrip("-")
+                    if sum(c.isdigit() for c in text) >= 3 and text not in coordinates:
+                        entries.add(text)
+    return entries
 
 
 def with_literal_tables(notebook: nbformat.NotebookNode, student: str | None) -> nbformat.NotebookNode:

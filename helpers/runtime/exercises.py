@@ -65,6 +65,13 @@ def no_stand_ins() -> None:
     _references_allowed.set(False)
 
 
+def stood_in_here() -> bool:
+    """Whether a reference stood in for an unfinished exercise in the notebook cell running now (outside IPython:
+    in this process at all). Its numbers at the student's own point may be answers to show only as ``?``."""
+    cell = _current_cell()
+    return any(announced_cell == cell for _, announced_cell in _announced)
+
+
 def _current_cell() -> object:
     """An id of the notebook cell running now (IPython's execution count), or None outside IPython."""
     try:
