@@ -14,9 +14,10 @@ import nbformat
 import pytest
 
 from helpers.data.paths import PROJECT_ROOT
+from tools.report.build import NOTEBOOK_GLOB
 from tools.report.execute import HEADLINE_NUMBERS_DIR, metrics_tags
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob(NOTEBOOK_GLOB))
 _NEW_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
                ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 

@@ -2,9 +2,9 @@
 
 Executes every notebook ``notebooks/[0-9][0-9]*_*.ipynb`` headlessly (never writing the committed
 file), ``--jobs`` of them at a time, each in its own process and kernel, into a staging folder
-``report/.staging-<pid>``: the notebooks' report hooks (:mod:`helpers.runtime.report_hooks`) write
-their headline numbers and deliverables there, and the builder adds the figures and observations of
-their tagged cells (:mod:`tools.report.harvest`). Then it writes, from what the run produced:
+``report/.staging-<pid>``: after each cell tagged ``report-metrics:<name>`` the kernel writes that cell's
+headline numbers and deliverables there (``tools/report/headline_numbers/``, :mod:`tools.report.execute`), and
+the builder adds the figures and observations of the tagged cells (:mod:`tools.report.harvest`). Then it writes, from what the run produced:
 
 - ``notebooks/<name>.ipynb`` and ``.html``: the executed notebooks;
 - ``index.html`` (:mod:`tools.report.summary`, rendered by nbconvert) and ``report.pdf`` (that page

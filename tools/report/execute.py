@@ -28,8 +28,6 @@ EXECUTED_NOTEBOOKS_DIR = "notebooks"
 HEADLINE_NUMBERS_DIR = Path(__file__).with_name("headline_numbers")
 
 
-
-
 def metrics_tags(cell) -> list[str]:
     """The names of the cell's ``report-metrics:<name>`` tags, in tag order."""
     return [tag[len(METRICS_TAG):] for tag in cell.get("metadata", {}).get("tags", []) if tag.startswith(METRICS_TAG)]
