@@ -26,31 +26,34 @@ def instructor_tables() -> dict:
     return {name: namespace[name] for name in CS475_TABLES}
 
 
-def literal_tables(student: str | None) -> dict[str, str]:
-    """{function: the source of a solution cell returning ``student``'s table as literal numbers}."""
-    functions, cells = instructor_tables(), {}
+def student_tables(student: str | None) -> dict[str, tuple[dict, dict]]:
+    """{function: (``student``'s point, the instructor's table at it)} for each CS475 table of 0.12."""
+    functions, tables = instructor_tables(), {}
     with as_student(student):
         for name, (task, _, _) in CS475_TABLES.items():
-            table = functions[name](cs475_point(task))
-            cells[name] = (f"def {name}(point):\n    ### BEGIN SOLUTION\n    return {table!r}\n"
-                           f"    ### END SOLUTION\n")
-    return cells
+            point = cs475_point(task)
+            tables[name] = point, functions[name](point)
+    return tables
+
+
+def literal_tables(student: str | None) -> dict[str, str]:
+    """{function: the source of a solution cell returning ``student``'s table as literal numbers}."""
+    return {name: f"def {name}(point):\n    ### BEGIN SOLUTION\n    return {table!r}\n    ### END SOLUTION\n"
+            for name, (_, table) in student_tables(student).items()}
 
 
 def table_entries(student: str | None) -> set[str]:
     """``student``'s 0.12 table entries as a notebook prints numbers (4 significant digits), those that say
     something: three digits or more, and not one of the point's own coordinates (which the notebook shows)."""
     from helpers.scalar_autodiff import format_number
-    functions, entries = instructor_tables(), set()
-    with as_student(student):
-        for name, (task, _, _) in CS475_TABLES.items():
-            point = cs475_point(task)
-            coordinates = {format_number(v).lstrip("-") for v in point.values()}
-            for value, local, gradient in functions[name](point).values():
-                for number in (value, gradient, *local.values()):
-                    text = format_number(number).lstrip("-")
-                    if sum(c.isdigit() for c in text) >= 3 and text not in coordinates:
-                        entries.add(text)
+    entries = set()
+    for point, table in student_tables(student).values():
+        coordinates = {format_number(v).lstrip("-") for v in point.values()}
+        for value, local, gradient in table.values():
+            for number in (value, gradient, *local.values()):
+                text = format_number(number).lstrip("-")
+                if sum(c.isdigit() for c in text) >= 3 and text not in coordinates:
+                    entries.add(text)
     return entries
 
 
